@@ -1,0 +1,1 @@
+"""vidsearch gRPC client SDK."""

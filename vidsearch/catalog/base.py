@@ -1,0 +1,165 @@
+"""The catalog interface: seed 001's index table and mapping table, in Qdrant form.
+
+Per video one point with named vectors ``hash`` (128 x ±1, Dot, binary quantization)
+and ``texture`` (float, Euclid), plus ``embedding`` (seed 002 video feature, Cosine);
+per sampled second one key-frame point (``hash`` + ``texture`` + time). Every
+implementation (Qdrant Edge on disk, Qdrant cluster via qdrant-client) passes the same
+shared test suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+HASH_BITS = 128
+
+
+class CatalogError(RuntimeError):
+    """Base class for catalog failures."""
+
+
+class CatalogUnavailableError(CatalogError):
+    """The catalog store cannot be reached now; retrying later may succeed."""
+
+
+class VideoNotFoundError(CatalogError, KeyError):
+    """No indexed video has that id."""
+
+
+class IncompatibleModelError(CatalogError):
+    """Codes in the catalog were produced by a model version the query cannot be compared with."""
+
+
+def hamming_to_score_threshold(max_hamming: int) -> float:
+    """Dot score of ±1 codes is 128 - 2*H; Qdrant compares strictly, so use a half-way value."""
+    return float(HASH_BITS - 2 * max_hamming) - 1.0
+
+
+def score_to_hamming(score: float) -> int:
+    """Inverse of the Dot score for ±1 codes."""
+    return int(round((HASH_BITS - score) / 2.0))
+
+
+@dataclass(frozen=True)
+class KeyFrame:
+    """One sampled second of a video: its code, texture and time."""
+
+    time_s: float
+    hash_bits: np.ndarray  # (128,) float32 of ±1
+    texture: np.ndarray  # (D_texture,) float32
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """Everything stored for one indexed video."""
+
+    video_id: str
+    hash_bits: np.ndarray  # (128,) float32 of ±1, the whole-video code
+    texture: np.ndarray  # (D_texture,) float32, the whole-video texture
+    duration_s: float
+    model_version: int
+    keyframes: Sequence[KeyFrame] = ()
+    embedding: np.ndarray | None = None  # seed 002 feature for Recommend
+    title: str = ""
+    tags: tuple[str, ...] = ()
+    source: str = ""
+    content_sha256: str = ""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Stored metadata of an indexed video (no vectors)."""
+
+    video_id: str
+    duration_s: float
+    model_version: int
+    keyframe_count: int
+    title: str = ""
+    tags: tuple[str, ...] = ()
+    source: str = ""
+    content_sha256: str = ""
+
+
+@dataclass(frozen=True)
+class VideoCandidate:
+    """A video that passed the coarse filter, with its distances to the query."""
+
+    info: VideoInfo
+    hamming: int
+    texture_distance: float
+
+
+@dataclass(frozen=True)
+class KeyFrameHit:
+    """An indexed key frame whose code is near a query key frame."""
+
+    video_id: str
+    time_s: float
+    hamming: int
+    texture_distance: float
+
+
+@dataclass(frozen=True)
+class CatalogStats:
+    videos: int
+    keyframes: int
+    model_versions: tuple[int, ...] = field(default_factory=tuple)
+
+
+@runtime_checkable
+class Catalog(Protocol):
+    """Stores videos and answers coarse (Hamming) then fine (texture) queries."""
+
+    def upsert_video(self, video: VideoRecord) -> None:
+        """Add or replace a video; all its points become visible together, and durably."""
+        ...
+
+    def delete_video(self, video_id: str) -> bool:
+        """Remove a video and its key frames; False if it was not there."""
+        ...
+
+    def get_video(self, video_id: str) -> VideoInfo | None:
+        """Metadata of an indexed video, or None."""
+        ...
+
+    def search_videos(
+        self,
+        hash_bits: np.ndarray,
+        texture: np.ndarray,
+        *,
+        max_hamming: int | None,
+        coarse_limit: int,
+        limit: int,
+        max_texture_distance: float | None = None,
+    ) -> list[VideoCandidate]:
+        """Coarse Hamming filter on whole-video codes (server-side prefetch), then the
+        nearest by texture distance, ascending."""
+        ...
+
+    def search_keyframes(
+        self,
+        hash_bits: np.ndarray,
+        texture: np.ndarray,
+        *,
+        max_hamming: int | None,
+        limit_per_frame: int,
+    ) -> list[list[KeyFrameHit]]:
+        """For each query key frame (rows of ``hash_bits``/``texture``), indexed key frames
+        within ``max_hamming``, nearest first."""
+        ...
+
+    def nearest_by_embedding(
+        self, video_id: str, limit: int
+    ) -> list[tuple[VideoInfo, float]]:
+        """Seed 002: the videos most similar (cosine) to an indexed one, itself excluded."""
+        ...
+
+    def stats(self) -> CatalogStats:
+        ...
+
+    def close(self) -> None:
+        ...

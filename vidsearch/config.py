@@ -1,0 +1,129 @@
+"""One typed configuration for every vidsearch process.
+
+Loaded from an optional YAML file, then overridden by environment variables named
+``VIDSEARCH_<SECTION>__<FIELD>`` (e.g. ``VIDSEARCH_CATALOG__BACKEND=qdrant_cluster``).
+Printed (secrets masked) when a server starts so an operator sees what runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+CONFIG_ENV = "VIDSEARCH_CONFIG"
+
+
+class MediaConfig(BaseModel):
+    """How query and indexed videos are decoded."""
+
+    sample_fps: float = Field(1.0, gt=0, le=30, description="frames sampled per second")
+    frame_size: int = Field(64, ge=16, le=1024, description="square model input size (pixels)")
+    max_frames: int = Field(3600, ge=1, description="frames decoded at most per video")
+    max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1)
+    max_duration_s: float = Field(4 * 3600.0, gt=0)
+    max_pixels: int = Field(3840 * 2160, ge=1, description="largest frame area decoded")
+    decode_timeout_s: float = Field(120.0, gt=0)
+
+
+class InferenceConfig(BaseModel):
+    """Which inference backend serves the networks."""
+
+    backend: Literal["onnxruntime", "triton"] = "onnxruntime"
+    model_repository: Path = Path("model_repository")
+    triton_url: str = "localhost:8001"
+    model_version: int | None = Field(None, description="pin a model version; None = latest")
+    providers: list[str] = Field(
+        default_factory=list, description="ONNX Runtime providers; empty = CUDA if present, else CPU"
+    )
+    timeout_s: float = Field(30.0, gt=0)
+
+
+class CatalogConfig(BaseModel):
+    """Where the index table (codes) and mapping table (textures) live."""
+
+    backend: Literal["qdrant_edge", "qdrant_cluster", "qdrant_local"] = "qdrant_edge"
+    path: Path = Path("var/catalog")
+    url: str = "http://localhost:6333"
+    prefer_grpc: bool = True
+    api_key: SecretStr | None = None
+    collection_prefix: str = "vidsearch"
+    replication_factor: int = Field(2, ge=1)
+    shard_number: int = Field(3, ge=1)
+
+
+class SearchConfig(BaseModel):
+    """Defaults for search requests; each may be overridden per request."""
+
+    mode: Literal["texture", "duration", "keyframe"] = "keyframe"
+    max_hamming: int = Field(40, ge=0, le=128, description="coarse filter: Hamming distance kept")
+    coarse_limit: int = Field(1000, ge=1, le=100_000, description="coarse filter: N nearest kept")
+    max_texture_distance: float | None = Field(None, ge=0)
+    min_repetition: float = Field(0.3, ge=0, le=1.0)
+    top_k: int = Field(10, ge=1, le=1000)
+    recommend_k: int = Field(5, ge=1, le=100)
+
+
+class ServerConfig(BaseModel):
+    """gRPC and metrics listeners."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(50051, ge=0, le=65535)
+    metrics_port: int = Field(9100, ge=0, le=65535)
+    max_workers: int = Field(8, ge=1)
+    max_concurrent_searches: int = Field(4, ge=1)
+    max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    upload_dir: Path = Path("var/uploads")
+
+
+class VidsearchConfig(BaseSettings):
+    """Everything a vidsearch process needs to know."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VIDSEARCH_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    media: MediaConfig = Field(default_factory=MediaConfig)
+    inference: InferenceConfig = Field(default_factory=InferenceConfig)
+    catalog: CatalogConfig = Field(default_factory=CatalogConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment wins over explicit (file) values: operators override files with env.
+        return env_settings, init_settings
+
+    def describe(self) -> str:
+        """JSON view for start-up logs, secrets masked."""
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True)
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> VidsearchConfig:
+    """Load the YAML file at ``path`` (or ``$VIDSEARCH_CONFIG``), then env overrides."""
+    chosen = path if path is not None else os.environ.get(CONFIG_ENV)
+    data: dict[str, Any] = {}
+    if chosen:
+        file_path = Path(chosen)
+        if not file_path.is_file():
+            raise FileNotFoundError(f"config file {file_path} does not exist")
+        loaded = yaml.safe_load(file_path.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"config file {file_path} must hold a mapping at the top level")
+        data = loaded
+    data.update(overrides)
+    return VidsearchConfig(**data)

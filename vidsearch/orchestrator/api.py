@@ -1,0 +1,80 @@
+"""Domain types the orchestrator takes and returns; the gRPC service only translates these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from vidsearch.catalog.base import VideoInfo
+
+SearchMode = Literal["texture", "duration", "keyframe"]
+"""Seed 001 rerank modes: 1 = texture distance, 2 = repetition degree on whole-video
+matching duration, 3 = repetition degree on key-frame codes."""
+
+
+class InvalidRequestError(ValueError):
+    """The request cannot be served as asked (maps to INVALID_ARGUMENT)."""
+
+
+class OverloadedError(RuntimeError):
+    """Too many requests in flight for a stage (maps to RESOURCE_EXHAUSTED)."""
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """Per-request knobs; None means the configured default."""
+
+    mode: SearchMode | None = None
+    top_k: int | None = None
+    max_hamming: int | None = None
+    coarse_limit: int | None = None
+    max_texture_distance: float | None = None
+    min_repetition: float | None = None
+    model_version: int | None = None
+
+
+@dataclass(frozen=True)
+class MatchedSegment:
+    """Where the query and a reference match, in seconds on each timeline."""
+
+    query_start_s: float
+    query_end_s: float
+    reference_start_s: float
+    reference_end_s: float
+    score: float
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    video: VideoInfo
+    score: float
+    hamming: int
+    texture_distance: float
+    repetition: float
+    segments: tuple[MatchedSegment, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: tuple[SearchHit, ...]
+    query_duration_s: float
+    model_version: int
+    mode: SearchMode
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IndexResult:
+    video: VideoInfo
+    replaced: bool
+    duplicate_of: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServiceStats:
+    videos: int
+    keyframes: int
+    model_name: str
+    model_version: int
+    inference_backend: str
+    catalog_backend: str
