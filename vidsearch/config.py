@@ -39,7 +39,8 @@ class InferenceConfig(BaseModel):
     triton_url: str = "localhost:8001"
     model_version: int | None = Field(None, description="pin a model version; None = latest")
     providers: list[str] = Field(
-        default_factory=list, description="ONNX Runtime providers; empty = CUDA if present, else CPU"
+        default_factory=list,
+        description="ONNX Runtime providers; empty = CUDA if present, else CPU",
     )
     timeout_s: float = Field(30.0, gt=0)
 
@@ -63,6 +64,7 @@ class SearchConfig(BaseModel):
     mode: Literal["texture", "duration", "keyframe"] = "keyframe"
     max_hamming: int = Field(40, ge=0, le=128, description="coarse filter: Hamming distance kept")
     coarse_limit: int = Field(1000, ge=1, le=100_000, description="coarse filter: N nearest kept")
+    keyframe_limit: int = Field(50, ge=1, le=10_000, description="hits kept per query key frame")
     max_texture_distance: float | None = Field(None, ge=0)
     min_repetition: float = Field(0.3, ge=0, le=1.0)
     top_k: int = Field(10, ge=1, le=1000)
@@ -79,6 +81,10 @@ class ServerConfig(BaseModel):
     max_concurrent_searches: int = Field(4, ge=1)
     max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     upload_dir: Path = Path("var/uploads")
+    source_uri_roots: list[Path] = Field(
+        default_factory=list,
+        description="directories IndexVideo/SearchByVideo may read by source_uri; empty = any",
+    )
 
 
 class VidsearchConfig(BaseSettings):

@@ -41,7 +41,7 @@ def hamming_to_score_threshold(max_hamming: int) -> float:
 
 def score_to_hamming(score: float) -> int:
     """Inverse of the Dot score for ±1 codes."""
-    return int(round((HASH_BITS - score) / 2.0))
+    return round((HASH_BITS - score) / 2.0)
 
 
 @dataclass(frozen=True)

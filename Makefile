@@ -1,0 +1,72 @@
+# vidsearch: the two commands are `make run` and `make test`; everything else is a step of them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VS := $(VENV)/bin/vidsearch
+STAMP := $(VENV)/.installed
+STARTER := models/starter
+REPO := model_repository
+CPU_TWIN := var/model_repository_cpu
+SAMPLE := var/sample
+CONFIG ?= configs/local.yaml
+PYTEST_ARGS ?=
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help venv models export sample run serve serve-triton test lint typecheck bench protos clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml clients/python/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	# torch first, pinned to the local CPU wheel, so nothing pulls a CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e clients/python -e ".[dev,triton,bench]"
+	touch $(STAMP)
+
+venv: $(STAMP) ## create the virtual environment with every dependency
+
+$(STARTER)/video_hash.pt: | $(STAMP)
+	$(VS) train starter --out $(STARTER)
+
+models: $(STARTER)/video_hash.pt ## train the starter models if absent (<= 20 min on 2 cores)
+
+$(REPO)/.exported: $(STARTER)/video_hash.pt | $(STAMP)
+	$(VS) export starter --checkpoints $(STARTER) --repository $(REPO) --cpu-twin $(CPU_TWIN) --if-missing
+	touch $@
+
+export: $(REPO)/.exported ## export the starter checkpoints to the Triton model repository (+ CPU twin)
+
+$(SAMPLE)/manifest.json: | $(STAMP)
+	$(VS) corpus sample --out $(SAMPLE)
+
+sample: $(SAMPLE)/manifest.json ## generate a small sample corpus of H.264 videos
+
+run: export sample ## set up, index the sample corpus and serve on localhost (embedded default)
+	$(VS) serve --config $(CONFIG) --index-dir $(SAMPLE)/references
+
+serve-triton: export ## serve with the real tritonserver (CPU twin) behind the orchestrator
+	$(VS) serve --config $(CONFIG) --with-tritonserver $(CPU_TWIN) --index-dir $(SAMPLE)/references
+
+test: venv ## run the test suite (real gRPC, Triton, Qdrant Edge, PyAV)
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+lint: venv ## ruff + mypy
+	$(VENV)/bin/ruff check vidsearch exporters clients/python tests
+	$(VENV)/bin/mypy vidsearch clients/python/vidsearch_client
+
+bench: export ## measure and write BENCHMARKS.md
+	$(PY) -m vidsearch.bench.run --out BENCHMARKS.md
+
+protos: venv ## regenerate the gRPC stubs from protos/
+	bash scripts/gen_protos.sh
+
+clean: ## remove generated state (keeps the venv and starter models)
+	rm -rf var $(REPO)/*/[0-9]* $(REPO)/.exported

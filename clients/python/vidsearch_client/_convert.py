@@ -1,0 +1,107 @@
+"""Protobuf ⇄ SDK dataclass conversion, shared by the sync and async clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from vidsearch_client.types import (
+    IndexResult,
+    MatchedSegment,
+    Neighbour,
+    SearchHit,
+    SearchMode,
+    SearchOptions,
+    SearchResult,
+    Stats,
+    VideoInfo,
+)
+from vidsearch_client.v1 import vidsearch_pb2 as pb
+
+MODE_TO_PROTO: dict[SearchMode, int] = {
+    "texture": pb.SEARCH_MODE_TEXTURE,
+    "duration": pb.SEARCH_MODE_DURATION,
+    "keyframe": pb.SEARCH_MODE_KEYFRAME,
+}
+MODE_FROM_PROTO: dict[int, SearchMode] = {value: key for key, value in MODE_TO_PROTO.items()}
+
+
+def video_info(msg: pb.VideoInfo) -> VideoInfo:
+    return VideoInfo(
+        video_id=msg.video_id,
+        duration_s=msg.duration_s,
+        model_version=msg.model_version,
+        keyframe_count=msg.keyframe_count,
+        title=msg.title,
+        tags=tuple(msg.tags),
+        source=msg.source,
+        content_sha256=msg.content_sha256,
+    )
+
+
+def index_result(msg: pb.IndexVideoResponse) -> IndexResult:
+    return IndexResult(
+        video=video_info(msg.video), replaced=msg.replaced, duplicate_of=tuple(msg.duplicate_of)
+    )
+
+
+def search_options(options: SearchOptions | None) -> pb.SearchOptions:
+    """Only the fields the caller set are sent, so the server applies its defaults."""
+    msg = pb.SearchOptions()
+    if options is None:
+        return msg
+    if options.mode is not None:
+        msg.mode = MODE_TO_PROTO[options.mode]  # type: ignore[assignment]
+    for name in ("top_k", "max_hamming", "coarse_limit", "model_version"):
+        value = getattr(options, name)
+        if value is not None:
+            setattr(msg, name, int(value))
+    for name in ("max_texture_distance", "min_repetition"):
+        value = getattr(options, name)
+        if value is not None:
+            setattr(msg, name, float(value))
+    return msg
+
+
+def search_result(msg: pb.SearchResponse) -> SearchResult:
+    hits = tuple(
+        SearchHit(
+            video=video_info(hit.video),
+            score=hit.score,
+            hamming=hit.hamming,
+            texture_distance=hit.texture_distance,
+            repetition=hit.repetition,
+            segments=tuple(
+                MatchedSegment(
+                    query_start_s=seg.query_start_s,
+                    query_end_s=seg.query_end_s,
+                    reference_start_s=seg.reference_start_s,
+                    reference_end_s=seg.reference_end_s,
+                    score=seg.score,
+                )
+                for seg in hit.segments
+            ),
+        )
+        for hit in msg.hits
+    )
+    return SearchResult(
+        hits=hits,
+        query_duration_s=msg.query_duration_s,
+        model_version=msg.model_version,
+        mode=MODE_FROM_PROTO.get(msg.mode),
+        stage_seconds={stage.stage: stage.seconds for stage in msg.stages},
+    )
+
+
+def neighbours(items: Iterable[pb.Neighbour]) -> list[Neighbour]:
+    return [Neighbour(video=video_info(item.video), score=item.score) for item in items]
+
+
+def stats(msg: pb.StatsResponse) -> Stats:
+    return Stats(
+        videos=msg.videos,
+        keyframes=msg.keyframes,
+        model_name=msg.model_name,
+        model_version=msg.model_version,
+        inference_backend=msg.inference_backend,
+        catalog_backend=msg.catalog_backend,
+    )

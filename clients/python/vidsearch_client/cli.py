@@ -1,0 +1,269 @@
+"""Command-line client: `vidsearch-client ...` standalone, or `vidsearch ...` subcommands.
+
+Tables for people, ``--json`` for scripts; exit status 0 on success, 1 on a failed call
+(the error, its status code and request id go to stderr), 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from vidsearch_client._channel import TOKEN_ENV, default_target
+from vidsearch_client.client import VideoSearchClient
+from vidsearch_client.errors import VidsearchError
+from vidsearch_client.types import SEARCH_MODES, IndexResult, SearchResult, VideoInfo, to_jsonable
+
+Handler = Callable[[argparse.Namespace, VideoSearchClient], int]
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    conn = common.add_argument_group("connection")
+    conn.add_argument(
+        "--target",
+        default=None,
+        help="server host:port (default: $VIDSEARCH_TARGET or 127.0.0.1:50051)",
+    )
+    conn.add_argument("--timeout", type=float, default=60.0, help="deadline per call, seconds")
+    conn.add_argument("--token", default=None, help=f"bearer token (default: ${TOKEN_ENV})")
+    conn.add_argument("--tls", action="store_true", help="use TLS with the system roots")
+    conn.add_argument("--ca-cert", type=Path, help="PEM root certificates (implies --tls)")
+    common.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return common
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(h) for h in headers], *[[_cell(v) for v in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def _emit(args: argparse.Namespace, data: Any, table: Callable[[], str]) -> None:
+    print(json.dumps(to_jsonable(data), indent=2) if args.json else table())
+
+
+def _video_rows(videos: Sequence[VideoInfo]) -> list[list[Any]]:
+    return [[v.video_id, v.duration_s, v.keyframe_count, v.model_version, v.title] for v in videos]
+
+
+_VIDEO_HEADERS = ("video_id", "duration_s", "keyframes", "model", "title")
+
+
+# -- commands -------------------------------------------------------------------------------
+def _video_id(path: Path, how: str) -> str:
+    return {"name": path.name, "stem": path.stem, "path": str(path)}[how]
+
+
+def cmd_index(args: argparse.Namespace, client: VideoSearchClient) -> int:
+    from tqdm import tqdm
+
+    tags = [t.strip() for group in args.tags or () for t in group.split(",") if t.strip()]
+    results: list[IndexResult] = []
+    failures = 0
+    for path in tqdm(args.paths, unit="file", disable=len(args.paths) < 2, file=sys.stderr):
+        video_id = _video_id(path, args.id_from)
+        try:
+            results.append(
+                client.index_file(path, video_id, title=args.title or path.stem, tags=tags)
+            )
+        except (VidsearchError, OSError) as exc:
+            failures += 1
+            print(f"error: {path}: {exc}", file=sys.stderr)
+    rows = [[*_video_rows([r.video])[0], "yes" if r.replaced else "no"] for r in results]
+    _emit(args, results, lambda: _table((*_VIDEO_HEADERS, "replaced"), rows))
+    return 1 if failures else 0
+
+
+def _search_table(result: SearchResult) -> str:
+    stages = ", ".join(f"{k} {v:.3f}s" for k, v in result.stage_seconds.items())
+    head = (
+        f"query {result.query_duration_s:.1f}s, model v{result.model_version}, "
+        f"mode {result.mode}, {len(result.hits)} hit(s)" + (f"\nstages: {stages}" if stages else "")
+    )
+    rows = []
+    for rank, hit in enumerate(result.hits, 1):
+        best = max(hit.segments, key=lambda s: s.score, default=None)
+        where = (
+            f"{best.query_start_s:.1f}-{best.query_end_s:.1f}s @ "
+            f"{best.reference_start_s:.1f}-{best.reference_end_s:.1f}s"
+            if best
+            else ""
+        )
+        rows.append(
+            [rank, hit.video.video_id, hit.score, hit.hamming, hit.texture_distance,
+             hit.repetition, where, hit.video.title]
+        )  # fmt: skip
+    headers = ("#", "video_id", "score", "hamming", "texture", "repetition", "best match", "title")
+    return head + "\n" + _table(headers, rows)
+
+
+def cmd_search(args: argparse.Namespace, client: VideoSearchClient) -> int:
+    options = {
+        "mode": args.mode, "top_k": args.top_k, "max_hamming": args.max_hamming,
+        "coarse_limit": args.coarse_limit, "max_texture_distance": args.max_texture_distance,
+        "min_repetition": args.min_repetition, "model_version": args.model_version,
+    }  # fmt: skip
+    if args.video is not None:
+        result = client.search_video(args.video, **options)
+    else:
+        result = client.search_uri(args.uri, **options)
+    _emit(args, result, lambda: _search_table(result))
+    return 0
+
+
+def cmd_recommend(args: argparse.Namespace, client: VideoSearchClient) -> int:
+    found = client.recommend(args.video_id, args.k)
+    rows = [[n.video.video_id, n.score, n.video.duration_s, n.video.title] for n in found]
+    _emit(args, found, lambda: _table(("video_id", "score", "duration_s", "title"), rows))
+    return 0
+
+
+def cmd_get(args: argparse.Namespace, client: VideoSearchClient) -> int:
+    info = client.get(args.video_id)
+    _emit(args, info, lambda: _table(_VIDEO_HEADERS, _video_rows([info])))
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace, client: VideoSearchClient) -> int:
+    deleted = client.delete(args.video_id)
+    _emit(args, {"video_id": args.video_id, "deleted": deleted},
+          lambda: f"{args.video_id}: {'deleted' if deleted else 'was not indexed'}")  # fmt: skip
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace, client: VideoSearchClient) -> int:
+    stats = client.stats()
+    _emit(args, stats, lambda: _table(("field", "value"), list(to_jsonable(stats).items())))
+    return 0
+
+
+def cmd_health(args: argparse.Namespace, client: VideoSearchClient) -> int:
+    status = client.health(args.service)
+    _emit(args, {"service": args.service, "status": status}, lambda: status)
+    return 0 if status == "SERVING" else 1
+
+
+# -- wiring ---------------------------------------------------------------------------------
+def _run(handler: Handler) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        ca = args.ca_cert.read_bytes() if args.ca_cert else None
+        try:
+            with VideoSearchClient(
+                args.target or default_target(),
+                timeout=args.timeout,
+                token=args.token or os.environ.get(TOKEN_ENV) or None,
+                secure=args.tls or ca is not None,
+                root_certificates=ca,
+            ) as client:
+                return handler(args, client)
+        except VidsearchError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except (OSError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+def register(subparsers: Any) -> None:
+    """Add index, search, recommend, get, delete, stats and health subcommands."""
+    common = _common()
+
+    def add(name: str, handler: Handler, help_: str, description: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = subparsers.add_parser(
+            name, parents=[common], help=help_, description=description
+        )
+        parser.set_defaults(func=_run(handler))
+        return parser
+
+    p = add(
+        "index",
+        cmd_index,
+        "upload and index video files",
+        "Upload each file (chunked, SHA-256 checked) and index it; a progress bar "
+        "runs over the files. An existing id is replaced.",
+    )
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="video files")
+    p.add_argument(
+        "--id-from",
+        choices=("name", "stem", "path"),
+        default="name",
+        help="video id from the file name (default), name without suffix, or path",
+    )
+    p.add_argument("--title", default=None, help="title for every file (default: file stem)")
+    p.add_argument("--tags", action="append", help="comma-separated tags (repeatable)")
+
+    p = add(
+        "search",
+        cmd_search,
+        "find indexed videos matching a query video",
+        "Upload a query video (or name one the server can read with --uri) and list the "
+        "matching indexed videos, best first. Unset options use the server defaults.",
+    )
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--video", type=Path, metavar="FILE", help="local query video")
+    source.add_argument("--uri", help="path or file:// URI readable by the server")
+    p.add_argument("--mode", choices=SEARCH_MODES, help="rerank mode")
+    p.add_argument("--top-k", type=int, help="hits returned (1-1000)")
+    p.add_argument("--max-hamming", type=int, help="coarse filter Hamming radius (0-128)")
+    p.add_argument("--coarse-limit", type=int, help="candidates kept by the coarse filter")
+    p.add_argument("--max-texture-distance", type=float, help="drop hits farther than this")
+    p.add_argument("--min-repetition", type=float, help="minimum repetition degree (0-1)")
+    p.add_argument("--model-version", type=int, help="model version to query with")
+
+    p = add(
+        "recommend",
+        cmd_recommend,
+        "videos similar to an indexed one",
+        "List the indexed videos most similar to VIDEO_ID (seed 002 embeddings).",
+    )
+    p.add_argument("video_id", metavar="VIDEO_ID")
+    p.add_argument("--k", type=int, default=5, help="neighbours returned (1-100, default 5)")
+
+    p = add("get", cmd_get, "show an indexed video", "Show the stored metadata of VIDEO_ID.")
+    p.add_argument("video_id", metavar="VIDEO_ID")
+    p = add("delete", cmd_delete, "remove an indexed video", "Remove VIDEO_ID from the catalog.")
+    p.add_argument("video_id", metavar="VIDEO_ID")
+
+    add("stats", cmd_stats, "catalog size and serving model", "Show catalog and model info.")
+    p = add(
+        "health",
+        cmd_health,
+        "check server health",
+        "Query the standard gRPC health service; exit 0 only when SERVING.",
+    )
+    p.add_argument("--service", default="", help="service name (default: the whole server)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the standalone `vidsearch-client` script."""
+    parser = argparse.ArgumentParser(
+        prog="vidsearch-client", description="Query a vidsearch server over gRPC."
+    )
+    register(parser.add_subparsers(dest="command", metavar="COMMAND"))
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+"""Blocking client for the vidsearch gRPC API.
+
+Every call has a deadline (the client default unless ``timeout`` is given), is retried
+with exponential backoff + jitter on UNAVAILABLE only (uploads are re-sent from the
+start), and raises a typed :mod:`vidsearch_client.errors` exception on failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from vidsearch_client import _convert
+from vidsearch_client._core import (
+    ClientCore,
+    index_header,
+    merge_options,
+    recommend_request,
+    search_header,
+    upload_of,
+    uri_source,
+)
+from vidsearch_client._retry import call_with_retry
+from vidsearch_client._upload import DEFAULT_CHUNK_SIZE, Upload, VideoInput, request_stream
+from vidsearch_client.types import (
+    IndexResult,
+    Neighbour,
+    SearchMode,
+    SearchOptions,
+    SearchResult,
+    Stats,
+    VideoInfo,
+)
+from vidsearch_client.v1 import vidsearch_pb2 as pb
+from vidsearch_client.v1 import vidsearch_pb2_grpc as pb_grpc
+
+T = TypeVar("T")
+
+
+class VideoSearchClient(ClientCore):
+    """Sync client; use as a context manager or call :meth:`close`.
+
+    >>> with VideoSearchClient("127.0.0.1:50051", timeout=30) as client:
+    ...     client.index_file("clip.mp4", "clip-1", title="A clip")
+    ...     result = client.search_video("query.mp4", top_k=5)
+    """
+
+    def __init__(
+        self, target: str | None = None, *, channel: grpc.Channel | None = None, **kwargs: Any
+    ) -> None:
+        """``kwargs``: timeout, retry, token, secure, root_certificates, private_key,
+        certificate_chain, credentials, max_message_bytes (see ``ClientCore``)."""
+        super().__init__(target, **kwargs)
+        self._owns_channel = channel is None
+        self._channel = channel if channel is not None else self._open_channel()
+        self._stub = pb_grpc.VideoSearchStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
+
+    def _open_channel(self) -> grpc.Channel:
+        credentials = self.settings.channel_credentials()
+        options = self.settings.options()
+        if credentials is None:
+            return grpc.insecure_channel(self.target, options=options)
+        return grpc.secure_channel(self.target, credentials, options=options)
+
+    def close(self) -> None:
+        if self._owns_channel:
+            self._channel.close()
+
+    def __enter__(self) -> VideoSearchClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing ------------------------------------------------------------------------
+    def _unary(self, method: str, rpc: Callable[..., T], request: Any, timeout: float | None) -> T:
+        def invoke(remaining: float) -> T:
+            return rpc(request, timeout=remaining, metadata=self.metadata)
+
+        return call_with_retry(method, invoke, timeout=self.timeout_for(timeout), policy=self.retry)
+
+    def _upload(
+        self,
+        method: str,
+        rpc: Callable[..., T],
+        make: Callable[..., Any],
+        header: Any,
+        upload: Upload | None,
+        chunk_size: int,
+        timeout: float | None,
+    ) -> T:
+        def invoke(remaining: float) -> T:
+            stream: Iterator[Any] = request_stream(make, header, upload, chunk_size)
+            return rpc(stream, timeout=remaining, metadata=self.metadata)
+
+        return call_with_retry(method, invoke, timeout=self.timeout_for(timeout), policy=self.retry)
+
+    # -- indexing ------------------------------------------------------------------------
+    def index_file(
+        self,
+        path: VideoInput,
+        video_id: str,
+        *,
+        title: str = "",
+        tags: Sequence[str] = (),
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        checksum: bool = True,
+        timeout: float | None = None,
+    ) -> IndexResult:
+        """Upload a local file (or raw ``bytes``) and index it as ``video_id``.
+
+        With ``checksum`` the SHA-256 and size are sent first so the server rejects a
+        corrupted upload."""
+        upload = upload_of(path, checksum, chunk_size)
+        header = index_header(video_id, title, tags, upload.media())
+        response = self._upload(
+            "IndexVideo",
+            self._stub.IndexVideo,
+            pb.IndexVideoRequest,
+            header,
+            upload,
+            chunk_size,
+            timeout,
+        )
+        return _convert.index_result(response)
+
+    def index_uri(
+        self,
+        uri: str,
+        video_id: str,
+        *,
+        title: str = "",
+        tags: Sequence[str] = (),
+        content_sha256: str | None = None,
+        timeout: float | None = None,
+    ) -> IndexResult:
+        """Index a file the server reads itself (a path or file:// URI on the server)."""
+        header = index_header(video_id, title, tags, uri_source(uri, content_sha256))
+        response = self._upload(
+            "IndexVideo", self._stub.IndexVideo, pb.IndexVideoRequest, header, None, 1, timeout
+        )
+        return _convert.index_result(response)
+
+    def delete(self, video_id: str, *, timeout: float | None = None) -> bool:
+        """Remove a video; False when it was not indexed."""
+        request = pb.DeleteVideoRequest(video_id=video_id)
+        return self._unary("DeleteVideo", self._stub.DeleteVideo, request, timeout).deleted
+
+    def get(self, video_id: str, *, timeout: float | None = None) -> VideoInfo:
+        """Stored metadata; raises :class:`~vidsearch_client.errors.NotFound`."""
+        request = pb.GetVideoRequest(video_id=video_id)
+        return _convert.video_info(
+            self._unary("GetVideo", self._stub.GetVideo, request, timeout).video
+        )
+
+    # -- search --------------------------------------------------------------------------
+    def search_video(
+        self,
+        video: VideoInput,
+        options: SearchOptions | None = None,
+        *,
+        mode: SearchMode | None = None,
+        top_k: int | None = None,
+        max_hamming: int | None = None,
+        coarse_limit: int | None = None,
+        max_texture_distance: float | None = None,
+        min_repetition: float | None = None,
+        model_version: int | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        checksum: bool = True,
+        timeout: float | None = None,
+    ) -> SearchResult:
+        """Search with a local file (or raw ``bytes``) as the query; keyword options
+        override ``options``; anything unset uses the server default."""
+        chosen = merge_options(options, {
+            "mode": mode, "top_k": top_k, "max_hamming": max_hamming,
+            "coarse_limit": coarse_limit, "max_texture_distance": max_texture_distance,
+            "min_repetition": min_repetition, "model_version": model_version,
+        })  # fmt: skip
+        upload = upload_of(video, checksum, chunk_size)
+        header = search_header(chosen, upload.media())
+        response = self._upload(
+            "SearchByVideo",
+            self._stub.SearchByVideo,
+            pb.SearchByVideoRequest,
+            header,
+            upload,
+            chunk_size,
+            timeout,
+        )
+        return _convert.search_result(response)
+
+    def search_uri(
+        self,
+        uri: str,
+        options: SearchOptions | None = None,
+        *,
+        content_sha256: str | None = None,
+        timeout: float | None = None,
+        **overrides: Any,
+    ) -> SearchResult:
+        """Search with a file the server reads itself; ``overrides`` as in search_video."""
+        header = search_header(merge_options(options, overrides), uri_source(uri, content_sha256))
+        response = self._upload(
+            "SearchByVideo",
+            self._stub.SearchByVideo,
+            pb.SearchByVideoRequest,
+            header,
+            None,
+            1,
+            timeout,
+        )
+        return _convert.search_result(response)
+
+    def recommend(
+        self, video_id: str, k: int | None = 5, *, timeout: float | None = None
+    ) -> list[Neighbour]:
+        """The ``k`` indexed videos most similar to ``video_id`` (None = server default)."""
+        response = self._unary(
+            "Recommend", self._stub.Recommend, recommend_request(video_id, k), timeout
+        )
+        return _convert.neighbours(response.neighbours)
+
+    # -- operations ----------------------------------------------------------------------
+    def stats(self, *, timeout: float | None = None) -> Stats:
+        return _convert.stats(self._unary("Stats", self._stub.Stats, pb.StatsRequest(), timeout))
+
+    def health(self, service: str = "", *, timeout: float | None = None) -> str:
+        """Standard gRPC health status name: SERVING, NOT_SERVING, SERVICE_UNKNOWN..."""
+        request = health_pb2.HealthCheckRequest(service=service)
+        response = self._unary("Health.Check", self._health.Check, request, timeout)
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))

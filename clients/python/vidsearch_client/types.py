@@ -1,0 +1,114 @@
+"""Typed results of the vidsearch API, so callers never handle protobuf messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SearchMode = Literal["texture", "duration", "keyframe"]
+SEARCH_MODES: tuple[SearchMode, ...] = ("texture", "duration", "keyframe")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Stored metadata of an indexed video."""
+
+    video_id: str
+    duration_s: float
+    model_version: int
+    keyframe_count: int
+    title: str = ""
+    tags: tuple[str, ...] = ()
+    source: str = ""
+    content_sha256: str = ""
+
+
+@dataclass(frozen=True)
+class IndexResult:
+    """What IndexVideo stored; ``replaced`` is True when the id already existed."""
+
+    video: VideoInfo
+    replaced: bool
+    duplicate_of: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """Per-request search knobs; None leaves the server's configured default."""
+
+    mode: SearchMode | None = None
+    top_k: int | None = None
+    max_hamming: int | None = None
+    coarse_limit: int | None = None
+    max_texture_distance: float | None = None
+    min_repetition: float | None = None
+    model_version: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode is not None and self.mode not in SEARCH_MODES:
+            raise ValueError(f"mode must be one of {SEARCH_MODES}, got {self.mode!r}")
+
+
+@dataclass(frozen=True)
+class MatchedSegment:
+    """Where the query and a reference match, in seconds on each timeline."""
+
+    query_start_s: float
+    query_end_s: float
+    reference_start_s: float
+    reference_end_s: float
+    score: float
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One indexed video matching the query, with the distances that ranked it."""
+
+    video: VideoInfo
+    score: float
+    hamming: int
+    texture_distance: float
+    repetition: float
+    segments: tuple[MatchedSegment, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Ranked hits (best first) plus what the server used to produce them."""
+
+    hits: tuple[SearchHit, ...]
+    query_duration_s: float
+    model_version: int
+    mode: SearchMode | None
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A video similar to the one asked about; higher score = closer."""
+
+    video: VideoInfo
+    score: float
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Catalog size and the model the server runs."""
+
+    videos: int
+    keyframes: int
+    model_name: str
+    model_version: int
+    inference_backend: str
+    catalog_backend: str
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses/tuples as plain JSON types, for ``--json`` output."""
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(item) for item in value]
+    return value

@@ -1,0 +1,235 @@
+"""Model families: how a checkpoint becomes the served models, behind a registry.
+
+A family loads one checkpoint (or none, for ``toy``) and returns the served models it
+yields, each with its tensor names, dynamic axes, sample inputs for export and
+verification, and batching defaults. Served names and tensor names are the contract
+with the orchestrator: ``frame_encoder`` (frames -> feature), ``hash_texture_heads``
+(feature -> texture, hash_logits, hash_bits) and ``video_embedder`` (frames -> embedding).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from vidsearch.exporters.repository import file_sha256
+
+FRAME_ENCODER = "frame_encoder"
+HASH_TEXTURE_HEADS = "hash_texture_heads"
+VIDEO_EMBEDDER = "video_embedder"
+
+
+@dataclass
+class ServedModel:
+    """One model to export: module, tensor contract, samples and batching defaults."""
+
+    name: str
+    module: nn.Module
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    dynamic_axes: dict[str, dict[int, str]]
+    samples: list[dict[str, np.ndarray]]  # samples[0] is traced; all are verified
+    max_batch_size: int
+    preferred_batch_size: tuple[int, ...] = ()
+    max_queue_delay_us: int = 2000
+    warmup_dims: dict[str, tuple[int, ...]] = field(default_factory=dict)  # without batch
+
+
+@dataclass
+class LoadedFamily:
+    """What a family loader returns; the metadata goes into provenance.json."""
+
+    family: str
+    models: list[ServedModel]
+    checkpoint: Path | None = None
+    checkpoint_sha256: str | None = None
+    training_config: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    data_version: str | None = None
+    checkpoint_model_version: int | None = None
+
+
+FamilyLoader = Callable[[Path | None, int], LoadedFamily]
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    name: str
+    loader: FamilyLoader
+    served: tuple[str, ...]
+    needs_checkpoint: bool = True
+    checkpoint_kind: str | None = None
+    description: str = ""
+
+
+_REGISTRY: dict[str, FamilySpec] = {}
+
+
+def register_family(spec: FamilySpec) -> None:
+    """Add (or replace) a family; later networks plug in here."""
+    _REGISTRY[spec.name] = spec
+
+
+def get_family(name: str) -> FamilySpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown model family {name!r}; known: {sorted(_REGISTRY)}") from None
+
+
+def family_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def family_for_kind(kind: str) -> FamilySpec:
+    """The family that exports checkpoints of ``kind`` (the checkpoint's 'kind' field)."""
+    for spec in _REGISTRY.values():
+        if spec.checkpoint_kind == kind:
+            return spec
+    raise KeyError(f"no model family exports checkpoints of kind {kind!r}")
+
+
+# ---- served model builders (shared by the real and the toy families) ----------------
+
+
+def _frames(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return rng.integers(0, 256, size=(*shape, 3), dtype=np.uint8)
+
+
+def frame_encoder_model(module: nn.Module, frame_size: int, seed: int = 0) -> ServedModel:
+    rng = np.random.default_rng(seed)
+    s = frame_size
+    return ServedModel(
+        name=FRAME_ENCODER,
+        module=module,
+        input_names=("frames",),
+        output_names=("feature",),
+        dynamic_axes={"frames": {0: "batch"}, "feature": {0: "batch"}},
+        samples=[{"frames": _frames(rng, n, s, s)} for n in (2, 1, 5)],
+        max_batch_size=64,
+        preferred_batch_size=(16, 32, 64),
+        warmup_dims={"frames": (s, s, 3)},
+    )
+
+
+def hash_heads_model(module: nn.Module, feature_dim: int, seed: int = 0) -> ServedModel:
+    rng = np.random.default_rng(seed)
+    batch = {"texture": {0: "batch"}, "hash_logits": {0: "batch"}, "hash_bits": {0: "batch"}}
+    return ServedModel(
+        name=HASH_TEXTURE_HEADS,
+        module=module,
+        input_names=("feature",),
+        output_names=("texture", "hash_logits", "hash_bits"),
+        dynamic_axes={"feature": {0: "batch"}, **batch},
+        samples=[
+            {"feature": rng.standard_normal((n, feature_dim)).astype(np.float32)}
+            for n in (2, 1, 33)
+        ],
+        # The orchestrator sends all key frames of a video (+1) in one request.
+        max_batch_size=4096,
+        preferred_batch_size=(64, 256),
+        warmup_dims={"feature": (feature_dim,)},
+    )
+
+
+def video_embedder_model(module: nn.Module, frame_size: int, seed: int = 0) -> ServedModel:
+    rng = np.random.default_rng(seed)
+    s = frame_size
+    return ServedModel(
+        name=VIDEO_EMBEDDER,
+        module=module,
+        input_names=("frames",),
+        output_names=("embedding",),
+        dynamic_axes={"frames": {0: "batch", 1: "frames"}, "embedding": {0: "batch"}},
+        samples=[{"frames": _frames(rng, b, t, s, s)} for b, t in ((2, 3), (1, 1), (1, 6))],
+        max_batch_size=8,
+        preferred_batch_size=(),
+        warmup_dims={"frames": (2, s, s, 3)},
+    )
+
+
+# ---- families ---------------------------------------------------------------------
+
+
+def _load_checkpoint_family(checkpoint: Path | None, seed: int, kind: str) -> LoadedFamily:
+    # Imported here: the trainer pulls in the networks, which plain export tooling
+    # (repository listing, config checks) does not need.
+    from vidsearch.training.checkpoint import load_checkpoint
+
+    if checkpoint is None:
+        raise ValueError(f"family for {kind!r} checkpoints needs --checkpoint")
+    ckpt = load_checkpoint(checkpoint)
+    if ckpt.kind != kind:
+        raise ValueError(f"{checkpoint} is a {ckpt.kind!r} checkpoint, not {kind!r}")
+    model: Any = ckpt.build_model()
+    encoder = model.encoder
+    size = int(encoder.input_size)
+    if kind == "video_hash":
+        family = "video_hash"
+        models = [
+            frame_encoder_model(encoder, size, seed),
+            hash_heads_model(model.heads, int(encoder.feature_dim), seed),
+        ]
+    else:
+        family = "video_embedder"
+        models = [video_embedder_model(model, size, seed)]
+    return LoadedFamily(
+        family=family,
+        models=models,
+        checkpoint=checkpoint,
+        checkpoint_sha256=file_sha256(checkpoint),
+        training_config=ckpt.config,
+        metrics=ckpt.metrics,
+        data_version=ckpt.data_version or None,
+        checkpoint_model_version=ckpt.model_version,
+    )
+
+
+def _load_toy(checkpoint: Path | None, seed: int) -> LoadedFamily:
+    from vidsearch.exporters import toy
+
+    feature_dim, frame_size = 32, 32
+    return LoadedFamily(
+        family="toy",
+        models=[
+            frame_encoder_model(toy.seeded(toy.ToyFrameEncoder, seed), frame_size, seed),
+            hash_heads_model(toy.seeded(toy.ToyHashTextureHeads, seed + 1), feature_dim, seed),
+            video_embedder_model(toy.seeded(toy.ToyVideoEmbedder, seed + 2), frame_size, seed),
+        ],
+        training_config={"toy": True, "seed": seed},
+        data_version="none",
+    )
+
+
+register_family(
+    FamilySpec(
+        name="video_hash",
+        loader=lambda ckpt, seed: _load_checkpoint_family(ckpt, seed, "video_hash"),
+        served=(FRAME_ENCODER, HASH_TEXTURE_HEADS),
+        checkpoint_kind="video_hash",
+        description="seed 001: frame encoder + parallel texture/hash heads",
+    )
+)
+register_family(
+    FamilySpec(
+        name="video_embedder",
+        loader=lambda ckpt, seed: _load_checkpoint_family(ckpt, seed, "barlow"),
+        served=(VIDEO_EMBEDDER,),
+        checkpoint_kind="barlow",
+        description="seed 002: Barlow-Twins video embedder",
+    )
+)
+register_family(
+    FamilySpec(
+        name="toy",
+        loader=_load_toy,
+        served=(FRAME_ENCODER, HASH_TEXTURE_HEADS, VIDEO_EMBEDDER),
+        needs_checkpoint=False,
+        description="tiny seeded stand-ins (no checkpoint): smoke tests and demos",
+    )
+)

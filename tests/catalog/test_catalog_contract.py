@@ -1,0 +1,258 @@
+"""The behaviour every catalog backend must share (Qdrant Edge, qdrant-client local mode)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vidsearch.catalog import (
+    Catalog,
+    CatalogStats,
+    IncompatibleModelError,
+    KeyFrame,
+    VideoNotFoundError,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # local mode: "no effect" notes
+
+
+def search(catalog: Catalog, code: np.ndarray, texture: np.ndarray, **kw: object) -> list:
+    args: dict = {"max_hamming": None, "coarse_limit": 100, "limit": 100} | kw
+    return catalog.search_videos(code, texture, **args)
+
+
+def test_upsert_get_delete(catalog: Catalog, mk) -> None:
+    video = mk.video("v1", frames=3, embedding=mk.embedding(), model_version=7)
+    catalog.upsert_video(video)
+    info = catalog.get_video("v1")
+    assert info is not None
+    assert (info.video_id, info.keyframe_count, info.model_version) == ("v1", 3, 7)
+    assert (info.title, info.tags, info.source) == ("title v1", ("a", "b"), "test")
+    assert info.duration_s == 12.5 and info.content_sha256 == "ab" * 32
+    assert catalog.stats() == CatalogStats(videos=1, keyframes=3, model_versions=(7,))
+
+    assert catalog.delete_video("v1") is True
+    assert catalog.get_video("v1") is None
+    assert catalog.delete_video("v1") is False
+    assert catalog.stats().videos == 0 and catalog.stats().keyframes == 0
+    assert search(catalog, video.hash_bits, video.texture) == []
+    frame = video.keyframes[0]
+    hits = catalog.search_keyframes(
+        frame.hash_bits[None], frame.texture[None], max_hamming=0, limit_per_frame=5
+    )
+    assert hits == [[]]
+
+
+def test_reindex_same_id_is_idempotent_and_drops_stale_frames(catalog: Catalog, mk) -> None:
+    old = mk.video("v1", frames=5, embedding=mk.embedding())
+    catalog.upsert_video(old)
+    catalog.upsert_video(mk.video("other", frames=2))
+    catalog.upsert_video(old)
+    assert catalog.stats() == CatalogStats(videos=2, keyframes=7, model_versions=(1,))
+
+    new = mk.video("v1", frames=2, model_version=2)
+    catalog.upsert_video(new)
+    assert catalog.stats() == CatalogStats(videos=2, keyframes=4, model_versions=(1, 2))
+    info = catalog.get_video("v1")
+    assert info is not None and info.keyframe_count == 2 and info.model_version == 2
+    old_codes = np.stack([f.hash_bits for f in old.keyframes])
+    old_tex = np.stack([f.texture for f in old.keyframes])
+    rows = catalog.search_keyframes(old_codes, old_tex, max_hamming=0, limit_per_frame=3)
+    assert rows == [[]] * 5
+    # The new version replaced the old whole-video code too.
+    hits = search(catalog, old.hash_bits, old.texture, max_hamming=0)
+    assert hits == []
+    assert [
+        c.info.video_id for c in search(catalog, new.hash_bits, new.texture, max_hamming=0)
+    ] == ["v1"]
+
+
+@pytest.mark.parametrize("threshold", [0, 5, 40])
+def test_coarse_filter_respects_hamming_threshold_exactly(catalog: Catalog, mk, threshold) -> None:
+    query = mk.code()
+    texture = mk.texture()
+    catalog.upsert_video(mk.video("at", code=mk.flip(query, threshold), texture=texture))
+    catalog.upsert_video(mk.video("past", code=mk.flip(query, threshold + 1), texture=texture))
+    found = search(catalog, query, texture, max_hamming=threshold)
+    assert [(c.info.video_id, c.hamming) for c in found] == [("at", threshold)]
+    wider = search(catalog, query, texture, max_hamming=threshold + 1)
+    assert {(c.info.video_id, c.hamming) for c in wider} == {
+        ("at", threshold),
+        ("past", threshold + 1),
+    }
+    if threshold:
+        assert search(catalog, query, texture, max_hamming=threshold - 1) == []
+    assert {c.info.video_id for c in search(catalog, query, texture, max_hamming=None)} == {
+        "at",
+        "past",
+    }
+
+
+def test_coarse_limit_keeps_the_nearest_codes_then_limit_cuts(catalog: Catalog, mk) -> None:
+    query, texture = mk.code(), mk.texture()
+    # Hamming 1..8, but textures get nearer as codes get farther: the rerank must only
+    # see the coarse_limit nearest codes.
+    for d in range(1, 9):
+        catalog.upsert_video(mk.video(f"d{d}", code=mk.flip(query, d), texture=texture + 9 - d))
+    found = search(catalog, query, texture, max_hamming=20, coarse_limit=3)
+    assert [c.info.video_id for c in found] == ["d3", "d2", "d1"]
+    found = search(catalog, query, texture, max_hamming=20, coarse_limit=3, limit=2)
+    assert [c.info.video_id for c in found] == ["d3", "d2"]
+    found = search(catalog, query, texture, max_hamming=5, coarse_limit=100, limit=100)
+    assert [c.hamming for c in found] == [5, 4, 3, 2, 1]
+
+
+def test_rerank_orders_by_texture_distance_with_exact_distances(catalog: Catalog, mk) -> None:
+    query, qtex = mk.code(), mk.texture()
+    videos = [
+        mk.video(f"v{i}", code=mk.flip(query, 3 * i, start=i), texture=mk.texture())
+        for i in range(6)
+    ]
+    for v in videos:
+        catalog.upsert_video(v)
+    found = search(catalog, query, qtex, max_hamming=30)
+    expected = sorted(videos, key=lambda v: float(np.linalg.norm(v.texture - qtex)))
+    assert [c.info.video_id for c in found] == [v.video_id for v in expected]
+    for cand, video in zip(found, expected, strict=True):
+        assert cand.hamming == int(np.count_nonzero(video.hash_bits != query))
+        assert cand.texture_distance == pytest.approx(np.linalg.norm(video.texture - qtex), 1e-5)
+    cut = (found[2].texture_distance + found[3].texture_distance) / 2
+    capped = search(catalog, query, qtex, max_hamming=30, max_texture_distance=cut)
+    assert [c.info.video_id for c in capped] == [c.info.video_id for c in found[:3]]
+
+
+def test_keyframe_batch_search(catalog: Catalog, mk) -> None:
+    a = mk.video("a", frames=4)
+    b = mk.video("b", frames=3)
+    catalog.upsert_video(a)
+    catalog.upsert_video(b)
+    target = a.keyframes[2]
+    near_b = b.keyframes[1]
+    codes = np.stack([mk.flip(target.hash_bits, 2), near_b.hash_bits, mk.code()])
+    texs = np.stack([target.texture, near_b.texture, mk.texture()])
+    rows = catalog.search_keyframes(codes, texs, max_hamming=3, limit_per_frame=5)
+    assert len(rows) == 3
+    assert [(h.video_id, h.time_s, h.hamming) for h in rows[0]] == [("a", 2.0, 2)]
+    assert rows[0][0].texture_distance == pytest.approx(0.0, abs=1e-6)
+    assert [(h.video_id, h.time_s, h.hamming) for h in rows[1]] == [("b", 1.0, 0)]
+    assert rows[2] == []
+    # Without a threshold every frame comes back, nearest first, limited per row.
+    rows = catalog.search_keyframes(codes[:1], texs[:1], max_hamming=None, limit_per_frame=4)
+    assert len(rows[0]) == 4
+    assert rows[0][0].video_id == "a" and rows[0][0].time_s == 2.0
+    assert [h.hamming for h in rows[0]] == sorted(h.hamming for h in rows[0])
+    empty = np.zeros((0, codes.shape[1]), np.float32)
+    assert catalog.search_keyframes(empty, texs[:0], max_hamming=3, limit_per_frame=2) == []
+
+
+def test_keyframe_threshold_is_exact(catalog: Catalog, mk) -> None:
+    query = mk.code()
+    frames = [KeyFrame(float(d), mk.flip(query, d), mk.texture()) for d in (9, 10, 11)]
+    catalog.upsert_video(mk.video("v", frames=frames))
+    rows = catalog.search_keyframes(
+        query[None], mk.texture()[None], max_hamming=10, limit_per_frame=10
+    )
+    assert [(h.time_s, h.hamming) for h in rows[0]] == [(9.0, 9), (10.0, 10)]
+
+
+def test_embedding_neighbours(catalog: Catalog, mk) -> None:
+    base = mk.embedding()
+    for i in range(5):
+        emb = base + 0.2 * i * mk.embedding()
+        catalog.upsert_video(mk.video(f"v{i}", embedding=emb))
+    catalog.upsert_video(mk.video("plain"))  # no embedding: never a neighbour
+    hits = catalog.nearest_by_embedding("v0", 3)
+    assert len(hits) == 3
+    ids = [info.video_id for info, _ in hits]
+    assert "v0" not in ids and "plain" not in ids
+    scores = [s for _, s in hits]
+    assert scores == sorted(scores, reverse=True) and all(-1.0 <= s <= 1.0 + 1e-6 for s in scores)
+    assert len(catalog.nearest_by_embedding("v0", 10)) == 4
+    assert catalog.nearest_by_embedding("plain", 3) == []
+    with pytest.raises(VideoNotFoundError):
+        catalog.nearest_by_embedding("missing", 3)
+
+
+def test_persistence_across_close_and_reopen(backend, mk) -> None:
+    catalog = backend.open()
+    video = mk.video("v1", frames=3, embedding=mk.embedding())
+    catalog.upsert_video(video)
+    catalog.upsert_video(mk.video("v2", embedding=mk.embedding()))
+    before = catalog.stats()
+    catalog.close()
+    catalog.close()  # idempotent
+
+    reopened = backend.open(texture_dim=None, embedding_dim=None)  # sizes come from the store
+    assert reopened.stats() == before
+    assert reopened.get_video("v1") is not None
+    assert search(reopened, video.hash_bits, video.texture, max_hamming=0)[0].info.video_id == "v1"
+    frame = video.keyframes[1]
+    rows = reopened.search_keyframes(
+        frame.hash_bits[None], frame.texture[None], max_hamming=0, limit_per_frame=1
+    )
+    assert [(h.video_id, h.time_s) for h in rows[0]] == [("v1", 1.0)]
+    assert [i.video_id for i, _ in reopened.nearest_by_embedding("v1", 5)] == ["v2"]
+    reopened.close()
+    with pytest.raises(IncompatibleModelError):
+        backend.open(texture_dim=16)
+
+
+def test_created_lazily_from_the_first_video(backend, mk) -> None:
+    catalog = backend.open(texture_dim=None, embedding_dim=None)
+    assert catalog.stats() == CatalogStats(0, 0)
+    assert catalog.get_video("x") is None
+    assert search(catalog, mk.code(), mk.texture()) == []
+    catalog.upsert_video(mk.video("v1", frames=1))
+    assert catalog.stats().videos == 1
+    with pytest.raises(ValueError):
+        catalog.upsert_video(mk.video("v2", embedding=mk.embedding()))  # no embedding_dim
+
+
+def test_not_found_and_invalid_input(catalog: Catalog, mk) -> None:
+    assert catalog.get_video("nope") is None
+    assert catalog.delete_video("nope") is False
+    with pytest.raises(VideoNotFoundError):
+        catalog.nearest_by_embedding("nope", 1)
+    with pytest.raises(ValueError):
+        catalog.upsert_video(mk.video("bad", code=np.zeros(128, np.float32)))
+    with pytest.raises(ValueError):
+        catalog.upsert_video(mk.video("bad", texture=np.ones(3, np.float32)))
+    with pytest.raises(ValueError):
+        search(catalog, mk.code(), mk.texture(), max_hamming=129)
+    with pytest.raises(ValueError):
+        search(catalog, mk.code()[:64], mk.texture())
+    assert catalog.stats() == CatalogStats(0, 0)
+
+
+def test_partial_write_is_invisible(backend, mk) -> None:
+    catalog = backend.open()
+    committed = mk.video("v1", frames=2)
+    catalog.upsert_video(committed)
+    ghost = mk.video("ghost", frames=3)  # never committed: no video point
+    backend.write_frames_only(catalog, ghost, generation=1)
+    # A re-index of v1 that died before its commit: frames with an unknown generation.
+    backend.write_frames_only(catalog, mk.video("v1", frames=3), generation=2)
+
+    assert catalog.get_video("ghost") is None
+    codes = np.stack([f.hash_bits for f in ghost.keyframes])
+    texs = np.stack([f.texture for f in ghost.keyframes])
+    assert catalog.search_keyframes(codes, texs, max_hamming=0, limit_per_frame=4) == [[]] * 3
+    everything = catalog.search_keyframes(
+        codes[:1], texs[:1], max_hamming=None, limit_per_frame=100
+    )
+    assert sorted((h.video_id, h.time_s) for h in everything[0]) == [("v1", 0.0), ("v1", 1.0)]
+
+
+def test_stale_frames_filling_a_row_do_not_hide_visible_ones(backend, mk) -> None:
+    catalog = backend.open()
+    query = mk.code()
+    visible = KeyFrame(7.0, mk.flip(query, 3), mk.texture())
+    catalog.upsert_video(mk.video("v1", frames=[visible]))
+    # Uncommitted frames nearer to the query than the committed one, in 3 generations.
+    for generation in (11, 12, 13):
+        stale = [KeyFrame(float(i), mk.flip(query, 1, start=i), mk.texture()) for i in range(2)]
+        backend.write_frames_only(catalog, mk.video("v1", frames=stale), generation)
+    rows = catalog.search_keyframes(
+        query[None], mk.texture()[None], max_hamming=5, limit_per_frame=2
+    )
+    assert [(h.video_id, h.time_s, h.hamming) for h in rows[0]] == [("v1", 7.0, 3)]

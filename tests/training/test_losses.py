@@ -1,0 +1,89 @@
+"""Each formula against a value computed by hand."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vidsearch.training import losses as L
+
+# two triplets: distances (a,p)=5, (a,n)=10 and (a,p)=1, (a,n)=2
+XA = torch.tensor([[0.0, 0.0], [0.0, 0.0]])
+XP = torch.tensor([[3.0, 4.0], [1.0, 0.0]])
+XN = torch.tensor([[6.0, 8.0], [0.0, 2.0]])
+
+
+@pytest.mark.parametrize("fn", [L.formula1_texture_triplet, L.formula2_texture_triplet])
+def test_formula1_and_2_triplet(fn) -> None:  # type: ignore[no-untyped-def]
+    # margin 6: max(5 - 10 + 6, 0) = 1 ; max(1 - 2 + 6, 0) = 5
+    assert fn(XA, XP, XN, 6.0, "none").tolist() == pytest.approx([1.0, 5.0])
+    # margin 0.5: max(-4.5, 0) = 0 ; max(-0.5, 0) = 0 -> mean 0
+    assert float(fn(XA, XP, XN, 0.5)) == pytest.approx(0.0)
+    assert float(fn(XA, XP, XN, 6.0)) == pytest.approx(3.0)
+    assert float(fn(XA, XP, XN, 6.0, "sum")) == pytest.approx(6.0)
+
+
+def test_formula3_adaptive_margin() -> None:
+    l_em = torch.tensor([1.0, 0.0, 0.5], requires_grad=True)
+    margin = L.formula3_adaptive_margin(l_em, margin0=8.0, m_em=0.5)  # 8 * l / 0.5
+    assert margin.tolist() == pytest.approx([16.0, 0.0, 8.0])
+    assert not margin.requires_grad
+
+
+def test_formula4_quant_triplet_per_triplet_margin() -> None:
+    # margins 16 and 0: max(5 - 10 + 16, 0) = 11 ; max(1 - 2 + 0, 0) = 0
+    out = L.formula4_quant_triplet(XA, XP, XN, torch.tensor([16.0, 0.0]), "none")
+    assert out.tolist() == pytest.approx([11.0, 0.0])
+    assert float(L.formula4_quant_triplet(XA, XP, XN, 2.0)) == pytest.approx((0 + 1) / 2)
+
+
+def test_formula5_sgn() -> None:
+    u = torch.tensor([-0.5, 0.0, 2.0, -0.0, 1e-9])
+    assert L.formula5_sgn(u).tolist() == [-1.0, 1.0, 1.0, 1.0, 1.0]
+
+
+def test_formula6_coding_loss() -> None:
+    u = torch.tensor([[0.5, -2.0, 0.0], [1.0, -1.0, 0.9]])
+    # b = [1,-1,1] -> 0.25 + 1 + 1 = 2.25 ; b = [1,-1,1] -> 0 + 0 + 0.01 = 0.01
+    assert L.formula6_coding_loss(u, "none").tolist() == pytest.approx([2.25, 0.01])
+    assert float(L.formula6_coding_loss(u)) == pytest.approx(1.13)
+    u.requires_grad_(True)
+    L.formula6_coding_loss(u, "sum").backward()
+    assert u.grad is not None  # d/du (b-u)^2 = -2(b-u), b constant
+    assert torch.allclose(u.grad, torch.tensor([[-1.0, -2.0, -2.0], [0.0, 0.0, -0.2]]))
+
+
+def test_formula7_quant_loss() -> None:
+    out = L.formula7_quant_loss(torch.tensor(2.0), torch.tensor(3.0), w21=1.0, w22=0.5)
+    assert float(out) == pytest.approx(3.5)  # 1*2 + 0.5*3
+
+
+def test_formula8_quant_loss_weights_each_triplet_by_texture_loss() -> None:
+    l_em = torch.tensor([0.5, 0.0, 2.0], requires_grad=True)
+    l_trip = torch.tensor([2.0, 5.0, 1.0], requires_grad=True)
+    out = L.formula8_quant_loss(l_em, l_trip, torch.tensor(10.0), w21=2.0, w22=0.1)
+    # products [1, 0, 2] -> mean 1 ; 2*1 + 0.1*10 = 3
+    assert float(out.detach()) == pytest.approx(3.0)
+    out.backward()
+    assert l_em.grad is None  # L_em' is a weight here, not trained through
+    assert l_trip.grad is not None
+    assert l_trip.grad.tolist() == pytest.approx([2 * 0.5 / 3, 0.0, 2 * 2.0 / 3])
+
+
+def test_barlow_twins_loss_hand_cases() -> None:
+    z1 = torch.tensor([[1.0, 2.0], [3.0, 4.0]])  # normalised columns: [-1, 1], [-1, 1]
+    # aligned columns: C = [[1, 1], [1, 1]] -> 0 + 0.001 * (1 + 1)
+    z2 = torch.tensor([[1.0, 0.0], [2.0, 5.0]])
+    assert float(L.barlow_twins_loss(z1, z2, eps=0.0)) == pytest.approx(0.002)
+    # second column anti-correlated: C = [[1, -1], [1, -1]] -> (1 - -1)^2 + 0.001 * 2
+    z2 = torch.tensor([[1.0, 5.0], [2.0, 0.0]])
+    assert float(L.barlow_twins_loss(z1, z2, eps=0.0)) == pytest.approx(4.002)
+    # uncorrelated single dimension over 4 samples: C = 0 -> (1 - 0)^2
+    a = torch.tensor([[1.0], [-1.0], [1.0], [-1.0]])
+    b = torch.tensor([[1.0], [1.0], [-1.0], [-1.0]])
+    assert float(L.barlow_twins_loss(a, b, lambd=0.5, eps=0.0)) == pytest.approx(1.0)
+
+
+def test_barlow_twins_loss_rejects_single_sample() -> None:
+    with pytest.raises(ValueError, match="at least 2"):
+        L.barlow_twins_loss(torch.ones(1, 3), torch.ones(1, 3))

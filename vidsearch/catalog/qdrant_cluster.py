@@ -1,0 +1,285 @@
+"""The production catalog: two collections on a Qdrant cluster, through qdrant-client.
+
+Same data and write protocol as the Edge catalog (``schema``, ``visibility``):
+collections ``<prefix>_videos`` and ``<prefix>_keyframes``; key frames are upserted,
+then the video point (commit marker), then stale frames deleted, every step with
+``wait=True`` and strong ordering; key-frame hits are post-filtered to committed
+generations. One writer per video id at a time (the indexer); readers need no lock.
+
+Verified only against qdrant-client's local mode (``QdrantClient(path=...)`` /
+``":memory:"``), since no Qdrant server runs in this project's test environment:
+  - collection / payload-index creation calls are accepted and the vector sizes read
+    back; search results, thresholds, prefetch + rerank, query batches, filters,
+    deletes, counts, facets and persistence behave as asserted by the shared suite.
+Not verified at all (local mode accepts and ignores them, or has no such thing):
+  - replication_factor, shard_number, write_consistency_factor, write ordering;
+  - binary quantization (``always_ram``), ``hnsw_config m=0``, ``exact=True`` and
+    ``rescore=False`` (local mode always scores brute force on the float vectors, so
+    the claim that BQ scores of ±1 codes equal 128 - 2*Hamming was checked on Qdrant
+    Edge, the same engine, not on a server);
+  - payload indexes (local mode warns they have no effect);
+  - server-side prefetch limit/threshold semantics (cf. qdrant#7159) and gRPC error
+    codes; the mapping to ``CatalogUnavailableError`` is tested only with refused
+    connections (REST and gRPC) to a closed local port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from qdrant_client import QdrantClient
+from qdrant_client import models as m
+
+from vidsearch.catalog import schema as sc
+from vidsearch.catalog.base import (
+    CatalogStats,
+    KeyFrameHit,
+    VideoCandidate,
+    VideoInfo,
+    VideoNotFoundError,
+    VideoRecord,
+)
+from vidsearch.catalog.qdrant_cluster_store import (
+    Topology,
+    client_errors,
+    create_collections,
+    existing_dims,
+)
+from vidsearch.catalog.visibility import RawFrameHit, ReadWriteLock, visible_keyframes
+
+_BATCH = 256
+_EXACT = m.SearchParams(exact=True, quantization=m.QuantizationSearchParams(rescore=False))
+_STRONG = m.WriteOrdering.STRONG
+
+
+def _match(field: str, value: Any) -> m.FieldCondition:
+    return m.FieldCondition(key=field, match=m.MatchValue(value=value))
+
+
+class QdrantClusterCatalog:
+    """Catalog in two collections of a Qdrant deployment; owns ``client`` by default."""
+
+    def __init__(
+        self,
+        client: QdrantClient,
+        *,
+        prefix: str = "vidsearch",
+        texture_dim: int | None = None,
+        embedding_dim: int | None = None,
+        replication_factor: int = 2,
+        shard_number: int = 3,
+        write_consistency_factor: int | None = None,
+        owns_client: bool = True,
+    ) -> None:
+        self._client = client
+        self._owns_client = owns_client
+        self._names = {store: f"{prefix}_{store}" for store in (sc.VIDEOS, sc.KEYFRAMES)}
+        self._topology = Topology(replication_factor, shard_number, write_consistency_factor)
+        self._embedding_dim = embedding_dim
+        self._lock = ReadWriteLock()
+        self._clock = sc.GenerationClock()
+        self._dims: sc.Dims | None = None
+        with client_errors("opening catalog"):
+            dims = existing_dims(client, self._names[sc.VIDEOS], texture_dim, embedding_dim)
+            if dims is None and texture_dim is not None:
+                dims = sc.Dims(texture_dim, embedding_dim)
+            if dims is not None:
+                self._create(dims)
+
+    def _create(self, dims: sc.Dims) -> None:
+        create_collections(self._client, self._names, dims, self._topology)
+        self._dims = dims
+
+    def close(self) -> None:
+        if self._lock.close() and self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> QdrantClusterCatalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writes --------------------------------------------------------------------
+
+    def upsert_video(self, video: VideoRecord) -> None:
+        """Key frames first, the video point (commit marker) next, stale frames last."""
+        with self._lock.writing(), client_errors(f"upsert {video.video_id}"):
+            if self._dims is None:
+                dims = sc.Dims(int(np.asarray(video.texture).shape[-1]), self._embedding_dim)
+                sc.check_record(video, dims)
+                self._create(dims)
+            assert self._dims is not None
+            sc.check_record(video, self._dims)
+            generation = self._clock.next()
+            frames, videos = self._names[sc.KEYFRAMES], self._names[sc.VIDEOS]
+            points = [m.PointStruct(id=i, vector=v, payload=p)
+                      for i, v, p in sc.keyframe_points(video, generation)]
+            for start in range(0, len(points), _BATCH):
+                chunk = points[start : start + _BATCH]
+                self._client.upsert(frames, chunk, wait=True, ordering=_STRONG)
+            marker = m.PointStruct(id=sc.video_point_id(video.video_id),
+                                   vector=sc.video_vectors(video),
+                                   payload=sc.video_payload(video, generation))
+            self._client.upsert(videos, [marker], wait=True, ordering=_STRONG)
+            stale = m.Filter(must=[_match(sc.F_VIDEO_ID, video.video_id)],
+                             must_not=[_match(sc.F_GENERATION, generation)])
+            self._client.delete(frames, m.FilterSelector(filter=stale), wait=True, ordering=_STRONG)
+
+    def delete_video(self, video_id: str) -> bool:
+        """The video point goes first, so its key frames are invisible before they go."""
+        with self._lock.writing(), client_errors(f"delete {video_id}"):
+            if self._dims is None:
+                return False
+            point = sc.video_point_id(video_id)
+            videos, frames = self._names[sc.VIDEOS], self._names[sc.KEYFRAMES]
+            existed = bool(self._client.retrieve(videos, [point], with_payload=False))
+            self._client.delete(videos, m.PointIdsList(points=[point]), wait=True, ordering=_STRONG)
+            mine = m.Filter(must=[_match(sc.F_VIDEO_ID, video_id)])
+            self._client.delete(frames, m.FilterSelector(filter=mine), wait=True, ordering=_STRONG)
+            return existed
+
+    # -- reads ---------------------------------------------------------------------
+
+    def get_video(self, video_id: str) -> VideoInfo | None:
+        with self._lock.reading(), client_errors("get_video"):
+            if self._dims is None:
+                return None
+            found = self._client.retrieve(self._names[sc.VIDEOS], [sc.video_point_id(video_id)])
+            return sc.info_from_payload(found[0].payload or {}) if found else None
+
+    def search_videos(
+        self,
+        hash_bits: np.ndarray,
+        texture: np.ndarray,
+        *,
+        max_hamming: int | None,
+        coarse_limit: int,
+        limit: int,
+        max_texture_distance: float | None = None,
+    ) -> list[VideoCandidate]:
+        """One query: exact hash scan (threshold, top ``coarse_limit``) then texture rerank."""
+        with self._lock.reading(), client_errors("search_videos"):
+            if self._dims is None:
+                return []
+            code, tex = sc.check_query(hash_bits, texture, self._dims, rows=False)
+            coarse = m.Prefetch(
+                query=code.tolist(), using=sc.VEC_HASH, limit=coarse_limit, params=_EXACT,
+                score_threshold=sc.score_threshold(max_hamming),
+            )
+            sc.check_limits(coarse_limit, limit)
+            found = self._client.query_points(
+                self._names[sc.VIDEOS], query=tex.tolist(), using=sc.VEC_TEXTURE,
+                prefetch=[coarse], search_params=_EXACT, limit=limit,
+                with_payload=True, with_vectors=[sc.VEC_HASH],
+            ).points
+        out = []
+        for point in found:
+            vectors: Any = point.vector or {}
+            hamming = sc.hamming(vectors[sc.VEC_HASH], code)
+            cand = VideoCandidate(sc.info_from_payload(point.payload or {}), hamming, point.score)
+            if max_texture_distance is None or cand.texture_distance <= max_texture_distance:
+                out.append(cand)
+        return out
+
+    def search_keyframes(
+        self,
+        hash_bits: np.ndarray,
+        texture: np.ndarray,
+        *,
+        max_hamming: int | None,
+        limit_per_frame: int,
+    ) -> list[list[KeyFrameHit]]:
+        """Query batches of exact hash scans, one per query frame, committed frames only."""
+        with self._lock.reading(), client_errors("search_keyframes"):
+            if self._dims is None:
+                return [[] for _ in range(len(hash_bits))]
+            codes, texs = sc.check_query(hash_bits, texture, self._dims, rows=True)
+            threshold = sc.score_threshold(max_hamming)
+            sc.check_limits(limit_per_frame)
+
+            def query(pins: Mapping[str, int]) -> list[list[RawFrameHit]]:
+                flt = _pin_filter(pins)
+                out: list[list[RawFrameHit]] = []
+                for start in range(0, len(codes), _BATCH):
+                    requests = [
+                        m.QueryRequest(
+                            query=c.tolist(), using=sc.VEC_HASH, filter=flt, limit=limit_per_frame,
+                            score_threshold=threshold, params=_EXACT,
+                            with_payload=[sc.F_VIDEO_ID, sc.F_TIME_S, sc.F_GENERATION],
+                            with_vector=[sc.VEC_TEXTURE],
+                        )
+                        for c in codes[start : start + _BATCH]
+                    ]
+                    rows = self._client.query_batch_points(self._names[sc.KEYFRAMES], requests)
+                    out.extend([_raw_hit(p) for p in row.points] for row in rows)
+                return out
+
+            return visible_keyframes(query, self._committed, texs, limit_per_frame)
+
+    def _committed(self, video_ids: set[str]) -> dict[str, int]:
+        if not video_ids:
+            return {}
+        found = self._client.retrieve(
+            self._names[sc.VIDEOS], [sc.video_point_id(v) for v in video_ids],
+            with_payload=[sc.F_VIDEO_ID, sc.F_GENERATION],
+        )
+        return {str(r.payload[sc.F_VIDEO_ID]): int(r.payload[sc.F_GENERATION])
+                for r in found if r.payload}
+
+    def nearest_by_embedding(self, video_id: str, limit: int) -> list[tuple[VideoInfo, float]]:
+        """Cosine neighbours of a video's stored embedding; [] when it has none."""
+        with self._lock.reading(), client_errors("nearest_by_embedding"):
+            if self._dims is None:
+                raise VideoNotFoundError(video_id)
+            point, name = sc.video_point_id(video_id), self._names[sc.VIDEOS]
+            want = [sc.VEC_EMBEDDING] if self._dims.embedding else False
+            found = self._client.retrieve(name, [point], with_payload=False, with_vectors=want)
+            if not found:
+                raise VideoNotFoundError(video_id)
+            vectors: Any = found[0].vector or {}
+            if sc.VEC_EMBEDDING not in vectors or limit < 1:
+                return []
+            hits = self._client.query_points(
+                name, query=vectors[sc.VEC_EMBEDDING], using=sc.VEC_EMBEDDING, limit=limit,
+                query_filter=m.Filter(must_not=[m.HasIdCondition(has_id=[point])]),
+            ).points
+            return [(sc.info_from_payload(h.payload or {}), float(h.score)) for h in hits]
+
+    def stats(self) -> CatalogStats:
+        with self._lock.reading(), client_errors("stats"):
+            if self._dims is None:
+                return CatalogStats(0, 0)
+            videos, frames = self._names[sc.VIDEOS], self._names[sc.KEYFRAMES]
+            facet = self._client.facet(videos, sc.F_MODEL_VERSION, limit=1000, exact=True)
+            return CatalogStats(
+                videos=self._client.count(videos, exact=True).count,
+                keyframes=self._client.count(frames, exact=True).count,
+                model_versions=tuple(sorted(int(h.value) for h in facet.hits)),
+            )
+
+
+def _pin_filter(pins: Mapping[str, int]) -> m.Filter | None:
+    """Frames of pinned videos only in the pinned generation; others unrestricted."""
+    if not pins:
+        return None
+    pinned: list[m.Condition] = [
+        m.Filter(must=[_match(sc.F_VIDEO_ID, v), _match(sc.F_GENERATION, g)])
+        for v, g in pins.items()
+    ]
+    others = m.FieldCondition(key=sc.F_VIDEO_ID, match=m.MatchAny(any=list(pins)))
+    return m.Filter(should=[*pinned, m.Filter(must_not=[others])])
+
+
+def _raw_hit(point: m.ScoredPoint) -> RawFrameHit:
+    payload = point.payload or {}
+    vectors: Any = point.vector or {}
+    return RawFrameHit(
+        str(payload[sc.F_VIDEO_ID]),
+        int(payload[sc.F_GENERATION]),
+        float(payload[sc.F_TIME_S]),
+        float(point.score),
+        vectors[sc.VEC_TEXTURE],
+    )

@@ -1,0 +1,316 @@
+"""The embedded catalog: two Qdrant Edge shards in one directory (the default backend).
+
+Qdrant Edge is the Qdrant segment engine in-process, so the serving process needs no
+database server, and the same query plan (exact hash scan with a score threshold as a
+prefetch, texture rerank) runs as on a cluster. Layout: ``qdrant_edge_store``.
+
+Durability: the WAL is on and every write is flushed before it is acknowledged; key
+frames are flushed before the video point is written, so after a crash the disk holds
+the old version or the new one, plus at worst invisible stale frames (see
+``vidsearch.catalog.visibility``). One process owns a directory (Edge locks it).
+
+Binary quantization of ``hash`` is configured but, as in Qdrant itself, only built when
+segments are optimised: call ``optimize()`` after bulk indexing. Scores of ±1 codes are
+exact either way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import qdrant_edge as qe
+
+from vidsearch.catalog import schema as sc
+from vidsearch.catalog.base import (
+    CatalogStats,
+    KeyFrameHit,
+    VideoCandidate,
+    VideoInfo,
+    VideoNotFoundError,
+    VideoRecord,
+)
+from vidsearch.catalog.qdrant_edge_store import edge_errors, open_shards, read_dims
+from vidsearch.catalog.visibility import RawFrameHit, ReadWriteLock, visible_keyframes
+
+_BATCH = 512
+# Exact scan; rescoring ±1 codes after binary quantization would add nothing.
+_EXACT = qe.SearchParams(exact=True, quantization=qe.QuantizationSearchParams(rescore=False))
+
+
+def _match(field: str, value: Any) -> qe.FieldCondition:
+    return qe.FieldCondition(field, match=qe.MatchValue(value))
+
+
+class QdrantEdgeCatalog:
+    """Catalog in a local directory; safe for concurrent readers and one writer.
+
+    ``texture_dim`` may be None: an existing catalog knows its sizes, a new one takes
+    them from its first video.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        texture_dim: int | None = None,
+        embedding_dim: int | None = None,
+    ) -> None:
+        self._root = Path(path)
+        self._lock = ReadWriteLock()
+        self._clock = sc.GenerationClock()
+        self._embedding_dim = embedding_dim
+        self._dims: sc.Dims | None = None
+        self._shards: dict[str, qe.EdgeShard] = {}
+        dims = read_dims(self._root, texture_dim, embedding_dim)
+        if dims is None and texture_dim is not None:
+            dims = sc.Dims(texture_dim, embedding_dim)
+        if dims is not None:
+            self._open(dims)
+
+    def _open(self, dims: sc.Dims) -> None:
+        self._root.mkdir(parents=True, exist_ok=True)
+        self._shards = open_shards(self._root, dims)
+        self._dims = dims
+
+    def close(self) -> None:
+        if not self._lock.close():
+            return
+        with edge_errors("closing catalog"):
+            for shard in self._shards.values():
+                shard.flush()
+                shard.close()
+        self._shards.clear()
+
+    def __enter__(self) -> QdrantEdgeCatalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def optimize(self) -> bool:
+        """Merge segments and build the binary quantization (after bulk indexing)."""
+        with self._lock.writing(), edge_errors("optimize"):
+            return any([shard.optimize() for shard in self._shards.values()])
+
+    # -- writes --------------------------------------------------------------------
+
+    def upsert_video(self, video: VideoRecord) -> None:
+        """Key frames first, the video point (commit marker) next, stale frames last."""
+        with self._lock.writing():
+            if self._dims is None:
+                dims = sc.Dims(int(np.asarray(video.texture).shape[-1]), self._embedding_dim)
+                sc.check_record(video, dims)
+                self._open(dims)
+            assert self._dims is not None
+            sc.check_record(video, self._dims)
+            generation = self._clock.next()
+            frames, videos = self._shards[sc.KEYFRAMES], self._shards[sc.VIDEOS]
+            points = [qe.Point(i, v, p) for i, v, p in sc.keyframe_points(video, generation)]
+            with edge_errors(f"upsert {video.video_id}"):
+                for start in range(0, len(points), _BATCH):
+                    frames.update(qe.UpdateOperation.upsert_points(points[start : start + _BATCH]))
+                frames.flush()
+                marker = qe.Point(
+                    sc.video_point_id(video.video_id),
+                    sc.video_vectors(video),
+                    sc.video_payload(video, generation),
+                )
+                videos.update(qe.UpdateOperation.upsert_points([marker]))
+                videos.flush()
+                stale = qe.Filter(
+                    must=[_match(sc.F_VIDEO_ID, video.video_id)],
+                    must_not=[_match(sc.F_GENERATION, generation)],
+                )
+                frames.update(qe.UpdateOperation.delete_points_by_filter(stale))
+                frames.flush()
+
+    def delete_video(self, video_id: str) -> bool:
+        """The video point goes first, so its key frames are invisible before they go."""
+        with self._lock.writing(), edge_errors(f"delete {video_id}"):
+            if self._dims is None:
+                return False
+            videos, frames = self._shards[sc.VIDEOS], self._shards[sc.KEYFRAMES]
+            point = sc.video_point_id(video_id)
+            existed = bool(videos.retrieve([point], with_payload=False, with_vector=False))
+            videos.update(qe.UpdateOperation.delete_points([point]))
+            videos.flush()
+            frames.update(
+                qe.UpdateOperation.delete_points_by_filter(
+                    qe.Filter(must=[_match(sc.F_VIDEO_ID, video_id)])
+                )
+            )
+            frames.flush()
+            return existed
+
+    # -- reads ---------------------------------------------------------------------
+
+    def get_video(self, video_id: str) -> VideoInfo | None:
+        with self._lock.reading(), edge_errors("get_video"):
+            if self._dims is None:
+                return None
+            found = self._shards[sc.VIDEOS].retrieve(
+                [sc.video_point_id(video_id)], with_payload=True, with_vector=False
+            )
+            return sc.info_from_payload(found[0].payload or {}) if found else None
+
+    def search_videos(
+        self,
+        hash_bits: np.ndarray,
+        texture: np.ndarray,
+        *,
+        max_hamming: int | None,
+        coarse_limit: int,
+        limit: int,
+        max_texture_distance: float | None = None,
+    ) -> list[VideoCandidate]:
+        """One query: exact hash scan (threshold, top ``coarse_limit``) then texture rerank."""
+        with self._lock.reading(), edge_errors("search_videos"):
+            if self._dims is None:
+                return []
+            code, tex = sc.check_query(hash_bits, texture, self._dims, rows=False)
+            threshold = sc.score_threshold(max_hamming)
+            sc.check_limits(coarse_limit, limit)
+            coarse = qe.Prefetch(
+                coarse_limit,
+                query=qe.Query.Nearest(code.tolist(), using=sc.VEC_HASH),
+                params=_EXACT,
+                score_threshold=threshold,
+            )
+            found = self._shards[sc.VIDEOS].query(
+                qe.QueryRequest(
+                    limit,
+                    query=qe.Query.Nearest(tex.tolist(), using=sc.VEC_TEXTURE),
+                    prefetches=[coarse],
+                    params=qe.SearchParams(exact=True),
+                    with_payload=True,
+                    with_vector=[sc.VEC_HASH],
+                )
+            )
+        out = []
+        for point in found:
+            vectors: Any = point.vector or {}
+            cand = VideoCandidate(
+                sc.info_from_payload(point.payload or {}),
+                sc.hamming(vectors[sc.VEC_HASH], code),
+                float(point.score),
+            )
+            if max_texture_distance is None or cand.texture_distance <= max_texture_distance:
+                out.append(cand)
+        return out
+
+    def search_keyframes(
+        self,
+        hash_bits: np.ndarray,
+        texture: np.ndarray,
+        *,
+        max_hamming: int | None,
+        limit_per_frame: int,
+    ) -> list[list[KeyFrameHit]]:
+        """One batch of exact hash scans, one per query frame, committed frames only."""
+        with self._lock.reading(), edge_errors("search_keyframes"):
+            if self._dims is None:
+                return [[] for _ in range(len(hash_bits))]
+            codes, texs = sc.check_query(hash_bits, texture, self._dims, rows=True)
+            threshold = sc.score_threshold(max_hamming)
+            sc.check_limits(limit_per_frame, limit_per_frame)
+
+            def query(pins: Mapping[str, int]) -> list[list[RawFrameHit]]:
+                flt = _pin_filter(pins)
+                out: list[list[RawFrameHit]] = []
+                for start in range(0, len(codes), _BATCH):
+                    requests = [
+                        qe.QueryRequest(
+                            limit_per_frame,
+                            query=qe.Query.Nearest(c.tolist(), using=sc.VEC_HASH),
+                            filter=flt,
+                            score_threshold=threshold,
+                            params=_EXACT,
+                            with_payload=[sc.F_VIDEO_ID, sc.F_TIME_S, sc.F_GENERATION],
+                            with_vector=[sc.VEC_TEXTURE],
+                        )
+                        for c in codes[start : start + _BATCH]
+                    ]
+                    rows = self._shards[sc.KEYFRAMES].query_batch(qe.QueryBatchRequest(requests))
+                    out.extend([_raw_hit(p) for p in row] for row in rows)
+                return out
+
+            return visible_keyframes(query, self._committed, texs, limit_per_frame)
+
+    def _committed(self, video_ids: set[str]) -> dict[str, int]:
+        """Committed generation of each video that exists."""
+        if not video_ids:
+            return {}
+        found = self._shards[sc.VIDEOS].retrieve(
+            [sc.video_point_id(v) for v in video_ids],
+            with_payload=[sc.F_VIDEO_ID, sc.F_GENERATION],
+            with_vector=False,
+        )
+        return {
+            str(r.payload[sc.F_VIDEO_ID]): int(r.payload[sc.F_GENERATION])
+            for r in found
+            if r.payload
+        }
+
+    def nearest_by_embedding(self, video_id: str, limit: int) -> list[tuple[VideoInfo, float]]:
+        """Cosine neighbours of a video's stored embedding; [] when it has none."""
+        with self._lock.reading(), edge_errors("nearest_by_embedding"):
+            if self._dims is None:
+                raise VideoNotFoundError(video_id)
+            point = sc.video_point_id(video_id)
+            with_vector = [sc.VEC_EMBEDDING] if self._dims.embedding else False
+            found = self._shards[sc.VIDEOS].retrieve(
+                [point], with_payload=False, with_vector=with_vector
+            )
+            if not found:
+                raise VideoNotFoundError(video_id)
+            vectors: Any = found[0].vector or {}
+            if sc.VEC_EMBEDDING not in vectors or limit < 1:
+                return []
+            hits = self._shards[sc.VIDEOS].query(
+                qe.QueryRequest(
+                    limit,
+                    query=qe.Query.Nearest(vectors[sc.VEC_EMBEDDING], using=sc.VEC_EMBEDDING),
+                    filter=qe.Filter(must_not=[qe.HasIdCondition({point})]),
+                    with_payload=True,
+                )
+            )
+            return [(sc.info_from_payload(h.payload or {}), float(h.score)) for h in hits]
+
+    def stats(self) -> CatalogStats:
+        with self._lock.reading(), edge_errors("stats"):
+            if self._dims is None:
+                return CatalogStats(0, 0)
+            videos, frames = self._shards[sc.VIDEOS], self._shards[sc.KEYFRAMES]
+            facet = videos.facet(qe.FacetRequest(sc.F_MODEL_VERSION, limit=1000, exact=True))
+            return CatalogStats(
+                videos=videos.count(qe.CountRequest(exact=True)),
+                keyframes=frames.count(qe.CountRequest(exact=True)),
+                model_versions=tuple(sorted(int(h.value) for h in facet.hits)),
+            )
+
+
+def _pin_filter(pins: Mapping[str, int]) -> qe.Filter | None:
+    """Frames of pinned videos only in the pinned generation; others unrestricted."""
+    if not pins:
+        return None
+    pinned: list[qe.FieldCondition | qe.Filter] = [
+        qe.Filter(must=[_match(sc.F_VIDEO_ID, v), _match(sc.F_GENERATION, g)])
+        for v, g in pins.items()
+    ]
+    others = qe.Filter(must_not=[qe.FieldCondition(sc.F_VIDEO_ID, match=qe.MatchAny(list(pins)))])
+    return qe.Filter(should=[*pinned, others])
+
+
+def _raw_hit(point: Any) -> RawFrameHit:
+    payload = point.payload or {}
+    return RawFrameHit(
+        str(payload[sc.F_VIDEO_ID]),
+        int(payload[sc.F_GENERATION]),
+        float(payload[sc.F_TIME_S]),
+        float(point.score),
+        (point.vector or {})[sc.VEC_TEXTURE],
+    )

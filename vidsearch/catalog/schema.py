@@ -1,0 +1,231 @@
+"""Backend-neutral schema of the catalog: store names, vector names, point ids, payloads.
+
+Two stores (seed 001's index and mapping tables in one place each):
+
+- ``videos``: one point per video. Named vectors ``hash`` (128 x ±1, Dot, binary
+  quantization, no HNSW graph so every query is an exact scan), ``texture`` (Euclid)
+  and, when configured, ``embedding`` (Cosine; a video may have none). The video
+  point doubles as the *commit marker* of an upsert: its payload names the
+  ``generation`` of the key frames that belong to it.
+- ``keyframes``: one point per sampled second: ``hash`` + ``texture``, payload
+  ``video_id``, ``time_s``, ``generation``.
+
+Point ids are uuid5 values. A video id maps to one fixed point id; a key frame id is
+derived from (video id, generation, frame index). The generation is part of the key
+frame id on purpose: if re-indexing reused the old ids it would overwrite the frames
+of the committed version before the new one commits, so a crash mid-way would leave
+the old version without its frames.
+
+Both Qdrant Edge and the qdrant-client implementations share these helpers so they
+store identical data.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from vidsearch.catalog.base import (
+    HASH_BITS,
+    VideoInfo,
+    VideoRecord,
+    hamming_to_score_threshold,
+)
+
+SCHEMA_VERSION = 1
+
+VIDEOS = "videos"
+KEYFRAMES = "keyframes"
+
+VEC_HASH = "hash"
+VEC_TEXTURE = "texture"
+VEC_EMBEDDING = "embedding"
+
+# Payload fields with an index: filters on them must not scan payloads.
+F_VIDEO_ID = "video_id"
+F_GENERATION = "generation"
+F_MODEL_VERSION = "model_version"
+F_TIME_S = "time_s"
+
+_NAMESPACE = uuid.UUID("5b0e7a53-8a43-4d47-9a59-2a0c6f1f7d11")
+
+
+@dataclass(frozen=True)
+class Dims:
+    """Vector sizes a catalog was created with; fixed for its lifetime."""
+
+    texture: int
+    embedding: int | None
+
+    def __post_init__(self) -> None:
+        if self.texture < 1:
+            raise ValueError(f"texture_dim must be >= 1, got {self.texture}")
+        if self.embedding is not None and self.embedding < 1:
+            raise ValueError(f"embedding_dim must be >= 1 or None, got {self.embedding}")
+
+
+def video_point_id(video_id: str) -> str:
+    """Fixed id of a video's point, so an upsert of the same video replaces it."""
+    return str(uuid.uuid5(_NAMESPACE, f"video\x00{video_id}"))
+
+
+def keyframe_point_id(video_id: str, generation: int, index: int) -> str:
+    """Id of one key frame of one written version of a video."""
+    return str(uuid.uuid5(_NAMESPACE, f"keyframe\x00{video_id}\x00{generation}\x00{index}"))
+
+
+class GenerationClock:
+    """Strictly increasing write generations (microseconds since the epoch).
+
+    Time-based so generations written by different processes still order roughly by
+    time, and small enough (< 2**53) to survive a round trip through float payloads.
+    """
+
+    def __init__(self) -> None:
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def next(self) -> int:
+        with self._lock:
+            self._last = max(time.time_ns() // 1000, self._last + 1)
+            return self._last
+
+
+def _check_pm1(bits: np.ndarray, what: str) -> np.ndarray:
+    arr = np.asarray(bits, dtype=np.float32)
+    if arr.shape[-1:] != (HASH_BITS,):
+        raise ValueError(f"{what} must have {HASH_BITS} columns, got shape {arr.shape}")
+    if not np.all(np.abs(arr) == 1.0):
+        raise ValueError(f"{what} must hold only -1/+1 values (the sign of the code)")
+    return arr
+
+
+def _check_vec(vec: np.ndarray, dim: int, what: str) -> np.ndarray:
+    arr = np.asarray(vec, dtype=np.float32)
+    if arr.shape[-1:] != (dim,):
+        raise ValueError(f"{what} must have {dim} columns, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{what} holds NaN or infinite values")
+    return arr
+
+
+def check_query(
+    hash_bits: np.ndarray, texture: np.ndarray, dims: Dims, *, rows: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate query vectors: one of each, or matching rows of each when ``rows``."""
+    h = _check_pm1(hash_bits, "hash_bits")
+    t = _check_vec(texture, dims.texture, "texture")
+    want = 2 if rows else 1
+    if h.ndim != want or t.ndim != want or (rows and h.shape[0] != t.shape[0]):
+        raise ValueError(f"query shapes {h.shape} and {t.shape} do not match (rows={rows})")
+    return h, t
+
+
+def check_record(video: VideoRecord, dims: Dims) -> None:
+    """Reject a record the store would silently mangle (wrong sizes, non ±1 codes)."""
+    if not video.video_id:
+        raise ValueError("video_id must not be empty")
+    _one(_check_pm1(video.hash_bits, "hash_bits"), "hash_bits")
+    _one(_check_vec(video.texture, dims.texture, "texture"), "texture")
+    for i, frame in enumerate(video.keyframes):
+        _one(_check_pm1(frame.hash_bits, f"keyframe {i} hash_bits"), f"keyframe {i} hash_bits")
+        _one(_check_vec(frame.texture, dims.texture, f"keyframe {i} texture"), "texture")
+    if video.embedding is not None:
+        if dims.embedding is None:
+            raise ValueError("this catalog was created without embeddings (embedding_dim=None)")
+        emb = _one(_check_vec(video.embedding, dims.embedding, "embedding"), "embedding")
+        if not np.any(emb):
+            raise ValueError("embedding must be non-zero (cosine)")
+
+
+def _one(arr: np.ndarray, what: str) -> np.ndarray:
+    if arr.ndim != 1:
+        raise ValueError(f"{what} must be one vector, got shape {arr.shape}")
+    return arr
+
+
+def video_vectors(video: VideoRecord) -> dict[str, Any]:
+    vectors = {
+        VEC_HASH: np.asarray(video.hash_bits, dtype=np.float32).tolist(),
+        VEC_TEXTURE: np.asarray(video.texture, dtype=np.float32).tolist(),
+    }
+    if video.embedding is not None:
+        vectors[VEC_EMBEDDING] = np.asarray(video.embedding, dtype=np.float32).tolist()
+    return vectors
+
+
+def video_payload(video: VideoRecord, generation: int) -> dict[str, Any]:
+    return {
+        F_VIDEO_ID: video.video_id,
+        "title": video.title,
+        "tags": list(video.tags),
+        "duration_s": float(video.duration_s),
+        "source": video.source,
+        F_MODEL_VERSION: int(video.model_version),
+        "content_sha256": video.content_sha256,
+        "keyframe_count": len(video.keyframes),
+        "indexed_at": datetime.now(UTC).isoformat(),
+        F_GENERATION: generation,
+    }
+
+
+def keyframe_points(
+    video: VideoRecord, generation: int
+) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(id, vectors, payload) of every key frame of ``video`` for one generation."""
+    out = []
+    for i, frame in enumerate(video.keyframes):
+        vectors = {
+            VEC_HASH: np.asarray(frame.hash_bits, dtype=np.float32).tolist(),
+            VEC_TEXTURE: np.asarray(frame.texture, dtype=np.float32).tolist(),
+        }
+        payload = {
+            F_VIDEO_ID: video.video_id,
+            F_TIME_S: float(frame.time_s),
+            F_GENERATION: generation,
+        }
+        out.append((keyframe_point_id(video.video_id, generation, i), vectors, payload))
+    return out
+
+
+def info_from_payload(payload: Mapping[str, Any]) -> VideoInfo:
+    return VideoInfo(
+        video_id=str(payload[F_VIDEO_ID]),
+        duration_s=float(payload.get("duration_s", 0.0)),
+        model_version=int(payload.get(F_MODEL_VERSION, 0)),
+        keyframe_count=int(payload.get("keyframe_count", 0)),
+        title=str(payload.get("title", "")),
+        tags=tuple(str(t) for t in payload.get("tags") or ()),
+        source=str(payload.get("source", "")),
+        content_sha256=str(payload.get("content_sha256", "")),
+    )
+
+
+def hamming(stored: Iterable[float], query: np.ndarray) -> int:
+    """Exact Hamming distance between a stored ±1 code and a ±1 query code."""
+    return int(np.count_nonzero((np.asarray(stored, dtype=np.float32) > 0) != (query > 0)))
+
+
+def euclid(stored: Iterable[float], query: np.ndarray) -> float:
+    return float(np.linalg.norm(np.asarray(stored, dtype=np.float32) - query))
+
+
+def score_threshold(max_hamming: int | None) -> float | None:
+    """Dot score threshold keeping codes within ``max_hamming`` (None: no threshold)."""
+    if max_hamming is None:
+        return None
+    if not 0 <= max_hamming <= HASH_BITS:
+        raise ValueError(f"max_hamming must be in [0, {HASH_BITS}], got {max_hamming}")
+    return hamming_to_score_threshold(max_hamming)
+
+
+def check_limits(*limits: int) -> None:
+    if any(n < 1 for n in limits):
+        raise ValueError(f"limits must be >= 1, got {limits}")

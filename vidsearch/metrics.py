@@ -1,0 +1,123 @@
+"""Prometheus metrics of a vidsearch server, on a registry of its own.
+
+A private registry keeps tests and embedding processes free of the global registry's
+duplicate-name errors. Label values are code constants only (pipeline, stage, RPC
+method, status code, model name/version/backend): never request content such as video
+ids, titles or URIs, which would explode cardinality and leak data.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+# 1 ms .. 5 min: decode and inference of long videos take minutes, catalog hits milliseconds.
+_BUCKETS = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+)  # fmt: skip
+
+STAGE_SECONDS = Histogram(
+    "vidsearch_stage_seconds",
+    "Wall time of one pipeline stage (decode, encode, coarse filter, rerank, ...).",
+    labelnames=("pipeline", "stage"),
+    buckets=_BUCKETS,
+    registry=REGISTRY,
+)
+RPC_SECONDS = Histogram(
+    "vidsearch_rpc_seconds",
+    "Server-side wall time of one gRPC call, upload included.",
+    labelnames=("method",),
+    buckets=_BUCKETS,
+    registry=REGISTRY,
+)
+RPC_TOTAL = Counter(
+    "vidsearch_rpc",
+    "gRPC calls finished, by method and status code.",
+    labelnames=("method", "code"),
+    registry=REGISTRY,
+)
+CATALOG_VIDEOS = Gauge("vidsearch_catalog_videos", "Videos in the catalog.", registry=REGISTRY)
+CATALOG_KEYFRAMES = Gauge(
+    "vidsearch_catalog_keyframes", "Key frames in the catalog.", registry=REGISTRY
+)
+MODEL_INFO = Gauge(
+    "vidsearch_model_info",
+    "The model serving requests (value 1; the labels carry the information).",
+    labelnames=("model", "version", "backend"),
+    registry=REGISTRY,
+)
+INFLIGHT = Gauge(
+    "vidsearch_inflight_requests",
+    "gRPC calls being served now.",
+    labelnames=("method",),
+    registry=REGISTRY,
+)
+
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+
+
+def check_label(value: str) -> str:
+    """Reject anything that does not look like a code constant (guards against content)."""
+    if not _LABEL_VALUE.match(value):
+        raise ValueError(f"metric label value {value!r} is not a short identifier")
+    return value
+
+
+@contextmanager
+def observe_stage(pipeline: str, stage: str) -> Iterator[None]:
+    """Time the enclosed block into STAGE_SECONDS, whether it succeeds or raises."""
+    child = STAGE_SECONDS.labels(pipeline=check_label(pipeline), stage=check_label(stage))
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        child.observe(time.perf_counter() - start)
+
+
+def set_model_info(model: str, version: int, backend: str) -> None:
+    """Expose the serving model; the previous label set is dropped so only one shows."""
+    MODEL_INFO.clear()
+    MODEL_INFO.labels(
+        model=check_label(model), version=str(int(version)), backend=check_label(backend)
+    ).set(1)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # scrapes are not news
+        pass
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _ThreadingServer6(_ThreadingServer):
+    address_family = socket.AF_INET6
+
+
+def start_metrics_http(host: str, port: int) -> tuple[WSGIServer, int]:
+    """Serve :data:`REGISTRY` over HTTP in a daemon thread; port 0 picks a free port.
+
+    Stop it with ``server.shutdown(); server.server_close()`` (quick: short poll interval,
+    unlike prometheus_client.start_http_server's half second)."""
+    server_class = _ThreadingServer6 if ":" in host else _ThreadingServer
+    server = make_server(
+        host.strip("[]"), port, make_wsgi_app(REGISTRY), server_class, handler_class=_QuietHandler
+    )
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="metrics", daemon=True
+    )
+    thread.start()
+    return server, int(server.server_port)

@@ -1,0 +1,163 @@
+"""Decode and encode stages: a video file becomes codes and textures through the served models.
+
+The model input size is read from the served model's signature, so the decoder can never
+disagree with the network about frame size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vidsearch.config import MediaConfig
+from vidsearch.inference.base import InferenceBackend, ModelNotFoundError
+from vidsearch.media.decode import decode_video
+from vidsearch.media.errors import EmptyMediaError
+
+FRAME_ENCODER = "frame_encoder"
+HASH_HEADS = "hash_texture_heads"
+VIDEO_EMBEDDER = "video_embedder"
+
+
+@dataclass(frozen=True)
+class DecodedFrames:
+    frames: np.ndarray  # uint8 [T,S,S,3]
+    times_s: np.ndarray  # float64 [T]
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class EncodedVideo:
+    """Seed 001 outputs for one video: per key frame and for the whole video."""
+
+    keyframe_bits: np.ndarray  # float32 ±1 [T,128]
+    keyframe_texture: np.ndarray  # float32 [T,Dt]
+    video_bits: np.ndarray  # float32 ±1 [128]
+    video_texture: np.ndarray  # float32 [Dt]
+    times_s: np.ndarray  # float64 [T]
+    duration_s: float
+    model_version: int
+    embedding: np.ndarray | None = None  # seed 002 feature [D]
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class FrameDecoder:
+    """Decode stage: sample frames at the configured rate, sized for the frame encoder."""
+
+    name = "decode"
+
+    def __init__(self, media: MediaConfig, frame_size: int) -> None:
+        self._media = media
+        self._size = frame_size
+
+    def __call__(self, path: Path) -> DecodedFrames:
+        decoded = decode_video(
+            path,
+            fps=self._media.sample_fps,
+            size=self._size,
+            max_frames=self._media.max_frames,
+            max_pixels=self._media.max_pixels,
+            max_duration_s=self._media.max_duration_s,
+            timeout_s=self._media.decode_timeout_s,
+        )
+        if len(decoded.frames) == 0:
+            raise EmptyMediaError(f"{path.name}: no video frame could be decoded")
+        return DecodedFrames(decoded.frames, decoded.timestamps, float(decoded.duration_s))
+
+
+class VideoEncoder:
+    """Encode stage: frame encoder, then the parallel hash + texture heads.
+
+    Key frames and the whole video go through the heads in ONE batch: the whole-video
+    feature is the temporal mean of the frame features (seed 001 video input).
+    """
+
+    name = "encode"
+
+    def __init__(
+        self,
+        backend: InferenceBackend,
+        *,
+        version: int | None = None,
+        batch_size: int = 64,
+        timeout_s: float | None = None,
+    ) -> None:
+        self._backend = backend
+        self._version = version
+        self._batch = batch_size
+        self._timeout = timeout_s
+
+    def resolved_version(self, requested: int | None = None) -> int:
+        """The model version a request will use: per request, then config, then latest."""
+        wanted = requested if requested is not None else self._version
+        versions = self._backend.model_versions(FRAME_ENCODER)
+        if not versions:
+            raise ModelNotFoundError(f"no version of {FRAME_ENCODER} is being served")
+        if wanted is None:
+            return versions[-1]
+        if wanted not in versions:
+            raise ModelNotFoundError(
+                f"model version {wanted} of {FRAME_ENCODER} is not served (serving {versions})"
+            )
+        return wanted
+
+    def frame_size(self) -> int:
+        signature = self._backend.signature(FRAME_ENCODER, self._version)
+        dims = signature.inputs[0].shape
+        return int(dims[-2])
+
+    def __call__(
+        self,
+        decoded: DecodedFrames,
+        *,
+        version: int | None = None,
+        with_embedding: bool = False,
+        timeout_s: float | None = None,
+    ) -> EncodedVideo:
+        model_version = self.resolved_version(version)
+        timeout = timeout_s if timeout_s is not None else self._timeout
+        features = np.concatenate(
+            [
+                self._backend.infer(
+                    FRAME_ENCODER,
+                    {"frames": decoded.frames[start : start + self._batch]},
+                    version=model_version,
+                    timeout=timeout,
+                )["feature"]
+                for start in range(0, len(decoded.frames), self._batch)
+            ]
+        )
+        batch = np.concatenate([features, features.mean(axis=0, keepdims=True)]).astype(np.float32)
+        heads = self._backend.infer(
+            HASH_HEADS, {"feature": batch}, version=model_version, timeout=timeout
+        )
+        bits = heads["hash_bits"].astype(np.float32)
+        texture = heads["texture"].astype(np.float32)
+        embedding = None
+        if with_embedding:
+            embedding = self._backend.infer(
+                VIDEO_EMBEDDER,
+                {"frames": decoded.frames[None]},
+                version=model_version,
+                timeout=timeout,
+            )["embedding"][0].astype(np.float32)
+        return EncodedVideo(
+            keyframe_bits=bits[:-1],
+            keyframe_texture=texture[:-1],
+            video_bits=bits[-1],
+            video_texture=texture[-1],
+            times_s=decoded.times_s,
+            duration_s=decoded.duration_s,
+            model_version=model_version,
+            embedding=embedding,
+        )

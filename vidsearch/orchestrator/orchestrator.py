@@ -1,0 +1,269 @@
+"""The orchestrator: composes decode → encode → coarse filter → rerank for each request.
+
+It owns no transport: the gRPC service calls these methods with domain types.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from vidsearch import metrics
+from vidsearch.catalog.base import (
+    Catalog,
+    IncompatibleModelError,
+    KeyFrame,
+    VideoInfo,
+    VideoRecord,
+)
+from vidsearch.config import VidsearchConfig
+from vidsearch.inference.base import InferenceBackend
+from vidsearch.orchestrator.api import (
+    IndexResult,
+    InvalidRequestError,
+    OverloadedError,
+    SearchOptions,
+    SearchResult,
+    ServiceStats,
+)
+from vidsearch.orchestrator.encoding import (
+    FRAME_ENCODER,
+    DecodedFrames,
+    FrameDecoder,
+    VideoEncoder,
+    file_sha256,
+)
+from vidsearch.orchestrator.stages import ResolvedOptions, SearchContext, build_search_pipeline
+
+log = logging.getLogger(__name__)
+
+
+class Orchestrator:
+    """Serves IndexVideo, SearchByVideo, Recommend and friends on one backend + catalog."""
+
+    def __init__(
+        self,
+        config: VidsearchConfig,
+        backend: InferenceBackend,
+        catalog: Catalog,
+        *,
+        backend_name: str,
+        catalog_name: str,
+    ) -> None:
+        self._config = config
+        self._backend = backend
+        self._catalog = catalog
+        self._backend_name = backend_name
+        self._catalog_name = catalog_name
+        self._encoder = VideoEncoder(
+            backend, version=config.inference.model_version, timeout_s=config.inference.timeout_s
+        )
+        self._decoder: FrameDecoder | None = None
+        self._search_slots = threading.BoundedSemaphore(config.server.max_concurrent_searches)
+        self._write_lock = threading.Lock()
+
+    # -- helpers -----------------------------------------------------------------------
+    @property
+    def decoder(self) -> FrameDecoder:
+        if self._decoder is None:  # needs the served model's input size
+            self._decoder = FrameDecoder(self._config.media, self._encoder.frame_size())
+        return self._decoder
+
+    @contextmanager
+    def _stage(self, pipeline: str, stage: str, sink: dict[str, float]) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - start
+            sink[stage] = sink.get(stage, 0.0) + elapsed
+            metrics.STAGE_SECONDS.labels(pipeline=pipeline, stage=stage).observe(elapsed)
+
+    def resolve(self, options: SearchOptions, timeout_s: float | None = None) -> ResolvedOptions:
+        """Fill defaults from config and reject values no search could honour."""
+        defaults = self._config.search
+        resolved = ResolvedOptions(
+            mode=options.mode or defaults.mode,
+            top_k=options.top_k if options.top_k is not None else defaults.top_k,
+            max_hamming=(
+                options.max_hamming if options.max_hamming is not None else defaults.max_hamming
+            ),
+            coarse_limit=(
+                options.coarse_limit if options.coarse_limit is not None else defaults.coarse_limit
+            ),
+            keyframe_limit=defaults.keyframe_limit,
+            max_texture_distance=(
+                options.max_texture_distance
+                if options.max_texture_distance is not None
+                else defaults.max_texture_distance
+            ),
+            min_repetition=(
+                options.min_repetition
+                if options.min_repetition is not None
+                else defaults.min_repetition
+            ),
+            model_version=options.model_version,
+            timeout_s=timeout_s,
+        )
+        if resolved.mode not in ("texture", "duration", "keyframe"):
+            raise InvalidRequestError(
+                f"mode must be texture, duration or keyframe, not {resolved.mode!r}"
+            )
+        if not 1 <= resolved.top_k <= 1000:
+            raise InvalidRequestError(f"top_k must be between 1 and 1000, got {resolved.top_k}")
+        if not 0 <= resolved.max_hamming <= 128:
+            raise InvalidRequestError(
+                f"max_hamming must be between 0 and 128 bits, got {resolved.max_hamming}"
+            )
+        if not 1 <= resolved.coarse_limit <= 100_000:
+            raise InvalidRequestError(
+                f"coarse_limit must be between 1 and 100000, got {resolved.coarse_limit}"
+            )
+        if resolved.max_texture_distance is not None and not resolved.max_texture_distance >= 0:
+            raise InvalidRequestError("max_texture_distance must be a non-negative number")
+        if not 0.0 <= resolved.min_repetition <= 1.0:
+            raise InvalidRequestError(
+                f"min_repetition must be between 0 and 1, got {resolved.min_repetition}"
+            )
+        if resolved.model_version is not None and resolved.model_version < 1:
+            raise InvalidRequestError("model_version must be a positive integer")
+        return resolved
+
+    def _check_compatible(self, model_version: int) -> None:
+        """Codes of different model versions live in different spaces: never compare them."""
+        indexed = self._catalog.stats().model_versions
+        if indexed and model_version not in indexed:
+            raise IncompatibleModelError(
+                f"the catalog holds codes from model version(s) {list(indexed)} but this query "
+                f"uses version {model_version}; search with model_version set to one of those, "
+                f"or re-index the catalog with `vidsearch reindex --model-version {model_version}`"
+            )
+
+    # -- RPC-level operations ------------------------------------------------------------
+    def index_video(
+        self,
+        path: Path,
+        *,
+        video_id: str,
+        title: str = "",
+        tags: tuple[str, ...] = (),
+        source: str = "",
+        content_sha256: str = "",
+        model_version: int | None = None,
+    ) -> IndexResult:
+        timings: dict[str, float] = {}
+        with self._stage("index", "decode", timings):
+            decoded: DecodedFrames = self.decoder(path)
+        with self._stage("index", "encode", timings):
+            encoded = self._encoder(decoded, version=model_version, with_embedding=True)
+        digest = content_sha256 or file_sha256(path)
+        record = VideoRecord(
+            video_id=video_id,
+            hash_bits=encoded.video_bits,
+            texture=encoded.video_texture,
+            duration_s=encoded.duration_s,
+            model_version=encoded.model_version,
+            keyframes=[
+                KeyFrame(float(t), bits, texture)
+                for t, bits, texture in zip(
+                    encoded.times_s, encoded.keyframe_bits, encoded.keyframe_texture, strict=True
+                )
+            ],
+            embedding=encoded.embedding,
+            title=title,
+            tags=tags,
+            source=source,
+            content_sha256=digest,
+        )
+        with self._write_lock, self._stage("index", "catalog_upsert", timings):
+            replaced = self._catalog.get_video(video_id) is not None
+            self._catalog.upsert_video(record)
+        info = self._catalog.get_video(video_id)
+        if info is None:
+            raise RuntimeError(f"video {video_id!r} was written but cannot be read back")
+        self._refresh_gauges()
+        log.info(
+            "indexed video",
+            extra={"video_id": video_id, "frames": len(decoded.frames), "timings": timings},
+        )
+        return IndexResult(video=info, replaced=replaced)
+
+    def delete_video(self, video_id: str) -> bool:
+        with self._write_lock:
+            deleted = self._catalog.delete_video(video_id)
+        self._refresh_gauges()
+        return deleted
+
+    def get_video(self, video_id: str) -> VideoInfo | None:
+        return self._catalog.get_video(video_id)
+
+    def search_by_video(
+        self, path: Path, options: SearchOptions, *, timeout_s: float | None = None
+    ) -> SearchResult:
+        resolved = self.resolve(options, timeout_s)
+        if not self._search_slots.acquire(blocking=False):
+            raise OverloadedError(
+                f"{self._config.server.max_concurrent_searches} searches are already running; "
+                "retry with backoff"
+            )
+        try:
+            version = self._encoder.resolved_version(resolved.model_version)
+            self._check_compatible(version)
+            ctx = SearchContext(path=path, options=resolved)
+            timings: dict[str, float] = {}
+            step = 1.0 / self._config.media.sample_fps
+            for stage in build_search_pipeline(
+                resolved.mode, self.decoder, self._encoder, self._catalog, step
+            ):
+                with self._stage(f"search_{resolved.mode}", stage.name, timings):
+                    stage(ctx)
+            encoded = ctx.require_encoded()
+            return SearchResult(
+                hits=tuple(ctx.hits),
+                query_duration_s=encoded.duration_s,
+                model_version=encoded.model_version,
+                mode=resolved.mode,
+                stage_seconds=timings,
+            )
+        finally:
+            self._search_slots.release()
+
+    def recommend(self, video_id: str, k: int | None = None) -> list[tuple[VideoInfo, float]]:
+        """Seed 002: the k videos most similar to an indexed one (5 by default)."""
+        limit = k if k is not None else self._config.search.recommend_k
+        if not 1 <= limit <= 100:
+            raise InvalidRequestError(f"k must be between 1 and 100, got {limit}")
+        timings: dict[str, float] = {}
+        with self._stage("recommend", "embedding_neighbours", timings):
+            return self._catalog.nearest_by_embedding(video_id, limit)
+
+    def stats(self) -> ServiceStats:
+        catalog_stats = self._catalog.stats()
+        versions = self._backend.model_versions(FRAME_ENCODER)
+        return ServiceStats(
+            videos=catalog_stats.videos,
+            keyframes=catalog_stats.keyframes,
+            model_name=FRAME_ENCODER,
+            model_version=versions[-1] if versions else 0,
+            inference_backend=self._backend_name,
+            catalog_backend=self._catalog_name,
+        )
+
+    def is_ready(self) -> bool:
+        try:
+            return self._backend.is_ready() and bool(self._backend.model_versions(FRAME_ENCODER))
+        except Exception:  # readiness must never raise
+            return False
+
+    def _refresh_gauges(self) -> None:
+        catalog_stats = self._catalog.stats()
+        metrics.CATALOG_VIDEOS.set(catalog_stats.videos)
+        metrics.CATALOG_KEYFRAMES.set(catalog_stats.keyframes)
+
+    def close(self) -> None:
+        self._catalog.close()
+        self._backend.close()

@@ -1,0 +1,138 @@
+"""`vidsearch serve`: run the gRPC server on the orchestrator the config describes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("vidsearch.serve")
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v"}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the gRPC search server",
+        description=(
+            "Serve vidsearch.v1.VideoSearch plus the standard gRPC health service and a "
+            "Prometheus /metrics endpoint. Settings come from --config (or $VIDSEARCH_CONFIG), "
+            "overridden by VIDSEARCH_<SECTION>__<FIELD> environment variables, then by the "
+            "flags below. SIGTERM/SIGINT stop gracefully."
+        ),
+    )
+    parser.add_argument("--config", type=Path, default=None, help="YAML config file")
+    parser.add_argument("--host", default=None, help="listen address (server.host)")
+    parser.add_argument("--port", type=int, default=None, help="gRPC port; 0 = any free port")
+    parser.add_argument(
+        "--metrics-port", type=int, default=None, help="Prometheus port; 0 = any free port"
+    )
+    parser.add_argument(
+        "--grace", type=float, default=10.0, help="seconds in-flight calls get on shutdown"
+    )
+    parser.add_argument(
+        "--index-dir",
+        type=Path,
+        default=None,
+        help="index every video file in this directory (skipping ids already indexed) "
+        "before serving; ids are the file stems",
+    )
+    parser.add_argument(
+        "--with-tritonserver",
+        type=Path,
+        default=None,
+        metavar="CPU_TWIN_REPO",
+        help="start the real tritonserver on this (CPU twin) repository and route inference "
+        "to it instead of the configured backend",
+    )
+    parser.set_defaults(func=serve)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Load config, build the orchestrator, serve until a signal arrives."""
+    from vidsearch.config import load_config
+    from vidsearch.logs import configure_logging
+
+    config = load_config(args.config)
+    for flag, name in (("host", "host"), ("port", "port"), ("metrics_port", "metrics_port")):
+        value = getattr(args, flag)
+        if value is not None:
+            setattr(config.server, name, value)
+    configure_logging(config.log_level, config.log_format)
+    if config.log_format == "json":
+        log.info("loaded config", extra={"config": json.loads(config.describe())})
+    else:
+        log.info("loaded config:\n%s", config.describe())
+
+    from vidsearch.orchestrator.factory import build_orchestrator  # heavy: models + catalog
+
+    with ExitStack() as resources:
+        if args.with_tritonserver is not None:
+            from vidsearch.inference.tritonserver import TritonServerProcess
+
+            triton = resources.enter_context(
+                TritonServerProcess(args.with_tritonserver, work_dir=Path("var/tritonserver"))
+            )
+            config.inference.backend = "triton"
+            config.inference.triton_url = triton.grpc_url
+            log.info("tritonserver ready", extra={"grpc": triton.grpc_url})
+        orchestrator = build_orchestrator(config)
+        if args.index_dir is not None:
+            index_directory(orchestrator, args.index_dir)
+        return _serve_until_signal(config, orchestrator, args.grace, _example_query(args.index_dir))
+
+
+def _example_query(index_dir: Path | None) -> str:
+    """A query file next to the indexed corpus, so the printed command works as is."""
+    queries = index_dir.parent / "queries" if index_dir is not None else None
+    if queries is not None and queries.is_dir():
+        found = sorted(p for p in queries.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+        if found:
+            return str(found[0])
+    return "VIDEO_FILE"
+
+
+def index_directory(orchestrator: Any, directory: Path) -> None:
+    """Index the videos of a directory in-process, with a progress bar."""
+    from tqdm import tqdm
+
+    files = sorted(p for p in directory.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+    todo = [p for p in files if orchestrator.get_video(p.stem) is None]
+    for path in tqdm(todo, desc=f"indexing {directory}", unit="video"):
+        orchestrator.index_video(path, video_id=path.stem, title=path.stem, source=str(path))
+    log.info("catalog ready", extra={"indexed_now": len(todo), "files": len(files)})
+
+
+def _serve_until_signal(config: Any, orchestrator: Any, grace: float, example: str) -> int:
+    from vidsearch.service.server import build_server
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    try:
+        running = build_server(config, orchestrator)
+        print(
+            f"vidsearch is serving on {running.target} (metrics on :{running.metrics_port}).\n"
+            f"Try:  .venv/bin/vidsearch search --target {running.target} --video {example}",
+            flush=True,
+        )
+        try:
+            while not stop.wait(1.0):
+                pass
+        finally:
+            running.stop(grace=grace)
+    finally:
+        close = getattr(orchestrator, "close", None)
+        if callable(close):
+            close()
+    return 0

@@ -1,0 +1,105 @@
+"""Domain exceptions → gRPC status codes: the one table every RPC goes through.
+
+| exception                                   | status              | message  |
+|---------------------------------------------|---------------------|----------|
+| ServiceError (servicer's own validation)    | its code            | its own  |
+| MediaError, InvalidRequestError             | INVALID_ARGUMENT    | passed   |
+| VideoNotFoundError                          | NOT_FOUND           | passed   |
+| ModelNotFoundError                          | NOT_FOUND           | passed   |
+| InferenceTimeoutError                       | DEADLINE_EXCEEDED   | passed   |
+| BackendUnavailableError                     | UNAVAILABLE         | passed   |
+| CatalogUnavailableError                     | UNAVAILABLE         | passed   |
+| IncompatibleModelError                      | FAILED_PRECONDITION | passed   |
+| OverloadedError                             | RESOURCE_EXHAUSTED  | passed   |
+| anything else                               | INTERNAL            | generic  |
+
+InferenceTimeoutError is a BackendUnavailableError but maps to DEADLINE_EXCEEDED, not
+UNAVAILABLE: clients retry UNAVAILABLE automatically, and re-sending a request whose
+inference already ran out of time would multiply the load that caused the timeout.
+Unexpected errors never leak their text to clients; they are logged with the request id,
+which the client also receives.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+
+from vidsearch.catalog.base import (
+    CatalogUnavailableError,
+    IncompatibleModelError,
+    VideoNotFoundError,
+)
+from vidsearch.inference.base import (
+    BackendUnavailableError,
+    InferenceTimeoutError,
+    ModelNotFoundError,
+)
+from vidsearch.orchestrator.api import InvalidRequestError, OverloadedError
+
+log = logging.getLogger(__name__)
+
+MEDIA_ERROR_NAME = "MediaError"
+
+
+class ServiceError(Exception):
+    """A request the service layer rejects itself, with the status code to send."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def invalid_argument(message: str) -> ServiceError:
+    return ServiceError(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+
+# Order matters: subclasses before their bases.
+_TABLE: tuple[tuple[tuple[type[BaseException], ...], grpc.StatusCode], ...] = (
+    ((InvalidRequestError,), grpc.StatusCode.INVALID_ARGUMENT),
+    ((VideoNotFoundError, ModelNotFoundError), grpc.StatusCode.NOT_FOUND),
+    ((InferenceTimeoutError,), grpc.StatusCode.DEADLINE_EXCEEDED),
+    ((BackendUnavailableError, CatalogUnavailableError), grpc.StatusCode.UNAVAILABLE),
+    ((IncompatibleModelError,), grpc.StatusCode.FAILED_PRECONDITION),
+    ((OverloadedError,), grpc.StatusCode.RESOURCE_EXHAUSTED),
+)
+
+
+def _is_media_error(exc: BaseException) -> bool:
+    """vidsearch.media's errors, matched by base-class name so this module does not import
+    the decoding stack (PyAV) just to classify errors."""
+    return any(cls.__name__ == MEDIA_ERROR_NAME for cls in type(exc).__mro__)
+
+
+def _message(exc: BaseException) -> str:
+    # KeyError subclasses (VideoNotFoundError) would str() with quotes.
+    if len(exc.args) == 1 and isinstance(exc.args[0], str):
+        return exc.args[0]
+    return str(exc) or type(exc).__name__
+
+
+def to_status(exc: BaseException, request_id: str, method: str) -> tuple[grpc.StatusCode, str]:
+    """The status code and client-facing message for an exception raised serving ``method``."""
+    if isinstance(exc, ServiceError):
+        return exc.code, exc.message
+    if _is_media_error(exc):
+        return grpc.StatusCode.INVALID_ARGUMENT, _message(exc)
+    for types, code in _TABLE:
+        if isinstance(exc, types):
+            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                log.warning(
+                    "%s failed: %s",
+                    method,
+                    _message(exc),
+                    extra={"request_id": request_id, "method": method, "code": code.name},
+                )
+            return code, _message(exc)
+    log.error(
+        "%s failed unexpectedly",
+        method,
+        exc_info=exc,
+        extra={"request_id": request_id, "method": method},
+    )
+    return grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})"

@@ -1,0 +1,133 @@
+"""`vidsearch train barlow|stage1|stage2|starter`: the training commands.
+
+Heavy imports (torch, the trainers) happen inside the handlers so `vidsearch --help`
+stays fast. Each handler returns a process exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIGS = Path("configs/training")
+QUANT_LOSSES = ("formula7", "formula8", "fixed_margin")
+
+
+def _stage_section(path: Path | None, kind: str) -> dict[str, Any]:
+    """A stage's YAML; a starter YAML also works (its ``kind`` section + shared data)."""
+    from vidsearch.training.config import load_yaml
+
+    if path is None:
+        default = DEFAULT_CONFIGS / f"{kind}.yaml"
+        path = default if default.exists() else None
+    if path is None:
+        return {}
+    obj = load_yaml(path)
+    if isinstance(obj.get(kind), dict):
+        section = dict(obj[kind])
+        for key in ("data", "num_threads"):
+            if key in obj and key not in section:
+                section[key] = obj[key]
+        return section
+    return obj
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if args.threads is not None:
+        out["num_threads"] = args.threads
+    if getattr(args, "init_from", None):
+        out["init_from"] = args.init_from
+    if getattr(args, "quant_loss", None):
+        out["quant_loss"] = args.quant_loss
+    return out
+
+
+def _cmd_barlow(args: argparse.Namespace) -> int:
+    from vidsearch.training.barlow import train_barlow
+    from vidsearch.training.config import BarlowConfig
+
+    cfg = BarlowConfig.model_validate({**_stage_section(args.config, "barlow"),
+                                       **_overrides(args)})
+    train_barlow(cfg, Path(args.out) / "barlow.pt", resume=args.resume,
+                 progress=not args.no_progress)
+    return 0
+
+
+def _cmd_stage1(args: argparse.Namespace) -> int:
+    from vidsearch.training.config import Stage1Config
+    from vidsearch.training.hashing import train_stage1
+
+    cfg = Stage1Config.model_validate({**_stage_section(args.config, "stage1"),
+                                       **_overrides(args)})
+    train_stage1(cfg, Path(args.out) / "stage1.pt", resume=args.resume,
+                 progress=not args.no_progress)
+    return 0
+
+
+def _cmd_stage2(args: argparse.Namespace) -> int:
+    from vidsearch.training.config import Stage2Config
+    from vidsearch.training.hashing import train_stage2
+    from vidsearch.training.starter import stage2_filename
+
+    cfg = Stage2Config.model_validate({**_stage_section(args.config, "stage2"),
+                                       **_overrides(args)})
+    train_stage2(cfg, Path(args.out) / stage2_filename(cfg.quant_loss), resume=args.resume,
+                 progress=not args.no_progress)
+    return 0
+
+
+def _cmd_starter(args: argparse.Namespace) -> int:
+    import json
+
+    from vidsearch.training.config import StarterConfig, load_yaml
+    from vidsearch.training.starter import run_starter
+
+    path = args.config or DEFAULT_CONFIGS / "starter.yaml"
+    obj = load_yaml(path) if Path(path).exists() else {}
+    if args.threads is not None:
+        obj["num_threads"] = args.threads
+    cfg = StarterConfig.model_validate(obj)
+    variants = ["formula7", *(args.quant_loss or [])]
+    summary = run_starter(cfg, args.out, resume=args.resume, quant_losses=variants,
+                          progress=not args.no_progress)
+    print(json.dumps({"seconds": summary["seconds"], "total_seconds": summary["total_seconds"]}))
+    return 0
+
+
+def _common(p: argparse.ArgumentParser, default_out: str) -> None:
+    p.add_argument("--config", type=Path, default=None,
+                   help="YAML config (default: configs/training/<command>.yaml if present)")
+    p.add_argument("--out", default=default_out, help=f"output directory (default {default_out})")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
+
+
+def register(subparsers: Any) -> None:
+    """Add `train` and its sub-commands to the top-level `vidsearch` parser."""
+    train = subparsers.add_parser("train", help="train the vidsearch networks")
+    sub = train.add_subparsers(dest="train_command", metavar="STAGE")
+    train.set_defaults(func=lambda _a: (train.print_help(), 2)[1])
+
+    p = sub.add_parser("barlow", help="seed 002 Barlow Twins pre-training -> OUT/barlow.pt")
+    _common(p, "models/barlow")
+    p.set_defaults(func=_cmd_barlow)
+
+    p = sub.add_parser("stage1", help="seed 001 stage 1 (Formula 1) -> OUT/stage1.pt")
+    _common(p, "models/stage1")
+    p.add_argument("--init-from", help="Barlow checkpoint initialising the image sub-model")
+    p.set_defaults(func=_cmd_stage1)
+
+    p = sub.add_parser("stage2", help="seed 001 stage 2 (Formulas 2-8) -> OUT/video_hash*.pt")
+    _common(p, "models/stage2")
+    p.add_argument("--init-from", help="stage 1 checkpoint")
+    p.add_argument("--quant-loss", choices=QUANT_LOSSES, help="override the config's quant_loss")
+    p.set_defaults(func=_cmd_stage2)
+
+    p = sub.add_parser("starter", help="whole recipe -> OUT/barlow.pt, OUT/video_hash.pt")
+    _common(p, "models/starter")
+    p.add_argument("--quant-loss", nargs="+", choices=QUANT_LOSSES[1:], default=None,
+                   help="also train these stage 2 variants (video_hash_<variant>.pt)")
+    p.set_defaults(func=_cmd_starter)

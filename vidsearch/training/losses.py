@@ -1,0 +1,111 @@
+"""Loss functions, one per formula of seed 001 (Formulas 1-8) plus seed 002's Barlow Twins.
+
+Per-triplet functions return a vector [T] with ``reduction="none"`` because Formula 3
+(adaptive margins) and Formula 8 (texture-loss weighting) need the per-triplet values;
+the default ``"mean"`` averages over triplets. Distances are Euclidean (not squared),
+as the formulas write ||x_a - x_p||.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+Reduction = Literal["none", "mean", "sum"]
+
+
+def _reduce(x: Tensor, reduction: Reduction) -> Tensor:
+    if reduction == "none":
+        return x
+    return x.mean() if reduction == "mean" else x.sum()
+
+
+def _dist(a: Tensor, b: Tensor) -> Tensor:
+    """Row-wise Euclidean distance with a safe gradient at 0 (identical rows)."""
+    return torch.sqrt(((a - b) ** 2).sum(dim=-1) + 1e-12)
+
+
+def formula1_texture_triplet(xa: Tensor, xp: Tensor, xn: Tensor, margin_em: float,
+                             reduction: Reduction = "mean") -> Tensor:
+    """Formula 1: L_em = max(||xa - xp|| - ||xa - xn|| + margin_em, 0) (stage 1)."""
+    return _reduce(torch.clamp(_dist(xa, xp) - _dist(xa, xn) + margin_em, min=0.0), reduction)
+
+
+def formula2_texture_triplet(xa: Tensor, xp: Tensor, xn: Tensor, margin_em: float,
+                             reduction: Reduction = "mean") -> Tensor:
+    """Formula 2: L_em' — Formula 1's form on the stage-2 texture features x'."""
+    return formula1_texture_triplet(xa, xp, xn, margin_em, reduction)
+
+
+def formula3_adaptive_margin(l_em: Tensor, margin0: float, m_em: float) -> Tensor:
+    """Formula 3: margin_i = margin0 * L_em,i / M_em, per triplet.
+
+    margin0 is the preset Hamming-scale margin, M_em the texture/Hamming distance ratio.
+    Detached: the margin is a control parameter, not something to train through.
+    """
+    return margin0 * l_em.detach() / m_em
+
+
+def formula4_quant_triplet(qa: Tensor, qp: Tensor, qn: Tensor, margin: Tensor | float,
+                           reduction: Reduction = "mean") -> Tensor:
+    """Formula 4: L_triplet = max(||xa_q - xp_q|| - ||xa_q - xn_q|| + margin_i, 0).
+
+    ``margin`` is a scalar (Formula 8 / fixed margin) or one value per triplet (Formula 3).
+    """
+    return _reduce(torch.clamp(_dist(qa, qp) - _dist(qa, qn) + margin, min=0.0), reduction)
+
+
+def formula5_sgn(u: Tensor) -> Tensor:
+    """Formula 5: b_i = -1 if u_i < 0 else +1 (so sgn(0) = +1)."""
+    return torch.where(u < 0, -torch.ones_like(u), torch.ones_like(u))
+
+
+def formula6_coding_loss(u: Tensor, reduction: Reduction = "mean") -> Tensor:
+    """Formula 6: L_coding = sum_i (b_i - u_i)^2 over the bits of each sample.
+
+    b = sgn(u) is a constant target (no gradient through the sign); the reduction is
+    over samples.
+    """
+    per_sample = ((formula5_sgn(u).detach() - u) ** 2).sum(dim=-1)
+    return _reduce(per_sample, reduction)
+
+
+def formula7_quant_loss(l_triplet: Tensor, l_coding: Tensor, w21: float, w22: float) -> Tensor:
+    """Formula 7: L_q = w21 * L_triplet + w22 * L_coding."""
+    return w21 * l_triplet + w22 * l_coding
+
+
+def formula8_quant_loss(l_em_prime: Tensor, l_triplet: Tensor, l_coding: Tensor, w21: float,
+                        w22: float) -> Tensor:
+    """Formula 8: L_q = w21 * (L_em' * L_triplet) + w22 * L_coding.
+
+    ``l_em_prime`` and ``l_triplet`` are per-triplet vectors (margin_i = margin_em in
+    Formula 4); the product is taken per triplet and averaged, so each quantization
+    triplet is weighted by how badly its texture triplet is still ranked. L_em' is a
+    weight here (detached); the texture head is trained by Formula 2 alone.
+    """
+    weighted = (l_em_prime.detach() * l_triplet).mean()
+    return w21 * weighted + w22 * l_coding
+
+
+def barlow_twins_loss(z1: Tensor, z2: Tensor, lambd: float = 0.001, eps: float = 1e-5) -> Tensor:
+    """Seed 002: L = sum_i (1 - C_ii)^2 + lambda * sum_{i != j} C_ij^2.
+
+    z1, z2 [N, D] are batch-normalised per dimension (mean 0, biased variance 1, as
+    BatchNorm1d(affine=False)); C = z1n^T z2n / N is their cross-correlation matrix.
+    """
+    n = z1.shape[0]
+    if n < 2:
+        raise ValueError("Barlow Twins needs a batch of at least 2")
+
+    def _bn(z: Tensor) -> Tensor:
+        z = z - z.mean(dim=0)
+        return z / torch.sqrt(z.pow(2).mean(dim=0) + eps)
+
+    c = _bn(z1.float()).T @ _bn(z2.float()) / n
+    diag = torch.diagonal(c)
+    on = (1.0 - diag).pow(2).sum()
+    off = c.pow(2).sum() - diag.pow(2).sum()
+    return on + lambd * off
