@@ -108,7 +108,7 @@ class QdrantClusterCatalog:
         """Key frames first, the video point (commit marker) next, stale frames last."""
         with self._lock.writing(), client_errors(f"upsert {video.video_id}"):
             if self._dims is None:
-                dims = sc.Dims(int(np.asarray(video.texture).shape[-1]), self._embedding_dim)
+                dims = sc.Dims(int(np.size(video.texture)), self._embedding_dim)
                 sc.check_record(video, dims)
                 self._create(dims)
             assert self._dims is not None
