@@ -18,7 +18,9 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv models export sample run serve serve-triton test lint typecheck bench protos clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help venv models export sample run serve serve-triton test lint bench protos clean promtool k8s-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -55,7 +57,16 @@ run: export sample ## set up, index the sample corpus and serve on localhost (em
 serve-triton: export ## serve with the real tritonserver (CPU twin) behind the orchestrator
 	$(VS) serve --config $(CONFIG) --with-tritonserver $(CPU_TWIN) --index-dir $(SAMPLE)/references
 
-test: venv ## run the test suite (real gRPC, Triton, Qdrant Edge, PyAV)
+promtool: ## install promtool + prometheus 2.42 (Debian) if absent
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || \
+	  $(SUDO) apt-get install -y -q --no-install-recommends prometheus || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends prometheus; }
+
+k8s-check: venv promtool ## render + validate k8s/ (kubernetes-validate --strict, yamllint, promtool)
+	bash scripts/k8s_check.sh
+
+test: venv promtool ## run the test suite (real gRPC, Triton, Qdrant Edge, PyAV, Prometheus)
+	bash scripts/k8s_check.sh --no-tests
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 lint: venv ## ruff + mypy

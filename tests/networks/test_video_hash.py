@@ -107,3 +107,9 @@ def test_video_embedder_shape_and_default_dim() -> None:
 def test_config_rejects_unknown_keys() -> None:
     with pytest.raises(ValueError, match="extra"):
         build_video_hash_model({"backbone": {"widthz": [1, 2, 3, 4]}})
+
+
+def test_quantization_bits_are_balanced_over_a_training_batch() -> None:
+    heads = HashTextureHeads(6, texture_dim=4, hash_bits=8, hidden=5).train()
+    u = heads.quant_logits(torch.randn(32, 6) + 3.0)  # features far from zero mean
+    assert torch.allclose(u.mean(dim=0), torch.zeros(8), atol=1e-5)

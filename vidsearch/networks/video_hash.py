@@ -93,6 +93,10 @@ class HashTextureHeads(nn.Module):
         super().__init__()
         self.texture = _mlp(feature_dim, hidden, texture_dim)
         self.quant = _mlp(feature_dim, hidden, hash_bits)
+        # Bit balance: each bit is standardised over the batch (running stats when
+        # serving), so no bit can settle on a constant sign. Without it the coding loss
+        # (Formula 6) collapsed every code to one value within a few dozen steps.
+        self.quant_bn = nn.BatchNorm1d(hash_bits, affine=False)
 
     def texture_features(self, feature: Tensor) -> Tensor:
         """Texture sub-model alone: unit-norm texture feature [N,Dt]."""
@@ -100,7 +104,7 @@ class HashTextureHeads(nn.Module):
 
     def quant_logits(self, feature: Tensor) -> Tensor:
         """Quantization sub-model alone: real-valued code u [N,K] (before Formula 5)."""
-        out: Tensor = self.quant(feature)
+        out: Tensor = self.quant_bn(self.quant(feature))
         return out
 
     def forward(self, feature: Tensor) -> tuple[Tensor, Tensor, Tensor]:

@@ -97,19 +97,26 @@ class VideoEncoder:
         self._batch = batch_size
         self._timeout = timeout_s
 
-    def resolved_version(self, requested: int | None = None) -> int:
+    def resolved_version(self, requested: int | None = None, model: str = FRAME_ENCODER) -> int:
         """The model version a request will use: per request, then config, then latest."""
         wanted = requested if requested is not None else self._version
-        versions = self._backend.model_versions(FRAME_ENCODER)
+        versions = self._backend.model_versions(model)
         if not versions:
-            raise ModelNotFoundError(f"no version of {FRAME_ENCODER} is being served")
+            raise ModelNotFoundError(f"no version of {model} is being served")
         if wanted is None:
             return versions[-1]
         if wanted not in versions:
             raise ModelNotFoundError(
-                f"model version {wanted} of {FRAME_ENCODER} is not served (serving {versions})"
+                f"model version {wanted} of {model} is not served (serving {versions})"
             )
         return wanted
+
+    def embedder_version(self, hash_version: int) -> int:
+        """Seed 002's embedder is exported on its own: same release if served, else latest."""
+        versions = self._backend.model_versions(VIDEO_EMBEDDER)
+        if not versions:
+            raise ModelNotFoundError(f"no version of {VIDEO_EMBEDDER} is being served")
+        return hash_version if hash_version in versions else versions[-1]
 
     def frame_size(self) -> int:
         signature = self._backend.signature(FRAME_ENCODER, self._version)
@@ -148,7 +155,7 @@ class VideoEncoder:
             embedding = self._backend.infer(
                 VIDEO_EMBEDDER,
                 {"frames": decoded.frames[None]},
-                version=model_version,
+                version=self.embedder_version(model_version),
                 timeout=timeout,
             )["embedding"][0].astype(np.float32)
         return EncodedVideo(

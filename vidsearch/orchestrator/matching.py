@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -36,7 +37,7 @@ class VideoMatch:
     matches: tuple[FrameMatch, ...]
     segments: tuple[MatchedSegment, ...]
     matched_seconds: float
-    similarity: float  # mean (1 - hamming/128) of the aligned matches
+    similarity: float  # mean per-second similarity of the aligned matches, in [0, 1]
 
 
 def group_hits(
@@ -68,8 +69,12 @@ def align(
     frame_step_s: float,
     offset_tolerance_s: float = 2.0,
     max_gap_s: float = 3.0,
+    by: Literal["hash", "texture"] = "hash",
 ) -> VideoMatch:
-    """Keep the matches that agree on the dominant time offset and merge them into segments."""
+    """Keep the matches that agree on the dominant time offset and merge them into segments.
+
+    ``by`` says which distance judges a match: Hamming on codes (mode 3) or the texture
+    distance of unit-length embeddings, in [0, 2] (mode 2)."""
     offsets = np.array([m.reference_time_s - m.query_time_s for m in matches])
     # Vote: the offset with the most matches within the tolerance window wins.
     support = (np.abs(offsets[:, None] - offsets[None, :]) <= offset_tolerance_s).sum(axis=1)
@@ -77,18 +82,15 @@ def align(
     aligned = [
         m for m, o in zip(matches, offsets, strict=True) if abs(o - best) <= offset_tolerance_s
     ]
-    # One match per query second: the nearest code wins.
+    # One match per query second: the nearest one wins.
     per_query: dict[float, FrameMatch] = {}
     for match in aligned:
         kept = per_query.get(match.query_time_s)
-        if kept is None or (match.hamming, match.texture_distance) < (
-            kept.hamming,
-            kept.texture_distance,
-        ):
+        if kept is None or _similarity(match, by) > _similarity(kept, by):
             per_query[match.query_time_s] = match
     ordered = sorted(per_query.values(), key=lambda m: m.query_time_s)
-    segments = _merge_runs(ordered, frame_step_s=frame_step_s, max_gap_s=max_gap_s)
-    similarity = float(np.mean([1.0 - m.hamming / HASH_BITS for m in ordered]))
+    segments = _merge_runs(ordered, frame_step_s=frame_step_s, max_gap_s=max_gap_s, by=by)
+    similarity = float(np.mean([_similarity(m, by) for m in ordered]))
     return VideoMatch(
         video_id=video_id,
         matches=tuple(ordered),
@@ -98,8 +100,18 @@ def align(
     )
 
 
+def _similarity(match: FrameMatch, by: Literal["hash", "texture"]) -> float:
+    if by == "texture":
+        return max(0.0, 1.0 - match.texture_distance / 2.0)
+    return 1.0 - match.hamming / HASH_BITS
+
+
 def _merge_runs(
-    ordered: Sequence[FrameMatch], *, frame_step_s: float, max_gap_s: float
+    ordered: Sequence[FrameMatch],
+    *,
+    frame_step_s: float,
+    max_gap_s: float,
+    by: Literal["hash", "texture"],
 ) -> tuple[MatchedSegment, ...]:
     segments: list[MatchedSegment] = []
     run: list[FrameMatch] = []
@@ -107,7 +119,7 @@ def _merge_runs(
     def close_run() -> None:
         if not run:
             return
-        score = float(np.mean([1.0 - m.hamming / HASH_BITS for m in run]))
+        score = float(np.mean([_similarity(m, by) for m in run]))
         segments.append(
             MatchedSegment(
                 query_start_s=run[0].query_time_s,

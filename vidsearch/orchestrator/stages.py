@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from vidsearch.catalog.base import Catalog, KeyFrameHit, VideoCandidate
 from vidsearch.orchestrator.api import SearchHit, SearchMode
@@ -125,11 +125,11 @@ class KeyframeCoarseFilter:
 
 
 class SegmentMatcher:
-    """Align key-frame hits per reference into matched segments (modes 2 and 3).
+    """Align key-frame hits per reference into matched segments.
 
-    Mode 2 ("duration") counts a key frame as matched when its texture is near and keeps
-    only videos that passed the whole-video coarse filter; mode 3 ("keyframe") counts
-    near codes alone. Mode 1 uses this only to attach segments to its hits.
+    Mode 2 ("duration") judges key frames by texture distance (under
+    ``max_texture_distance`` when set); mode 3 ("keyframe") by near codes alone. Mode 1
+    uses this only to attach segments to the whole-video candidates it ranked.
     """
 
     name = "segment_match"
@@ -139,22 +139,23 @@ class SegmentMatcher:
 
     def __call__(self, ctx: SearchContext) -> None:
         encoded = ctx.require_encoded()
-        restrict = ctx.candidates.keys() if ctx.options.mode != "keyframe" else None
-        texture_cap = ctx.options.max_texture_distance if ctx.options.mode == "duration" else None
+        mode = ctx.options.mode
         grouped = group_hits(
             encoded.times_s.tolist(),
             ctx.keyframe_hits,
-            keep=restrict,
-            max_texture_distance=texture_cap,
+            keep=ctx.candidates.keys() if mode == "texture" else None,
+            max_texture_distance=ctx.options.max_texture_distance if mode == "duration" else None,
         )
+        by: Literal["hash", "texture"] = "texture" if mode == "duration" else "hash"
         ctx.matches = {
-            video_id: align(video_id, matches, frame_step_s=self._step)
+            video_id: align(video_id, matches, frame_step_s=self._step, by=by)
             for video_id, matches in grouped.items()
         }
 
 
 class RepetitionRanker:
-    """Modes 2 and 3: repetition degree = matched duration / shorter duration, thresholded."""
+    """Modes 2 and 3: repetition degree = matched duration / shorter duration, thresholded;
+    score = repetition degree x mean similarity of the matched seconds."""
 
     name = "repetition_rank"
 
@@ -230,6 +231,4 @@ def build_search_pipeline(
     keyframes: list[Stage] = [KeyframeCoarseFilter(catalog), SegmentMatcher(step_s)]
     if mode == "texture":
         return [*head, HashCoarseFilter(catalog), *keyframes, TextureRerank()]
-    if mode == "duration":
-        return [*head, HashCoarseFilter(catalog), *keyframes, RepetitionRanker(catalog)]
     return [*head, *keyframes, RepetitionRanker(catalog)]

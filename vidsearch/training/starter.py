@@ -3,9 +3,9 @@
 Writes into ``out_dir`` (``models/starter`` by default):
 - ``barlow.pt``: seed 002 video embedder (Barlow Twins);
 - ``stages/stage1.pt``: seed 001 after stage 1 (image sub-model initialised from Barlow);
-- ``video_hash.pt``: seed 001 after stage 2 with Formula 7 (+ ``video_hash_formula8.pt`` /
-  ``video_hash_fixed_margin.pt`` when those variants are asked for; all start from the
-  same stage 1 checkpoint);
+- ``video_hash.pt``: seed 001 after stage 2 with Formula 7 (+ ``variants/
+  video_hash_formula8.pt`` / ``variants/video_hash_fixed_margin.pt`` when asked for; all
+  start from the same stage 1 checkpoint);
 - ``*.metrics.jsonl`` per stage and ``starter_summary.json`` (timings, final metrics).
 """
 
@@ -70,7 +70,9 @@ def run_starter(cfg: StarterConfig, out_dir: str | Path, *, resume: bool = False
     for ql in dict.fromkeys(quant_losses):
         stage2 = cfg.stage2.model_copy(update={
             **shared, "quant_loss": ql, "init_from": str(stage1_path), "model": hash_model})
-        path = out / stage2_filename(ql)
+        # variants live apart so `vidsearch export starter` (globs OUT/*.pt) sees one model
+        path = out / stage2_filename(ql) if ql == "formula7" else out / "variants" / (
+            stage2_filename(ql))
         t0 = time.monotonic()
         train_stage2(stage2, path, resume=resume, corpus=corpus, val=val, progress=progress)
         timings[f"stage2_{ql}"] = time.monotonic() - t0

@@ -1,0 +1,967 @@
+"""Invariants of the Kubernetes manifests in k8s/, on the rendered overlays.
+
+kubectl is unusable offline, so the overlays are rendered by ``kustomize_lite`` (next to
+this file). Built-in kinds are validated against the Kubernetes OpenAPI schemas bundled
+with ``kubernetes-validate`` (strict); the CRDs (ServiceMonitor, PodMonitor,
+PrometheusRule, Certificate) have no bundled schema and are checked structurally here.
+The rules, adapter query and dashboard queries go through ``promtool`` and a real
+Prometheus server that scrapes the orchestrator's metrics endpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import importlib.util
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+K8S = ROOT / "k8s"
+OVERLAYS = ("dev", "gpu")
+NAMESPACE = "vidsearch"
+CRD_GROUPS = frozenset({"monitoring.coreos.com", "cert-manager.io"})
+APT_HINT = "apt-get install -y --no-install-recommends prometheus"
+
+Resource = dict[str, Any]
+
+
+def _load(name: str) -> ModuleType:
+    """Import a helper module that sits next to this file (no package, importlib mode)."""
+    module_name = f"vidsearch_k8s_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, HERE / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+kl = _load("kustomize_lite")
+pr = _load("promrules")
+
+
+@functools.cache
+def _rendered(overlay: str) -> tuple[Resource, ...]:
+    return tuple(kl.render(K8S / "overlays" / overlay))
+
+
+def rendered(overlay: str) -> list[Resource]:
+    """A fresh copy of the rendered overlay (tests may not leak mutations)."""
+    return copy.deepcopy(list(_rendered(overlay)))
+
+
+def of_kind(resources: list[Resource], kind: str) -> list[Resource]:
+    return [r for r in resources if r["kind"] == kind]
+
+
+def named(resources: list[Resource], kind: str, name: str) -> Resource:
+    hits = [r for r in of_kind(resources, kind) if r["metadata"]["name"] == name]
+    assert len(hits) == 1, f"expected one {kind}/{name}, found {len(hits)}"
+    return hits[0]
+
+
+def workloads(resources: list[Resource]) -> list[Resource]:
+    return [r for r in resources if r["kind"] in ("Deployment", "StatefulSet")]
+
+
+def container(workload: Resource, name: str) -> dict[str, Any]:
+    spec = kl.pod_spec(workload)
+    return next(c for c in spec["containers"] if c["name"] == name)
+
+
+def template_labels(workload: Resource) -> dict[str, str]:
+    return dict(workload["spec"]["template"]["metadata"]["labels"])
+
+
+def selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """Kubernetes label-selector semantics (matchLabels + matchExpressions)."""
+    if selector is None:
+        return False
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
+        ok = {
+            "In": labels.get(key) in values,
+            "NotIn": labels.get(key) not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[op]
+        if not ok:
+            return False
+    return True
+
+
+def env_of(c: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in c.get("env") or [] if "value" in e}
+
+
+def container_ports(workload: Resource) -> dict[str | int, int]:
+    """Port name -> number and number -> number of every container of a workload."""
+    ports: dict[str | int, int] = {}
+    for c in kl.pod_spec(workload)["containers"]:
+        for port in c.get("ports") or []:
+            ports[port["containerPort"]] = port["containerPort"]
+            if "name" in port:
+                ports[port["name"]] = port["containerPort"]
+    return ports
+
+
+def probe_port(workload: Resource, probe: dict[str, Any]) -> int:
+    """The container port number a probe checks."""
+    for kind in ("grpc", "httpGet", "tcpSocket"):
+        if kind in probe:
+            return container_ports(workload)[probe[kind]["port"]]
+    raise AssertionError(f"probe without a handler: {probe}")
+
+
+# -- rendering and schemas ------------------------------------------------------------------
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_renders_expected_objects(overlay: str) -> None:
+    resources = rendered(overlay)
+    kinds = {(r["kind"], r["metadata"]["name"]) for r in resources}
+    for expected in [
+        ("Deployment", "orchestrator"),
+        ("Deployment", "triton"),
+        ("StatefulSet", "qdrant"),
+        ("Service", "qdrant-headless"),
+        ("NetworkPolicy", "default-deny-all"),
+    ]:
+        assert expected in kinds
+    for r in resources:
+        if r["kind"] != "Namespace":
+            assert r["metadata"].get("namespace") == NAMESPACE, r["metadata"]
+    monitoring = {"ServiceMonitor", "PodMonitor", "PrometheusRule", "HorizontalPodAutoscaler"}
+    present = {r["kind"] for r in resources}
+    if overlay == "gpu":
+        assert monitoring <= present
+    else:
+        assert not monitoring & present, "dev must not need the monitoring CRDs or an adapter"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_builtin_kinds_pass_strict_kubernetes_schema(overlay: str) -> None:
+    kv = pytest.importorskip("kubernetes_validate", reason="pip install kubernetes-validate")
+    version = kv.latest_version()
+    checked = 0
+    for resource in rendered(overlay):
+        group, _ = kl._group_version(resource["apiVersion"])
+        if group in CRD_GROUPS:
+            continue
+        try:
+            kv.validate(resource, version, strict=True)
+        except kv.ValidationError as exc:
+            path = ".".join(str(p) for p in exc.path)
+            pytest.fail(f"{resource['kind']}/{resource['metadata']['name']}: {path}: {exc.message}")
+        checked += 1
+    assert checked >= 20
+
+
+def test_strict_schema_rejects_a_misspelt_field() -> None:
+    """The schema check is not vacuous: a typo in a pod spec fails it."""
+    kv = pytest.importorskip("kubernetes_validate", reason="pip install kubernetes-validate")
+    deployment = named(rendered("dev"), "Deployment", "orchestrator")
+    deployment["spec"]["template"]["spec"]["terminationGracePeriodSecond"] = 1
+    with pytest.raises(kv.ValidationError):
+        kv.validate(deployment, kv.latest_version(), strict=True)
+
+
+def test_yamllint_is_clean() -> None:
+    pytest.importorskip("yamllint", reason="pip install yamllint")
+    result = subprocess.run(
+        [sys.executable, "-m", "yamllint", "--strict", "-c", str(K8S / ".yamllint"), str(K8S)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- the CRDs, structurally -----------------------------------------------------------------
+_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+_ALLOWED = {
+    "ServiceMonitor": {"jobLabel", "selector", "endpoints", "namespaceSelector", "targetLabels"},
+    "PodMonitor": {"jobLabel", "selector", "podMetricsEndpoints", "namespaceSelector"},
+    "endpoint": {"port", "path", "interval", "scrapeTimeout", "scheme", "relabelings"},
+    "group": {"name", "interval", "rules", "limit"},
+    "rule": {"alert", "record", "expr", "for", "labels", "annotations"},
+    "Certificate": {
+        "secretName",
+        "duration",
+        "renewBefore",
+        "dnsNames",
+        "privateKey",
+        "usages",
+        "issuerRef",
+    },
+}
+
+
+def _only(keys: Any, allowed: set[str], what: str) -> None:
+    extra = set(keys) - allowed
+    assert not extra, f"{what}: unexpected fields {sorted(extra)}"
+
+
+def test_service_and_pod_monitors_scrape_named_metrics_ports() -> None:
+    resources = rendered("gpu")
+    for monitor in of_kind(resources, "ServiceMonitor"):
+        spec = monitor["spec"]
+        _only(spec, _ALLOWED["ServiceMonitor"], monitor["metadata"]["name"])
+        services = [
+            s
+            for s in of_kind(resources, "Service")
+            if selects(spec["selector"], s["metadata"]["labels"])
+        ]
+        assert len(services) == 1, (
+            f"ServiceMonitor {monitor['metadata']['name']} selects {len(services)}"
+        )
+        service = services[0]
+        assert spec["jobLabel"] in service["metadata"]["labels"]
+        port_names = {p["name"] for p in service["spec"]["ports"]}
+        for endpoint in spec["endpoints"]:
+            _only(endpoint, _ALLOWED["endpoint"], "endpoint")
+            assert endpoint["port"] in port_names
+            assert _DURATION.match(endpoint["interval"]) and _DURATION.match(
+                endpoint["scrapeTimeout"]
+            )
+    for monitor in of_kind(resources, "PodMonitor"):
+        spec = monitor["spec"]
+        _only(spec, _ALLOWED["PodMonitor"], monitor["metadata"]["name"])
+        targets = [w for w in workloads(resources) if selects(spec["selector"], template_labels(w))]
+        assert len(targets) == 1
+        assert spec["jobLabel"] in template_labels(targets[0])
+        for endpoint in spec["podMetricsEndpoints"]:
+            _only(endpoint, _ALLOWED["endpoint"], "podMetricsEndpoint")
+            assert endpoint["port"] in container_ports(targets[0])
+    # Each workload is scraped exactly once; the job names are what the alerts use.
+    jobs = set()
+    for monitor in of_kind(resources, "ServiceMonitor") + of_kind(resources, "PodMonitor"):
+        jobs.add(monitor["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"])
+    assert jobs == {"orchestrator", "triton", "qdrant"}
+
+
+def test_prometheus_rule_structure() -> None:
+    rules = of_kind(rendered("gpu"), "PrometheusRule")
+    assert len(rules) == 1
+    groups = rules[0]["spec"]["groups"]
+    assert len({g["name"] for g in groups}) == len(groups)
+    alerts: dict[str, dict[str, Any]] = {}
+    for group in groups:
+        _only(group, _ALLOWED["group"], group["name"])
+        for rule in group["rules"]:
+            _only(rule, _ALLOWED["rule"], str(rule))
+            assert ("alert" in rule) != ("record" in rule)
+            assert isinstance(rule["expr"], str) and rule["expr"].strip()
+            if "for" in rule:
+                assert _DURATION.match(rule["for"])
+            if "alert" in rule:
+                assert rule["labels"]["severity"] in ("warning", "critical")
+                assert rule["annotations"]["summary"]
+                alerts[rule["alert"]] = rule
+    for required in (
+        "VidsearchSearchLatencyHigh",
+        "VidsearchErrorRatioHigh",
+        "TritonQueueTimeHigh",
+        "QdrantDown",
+    ):
+        assert required in alerts
+    queue = alerts["TritonQueueTimeHigh"]["expr"]
+    assert "nv_inference_queue_duration_us" in queue and "nv_inference_request_success" in queue
+
+
+def test_certificate_feeds_the_mounted_tls_secret() -> None:
+    resources = rendered("gpu")
+    certificate = named(resources, "Certificate", "orchestrator-grpc-tls")
+    spec = certificate["spec"]
+    _only(spec, _ALLOWED["Certificate"], "Certificate")
+    assert f"orchestrator.{NAMESPACE}.svc" in spec["dnsNames"]
+    deployment = named(resources, "Deployment", "orchestrator")
+    assert ("Secret", spec["secretName"]) in kl.pod_references(deployment)
+
+
+# -- GPU / CPU twin -------------------------------------------------------------------------
+def _mentions_gpu(value: Any) -> bool:
+    return "nvidia.com/gpu" in json.dumps(value)
+
+
+def test_gpu_overlay_puts_triton_on_a_gpu() -> None:
+    triton = named(rendered("gpu"), "Deployment", "triton")
+    spec = kl.pod_spec(triton)
+    limits = container(triton, "triton")["resources"]["limits"]
+    assert int(limits["nvidia.com/gpu"]) >= 1
+    assert spec["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert any(
+        t["key"] == "nvidia.com/gpu" and t["effect"] == "NoSchedule" for t in spec["tolerations"]
+    )
+    assert "--allow-gpu-metrics=true" in container(triton, "triton")["args"]
+    assert container(triton, "triton")["image"].startswith("nvcr.io/nvidia/tritonserver:")
+    # Only Triton asks for GPUs.
+    for workload in workloads(rendered("gpu")):
+        if workload["metadata"]["name"] != "triton":
+            assert not _mentions_gpu(kl.pod_spec(workload))
+
+
+def test_dev_overlay_has_no_gpu_and_serves_the_cpu_twin() -> None:
+    resources = rendered("dev")
+    for workload in workloads(resources):
+        assert not _mentions_gpu(kl.pod_spec(workload)), workload["metadata"]["name"]
+    triton = named(resources, "Deployment", "triton")
+    assert "nvcr.io" not in container(triton, "triton")["image"]
+    init = kl.pod_spec(triton)["initContainers"][0]
+    assert init["command"] == ["cp", "-R", "/model_repository_cpu/.", "/models/"]
+    for workload in workloads(resources):
+        assert workload["spec"]["replicas"] == 1
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_triton_serving_flags_probes_and_shm(overlay: str) -> None:
+    triton = named(rendered(overlay), "Deployment", "triton")
+    c = container(triton, "triton")
+    args = c["args"]
+    assert "--model-control-mode=explicit" in args
+    assert "--metrics-port=8002" in args and container_ports(triton)["metrics"] == 8002
+    assert "--grpc-port=8001" in args and container_ports(triton)["grpc"] == 8001
+    assert c["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+    startup = c["startupProbe"]
+    budget = startup["periodSeconds"] * startup["failureThreshold"]
+    assert budget >= (600 if overlay == "gpu" else 60), "startupProbe too short for model loads"
+    repo = next(a.split("=", 1)[1] for a in args if a.startswith("--model-repository="))
+    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+    volumes = {v["name"]: v for v in kl.pod_spec(triton)["volumes"]}
+    assert repo in mounts
+    shm = volumes[mounts["/dev/shm"]]["emptyDir"]
+    assert shm["medium"] == "Memory" and shm["sizeLimit"]
+
+
+# -- probes and security --------------------------------------------------------------------
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_container_has_probes_on_its_own_ports(overlay: str) -> None:
+    for workload in workloads(rendered(overlay)):
+        for c in kl.pod_spec(workload)["containers"]:
+            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+                assert probe in c, f"{workload['metadata']['name']}/{c['name']} lacks {probe}"
+                probe_port(workload, c[probe])  # resolves to a declared container port
+    orchestrator = named(rendered(overlay), "Deployment", "orchestrator")
+    assert container(orchestrator, "orchestrator")["readinessProbe"]["grpc"] == {"port": 50051}
+
+
+def _effective(pod: dict[str, Any], c: dict[str, Any], field: str) -> Any:
+    return (c.get("securityContext") or {}).get(
+        field, (pod.get("securityContext") or {}).get(field)
+    )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_container_can_run_as_root_or_escalate(overlay: str) -> None:
+    resources = rendered(overlay)
+    accounts = {sa["metadata"]["name"]: sa for sa in of_kind(resources, "ServiceAccount")}
+    for workload in workloads(resources):
+        pod = kl.pod_spec(workload)
+        name = workload["metadata"]["name"]
+        assert pod["automountServiceAccountToken"] is False, name
+        assert accounts[pod["serviceAccountName"]]["automountServiceAccountToken"] is False
+        assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC")
+        assert not any("hostPath" in v for v in pod.get("volumes") or [])
+        for c in kl.all_containers(pod):
+            where = f"{name}/{c['name']}"
+            sc = c.get("securityContext") or {}
+            assert _effective(pod, c, "runAsNonRoot") is True, where
+            assert _effective(pod, c, "runAsUser") not in (0, None), where
+            assert sc.get("allowPrivilegeEscalation") is False, where
+            assert sc.get("privileged") is not True, where
+            assert sc.get("readOnlyRootFilesystem") is True, where
+            assert sc["capabilities"]["drop"] == ["ALL"] and not sc["capabilities"].get("add"), (
+                where
+            )
+            assert _effective(pod, c, "seccompProfile") == {"type": "RuntimeDefault"}, where
+        for c in pod["containers"]:  # read-only root: /tmp must be a volume
+            assert "/tmp" in {m["mountPath"] for m in c["volumeMounts"]}, f"{name}/{c['name']}"
+    namespace = named(resources, "Namespace", NAMESPACE)
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+# -- coverage: PDBs, NetworkPolicies, references --------------------------------------------
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_workload_has_a_pdb_and_a_network_policy(overlay: str) -> None:
+    resources = rendered(overlay)
+    pdbs = of_kind(resources, "PodDisruptionBudget")
+    policies = of_kind(resources, "NetworkPolicy")
+    for workload in workloads(resources):
+        labels = template_labels(workload)
+        assert selects(workload["spec"]["selector"], labels)
+        covering = [p for p in pdbs if selects(p["spec"]["selector"], labels)]
+        assert len(covering) == 1, f"{workload['metadata']['name']}: {len(covering)} PDBs"
+        own = [
+            p
+            for p in policies
+            if p["spec"]["podSelector"] and selects(p["spec"]["podSelector"], labels)
+        ]
+        assert own, f"{workload['metadata']['name']} has no NetworkPolicy of its own"
+    for pdb in pdbs:  # and no PDB selects nothing
+        assert any(
+            selects(pdb["spec"]["selector"], template_labels(w)) for w in workloads(resources)
+        )
+    deny = named(resources, "NetworkPolicy", "default-deny-all")["spec"]
+    assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny and "egress" not in deny
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_references_resolve(overlay: str) -> None:
+    resources = rendered(overlay)
+    existing = {(r["kind"], r["metadata"]["name"]) for r in resources}
+    existing |= {("Secret", c["spec"]["secretName"]) for c in of_kind(resources, "Certificate")}
+    for workload in workloads(resources):
+        name = workload["metadata"]["name"]
+        for ref in kl.pod_references(workload):
+            assert ref in existing, f"{name} refers to missing {ref}"
+        pod = kl.pod_spec(workload)
+        volumes = {v["name"] for v in pod.get("volumes") or []}
+        volumes |= {t["metadata"]["name"] for t in workload["spec"].get("volumeClaimTemplates", [])}
+        for c in kl.all_containers(pod):
+            for mount in c.get("volumeMounts") or []:
+                assert mount["name"] in volumes, f"{name}/{c['name']}: volume {mount['name']}"
+    for service in of_kind(resources, "Service"):
+        targets = [
+            w
+            for w in workloads(resources)
+            if selects({"matchLabels": service["spec"]["selector"]}, template_labels(w))
+        ]
+        assert len(targets) == 1, f"Service {service['metadata']['name']} selects {len(targets)}"
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] in container_ports(targets[0])
+    qdrant = named(resources, "StatefulSet", "qdrant")
+    headless = named(resources, "Service", qdrant["spec"]["serviceName"])
+    assert headless["spec"]["clusterIP"] == "None"
+    assert headless["spec"]["publishNotReadyAddresses"] is True
+
+
+def test_generated_config_map_name_is_hashed_and_referenced() -> None:
+    resources = rendered("dev")
+    config_maps = [c["metadata"]["name"] for c in of_kind(resources, "ConfigMap")]
+    hashed = [n for n in config_maps if re.fullmatch(r"orchestrator-config-[0-9a-f]{10}", n)]
+    assert len(hashed) == 1
+    deployment = named(resources, "Deployment", "orchestrator")
+    assert ("ConfigMap", hashed[0]) in kl.pod_references(deployment)
+    tls = [s["metadata"]["name"] for s in of_kind(resources, "Secret")]
+    assert len(tls) == 1 and ("Secret", tls[0]) in kl.pod_references(deployment)
+
+
+# -- the orchestrator's configuration, loaded by the real config class ----------------------
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_orchestrator_env_and_config_file_load_into_vidsearch_config(
+    overlay: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vidsearch.config import load_config
+
+    resources = rendered(overlay)
+    deployment = named(resources, "Deployment", "orchestrator")
+    c = container(deployment, "orchestrator")
+    # The config file: command --config path -> mount -> generated ConfigMap key.
+    config_path = Path(c["command"][c["command"].index("--config") + 1])
+    mount = next(m for m in c["volumeMounts"] if Path(m["mountPath"]) == config_path.parent)
+    volume = next(v for v in kl.pod_spec(deployment)["volumes"] if v["name"] == mount["name"])
+    config_map = named(resources, "ConfigMap", volume["configMap"]["name"])
+    local = tmp_path / "config.yaml"
+    local.write_text(config_map["data"][config_path.name])
+    for key in list(os.environ):
+        if key.startswith("VIDSEARCH_"):
+            monkeypatch.delenv(key)
+    for key, value in env_of(c).items():
+        monkeypatch.setenv(key, value)
+    config = load_config(local)
+
+    ports = container_ports(deployment)
+    assert config.server.host == "0.0.0.0"
+    assert config.server.port == ports["grpc"] == probe_port(deployment, c["readinessProbe"])
+    assert config.server.metrics_port == ports["metrics"]
+    writable = {m["mountPath"] for m in c["volumeMounts"] if not m.get("readOnly")}
+    assert str(config.server.upload_dir) in writable
+
+    assert config.inference.backend == "triton"
+    host, port = config.inference.triton_url.split(":")
+    triton = named(resources, "Service", host)
+    triton_port = next(p for p in triton["spec"]["ports"] if p["port"] == int(port))
+    assert triton_port["name"] == "grpc"
+    assert (
+        container_ports(named(resources, "Deployment", "triton"))[triton_port["targetPort"]] == 8001
+    )
+
+    assert config.catalog.backend == "qdrant_cluster"
+    url = urllib.parse.urlsplit(config.catalog.url)
+    qdrant = named(resources, "Service", url.hostname or "")
+    assert url.port in {p["port"] for p in qdrant["spec"]["ports"]}
+    qdrant_replicas = named(resources, "StatefulSet", "qdrant")["spec"]["replicas"]
+    assert 1 <= config.catalog.replication_factor <= qdrant_replicas
+    if overlay == "gpu":
+        assert config.catalog.replication_factor == 2 and qdrant_replicas == 3
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_qdrant_runs_as_a_cluster_with_persistent_storage(overlay: str) -> None:
+    qdrant = named(rendered(overlay), "StatefulSet", "qdrant")
+    c = container(qdrant, "qdrant")
+    assert env_of(c)["QDRANT__CLUSTER__ENABLED"] == "true"
+    assert (
+        env_of(c)["QDRANT__CLUSTER__P2P__PORT"] == "6335" and container_ports(qdrant)["p2p"] == 6335
+    )
+    claims = {t["metadata"]["name"] for t in qdrant["spec"]["volumeClaimTemplates"]}
+    storage = next(m for m in c["volumeMounts"] if m["mountPath"] == "/qdrant/storage")
+    assert storage["name"] in claims
+    headless = named(rendered(overlay), "Service", "qdrant-headless")
+    assert 6335 in {p["port"] for p in headless["spec"]["ports"]}
+    client = named(rendered(overlay), "Service", "qdrant")
+    assert 6335 not in {p["port"] for p in client["spec"]["ports"]}, "p2p stays internal"
+
+
+# -- network paths --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Peer:
+    """A pod as NetworkPolicies see it."""
+
+    namespace: str
+    labels: tuple[tuple[str, str], ...]
+
+    @property
+    def label_map(self) -> dict[str, str]:
+        return dict(self.labels)
+
+
+def _peer(namespace: str, **labels: str) -> Peer:
+    return Peer(namespace, tuple(sorted(labels.items())))
+
+
+def _peer_matches(rule_peer: dict[str, Any], policy_namespace: str, peer: Peer) -> bool:
+    if "ipBlock" in rule_peer:
+        return False  # only pods are modelled
+    ns_selector = rule_peer.get("namespaceSelector")
+    if ns_selector is None:
+        ns_ok = peer.namespace == policy_namespace
+    else:
+        ns_ok = selects(ns_selector, {"kubernetes.io/metadata.name": peer.namespace})
+    pod_selector = rule_peer.get("podSelector")
+    return ns_ok and (pod_selector is None or selects(pod_selector, peer.label_map))
+
+
+def _side_allows(
+    policies: list[Resource], direction: str, subject: Peer, other: Peer, port: int, protocol: str
+) -> bool:
+    selecting = [
+        p
+        for p in policies
+        if p["metadata"]["namespace"] == subject.namespace
+        and selects(p["spec"]["podSelector"], subject.label_map)
+        and direction in p["spec"]["policyTypes"]
+    ]
+    if not selecting:
+        return True  # not isolated in this direction
+    rules_key, peers_key = ("egress", "to") if direction == "Egress" else ("ingress", "from")
+    for policy in selecting:
+        for rule in policy["spec"].get(rules_key) or []:
+            peers = rule.get(peers_key)
+            peer_ok = not peers or any(
+                _peer_matches(p, policy["metadata"]["namespace"], other) for p in peers
+            )
+            ports = rule.get("ports")
+            port_ok = not ports or any(
+                p.get("protocol", "TCP") == protocol and p.get("port") in (None, port)
+                for p in ports
+            )
+            if peer_ok and port_ok:
+                return True
+    return False
+
+
+def allowed(
+    policies: list[Resource], src: Peer, dst: Peer, port: int, protocol: str = "TCP"
+) -> bool:
+    """Whether NetworkPolicies let ``src`` open ``port`` on ``dst``."""
+    return _side_allows(policies, "Egress", src, dst, port, protocol) and _side_allows(
+        policies, "Ingress", dst, src, port, protocol
+    )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_network_policies_allow_exactly_the_needed_paths(overlay: str) -> None:
+    resources = rendered(overlay)
+    policies = of_kind(resources, "NetworkPolicy")
+    for policy in policies:
+        for rule in (policy["spec"].get("ingress") or []) + (policy["spec"].get("egress") or []):
+            assert all(isinstance(p["port"], int) for p in rule.get("ports") or [])
+    pods = {
+        w["metadata"]["name"]: _peer(NAMESPACE, **template_labels(w)) for w in workloads(resources)
+    }
+    orchestrator, triton, qdrant = pods["orchestrator"], pods["triton"], pods["qdrant"]
+    prometheus = _peer("monitoring", **{"app.kubernetes.io/name": "prometheus"})
+    client = _peer("apps", **{"vidsearch.io/client": "true"})
+    stranger = _peer("apps", app="other")
+    dns = _peer("kube-system", **{"k8s-app": "kube-dns"})
+
+    must = [
+        (client, orchestrator, 50051),
+        (prometheus, orchestrator, 9100),
+        (orchestrator, triton, 8001),
+        (orchestrator, qdrant, 6333),
+        (orchestrator, qdrant, 6334),
+        (qdrant, qdrant, 6335),
+        (prometheus, triton, 8002),
+        (prometheus, qdrant, 6333),
+    ]
+    must_not = [
+        (stranger, orchestrator, 50051),
+        (prometheus, orchestrator, 50051),
+        (client, triton, 8001),
+        (client, qdrant, 6333),
+        (stranger, triton, 8002),
+        (orchestrator, qdrant, 6335),
+        (orchestrator, stranger, 443),
+        (triton, qdrant, 6333),
+        (triton, stranger, 443),
+        (qdrant, triton, 8001),
+        (qdrant, stranger, 443),
+        (triton, orchestrator, 50051),
+    ]
+    for src, dst, port in must:
+        assert allowed(policies, src, dst, port), f"{src} -> {dst}:{port} should be allowed"
+        if dst.namespace == NAMESPACE:  # the port is really served there
+            workload = next(w for w in workloads(resources) if template_labels(w) == dst.label_map)
+            assert port in container_ports(workload)
+    for src, dst, port in must_not:
+        assert not allowed(policies, src, dst, port), f"{src} -> {dst}:{port} should be denied"
+    for pod in pods.values():
+        assert allowed(policies, pod, dns, 53, "UDP") and allowed(policies, pod, dns, 53, "TCP")
+
+
+# -- autoscaling ----------------------------------------------------------------------------
+def test_hpa_scales_the_orchestrator_on_the_adapter_metric() -> None:
+    resources = rendered("gpu")
+    hpas = of_kind(resources, "HorizontalPodAutoscaler")
+    assert len(hpas) == 1
+    hpa = hpas[0]
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    target = hpa["spec"]["scaleTargetRef"]
+    assert (target["apiVersion"], target["kind"], target["name"]) == (
+        "apps/v1",
+        "Deployment",
+        "orchestrator",
+    )
+    deployment = named(resources, "Deployment", "orchestrator")
+    assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
+    assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+    pods_metrics = [
+        m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Pods"
+    ]
+    adapter_names = {rule["name"]["as"] for rule in pr.adapter_rules()}
+    assert pods_metrics and set(pods_metrics) <= adapter_names
+    if any(m["type"] == "Resource" for m in hpa["spec"]["metrics"]):  # utilisation needs requests
+        assert container(deployment, "orchestrator")["resources"]["requests"]["cpu"]
+
+
+# -- every query names real metrics and real label values -----------------------------------
+def _exposed_metric_names() -> set[str]:
+    from vidsearch import metrics
+
+    names: set[str] = set()
+    for family in metrics.REGISTRY.collect():
+        suffixes = {
+            "histogram": ("_bucket", "_sum", "_count"),
+            "counter": ("_total",),
+        }.get(family.type, ("",))
+        names |= {family.name + suffix for suffix in suffixes}
+    return names
+
+
+def _all_queries() -> Iterator[str]:
+    for group in pr.prometheus_rule_groups(rendered("gpu"))["groups"]:
+        yield from (r["expr"] for r in group["rules"])
+    yield from (pr.render_adapter_query(rule) for rule in pr.adapter_rules())
+    yield from (expr for _, expr in pr.dashboard_queries())
+
+
+def test_queries_use_metrics_and_labels_the_orchestrator_exposes() -> None:
+    import grpc
+    from vidsearch_client.v1 import vidsearch_pb2
+
+    exposed = _exposed_metric_names()
+    methods = {m.name for m in vidsearch_pb2.DESCRIPTOR.services_by_name["VideoSearch"].methods}
+    codes = {code.name for code in grpc.StatusCode}
+    used = 0
+    for query in _all_queries():
+        for name in re.findall(r"\bvidsearch_[a-z_]+\b", query):
+            assert name in exposed, f"{name} is not exposed by vidsearch.metrics: {query}"
+            used += 1
+        for method in re.findall(r'method="([^"]+)"', query):
+            assert method in methods, query
+        for alternatives in re.findall(r'code=~"([^"]+)"', query):
+            assert set(alternatives.split("|")) <= codes, query
+    assert used > 10
+    stage_panels = [e for t, e in pr.dashboard_queries() if "by stage" in t]
+    assert stage_panels and all("vidsearch_stage_seconds_bucket" in e for e in stage_panels)
+    assert all(re.search(r"sum by \(le, [^)]*stage\)", e) for e in stage_panels)
+
+
+def test_dashboard_config_map_is_labelled_for_the_grafana_sidecar() -> None:
+    dashboard = named(rendered("gpu"), "ConfigMap", "vidsearch-grafana-dashboard")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    content = json.loads(dashboard["data"]["vidsearch.json"])
+    assert content["uid"] == "vidsearch-overview" and content["panels"]
+
+
+# -- promtool and a real Prometheus ---------------------------------------------------------
+def _need(binary: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        pytest.skip(f"{binary} is not installed ({APT_HINT})")
+    return path
+
+
+def test_promtool_accepts_rules_adapter_and_dashboard_queries(tmp_path: Path) -> None:
+    promtool = _need("promtool")
+    files = pr.write_rule_files(rendered("gpu"), tmp_path)
+    result = subprocess.run(
+        [promtool, "check", "rules", *map(str, files)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        yaml.safe_dump({"groups": [{"name": "x", "rules": [{"record": "a:b", "expr": "sum(("}]}]})
+    )
+    rejected = subprocess.run(
+        [promtool, "check", "rules", str(broken)], capture_output=True, text=True, timeout=60
+    )
+    assert rejected.returncode != 0, "promtool must reject invalid PromQL"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read().decode())
+
+
+@pytest.fixture
+def prometheus_server(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """A real Prometheus on loopback scraping the real orchestrator metrics endpoint, with
+    the PrometheusRule groups loaded; yields (base URL, metrics port)."""
+    binary = _need("prometheus")
+    from vidsearch import metrics
+
+    metrics_server, metrics_port = metrics.start_metrics_http("127.0.0.1", 0)
+    rules = tmp_path / "rules.yml"
+    rules.write_text(yaml.safe_dump(pr.prometheus_rule_groups(rendered("gpu"))))
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(rules)],
+        "scrape_configs": [
+            {
+                "job_name": "orchestrator",
+                "static_configs": [
+                    {
+                        "targets": [f"127.0.0.1:{metrics_port}"],
+                        # What the ServiceMonitor adds in a cluster.
+                        "labels": {"namespace": NAMESPACE, "pod": "orchestrator-test-0"},
+                    }
+                ],
+            }
+        ],
+    }
+    config_file = tmp_path / "prometheus.yml"
+    config_file.write_text(yaml.safe_dump(config))
+    port = _free_port()
+    log = (tmp_path / "prometheus.log").open("w")
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config_file}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/-/ready", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(
+                    f"prometheus did not start: {(tmp_path / 'prometheus.log').read_text()}"
+                )
+            time.sleep(0.2)
+        yield base, metrics_port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
+        metrics_server.shutdown()
+        metrics_server.server_close()
+
+
+def test_real_prometheus_fires_slo_alerts_and_serves_the_hpa_metric(
+    prometheus_server: tuple[str, int],
+) -> None:
+    from vidsearch import metrics
+
+    base, _ = prometheus_server
+    stop = threading.Event()
+
+    def slow_failing_searches() -> None:
+        # Over the 5 s budget (bucket 10-30 s) and failing: keeps counters rising while
+        # Prometheus scrapes, so rate() has increases to see.
+        while not stop.wait(0.1):
+            for _ in range(5):
+                metrics.RPC_SECONDS.labels(method="SearchByVideo").observe(12.0)
+                metrics.RPC_TOTAL.labels(method="SearchByVideo", code="INTERNAL").inc()
+                metrics.STAGE_SECONDS.labels(pipeline="search_keyframe", stage="decode").observe(
+                    11.0
+                )
+
+    inflight = metrics.INFLIGHT.labels(method="SearchByVideo")
+    inflight.inc(3)
+    expected_inflight = sum(
+        s.value
+        for m in metrics.REGISTRY.collect()
+        if m.name == "vidsearch_inflight_requests"
+        for s in m.samples
+    )
+    thread = threading.Thread(target=slow_failing_searches, daemon=True)
+    thread.start()
+    try:
+        wanted = {"VidsearchSearchLatencyHigh", "VidsearchErrorRatioHigh"}
+        deadline = time.monotonic() + 60
+        states: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            alerts = _get_json(f"{base}/api/v1/alerts")["data"]["alerts"]
+            states = {a["labels"]["alertname"]: a["state"] for a in alerts}
+            if wanted <= set(states):
+                break
+            time.sleep(0.5)
+        assert wanted <= set(states), f"alerts seen: {states}"
+        assert all(states[name] in ("pending", "firing") for name in wanted)
+        assert "VidsearchOrchestratorDown" not in states and "QdrantDown" not in states
+
+        # The adapter's query, as prometheus-adapter sends it for the HPA.
+        rule = pr.adapter_rules()[0]
+        query = pr.render_adapter_query(rule)
+        result = _get_json(f"{base}/api/v1/query?{urllib.parse.urlencode({'query': query})}")
+        vector = result["data"]["result"]
+        assert [v["metric"] for v in vector] == [{"pod": "orchestrator-test-0"}]
+        assert float(vector[0]["value"][1]) == pytest.approx(expected_inflight)
+
+        # A per-stage dashboard panel sees the decode stage over 10 s.
+        panel = next(e for t, e in pr.dashboard_queries() if t.startswith("p95 by stage"))
+        result = _get_json(f"{base}/api/v1/query?{urllib.parse.urlencode({'query': panel})}")
+        decode = [v for v in result["data"]["result"] if v["metric"].get("stage") == "decode"]
+        assert decode and float(decode[0]["value"][1]) > 10
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        inflight.dec(3)
+
+
+# -- the renderer itself --------------------------------------------------------------------
+def test_strategic_merge_follows_kubernetes_list_semantics() -> None:
+    base = {
+        "spec": {
+            "replicas": 2,
+            "containers": [
+                {
+                    "name": "a",
+                    "image": "a:1",
+                    "args": ["x", "y"],
+                    "env": [{"name": "K", "value": "1"}],
+                },
+                {"name": "b", "image": "b:1"},
+            ],
+            "tolerations": [{"key": "t"}],
+        }
+    }
+    patch = {
+        "spec": {
+            "replicas": None,
+            "containers": [
+                {"name": "a", "args": ["z"], "env": [{"name": "L", "value": "2"}]},
+                {"name": "b", "$patch": "delete"},
+                {"name": "c", "image": "c:1"},
+            ],
+            "tolerations": [{"key": "u"}],
+        }
+    }
+    merged = kl.strategic_merge(base, patch)
+    assert "replicas" not in merged["spec"]
+    assert [c["name"] for c in merged["spec"]["containers"]] == ["a", "c"]
+    a = merged["spec"]["containers"][0]
+    assert a["image"] == "a:1" and a["args"] == ["z"]
+    assert [e["name"] for e in a["env"]] == ["K", "L"]
+    assert merged["spec"]["tolerations"] == [{"key": "u"}]
+    assert base["spec"]["replicas"] == 2, "the input is not mutated"
+
+
+def test_json6902_operations_and_errors() -> None:
+    doc: Resource = {"spec": {"args": ["a"], "m": {"k": 1}}}
+    kl.json6902(
+        doc,
+        [
+            {"op": "add", "path": "/spec/args/-", "value": "b"},
+            {"op": "replace", "path": "/spec/m/k", "value": 2},
+            {"op": "test", "path": "/spec/args/0", "value": "a"},
+            {"op": "remove", "path": "/spec/args/0"},
+            {"op": "add", "path": "/spec/a~1b", "value": True},
+        ],
+    )
+    assert doc == {"spec": {"args": ["b"], "m": {"k": 2}, "a/b": True}}
+    with pytest.raises(kl.KustomizeError):
+        kl.json6902(doc, [{"op": "replace", "path": "/spec/missing/x", "value": 1}])
+    with pytest.raises(kl.KustomizeError):
+        kl.json6902(doc, [{"op": "test", "path": "/spec/m/k", "value": 3}])
+
+
+def test_renderer_refuses_unsupported_kustomize_features(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text("resources: []\nnamePrefix: x-\n")
+    with pytest.raises(kl.KustomizeError, match="namePrefix"):
+        kl.render(tmp_path)
+
+
+def test_image_names_with_registry_ports() -> None:
+    assert kl.split_image("reg:5000/a/b:1.2@sha256:ab") == ("reg:5000/a/b", "1.2", "sha256:ab")
+    assert kl.split_image("reg:5000/a/b") == ("reg:5000/a/b", None, None)
+    assert kl.split_image("nvcr.io/nvidia/tritonserver:24.10-py3")[1] == "24.10-py3"
