@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	# torch first, pinned to the local CPU wheel, so nothing pulls a CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e clients/python -e ".[dev,triton,bench]"
+	$(PY) -m pip install -q -e clients/python -e ".[dev,triton,bench,torchserve]"
 	touch $(STAMP)
 
 venv: $(STAMP) ## create the virtual environment with every dependency

@@ -16,6 +16,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vidsearch.training.cli",
     "vidsearch.evaluation.cli",
     "vidsearch.exporters.cli",
+    "vidsearch.exporters.torchserve",
+    "vidsearch.models_cli",
     "vidsearch.service.cli",
     "vidsearch_client.cli",
 )

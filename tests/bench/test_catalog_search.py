@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from vidsearch.bench.catalog_search import (
     CatalogBenchConfig,
@@ -14,6 +15,9 @@ from vidsearch.bench.catalog_search import (
     run_catalog_bench,
     to_markdown,
 )
+
+
+pytest.importorskip("faiss", reason="faiss-cpu (the bench extra) is not installed")
 
 
 def test_faiss_baseline_finds_planted_item() -> None:

@@ -4,6 +4,7 @@ concurrent batching and explicit model control."""
 from __future__ import annotations
 
 import re
+import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -47,8 +48,14 @@ def test_metrics_count_successful_requests(triton_server: Any) -> None:
         before = _metric(scrape(), "nv_inference_request_success", "frame_encoder", "1")
         for seed in range(3):
             backend.infer("frame_encoder", {"frames": _frames(2, seed)}, version=1)
-        text = scrape()
-        after = _metric(text, "nv_inference_request_success", "frame_encoder", "1")
+        # Triton refreshes its metrics on an interval (2 s by default): poll, bounded.
+        deadline = time.monotonic() + 10.0
+        while True:
+            text = scrape()
+            after = _metric(text, "nv_inference_request_success", "frame_encoder", "1")
+            if after - before >= 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
         assert after - before == 3
         assert _metric(text, "nv_inference_count", "frame_encoder", "1") >= 6
         assert "nv_inference_compute_infer_duration_us" in text

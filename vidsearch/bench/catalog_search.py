@@ -75,7 +75,7 @@ class CatalogBenchConfig:
     texture_noise: float = 0.3  # expected norm of the noise added to a query texture
     batch: int = 2000  # points per bulk upsert
     faiss_threads: int = 1
-    api_videos: int = 200  # videos written through upsert_video (0: skip)
+    api_videos: int = 100  # videos written through upsert_video (0: skip)
     api_keyframes: tuple[int, ...] = (0, 30)
     seed: int = 0
     work_dir: Path | None = None
@@ -135,6 +135,8 @@ class ApiUpsertResult:
     videos: int
     keyframes_per_video: int
     seconds: float
+    p50_ms: float  # per upsert_video call
+    p95_ms: float
 
     @property
     def points(self) -> int:
@@ -419,16 +421,20 @@ def bench_api_upserts(cfg: CatalogBenchConfig, root: Path, log: Log) -> list[Api
         path = root / f"api-{frames}"
         shutil.rmtree(path, ignore_errors=True)
         with QdrantEdgeCatalog(path, texture_dim=cfg.texture_dim) as catalog:
-            started = time.perf_counter()
+            calls = []
             for record in records:
+                started = time.perf_counter()
                 catalog.upsert_video(record)
-            seconds = time.perf_counter() - started
+                calls.append(time.perf_counter() - started)
         shutil.rmtree(path, ignore_errors=True)
-        result = ApiUpsertResult(cfg.api_videos, frames, seconds)
+        ms = [c * 1e3 for c in calls]
+        result = ApiUpsertResult(
+            cfg.api_videos, frames, sum(calls), percentile(ms, 50), percentile(ms, 95)
+        )
         out.append(result)
         log(
             f"[catalog] upsert_video x{cfg.api_videos} with {frames} key frames: "
-            f"{cfg.api_videos / seconds:.1f} videos/s, {result.points / seconds:,.0f} points/s"
+            f"p50 {result.p50_ms:.1f} ms/call, {result.points / result.seconds:,.0f} points/s"
         )
     return out
 
@@ -548,11 +554,20 @@ def to_markdown(result: CatalogBenchResult, command: str) -> str:
         lines.append("### Catalog API upserts (`upsert_video`, one video at a time, flushed)\n")
         lines.append(
             md_table(
-                ["videos", "key frames / video", "videos/s", "points/s"],
+                [
+                    "videos",
+                    "key frames / video",
+                    "p50 ms / call",
+                    "p95 ms / call",
+                    "videos/s",
+                    "points/s",
+                ],
                 [
                     [
                         a.videos,
                         a.keyframes_per_video,
+                        fmt(a.p50_ms),
+                        fmt(a.p95_ms),
                         fmt(a.videos / a.seconds, 1),
                         f"{a.points / a.seconds:,.0f}",
                     ]

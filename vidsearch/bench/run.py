@@ -75,7 +75,7 @@ SECTIONS: dict[str, Section] = {
         {
             "catalog_sizes": (10_000, 100_000),
             "catalog_queries": 50,
-            "catalog_api_videos": 50,
+            "catalog_api_videos": 30,
         },
     ),
     inference.SECTION: Section(

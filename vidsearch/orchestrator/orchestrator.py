@@ -259,6 +259,12 @@ class Orchestrator:
         except Exception:  # readiness must never raise
             return False
 
+    def optimize_catalog(self) -> None:
+        """After bulk indexing: let the catalog build its quantized segments (Qdrant Edge)."""
+        optimize = getattr(self._catalog, "optimize", None)
+        if callable(optimize):
+            optimize()
+
     def _refresh_gauges(self) -> None:
         catalog_stats = self._catalog.stats()
         metrics.CATALOG_VIDEOS.set(catalog_stats.videos)
