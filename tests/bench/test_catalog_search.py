@@ -16,7 +16,6 @@ from vidsearch.bench.catalog_search import (
     to_markdown,
 )
 
-
 pytest.importorskip("faiss", reason="faiss-cpu (the bench extra) is not installed")
 
 

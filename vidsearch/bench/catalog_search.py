@@ -532,7 +532,7 @@ def to_markdown(result: CatalogBenchResult, command: str) -> str:
                 "Edge bulk upsert s",
                 "Edge optimize s",
                 "Edge segments / indexed vectors",
-                "Edge on disk MB",
+                "Edge on disk MB (both shards, WAL incl.)",
                 "FAISS add s",
             ],
             [

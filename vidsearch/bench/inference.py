@@ -330,15 +330,17 @@ def run_perf_analyzer(
             str(concurrency),
             "--measurement-interval",
             str(cfg.perf_window_ms),
+            # A shared 2-core box is noisy: accept windows within 50 % of each other
+            # rather than fail with "unable to obtain stable measurement".
             "--max-trials",
-            "4",
+            "6",
             "--stability-percentage",
-            "25",
+            "50",
             *shape_args,
         ]
         shown = shlex.join(["perf_analyzer", *command[1:]])
         log(f"[inference] {shown}")
-        timeout = 30 + 6 * cfg.perf_window_ms / 1000
+        timeout = 30 + 8 * cfg.perf_window_ms / 1000
         try:
             done = subprocess.run(
                 command, capture_output=True, text=True, env=env, timeout=timeout, check=False

@@ -37,8 +37,11 @@ from vidsearch.catalog.qdrant_edge_store import edge_errors, open_shards, read_d
 from vidsearch.catalog.visibility import RawFrameHit, ReadWriteLock, visible_keyframes
 
 _BATCH = 512
-# Exact scan; rescoring ±1 codes after binary quantization would add nothing.
-_EXACT = qe.SearchParams(exact=True, quantization=qe.QuantizationSearchParams(rescore=False))
+# The hash vectors have no HNSW graph (m=0), so a non-"exact" search is still a full scan,
+# but over the binary-quantized codes (xor/popcount), which is exact for ±1 vectors:
+# 4x faster than exact=True (which skips the quantization), same results (BENCHMARKS.md).
+# Rescoring ±1 codes after binary quantization would add nothing.
+_FULL_SCAN = qe.SearchParams(exact=False, quantization=qe.QuantizationSearchParams(rescore=False))
 
 
 def _match(field: str, value: Any) -> qe.FieldCondition:
@@ -177,7 +180,7 @@ class QdrantEdgeCatalog:
             coarse = qe.Prefetch(
                 coarse_limit,
                 query=qe.Query.Nearest(code.tolist(), using=sc.VEC_HASH),
-                params=_EXACT,
+                params=_FULL_SCAN,
                 score_threshold=threshold,
             )
             found = self._shards[sc.VIDEOS].query(
@@ -228,7 +231,7 @@ class QdrantEdgeCatalog:
                             query=qe.Query.Nearest(c.tolist(), using=sc.VEC_HASH),
                             filter=flt,
                             score_threshold=threshold,
-                            params=_EXACT,
+                            params=_FULL_SCAN,
                             with_payload=[sc.F_VIDEO_ID, sc.F_TIME_S, sc.F_GENERATION],
                             with_vector=[sc.VEC_TEXTURE],
                         )

@@ -1,0 +1,243 @@
+"""Decode any container/codec PyAV reads into frames sampled by timestamp.
+
+Frames stream packet by packet: a long video never sits in memory whole, and a damaged
+tail costs only the frames after the damage (what decoded before it is kept).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+import av
+import numpy as np
+
+from vidsearch.media.errors import (
+    CorruptMediaError,
+    DecodeTimeoutError,
+    EmptyMediaError,
+    MediaLimitError,
+    NoVideoStreamError,
+)
+
+Source = str | Path | bytes | BinaryIO
+ResizeMode = Literal["stretch", "center_crop"]
+
+
+@dataclass(frozen=True)
+class SampledFrame:
+    time_s: float
+    rgb: np.ndarray  # uint8 [size, size, 3]
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    duration_s: float
+    width: int
+    height: int
+    fps: float
+    codec: str
+    container: str
+    has_audio: bool
+
+
+@dataclass(frozen=True)
+class DecodedVideo:
+    frames: np.ndarray  # uint8 [T, S, S, 3]
+    timestamps: np.ndarray  # float64 [T]
+    duration_s: float
+    width: int
+    height: int
+    codec: str
+    container: str
+
+
+def _name(source: Source) -> str:
+    return str(source) if isinstance(source, str | Path) else "the uploaded data"
+
+
+def _open(source: Source) -> av.container.InputContainer:
+    if isinstance(source, bytes | bytearray):
+        if not source:
+            raise EmptyMediaError("the video is empty (0 bytes)")
+        source = io.BytesIO(source)
+    elif isinstance(source, str | Path):
+        path = Path(source)
+        if not path.is_file():
+            raise EmptyMediaError(f"{path}: no such file")
+        if path.stat().st_size == 0:
+            raise EmptyMediaError(f"{path}: the file is empty (0 bytes)")
+    try:
+        return av.open(source if not isinstance(source, Path) else str(source), mode="r")
+    except av.error.FFmpegError as exc:
+        raise CorruptMediaError(
+            f"{_name(source)} is not a video file that can be read ({exc.__class__.__name__}: "
+            f"{getattr(exc, 'strerror', None) or exc}); send an MP4, MKV, WebM, MOV or AVI file"
+        ) from exc
+
+
+def _video_stream(container: av.container.InputContainer, name: str) -> av.video.stream.VideoStream:
+    if not container.streams.video:
+        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+        raise NoVideoStreamError(
+            f"{name} has no video stream (found: {', '.join(kinds)}); send a file with video"
+        )
+    return container.streams.video[0]
+
+
+def _duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return float(container.duration / av.time_base)
+    return 0.0
+
+
+def probe_video(source: Source) -> VideoProbe:
+    """Read the header only: duration, size, rate and codec."""
+    container = _open(source)
+    try:
+        stream = _video_stream(container, _name(source))
+        rate = stream.average_rate or stream.guessed_rate
+        return VideoProbe(
+            duration_s=_duration(container, stream),
+            width=int(stream.codec_context.width),
+            height=int(stream.codec_context.height),
+            fps=float(rate) if rate else 0.0,
+            codec=str(stream.codec_context.name),
+            container=str(container.format.name),
+            has_audio=bool(container.streams.audio),
+        )
+    finally:
+        container.close()
+
+
+def _resize(frame: av.VideoFrame, size: int, mode: ResizeMode) -> np.ndarray:
+    if mode == "stretch":
+        return frame.to_ndarray(width=size, height=size, format="rgb24")
+    w, h = frame.width, frame.height
+    scale = size / min(w, h)
+    rw, rh = max(size, round(w * scale)), max(size, round(h * scale))
+    rgb = frame.to_ndarray(width=rw, height=rh, format="rgb24")
+    top, left = (rh - size) // 2, (rw - size) // 2
+    return np.ascontiguousarray(rgb[top : top + size, left : left + size])
+
+
+def iter_frames(
+    source: Source,
+    *,
+    fps: float = 1.0,
+    size: int = 64,
+    resize_mode: ResizeMode = "stretch",
+    max_frames: int | None = None,
+    max_pixels: int | None = None,
+    max_duration_s: float | None = None,
+    timeout_s: float | None = None,
+) -> Iterator[SampledFrame]:
+    """Yield the first frame at or after each 1/fps tick, resized to ``size`` x ``size``."""
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    name = _name(source)
+    started = time.monotonic()
+    container = _open(source)
+    try:
+        stream = _video_stream(container, name)
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if max_pixels is not None and width * height > max_pixels:
+            raise MediaLimitError(
+                f"{name} is {width}x{height}; this server decodes at most {max_pixels} pixels "
+                "per frame — downscale the video first"
+            )
+        declared = _duration(container, stream)
+        if max_duration_s is not None and declared > max_duration_s:
+            raise MediaLimitError(
+                f"{name} lasts {declared:.0f} s; the limit is {max_duration_s:.0f} s — "
+                "cut it into shorter parts"
+            )
+        stream.thread_type = "AUTO"
+        step = 1.0 / fps
+        next_tick = 0.0
+        kept = 0
+        first_time: float | None = None
+        try:
+            for packet in container.demux(stream):
+                if timeout_s is not None and time.monotonic() - started > timeout_s:
+                    raise DecodeTimeoutError(
+                        f"decoding {name} took over {timeout_s:.0f} s; send a shorter or "
+                        "smaller video"
+                    )
+                for frame in packet.decode():
+                    if frame.time is None:
+                        continue
+                    if first_time is None:
+                        first_time = float(frame.time)
+                    t = float(frame.time) - first_time
+                    if max_duration_s is not None and t > max_duration_s:
+                        raise MediaLimitError(
+                            f"{name} runs past {max_duration_s:.0f} s; cut it into shorter parts"
+                        )
+                    if t + 1e-6 < next_tick:
+                        continue
+                    if max_frames is not None and kept >= max_frames:
+                        raise MediaLimitError(
+                            f"{name} has more than {max_frames} sampled frames at {fps} fps; "
+                            "send a shorter video"
+                        )
+                    yield SampledFrame(time_s=t, rgb=_resize(frame, size, resize_mode))
+                    kept += 1
+                    next_tick = (np.floor(t / step + 1e-6) + 1) * step
+        except av.error.FFmpegError as exc:
+            if kept == 0:
+                raise CorruptMediaError(
+                    f"{name} could not be decoded ({exc.__class__.__name__}); the file is "
+                    "damaged or not a video"
+                ) from exc
+            # A truncated tail: keep what decoded before the damage.
+        if kept == 0:
+            raise EmptyMediaError(f"{name} contains no decodable video frame")
+    finally:
+        container.close()
+
+
+def decode_video(
+    source: Source,
+    *,
+    fps: float = 1.0,
+    size: int = 64,
+    resize_mode: ResizeMode = "stretch",
+    max_frames: int | None = None,
+    max_pixels: int | None = None,
+    max_duration_s: float | None = None,
+    timeout_s: float | None = None,
+) -> DecodedVideo:
+    """All sampled frames of a video (at ``fps``), with their times and the duration."""
+    if not isinstance(source, str | Path | bytes | bytearray):
+        source = source.read()  # read once: the header probe and the decode both need it
+    probe = probe_video(source)
+    sampled = list(
+        iter_frames(
+            source,
+            fps=fps,
+            size=size,
+            resize_mode=resize_mode,
+            max_frames=max_frames,
+            max_pixels=max_pixels,
+            max_duration_s=max_duration_s,
+            timeout_s=timeout_s,
+        )
+    )
+    times = np.array([f.time_s for f in sampled], dtype=np.float64)
+    duration = probe.duration_s if probe.duration_s > 0 else float(times[-1] + 1.0 / fps)
+    return DecodedVideo(
+        frames=np.stack([f.rgb for f in sampled]),
+        timestamps=times,
+        duration_s=max(duration, float(times[-1])),
+        width=probe.width,
+        height=probe.height,
+        codec=probe.codec,
+        container=probe.container,
+    )
