@@ -14,6 +14,7 @@ from collections.abc import Sequence
 # module path -> registers subcommands through `register(subparsers)`.
 COMMAND_MODULES: tuple[str, ...] = (
     "vidsearch.training.cli",
+    "vidsearch.media.corpus",
     "vidsearch.evaluation.cli",
     "vidsearch.exporters.cli",
     "vidsearch.exporters.torchserve",

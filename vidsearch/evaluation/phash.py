@@ -19,7 +19,7 @@ _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 def _grey32(frames: np.ndarray) -> np.ndarray:
     grey = frames.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    t, h, w = grey.shape
+    _, h, w = grey.shape
     ys = (np.arange(32) * h // 32)[:, None]
     xs = (np.arange(32) * w // 32)[None, :]
     return grey[:, ys, xs]  # nearest-neighbour is enough: the DCT keeps low frequencies only

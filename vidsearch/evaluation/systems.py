@@ -49,18 +49,16 @@ def export_release(checkpoints: Sequence[Path], repository: Path) -> None:
 
 
 def run_learned(
-    name: str,
     repository: Path,
     references: Sequence[VideoFile],
     queries: Sequence[VideoFile],
     *,
-    mode: SearchMode,
+    modes: Sequence[tuple[SearchMode, str]],
     top_k: int = 10,
-    max_hamming: int | None = None,
     work_dir: Path | None = None,
     progress: bool = True,
-) -> SystemRun:
-    """Index the references and search every query through the real orchestrator."""
+) -> list[SystemRun]:
+    """Index the references once, then search every query in each (mode, run name)."""
     import time
 
     from vidsearch.orchestrator.factory import build_orchestrator
@@ -72,27 +70,28 @@ def run_learned(
         config.server.max_concurrent_searches = 1
         orchestrator = build_orchestrator(config)
         try:
-            for ref in tqdm(references, desc=f"{name}: index", disable=not progress):
+            for ref in tqdm(references, desc="index references", disable=not progress):
                 orchestrator.index_video(ref.path, video_id=ref.video_id, source=str(ref.path))
             orchestrator.optimize_catalog()
-            run = SystemRun(name)
-            options = SearchOptions(
-                mode=mode, top_k=top_k, min_repetition=0.0, max_hamming=max_hamming
-            )
-            started = time.perf_counter()
-            for query in tqdm(queries, desc=f"{name}: search", disable=not progress):
-                result = orchestrator.search_by_video(query.path, options)
-                run.ranked[query.video_id] = [h.video.video_id for h in result.hits]
-                for hit in result.hits:
-                    run.predictions.append((query.video_id, hit.video.video_id, hit.score))
-                    if hit.segments:
-                        best = max(hit.segments, key=lambda s: s.query_end_s - s.query_start_s)
-                        run.segments[(query.video_id, hit.video.video_id)] = (
-                            (best.query_start_s, best.query_end_s),
-                            (best.reference_start_s, best.reference_end_s),
-                        )
-            run.seconds_per_query = (time.perf_counter() - started) / max(1, len(queries))
-            return run
+            runs = []
+            for mode, name in modes:
+                run = SystemRun(name)
+                options = SearchOptions(mode=mode, top_k=top_k, min_repetition=0.0)
+                started = time.perf_counter()
+                for query in tqdm(queries, desc=f"search: {name}", disable=not progress):
+                    result = orchestrator.search_by_video(query.path, options)
+                    run.ranked[query.video_id] = [h.video.video_id for h in result.hits]
+                    for hit in result.hits:
+                        run.predictions.append((query.video_id, hit.video.video_id, hit.score))
+                        if hit.segments:
+                            best = max(hit.segments, key=lambda s: s.query_end_s - s.query_start_s)
+                            run.segments[(query.video_id, hit.video.video_id)] = (
+                                (best.query_start_s, best.query_end_s),
+                                (best.reference_start_s, best.reference_end_s),
+                            )
+                run.seconds_per_query = (time.perf_counter() - started) / max(1, len(queries))
+                runs.append(run)
+            return runs
         finally:
             orchestrator.close()
 

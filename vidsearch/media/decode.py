@@ -82,7 +82,7 @@ def _open(source: Source) -> av.container.InputContainer:
 
 def _video_stream(container: av.container.InputContainer, name: str) -> av.video.stream.VideoStream:
     if not container.streams.video:
-        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+        kinds: list[str] = sorted({str(s.type) for s in container.streams}) or ["no streams"]
         raise NoVideoStreamError(
             f"{name} has no video stream (found: {', '.join(kinds)}); send a file with video"
         )

@@ -1,0 +1,86 @@
+"""Real parts for end-to-end tests: the committed starter models exported to ONNX, a
+generated corpus of H.264 files, the gRPC server on a free loopback port, the SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vidsearch.config import VidsearchConfig
+from vidsearch.evaluation.systems import export_release
+from vidsearch.media.corpus import BenchmarkManifest, build_copy_benchmark
+from vidsearch.orchestrator.factory import build_orchestrator
+from vidsearch.orchestrator.orchestrator import Orchestrator
+from vidsearch.service.server import RunningServer, build_server
+
+STARTER = Path(__file__).resolve().parents[2] / "models" / "starter"
+
+
+@pytest.fixture(scope="session")
+def starter_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    checkpoints = [STARTER / "video_hash.pt", STARTER / "barlow.pt"]
+    missing = [str(p) for p in checkpoints if not p.is_file()]
+    assert not missing, f"starter checkpoints missing (run `make models`): {missing}"
+    repository = tmp_path_factory.mktemp("model_repository")
+    export_release(checkpoints, repository)
+    return repository
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> BenchmarkManifest:
+    return build_copy_benchmark(
+        tmp_path_factory.mktemp("corpus"),
+        n_references=30,
+        n_queries=16,
+        positive_ratio=0.75,
+        seed=5,
+        ref_duration_s=(10.0, 16.0),
+        width=128,
+        height=96,
+        progress=False,
+    )
+
+
+def make_config(repository: Path, catalog_dir: Path) -> VidsearchConfig:
+    config = VidsearchConfig()
+    config.inference.model_repository = repository
+    config.catalog.path = catalog_dir
+    config.server.port = 0
+    config.server.metrics_port = 0
+    config.server.upload_dir = catalog_dir.parent / "uploads"
+    return config
+
+
+class LiveServer:
+    """The real server and orchestrator; restartable on the same catalog directory."""
+
+    def __init__(self, config: VidsearchConfig) -> None:
+        self.config = config
+        self.orchestrator: Orchestrator | None = None
+        self.running: RunningServer | None = None
+
+    def start(self) -> None:
+        self.orchestrator = build_orchestrator(self.config)
+        self.running = build_server(self.config, self.orchestrator, ready_poll_s=0.2)
+
+    def stop(self) -> None:
+        if self.running is not None:
+            self.running.stop(grace=1.0)
+        if self.orchestrator is not None:
+            self.orchestrator.close()
+        self.running = self.orchestrator = None
+
+    @property
+    def target(self) -> str:
+        assert self.running is not None
+        return self.running.target
+
+
+@pytest.fixture(scope="module")
+def live_server(starter_repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = LiveServer(make_config(starter_repository, tmp_path_factory.mktemp("e2e") / "catalog"))
+    server.start()
+    yield server
+    server.stop()
