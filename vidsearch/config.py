@@ -61,11 +61,16 @@ class CatalogConfig(BaseModel):
 class SearchConfig(BaseModel):
     """Defaults for search requests; each may be overridden per request."""
 
-    mode: Literal["texture", "duration", "keyframe"] = "keyframe"
-    max_hamming: int = Field(40, ge=0, le=128, description="coarse filter: Hamming distance kept")
+    mode: Literal["texture", "duration", "keyframe"] = Field(
+        "duration",
+        description="seed 001 rerank: texture (1), duration (2, key-frame textures), keyframe (3)",
+    )
+    max_hamming: int = Field(24, ge=0, le=128, description="coarse filter: Hamming distance kept")
     coarse_limit: int = Field(1000, ge=1, le=100_000, description="coarse filter: N nearest kept")
     keyframe_limit: int = Field(50, ge=1, le=10_000, description="hits kept per query key frame")
-    max_texture_distance: float | None = Field(None, ge=0)
+    max_texture_distance: float | None = Field(
+        0.45, ge=0, description="rerank: texture distance (unit vectors, 0..2) counted as a match"
+    )
     min_repetition: float = Field(0.3, ge=0, le=1.0)
     top_k: int = Field(10, ge=1, le=1000)
     recommend_k: int = Field(5, ge=1, le=100)

@@ -178,8 +178,8 @@ def test_iter_frames_streams(tmp_path: Path) -> None:
     data = path.read_bytes()
     reader = _CountingReader(data)
     frames = iter_frames(reader, fps=1.0, size=16)
-    assert inspect.isgenerator(frames)
     first = list(itertools.islice(frames, 1))
+    assert inspect.isgenerator(frames)
     assert len(first) == 1 and first[0].time_s == 0.0
     assert reader.bytes_read < len(data) // 2  # the rest of the file was never read
     frames.close()

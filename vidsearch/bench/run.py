@@ -4,10 +4,11 @@
 
 Each section is written as soon as its benchmark finishes, between
 ``<!-- bench:NAME -->`` markers (``report.update_section``); sections this command does
-not run (the quality evaluation, end-to-end and load tests write their own) stay as
+not run (the quality evaluation and load tests write their own) stay as
 they are. A section's first line is the exact command that reproduces it, with every
 option spelled out. ``--quick`` shrinks the defaults (catalog 10k and 100k points,
-fewer queries and iterations) for a first look; explicit options still win.
+fewer queries, iterations, references and searches) for a first look; explicit options
+still win.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vidsearch.bench import catalog_search, inference
+from vidsearch.bench import catalog_search, end_to_end, inference
 from vidsearch.bench.report import update_section
 
 PROG = "python -m vidsearch.bench.run"
@@ -66,6 +67,21 @@ def _run_inference(args: argparse.Namespace, prefix: str, out: str) -> str:
     return inference.to_markdown(inference.run_inference_bench(cfg), command)
 
 
+def _run_end_to_end(args: argparse.Namespace, prefix: str, out: str) -> str:
+    cfg = end_to_end.config_from_args(args, prefix)
+    command = shlex.join(
+        [
+            *PROG.split(),
+            "--out",
+            out,
+            "--sections",
+            "end_to_end",
+            *end_to_end.config_argv(cfg, prefix),
+        ]
+    )
+    return end_to_end.to_markdown(end_to_end.run_end_to_end_bench(cfg), command)
+
+
 SECTIONS: dict[str, Section] = {
     catalog_search.SECTION: Section(
         catalog_search.SECTION,
@@ -84,6 +100,13 @@ SECTIONS: dict[str, Section] = {
         inference.add_arguments,
         _run_inference,
         {"inference_iterations": 20, "inference_perf_window_ms": 1500},
+    ),
+    end_to_end.SECTION: Section(
+        end_to_end.SECTION,
+        "e2e-",
+        end_to_end.add_arguments,
+        _run_end_to_end,
+        {"e2e_references": 8, "e2e_searches": 10},
     ),
 }
 

@@ -133,7 +133,8 @@ class _Job:
 
 
 def _plan(n_refs: int, n_queries: int, positive_ratio: float, seed: int,
-          ref_duration_s: Span, segment_s: Span, fps: float) -> list[_Job]:
+          ref_duration_s: Span, segment_s: Span, fps: float,
+          chain_length: tuple[int, int]) -> list[_Job]:
     rng = np.random.default_rng([seed, 0x5EED])
     ref_seeds = BENCH_REFERENCE_SEEDS + rng.choice(1_000_000, n_refs, replace=False)
     ref_frames = [max(1, round(rng.uniform(*ref_duration_s) * fps)) for _ in range(n_refs)]
@@ -158,7 +159,7 @@ def _plan(n_refs: int, n_queries: int, positive_ratio: float, seed: int,
             source_frames=src_len, start=start, n_frames=n,
             host_seed=BENCH_NEGATIVE_SEEDS + int(rng.integers(1_000_000)) if embed else None,
             host_frames=host_len, at_frame=int(rng.integers(0, host_len - n + 1)),
-            chain=tuple(random_chain(rng)), apply_seed=(seed, 7, qi),
+            chain=tuple(random_chain(rng, *chain_length)), apply_seed=(seed, 7, qi),
             reference_index=ref if positive else None,
         )
         if positive:
@@ -234,16 +235,22 @@ def build_copy_benchmark(
     fps: float = 8.0,
     width: int = 160,
     height: int = 120,
+    chain_length: tuple[int, int] = (1, 3),
     progress: bool = True,
     workers: int = 1,
 ) -> BenchmarkManifest:
-    """Write references/, queries/ and manifest.json under ``out_dir``; deterministic."""
+    """Write references/, queries/ and manifest.json under ``out_dir``; deterministic.
+
+    ``chain_length`` bounds the transforms per query; (0, 0) gives plain copies, which
+    lets tests check the ground-truth timing pixel by pixel.
+    """
     if n_references < 1 or n_queries < 0 or not 0.0 <= positive_ratio <= 1.0:
         raise ValueError(f"bad benchmark size: {n_references=} {n_queries=} {positive_ratio=}")
     root = Path(out_dir).resolve()
     root.mkdir(parents=True, exist_ok=True)
     geo = _Geometry(root, fps, width, height)
-    jobs = _plan(n_references, n_queries, positive_ratio, seed, ref_duration_s, segment_s, fps)
+    jobs = _plan(n_references, n_queries, positive_ratio, seed, ref_duration_s, segment_s, fps,
+                 chain_length)
     refs: list[ReferenceEntry] = []
     queries: list[QueryEntry] = []
     bar = tqdm(total=len(jobs), desc="benchmark videos", unit="job", disable=not progress)
@@ -262,7 +269,8 @@ def build_copy_benchmark(
                 bar.update()
     params = {"n_references": n_references, "n_queries": n_queries, "seed": seed,
               "positive_ratio": positive_ratio, "ref_duration_s": list(ref_duration_s),
-              "segment_s": list(segment_s), "fps": fps, "width": width, "height": height}
+              "segment_s": list(segment_s), "fps": fps, "width": width, "height": height,
+              "chain_length": list(chain_length)}
     manifest = BenchmarkManifest(
         root, sorted(refs, key=lambda r: r.video_id), sorted(queries, key=lambda q: q.video_id),
         params,

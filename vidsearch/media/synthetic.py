@@ -312,6 +312,7 @@ def write_video(
     rate = Fraction(fps).limit_denominator(1001)
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream(codec, rate=rate, options=options)
+        assert isinstance(stream, av.VideoStream)  # add_stream is typed as any stream kind
         stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
         if bit_rate is not None:
             stream.bit_rate = int(bit_rate)

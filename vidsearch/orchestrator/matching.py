@@ -78,7 +78,7 @@ def align(
     offsets = np.array([m.reference_time_s - m.query_time_s for m in matches])
     # Vote: the offset with the most matches within the tolerance window wins.
     support = (np.abs(offsets[:, None] - offsets[None, :]) <= offset_tolerance_s).sum(axis=1)
-    best = float(np.median(offsets[support == support.max()]))
+    best = float(offsets[int(np.argmax(support))])  # an observed offset: never an empty window
     aligned = [
         m for m, o in zip(matches, offsets, strict=True) if abs(o - best) <= offset_tolerance_s
     ]

@@ -1,0 +1,103 @@
+"""Smallest end-to-end benchmark: toy models, real server on loopback, SDK over gRPC."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from vidsearch.bench.end_to_end import (
+    OUTSIDE,
+    EndToEndBenchConfig,
+    config_argv,
+    plan_cuts,
+    run_end_to_end_bench,
+    to_markdown,
+)
+
+COMMAND = "python -m vidsearch.bench.run --out B.md --sections end_to_end --e2e-references 2"
+
+
+def test_plan_cuts() -> None:
+    refs = [("a", 30.0), ("b", 30.0), ("c", 30.0)]
+    assert plan_cuts(10, refs) == [("a", 10.0, 20.0)]
+    assert plan_cuts(60, refs, first=1) == [("b", 0.0, 30.0), ("c", 0.0, 30.0)]
+    assert plan_cuts(45, refs, first=2) == [("c", 0.0, 30.0), ("a", 0.0, 15.0)]
+    assert plan_cuts(500, refs) == [("a", 0.0, 30.0), ("b", 0.0, 30.0), ("c", 0.0, 30.0)]
+
+
+@pytest.mark.timeout(120)
+def test_smallest_end_to_end_bench(tmp_path: Path) -> None:
+    empty = tmp_path / "no-checkpoints"
+    empty.mkdir()
+    cfg = EndToEndBenchConfig(
+        checkpoints=empty,
+        references=2,
+        ref_duration_s=3.0,
+        width=160,
+        height=120,
+        fps=8.0,
+        render_scale=2,
+        query_durations=(2.0, 5.0),
+        searches=2,
+        warmup=1,
+        work_dir=tmp_path,
+    )
+    result = run_end_to_end_bench(cfg, log=lambda _: None)
+    assert result.toy and "toy" in result.source
+    assert [x.video_id for x in result.index] == ["ref0000", "ref0001"]
+    assert all(x.wall_s > 0 and x.duration_s == 3.0 and x.bytes > 0 for x in result.index)
+    assert result.stats is not None and result.stats.videos == 2
+    assert result.stats.inference_backend == "onnxruntime"
+    assert result.stats.catalog_backend == "qdrant_edge"
+    assert [q.spec.label for q in result.queries] == ["2 s", "5 s"]
+    long = result.queries[1].spec
+    assert [c[0] for c in long.cuts] == ["ref0001", "ref0000"]  # 3 s + 2 s, two references
+    for q in result.queries:
+        assert len(q.e2e_s) == len(q.decode_s) == len(q.stages) == 2
+        assert all(s > 0 for s in q.e2e_s + q.decode_s)
+        assert q.mode == "keyframe"  # the server's default
+        assert {"decode", "encode"} <= set(q.stage_names())
+        assert q.p(50) > q.stage_median("decode") > 0
+        assert q.ratio > 0
+    assert [p.name for p in tmp_path.iterdir()] == ["no-checkpoints"]  # work dir cleaned up
+
+    md = to_markdown(result, COMMAND)
+    lines = md.splitlines()
+    assert lines[0].startswith("## End to end")
+    assert lines[2] == f"Reproduce: `{COMMAND}`"
+    assert lines[4].startswith("- Date: ") and lines[5].startswith("- Machine: ")
+    assert "**`toy` family**" in md
+    for heading in (
+        "### Indexing throughput",
+        "### SearchByVideo latency",
+        "### Where the time goes",
+    ):
+        assert heading in md
+    index_row = next(line for line in lines if line.startswith("| 2 | 3 | 160x120 @ 8 fps |"))
+    cells = [c.strip() for c in index_row.strip("|").split("|")]
+    assert len(cells) == 10 and all(float(c) > 0 for c in cells[3:])
+    for label in ("2 s", "5 s"):
+        row = next(line for line in lines if line.startswith(f"| {label} | ref"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert all(float(c) > 0 for c in cells[2:7])  # MB, p50, p95, CPU, decode-only
+        assert cells[7].endswith("x") and float(cells[7][:-1]) > 0
+        assert cells[8] == "—"  # the issue's target is for a 10 s 360p query only
+        assert re.fullmatch(r"\d/2", cells[9])
+    assert any(line.startswith("| decode | ") for line in lines)
+    assert any(line.startswith(f"| {OUTSIDE} | ") for line in lines)
+    assert "| **end to end p50** |" in md
+
+
+def test_config_argv_round_trips() -> None:
+    import argparse
+
+    from vidsearch.bench.end_to_end import add_arguments, config_from_args
+
+    cfg = EndToEndBenchConfig(references=3, query_durations=(10.0, 60.0), media_dir=Path("m"))
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, "e2e-")
+    argv = config_argv(cfg, "e2e-")
+    assert all(a.startswith("--e2e-") for a in argv[::2])
+    assert config_from_args(parser.parse_args(argv), "e2e-") == cfg
