@@ -79,7 +79,9 @@ class LiveServer:
 
 
 @pytest.fixture(scope="module")
-def live_server(starter_repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(
+    starter_repository: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     server = LiveServer(make_config(starter_repository, tmp_path_factory.mktemp("e2e") / "catalog"))
     server.start()
     yield server

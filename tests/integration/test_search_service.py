@@ -8,18 +8,16 @@ restart on the same catalog directory.
 from __future__ import annotations
 
 import urllib.request
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-
-from vidsearch.evaluation.metrics import temporal_iou
-from vidsearch.media.corpus import BenchmarkManifest
 from vidsearch_client import VideoSearchClient
 from vidsearch_client.errors import InvalidArgument, NotFound
 
-
+from vidsearch.evaluation.metrics import temporal_iou
+from vidsearch.media.corpus import BenchmarkManifest
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +72,8 @@ def test_transformed_copies_find_their_reference(
                 for s in segments
             ):
                 overlapping += 1
-    assert first >= 0.7 * len(positives), f"reference first for {first}/{len(positives)}"
+    # "Most": the bar. Measured quality on the 150/200 benchmark is in BENCHMARKS.md.
+    assert first > len(positives) / 2, f"reference first for {first}/{len(positives)}"
     assert overlapping >= 0.8 * first, f"segments overlap truth for {overlapping}/{first}"
 
 

@@ -20,10 +20,18 @@ from vidsearch.training.hashing import train_stage1, train_stage2
 BACKBONE = {"widths": [4, 8, 8, 8], "input_size": 32}
 COMMON = {
     "data": DataConfig(n_videos=6, duration_s=4.0, frame_size=32, n_val_videos=3).model_dump(),
-    "steps_per_epoch": 2, "warmup_steps": 1, "num_threads": 1, "batch_size": 4, "max_epochs": 1,
-}  # fmt: skip
-HASH = {**COMMON, "m": 2, "eval_queries": 8,
-        "model": {"backbone": BACKBONE, "heads": {"texture_dim": 8, "hash_bits": 128, "hidden": 8}}}  # fmt: skip
+    "steps_per_epoch": 2,
+    "warmup_steps": 1,
+    "num_threads": 1,
+    "batch_size": 4,
+    "max_epochs": 1,
+}
+HASH = {
+    **COMMON,
+    "m": 2,
+    "eval_queries": 8,
+    "model": {"backbone": BACKBONE, "heads": {"texture_dim": 8, "hash_bits": 128, "hidden": 8}},
+}
 
 
 def _corpus(n: int, seed: int) -> Corpus:
@@ -35,7 +43,11 @@ def _corpus(n: int, seed: int) -> Corpus:
 def test_train_export_and_serve_with_onnxruntime(tmp_path: Path) -> None:
     train, val = _corpus(6, 0), _corpus(3, 1)
     barlow = BarlowConfig.model_validate(
-        {**COMMON, "clip_len": 2, "model": {"backbone": BACKBONE, "projector": {"hidden": [16], "out_dim": 32}}}  # fmt: skip
+        {
+            **COMMON,
+            "clip_len": 2,
+            "model": {"backbone": BACKBONE, "projector": {"hidden": [16], "out_dim": 32}},
+        }
     )
     train_barlow(barlow, tmp_path / "barlow.pt", corpus=train, progress=False)
     s1 = Stage1Config.model_validate({**HASH, "init_from": str(tmp_path / "barlow.pt")})
@@ -46,8 +58,10 @@ def test_train_export_and_serve_with_onnxruntime(tmp_path: Path) -> None:
     repository = tmp_path / "model_repository"
     export_release([tmp_path / "video_hash.pt", tmp_path / "barlow.pt"], repository)
     assert list_models(repository) == {
-        "frame_encoder": [1], "hash_texture_heads": [1], "video_embedder": [1]
-    }  # fmt: skip
+        "frame_encoder": [1],
+        "hash_texture_heads": [1],
+        "video_embedder": [1],
+    }
 
     frames = np.random.default_rng(3).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
     model = load_checkpoint(tmp_path / "video_hash.pt").build_model().eval()

@@ -49,9 +49,7 @@ def score_run(run: SystemRun, manifest: object) -> QualityRow:
         if found is None or query.reference_id not in run.ranked.get(query.video_id, [])[:1]:
             ious.append(0.0)  # a miss localises nothing
             continue
-        ious.append(
-            segment_iou(found[0], found[1], query.query_segment, query.reference_segment)
-        )
+        ious.append(segment_iou(found[0], found[1], query.query_segment, query.reference_segment))
     return QualityRow(
         system=run.name,
         micro_ap=micro_average_precision(run.predictions, truth),

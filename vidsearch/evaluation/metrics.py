@@ -35,16 +35,12 @@ def micro_average_precision(
     return float(np.sum(precision * correct) / len(ground_truth))
 
 
-def recall_at_k(
-    ranked: Mapping[str, Sequence[str]], ground_truth: set[Pair], k: int
-) -> float:
+def recall_at_k(ranked: Mapping[str, Sequence[str]], ground_truth: set[Pair], k: int) -> float:
     """Share of queries with a match whose true reference is in their top k."""
     queries = sorted({q for q, _ in ground_truth})
     if not queries:
         raise ValueError("no query has a match: recall is undefined")
-    found = sum(
-        any((q, r) in ground_truth for r in list(ranked.get(q, ()))[:k]) for q in queries
-    )
+    found = sum(any((q, r) in ground_truth for r in list(ranked.get(q, ()))[:k]) for q in queries)
     return found / len(queries)
 
 

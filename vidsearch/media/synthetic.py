@@ -101,7 +101,9 @@ def _field(rng: np.random.Generator, kind: str, u: np.ndarray, v: np.ndarray) ->
         f = np.zeros_like(u)
         for _ in range(int(rng.integers(3, 7))):
             ang, freq = rng.uniform(0, np.pi), rng.uniform(2, 14)
-            f += np.sin(2 * np.pi * freq * (u * np.cos(ang) + v * np.sin(ang)) + rng.uniform(0, 6.3))
+            f += np.sin(
+                2 * np.pi * freq * (u * np.cos(ang) + v * np.sin(ang)) + rng.uniform(0, 6.3)
+            )
     elif kind == "noise":
         f = np.zeros_like(u)
         for octave, cells in enumerate((4, 8, 16, 32)):
@@ -161,24 +163,32 @@ def _draw_scene(seed: int, index: int, start: float, end: float, style: _Style) 
     shapes = []
     for _ in range(int(rng.integers(1, 5))):
         hue = style.base_hue + rng.uniform(-0.5, 0.5)
-        colors = _hsv_to_rgb(
-            np.array([hue, hue + rng.uniform(0.1, 0.5)]),
-            np.array([rng.uniform(0.5, 1), rng.uniform(0.2, 1)]),
-            np.array([rng.uniform(0.6, 1), rng.uniform(0.05, 0.5)]),
-        ) * 255.0
-        shapes.append(_Shape(
-            kind=str(rng.choice(style.shape_kinds)),
-            size=float(rng.uniform(0.08, 0.25)),
-            aspect=float(rng.uniform(0.5, 1.0)),
-            pos0=(float(rng.uniform(0.1, 0.9)), float(rng.uniform(0.1, 0.9))),
-            vel=(float(rng.uniform(-0.12, 0.12)), float(rng.uniform(-0.08, 0.08))),
-            wobble=(float(rng.uniform(0, 0.08)), float(rng.uniform(0.3, 2.0)),
-                    float(rng.uniform(0, 6.3))),
-            angle0=float(rng.uniform(0, 6.3)),
-            spin=float(rng.uniform(-1.2, 1.2)),
-            colors=colors.astype(np.float32),
-            stripe_freq=float(rng.choice([0.0, rng.uniform(20, 60)])),
-        ))
+        colors = (
+            _hsv_to_rgb(
+                np.array([hue, hue + rng.uniform(0.1, 0.5)]),
+                np.array([rng.uniform(0.5, 1), rng.uniform(0.2, 1)]),
+                np.array([rng.uniform(0.6, 1), rng.uniform(0.05, 0.5)]),
+            )
+            * 255.0
+        )
+        shapes.append(
+            _Shape(
+                kind=str(rng.choice(style.shape_kinds)),
+                size=float(rng.uniform(0.08, 0.25)),
+                aspect=float(rng.uniform(0.5, 1.0)),
+                pos0=(float(rng.uniform(0.1, 0.9)), float(rng.uniform(0.1, 0.9))),
+                vel=(float(rng.uniform(-0.12, 0.12)), float(rng.uniform(-0.08, 0.08))),
+                wobble=(
+                    float(rng.uniform(0, 0.08)),
+                    float(rng.uniform(0.3, 2.0)),
+                    float(rng.uniform(0, 6.3)),
+                ),
+                angle0=float(rng.uniform(0, 6.3)),
+                spin=float(rng.uniform(-1.2, 1.2)),
+                colors=colors.astype(np.float32),
+                stripe_freq=float(rng.choice([0.0, rng.uniform(20, 60)])),
+            )
+        )
     return _Scene(start, end, kind, lut, int(rng.integers(2**31)), cam0, cam1, tuple(shapes))
 
 
@@ -232,7 +242,9 @@ def _draw_shape(img: np.ndarray, sh: _Shape, t: float, gx: np.ndarray, gy: np.nd
             th = 2 * np.pi * k / 3
             mask &= lx * np.cos(th) + ly * np.sin(th) < 0.5 * r
     else:  # cross
-        mask = ((np.abs(lx) < r) & (np.abs(ly) < 0.3 * b)) | ((np.abs(lx) < 0.3 * b) & (np.abs(ly) < r))
+        mask = ((np.abs(lx) < r) & (np.abs(ly) < 0.3 * b)) | (
+            (np.abs(lx) < 0.3 * b) & (np.abs(ly) < r)
+        )
     if sh.stripe_freq > 0:
         pick = (np.sin(lx[mask] * sh.stripe_freq) > 0).astype(np.int64)
         img[mask] = sh.colors[pick]
