@@ -97,3 +97,13 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         epoch=int(obj.get("epoch", 0)), step=int(obj.get("step", 0)),
         created_at=str(obj.get("created_at", "")),
     )
+
+
+def release_checkpoint(path: str | Path) -> Path:
+    """Drop the optimizer state in place: a finished model ships at a third of the size
+    (it can no longer be resumed, only fine-tuned from, which is what a release is for)."""
+    ckpt = load_checkpoint(path)
+    if ckpt.optimizer is None:
+        return Path(path)
+    ckpt.optimizer = None
+    return save_checkpoint(path, ckpt)

@@ -20,7 +20,7 @@ from typing import Any
 from tqdm import tqdm
 
 from vidsearch.training.barlow import train_barlow
-from vidsearch.training.checkpoint import load_checkpoint
+from vidsearch.training.checkpoint import load_checkpoint, release_checkpoint
 from vidsearch.training.common import set_threads
 from vidsearch.training.config import QuantLoss, StarterConfig
 from vidsearch.training.data import render_corpus
@@ -67,6 +67,7 @@ def run_starter(cfg: StarterConfig, out_dir: str | Path, *, resume: bool = False
     timings["stage1"] = time.monotonic() - t0
 
     results: dict[str, Any] = {"barlow": _final(barlow_path), "stage1": _final(stage1_path)}
+    shipped_paths = [barlow_path]
     for ql in dict.fromkeys(quant_losses):
         stage2 = cfg.stage2.model_copy(update={
             **shared, "quant_loss": ql, "init_from": str(stage1_path), "model": hash_model})
@@ -77,7 +78,10 @@ def run_starter(cfg: StarterConfig, out_dir: str | Path, *, resume: bool = False
         train_stage2(stage2, path, resume=resume, corpus=corpus, val=val, progress=progress)
         timings[f"stage2_{ql}"] = time.monotonic() - t0
         results[path.stem] = _final(path)
+        shipped_paths.append(path)
 
+    for shipped in shipped_paths:
+        release_checkpoint(shipped)  # the models that ship carry no optimizer state
     summary = {"data_version": corpus.data_version,
                "seconds": {k: round(v, 1) for k, v in timings.items()},
                "total_seconds": round(sum(timings.values()), 1), "final": results}
