@@ -13,7 +13,7 @@ Verified only against qdrant-client's local mode (``QdrantClient(path=...)`` /
     deletes, counts, facets and persistence behave as asserted by the shared suite.
 Not verified at all (local mode accepts and ignores them, or has no such thing):
   - replication_factor, shard_number, write_consistency_factor, write ordering;
-  - binary quantization (``always_ram``), ``hnsw_config m=0``, ``exact=True`` and
+  - binary quantization (``always_ram``), ``hnsw_config m=0``, ``exact=False`` and
     ``rescore=False`` (local mode always scores brute force on the float vectors, so
     the claim that BQ scores of ±1 codes equal 128 - 2*Hamming was checked on Qdrant
     Edge, the same engine, not on a server);
