@@ -29,6 +29,12 @@ class MediaConfig(BaseModel):
     max_duration_s: float = Field(4 * 3600.0, gt=0)
     max_pixels: int = Field(3840 * 2160, ge=1, description="largest frame area decoded")
     decode_timeout_s: float = Field(120.0, gt=0)
+    sandbox: bool = Field(
+        True,
+        description="decode in a memory-capped child process, so a hostile file "
+        "can only fail its own request",
+    )
+    sandbox_memory_bytes: int = Field(2 * 1024**3, ge=64 * 1024**2)
 
 
 class InferenceConfig(BaseModel):
@@ -76,6 +82,13 @@ class SearchConfig(BaseModel):
     recommend_k: int = Field(5, ge=1, le=100)
 
 
+ContainerName = Literal["mp4", "matroska", "avi", "mpegts", "mpeg", "flv", "ogg"]
+
+
+def _default_containers() -> list[ContainerName]:
+    return ["mp4", "matroska", "avi", "mpegts"]
+
+
 class ServerConfig(BaseModel):
     """gRPC and metrics listeners."""
 
@@ -89,6 +102,19 @@ class ServerConfig(BaseModel):
     source_uri_roots: list[Path] = Field(
         default_factory=list,
         description="directories IndexVideo/SearchByVideo may read by source_uri; empty = any",
+    )
+    allowed_containers: list[ContainerName] = Field(
+        default_factory=_default_containers,
+        description="video containers accepted (sniffed from the first bytes); empty = any",
+    )
+    tls_cert_file: Path | None = Field(None, description="PEM server certificate (chain): TLS on")
+    tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file")
+    tls_client_ca_file: Path | None = Field(
+        None, description="PEM CA bundle; when set, clients must present a certificate it signed"
+    )
+    auth_tokens_file: Path | None = Field(
+        None,
+        description="YAML/JSON mapping sha256(token) -> {scopes, expires}; unset = no auth",
     )
 
 

@@ -15,6 +15,7 @@ from vidsearch.bench.end_to_end import (
     run_end_to_end_bench,
     to_markdown,
 )
+from vidsearch.config import SearchConfig
 
 COMMAND = "python -m vidsearch.bench.run --out B.md --sections end_to_end --e2e-references 2"
 
@@ -57,7 +58,7 @@ def test_smallest_end_to_end_bench(tmp_path: Path) -> None:
     for q in result.queries:
         assert len(q.e2e_s) == len(q.decode_s) == len(q.stages) == 2
         assert all(s > 0 for s in q.e2e_s + q.decode_s)
-        assert q.mode == "keyframe"  # the server's default
+        assert q.mode == SearchConfig().mode  # the server's default
         assert {"decode", "encode"} <= set(q.stage_names())
         assert q.p(50) > q.stage_median("decode") > 0
         assert q.ratio > 0

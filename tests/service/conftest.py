@@ -158,6 +158,7 @@ def served(tmp_path: Path, backend: FakeBackend) -> Iterator[Served]:
             "metrics_port": 0,
             "max_workers": 4,
             "upload_dir": str(tmp_path / "uploads"),
+            "allowed_containers": [],  # the fake backend takes any bytes, not only videos
         },
         media={"max_upload_bytes": MAX_UPLOAD},  # type: ignore[arg-type]
     )

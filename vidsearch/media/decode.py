@@ -22,6 +22,7 @@ from vidsearch.media.errors import (
     EmptyMediaError,
     MediaLimitError,
     NoVideoStreamError,
+    UnsupportedMediaError,
 )
 
 Source = str | Path | bytes | BinaryIO
@@ -72,7 +73,13 @@ def _open(source: Source) -> av.container.InputContainer:
         if path.stat().st_size == 0:
             raise EmptyMediaError(f"{path}: the file is empty (0 bytes)")
     try:
-        return av.open(source if not isinstance(source, Path) else str(source), mode="r")
+        # metadata_errors: a hostile file's tags need not be UTF-8 (strict would raise
+        # UnicodeDecodeError, an unexpected error instead of a media error).
+        return av.open(
+            source if not isinstance(source, Path) else str(source),
+            mode="r",
+            metadata_errors="replace",
+        )
     except av.error.FFmpegError as exc:
         raise CorruptMediaError(
             f"{_name(source)} is not a video file that can be read ({exc.__class__.__name__}: "
@@ -86,7 +93,12 @@ def _video_stream(container: av.container.InputContainer, name: str) -> av.video
         raise NoVideoStreamError(
             f"{name} has no video stream (found: {', '.join(kinds)}); send a file with video"
         )
-    return container.streams.video[0]
+    stream = container.streams.video[0]
+    if stream.codec_context is None:  # a codec id FFmpeg has no decoder for
+        raise UnsupportedMediaError(
+            f"{name} uses a video codec this server cannot decode; re-encode it as H.264"
+        )
+    return stream
 
 
 def _duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:

@@ -14,8 +14,9 @@ import numpy as np
 
 from vidsearch.config import MediaConfig
 from vidsearch.inference.base import InferenceBackend, ModelNotFoundError
-from vidsearch.media.decode import decode_video
+from vidsearch.media.decode import DecodedVideo, decode_video
 from vidsearch.media.errors import EmptyMediaError
+from vidsearch.media.sandbox import sandboxed_decode_video
 
 FRAME_ENCODER = "frame_encoder"
 HASH_HEADS = "hash_texture_heads"
@@ -61,6 +62,19 @@ class FrameDecoder:
         self._size = frame_size
 
     def __call__(self, path: Path) -> DecodedFrames:
+        media = self._media
+        if media.sandbox:
+            decoded = sandboxed_decode_video(
+                path,
+                fps=media.sample_fps,
+                size=self._size,
+                max_frames=media.max_frames,
+                max_pixels=media.max_pixels,
+                max_duration_s=media.max_duration_s,
+                timeout_s=media.decode_timeout_s,
+                memory_limit_bytes=media.sandbox_memory_bytes,
+            )
+            return self._frames(decoded, path)
         decoded = decode_video(
             path,
             fps=self._media.sample_fps,
@@ -70,6 +84,10 @@ class FrameDecoder:
             max_duration_s=self._media.max_duration_s,
             timeout_s=self._media.decode_timeout_s,
         )
+        return self._frames(decoded, path)
+
+    @staticmethod
+    def _frames(decoded: DecodedVideo, path: Path) -> DecodedFrames:
         if len(decoded.frames) == 0:
             raise EmptyMediaError(f"{path.name}: no video frame could be decoded")
         return DecodedFrames(decoded.frames, decoded.timestamps, float(decoded.duration_s))

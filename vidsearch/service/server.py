@@ -22,7 +22,9 @@ from vidsearch_client.v1 import vidsearch_pb2, vidsearch_pb2_grpc
 
 from vidsearch import metrics
 from vidsearch.config import VidsearchConfig
+from vidsearch.service.auth import AuthInterceptor, TokenStore
 from vidsearch.service.servicer import SearchBackend, VideoSearchServicer
+from vidsearch.service.tls import server_credentials
 from vidsearch.service.uploads import UploadLimits
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,10 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = vidsearch_pb2.DESCRIPTOR.services_by_name["VideoSearch"].full_name
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def _is_loopback(host: str) -> bool:
+    return host in ("localhost", "127.0.0.1", "::1", "[::1]")
 
 
 def _host_port(host: str, port: int) -> str:
@@ -139,21 +145,35 @@ def build_server(
         ("grpc.max_receive_message_length", cfg.max_message_bytes),
         ("grpc.max_send_message_length", cfg.max_message_bytes),
     ]
+    credentials = server_credentials(cfg)  # config mistakes fail before anything starts
+    interceptors: list[grpc.ServerInterceptor] = []
+    if cfg.auth_tokens_file is not None:
+        store = TokenStore.load(cfg.auth_tokens_file)
+        interceptors.append(AuthInterceptor(store))
+        log.info("bearer-token authentication on", extra={"tokens": len(store)})
+        if credentials is None and not _is_loopback(cfg.host):
+            log.warning("bearer tokens travel in plaintext: set tls_cert_file/tls_key_file")
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=cfg.max_workers, thread_name_prefix="grpc"),
         options=message_options,
+        interceptors=interceptors,
     )
     limits = UploadLimits(
         upload_dir=cfg.upload_dir,
         max_bytes=config.media.max_upload_bytes,
         source_roots=source_roots if source_roots is not None else (cfg.source_uri_roots or None),
+        allowed_containers=tuple(cfg.allowed_containers) or None,
     )
     vidsearch_pb2_grpc.add_VideoSearchServicer_to_server(
         VideoSearchServicer(backend, limits), server
     )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    port = server.add_insecure_port(_host_port(cfg.host, cfg.port))
+    address = _host_port(cfg.host, cfg.port)
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
     if port == 0:
         raise RuntimeError(f"cannot listen on {_host_port(cfg.host, cfg.port)}")
 
@@ -175,6 +195,11 @@ def build_server(
     running._poller.start()
     log.info(
         "serving",
-        extra={"target": running.target, "metrics_port": running.metrics_port},
+        extra={
+            "target": running.target,
+            "metrics_port": running.metrics_port,
+            "tls": "mutual" if cfg.tls_client_ca_file else bool(credentials),
+            "auth": cfg.auth_tokens_file is not None,
+        },
     )
     return running

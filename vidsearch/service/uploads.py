@@ -22,6 +22,7 @@ import grpc
 from vidsearch_client.v1 import vidsearch_pb2 as pb
 
 from vidsearch.service.errors import ServiceError, invalid_argument
+from vidsearch.service.limits import check_container
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _HASH_BLOCK = 4 * 1024 * 1024
@@ -43,6 +44,8 @@ class UploadLimits:
     max_bytes: int
     # None: any file the server can read; else source_uri must resolve inside one of these.
     source_roots: Sequence[Path] | None = None
+    # Containers accepted (see service.limits); None or empty: no check at the door.
+    allowed_containers: Sequence[str] | None = None
 
 
 def _declared_sha256(media: pb.MediaSource) -> str | None:
@@ -113,11 +116,18 @@ def _from_uri(media: pb.MediaSource, rest: Iterator[Any], limits: UploadLimits) 
     if next(rest, None) is not None:
         raise invalid_argument("no chunk may follow a header that sets source_uri")
     size = path.stat().st_size
+    if limits.max_bytes and size > limits.max_bytes:
+        raise invalid_argument(
+            f"source_uri {media.source_uri!r} is {size} bytes; the server limit is "
+            f"{limits.max_bytes} bytes"
+        )
     _check_size(media.total_bytes if media.HasField("total_bytes") else None, size)
     sha = ""
     if declared_sha is not None:
         sha = _file_sha256(path)
         _check_digest(declared_sha, sha)
+    if limits.allowed_containers:
+        check_container(path, limits.allowed_containers, f"source_uri {media.source_uri!r}")
     return ReceivedMedia(path=path, size=size, sha256=sha, source=media.source_uri)
 
 
@@ -180,6 +190,8 @@ def receive_media(
             )
         _check_size(declared, received)
         _check_digest(declared_sha, sha)
+        if limits.allowed_containers:
+            check_container(path, limits.allowed_containers, "the upload")
         yield ReceivedMedia(path=path, size=received, sha256=sha, source="upload")
     finally:
         path.unlink(missing_ok=True)

@@ -27,8 +27,8 @@ from torch import nn
 from vidsearch.networks.barlow import VideoEmbedder, build_video_embedder
 from vidsearch.networks.video_hash import VideoHashModel, build_video_hash_model
 
-Kind = Literal["video_hash", "barlow"]
-KINDS: tuple[str, ...] = ("video_hash", "barlow")
+Kind = Literal["video_hash", "barlow", "text_video"]
+KINDS: tuple[str, ...] = ("video_hash", "barlow", "text_video")
 
 
 @dataclass

@@ -1,0 +1,94 @@
+"""The sandboxed decoder: same frames as in-process decoding, same typed errors, and a
+hang, a crash or a huge allocation in the child costs only that request."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidsearch.media import sandbox
+from vidsearch.media.decode import decode_video
+from vidsearch.media.errors import (
+    CorruptMediaError,
+    DecodeTimeoutError,
+    EmptyMediaError,
+    MediaError,
+    MediaLimitError,
+)
+from vidsearch.media.sandbox import sandboxed_decode_video
+from vidsearch.media.synthetic import render_video, write_video
+
+
+@pytest.fixture(scope="module")
+def mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_video(
+        tmp_path_factory.mktemp("sb") / "v.mp4", render_video(3, 4.0, 8.0, 64, 48), 8.0
+    )
+
+
+def test_same_result_as_in_process(mp4: Path) -> None:
+    inside = decode_video(mp4, fps=2.0, size=32)
+    boxed = sandboxed_decode_video(mp4, fps=2.0, size=32, timeout_s=30)
+    np.testing.assert_array_equal(boxed.frames, inside.frames)
+    np.testing.assert_array_equal(boxed.timestamps, inside.timestamps)
+    assert (boxed.duration_s, boxed.width, boxed.codec) == (
+        inside.duration_s,
+        inside.width,
+        inside.codec,
+    )
+    from_bytes = sandboxed_decode_video(mp4.read_bytes(), fps=2.0, size=32)
+    np.testing.assert_array_equal(from_bytes.frames, inside.frames)
+
+
+def test_media_errors_keep_their_type_and_message(mp4: Path, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00" * 4096)
+    with pytest.raises(CorruptMediaError, match="not a video file"):
+        sandboxed_decode_video(junk)
+    with pytest.raises(EmptyMediaError):
+        sandboxed_decode_video(b"")
+    with pytest.raises(MediaLimitError, match="pixels per frame"):
+        sandboxed_decode_video(mp4, max_pixels=100)
+
+
+def test_a_hanging_decoder_is_killed_at_the_budget(mp4: Path) -> None:
+    start = time.monotonic()
+    with pytest.raises(DecodeTimeoutError, match="took over"):
+        sandboxed_decode_video(mp4, timeout_s=0.5, _target=sandbox._spin_forever)
+    assert time.monotonic() - start < 10
+
+
+def test_a_crashing_decoder_is_contained(mp4: Path) -> None:
+    with pytest.raises(CorruptMediaError, match="crashed"):
+        sandboxed_decode_video(mp4, timeout_s=30, _target=sandbox._abort)
+    assert sandboxed_decode_video(mp4, timeout_s=30).frames.shape[0] == 4  # still works
+
+
+def test_memory_is_bounded(mp4: Path) -> None:
+    with pytest.raises(MediaLimitError, match="needed more than 2048 MiB"):
+        sandboxed_decode_video(mp4, timeout_s=30, _target=sandbox._allocate)
+
+
+def test_concurrent_decodes_do_not_interfere(mp4: Path) -> None:
+    results: list[int | BaseException] = []
+
+    def one(target: object) -> None:
+        try:
+            if target is None:
+                results.append(len(sandboxed_decode_video(mp4, timeout_s=30).frames))
+            else:
+                sandboxed_decode_video(mp4, timeout_s=30, _target=sandbox._abort)
+        except MediaError as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=one, args=(t,)) for t in (None, sandbox._abort, None)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(r for r in results if isinstance(r, int)) == [4, 4]
+    assert sum(isinstance(r, CorruptMediaError) for r in results) == 1

@@ -1,0 +1,181 @@
+"""Decode untrusted files in a child process with bounded memory, CPU and wall time.
+
+FFmpeg parses whatever a stranger uploads. A decoder bug (a crash, a huge allocation, an
+endless loop) inside the server process would take every in-flight request down with
+it; in a child it costs only that request. Each call forks a fresh child from a
+``forkserver`` (a clean single-threaded process, so forking never copies the gRPC
+server's threads or locks), caps its address space (RLIMIT_AS) and CPU time
+(RLIMIT_CPU), and kills it when the wall-clock budget runs out. Every failure becomes a
+:class:`MediaError` subclass, which the service maps to INVALID_ARGUMENT.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from vidsearch.media import errors
+from vidsearch.media.decode import DecodedVideo, ResizeMode, Source, decode_video
+
+DEFAULT_MEMORY_LIMIT_BYTES = 2 * 1024**3
+_GRACE_S = 5.0  # at most: start-up of the child and transfer of the frames, on top of the budget
+_context_lock = threading.Lock()
+_context: Any = None
+
+
+def _mp_context() -> Any:
+    """One forkserver per process, preloaded with the decoder (PyAV, numpy)."""
+    global _context
+    with _context_lock:
+        if _context is None:
+            method = (
+                "forkserver"
+                if "forkserver" in multiprocessing.get_all_start_methods()
+                else ("spawn")
+            )
+            _context = multiprocessing.get_context(method)
+            if method == "forkserver":
+                _context.set_forkserver_preload(["vidsearch.media.sandbox"])
+        return _context
+
+
+def _limit(kind: int, value: int) -> None:
+    _, hard = resource.getrlimit(kind)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(kind, (value, hard))
+
+
+def _child(conn: Connection, target: Callable[..., DecodedVideo], source: Source,
+           kwargs: dict[str, Any], memory: int | None, cpu_s: int | None) -> None:  # fmt: skip
+    """Runs in the sandbox: limits first, then decode; the answer goes back over ``conn``."""
+    try:
+        if memory is not None:
+            _limit(resource.RLIMIT_AS, memory)
+        if cpu_s is not None:
+            _limit(resource.RLIMIT_CPU, cpu_s)
+        result: tuple[str, Any] = ("ok", target(source, **kwargs))
+    except errors.MediaError as exc:
+        result = ("media", (type(exc).__name__, str(exc)))
+    except MemoryError:
+        result = ("memory", "")
+    except BaseException as exc:
+        result = ("other", type(exc).__name__)
+    try:
+        conn.send(result)
+    except MemoryError:
+        conn.send(("memory", ""))
+    finally:
+        conn.close()
+
+
+def _name(source: Source) -> str:
+    return Path(source).name if isinstance(source, str | Path) else "the uploaded data"
+
+
+def _raise_from_child(kind: str, payload: Any, name: str, memory: int | None) -> None:
+    if kind == "media":
+        cls_name, message = payload
+        cls = getattr(errors, cls_name, errors.CorruptMediaError)
+        if not (isinstance(cls, type) and issubclass(cls, errors.MediaError)):
+            cls = errors.CorruptMediaError
+        raise cls(message)
+    if kind == "memory":
+        limit = f"{memory // 2**20} MiB" if memory else "the memory available"
+        raise errors.MediaLimitError(
+            f"decoding {name} needed more than {limit}; send a smaller or lower-resolution video"
+        )
+    raise errors.CorruptMediaError(
+        f"the decoder failed on {name} ({payload}); the file is damaged or not a video"
+    )
+
+
+def sandboxed_decode_video(
+    source: Source,
+    *,
+    fps: float = 1.0,
+    size: int = 64,
+    resize_mode: ResizeMode = "stretch",
+    max_frames: int | None = None,
+    max_pixels: int | None = None,
+    max_duration_s: float | None = None,
+    timeout_s: float | None = None,
+    memory_limit_bytes: int | None = DEFAULT_MEMORY_LIMIT_BYTES,
+    _target: Callable[..., DecodedVideo] = decode_video,
+) -> DecodedVideo:
+    """:func:`decode_video` in a child process; same arguments, same result and errors.
+
+    ``timeout_s`` is also the wall-clock budget of the child (plus a few seconds for its
+    start and the transfer of the frames), after which it is killed."""
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    if not isinstance(source, str | Path | bytes | bytearray):
+        source = source.read()
+    kwargs = {
+        "fps": fps,
+        "size": size,
+        "resize_mode": resize_mode,
+        "max_frames": max_frames,
+        "max_pixels": max_pixels,
+        "max_duration_s": max_duration_s,
+        "timeout_s": timeout_s,
+    }
+    name = _name(source)
+    grace = _GRACE_S if timeout_s is None else min(_GRACE_S, max(1.0, timeout_s))
+    cpu_s = None if timeout_s is None else int(timeout_s + grace) + 1
+    ctx = _mp_context()
+    receiver, sender = ctx.Pipe(duplex=False)
+    process = ctx.Process(
+        target=_child,
+        args=(sender, _target, source, kwargs, memory_limit_bytes, cpu_s),
+        daemon=True,
+    )
+    process.start()
+    sender.close()  # the child holds its own copy; EOF reaches us if it dies
+    try:
+        wait = None if timeout_s is None else timeout_s + grace
+        if not receiver.poll(wait):
+            raise errors.DecodeTimeoutError(
+                f"decoding {name} took over {timeout_s:.0f} s; send a shorter or smaller video"
+            )
+        try:
+            kind, payload = receiver.recv()
+        except EOFError:
+            process.join(timeout=1.0)
+            raise errors.CorruptMediaError(
+                f"the decoder crashed on {name} (exit code {process.exitcode}); the file is "
+                "damaged or not a video"
+            ) from None
+        if kind != "ok":
+            _raise_from_child(kind, payload, name, memory_limit_bytes)
+        decoded: DecodedVideo = payload
+        return decoded
+    finally:
+        receiver.close()
+        if process.is_alive():
+            process.kill()
+        process.join(timeout=5.0)
+        if hasattr(process, "close") and process.exitcode is not None:
+            process.close()
+
+
+# -- hostile decoders for tests: prove that a hang, a crash and a huge allocation in the
+# child cost only the request (they must live here so the forkserver child can import them).
+def _spin_forever(source: Source, **_: Any) -> DecodedVideo:
+    while True:
+        pass
+
+
+def _abort(source: Source, **_: Any) -> DecodedVideo:
+    os.abort()
+
+
+def _allocate(source: Source, **_: Any) -> DecodedVideo:
+    hog = bytearray(64 * 1024**3)
+    raise AssertionError(f"allocated {len(hog)} bytes despite the limit")

