@@ -73,8 +73,8 @@ lint: venv ## ruff + mypy
 	$(VENV)/bin/ruff check vidsearch exporters clients/python tests
 	$(VENV)/bin/mypy vidsearch clients/python/vidsearch_client
 
-bench: export ## measure and write BENCHMARKS.md
-	$(PY) -m vidsearch.bench.run --out BENCHMARKS.md
+bench: export ## measure and write BENCHMARKS.md (quality: `vidsearch eval`, ~25 min more)
+	$(PY) -m vidsearch.bench.run --out BENCHMARKS.md --e2e-references 20 --e2e-media-dir var/bench-media
 
 protos: venv ## regenerate the gRPC stubs from protos/
 	bash scripts/gen_protos.sh

@@ -12,6 +12,7 @@ from vidsearch.networks.text_video import (
 )
 
 TINY = {"backbone": {"widths": [8, 8, 16, 16], "input_size": 32}, "dim": 16, "embed_dim": 12,
+        "colour_bins": 0,
         "heads": 2, "max_frames": 8, "keywords": 3, "text_dim": 24, "dropout": 0.0}
 
 
@@ -103,3 +104,16 @@ def test_lower_adaptive_weight_lowers_an_unrelated_frames_contribution() -> None
     model.video.weights = fixed  # type: ignore[assignment]
     _, local, _, a = model.video.from_features(torch.randn(2, 4, 16))
     assert torch.allclose(local.norm(dim=-1), a) and float(a[0, 3]) == pytest.approx(0.05)
+
+
+def test_colour_histogram_frame_features() -> None:
+    torch.manual_seed(0)
+    model = build_text_video_model({**TINY, "colour_bins": 2}, with_text_encoder=False).eval()
+    frames = torch.zeros(1, 2, 32, 32, 3, dtype=torch.uint8)
+    frames[0, 1, ..., 0] = 255  # second frame pure red
+    hist = model.video.colour_histogram(frames[0])
+    assert hist.shape == (2, 8) and torch.allclose(hist.sum(1), torch.ones(2))
+    assert float(hist[0, 0]) == 1.0 and float(hist[1, 4]) == 1.0  # black; r=1,g=0,b=0
+    assert model.video.frame_features(frames).shape == (1, 2, 16 + 8)
+    emb, local, f = model.video(frames)
+    assert emb.shape == (1, 12) and local.shape == (1, 2, 16)

@@ -15,6 +15,7 @@ from vidsearch.training.text_video import info_nce
 TINY_RUN = {
     "data": {"n_videos": 10, "n_val_videos": 6, "duration_s": 8, "frame_size": 32,
              "render_width": 64, "render_height": 48, "cache_dir": None},
+    "feature_cache": None,
     "model": {"backbone": {"widths": [8, 8, 16, 16], "input_size": 32}, "dim": 16,
               "embed_dim": 16, "heads": 2, "keywords": 3},
     "batch_size": 6, "steps_per_epoch": 3, "max_epochs": 2, "captions_per_video": 2,

@@ -49,6 +49,8 @@ class TextVideoConfig(BaseModel):
     keywords: int = Field(default=4, ge=1, description="K keywords per text")
     keyword_words: int = Field(default=2, ge=1, description="L: words per keyword at most")
     text_dim: int = TEXT_DIM
+    colour_bins: int = Field(default=4, ge=0, le=8, description="RGB histogram bins per "
+                             "channel appended to the frame features (0 = off)")
 
 
 class Attention(nn.Module):
@@ -116,7 +118,8 @@ class VideoSide(nn.Module):
         super().__init__()
         d = cfg.dim
         self.encoder = encoder
-        self.in_proj = nn.Linear(encoder.feature_dim, d)
+        self.colour_bins = cfg.colour_bins
+        self.in_proj = nn.Linear(encoder.feature_dim + cfg.colour_bins**3, d)
         self.pos = nn.Parameter(torch.zeros(1, cfg.max_frames, d))
         self.temporal = nn.ModuleList(
             TemporalBlock(d, cfg.heads, cfg.dropout) for _ in range(cfg.temporal_layers))
@@ -124,10 +127,25 @@ class VideoSide(nn.Module):
         self.weights = AdaptiveWeights(d, cfg.heads)
         self.embed = nn.Linear(d, cfg.embed_dim)
 
+    def colour_histogram(self, frames: Tensor) -> Tensor:
+        """uint8 [N,S,S,3] -> joint RGB histogram [N,bins^3] (fractions of the pixels).
+
+        Ours, not the patent's: the seed 001 trunk is trained to ignore colour shifts (copy
+        detection), while captions name colours; the histogram gives them back, cheaply."""
+        k, n = self.colour_bins, frames.shape[0]
+        q = torch.div(frames.to(torch.int64) * k, 256, rounding_mode="floor")
+        idx = (q[..., 0] * k + q[..., 1]) * k + q[..., 2]
+        onehot = idx.reshape(n, -1, 1) == torch.arange(k**3, device=frames.device)
+        return onehot.to(torch.float32).mean(dim=1)
+
     def frame_features(self, frames: Tensor) -> Tensor:
-        """uint8 [B,T,S,S,3] -> frame encoder features [B,T,F]."""
+        """uint8 [B,T,S,S,3] -> frame features [B,T,F(+bins^3)]."""
         b, t = frames.shape[:2]
-        return self.encoder(frames.reshape(b * t, *frames.shape[2:])).view(b, t, -1)
+        flat = frames.reshape(b * t, *frames.shape[2:])
+        feats = self.encoder(flat)
+        if self.colour_bins:
+            feats = torch.cat([feats, 4.0 * self.colour_histogram(flat)], dim=-1)
+        return feats.view(b, t, -1)
 
     def from_features(self, feats: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Frame features [B,T,F] -> (embedding [B,E], local [B,T,D], f [B,T,D], a [B,T])."""
@@ -197,6 +215,30 @@ class Scorer(nn.Module):
         v2t = best.sum(1) / (a * rel).sum(1).clamp(min=1e-6)
         return 0.5 * (t2v + v2t)
 
+    def matrix(self, tokens: Tensor, token_mask: Tensor, text: Tensor, keywords: Tensor,
+               keyword_mask: Tensor, local: Tensor, f: Tensor) -> Tensor:
+        """All texts [A] x all videos [B] -> score [A,B]; same maths as ``forward`` but the
+        text side and the K/V projections run once, not once per pair (training/eval)."""
+        we = F.normalize(self.text.local(tokens, keywords, keyword_mask), dim=-1)
+        a = local.norm(dim=-1)
+        rel = 1.0 / a.amax(dim=1, keepdim=True).clamp(min=1e-6)  # [B,1]
+        s = torch.einsum("ald,btd->ablt", we, local) * rel[None, :, :, None]
+        m = token_mask.to(s.dtype)[:, None, :]  # [A,1,L]
+        t2v = (s.amax(dim=3) * m).sum(2) / m.sum(2).clamp(min=1.0)
+        best = (s + (m.unsqueeze(-1) - 1.0) * 1e4).amax(dim=2)  # [A,B,T]
+        fine = 0.5 * (t2v + best.sum(2) / (a * rel).sum(1)[None].clamp(min=1e-6))
+        t = self.text.proj(text)
+        att, (na, nb, nt) = self.pool, (text.shape[0], f.shape[0], f.shape[1])
+        q = att.q(t).view(na, att.heads, att.dh)
+        k = att.k(f).view(nb, nt, att.heads, att.dh)
+        v = att.v(f).view(nb, nt, att.heads, att.dh)
+        w = (torch.einsum("ahd,bthd->abht", q, k) / math.sqrt(att.dh)).softmax(dim=-1)
+        o = self.ln1(att.out(torch.einsum("abht,bthd->abhd", w, v).reshape(na, nb, -1)))
+        video = self.ln2(o + self.drop(self.fc(o)))
+        coarse = F.cosine_similarity(video, t[:, None], dim=-1)
+        out: Tensor = fine + coarse
+        return out
+
     def forward(self, tokens: Tensor, token_mask: Tensor, text: Tensor, keywords: Tensor,
                 keyword_mask: Tensor, local: Tensor, f: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Rows aligned (N pairs) -> (score [N], fine [N], coarse [N])."""
@@ -221,19 +263,8 @@ class TextVideoModel(nn.Module):
 
     def score_matrix(self, tokens: Tensor, token_mask: Tensor, text: Tensor, keywords: Tensor,
                      keyword_mask: Tensor, local: Tensor, f: Tensor) -> Tensor:
-        """All texts [Bt] x all videos [Bv] -> scores [Bt,Bv] (rows repeated, then scored)."""
-        bt, bv = text.shape[0], local.shape[0]
-
-        def rep_t(x: Tensor) -> Tensor:
-            return x.repeat_interleave(bv, dim=0)
-
-        def rep_v(x: Tensor) -> Tensor:
-            return x.repeat(bt, *([1] * (x.dim() - 1)))
-
-        score, _, _ = self.scorer(rep_t(tokens), rep_t(token_mask), rep_t(text),
-                                  rep_t(keywords), rep_t(keyword_mask), rep_v(local), rep_v(f))
-        out: Tensor = score.view(bt, bv)
-        return out
+        """All texts [Bt] x all videos [Bv] -> scores [Bt,Bv]."""
+        return self.scorer.matrix(tokens, token_mask, text, keywords, keyword_mask, local, f)
 
     def mean_pool_similarity(self, text: Tensor, f: Tensor) -> Tensor:
         """Ablation (a): cos(mean-pooled video feature, global text) -> [Bt,Bv]."""

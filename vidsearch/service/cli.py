@@ -89,8 +89,16 @@ def serve(args: argparse.Namespace) -> int:
 
 def _example_query(index_dir: Path | None) -> str:
     """A query file next to the indexed corpus, so the printed command works as is."""
-    queries = index_dir.parent / "queries" if index_dir is not None else None
-    if queries is not None and queries.is_dir():
+    if index_dir is None:
+        return "VIDEO_FILE"
+    manifest = index_dir.parent / "manifest.json"
+    if manifest.is_file():  # a generated corpus: suggest a query that copies a reference
+        entries = json.loads(manifest.read_text()).get("queries", [])
+        for entry in entries:
+            if entry.get("positive"):
+                return str(index_dir.parent / entry["path"])
+    queries = index_dir.parent / "queries"
+    if queries.is_dir():
         found = sorted(p for p in queries.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
         if found:
             return str(found[0])

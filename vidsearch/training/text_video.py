@@ -68,7 +68,11 @@ class TextVideoTrainConfig(BaseModel):
     max_epochs: int = Field(default=4, ge=1)
     stage1_weight: float = Field(default=1.0, ge=0)
     meanpool_weight: float = Field(default=0.5, ge=0)
+    feature_noise: float = Field(default=0.0, ge=0, description="Gaussian noise on frozen "
+                                 "features, in units of their std (regularises the heads)")
     rerank_n: int = Field(default=10, ge=1, description="stage 2 candidates in evaluation")
+    feature_cache: str | None = Field(
+        default=None, description="directory caching the frozen frame/text features")
     seed: int = 0
     num_threads: int | None = Field(default=1, ge=1)
     model_version: int = Field(default=1, ge=1)
@@ -119,14 +123,13 @@ def caption_set(corpus_seeds: range, cfg: TextVideoTrainConfig) -> tuple[list[st
 
 
 @torch.no_grad()
-def frame_features(model: TextVideoModel, corpus: Corpus, batch: int = 256) -> Tensor:
-    """Frozen frame encoder over the 1-fps frames -> [V,T,F]."""
+def frame_features(model: TextVideoModel, corpus: Corpus, videos: int = 8) -> Tensor:
+    """Frozen frame encoder (+ colour histogram) over the 1-fps frames -> [V,T,F]."""
     frames = corpus.sampled()
-    v, t = frames.shape[:2]
-    flat = frames.reshape(v * t, *frames.shape[2:])
     model.video.encoder.eval()
-    out = [model.video.encoder(flat[i:i + batch]) for i in range(0, len(flat), batch)]
-    return torch.cat(out).view(v, t, -1)
+    out = [model.video.frame_features(frames[i:i + videos])
+           for i in range(0, len(frames), videos)]
+    return torch.cat(out)
 
 
 def info_nce(logits: Tensor) -> Tensor:
@@ -139,7 +142,11 @@ def step_losses(model: TextVideoModel, feats: Tensor, texts: TextSet, idx: Tenso
                 cfg: TextVideoTrainConfig) -> dict[str, Tensor]:
     """One batch: captions ``idx`` (one per distinct video) against their videos."""
     tok, mask, text, kw, kwm = texts.rows(idx)
-    emb, local, f, _ = model.video.from_features(feats[texts.video[idx]])
+    x = feats[texts.video[idx]]
+    if cfg.feature_noise > 0 and model.training:
+        x = x + cfg.feature_noise * x.std() * torch.randn_like(x)
+        tok = tok + cfg.feature_noise * tok.std() * torch.randn_like(tok)
+    emb, local, f, _ = model.video.from_features(x)
     scale = model.logit_scale.exp().clamp(max=100.0)
     l_score = info_nce(model.score_matrix(tok, mask, text, kw, kwm, local, f) * scale)
     l_stage1 = info_nce(model.scorer.text.embedding(text) @ emb.T * 20.0)
@@ -181,6 +188,41 @@ class _HeadsOnly(torch.nn.Module):
         self.video, self.scorer, self.logit_scale = model.video, model.scorer, model.logit_scale
 
 
+def _cached_features(model: TextVideoModel, cfg: TextVideoTrainConfig, train: Corpus,
+                     val: Corpus) -> tuple[Tensor, Tensor, TextSet, TextSet]:
+    """Frozen features, computed once per (data, frame encoder, caption settings)."""
+    import hashlib
+    import inspect
+    import json
+
+    from vidsearch.training import captions
+
+    enc = cfg.init_frame_encoder
+    key = json.dumps([train.data_version, val.data_version, enc,
+                      Path(enc).stat().st_mtime if enc else None,
+                      cfg.model.backbone.model_dump(), cfg.model.colour_bins,
+                      cfg.captions_per_video, cfg.model.keywords, cfg.model.keyword_words,
+                      cfg.max_tokens, inspect.getsource(captions)], sort_keys=True)
+    path = (Path(cfg.feature_cache) / f"tv-{hashlib.sha1(key.encode()).hexdigest()[:12]}.pt"
+            if cfg.feature_cache else None)
+    if path is not None and path.exists():
+        obj = torch.load(path, weights_only=True)
+        return (obj["feats"], obj["val_feats"], TextSet(**obj["texts"]),
+                TextSet(**obj["val_texts"]))
+    assert model.text_encoder is not None
+    tokenizer, d = load_tokenizer(), cfg.data
+    feats, val_feats = frame_features(model, train), frame_features(model, val)
+    texts = encode_texts(model.text_encoder, tokenizer,
+                         *caption_set(range(d.seed_start, d.seed_start + d.n_videos), cfg), cfg)
+    val_texts = encode_texts(model.text_encoder, tokenizer, *caption_set(
+        range(d.val_seed_start, d.val_seed_start + d.n_val_videos), cfg), cfg)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"feats": feats, "val_feats": val_feats, "texts": vars(texts),
+                    "val_texts": vars(val_texts)}, path)
+    return feats, val_feats, texts, val_texts
+
+
 def train_text_video(cfg: TextVideoTrainConfig, out: str | Path, *, resume: bool = False,
                      progress: bool = True) -> tuple[Checkpoint | None, dict[str, Any]]:
     """Train the seed 003 heads; returns the last checkpoint and the held-out metrics."""
@@ -200,14 +242,7 @@ def train_text_video(cfg: TextVideoTrainConfig, out: str | Path, *, resume: bool
         return None, dict(state.history[-1]) if state.history else {}
     t0 = time.monotonic()
     train, val = (render_corpus(cfg.data, s, progress) for s in ("train", "val"))
-    feats, val_feats = frame_features(model, train), frame_features(model, val)
-    assert model.text_encoder is not None
-    tokenizer = load_tokenizer()
-    d = cfg.data
-    texts = encode_texts(model.text_encoder, tokenizer,
-                         *caption_set(range(d.seed_start, d.seed_start + d.n_videos), cfg), cfg)
-    val_texts = encode_texts(model.text_encoder, tokenizer, *caption_set(
-        range(d.val_seed_start, d.val_seed_start + d.n_val_videos), cfg), cfg)
+    feats, val_feats, texts, val_texts = _cached_features(model, cfg, train, val)
     tqdm.write(f"features ready in {time.monotonic() - t0:.1f}s")
     log = MetricsLog(metrics_path(out), cfg.kind)
     total = cfg.max_epochs * cfg.steps_per_epoch
