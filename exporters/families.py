@@ -233,3 +233,5 @@ register_family(
         description="tiny seeded stand-ins (no checkpoint): smoke tests and demos",
     )
 )
+
+import vidsearch.exporters.text_families  # noqa: E402,F401  (registers "text_video")

@@ -256,3 +256,13 @@ def test_stale_frames_filling_a_row_do_not_hide_visible_ones(backend, mk) -> Non
         query[None], mk.texture()[None], max_hamming=5, limit_per_frame=2
     )
     assert [(h.video_id, h.time_s, h.hamming) for h in rows[0]] == [("v1", 7.0, 3)]
+
+
+def test_iter_videos_lists_every_video_across_batches(catalog: Catalog, mk) -> None:
+    assert list(catalog.iter_videos()) == []
+    for i in range(7):
+        catalog.upsert_video(mk.video(f"v{i}", frames=1, model_version=1 + i % 2))
+    catalog.delete_video("v3")
+    listed = list(catalog.iter_videos(batch=2))  # several pages
+    assert sorted(v.video_id for v in listed) == ["v0", "v1", "v2", "v4", "v5", "v6"]
+    assert {v.model_version for v in listed} == {1, 2}

@@ -116,4 +116,4 @@ def test_colour_histogram_frame_features() -> None:
     assert float(hist[0, 0]) == 1.0 and float(hist[1, 4]) == 1.0  # black; r=1,g=0,b=0
     assert model.video.frame_features(frames).shape == (1, 2, 16 + 8)
     emb, local, f = model.video(frames)
-    assert emb.shape == (1, 12) and local.shape == (1, 2, 16)
+    assert emb.shape == (1, 12) and local.shape == (1, 2, 16) and f.shape == (1, 2, 16)

@@ -9,7 +9,7 @@ shared test suite.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -124,6 +124,10 @@ class Catalog(Protocol):
 
     def get_video(self, video_id: str) -> VideoInfo | None:
         """Metadata of an indexed video, or None."""
+        ...
+
+    def iter_videos(self, batch: int = 256) -> Iterator[VideoInfo]:
+        """Every indexed video, in id order of the store (for re-indexing and audits)."""
         ...
 
     def search_videos(

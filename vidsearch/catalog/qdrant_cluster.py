@@ -25,7 +25,7 @@ Not verified at all (local mode accepts and ignores them, or has no such thing):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -159,6 +159,20 @@ class QdrantClusterCatalog:
                 return None
             found = self._client.retrieve(self._names[sc.VIDEOS], [sc.video_point_id(video_id)])
             return sc.info_from_payload(found[0].payload or {}) if found else None
+
+    def iter_videos(self, batch: int = 256) -> Iterator[VideoInfo]:
+        offset: Any = None
+        while True:
+            with self._lock.reading(), client_errors("iter_videos"):
+                if self._dims is None:
+                    return
+                points, offset = self._client.scroll(
+                    self._names[sc.VIDEOS], limit=batch, offset=offset, with_payload=True
+                )
+            for point in points:
+                yield sc.info_from_payload(point.payload or {})
+            if offset is None:
+                return
 
     def search_videos(
         self,

@@ -17,7 +17,7 @@ exact either way.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +159,22 @@ class QdrantEdgeCatalog:
                 [sc.video_point_id(video_id)], with_payload=True, with_vector=False
             )
             return sc.info_from_payload(found[0].payload or {}) if found else None
+
+    def iter_videos(self, batch: int = 256) -> Iterator[VideoInfo]:
+        offset: Any = None
+        while True:
+            with self._lock.reading(), edge_errors("iter_videos"):
+                if self._dims is None:
+                    return
+                points, offset = self._shards[sc.VIDEOS].scroll(
+                    qe.ScrollRequest(
+                        offset=offset, limit=batch, with_payload=True, with_vector=False
+                    )
+                )
+            for point in points:
+                yield sc.info_from_payload(point.payload or {})
+            if offset is None:
+                return
 
     def search_videos(
         self,

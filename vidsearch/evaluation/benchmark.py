@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from vidsearch.evaluation.systems import (
     run_learned,
     run_phash,
 )
+from vidsearch.media.corpus import BenchmarkManifest, QueryEntry, ReferenceEntry, load_manifest
 from vidsearch.orchestrator.api import SearchMode
 
 
@@ -39,17 +41,21 @@ class QualityRow:
     texture_top10_in_hash_top100: float | None = None
 
 
-def score_run(run: SystemRun, manifest: object) -> QualityRow:
-    truth = manifest.ground_truth_pairs()  # type: ignore[attr-defined]
+def score_run(run: SystemRun, manifest: BenchmarkManifest) -> QualityRow:
+    truth = manifest.ground_truth_pairs()
     ious = []
-    for query in manifest.queries:  # type: ignore[attr-defined]
+    for query in manifest.queries:
         if not query.positive:
             continue
-        found = run.segments.get((query.video_id, query.reference_id))
-        if found is None or query.reference_id not in run.ranked.get(query.video_id, [])[:1]:
+        found = run.segments.get((query.video_id, query.reference_id or ""))
+        true_q, true_r = query.query_segment, query.reference_segment
+        if found is None or true_q is None or true_r is None:
             ious.append(0.0)  # a miss localises nothing
             continue
-        ious.append(segment_iou(found[0], found[1], query.query_segment, query.reference_segment))
+        if query.reference_id not in run.ranked.get(query.video_id, [])[:1]:
+            ious.append(0.0)  # a miss localises nothing
+            continue
+        ious.append(segment_iou(found[0], found[1], true_q, true_r))
     return QualityRow(
         system=run.name,
         micro_ap=micro_average_precision(run.predictions, truth),
@@ -60,8 +66,8 @@ def score_run(run: SystemRun, manifest: object) -> QualityRow:
     )
 
 
-def _files(entries: list[object]) -> list[VideoFile]:
-    return [VideoFile(e.video_id, Path(e.path)) for e in entries]  # type: ignore[attr-defined]
+def _files(entries: Sequence[ReferenceEntry | QueryEntry]) -> list[VideoFile]:
+    return [VideoFile(e.video_id, Path(e.path)) for e in entries]
 
 
 def evaluate(
@@ -72,8 +78,6 @@ def evaluate(
     progress: bool = True,
 ) -> list[QualityRow]:
     """Run every system on the benchmark in ``corpus_dir`` and score it."""
-    from vidsearch.media.corpus import load_manifest
-
     manifest = load_manifest(corpus_dir)
     refs, queries = _files(manifest.references), _files(manifest.queries)
     positives = [q for q in manifest.queries if q.positive]

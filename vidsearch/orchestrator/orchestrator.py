@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidsearch import metrics
@@ -40,6 +41,14 @@ from vidsearch.orchestrator.encoding import (
 from vidsearch.orchestrator.stages import ResolvedOptions, SearchContext, build_search_pipeline
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReindexReport:
+    model_version: int
+    reindexed: list[str] = field(default_factory=list)
+    current: list[str] = field(default_factory=list)
+    missing_source: list[str] = field(default_factory=list)
 
 
 class Orchestrator:
@@ -258,6 +267,38 @@ class Orchestrator:
             return self._backend.is_ready() and bool(self._backend.model_versions(FRAME_ENCODER))
         except Exception:  # readiness must never raise
             return False
+
+    def reindex(
+        self, model_version: int | None = None, *, progress: bool = True
+    ) -> ReindexReport:
+        """Re-encode every video whose codes came from another model version.
+
+        Codes of two versions live in different spaces, so a catalog moves to a new model
+        by re-indexing from each video's recorded source. Uploaded videos have no readable
+        source on the server: they are reported, to be uploaded again.
+        """
+        from tqdm import tqdm
+
+        target = self._encoder.resolved_version(model_version)
+        report = ReindexReport(model_version=target)
+        for info in tqdm(list(self._catalog.iter_videos()), desc="re-index", disable=not progress):
+            if info.model_version == target:
+                report.current.append(info.video_id)
+                continue
+            source = Path(info.source)
+            if not info.source or not source.is_file():
+                report.missing_source.append(info.video_id)
+                continue
+            self.index_video(
+                source,
+                video_id=info.video_id,
+                title=info.title,
+                tags=info.tags,
+                source=info.source,
+                model_version=target,
+            )
+            report.reindexed.append(info.video_id)
+        return report
 
     def optimize_catalog(self) -> None:
         """After bulk indexing: let the catalog build its quantized segments (Qdrant Edge)."""

@@ -51,6 +51,42 @@ def register(subparsers: Any) -> None:
         "to it instead of the configured backend",
     )
     parser.set_defaults(func=serve)
+    register_reindex(subparsers)
+
+
+def register_reindex(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "reindex",
+        help="re-encode the catalog with another model version",
+        description=(
+            "Codes from different model versions are never compared. After rolling out a new "
+            "model version, re-index every video from its recorded source with that version "
+            "(the latest served one by default). Runs in-process on the configured catalog: "
+            "stop an embedded (Qdrant Edge) server first; a Qdrant cluster can stay online."
+        ),
+    )
+    parser.add_argument("--config", type=Path, default=None, help="YAML config file")
+    parser.add_argument("--model-version", type=int, default=None, help="default: latest")
+    parser.set_defaults(func=reindex)
+
+
+def reindex(args: argparse.Namespace) -> int:
+    from vidsearch.config import load_config
+    from vidsearch.orchestrator.factory import build_orchestrator
+
+    orchestrator = build_orchestrator(load_config(args.config))
+    try:
+        report = orchestrator.reindex(args.model_version)
+    finally:
+        orchestrator.close()
+    print(
+        f"model version {report.model_version}: re-indexed {len(report.reindexed)}, "
+        f"already current {len(report.current)}, no readable source "
+        f"{len(report.missing_source)}"
+    )
+    for video_id in report.missing_source:
+        print(f"  upload again: {video_id}")
+    return 1 if report.missing_source else 0
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -56,6 +56,10 @@ class Checkpoint:
 
     def build_model(self) -> nn.Module:
         """Rebuild the network from ``config`` and load ``state_dict`` strictly (eval mode)."""
+        if self.kind == "text_video":
+            from vidsearch.training.text_video import load_text_video
+
+            return load_text_video(self)
         model: VideoHashModel | VideoEmbedder
         if self.kind == "video_hash":
             model = build_video_hash_model(self.config)

@@ -131,3 +131,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--quant-loss", nargs="+", choices=QUANT_LOSSES[1:], default=None,
                    help="also train these stage 2 variants (video_hash_<variant>.pt)")
     p.set_defaults(func=_cmd_starter)
+
+    from vidsearch.training.text_video import register_text_video
+
+    register_text_video(sub)
