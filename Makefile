@@ -54,7 +54,7 @@ sample: $(SAMPLE)/manifest.json ## generate a small sample corpus of H.264 video
 run: export sample ## set up, index the sample corpus and serve on localhost (embedded default)
 	$(VS) serve --config $(CONFIG) --index-dir $(SAMPLE)/references
 
-serve-triton: export ## serve with the real tritonserver (CPU twin) behind the orchestrator
+serve-triton: export sample ## serve with the real tritonserver (CPU twin) behind the orchestrator
 	$(VS) serve --config $(CONFIG) --with-tritonserver $(CPU_TWIN) --index-dir $(SAMPLE)/references
 
 promtool: ## install promtool + prometheus 2.42 (Debian) if absent

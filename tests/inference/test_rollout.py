@@ -165,12 +165,10 @@ def test_unknown_model_is_reported(server: Any, capsys: pytest.CaptureFixture[st
 
 def test_catalog_of_another_version_is_refused(server: Any, repos: Any, tmp_path: Path) -> None:
     """Orchestrator: codes indexed with v1 are never compared with v2 query codes."""
-    orchestrator = pytest.importorskip(
-        "vidsearch.orchestrator.orchestrator", reason="orchestrator (media decode) not importable"
-    )
     from vidsearch.catalog.base import IncompatibleModelError, VideoRecord
     from vidsearch.catalog.qdrant_edge import QdrantEdgeCatalog
     from vidsearch.config import CatalogConfig, InferenceConfig, VidsearchConfig
+    from vidsearch.orchestrator import orchestrator
     from vidsearch.orchestrator.api import SearchOptions
 
     for model in MODELS:  # v2 only, whatever the previous test left
