@@ -20,7 +20,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv models export sample run serve serve-triton test lint bench protos clean promtool k8s-check
+.PHONY: help venv models export sample run serve serve-triton test lint bench protos clean promtool k8s-check loadtest
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -70,11 +70,14 @@ test: venv promtool ## run the test suite (real gRPC, Triton, Qdrant Edge, PyAV,
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 lint: venv ## ruff + mypy
-	$(VENV)/bin/ruff check vidsearch exporters clients/python tests
+	$(VENV)/bin/ruff check vidsearch exporters clients/python tests loadtest
 	$(VENV)/bin/mypy vidsearch clients/python/vidsearch_client
 
 bench: export ## measure and write BENCHMARKS.md (quality: `vidsearch eval`, ~25 min more)
 	$(PY) -m vidsearch.bench.run --out BENCHMARKS.md --e2e-references 20 --e2e-media-dir var/bench-media
+
+loadtest: export sample ## locust over gRPC against a local server (or TARGET=host:port), report -> BENCHMARKS.md
+	bash loadtest/run_local.sh
 
 protos: venv ## regenerate the gRPC stubs from protos/
 	bash scripts/gen_protos.sh

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vidsearch.bench import catalog_search, end_to_end, inference
+from vidsearch.bench import catalog_search, end_to_end, inference, load
 from vidsearch.bench.report import update_section
 
 PROG = "python -m vidsearch.bench.run"
@@ -82,6 +82,14 @@ def _run_end_to_end(args: argparse.Namespace, prefix: str, out: str) -> str:
     return end_to_end.to_markdown(end_to_end.run_end_to_end_bench(cfg), command)
 
 
+def _run_load(args: argparse.Namespace, prefix: str, out: str) -> str:
+    cfg = load.config_from_args(args, prefix)
+    command = shlex.join(
+        [*PROG.split(), "--out", out, "--sections", "load", *load.config_argv(cfg, prefix)]
+    )
+    return load.to_markdown(load.run_load_bench(cfg), command)
+
+
 SECTIONS: dict[str, Section] = {
     catalog_search.SECTION: Section(
         catalog_search.SECTION,
@@ -107,6 +115,13 @@ SECTIONS: dict[str, Section] = {
         end_to_end.add_arguments,
         _run_end_to_end,
         {"e2e_references": 8, "e2e_searches": 10},
+    ),
+    load.SECTION: Section(
+        load.SECTION,
+        "load-",
+        load.add_arguments,
+        _run_load,
+        {"load_duration": 8.0, "load_references": 2},
     ),
 }
 

@@ -1,0 +1,67 @@
+"""Load-test scenario: task weights, media and run settings (YAML file + environment).
+
+Defaults live in ``loadtest/scenario.yaml``; ``LOADTEST_SCENARIO`` names another file, and
+``LOADTEST_<KEY>`` environment variables override single keys (``LOADTEST_WEIGHT_SEARCH=3``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".mov", ".avi"}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    weight_search: int = 4  # SearchByVideo
+    weight_index: int = 1  # IndexVideo
+    weight_text: int = 0  # SearchByText: PLACEHOLDER, the RPC does not exist yet
+    queries: str = "var/sample/queries"  # query files for SearchByVideo
+    references: str = "var/sample/references"  # files uploaded by IndexVideo
+    index_prefix: str = "loadtest"  # ids: <prefix>-<user>-<n>, deleted when a user stops
+    cleanup: bool = True  # delete what IndexVideo added (keeps a real catalog clean)
+    top_k: int = 10
+    timeout_s: float = 120.0
+    wait_min_s: float = 0.0  # think time between tasks of one user
+    wait_max_s: float = 0.5
+
+    def media(self, which: str) -> list[Path]:
+        folder = Path(getattr(self, which))
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{which}: {folder} is not a directory (run `make sample`)")
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+        if not files:
+            raise FileNotFoundError(f"{which}: no video files in {folder}")
+        return files
+
+
+def _coerce(kind: type | str, raw: object) -> object:
+    kind = {"int": int, "float": float, "bool": bool, "str": str}.get(str(kind), kind)
+    if kind is bool and isinstance(raw, str):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    return kind(raw)  # type: ignore[operator]
+
+
+def load_scenario(path: str | os.PathLike[str] | None = None) -> Scenario:
+    path = path or os.environ.get("LOADTEST_SCENARIO") or HERE / "scenario.yaml"
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    known = {f.name: f.type for f in fields(Scenario)}
+    unknown = set(data) - set(known)
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
+    for name in known:
+        env = os.environ.get(f"LOADTEST_{name.upper()}")
+        if env is not None:
+            data[name] = env
+    values = {k: _coerce(known[k], v) for k, v in data.items()}
+    scenario = Scenario(**values)  # type: ignore[arg-type]
+    if min(scenario.weight_search, scenario.weight_index, scenario.weight_text) < 0:
+        raise ValueError("weights must be >= 0")
+    if scenario.weight_search + scenario.weight_index + scenario.weight_text == 0:
+        raise ValueError("every task weight is 0")
+    return scenario

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Canary rollout of a new vidsearch model version (Triton + orchestrator on Kubernetes).
+#
+# usage: scripts/canary.sh [options] STEP
+#
+# STEP (run them in this order; each is idempotent enough to re-run):
+#   start     load version TO next to FROM in Triton (`vidsearch models load`), create the
+#             canary Deployment `orchestrator-canary` (a copy of `orchestrator` with
+#             VIDSEARCH_INFERENCE__MODEL_VERSION=TO, label track=canary, its own catalog
+#             collections VIDSEARCH_CATALOG__COLLECTION_PREFIX=vidsearch-vTO) and re-index
+#             that catalog with TO (`vidsearch reindex --model-version TO` in the canary pod)
+#   compare   query Prometheus for p95 SearchByVideo latency and the error ratio per model
+#             version over WINDOW; exit 0 when the canary is within budget, 3 when not
+#   promote   route everything to TO (env on `orchestrator`, rollout), delete the canary,
+#             unload FROM from Triton
+#   rollback  delete the canary Deployment, unload TO from Triton
+#
+# options:
+#   --from N            version serving now (required)
+#   --to N              new version (default FROM+1)
+#   --weight PCT        canary share of orchestrator pods, in percent (default 10)
+#   --namespace NS      (default vidsearch)
+#   --triton HOST:PORT  Triton gRPC address as seen from here (default: port-forward
+#                       svc/triton to 127.0.0.1:8001, started by this script)
+#   --prometheus URL    Prometheus HTTP API (default http://127.0.0.1:9090)
+#   --window DUR        PromQL range for compare (default 10m)
+#   --max-p95-ratio R   canary p95 may be at most R x stable p95 (default 1.2)
+#   --max-error-ratio E canary error ratio budget (default 0.01)
+#   --dry-run           print the commands (kubectl, vidsearch, curl), run nothing
+#   -h, --help          this text
+#
+# How traffic is split: the `orchestrator` Service selects app.kubernetes.io/name=
+# orchestrator, which both Deployments carry, so the canary gets its share of pods
+# (WEIGHT % of the stable replicas, at least 1). gRPC keeps connections open, so the
+# share is per connection: use clients that re-resolve / spread (the SDK opens one channel
+# per client). For an exact weight put an ingress/Gateway in front (e.g. ingress-nginx
+# `nginx.ingress.kubernetes.io/canary-weight`, or an HTTPRoute with two backendRefs and
+# weights) pointing at a Service that selects track=canary. A single request can also
+# ask for a version with SearchOptions.model_version (it must match its catalog's codes).
+#
+# Catalog: codes of different model versions are never compared (a search whose version
+# did not produce the catalog's codes is refused with FAILED_PRECONDITION), and `vidsearch
+# reindex` rewrites codes in place. So the canary serves its own collections (prefix
+# vidsearch-vTO): seed them with a Qdrant snapshot of the stable collections (or re-index
+# the sources), then `start` re-indexes them with TO. `promote` moves `orchestrator` to
+# that prefix; the old collections stay until you delete them.
+#
+# Per-version metrics: vidsearch_model_info{version} (value 1 per pod) joined on pod
+# with vidsearch_rpc_seconds / vidsearch_rpc_total (ServiceMonitor keeps the pod label).
+set -euo pipefail
+
+NS=vidsearch
+FROM=""
+TO=""
+WEIGHT=10
+TRITON=""
+PROM=http://127.0.0.1:9090
+WINDOW=10m
+MAX_P95_RATIO=1.2
+MAX_ERROR_RATIO=0.01
+DRY_RUN=0
+STEP=""
+VS=${VS:-vidsearch}
+MODELS="frame_encoder hash_texture_heads video_embedder"
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
+die() { echo "canary: $*" >&2; exit 2; }
+
+while (($#)); do
+  case $1 in
+    --from) FROM=$2; shift 2 ;;
+    --to) TO=$2; shift 2 ;;
+    --weight) WEIGHT=$2; shift 2 ;;
+    --namespace) NS=$2; shift 2 ;;
+    --triton) TRITON=$2; shift 2 ;;
+    --prometheus) PROM=$2; shift 2 ;;
+    --window) WINDOW=$2; shift 2 ;;
+    --max-p95-ratio) MAX_P95_RATIO=$2; shift 2 ;;
+    --max-error-ratio) MAX_ERROR_RATIO=$2; shift 2 ;;
+    --dry-run) DRY_RUN=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    start|compare|promote|rollback) [[ -z $STEP ]] || die "one STEP only"; STEP=$1; shift ;;
+    *) die "unknown argument $1 (see --help)" ;;
+  esac
+done
+[[ -n $STEP ]] || die "STEP missing (start|compare|promote|rollback; see --help)"
+[[ $FROM =~ ^[0-9]+$ ]] || die "--from N is required"
+TO=${TO:-$((FROM + 1))}
+[[ $TO =~ ^[0-9]+$ && $TO != "$FROM" ]] || die "--to must be a version other than --from"
+[[ $WEIGHT =~ ^[0-9]+$ && $WEIGHT -ge 1 && $WEIGHT -le 50 ]] || die "--weight is 1..50 (%)"
+K="kubectl -n $NS"
+PREFIX="vidsearch-v$TO"
+
+run() {  # print, then run unless --dry-run
+  echo "+ $*"
+  ((DRY_RUN)) || bash -c "$*"
+}
+
+triton_url() {
+  if [[ -n $TRITON ]]; then echo "$TRITON"; return; fi
+  if ((!DRY_RUN)) && [[ -z ${PF_PID:-} ]]; then
+    $K port-forward svc/triton 8001:8001 >/dev/null 2>&1 &
+    PF_PID=$!
+    trap 'kill $PF_PID 2>/dev/null || true' EXIT
+    sleep 3
+  fi
+  echo 127.0.0.1:8001
+}
+
+# PromQL: per-version view of the orchestrator's metrics.
+version_of_pod="max by (pod, version) (vidsearch_model_info)"
+p95_query="histogram_quantile(0.95, sum by (le, version) (rate(vidsearch_rpc_seconds_bucket{method=\"SearchByVideo\"}[$WINDOW]) * on (pod) group_left (version) $version_of_pod))"
+error_query="sum by (version) (rate(vidsearch_rpc_total{code!=\"OK\"}[$WINDOW]) * on (pod) group_left (version) $version_of_pod) / sum by (version) (rate(vidsearch_rpc_total[$WINDOW]) * on (pod) group_left (version) $version_of_pod)"
+
+canary_manifest() {  # stable Deployment -> canary Deployment (JSON on stdin/stdout)
+  cat <<PYEOF
+$K get deployment orchestrator -o json | python3 -c '
+import json, math, sys
+d = json.load(sys.stdin)
+for k in ("status",): d.pop(k, None)
+m = d["metadata"]; m["name"] = "orchestrator-canary"
+for k in ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields"): m.pop(k, None)
+m.setdefault("annotations", {}).pop("kubectl.kubernetes.io/last-applied-configuration", None)
+d["spec"]["replicas"] = max(1, math.ceil(d["spec"].get("replicas", 1) * $WEIGHT / 100))
+d["spec"]["selector"]["matchLabels"]["track"] = "canary"
+d["spec"]["template"]["metadata"]["labels"]["track"] = "canary"
+c = d["spec"]["template"]["spec"]["containers"][0]
+env = [e for e in c.get("env", []) if e["name"] not in ("VIDSEARCH_INFERENCE__MODEL_VERSION", "VIDSEARCH_CATALOG__COLLECTION_PREFIX")]
+c["env"] = env + [{"name": "VIDSEARCH_INFERENCE__MODEL_VERSION", "value": "$TO"}, {"name": "VIDSEARCH_CATALOG__COLLECTION_PREFIX", "value": "$PREFIX"}]
+json.dump(d, sys.stdout)' | $K apply -f -
+PYEOF
+}
+
+case $STEP in
+  start)
+    url=$(triton_url)
+    run "$VS models load $MODELS --version $TO --url $url"
+    run "$VS models list --url $url"
+    run "$(canary_manifest)"
+    run "$K rollout status deployment/orchestrator-canary --timeout=15m"
+    run "$K exec deployment/orchestrator-canary -- vidsearch reindex --model-version $TO"
+    echo "canary v$TO serving ~$WEIGHT % of orchestrator pods; wait $WINDOW, then: $0 --from $FROM --to $TO compare"
+    ;;
+  compare)
+    tmp=/tmp/canary-$$
+    ((DRY_RUN)) || mkdir -p "$tmp"
+    run "curl -fsS -G '$PROM/api/v1/query' --data-urlencode 'query=$p95_query' > $tmp/p95.json"
+    run "curl -fsS -G '$PROM/api/v1/query' --data-urlencode 'query=$error_query' > $tmp/err.json"
+    ((DRY_RUN)) && exit 0
+    python3 - "$FROM" "$TO" "$MAX_P95_RATIO" "$MAX_ERROR_RATIO" "$tmp/p95.json" "$tmp/err.json" <<'PYEOF'
+import json, math, sys
+old, new, max_ratio, max_err = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+def by_version(path):
+    out = {}
+    for r in json.load(open(path))["data"]["result"]:
+        out[r["metric"].get("version")] = float(r["value"][1])
+    return out
+p95, err = by_version(sys.argv[5]), by_version(sys.argv[6])
+print(f"p95 SearchByVideo s: {p95}\nerror ratio: {err}")
+if new not in p95 or math.isnan(p95[new]):
+    sys.exit(f"no traffic measured for v{new} yet")
+ok = p95[new] <= max_ratio * p95.get(old, float("inf")) and err.get(new, 0.0) <= max_err
+print("canary within budget: promote" if ok else "canary over budget: roll back")
+sys.exit(0 if ok else 3)
+PYEOF
+    ;;
+  promote)
+    url=$(triton_url)
+    run "$K set env deployment/orchestrator VIDSEARCH_INFERENCE__MODEL_VERSION=$TO VIDSEARCH_CATALOG__COLLECTION_PREFIX=$PREFIX"
+    run "$K rollout status deployment/orchestrator --timeout=15m"
+    run "$K delete deployment orchestrator-canary --ignore-not-found"
+    run "$VS models unload $MODELS --version $FROM --url $url"
+    run "$VS models list --url $url"
+    echo "promoted v$TO; also set inference.model_version: $TO (vidsearch models route --version $TO --write ...) and the prefix in k8s/ so the next apply keeps it"
+    ;;
+  rollback)
+    url=$(triton_url)
+    run "$K delete deployment orchestrator-canary --ignore-not-found"
+    run "$VS models unload $MODELS --version $TO --url $url"
+    run "$VS models list --url $url"
+    ;;
+esac

@@ -1,0 +1,143 @@
+"""Smoke test of the load test: locust (subprocess, ~5 s) against a real toy-model server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LOADTEST = ROOT / "loadtest"
+BIN = Path(sys.executable).parent
+
+
+def _make_report_module():  # loadtest/ is a folder of scripts, not a package
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "loadtest_make_report", LOADTEST / "make_report.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.timeout(180)
+def test_locust_smoke_against_real_server(tmp_path: Path) -> None:
+    from vidsearch.bench.end_to_end import (
+        EndToEndBenchConfig,
+        _server_config,
+        prepare_repository,
+        write_reference,
+    )
+    from vidsearch.orchestrator.factory import build_orchestrator
+    from vidsearch.service.server import build_server
+
+    refs, queries = tmp_path / "refs", tmp_path / "queries"
+    refs.mkdir()
+    queries.mkdir()
+    for seed, folder in ((1, refs), (2, refs), (1, queries)):
+        write_reference(
+            folder / f"v{seed}.mp4", seed, 2.0, fps=8.0, width=160, height=120, render_scale=2
+        )
+    empty = tmp_path / "no-checkpoints"
+    empty.mkdir()
+    repository, _, toy = prepare_repository(
+        EndToEndBenchConfig(checkpoints=empty), tmp_path, lambda _: None
+    )
+    assert toy
+    config = _server_config(repository, tmp_path)
+    orchestrator = build_orchestrator(config)
+    running = build_server(config, orchestrator)
+    try:
+        assert running.target.startswith("127.0.0.1:")
+        orchestrator.index_video(refs / "v1.mp4", video_id="v1", title="v1", source="")
+        env = {
+            **os.environ,
+            "LOADTEST_QUERIES": str(queries),
+            "LOADTEST_REFERENCES": str(refs),
+            "LOADTEST_WEIGHT_SEARCH": "2",
+            "LOADTEST_WEIGHT_INDEX": "1",
+            "LOADTEST_WAIT_MAX_S": "0.2",
+        }
+        csv = tmp_path / "locust"
+        proc = subprocess.run(
+            [
+                str(BIN / "locust"),
+                "-f",
+                str(LOADTEST / "locustfile.py"),
+                "--headless",
+                "-u",
+                "2",
+                "-r",
+                "2",
+                "-t",
+                "5s",
+                "--host",
+                running.target,
+                "--csv",
+                str(csv),
+                "--only-summary",
+                "--stop-timeout",
+                "30",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        # IndexVideo's ids were deleted by the users' on_stop: the catalog is as before.
+        from vidsearch_client import VideoSearchClient
+
+        with VideoSearchClient(running.target, timeout=30) as client:
+            assert client.stats().videos == 1
+    finally:
+        running.stop(grace=1.0)
+        orchestrator.close()
+
+    report = _make_report_module()
+    rows, failures = report.read_stats(csv)
+    by_name = {r.name: r for r in rows}
+    assert {"SearchByVideo", "IndexVideo", "Aggregated"} <= set(by_name)
+    assert failures == []
+    for name in ("SearchByVideo", "IndexVideo"):
+        assert by_name[name].requests > 0 and by_name[name].failures == 0
+        assert by_name[name].p50_ms > 0
+    md = report.to_markdown(
+        rows, failures, command="test", target=running.target, users=2, spawn_rate=2,
+        duration="5s",
+    )  # fmt: skip
+    assert md.startswith("## Load test")
+    assert "| SearchByVideo | " in md and "| IndexVideo | " in md
+    assert "No errors." in md
+
+    from vidsearch.bench.report import update_section
+
+    out = update_section(tmp_path / "B.md", report.SECTION, md)
+    text = out.read_text()
+    assert "<!-- bench:loadtest -->" in text and "| SearchByVideo | " in text
+
+
+def test_scenario_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    sys.path.insert(0, str(LOADTEST))
+    try:
+        from scenario import load_scenario
+    finally:
+        sys.path.remove(str(LOADTEST))
+    default = load_scenario()
+    assert default.weight_text == 0  # SearchByText placeholder stays off
+    monkeypatch.setenv("LOADTEST_WEIGHT_SEARCH", "7")
+    monkeypatch.setenv("LOADTEST_CLEANUP", "false")
+    s = load_scenario()
+    assert (s.weight_search, s.weight_index, s.cleanup) == (7, default.weight_index, False)
+    monkeypatch.setenv("LOADTEST_WEIGHT_SEARCH", "0")
+    monkeypatch.setenv("LOADTEST_WEIGHT_INDEX", "0")
+    with pytest.raises(ValueError, match="every task weight is 0"):
+        load_scenario()
