@@ -31,6 +31,10 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 	# torch first, pinned to the local CPU wheel, so nothing pulls a CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e clients/python -e ".[dev,triton,bench,torchserve]"
+	# locust needs a newer geventhttpclient than tritonclient[http] declares; we only use
+	# tritonclient's gRPC client, so install it after and accept pip's warning.
+	$(PY) -m pip install -q "locust==2.47.0" 2>&1 | grep -v "is ignored" || true
+	$(PY) -c "import locust, tritonclient.grpc, pytriton"
 	touch $(STAMP)
 
 venv: $(STAMP) ## create the virtual environment with every dependency
