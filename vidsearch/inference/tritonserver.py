@@ -51,6 +51,8 @@ class TritonServerProcess:
 
     Use as a context manager, or call :meth:`start` / :meth:`stop`. ``models`` are
     loaded at start (default: all); others can be loaded later with :meth:`load_model`.
+    Ports default to 0: a fresh free port at each start. Pin them (``grpc_port=...``) to
+    restart the server on the same address, e.g. behind a long-lived client.
     """
 
     def __init__(
@@ -62,6 +64,9 @@ class TritonServerProcess:
         startup_timeout_s: float = 120.0,
         exit_timeout_s: int = 5,
         log_verbose: int = 0,
+        grpc_port: int = 0,
+        http_port: int = 0,
+        metrics_port: int = 0,
     ) -> None:
         self.model_repository = Path(model_repository).resolve()
         self.work_dir = Path(work_dir).resolve()
@@ -69,7 +74,8 @@ class TritonServerProcess:
         self.startup_timeout_s = startup_timeout_s
         self.exit_timeout_s = exit_timeout_s
         self.log_verbose = log_verbose
-        self.grpc_port = self.http_port = self.metrics_port = 0
+        self._pinned_ports = (grpc_port, http_port, metrics_port)
+        self.grpc_port, self.http_port, self.metrics_port = self._pinned_ports
         self.log_path = self.work_dir / "tritonserver.log"
         self.startup_seconds: float | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -122,7 +128,9 @@ class TritonServerProcess:
             raise TritonServerError("tritonserver is already running")
         self.work_dir.mkdir(parents=True, exist_ok=True)
         binary, server_dir, env = self._prepare()
-        self.grpc_port, self.http_port, self.metrics_port = free_port(), free_port(), free_port()
+        self.grpc_port, self.http_port, self.metrics_port = (
+            port or free_port() for port in self._pinned_ports
+        )
         prefix = f"vidsearch_{os.getpid()}_{uuid.uuid4().hex[:8]}_"
         command = [
             str(binary),

@@ -210,8 +210,11 @@ def _camera(tex: np.ndarray, scene: _Scene, a: float, width: int, height: int) -
     xs = fx * (tw - 2 - vw) + np.arange(width) * (vw / width)
     y0, x0 = ys.astype(np.int64), xs.astype(np.int64)
     wy, wx = (ys - y0)[:, None, None], (xs - x0)[None, :, None]
-    rows = tex[y0] * (1 - wy) + tex[y0 + 1] * wy
-    out: np.ndarray = rows[:, x0] * (1 - wx) + rows[:, x0 + 1] * wx
+    lo = int(x0[0])
+    band = tex[:, lo : int(x0[-1]) + 2]  # only the columns in view: separable blend is cheap
+    rows = band[y0] * (1 - wy) + band[y0 + 1] * wy
+    x0 = x0 - lo
+    out: np.ndarray = np.take(rows, x0, axis=1) * (1 - wx) + np.take(rows, x0 + 1, axis=1) * wx
     return out
 
 
@@ -223,7 +226,14 @@ def _draw_shape(img: np.ndarray, sh: _Shape, t: float, gx: np.ndarray, gy: np.nd
     cx = (sh.pos0[0] + sh.vel[0] * t + amp * np.sin(w * t + ph)) % 1.2 - 0.1
     cy = (sh.pos0[1] + sh.vel[1] * t + amp * np.cos(w * t + ph)) % 1.2 - 0.1
     ang = sh.angle0 + sh.spin * t
-    dx, dy = gx - cx * aspect, gy - cy
+    ext = 1.5 * sh.size  # bounding half-extent of every shape kind, in frame heights
+    y_lo, y_hi = int(max((cy - ext) * height, 0)), int(min((cy + ext) * height + 1, height))
+    x_lo = int(max((cx * aspect - ext) * height, 0))
+    x_hi = int(min((cx * aspect + ext) * height + 1, width))
+    if y_lo >= y_hi or x_lo >= x_hi:
+        return
+    img = img[y_lo:y_hi, x_lo:x_hi]
+    dx, dy = gx[y_lo:y_hi, x_lo:x_hi] - cx * aspect, gy[y_lo:y_hi, x_lo:x_hi] - cy
     lx = dx * np.cos(ang) + dy * np.sin(ang)
     ly = -dx * np.sin(ang) + dy * np.cos(ang)
     r, b = sh.size, sh.size * sh.aspect

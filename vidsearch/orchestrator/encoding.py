@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from vidsearch.config import MediaConfig
-from vidsearch.inference.base import InferenceBackend, ModelNotFoundError
+from vidsearch.inference.base import BackendUnavailableError, InferenceBackend, ModelNotFoundError
 from vidsearch.media.decode import DecodedVideo, decode_video
 from vidsearch.media.errors import EmptyMediaError
 from vidsearch.media.sandbox import sandboxed_decode_video
@@ -119,8 +119,8 @@ class VideoEncoder:
         """The model version a request will use: per request, then config, then latest."""
         wanted = requested if requested is not None else self._version
         versions = self._backend.model_versions(model)
-        if not versions:
-            raise ModelNotFoundError(f"no version of {model} is being served")
+        if not versions:  # unloaded or still loading: a state that passes, so retryable
+            raise BackendUnavailableError(f"no version of {model} is being served right now")
         if wanted is None:
             return versions[-1]
         if wanted not in versions:
@@ -133,8 +133,22 @@ class VideoEncoder:
         """Seed 002's embedder is exported on its own: same release if served, else latest."""
         versions = self._backend.model_versions(VIDEO_EMBEDDER)
         if not versions:
-            raise ModelNotFoundError(f"no version of {VIDEO_EMBEDDER} is being served")
+            raise BackendUnavailableError(
+                f"no version of {VIDEO_EMBEDDER} is being served right now"
+            )
         return hash_version if hash_version in versions else versions[-1]
+
+    def _infer(
+        self, model: str, inputs: dict[str, np.ndarray], version: int, timeout: float | None
+    ) -> dict[str, np.ndarray]:
+        try:
+            return self._backend.infer(model, inputs, version=version, timeout=timeout)
+        except ModelNotFoundError as exc:
+            if not self._backend.model_versions(model):  # unloaded while this request ran
+                raise BackendUnavailableError(
+                    f"{model} was unloaded during the request; retry shortly"
+                ) from exc
+            raise
 
     def frame_size(self) -> int:
         signature = self._backend.signature(FRAME_ENCODER, self._version)
@@ -153,28 +167,26 @@ class VideoEncoder:
         timeout = timeout_s if timeout_s is not None else self._timeout
         features = np.concatenate(
             [
-                self._backend.infer(
+                self._infer(
                     FRAME_ENCODER,
                     {"frames": decoded.frames[start : start + self._batch]},
-                    version=model_version,
-                    timeout=timeout,
+                    model_version,
+                    timeout,
                 )["feature"]
                 for start in range(0, len(decoded.frames), self._batch)
             ]
         )
         batch = np.concatenate([features, features.mean(axis=0, keepdims=True)]).astype(np.float32)
-        heads = self._backend.infer(
-            HASH_HEADS, {"feature": batch}, version=model_version, timeout=timeout
-        )
+        heads = self._infer(HASH_HEADS, {"feature": batch}, model_version, timeout)
         bits = heads["hash_bits"].astype(np.float32)
         texture = heads["texture"].astype(np.float32)
         embedding = None
         if with_embedding:
-            embedding = self._backend.infer(
+            embedding = self._infer(
                 VIDEO_EMBEDDER,
                 {"frames": decoded.frames[None]},
-                version=self.embedder_version(model_version),
-                timeout=timeout,
+                self.embedder_version(model_version),
+                timeout,
             )["embedding"][0].astype(np.float32)
         return EncodedVideo(
             keyframe_bits=bits[:-1],
