@@ -75,7 +75,8 @@ test: venv promtool ## run the test suite (real gRPC, Triton, Qdrant Edge, PyAV,
 
 lint: venv ## ruff + mypy
 	$(VENV)/bin/ruff check vidsearch exporters clients/python tests loadtest
-	$(VENV)/bin/mypy vidsearch clients/python/vidsearch_client
+	$(VENV)/bin/mypy vidsearch
+	$(VENV)/bin/mypy clients/python/vidsearch_client
 
 bench: export ## measure and write BENCHMARKS.md (quality: `vidsearch eval`, ~25 min more)
 	$(PY) -m vidsearch.bench.run --out BENCHMARKS.md --e2e-references 20 --e2e-media-dir var/bench-media

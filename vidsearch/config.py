@@ -61,6 +61,11 @@ class CatalogConfig(BaseModel):
     api_key: SecretStr | None = None
     collection_prefix: str = "vidsearch"
     replication_factor: int = Field(2, ge=1)
+    duplicate_policy: Literal["report", "reject"] = Field(
+        "report",
+        description="same file (SHA-256) indexed under another id: report it in the answer, "
+        "or reject the request with ALREADY_EXISTS",
+    )
     shard_number: int = Field(3, ge=1)
 
 

@@ -53,7 +53,7 @@ def test_quick_defaults_and_unknown_section() -> None:
     args = build_parser(quick=True).parse_args(["--quick", "--catalog-queries", "7"])
     assert args.catalog_sizes == (10_000, 100_000)
     assert args.catalog_queries == 7  # explicit options win over --quick
-    assert args.sections == ["catalog", "inference", "end_to_end"]
+    assert args.sections == ["catalog", "inference", "end_to_end", "load"]
     full = build_parser().parse_args([])
     assert full.catalog_sizes == (10_000, 100_000, 1_000_000)
     with pytest.raises(SystemExit):

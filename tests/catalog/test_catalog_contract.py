@@ -266,3 +266,11 @@ def test_iter_videos_lists_every_video_across_batches(catalog: Catalog, mk) -> N
     listed = list(catalog.iter_videos(batch=2))  # several pages
     assert sorted(v.video_id for v in listed) == ["v0", "v1", "v2", "v4", "v5", "v6"]
     assert {v.model_version for v in listed} == {1, 2}
+
+
+def test_find_by_content_returns_every_id_of_the_same_file(catalog: Catalog, mk) -> None:
+    assert catalog.find_by_content("ab" * 32) == []
+    for video_id in ("a", "b"):
+        catalog.upsert_video(mk.video(video_id, frames=1))  # mk gives every video "ab" * 32
+    assert catalog.find_by_content("ab" * 32) == ["a", "b"]
+    assert catalog.find_by_content("cd" * 32) == []

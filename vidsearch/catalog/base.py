@@ -130,6 +130,10 @@ class Catalog(Protocol):
         """Every indexed video, in id order of the store (for re-indexing and audits)."""
         ...
 
+    def find_by_content(self, content_sha256: str, limit: int = 16) -> list[str]:
+        """Ids of indexed videos whose file had this SHA-256 (the same file, any id)."""
+        ...
+
     def search_videos(
         self,
         hash_bits: np.ndarray,

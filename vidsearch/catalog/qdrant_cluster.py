@@ -174,6 +174,18 @@ class QdrantClusterCatalog:
             if offset is None:
                 return
 
+    def find_by_content(self, content_sha256: str, limit: int = 16) -> list[str]:
+        with self._lock.reading(), client_errors("find_by_content"):
+            if self._dims is None or not content_sha256:
+                return []
+            points, _ = self._client.scroll(
+                self._names[sc.VIDEOS],
+                scroll_filter=m.Filter(must=[_match("content_sha256", content_sha256)]),
+                limit=limit,
+                with_payload=True,
+            )
+            return sorted(str((p.payload or {}).get(sc.F_VIDEO_ID, "")) for p in points)
+
     def search_videos(
         self,
         hash_bits: np.ndarray,

@@ -176,6 +176,20 @@ class QdrantEdgeCatalog:
             if offset is None:
                 return
 
+    def find_by_content(self, content_sha256: str, limit: int = 16) -> list[str]:
+        with self._lock.reading(), edge_errors("find_by_content"):
+            if self._dims is None or not content_sha256:
+                return []
+            points, _ = self._shards[sc.VIDEOS].scroll(
+                qe.ScrollRequest(
+                    limit=limit,
+                    filter=qe.Filter(must=[_match("content_sha256", content_sha256)]),
+                    with_payload=True,
+                    with_vector=False,
+                )
+            )
+            return sorted(str((p.payload or {}).get(sc.F_VIDEO_ID, "")) for p in points)
+
     def search_videos(
         self,
         hash_bits: np.ndarray,

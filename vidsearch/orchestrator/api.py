@@ -20,6 +20,11 @@ class OverloadedError(RuntimeError):
     """Too many requests in flight for a stage (maps to RESOURCE_EXHAUSTED)."""
 
 
+class DuplicateContentError(RuntimeError):
+    """The same file is already indexed under another id and policy rejects it
+    (maps to ALREADY_EXISTS)."""
+
+
 @dataclass(frozen=True)
 class SearchOptions:
     """Per-request knobs; None means the configured default."""

@@ -24,6 +24,7 @@ from vidsearch.catalog.base import (
 from vidsearch.config import VidsearchConfig
 from vidsearch.inference.base import InferenceBackend
 from vidsearch.orchestrator.api import (
+    DuplicateContentError,
     IndexResult,
     InvalidRequestError,
     OverloadedError,
@@ -170,6 +171,12 @@ class Orchestrator:
         with self._stage("index", "encode", timings):
             encoded = self._encoder(decoded, version=model_version, with_embedding=True)
         digest = content_sha256 or file_sha256(path)
+        duplicates = tuple(d for d in self._catalog.find_by_content(digest) if d != video_id)
+        if duplicates and self._config.catalog.duplicate_policy == "reject":
+            raise DuplicateContentError(
+                f"this file is already indexed as {', '.join(duplicates)}; index it under that "
+                "id, delete the other first, or set catalog.duplicate_policy=report"
+            )
         record = VideoRecord(
             video_id=video_id,
             hash_bits=encoded.video_bits,
@@ -199,7 +206,7 @@ class Orchestrator:
             "indexed video",
             extra={"video_id": video_id, "frames": len(decoded.frames), "timings": timings},
         )
-        return IndexResult(video=info, replaced=replaced)
+        return IndexResult(video=info, replaced=replaced, duplicate_of=duplicates)
 
     def delete_video(self, video_id: str) -> bool:
         with self._write_lock:

@@ -11,6 +11,7 @@
 | CatalogUnavailableError                     | UNAVAILABLE         | passed   |
 | IncompatibleModelError                      | FAILED_PRECONDITION | passed   |
 | OverloadedError                             | RESOURCE_EXHAUSTED  | passed   |
+| DuplicateContentError                       | ALREADY_EXISTS      | passed   |
 | anything else                               | INTERNAL            | generic  |
 
 InferenceTimeoutError is a BackendUnavailableError but maps to DEADLINE_EXCEEDED, not
@@ -36,7 +37,7 @@ from vidsearch.inference.base import (
     InferenceTimeoutError,
     ModelNotFoundError,
 )
-from vidsearch.orchestrator.api import InvalidRequestError, OverloadedError
+from vidsearch.orchestrator.api import DuplicateContentError, InvalidRequestError, OverloadedError
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ _TABLE: tuple[tuple[tuple[type[BaseException], ...], grpc.StatusCode], ...] = (
     ((BackendUnavailableError, CatalogUnavailableError), grpc.StatusCode.UNAVAILABLE),
     ((IncompatibleModelError,), grpc.StatusCode.FAILED_PRECONDITION),
     ((OverloadedError,), grpc.StatusCode.RESOURCE_EXHAUSTED),
+    ((DuplicateContentError,), grpc.StatusCode.ALREADY_EXISTS),
 )
 
 

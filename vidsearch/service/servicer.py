@@ -177,7 +177,7 @@ def search_to_proto(result: SearchResult) -> pb.SearchResponse:
         hits=hits,
         query_duration_s=result.query_duration_s,
         model_version=result.model_version,
-        mode=_MODES_TO_PROTO.get(result.mode, pb.SEARCH_MODE_UNSPECIFIED),  # type: ignore[arg-type]
+        mode=_MODES_TO_PROTO.get(result.mode, pb.SEARCH_MODE_UNSPECIFIED),  # type: ignore[arg-type, unused-ignore]
         stages=[pb.StageTiming(stage=k, seconds=v) for k, v in result.stage_seconds.items()],
     )
 
