@@ -100,6 +100,13 @@ class ServerConfig(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(50051, ge=0, le=65535)
     metrics_port: int = Field(9100, ge=0, le=65535)
+    health_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="extra plaintext listener serving only grpc.health.v1 (for kubelet probes "
+        "when the API port speaks TLS); None = off",
+    )
     max_workers: int = Field(8, ge=1)
     max_concurrent_searches: int = Field(4, ge=1)
     max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024)

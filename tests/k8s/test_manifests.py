@@ -365,7 +365,8 @@ def test_every_container_has_probes_on_its_own_ports(overlay: str) -> None:
                 assert probe in c, f"{workload['metadata']['name']}/{c['name']} lacks {probe}"
                 probe_port(workload, c[probe])  # resolves to a declared container port
     orchestrator = named(rendered(overlay), "Deployment", "orchestrator")
-    assert container(orchestrator, "orchestrator")["readinessProbe"]["grpc"] == {"port": 50051}
+    # The plaintext health-only port: the API port may speak TLS, kubelet's probe cannot.
+    assert container(orchestrator, "orchestrator")["readinessProbe"]["grpc"] == {"port": 50052}
 
 
 def _effective(pod: dict[str, Any], c: dict[str, Any], field: str) -> Any:
@@ -496,7 +497,14 @@ def test_orchestrator_env_and_config_file_load_into_vidsearch_config(
 
     ports = container_ports(deployment)
     assert config.server.host == "0.0.0.0"
-    assert config.server.port == ports["grpc"] == probe_port(deployment, c["readinessProbe"])
+    assert config.server.port == ports["grpc"]
+    assert config.server.health_port == ports["health"] == probe_port(
+        deployment, c["readinessProbe"]
+    )
+    if overlay == "gpu":  # production: TLS on the API port from the mounted Secret
+        tls_mount = next(m for m in c["volumeMounts"] if m["name"] == "grpc-tls")
+        assert config.server.tls_cert_file is not None and config.server.tls_key_file is not None
+        assert config.server.tls_cert_file.parent == Path(tls_mount["mountPath"])
     assert config.server.metrics_port == ports["metrics"]
     writable = {m["mountPath"] for m in c["volumeMounts"] if not m.get("readOnly")}
     assert str(config.server.upload_dir) in writable

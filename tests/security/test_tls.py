@@ -83,3 +83,16 @@ def test_tls_config_mistakes_fail_at_start(pki: Any, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot read"):
         server_credentials(ServerConfig(tls_cert_file=tmp_path / "no", tls_key_file=cert))
     assert server_credentials(ServerConfig()) is None
+
+
+def test_plaintext_health_port_beside_a_tls_api(start_server: Any, pki: Any, tls_files: Any) -> None:
+    """kubelet's gRPC probe speaks plaintext: the health-only port answers it, nothing else."""
+    running = start_server(**tls_files, health_port=0)
+    assert running.health_port and running.health_port != running.port
+    probe_target = f"127.0.0.1:{running.health_port}"
+    with _client(probe_target) as probe:
+        assert probe.health() == "SERVING"
+        with pytest.raises(vc.Unimplemented):  # only grpc.health.v1 lives there
+            probe.stats()
+    with _client(running.target) as plaintext, pytest.raises(vc.Unavailable):
+        plaintext.stats()  # the API port itself still refuses plaintext

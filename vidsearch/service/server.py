@@ -52,6 +52,8 @@ class RunningServer:
     health: health.HealthServicer
     metrics_server: WSGIServer | None = None
     metrics_port: int | None = None
+    health_server: grpc.Server | None = None
+    health_port: int | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
     _poller: threading.Thread | None = None
 
@@ -73,6 +75,8 @@ class RunningServer:
         if self._poller is not None:
             self._poller.join(timeout=5.0)
         self.server.stop(grace).wait()
+        if self.health_server is not None:
+            self.health_server.stop(None).wait()
         if self.metrics_server is not None:
             self.metrics_server.shutdown()
             self.metrics_server.server_close()
@@ -177,9 +181,22 @@ def build_server(
     if port == 0:
         raise RuntimeError(f"cannot listen on {_host_port(cfg.host, cfg.port)}")
 
+    health_server: grpc.Server | None = None
+    if cfg.health_port is not None:
+        # Plaintext, health service only: kubelet's native gRPC probe cannot speak TLS, and
+        # the health answer carries no data worth protecting.
+        health_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
+        health_port = health_server.add_insecure_port(_host_port(cfg.host, cfg.health_port))
+        if health_port == 0:
+            raise RuntimeError(f"cannot listen on {_host_port(cfg.host, cfg.health_port)}")
+
     poller = _ReadinessPoller(backend, health_servicer, round(stats_poll_s / ready_poll_s))
     poller.poll()  # health is right from the first call
     running = RunningServer(server=server, host=cfg.host, port=port, health=health_servicer)
+    if health_server is not None:
+        running.health_server, running.health_port = health_server, health_port
+        health_server.start()
     try:
         if with_metrics:
             running.metrics_server, running.metrics_port = metrics.start_metrics_http(
