@@ -147,3 +147,16 @@ def test_delete_then_restart_keeps_the_catalog(
     after = restarted.search_video(Path(query.path))
     assert [h.video.video_id for h in after.hits] == [h.video.video_id for h in before.hits]
     assert [h.score for h in after.hits] == pytest.approx([h.score for h in before.hits])
+
+
+def test_metrics_expose_no_request_content(live_server: Any, indexed: BenchmarkManifest) -> None:
+    """Ids, titles and file names that went through the server never reach /metrics."""
+    assert live_server.running is not None
+    url = f"http://127.0.0.1:{live_server.running.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    assert "vidsearch_rpc_total" in text  # the endpoint did record the traffic
+    for ref in indexed.references:
+        assert ref.video_id not in text
+        assert f"reference {ref.video_id}" not in text
+        assert Path(ref.path).name not in text
