@@ -180,7 +180,7 @@ class QdrantClusterCatalog:
                 return []
             points, _ = self._client.scroll(
                 self._names[sc.VIDEOS],
-                scroll_filter=m.Filter(must=[_match("content_sha256", content_sha256)]),
+                scroll_filter=m.Filter(must=[_match(sc.F_CONTENT_SHA256, content_sha256)]),
                 limit=limit,
                 with_payload=True,
             )

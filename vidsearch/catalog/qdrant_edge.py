@@ -183,7 +183,7 @@ class QdrantEdgeCatalog:
             points, _ = self._shards[sc.VIDEOS].scroll(
                 qe.ScrollRequest(
                     limit=limit,
-                    filter=qe.Filter(must=[_match("content_sha256", content_sha256)]),
+                    filter=qe.Filter(must=[_match(sc.F_CONTENT_SHA256, content_sha256)]),
                     with_payload=True,
                     with_vector=False,
                 )

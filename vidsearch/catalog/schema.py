@@ -53,6 +53,7 @@ F_VIDEO_ID = "video_id"
 F_GENERATION = "generation"
 F_MODEL_VERSION = "model_version"
 F_TIME_S = "time_s"
+F_CONTENT_SHA256 = "content_sha256"
 
 _NAMESPACE = uuid.UUID("5b0e7a53-8a43-4d47-9a59-2a0c6f1f7d11")
 
@@ -169,7 +170,7 @@ def video_payload(video: VideoRecord, generation: int) -> dict[str, Any]:
         "duration_s": float(video.duration_s),
         "source": video.source,
         F_MODEL_VERSION: int(video.model_version),
-        "content_sha256": video.content_sha256,
+        F_CONTENT_SHA256: video.content_sha256,
         "keyframe_count": len(video.keyframes),
         "indexed_at": datetime.now(UTC).isoformat(),
         F_GENERATION: generation,
@@ -204,7 +205,7 @@ def info_from_payload(payload: Mapping[str, Any]) -> VideoInfo:
         title=str(payload.get("title", "")),
         tags=tuple(str(t) for t in payload.get("tags") or ()),
         source=str(payload.get("source", "")),
-        content_sha256=str(payload.get("content_sha256", "")),
+        content_sha256=str(payload.get(F_CONTENT_SHA256, "")),
     )
 
 

@@ -7,7 +7,9 @@ disagree with the network about frame size.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -63,31 +65,20 @@ class FrameDecoder:
 
     def __call__(self, path: Path) -> DecodedFrames:
         media = self._media
-        if media.sandbox:
-            decoded = sandboxed_decode_video(
-                path,
-                fps=media.sample_fps,
-                size=self._size,
-                max_frames=media.max_frames,
-                max_pixels=media.max_pixels,
-                max_duration_s=media.max_duration_s,
-                timeout_s=media.decode_timeout_s,
-                memory_limit_bytes=media.sandbox_memory_bytes,
-            )
-            return self._frames(decoded, path)
-        decoded = decode_video(
-            path,
-            fps=self._media.sample_fps,
-            size=self._size,
-            max_frames=self._media.max_frames,
-            max_pixels=self._media.max_pixels,
-            max_duration_s=self._media.max_duration_s,
-            timeout_s=self._media.decode_timeout_s,
+        decode: Callable[..., DecodedVideo] = (
+            partial(sandboxed_decode_video, memory_limit_bytes=media.sandbox_memory_bytes)
+            if media.sandbox
+            else decode_video
         )
-        return self._frames(decoded, path)
-
-    @staticmethod
-    def _frames(decoded: DecodedVideo, path: Path) -> DecodedFrames:
+        decoded = decode(
+            path,
+            fps=media.sample_fps,
+            size=self._size,
+            max_frames=media.max_frames,
+            max_pixels=media.max_pixels,
+            max_duration_s=media.max_duration_s,
+            timeout_s=media.decode_timeout_s,
+        )
         if len(decoded.frames) == 0:
             raise EmptyMediaError(f"{path.name}: no video frame could be decoded")
         return DecodedFrames(decoded.frames, decoded.timestamps, float(decoded.duration_s))
