@@ -8,7 +8,8 @@
   (temporal features, for text-conditioned pooling). Both per-frame outputs are stored
   with the video (or recomputed) for stage 2.
 - ``text_video_scorer``: aligned rows (one query repeated per candidate) -> score, fine,
-  coarse [B]; keyword_mask all 0 switches the keyword enhancement off.
+  coarse [B]; keyword_mask all 0 switches the keyword enhancement off; frame_mask marks
+  the real frames of candidates padded to the longest one.
 
 Imported for its side effect: ``register_family`` adds the family to the registry.
 """
@@ -94,18 +95,21 @@ def scorer_model(module: nn.Module, text_dim: int, dim: int, k: int,
         tmask[0, n - 1] = 0
         kmask = np.ones((b, k), dtype=np.float32)
         kmask[-1] = 0
+        fmask = np.ones((b, t), dtype=np.float32)
+        fmask[0, t - 1] = 0
+        local = np.abs(f32(b, t, dim)) / dim * fmask[..., None]
         return {"token_features": f32(b, n, text_dim), "token_mask": tmask,
                 "text_feature": f32(b, text_dim), "keyword_features": f32(b, k, text_dim),
-                "keyword_mask": kmask, "local_features": np.abs(f32(b, t, dim)) / dim,
-                "frame_features": f32(b, t, dim)}
+                "keyword_mask": kmask, "local_features": local,
+                "frame_features": f32(b, t, dim), "frame_mask": fmask}
 
     names = ("token_features", "token_mask", "text_feature", "keyword_features",
-             "keyword_mask", "local_features", "frame_features")
+             "keyword_mask", "local_features", "frame_features", "frame_mask")
     axes: dict[str, dict[int, str]] = {
         "token_features": {0: "batch", 1: "tokens"}, "token_mask": {0: "batch", 1: "tokens"},
         "text_feature": {0: "batch"}, "keyword_features": {0: "batch"},
         "keyword_mask": {0: "batch"}, "local_features": {0: "batch", 1: "frames"},
-        "frame_features": {0: "batch", 1: "frames"},
+        "frame_features": {0: "batch", 1: "frames"}, "frame_mask": {0: "batch", 1: "frames"},
         "score": {0: "batch"}, "fine": {0: "batch"}, "coarse": {0: "batch"}}
     return ServedModel(
         name=TEXT_VIDEO_SCORER, module=module, input_names=names,
@@ -116,7 +120,7 @@ def scorer_model(module: nn.Module, text_dim: int, dim: int, k: int,
         warmup_dims={"token_features": (16, text_dim), "token_mask": (16,),
                      "text_feature": (text_dim,), "keyword_features": (k, text_dim),
                      "keyword_mask": (k,), "local_features": (8, dim),
-                     "frame_features": (8, dim)},
+                     "frame_features": (8, dim), "frame_mask": (8,)},
     )
 
 

@@ -87,6 +87,28 @@ class SearchConfig(BaseModel):
     recommend_k: int = Field(5, ge=1, le=100)
 
 
+class TextSearchConfig(BaseModel):
+    """Seed 003 SearchByText: stage 1 embedding shortlist, stage 2 text-conditioned rescoring."""
+
+    enabled: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="auto: text search and text features at index time when the model "
+        "repository serves text_encoder, text_video_embedder and text_video_scorer; on: "
+        "refuse to start without them",
+    )
+    model_version: int | None = Field(None, ge=1, description="pin the text models' version")
+    top_k: int = Field(10, ge=1, le=1000)
+    candidates: int = Field(50, ge=1, le=1000, description="stage 1 shortlist N rescored")
+    rerank: bool = Field(True, description="run stage 2 (text-conditioned scorer)")
+    keywords: bool = Field(True, description="seed 003 keyword enhancement in stage 2")
+    max_query_chars: int = Field(1000, ge=1, le=100_000)
+    max_frames: int = Field(
+        64, ge=1, description="frames given to text_video_embedder at most (uniformly "
+        "subsampled); the shipped model has 64 temporal positions"
+    )
+    scorer_batch: int = Field(256, ge=1, description="stage 2 rows per inference request")
+
+
 ContainerName = Literal["mp4", "matroska", "avi", "mpegts", "mpeg", "flv", "ogg"]
 
 
@@ -141,6 +163,7 @@ class VidsearchConfig(BaseSettings):
     inference: InferenceConfig = Field(default_factory=InferenceConfig)
     catalog: CatalogConfig = Field(default_factory=CatalogConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
+    text: TextSearchConfig = Field(default_factory=TextSearchConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"

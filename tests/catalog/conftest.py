@@ -19,9 +19,12 @@ from vidsearch.catalog import (
     VideoRecord,
 )
 from vidsearch.catalog import schema as sc
+from vidsearch.catalog.base import TextFeatures
 
 TEXTURE_DIM = 8
 EMBEDDING_DIM = 4
+TEXT_DIM = 6
+TEXT_LOCAL_DIM = 5
 
 
 class Backend:
@@ -33,12 +36,15 @@ class Backend:
         self.opened: list[Catalog] = []
 
     def open(
-        self, texture_dim: int | None = TEXTURE_DIM, embedding_dim: int | None = EMBEDDING_DIM
+        self,
+        texture_dim: int | None = TEXTURE_DIM,
+        embedding_dim: int | None = EMBEDDING_DIM,
+        text_dim: int | None = TEXT_DIM,
     ) -> Catalog:
         catalog: Catalog
         if self.kind == "edge":
             catalog = QdrantEdgeCatalog(
-                self.path, texture_dim=texture_dim, embedding_dim=embedding_dim
+                self.path, texture_dim=texture_dim, embedding_dim=embedding_dim, text_dim=text_dim
             )
         else:
             client = QdrantClient(path=str(self.path))
@@ -48,6 +54,7 @@ class Backend:
                     prefix="t",
                     texture_dim=texture_dim,
                     embedding_dim=embedding_dim,
+                    text_dim=text_dim,
                     replication_factor=1,
                     shard_number=1,
                 )
@@ -109,6 +116,15 @@ class Maker:
     def embedding(self) -> np.ndarray:
         return self.rng.normal(size=EMBEDDING_DIM).astype(np.float32)
 
+    def text(self, frames: int = 3, model_version: int = 1) -> TextFeatures:
+        emb = self.rng.normal(size=TEXT_DIM).astype(np.float32)
+        return TextFeatures(
+            embedding=emb / np.linalg.norm(emb),
+            local=self.rng.normal(size=(frames, TEXT_LOCAL_DIM)).astype(np.float32),
+            frames=self.rng.normal(size=(frames, TEXT_LOCAL_DIM)).astype(np.float32),
+            model_version=model_version,
+        )
+
     def frames(self, n: int) -> list[KeyFrame]:
         return [KeyFrame(float(i), self.code(), self.texture()) for i in range(n)]
 
@@ -121,6 +137,7 @@ class Maker:
         frames: int | list[KeyFrame] = 0,
         embedding: np.ndarray | None = None,
         model_version: int = 1,
+        text: TextFeatures | None = None,
     ) -> VideoRecord:
         return VideoRecord(
             video_id=video_id,
@@ -130,6 +147,7 @@ class Maker:
             model_version=model_version,
             keyframes=self.frames(frames) if isinstance(frames, int) else frames,
             embedding=embedding,
+            text=text,
             title=f"title {video_id}",
             tags=("a", "b"),
             source="test",

@@ -274,3 +274,51 @@ def test_find_by_content_returns_every_id_of_the_same_file(catalog: Catalog, mk)
         catalog.upsert_video(mk.video(video_id, frames=1))  # mk gives every video "ab" * 32
     assert catalog.find_by_content("ab" * 32) == ["a", "b"]
     assert catalog.find_by_content("cd" * 32) == []
+
+
+def test_text_search_finds_nearest_with_their_stage2_features(catalog: Catalog, mk) -> None:
+    assert catalog.has_text_vectors() is True
+    texts = {f"t{i}": mk.text(frames=2 + i) for i in range(4)}
+    for vid, text in texts.items():
+        catalog.upsert_video(mk.video(vid, frames=1, text=text))
+    catalog.upsert_video(mk.video("no_text", frames=1))
+    catalog.upsert_video(mk.video("v2", frames=1, text=mk.text(model_version=2)))
+
+    query = texts["t2"].embedding + 0.05 * mk.rng.normal(size=texts["t2"].embedding.shape)
+    found = catalog.search_text(query, limit=10, model_version=1)
+    assert [c.info.video_id for c in found][:1] == ["t2"]
+    assert {c.info.video_id for c in found} == set(texts)  # not other versions, not text-less
+    sims = [c.similarity for c in found]
+    assert sims == sorted(sims, reverse=True)
+    want = {vid: float(query @ t.embedding / np.linalg.norm(query)) for vid, t in texts.items()}
+    for cand in found:
+        assert cand.similarity == pytest.approx(want[cand.info.video_id], abs=1e-4)
+        stored, sent = cand.features, texts[cand.info.video_id]
+        assert stored.local.shape == sent.local.shape and stored.model_version == 1
+        np.testing.assert_allclose(stored.local, sent.local, rtol=1e-3, atol=1e-3)  # float16
+        np.testing.assert_allclose(stored.frames, sent.frames, rtol=1e-3, atol=1e-3)
+    assert len(catalog.search_text(query, limit=2, model_version=1)) == 2
+    assert [c.info.video_id for c in catalog.search_text(query, limit=5, model_version=2)] == [
+        "v2"
+    ]
+    info = catalog.get_video("t2")
+    assert info is not None and info.keyframe_count == 1  # the big payload stays out of reads
+
+    catalog.upsert_video(mk.video("t2", frames=1))  # re-indexed without text: drops out
+    after = catalog.search_text(query, limit=10, model_version=1)
+    assert "t2" not in {c.info.video_id for c in after}
+    with pytest.raises(ValueError, match="text embedding"):
+        catalog.search_text(np.ones(3, np.float32), limit=1, model_version=1)
+
+
+def test_catalog_without_text_vectors_refuses_text_and_finds_nothing(backend, mk) -> None:
+    catalog = backend.open(text_dim=None)
+    assert catalog.has_text_vectors() is False
+    catalog.upsert_video(mk.video("v", frames=1))
+    with pytest.raises(ValueError, match="without text"):
+        catalog.upsert_video(mk.video("w", frames=1, text=mk.text()))
+    assert catalog.search_text(mk.text().embedding, limit=3, model_version=1) == []
+    catalog.close()
+    reopened = backend.open(text_dim=6)  # stays text-less: a store cannot gain a vector
+    assert reopened.has_text_vectors() is False
+    assert reopened.search_text(mk.text().embedding, limit=3, model_version=1) == []

@@ -29,6 +29,17 @@ def starter_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def text_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The starter release WITH the seed 003 text models (what `make export` writes)."""
+    checkpoints = [STARTER / name for name in ("video_hash.pt", "barlow.pt", "text_video.pt")]
+    missing = [str(p) for p in checkpoints if not p.is_file()]
+    assert not missing, f"starter checkpoints missing: {missing}"
+    repository = tmp_path_factory.mktemp("model_repository_text")
+    export_release(checkpoints, repository)
+    return repository
+
+
+@pytest.fixture(scope="session")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> BenchmarkManifest:
     return build_copy_benchmark(
         tmp_path_factory.mktemp("corpus"),
@@ -83,6 +94,17 @@ def live_server(
     starter_repository: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
     server = LiveServer(make_config(starter_repository, tmp_path_factory.mktemp("e2e") / "catalog"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def text_server(
+    text_repository: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A server whose repository serves the text models (SearchByText on)."""
+    server = LiveServer(make_config(text_repository, tmp_path_factory.mktemp("tx") / "catalog"))
     server.start()
     yield server
     server.stop()

@@ -53,6 +53,24 @@ def test_padding_tokens_do_not_count() -> None:
     assert torch.allclose(short, padded, atol=1e-5)
 
 
+def test_padded_frames_with_a_frame_mask_do_not_count() -> None:
+    """Stage 2 batches candidates of different lengths: padding must not move a score."""
+    model = _tiny()
+    frames = torch.randint(0, 256, (1, 3, 32, 32, 3), dtype=torch.uint8)
+    _, local, f = model.video(frames)
+    tokens, text, kws = torch.randn(1, 5, 24), torch.randn(1, 24), torch.randn(1, 3, 24)
+    tmask, kmask = torch.ones(1, 5), torch.ones(1, 3)
+    alone = model.scorer(tokens, tmask, text, kws, kmask, local, f)
+    pad_local = torch.cat([local, torch.zeros(1, 2, 16)], dim=1)
+    pad_f = torch.cat([f, torch.randn(1, 2, 16)], dim=1)
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0, 0.0]])
+    padded = model.scorer(tokens, tmask, text, kws, kmask, pad_local, pad_f, mask)
+    for a, b in zip(alone, padded, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+    unmasked = model.scorer(tokens, tmask, text, kws, kmask, pad_local, pad_f)
+    assert not torch.allclose(alone[2], unmasked[2], atol=1e-4)  # the mask is what did it
+
+
 def test_keyword_path_changes_local_text_features() -> None:
     heads = _tiny().scorer.text
     tokens, kws = torch.randn(2, 6, 24), torch.randn(2, 3, 24)

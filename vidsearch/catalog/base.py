@@ -1,8 +1,10 @@
 """The catalog interface: seed 001's index table and mapping table, in Qdrant form.
 
 Per video one point with named vectors ``hash`` (128 x ±1, Dot, binary quantization)
-and ``texture`` (float, Euclid), plus ``embedding`` (seed 002 video feature, Cosine);
-per sampled second one key-frame point (``hash`` + ``texture`` + time). Every
+and ``texture`` (float, Euclid), plus ``embedding`` (seed 002 video feature, Cosine)
+and ``text`` (seed 003 query-independent embedding in the text space, Cosine, with the
+per-frame features stage 2 rescores in the payload); per sampled second one key-frame
+point (``hash`` + ``texture`` + time). Every
 implementation (Qdrant Edge on disk, Qdrant cluster via qdrant-client) passes the same
 shared test suite.
 """
@@ -54,6 +56,16 @@ class KeyFrame:
 
 
 @dataclass(frozen=True)
+class TextFeatures:
+    """Seed 003 video side of one video: what text search needs, computed at index time."""
+
+    embedding: np.ndarray  # (E,) float32, unit: stage 1 vector in the joint text space
+    local: np.ndarray  # (T,D) float32: adaptive-weighted local features (fine score)
+    frames: np.ndarray  # (T,D) float32: temporal frame features (text-conditioned pooling)
+    model_version: int
+
+
+@dataclass(frozen=True)
 class VideoRecord:
     """Everything stored for one indexed video."""
 
@@ -64,6 +76,7 @@ class VideoRecord:
     model_version: int
     keyframes: Sequence[KeyFrame] = ()
     embedding: np.ndarray | None = None  # seed 002 feature for Recommend
+    text: TextFeatures | None = None  # seed 003 features for SearchByText
     title: str = ""
     tags: tuple[str, ...] = ()
     source: str = ""
@@ -101,6 +114,15 @@ class KeyFrameHit:
     time_s: float
     hamming: int
     texture_distance: float
+
+
+@dataclass(frozen=True)
+class TextCandidate:
+    """A video found by its text-space embedding, with the features stage 2 rescores."""
+
+    info: VideoInfo
+    similarity: float  # cosine of the query and video embeddings
+    features: TextFeatures
 
 
 @dataclass(frozen=True)
@@ -162,6 +184,17 @@ class Catalog(Protocol):
 
     def nearest_by_embedding(self, video_id: str, limit: int) -> list[tuple[VideoInfo, float]]:
         """Seed 002: the videos most similar (cosine) to an indexed one, itself excluded."""
+        ...
+
+    def has_text_vectors(self) -> bool:
+        """Whether videos can carry text features (a catalog created without cannot)."""
+        ...
+
+    def search_text(
+        self, embedding: np.ndarray, *, limit: int, model_version: int
+    ) -> list[TextCandidate]:
+        """Seed 003 stage 1: videos nearest (cosine) to a text embedding, among those whose
+        text features came from ``model_version``; [] when the catalog has no text vectors."""
         ...
 
     def stats(self) -> CatalogStats: ...

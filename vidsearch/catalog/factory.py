@@ -11,7 +11,11 @@ from vidsearch.config import CatalogConfig
 
 
 def open_catalog(
-    config: CatalogConfig, *, texture_dim: int | None, embedding_dim: int | None
+    config: CatalogConfig,
+    *,
+    texture_dim: int | None,
+    embedding_dim: int | None,
+    text_dim: int | None = None,
 ) -> Catalog:
     """Open (creating if needed) the catalog of ``config.backend``.
 
@@ -24,7 +28,9 @@ def open_catalog(
     ``texture_dim`` may be None for an existing catalog (its stored size is used).
     """
     if config.backend == "qdrant_edge":
-        return QdrantEdgeCatalog(config.path, texture_dim=texture_dim, embedding_dim=embedding_dim)
+        return QdrantEdgeCatalog(
+            config.path, texture_dim=texture_dim, embedding_dim=embedding_dim, text_dim=text_dim
+        )
     if config.backend == "qdrant_cluster":
         client = QdrantClient(
             url=config.url,
@@ -47,6 +53,7 @@ def open_catalog(
             prefix=config.collection_prefix,
             texture_dim=texture_dim,
             embedding_dim=embedding_dim,
+            text_dim=text_dim,
             replication_factor=replication,
             shard_number=shards,
         )

@@ -36,6 +36,7 @@ from vidsearch.catalog import schema as sc
 from vidsearch.catalog.base import (
     CatalogStats,
     KeyFrameHit,
+    TextCandidate,
     VideoCandidate,
     VideoInfo,
     VideoNotFoundError,
@@ -72,6 +73,7 @@ class QdrantClusterCatalog:
         prefix: str = "vidsearch",
         texture_dim: int | None = None,
         embedding_dim: int | None = None,
+        text_dim: int | None = None,
         replication_factor: int = 2,
         shard_number: int = 3,
         write_consistency_factor: int | None = None,
@@ -81,14 +83,16 @@ class QdrantClusterCatalog:
         self._owns_client = owns_client
         self._names = {store: f"{prefix}_{store}" for store in (sc.VIDEOS, sc.KEYFRAMES)}
         self._topology = Topology(replication_factor, shard_number, write_consistency_factor)
-        self._embedding_dim = embedding_dim
+        self._embedding_dim, self._text_dim = embedding_dim, text_dim
         self._lock = ReadWriteLock()
         self._clock = sc.GenerationClock()
         self._dims: sc.Dims | None = None
         with client_errors("opening catalog"):
-            dims = existing_dims(client, self._names[sc.VIDEOS], texture_dim, embedding_dim)
+            dims = existing_dims(
+                client, self._names[sc.VIDEOS], texture_dim, embedding_dim, text_dim
+            )
             if dims is None and texture_dim is not None:
-                dims = sc.Dims(texture_dim, embedding_dim)
+                dims = sc.Dims(texture_dim, embedding_dim, text_dim)
             if dims is not None:
                 self._create(dims)
 
@@ -112,7 +116,7 @@ class QdrantClusterCatalog:
         """Key frames first, the video point (commit marker) next, stale frames last."""
         with self._lock.writing(), client_errors(f"upsert {video.video_id}"):
             if self._dims is None:
-                dims = sc.Dims(int(np.size(video.texture)), self._embedding_dim)
+                dims = sc.Dims(int(np.size(video.texture)), self._embedding_dim, self._text_dim)
                 sc.check_record(video, dims)
                 self._create(dims)
             assert self._dims is not None
@@ -157,7 +161,9 @@ class QdrantClusterCatalog:
         with self._lock.reading(), client_errors("get_video"):
             if self._dims is None:
                 return None
-            found = self._client.retrieve(self._names[sc.VIDEOS], [sc.video_point_id(video_id)])
+            found = self._client.retrieve(
+                self._names[sc.VIDEOS], [sc.video_point_id(video_id)], with_payload=sc.INFO_FIELDS
+            )
             return sc.info_from_payload(found[0].payload or {}) if found else None
 
     def iter_videos(self, batch: int = 256) -> Iterator[VideoInfo]:
@@ -167,7 +173,7 @@ class QdrantClusterCatalog:
                 if self._dims is None:
                     return
                 points, offset = self._client.scroll(
-                    self._names[sc.VIDEOS], limit=batch, offset=offset, with_payload=True
+                    self._names[sc.VIDEOS], limit=batch, offset=offset, with_payload=sc.INFO_FIELDS
                 )
             for point in points:
                 yield sc.info_from_payload(point.payload or {})
@@ -182,7 +188,7 @@ class QdrantClusterCatalog:
                 self._names[sc.VIDEOS],
                 scroll_filter=m.Filter(must=[_match(sc.F_CONTENT_SHA256, content_sha256)]),
                 limit=limit,
-                with_payload=True,
+                with_payload=[sc.F_VIDEO_ID],
             )
             return sorted(str((p.payload or {}).get(sc.F_VIDEO_ID, "")) for p in points)
 
@@ -216,7 +222,7 @@ class QdrantClusterCatalog:
                 prefetch=[coarse],
                 search_params=_FULL_SCAN,
                 limit=limit,
-                with_payload=True,
+                with_payload=sc.INFO_FIELDS,
                 with_vectors=[sc.VEC_HASH],
             ).points
         out = []
@@ -300,8 +306,39 @@ class QdrantClusterCatalog:
                 using=sc.VEC_EMBEDDING,
                 limit=limit,
                 query_filter=m.Filter(must_not=[m.HasIdCondition(has_id=[point])]),
+                with_payload=sc.INFO_FIELDS,
             ).points
             return [(sc.info_from_payload(h.payload or {}), float(h.score)) for h in hits]
+
+    def has_text_vectors(self) -> bool:
+        """Whether this catalog stores seed 003 text vectors (fixed when it is created)."""
+        return self._dims.text is not None if self._dims else self._text_dim is not None
+
+    def search_text(
+        self, embedding: np.ndarray, *, limit: int, model_version: int
+    ) -> list[TextCandidate]:
+        """Cosine neighbours of a text embedding with their stored stage 2 features."""
+        with self._lock.reading(), client_errors("search_text"):
+            query = None if self._dims is None else sc.check_text_query(
+                embedding, self._dims, limit)
+            if query is None:
+                return []
+            hits = self._client.query_points(
+                self._names[sc.VIDEOS],
+                query=query.tolist(),
+                using=sc.VEC_TEXT,
+                limit=limit,
+                query_filter=m.Filter(must=[_match(sc.F_TEXT_VERSION, model_version)]),
+                with_payload=sc.TEXT_FIELDS,
+                with_vectors=[sc.VEC_TEXT],
+            ).points
+        out = []
+        for h in hits:
+            vectors: Any = h.vector or {}
+            payload = h.payload or {}
+            out.append(TextCandidate(sc.info_from_payload(payload), float(h.score),
+                                     sc.text_from_point(payload, vectors)))
+        return out
 
     def stats(self) -> CatalogStats:
         with self._lock.reading(), client_errors("stats"):

@@ -34,6 +34,7 @@ _INDEXES = {
     sc.VIDEOS: {
         sc.F_VIDEO_ID: m.PayloadSchemaType.KEYWORD,
         sc.F_MODEL_VERSION: m.PayloadSchemaType.INTEGER,
+        sc.F_TEXT_VERSION: m.PayloadSchemaType.INTEGER,
     },
     sc.KEYFRAMES: {
         sc.F_VIDEO_ID: m.PayloadSchemaType.KEYWORD,
@@ -73,19 +74,28 @@ class Topology:
 
 
 def existing_dims(
-    client: QdrantClient, videos: str, texture_dim: int | None, embedding_dim: int | None
+    client: QdrantClient,
+    videos: str,
+    texture_dim: int | None,
+    embedding_dim: int | None,
+    text_dim: int | None = None,
 ) -> sc.Dims | None:
-    """Vector sizes of an existing catalog (checked against the wanted ones), or None."""
+    """Vector sizes of an existing catalog (checked against the wanted ones), or None.
+
+    A catalog created without text vectors stays so (see ``qdrant_edge_store``)."""
     if not client.collection_exists(videos):
         return None
     vectors = client.get_collection(videos).config.params.vectors
     if not isinstance(vectors, Mapping) or sc.VEC_TEXTURE not in vectors:
         raise IncompatibleModelError(f"collection {videos} lacks named vector {sc.VEC_TEXTURE}")
-    emb = vectors.get(sc.VEC_EMBEDDING)
-    dims = sc.Dims(vectors[sc.VEC_TEXTURE].size, emb.size if emb else None)
+    emb, text = vectors.get(sc.VEC_EMBEDDING), vectors.get(sc.VEC_TEXT)
+    dims = sc.Dims(
+        vectors[sc.VEC_TEXTURE].size, emb.size if emb else None, text.size if text else None
+    )
     for what, want, have in (
         ("texture_dim", texture_dim, dims.texture),
         ("embedding_dim", embedding_dim, dims.embedding),
+        ("text_dim", text_dim if dims.text is not None else None, dims.text),
     ):
         if want is not None and want != have:
             raise IncompatibleModelError(f"collection {videos} has {what}={have}, not {want}")
@@ -106,6 +116,10 @@ def _vectors(dims: sc.Dims, store: str) -> dict[str, m.VectorParams]:
         # Recommendation neighbours may be approximate: keep an HNSW graph there.
         vectors[sc.VEC_EMBEDDING] = m.VectorParams(
             size=dims.embedding, distance=m.Distance.COSINE, hnsw_config=m.HnswConfigDiff(m=16)
+        )
+    if store == sc.VIDEOS and dims.text is not None:
+        vectors[sc.VEC_TEXT] = m.VectorParams(
+            size=dims.text, distance=m.Distance.COSINE, hnsw_config=m.HnswConfigDiff(m=16)
         )
     return vectors
 

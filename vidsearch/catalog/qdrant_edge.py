@@ -28,6 +28,7 @@ from vidsearch.catalog import schema as sc
 from vidsearch.catalog.base import (
     CatalogStats,
     KeyFrameHit,
+    TextCandidate,
     VideoCandidate,
     VideoInfo,
     VideoNotFoundError,
@@ -61,16 +62,17 @@ class QdrantEdgeCatalog:
         *,
         texture_dim: int | None = None,
         embedding_dim: int | None = None,
+        text_dim: int | None = None,
     ) -> None:
         self._root = Path(path)
         self._lock = ReadWriteLock()
         self._clock = sc.GenerationClock()
-        self._embedding_dim = embedding_dim
+        self._embedding_dim, self._text_dim = embedding_dim, text_dim
         self._dims: sc.Dims | None = None
         self._shards: dict[str, qe.EdgeShard] = {}
-        dims = read_dims(self._root, texture_dim, embedding_dim)
+        dims = read_dims(self._root, texture_dim, embedding_dim, text_dim)
         if dims is None and texture_dim is not None:
-            dims = sc.Dims(texture_dim, embedding_dim)
+            dims = sc.Dims(texture_dim, embedding_dim, text_dim)
         if dims is not None:
             self._open(dims)
 
@@ -105,7 +107,7 @@ class QdrantEdgeCatalog:
         """Key frames first, the video point (commit marker) next, stale frames last."""
         with self._lock.writing():
             if self._dims is None:
-                dims = sc.Dims(int(np.size(video.texture)), self._embedding_dim)
+                dims = sc.Dims(int(np.size(video.texture)), self._embedding_dim, self._text_dim)
                 sc.check_record(video, dims)
                 self._open(dims)
             assert self._dims is not None
@@ -156,7 +158,7 @@ class QdrantEdgeCatalog:
             if self._dims is None:
                 return None
             found = self._shards[sc.VIDEOS].retrieve(
-                [sc.video_point_id(video_id)], with_payload=True, with_vector=False
+                [sc.video_point_id(video_id)], with_payload=sc.INFO_FIELDS, with_vector=False
             )
             return sc.info_from_payload(found[0].payload or {}) if found else None
 
@@ -168,7 +170,7 @@ class QdrantEdgeCatalog:
                     return
                 points, offset = self._shards[sc.VIDEOS].scroll(
                     qe.ScrollRequest(
-                        offset=offset, limit=batch, with_payload=True, with_vector=False
+                        offset=offset, limit=batch, with_payload=sc.INFO_FIELDS, with_vector=False
                     )
                 )
             for point in points:
@@ -184,7 +186,7 @@ class QdrantEdgeCatalog:
                 qe.ScrollRequest(
                     limit=limit,
                     filter=qe.Filter(must=[_match(sc.F_CONTENT_SHA256, content_sha256)]),
-                    with_payload=True,
+                    with_payload=[sc.F_VIDEO_ID],
                     with_vector=False,
                 )
             )
@@ -219,7 +221,7 @@ class QdrantEdgeCatalog:
                     query=qe.Query.Nearest(tex.tolist(), using=sc.VEC_TEXTURE),
                     prefetches=[coarse],
                     params=qe.SearchParams(exact=True),
-                    with_payload=True,
+                    with_payload=sc.INFO_FIELDS,
                     with_vector=[sc.VEC_HASH],
                 )
             )
@@ -308,10 +310,41 @@ class QdrantEdgeCatalog:
                     limit,
                     query=qe.Query.Nearest(vectors[sc.VEC_EMBEDDING], using=sc.VEC_EMBEDDING),
                     filter=qe.Filter(must_not=[qe.HasIdCondition({point})]),
-                    with_payload=True,
+                    with_payload=sc.INFO_FIELDS,
                 )
             )
             return [(sc.info_from_payload(h.payload or {}), float(h.score)) for h in hits]
+
+    def has_text_vectors(self) -> bool:
+        """Whether this catalog stores seed 003 text vectors (fixed when it is created)."""
+        return self._dims.text is not None if self._dims else self._text_dim is not None
+
+    def search_text(
+        self, embedding: np.ndarray, *, limit: int, model_version: int
+    ) -> list[TextCandidate]:
+        """Cosine neighbours of a text embedding with their stored stage 2 features."""
+        with self._lock.reading(), edge_errors("search_text"):
+            query = None if self._dims is None else sc.check_text_query(
+                embedding, self._dims, limit)
+            if query is None:
+                return []
+            hits = self._shards[sc.VIDEOS].query(
+                qe.QueryRequest(
+                    limit,
+                    query=qe.Query.Nearest(query.tolist(), using=sc.VEC_TEXT),
+                    filter=qe.Filter(must=[_match(sc.F_TEXT_VERSION, model_version)]),
+                    with_payload=sc.TEXT_FIELDS,
+                    with_vector=[sc.VEC_TEXT],
+                )
+            )
+        return [
+            TextCandidate(
+                sc.info_from_payload(h.payload or {}),
+                float(h.score),
+                sc.text_from_point(h.payload or {}, h.vector or {}),  # type: ignore[arg-type]
+            )
+            for h in hits
+        ]
 
     def stats(self) -> CatalogStats:
         with self._lock.reading(), edge_errors("stats"):

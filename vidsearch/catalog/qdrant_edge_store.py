@@ -36,6 +36,7 @@ _INDEXES = {
     sc.VIDEOS: {
         sc.F_VIDEO_ID: qe.PayloadSchemaType.Keyword,
         sc.F_MODEL_VERSION: qe.PayloadSchemaType.Integer,
+        sc.F_TEXT_VERSION: qe.PayloadSchemaType.Integer,
     },
     sc.KEYFRAMES: {
         sc.F_VIDEO_ID: qe.PayloadSchemaType.Keyword,
@@ -60,6 +61,9 @@ def edge_config(dims: sc.Dims, store: str) -> qe.EdgeConfig:
     if store == sc.VIDEOS and dims.embedding is not None:
         # Recommendation neighbours: HNSW is fine (approximate by nature).
         vectors[sc.VEC_EMBEDDING] = qe.EdgeVectorParams(dims.embedding, qe.Distance.Cosine)
+    if store == sc.VIDEOS and dims.text is not None:
+        # Text stage 1 shortlists candidates for a reranker: HNSW recall is enough.
+        vectors[sc.VEC_TEXT] = qe.EdgeVectorParams(dims.text, qe.Distance.Cosine)
     return qe.EdgeConfig(vectors=vectors, wal_enabled=True)
 
 
@@ -76,18 +80,25 @@ def edge_errors(what: str) -> Iterator[None]:
         raise CatalogError(f"{what}: {exc}") from exc
 
 
-def read_dims(root: Path, texture_dim: int | None, embedding_dim: int | None) -> sc.Dims | None:
-    """Sizes recorded in ``root`` (checked against the wanted ones), or None if new."""
+def read_dims(
+    root: Path, texture_dim: int | None, embedding_dim: int | None, text_dim: int | None = None
+) -> sc.Dims | None:
+    """Sizes recorded in ``root`` (checked against the wanted ones), or None if new.
+
+    A catalog created without text vectors stays so (a shard cannot gain a vector):
+    ``text_dim`` is not checked against a stored None, text search just finds nothing.
+    """
     meta = root / META_FILE
     if not meta.is_file():
         return None
     stored = json.loads(meta.read_text())
     if stored.get("schema_version") != sc.SCHEMA_VERSION:
         raise IncompatibleModelError(f"{meta}: unknown schema {stored.get('schema_version')}")
-    dims = sc.Dims(int(stored["texture_dim"]), stored["embedding_dim"])
+    dims = sc.Dims(int(stored["texture_dim"]), stored["embedding_dim"], stored.get("text_dim"))
     for name, want, have in (
         ("texture_dim", texture_dim, dims.texture),
         ("embedding_dim", embedding_dim, dims.embedding),
+        ("text_dim", text_dim if dims.text is not None else None, dims.text),
     ):
         if want is not None and want != have:
             raise IncompatibleModelError(f"catalog {root} has {name}={have}, not {want}")
@@ -118,6 +129,7 @@ def open_shards(root: Path, dims: sc.Dims) -> dict[str, qe.EdgeShard]:
         "schema_version": sc.SCHEMA_VERSION,
         "texture_dim": dims.texture,
         "embedding_dim": dims.embedding,
+        "text_dim": dims.text,
     }
     tmp = root / (META_FILE + ".tmp")
     tmp.write_text(json.dumps(meta))

@@ -22,6 +22,7 @@ store identical data.
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 import uuid
@@ -34,6 +35,7 @@ import numpy as np
 
 from vidsearch.catalog.base import (
     HASH_BITS,
+    TextFeatures,
     VideoInfo,
     VideoRecord,
     hamming_to_score_threshold,
@@ -47,6 +49,7 @@ KEYFRAMES = "keyframes"
 VEC_HASH = "hash"
 VEC_TEXTURE = "texture"
 VEC_EMBEDDING = "embedding"
+VEC_TEXT = "text"
 
 # Payload fields with an index: filters on them must not scan payloads.
 F_VIDEO_ID = "video_id"
@@ -54,6 +57,15 @@ F_GENERATION = "generation"
 F_MODEL_VERSION = "model_version"
 F_TIME_S = "time_s"
 F_CONTENT_SHA256 = "content_sha256"
+F_TEXT_VERSION = "text_model_version"
+
+# Seed 003 stage 2 inputs, stored with the video (never indexed, never in VideoInfo).
+P_TEXT_LOCAL = "text_local"
+P_TEXT_FRAMES = "text_frames"
+# What VideoInfo is built from: reads that return videos fetch these fields only.
+INFO_FIELDS = [F_VIDEO_ID, "title", "tags", "duration_s", "source", F_MODEL_VERSION,
+               F_CONTENT_SHA256, "keyframe_count"]
+TEXT_FIELDS = [*INFO_FIELDS, F_TEXT_VERSION, P_TEXT_LOCAL, P_TEXT_FRAMES]
 
 _NAMESPACE = uuid.UUID("5b0e7a53-8a43-4d47-9a59-2a0c6f1f7d11")
 
@@ -64,12 +76,14 @@ class Dims:
 
     texture: int
     embedding: int | None
+    text: int | None = None
 
     def __post_init__(self) -> None:
         if self.texture < 1:
             raise ValueError(f"texture_dim must be >= 1, got {self.texture}")
-        if self.embedding is not None and self.embedding < 1:
-            raise ValueError(f"embedding_dim must be >= 1 or None, got {self.embedding}")
+        for name, size in (("embedding_dim", self.embedding), ("text_dim", self.text)):
+            if size is not None and size < 1:
+                raise ValueError(f"{name} must be >= 1 or None, got {size}")
 
 
 def video_point_id(video_id: str) -> str:
@@ -144,6 +158,22 @@ def check_record(video: VideoRecord, dims: Dims) -> None:
         emb = _one(_check_vec(video.embedding, dims.embedding, "embedding"), "embedding")
         if not np.any(emb):
             raise ValueError("embedding must be non-zero (cosine)")
+    if video.text is not None:
+        _check_text(video.text, dims)
+
+
+def _check_text(text: TextFeatures, dims: Dims) -> None:
+    if dims.text is None:
+        raise ValueError("this catalog was created without text embeddings (text_dim=None)")
+    emb = _one(_check_vec(text.embedding, dims.text, "text embedding"), "text embedding")
+    if not np.any(emb):
+        raise ValueError("text embedding must be non-zero (cosine)")
+    local, frames = np.asarray(text.local), np.asarray(text.frames)
+    if local.ndim != 2 or local.shape != frames.shape or local.shape[0] < 1:
+        raise ValueError(f"text local/frame features must be [T,D] alike, got {local.shape} "
+                         f"and {frames.shape}")
+    _check_vec(local, local.shape[1], "text local features")
+    _check_vec(frames, frames.shape[1], "text frame features")
 
 
 def _one(arr: np.ndarray, what: str) -> np.ndarray:
@@ -159,11 +189,51 @@ def video_vectors(video: VideoRecord) -> dict[str, Any]:
     }
     if video.embedding is not None:
         vectors[VEC_EMBEDDING] = np.asarray(video.embedding, dtype=np.float32).tolist()
+    if video.text is not None:
+        vectors[VEC_TEXT] = np.asarray(video.text.embedding, dtype=np.float32).tolist()
     return vectors
 
 
+def encode_matrix(arr: np.ndarray) -> dict[str, Any]:
+    """[T,D] float -> JSON-safe float16 bytes (base64): a quarter of a float list's size."""
+    a = np.ascontiguousarray(arr, dtype="<f2")
+    return {"shape": list(a.shape), "f16": base64.b64encode(a.tobytes()).decode("ascii")}
+
+
+def decode_matrix(obj: Mapping[str, Any]) -> np.ndarray:
+    shape = tuple(int(n) for n in obj["shape"])
+    raw = np.frombuffer(base64.b64decode(obj["f16"]), dtype="<f2")
+    return raw.reshape(shape).astype(np.float32)
+
+
+def text_from_point(payload: Mapping[str, Any], vectors: Mapping[str, Any]) -> TextFeatures:
+    """The stored seed 003 features of a video point (payload + ``text`` vector)."""
+    return TextFeatures(
+        embedding=np.asarray(vectors[VEC_TEXT], dtype=np.float32),
+        local=decode_matrix(payload[P_TEXT_LOCAL]),
+        frames=decode_matrix(payload[P_TEXT_FRAMES]),
+        model_version=int(payload[F_TEXT_VERSION]),
+    )
+
+
+def check_text_query(embedding: np.ndarray, dims: Dims, limit: int) -> np.ndarray | None:
+    """Validated text query vector, or None when the catalog stores no text vectors."""
+    check_limits(limit)
+    if dims.text is None:
+        return None
+    return _one(_check_vec(embedding, dims.text, "text embedding"), "text embedding")
+
+
 def video_payload(video: VideoRecord, generation: int) -> dict[str, Any]:
+    text: dict[str, Any] = {}
+    if video.text is not None:
+        text = {
+            F_TEXT_VERSION: int(video.text.model_version),
+            P_TEXT_LOCAL: encode_matrix(video.text.local),
+            P_TEXT_FRAMES: encode_matrix(video.text.frames),
+        }
     return {
+        **text,
         F_VIDEO_ID: video.video_id,
         "title": video.title,
         "tags": list(video.tags),

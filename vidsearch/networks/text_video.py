@@ -196,13 +196,18 @@ class Scorer(nn.Module):
         self.fc = nn.Linear(cfg.dim, cfg.dim)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def conditioned_video(self, text: Tensor, f: Tensor) -> Tensor:
-        """v = LN(o + dropout(FC(o))), o = LN(CrossAttn(Q=t, K/V=f)) -> [N,D]."""
-        o = self.ln1(self.pool(self.text.proj(text).unsqueeze(1), f).squeeze(1))
+    def conditioned_video(self, text: Tensor, f: Tensor, frame_mask: Tensor | None = None
+                          ) -> Tensor:
+        """v = LN(o + dropout(FC(o))), o = LN(CrossAttn(Q=t, K/V=f)) -> [N,D].
+
+        ``frame_mask`` [N,T] (1 = real frame) lets videos of different lengths share a
+        batch: padded frames get no attention."""
+        o = self.ln1(self.pool(self.text.proj(text).unsqueeze(1), f, frame_mask).squeeze(1))
         out: Tensor = self.ln2(o + self.drop(self.fc(o)))
         return out
 
-    def fine(self, we: Tensor, mask: Tensor, local: Tensor) -> Tensor:
+    def fine(self, we: Tensor, mask: Tensor, local: Tensor,
+             frame_mask: Tensor | None = None) -> Tensor:
         """s = a_t cos(h_t, we_l) with a_t relative to the video's top weight, so only the
         RANKING of frames matters (absolute weights would just act as a temperature and
         saturate at 1). text->video: best frame per token; video->text: weighted mean."""
@@ -210,7 +215,8 @@ class Scorer(nn.Module):
         rel = 1.0 / a.amax(dim=1, keepdim=True).clamp(min=1e-6)
         s = torch.einsum("nld,ntd->nlt", F.normalize(we, dim=-1), local) * rel.unsqueeze(1)
         m = mask.to(s.dtype)
-        t2v = (s.amax(dim=2) * m).sum(1) / m.sum(1).clamp(min=1.0)
+        real = s if frame_mask is None else s + (frame_mask.to(s.dtype)[:, None, :] - 1.0) * 1e4
+        t2v = (real.amax(dim=2) * m).sum(1) / m.sum(1).clamp(min=1.0)
         best = (s + (m.unsqueeze(-1) - 1.0) * 1e4).amax(dim=1)  # [N,T] = a_t/max(a) * cos
         v2t = best.sum(1) / (a * rel).sum(1).clamp(min=1e-6)
         return 0.5 * (t2v + v2t)
@@ -240,11 +246,15 @@ class Scorer(nn.Module):
         return out
 
     def forward(self, tokens: Tensor, token_mask: Tensor, text: Tensor, keywords: Tensor,
-                keyword_mask: Tensor, local: Tensor, f: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Rows aligned (N pairs) -> (score [N], fine [N], coarse [N])."""
+                keyword_mask: Tensor, local: Tensor, f: Tensor,
+                frame_mask: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Rows aligned (N pairs) -> (score [N], fine [N], coarse [N]).
+
+        Padded frames must have zero ``local`` rows (weight 0: no fine-score share) and a
+        0 in ``frame_mask`` (no share of the text-conditioned pooling)."""
         we = self.text.local(tokens, keywords, keyword_mask)
-        fine = self.fine(we, token_mask, local)
-        v = self.conditioned_video(text, f)
+        fine = self.fine(we, token_mask, local, frame_mask)
+        v = self.conditioned_video(text, f, frame_mask)
         coarse = F.cosine_similarity(v, self.text.proj(text), dim=-1)
         return fine + coarse, fine, coarse
 

@@ -69,6 +69,42 @@ class SearchResult:
 
 
 @dataclass(frozen=True)
+class TextSearchOptions:
+    """Per-request knobs of SearchByText; None means the configured default."""
+
+    top_k: int | None = None
+    candidates: int | None = None
+    rerank: bool | None = None
+    keywords: bool | None = None
+    model_version: int | None = None
+
+
+@dataclass(frozen=True)
+class TextHit:
+    """One SearchByText result: ``score`` is stage 2's when rescored, else stage 1's."""
+
+    video: VideoInfo
+    score: float
+    similarity: float
+    rescored: bool = False
+    fine: float = 0.0
+    coarse: float = 0.0
+
+
+@dataclass(frozen=True)
+class TextSearchResult:
+    hits: tuple[TextHit, ...]
+    keywords: tuple[str, ...]
+    model_version: int
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class TextSearchUnavailableError(RuntimeError):
+    """This deployment serves no text models, or its catalog has no text vectors
+    (maps to FAILED_PRECONDITION: retrying will not help)."""
+
+
+@dataclass(frozen=True)
 class IndexResult:
     video: VideoInfo
     replaced: bool

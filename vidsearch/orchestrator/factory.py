@@ -7,6 +7,7 @@ from vidsearch.config import VidsearchConfig
 from vidsearch.inference.factory import build_backend
 from vidsearch.orchestrator.encoding import HASH_HEADS, VIDEO_EMBEDDER
 from vidsearch.orchestrator.orchestrator import Orchestrator
+from vidsearch.orchestrator.text_search import TextModels, serves_text_models
 
 
 def build_orchestrator(config: VidsearchConfig) -> Orchestrator:
@@ -17,11 +18,24 @@ def build_orchestrator(config: VidsearchConfig) -> Orchestrator:
     texture_dim = next(o.shape[-1] for o in heads.outputs if o.name == "texture")
     embedder = backend.signature(VIDEO_EMBEDDER, version)
     embedding_dim = embedder.outputs[0].shape[-1]
-    catalog = open_catalog(config.catalog, texture_dim=texture_dim, embedding_dim=embedding_dim)
+    text_dim = None
+    if config.text.enabled != "off":
+        if serves_text_models(backend):
+            text_dim = TextModels(backend, config.text).embed_dim
+        elif config.text.enabled == "on":
+            backend.close()
+            raise RuntimeError(
+                "text.enabled=on but the model repository serves no text models: export them "
+                "with `vidsearch export text-video --checkpoint models/text_video/text_video.pt`"
+            )
+    catalog = open_catalog(
+        config.catalog, texture_dim=texture_dim, embedding_dim=embedding_dim, text_dim=text_dim
+    )
     return Orchestrator(
         config,
         backend,
         catalog,
         backend_name=config.inference.backend,
         catalog_name=config.catalog.backend,
+        text_search=text_dim is not None and catalog.has_text_vectors(),
     )

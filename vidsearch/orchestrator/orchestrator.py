@@ -1,4 +1,5 @@
-"""The orchestrator: composes decode → encode → coarse filter → rerank for each request.
+"""The orchestrator: composes decode → encode → coarse filter → rerank for each request,
+and for text queries text encode → embedding shortlist → text-conditioned rescoring.
 
 It owns no transport: the gRPC service calls these methods with domain types.
 """
@@ -31,6 +32,9 @@ from vidsearch.orchestrator.api import (
     SearchOptions,
     SearchResult,
     ServiceStats,
+    TextSearchOptions,
+    TextSearchResult,
+    TextSearchUnavailableError,
 )
 from vidsearch.orchestrator.encoding import (
     FRAME_ENCODER,
@@ -40,6 +44,13 @@ from vidsearch.orchestrator.encoding import (
     file_sha256,
 )
 from vidsearch.orchestrator.stages import ResolvedOptions, SearchContext, build_search_pipeline
+from vidsearch.orchestrator.text_search import (
+    TextConditionedRerank,
+    TextModels,
+    TextQueryEncoder,
+    merge_stages,
+    resolve_text_options,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +74,7 @@ class Orchestrator:
         *,
         backend_name: str,
         catalog_name: str,
+        text_search: bool = False,
     ) -> None:
         self._config = config
         self._backend = backend
@@ -73,6 +85,11 @@ class Orchestrator:
             backend, version=config.inference.model_version, timeout_s=config.inference.timeout_s
         )
         self._decoder: FrameDecoder | None = None
+        # Seed 003: on when the backend serves the text models and the catalog stores text.
+        self._text_search = text_search
+        self._text = TextModels(backend, config.text, config.inference.timeout_s)
+        if text_search:
+            self._text.warm_up()
         self._search_slots = threading.BoundedSemaphore(config.server.max_concurrent_searches)
         self._write_lock = threading.Lock()
 
@@ -170,6 +187,10 @@ class Orchestrator:
             decoded: DecodedFrames = self.decoder(path)
         with self._stage("index", "encode", timings):
             encoded = self._encoder(decoded, version=model_version, with_embedding=True)
+        text = None
+        if self._text_search:
+            with self._stage("index", "text_encode", timings):
+                text = self._text.video_features(decoded.frames, self._text.resolved_version())
         digest = content_sha256 or file_sha256(path)
         duplicates = tuple(d for d in self._catalog.find_by_content(digest) if d != video_id)
         if duplicates and self._config.catalog.duplicate_policy == "reject":
@@ -190,6 +211,7 @@ class Orchestrator:
                 )
             ],
             embedding=encoded.embedding,
+            text=text,
             title=title,
             tags=tags,
             source=source,
@@ -243,6 +265,50 @@ class Orchestrator:
                 query_duration_s=encoded.duration_s,
                 model_version=encoded.model_version,
                 mode=resolved.mode,
+                stage_seconds=timings,
+            )
+        finally:
+            self._search_slots.release()
+
+    def search_by_text(
+        self, text: str, options: TextSearchOptions, *, timeout_s: float | None = None
+    ) -> TextSearchResult:
+        """Seed 003: stage 1 shortlist by embedding (catalog), stage 2 text-conditioned score."""
+        if not self._text_search:
+            raise TextSearchUnavailableError(
+                "text search is off: the model repository serves no text models (export "
+                "them with `vidsearch export text-video`) or the catalog was created "
+                "without text vectors (re-create it, then `vidsearch reindex`)"
+            )
+        resolved = resolve_text_options(text, options, self._config.text, timeout_s)
+        if not self._search_slots.acquire(blocking=False):
+            raise OverloadedError(
+                f"{self._config.server.max_concurrent_searches} searches are already running; "
+                "retry with backoff"
+            )
+        try:
+            version = self._text.resolved_version(resolved.model_version)
+            timings: dict[str, float] = {}
+            with self._stage("search_text", "text_encode", timings):
+                query = TextQueryEncoder(self._text)(
+                    resolved.text, version, keywords=resolved.keywords, timeout_s=timeout_s
+                )
+            with self._stage("search_text", "embedding_shortlist", timings):
+                candidates = self._catalog.search_text(
+                    query.embedding,
+                    limit=max(resolved.top_k, resolved.candidates),
+                    model_version=version,
+                )
+            rescored = []
+            if resolved.rerank and candidates:
+                with self._stage("search_text", "text_rerank", timings):
+                    rerank = TextConditionedRerank(self._text, self._config.text.scorer_batch)
+                    rescored = rerank(query, candidates[: resolved.candidates], version,
+                                      timeout_s)
+            return TextSearchResult(
+                hits=tuple(merge_stages(candidates, rescored, resolved.top_k)),
+                keywords=query.keywords,
+                model_version=version,
                 stage_seconds=timings,
             )
         finally:

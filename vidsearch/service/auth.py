@@ -7,7 +7,7 @@ dump grants nothing; plaintext tokens are never logged either (a failure logs th
     tokens:
       <sha256(token) hex>: {scopes: [search], expires: 2026-01-01T00:00:00Z, name: ci}
 
-Scopes: ``search`` (SearchByVideo, GetVideo, Recommend, Stats), ``index`` (IndexVideo,
+Scopes: ``search`` (SearchByVideo, SearchByText, GetVideo, Recommend, Stats), ``index`` (IndexVideo,
 DeleteVideo), ``admin`` (everything, including RPCs added later). The standard health
 service needs no token: Kubernetes probes and load balancers have none.
 Create an entry with ``python -c "import hashlib,sys; print(hashlib.sha256(sys.argv[1]
@@ -34,6 +34,7 @@ SCOPES = frozenset({"search", "index", "admin"})
 _SERVICE = "/vidsearch.v1.VideoSearch/"
 METHOD_SCOPES: Mapping[str, str] = {
     f"{_SERVICE}SearchByVideo": "search",
+    f"{_SERVICE}SearchByText": "search",
     f"{_SERVICE}GetVideo": "search",
     f"{_SERVICE}Recommend": "search",
     f"{_SERVICE}Stats": "search",

@@ -10,6 +10,7 @@
 | BackendUnavailableError                     | UNAVAILABLE         | passed   |
 | CatalogUnavailableError                     | UNAVAILABLE         | passed   |
 | IncompatibleModelError                      | FAILED_PRECONDITION | passed   |
+| TextSearchUnavailableError                  | FAILED_PRECONDITION | passed   |
 | OverloadedError                             | RESOURCE_EXHAUSTED  | passed   |
 | DuplicateContentError                       | ALREADY_EXISTS      | passed   |
 | anything else                               | INTERNAL            | generic  |
@@ -37,7 +38,12 @@ from vidsearch.inference.base import (
     InferenceTimeoutError,
     ModelNotFoundError,
 )
-from vidsearch.orchestrator.api import DuplicateContentError, InvalidRequestError, OverloadedError
+from vidsearch.orchestrator.api import (
+    DuplicateContentError,
+    InvalidRequestError,
+    OverloadedError,
+    TextSearchUnavailableError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +69,7 @@ _TABLE: tuple[tuple[tuple[type[BaseException], ...], grpc.StatusCode], ...] = (
     ((VideoNotFoundError, ModelNotFoundError), grpc.StatusCode.NOT_FOUND),
     ((InferenceTimeoutError,), grpc.StatusCode.DEADLINE_EXCEEDED),
     ((BackendUnavailableError, CatalogUnavailableError), grpc.StatusCode.UNAVAILABLE),
-    ((IncompatibleModelError,), grpc.StatusCode.FAILED_PRECONDITION),
+    ((IncompatibleModelError, TextSearchUnavailableError), grpc.StatusCode.FAILED_PRECONDITION),
     ((OverloadedError,), grpc.StatusCode.RESOURCE_EXHAUSTED),
     ((DuplicateContentError,), grpc.StatusCode.ALREADY_EXISTS),
 )

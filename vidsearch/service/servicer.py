@@ -30,6 +30,8 @@ from vidsearch.orchestrator.api import (
     SearchOptions,
     SearchResult,
     ServiceStats,
+    TextSearchOptions,
+    TextSearchResult,
 )
 from vidsearch.service.errors import ServiceError, invalid_argument, to_status
 from vidsearch.service.uploads import UploadLimits, receive_media
@@ -72,6 +74,10 @@ class SearchBackend(Protocol):
     def search_by_video(
         self, path: Path, options: SearchOptions, *, timeout_s: float | None = None
     ) -> SearchResult: ...
+
+    def search_by_text(
+        self, text: str, options: TextSearchOptions, *, timeout_s: float | None = None
+    ) -> TextSearchResult: ...
 
     def recommend(self, video_id: str, k: int | None) -> list[tuple[VideoInfo, float]]: ...
 
@@ -138,6 +144,17 @@ def options_from_proto(msg: pb.SearchOptions) -> SearchOptions:
     )
 
 
+def text_options_from_proto(msg: pb.TextSearchOptions) -> TextSearchOptions:
+    """Unset fields stay None so the orchestrator applies the configured defaults."""
+    return TextSearchOptions(
+        top_k=_int_in(msg, "top_k", 1, 1000),
+        candidates=_int_in(msg, "candidates", 1, 1000),
+        rerank=msg.rerank if msg.HasField("rerank") else None,
+        keywords=msg.keyword_enhancement if msg.HasField("keyword_enhancement") else None,
+        model_version=_int_in(msg, "model_version", 1, 2**31 - 1),
+    )
+
+
 # -- domain → proto -----------------------------------------------------------------------
 def video_to_proto(info: VideoInfo) -> pb.VideoInfo:
     return pb.VideoInfo(
@@ -179,6 +196,29 @@ def search_to_proto(result: SearchResult) -> pb.SearchResponse:
         model_version=result.model_version,
         mode=_MODES_TO_PROTO.get(result.mode, pb.SEARCH_MODE_UNSPECIFIED),  # type: ignore[arg-type, unused-ignore]
         stages=[pb.StageTiming(stage=k, seconds=v) for k, v in result.stage_seconds.items()],
+    )
+
+
+def text_search_to_proto(result: TextSearchResult) -> pb.SearchResponse:
+    hits = [
+        pb.SearchHit(
+            video=video_to_proto(hit.video),
+            score=hit.score,
+            text=pb.TextMatch(
+                embedding_similarity=hit.similarity,
+                rescored=hit.rescored,
+                score=hit.score if hit.rescored else 0.0,
+                fine=hit.fine,
+                coarse=hit.coarse,
+            ),
+        )
+        for hit in result.hits
+    ]
+    return pb.SearchResponse(
+        hits=hits,
+        model_version=result.model_version,
+        stages=[pb.StageTiming(stage=k, seconds=v) for k, v in result.stage_seconds.items()],
+        keywords=list(result.keywords),
     )
 
 
@@ -301,6 +341,15 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
             return search_to_proto(result)
 
         return self._serve("SearchByVideo", context, body)
+
+    def SearchByText(self, request: pb.SearchByTextRequest, context: Any) -> pb.SearchResponse:
+        def body() -> pb.SearchResponse:
+            options = text_options_from_proto(request.options)
+            remaining = check_time(context)
+            result = self._backend.search_by_text(request.text, options, timeout_s=remaining)
+            return text_search_to_proto(result)
+
+        return self._serve("SearchByText", context, body)
 
     def Recommend(self, request: pb.RecommendRequest, context: Any) -> pb.RecommendResponse:
         def body() -> pb.RecommendResponse:

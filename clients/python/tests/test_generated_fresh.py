@@ -39,5 +39,6 @@ def test_generated_code_imports_from_the_client_package() -> None:
     assert hasattr(vidsearch_pb2_grpc, "VideoSearchStub")
     methods = vidsearch_pb2.DESCRIPTOR.services_by_name["VideoSearch"].methods_by_name
     assert set(methods) == {
-        "IndexVideo", "DeleteVideo", "GetVideo", "SearchByVideo", "Recommend", "Stats",
+        "IndexVideo", "DeleteVideo", "GetVideo", "SearchByVideo", "SearchByText", "Recommend",
+        "Stats",
     }  # fmt: skip

@@ -33,6 +33,8 @@ from vidsearch_client.types import (
     SearchOptions,
     SearchResult,
     Stats,
+    TextMatch,
+    TextSearchOptions,
     VideoInfo,
 )
 
@@ -58,6 +60,8 @@ __all__ = [
     "SearchOptions",
     "SearchResult",
     "Stats",
+    "TextMatch",
+    "TextSearchOptions",
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",

@@ -13,6 +13,8 @@ from vidsearch_client.types import (
     SearchOptions,
     SearchResult,
     Stats,
+    TextMatch,
+    TextSearchOptions,
     VideoInfo,
 )
 from vidsearch_client.v1 import vidsearch_pb2 as pb
@@ -62,6 +64,28 @@ def search_options(options: SearchOptions | None) -> pb.SearchOptions:
     return msg
 
 
+def text_search_request(text: str, options: TextSearchOptions | None) -> pb.SearchByTextRequest:
+    """Only the fields the caller set are sent, so the server applies its defaults."""
+    request = pb.SearchByTextRequest(text=text)
+    if options is not None:
+        for name in ("top_k", "candidates", "model_version"):
+            value = getattr(options, name)
+            if value is not None:
+                setattr(request.options, name, int(value))
+        if options.rerank is not None:
+            request.options.rerank = bool(options.rerank)
+        if options.keyword_enhancement is not None:
+            request.options.keyword_enhancement = bool(options.keyword_enhancement)
+    return request
+
+
+def _text_match(hit: pb.SearchHit) -> TextMatch | None:
+    if not hit.HasField("text"):
+        return None
+    t = hit.text
+    return TextMatch(t.embedding_similarity, t.rescored, t.score, t.fine, t.coarse)
+
+
 def search_result(msg: pb.SearchResponse) -> SearchResult:
     hits = tuple(
         SearchHit(
@@ -80,6 +104,7 @@ def search_result(msg: pb.SearchResponse) -> SearchResult:
                 )
                 for seg in hit.segments
             ),
+            text=_text_match(hit),
         )
         for hit in msg.hits
     )
@@ -89,6 +114,7 @@ def search_result(msg: pb.SearchResponse) -> SearchResult:
         model_version=msg.model_version,
         mode=MODE_FROM_PROTO.get(msg.mode),
         stage_seconds={stage.stage: stage.seconds for stage in msg.stages},
+        keywords=tuple(msg.keywords),
     )
 
 

@@ -18,7 +18,7 @@ from vidsearch_client._channel import (
 )
 from vidsearch_client._retry import RetryPolicy
 from vidsearch_client._upload import Upload, VideoInput, uri_media
-from vidsearch_client.types import SearchOptions
+from vidsearch_client.types import SearchOptions, TextSearchOptions
 from vidsearch_client.v1 import vidsearch_pb2 as pb
 
 
@@ -85,6 +85,17 @@ def merge_options(options: SearchOptions | None, overrides: dict[str, Any]) -> S
     """Keyword arguments given explicitly (not None) win over ``options``."""
     chosen = {key: value for key, value in overrides.items() if value is not None}
     return dataclasses.replace(options or SearchOptions(), **chosen)
+
+
+def text_request(
+    text: str, options: TextSearchOptions | None, overrides: dict[str, Any]
+) -> pb.SearchByTextRequest:
+    """Keyword arguments given explicitly (not None) win over ``options``."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    chosen = {key: value for key, value in overrides.items() if value is not None}
+    merged = dataclasses.replace(options or TextSearchOptions(), **chosen)
+    return _convert.text_search_request(text, merged)
 
 
 def upload_of(video: VideoInput, checksum: bool, chunk_size: int) -> Upload:

@@ -20,6 +20,7 @@ from vidsearch_client._core import (
     merge_options,
     recommend_request,
     search_header,
+    text_request,
     upload_of,
     uri_source,
 )
@@ -32,6 +33,7 @@ from vidsearch_client.types import (
     SearchOptions,
     SearchResult,
     Stats,
+    TextSearchOptions,
     VideoInfo,
 )
 from vidsearch_client.v1 import vidsearch_pb2 as pb
@@ -214,6 +216,27 @@ class VideoSearchClient(ClientCore):
             1,
             timeout,
         )
+        return _convert.search_result(response)
+
+    def search_text(
+        self,
+        text: str,
+        options: TextSearchOptions | None = None,
+        *,
+        top_k: int | None = None,
+        candidates: int | None = None,
+        rerank: bool | None = None,
+        keyword_enhancement: bool | None = None,
+        model_version: int | None = None,
+        timeout: float | None = None,
+    ) -> SearchResult:
+        """Seed 003: indexed videos described by ``text`` (e.g. "a red circle moves left").
+        Keyword options override ``options``; anything unset uses the server default."""
+        request = text_request(text, options, {
+            "top_k": top_k, "candidates": candidates, "rerank": rerank,
+            "keyword_enhancement": keyword_enhancement, "model_version": model_version,
+        })  # fmt: skip
+        response = self._unary("SearchByText", self._stub.SearchByText, request, timeout)
         return _convert.search_result(response)
 
     def recommend(

@@ -61,15 +61,38 @@ class MatchedSegment:
 
 
 @dataclass(frozen=True)
+class TextSearchOptions:
+    """Per-request SearchByText knobs; None leaves the server's configured default."""
+
+    top_k: int | None = None
+    candidates: int | None = None  # stage 1 shortlist rescored by stage 2
+    rerank: bool | None = None  # False: stage 1 (embedding) only
+    keyword_enhancement: bool | None = None
+    model_version: int | None = None
+
+
+@dataclass(frozen=True)
+class TextMatch:
+    """Scores behind a SearchByText hit: stage 1 similarity, stage 2 fine + coarse."""
+
+    embedding_similarity: float
+    rescored: bool
+    score: float
+    fine: float
+    coarse: float
+
+
+@dataclass(frozen=True)
 class SearchHit:
     """One indexed video matching the query, with the distances that ranked it."""
 
     video: VideoInfo
     score: float
-    hamming: int
-    texture_distance: float
-    repetition: float
+    hamming: int = 0
+    texture_distance: float = 0.0
+    repetition: float = 0.0
     segments: tuple[MatchedSegment, ...] = ()
+    text: TextMatch | None = None  # SearchByText only
 
 
 @dataclass(frozen=True)
@@ -81,6 +104,7 @@ class SearchResult:
     model_version: int
     mode: SearchMode | None
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    keywords: tuple[str, ...] = ()  # SearchByText: keywords the server extracted
 
 
 @dataclass(frozen=True)

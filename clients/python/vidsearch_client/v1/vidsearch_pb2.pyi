@@ -161,20 +161,36 @@ class MatchedSegment(_message.Message):
     def __init__(self, query_start_s: _Optional[float] = ..., query_end_s: _Optional[float] = ..., reference_start_s: _Optional[float] = ..., reference_end_s: _Optional[float] = ..., score: _Optional[float] = ...) -> None: ...
 
 class SearchHit(_message.Message):
-    __slots__ = ("video", "score", "hamming", "texture_distance", "repetition", "segments")
+    __slots__ = ("video", "score", "hamming", "texture_distance", "repetition", "segments", "text")
     VIDEO_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     HAMMING_FIELD_NUMBER: _ClassVar[int]
     TEXTURE_DISTANCE_FIELD_NUMBER: _ClassVar[int]
     REPETITION_FIELD_NUMBER: _ClassVar[int]
     SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
     video: VideoInfo
     score: float
     hamming: int
     texture_distance: float
     repetition: float
     segments: _containers.RepeatedCompositeFieldContainer[MatchedSegment]
-    def __init__(self, video: _Optional[_Union[VideoInfo, _Mapping]] = ..., score: _Optional[float] = ..., hamming: _Optional[int] = ..., texture_distance: _Optional[float] = ..., repetition: _Optional[float] = ..., segments: _Optional[_Iterable[_Union[MatchedSegment, _Mapping]]] = ...) -> None: ...
+    text: TextMatch
+    def __init__(self, video: _Optional[_Union[VideoInfo, _Mapping]] = ..., score: _Optional[float] = ..., hamming: _Optional[int] = ..., texture_distance: _Optional[float] = ..., repetition: _Optional[float] = ..., segments: _Optional[_Iterable[_Union[MatchedSegment, _Mapping]]] = ..., text: _Optional[_Union[TextMatch, _Mapping]] = ...) -> None: ...
+
+class TextMatch(_message.Message):
+    __slots__ = ("embedding_similarity", "rescored", "score", "fine", "coarse")
+    EMBEDDING_SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    RESCORED_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    FINE_FIELD_NUMBER: _ClassVar[int]
+    COARSE_FIELD_NUMBER: _ClassVar[int]
+    embedding_similarity: float
+    rescored: bool
+    score: float
+    fine: float
+    coarse: float
+    def __init__(self, embedding_similarity: _Optional[float] = ..., rescored: bool = ..., score: _Optional[float] = ..., fine: _Optional[float] = ..., coarse: _Optional[float] = ...) -> None: ...
 
 class StageTiming(_message.Message):
     __slots__ = ("stage", "seconds")
@@ -185,18 +201,42 @@ class StageTiming(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., seconds: _Optional[float] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
-    __slots__ = ("hits", "query_duration_s", "model_version", "mode", "stages")
+    __slots__ = ("hits", "query_duration_s", "model_version", "mode", "stages", "keywords")
     HITS_FIELD_NUMBER: _ClassVar[int]
     QUERY_DURATION_S_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     STAGES_FIELD_NUMBER: _ClassVar[int]
+    KEYWORDS_FIELD_NUMBER: _ClassVar[int]
     hits: _containers.RepeatedCompositeFieldContainer[SearchHit]
     query_duration_s: float
     model_version: int
     mode: SearchMode
     stages: _containers.RepeatedCompositeFieldContainer[StageTiming]
-    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., query_duration_s: _Optional[float] = ..., model_version: _Optional[int] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., stages: _Optional[_Iterable[_Union[StageTiming, _Mapping]]] = ...) -> None: ...
+    keywords: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., query_duration_s: _Optional[float] = ..., model_version: _Optional[int] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., stages: _Optional[_Iterable[_Union[StageTiming, _Mapping]]] = ..., keywords: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TextSearchOptions(_message.Message):
+    __slots__ = ("top_k", "candidates", "rerank", "keyword_enhancement", "model_version")
+    TOP_K_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    RERANK_FIELD_NUMBER: _ClassVar[int]
+    KEYWORD_ENHANCEMENT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    top_k: int
+    candidates: int
+    rerank: bool
+    keyword_enhancement: bool
+    model_version: int
+    def __init__(self, top_k: _Optional[int] = ..., candidates: _Optional[int] = ..., rerank: bool = ..., keyword_enhancement: bool = ..., model_version: _Optional[int] = ...) -> None: ...
+
+class SearchByTextRequest(_message.Message):
+    __slots__ = ("text", "options")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    options: TextSearchOptions
+    def __init__(self, text: _Optional[str] = ..., options: _Optional[_Union[TextSearchOptions, _Mapping]] = ...) -> None: ...
 
 class RecommendRequest(_message.Message):
     __slots__ = ("video_id", "k")

@@ -48,6 +48,11 @@ class VideoSearchStub(object):
                 request_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.StatsRequest.SerializeToString,
                 response_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.StatsResponse.FromString,
                 )
+        self.SearchByText = channel.unary_unary(
+                '/vidsearch.v1.VideoSearch/SearchByText',
+                request_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.SearchByTextRequest.SerializeToString,
+                response_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.SearchResponse.FromString,
+                )
 
 
 class VideoSearchServicer(object):
@@ -96,6 +101,16 @@ class VideoSearchServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchByText(self, request, context):
+        """Seed 003: indexed videos described by a sentence. Stage 1 takes candidates by a
+        query-independent embedding (Qdrant); stage 2 rescores them with a model that
+        pools each video's frames conditioned on the query text. FAILED_PRECONDITION
+        when the server serves no text models.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VideoSearchServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +143,11 @@ def add_VideoSearchServicer_to_server(servicer, server):
                     servicer.Stats,
                     request_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.StatsRequest.FromString,
                     response_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.StatsResponse.SerializeToString,
+            ),
+            'SearchByText': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchByText,
+                    request_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.SearchByTextRequest.FromString,
+                    response_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.SearchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -239,5 +259,22 @@ class VideoSearch(object):
         return grpc.experimental.unary_unary(request, target, '/vidsearch.v1.VideoSearch/Stats',
             vidsearch_dot_v1_dot_vidsearch__pb2.StatsRequest.SerializeToString,
             vidsearch_dot_v1_dot_vidsearch__pb2.StatsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SearchByText(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vidsearch.v1.VideoSearch/SearchByText',
+            vidsearch_dot_v1_dot_vidsearch__pb2.SearchByTextRequest.SerializeToString,
+            vidsearch_dot_v1_dot_vidsearch__pb2.SearchResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

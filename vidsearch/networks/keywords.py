@@ -4,14 +4,20 @@ KeyBERT ranks candidate n-grams (1..L words, English stop words removed) by the 
 between their embedding and the document's. The patent lemmatises; no lemmatiser ships
 here, so keywords are normalised instead: lowercased, whitespace collapsed, a plural
 ``-s`` stripped from words longer than three letters, and duplicates dropped.
+
+Training embeds candidates with the PyTorch MiniLM (sentence-transformers); the server
+passes ``embed``, a function calling the SERVED text encoder (ONNX Runtime or Triton),
+so the same keywords come out without torch in the serving path.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
+
+import numpy as np
 
 from vidsearch.networks.text_encoder import _offline, minilm_path
 
@@ -36,11 +42,27 @@ def _keybert() -> Any:
     return KeyBERT(model=model)
 
 
+TextEmbedder = Callable[[list[str]], np.ndarray]
+
+
+def _keybert_with(embed: TextEmbedder) -> Any:
+    """KeyBERT over a caller-supplied embedding function (KeyBERT's backend interface)."""
+    from keybert import KeyBERT
+    from keybert.backend import BaseEmbedder
+
+    class _Served(BaseEmbedder):
+        def embed(self, documents: list[str], verbose: bool = False) -> np.ndarray:
+            return np.asarray(embed(list(documents)), dtype=np.float32)
+
+    return KeyBERT(model=_Served())
+
+
 class KeywordExtractor:
     """K keywords of up to L words per text (seed 003: K keywords of length L)."""
 
-    def __init__(self, k: int = 4, max_words: int = 2) -> None:
+    def __init__(self, k: int = 4, max_words: int = 2, embed: TextEmbedder | None = None) -> None:
         self.k, self.max_words = k, max_words
+        self._keybert = _keybert_with(embed) if embed is not None else None
 
     def __call__(self, text: str) -> list[str]:
         return self.extract([text])[0]
@@ -49,7 +71,7 @@ class KeywordExtractor:
         """Batch extraction; a text with no candidate keywords gets an empty list."""
         if not texts:
             return []
-        raw = _keybert().extract_keywords(
+        raw = (self._keybert or _keybert()).extract_keywords(
             list(texts), keyphrase_ngram_range=(1, self.max_words), stop_words="english",
             top_n=self.k * 2)
         if texts and raw and isinstance(raw[0], tuple):  # a single text returns a flat list

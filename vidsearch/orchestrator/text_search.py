@@ -1,0 +1,286 @@
+"""Seed 003 through the served models: text features at index time, SearchByText stages.
+
+Three served models (``exporters/text_families.py``): ``text_encoder`` (tokens, global
+text feature, stage 1 text embedding), ``text_video_embedder`` (a video's stage 1
+embedding and the per-frame features stage 2 needs, computed once at index time and
+stored with the video) and ``text_video_scorer`` (query-conditioned score of aligned
+rows). Tokenisation uses the MiniLM package's tokenizer files, the same vocabulary the
+served encoder was exported with; keywords come from KeyBERT over the SERVED encoder,
+so the serving path needs no PyTorch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from vidsearch.catalog.base import TextCandidate, TextFeatures
+from vidsearch.config import TextSearchConfig
+from vidsearch.inference.base import BackendUnavailableError, InferenceBackend, ModelNotFoundError
+from vidsearch.orchestrator.api import TextHit
+
+TEXT_ENCODER = "text_encoder"
+TEXT_VIDEO_EMBEDDER = "text_video_embedder"
+TEXT_VIDEO_SCORER = "text_video_scorer"
+TEXT_MODELS = (TEXT_ENCODER, TEXT_VIDEO_EMBEDDER, TEXT_VIDEO_SCORER)
+MAX_QUERY_TOKENS = 64
+
+
+def serves_text_models(backend: InferenceBackend) -> bool:
+    """True when every seed 003 model has a ready version."""
+    try:
+        return all(backend.model_versions(name) for name in TEXT_MODELS)
+    except Exception:  # an unreachable backend answers "not now", not a crash
+        return False
+
+
+def uniform_subsample(n: int, limit: int) -> np.ndarray:
+    """Indices of at most ``limit`` frames spread evenly over ``n`` (all when n <= limit)."""
+    if n <= limit:
+        return np.arange(n)
+    return np.round(np.linspace(0, n - 1, limit)).astype(np.int64)
+
+
+def resize_nearest(frames: np.ndarray, size: int) -> np.ndarray:
+    """uint8 [T,S,S,3] -> [T,size,size,3]; only used when the two models' sizes differ."""
+    if frames.shape[1] == size and frames.shape[2] == size:
+        return frames
+    rows = (np.arange(size) * frames.shape[1] / size).astype(np.int64)
+    cols = (np.arange(size) * frames.shape[2] / size).astype(np.int64)
+    return frames[:, rows][:, :, cols]
+
+
+@dataclass(frozen=True)
+class EncodedQuery:
+    tokens: np.ndarray  # float32 [L,384]
+    token_mask: np.ndarray  # float32 [L]
+    text: np.ndarray  # float32 [384] global feature
+    embedding: np.ndarray  # float32 [E] stage 1 vector
+    keywords: tuple[str, ...]
+    keyword_features: np.ndarray  # float32 [K,384]
+    keyword_mask: np.ndarray  # float32 [K]
+
+
+class TextModels:
+    """The seed 003 models of one backend: versions, sizes, and the calls into them."""
+
+    def __init__(self, backend: InferenceBackend, config: TextSearchConfig,
+                 timeout_s: float | None = None) -> None:
+        self._backend = backend
+        self._config = config
+        self._timeout = timeout_s
+
+    def resolved_version(self, requested: int | None = None) -> int:
+        """Per request, then config, then the latest version all three models share."""
+        wanted = requested if requested is not None else self._config.model_version
+        served = [set(self._backend.model_versions(name)) for name in TEXT_MODELS]
+        common = sorted(set.intersection(*served))
+        if not common:
+            raise BackendUnavailableError("the text models are not being served right now")
+        if wanted is None:
+            return common[-1]
+        if wanted not in common:
+            raise ModelNotFoundError(
+                f"text model version {wanted} is not served (serving {common})")
+        return wanted
+
+    def infer(self, model: str, inputs: dict[str, np.ndarray], version: int,
+              timeout_s: float | None = None) -> dict[str, np.ndarray]:
+        timeout = timeout_s if timeout_s is not None else self._timeout
+        return self._backend.infer(model, inputs, version=version, timeout=timeout)
+
+    def _dim(self, model: str, tensor: str, axis: int, outputs: bool = True) -> int:
+        sig = self._backend.signature(model, self._config.model_version)
+        specs = sig.outputs if outputs else sig.inputs
+        return int(next(t.shape[axis] for t in specs if t.name == tensor))
+
+    @cached_property
+    def embed_dim(self) -> int:
+        return self._dim(TEXT_VIDEO_EMBEDDER, "embedding", -1)
+
+    @cached_property
+    def frame_size(self) -> int:
+        return self._dim(TEXT_VIDEO_EMBEDDER, "frames", -2, outputs=False)
+
+    @cached_property
+    def keyword_slots(self) -> int:
+        """K, the number of keywords the scorer takes per query."""
+        return self._dim(TEXT_VIDEO_SCORER, "keyword_features", -2, outputs=False)
+
+    @cached_property
+    def tokenizer(self) -> Any:
+        from vidsearch.networks.text_encoder import load_tokenizer
+
+        return load_tokenizer()
+
+    def warm_up(self) -> None:
+        """Load the tokenizer and KeyBERT's imports now, not in the first request (~10 s)."""
+        import keybert  # noqa: F401
+
+        self.tokenize(["warm up"])
+
+    def tokenize(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        enc = self.tokenizer(texts, padding=True, truncation=True,
+                             max_length=MAX_QUERY_TOKENS, return_tensors="np")
+        return enc["input_ids"].astype(np.int64), enc["attention_mask"].astype(np.int64)
+
+    def encode_texts(self, texts: list[str], version: int,
+                     timeout_s: float | None = None) -> dict[str, np.ndarray]:
+        ids, mask = self.tokenize(texts)
+        out = self.infer(TEXT_ENCODER, {"input_ids": ids, "attention_mask": mask}, version,
+                         timeout_s)
+        return {**out, "attention_mask": mask}
+
+    def video_features(self, frames: np.ndarray, version: int,
+                       timeout_s: float | None = None) -> TextFeatures:
+        """Index time: one video's frames (uint8 [T,S,S,3]) -> its stored text features."""
+        picked = frames[uniform_subsample(len(frames), self._config.max_frames)]
+        batch = resize_nearest(picked, self.frame_size)[None]
+        out = self.infer(TEXT_VIDEO_EMBEDDER, {"frames": batch}, version, timeout_s)
+        return TextFeatures(
+            embedding=out["embedding"][0].astype(np.float32),
+            local=out["local_features"][0].astype(np.float32),
+            frames=out["frame_features"][0].astype(np.float32),
+            model_version=version,
+        )
+
+
+class TextQueryEncoder:
+    """Stage ``text_encode``: the query's token/global features, embedding and keywords."""
+
+    def __init__(self, models: TextModels, max_keyword_words: int = 2) -> None:
+        self._models = models
+        self._max_words = max_keyword_words
+
+    def __call__(self, text: str, version: int, *, keywords: bool,
+                 timeout_s: float | None = None) -> EncodedQuery:
+        out = self._models.encode_texts([text], version, timeout_s)
+        k = self._models.keyword_slots
+        kw_features = np.zeros((k, out["text_feature"].shape[-1]), np.float32)
+        kw_mask = np.zeros(k, np.float32)
+        found: list[str] = []
+        if keywords:
+            found = self._keywords(text, version, timeout_s)[:k]
+            if found:
+                feats = self._models.encode_texts(found, version, timeout_s)["text_feature"]
+                kw_features[: len(found)] = feats
+                kw_mask[: len(found)] = 1.0
+        return EncodedQuery(
+            tokens=out["token_features"][0].astype(np.float32),
+            token_mask=out["attention_mask"][0].astype(np.float32),
+            text=out["text_feature"][0].astype(np.float32),
+            embedding=out["text_embedding"][0].astype(np.float32),
+            keywords=tuple(found),
+            keyword_features=kw_features,
+            keyword_mask=kw_mask,
+        )
+
+    def _keywords(self, text: str, version: int, timeout_s: float | None) -> list[str]:
+        from vidsearch.networks.keywords import KeywordExtractor
+
+        def embed(texts: list[str]) -> np.ndarray:
+            return self._models.encode_texts(texts, version, timeout_s)["text_feature"]
+
+        extractor = KeywordExtractor(self._models.keyword_slots, self._max_words, embed=embed)
+        return extractor(text)
+
+
+class TextConditionedRerank:
+    """Stage ``text_rerank``: the scorer over the shortlist, candidates padded to one length."""
+
+    def __init__(self, models: TextModels, batch: int) -> None:
+        self._models = models
+        self._batch = batch
+
+    def __call__(self, query: EncodedQuery, candidates: list[TextCandidate], version: int,
+                 timeout_s: float | None = None) -> list[TextHit]:
+        hits: list[TextHit] = []
+        for start in range(0, len(candidates), self._batch):
+            chunk = candidates[start : start + self._batch]
+            out = self._models.infer(TEXT_VIDEO_SCORER, self._rows(query, chunk), version,
+                                     timeout_s)
+            for cand, score, fine, coarse in zip(chunk, out["score"], out["fine"],
+                                                 out["coarse"], strict=True):
+                hits.append(TextHit(cand.info, float(score), cand.similarity, True,
+                                    float(fine), float(coarse)))
+        return sorted(hits, key=lambda h: -h.score)
+
+    @staticmethod
+    def _rows(query: EncodedQuery, chunk: list[TextCandidate]) -> dict[str, np.ndarray]:
+        n = len(chunk)
+        t = max(c.features.local.shape[0] for c in chunk)
+        d = chunk[0].features.local.shape[1]
+        local = np.zeros((n, t, d), np.float32)
+        frames = np.zeros((n, t, d), np.float32)
+        mask = np.zeros((n, t), np.float32)
+        for i, cand in enumerate(chunk):
+            length = cand.features.local.shape[0]
+            local[i, :length], frames[i, :length] = cand.features.local, cand.features.frames
+            mask[i, :length] = 1.0
+
+        def rows(x: np.ndarray) -> np.ndarray:
+            return np.repeat(x[None], n, axis=0)
+
+        return {
+            "token_features": rows(query.tokens), "token_mask": rows(query.token_mask),
+            "text_feature": rows(query.text), "keyword_features": rows(query.keyword_features),
+            "keyword_mask": rows(query.keyword_mask), "local_features": local,
+            "frame_features": frames, "frame_mask": mask,
+        }
+
+
+def merge_stages(candidates: list[TextCandidate], rescored: list[TextHit],
+                 top_k: int) -> list[TextHit]:
+    """Rescored videos first (stage 2 order), then the rest of stage 1 in its own order:
+    a reranker orders its shortlist, it cannot promote what it never saw."""
+    seen = {h.video.video_id for h in rescored}
+    rest = [TextHit(c.info, c.similarity, c.similarity) for c in candidates
+            if c.info.video_id not in seen]
+    return (rescored + rest)[:top_k]
+
+
+@dataclass(frozen=True)
+class ResolvedTextOptions:
+    text: str
+    top_k: int
+    candidates: int
+    rerank: bool
+    keywords: bool
+    model_version: int | None
+    timeout_s: float | None
+
+
+def resolve_text_options(text: str, options: Any, config: TextSearchConfig,
+                         timeout_s: float | None) -> ResolvedTextOptions:
+    """Defaults from config; a request no search could honour is refused with a reason."""
+    from vidsearch.orchestrator.api import InvalidRequestError
+
+    def pick(value: Any, default: Any) -> Any:
+        return default if value is None else value
+
+    query = " ".join(text.split())
+    if not query:
+        raise InvalidRequestError("text must hold at least one word, e.g. 'a red circle "
+                                  "moves left'")
+    if len(text) > config.max_query_chars:
+        raise InvalidRequestError(
+            f"text has {len(text)} characters; at most {config.max_query_chars} are accepted")
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text) or "\x7f" in text:
+        raise InvalidRequestError("text must not contain control characters")
+    resolved = ResolvedTextOptions(
+        text=query, top_k=pick(options.top_k, config.top_k),
+        candidates=pick(options.candidates, config.candidates),
+        rerank=pick(options.rerank, config.rerank), keywords=pick(options.keywords,
+                                                                  config.keywords),
+        model_version=options.model_version, timeout_s=timeout_s)
+    if not 1 <= resolved.top_k <= 1000:
+        raise InvalidRequestError(f"top_k must be between 1 and 1000, got {resolved.top_k}")
+    if not 1 <= resolved.candidates <= 1000:
+        raise InvalidRequestError(
+            f"candidates must be between 1 and 1000, got {resolved.candidates}")
+    if resolved.model_version is not None and resolved.model_version < 1:
+        raise InvalidRequestError("model_version must be a positive integer")
+    return resolved
