@@ -101,6 +101,19 @@ class TinyServicer(pb_grpc.VideoSearchServicer):
                     pb.StageTiming(stage="rerank", seconds=0.01)],
         )  # fmt: skip
 
+    def SearchByText(self, request: Any, context: Any) -> Any:
+        self._record("SearchByText", request, context)
+        text = pb.TextMatch(embedding_similarity=0.41, rescored=True, score=0.7, fine=0.3,
+                            coarse=0.4)
+        return pb.SearchResponse(
+            hits=[pb.SearchHit(video=self._video("ref-3"), score=0.7, text=text),
+                  pb.SearchHit(video=self._video("ref-4"), score=0.2,
+                               text=pb.TextMatch(embedding_similarity=0.2))],
+            model_version=1,
+            keywords=["red circle", "circle"],
+            stages=[pb.StageTiming(stage="text_encode", seconds=0.05)],
+        )  # fmt: skip
+
     def DeleteVideo(self, request: Any, context: Any) -> Any:
         self._record("DeleteVideo", request, context)
         return pb.DeleteVideoResponse(deleted=request.video_id != "missing")

@@ -68,6 +68,26 @@ def test_search_table_and_json(tiny: Any, tmp_path: Path, capsys: Any) -> None:
     assert data["stage_seconds"] == {"decode": 0.2, "rerank": 0.01}
 
 
+def test_search_text_table_json_and_options(tiny: Any, capsys: Any) -> None:
+    code, out, _ = _run(
+        capsys, "search", "--text", "a red circle", "--top-k", "2", "--candidates", "20",
+        "--no-keywords", "--target", tiny.target,
+    )  # fmt: skip
+    assert code == 0
+    assert "keywords: red circle, circle, 2 hit(s)" in out and "ref-3" in out
+    name, request, _ = tiny.servicer.unary[-1]
+    assert name == "SearchByText" and request.text == "a red circle"
+    opts = request.options
+    assert (opts.top_k, opts.candidates, opts.keyword_enhancement) == (2, 20, False)
+    assert not opts.HasField("rerank")  # unset: the server's default
+    code, out, _ = _run(capsys, "search", "--text", "x", "--json", "--target", tiny.target)
+    data = json.loads(out)
+    assert data["keywords"] == ["red circle", "circle"]
+    assert data["hits"][0]["text"] == {"embedding_similarity": 0.41, "rescored": True,
+                                       "score": 0.7, "fine": 0.3, "coarse": 0.4}
+    assert data["hits"][1]["text"]["rescored"] is False
+
+
 def test_recommend_stats_get_delete(tiny: Any, capsys: Any, monkeypatch: Any) -> None:
     monkeypatch.setenv("VIDSEARCH_TARGET", tiny.target)  # no --target needed
     code, out, _ = _run(capsys, "recommend", "seed", "--k", "2", "--json")

@@ -113,7 +113,32 @@ def _search_table(result: SearchResult) -> str:
     return head + "\n" + _table(headers, rows)
 
 
+def _text_table(result: SearchResult) -> str:
+    stages = ", ".join(f"{k} {v:.3f}s" for k, v in result.stage_seconds.items())
+    head = (
+        f"text model v{result.model_version}, keywords: {', '.join(result.keywords) or '-'}, "
+        f"{len(result.hits)} hit(s)" + (f"\nstages: {stages}" if stages else "")
+    )
+    rows = []
+    for rank, hit in enumerate(result.hits, 1):
+        t = hit.text
+        rows.append(
+            [rank, hit.video.video_id, hit.score, t.embedding_similarity if t else "",
+             ("yes" if t.rescored else "no") if t else "", t.fine if t and t.rescored else "",
+             t.coarse if t and t.rescored else "", hit.video.title]
+        )  # fmt: skip
+    headers = ("#", "video_id", "score", "stage 1", "rescored", "fine", "coarse", "title")
+    return head + "\n" + _table(headers, rows)
+
+
 def cmd_search(args: argparse.Namespace, client: VideoSearchClient) -> int:
+    if args.text is not None:
+        result = client.search_text(
+            args.text, top_k=args.top_k, candidates=args.candidates, rerank=args.rerank,
+            keyword_enhancement=args.keywords, model_version=args.model_version,
+        )  # fmt: skip
+        _emit(args, result, lambda: _text_table(result))
+        return 0
     options = {
         "mode": args.mode, "top_k": args.top_k, "max_hamming": args.max_hamming,
         "coarse_limit": args.coarse_limit, "max_texture_distance": args.max_texture_distance,
@@ -213,13 +238,15 @@ def register(subparsers: Any) -> None:
     p = add(
         "search",
         cmd_search,
-        "find indexed videos matching a query video",
+        "find indexed videos matching a query video or a sentence",
         "Upload a query video (or name one the server can read with --uri) and list the "
-        "matching indexed videos, best first. Unset options use the server defaults.",
+        "matching indexed videos, best first; or describe the video in words with --text "
+        '(e.g. --text "a red circle moves left"). Unset options use the server defaults.',
     )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--video", type=Path, metavar="FILE", help="local query video")
     source.add_argument("--uri", help="path or file:// URI readable by the server")
+    source.add_argument("--text", help="sentence describing the video (SearchByText)")
     p.add_argument("--mode", choices=SEARCH_MODES, help="rerank mode")
     p.add_argument("--top-k", type=int, help="hits returned (1-1000)")
     p.add_argument("--max-hamming", type=int, help="coarse filter Hamming radius (0-128)")
@@ -227,6 +254,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-texture-distance", type=float, help="drop hits farther than this")
     p.add_argument("--min-repetition", type=float, help="minimum repetition degree (0-1)")
     p.add_argument("--model-version", type=int, help="model version to query with")
+    text = p.add_argument_group("--text options")
+    text.add_argument("--candidates", type=int, help="stage 1 shortlist rescored (1-1000)")
+    text.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None,
+                      help="run the text-conditioned stage 2 (default: server's)")
+    text.add_argument("--keywords", action=argparse.BooleanOptionalAction, default=None,
+                      help="keyword enhancement in stage 2 (default: server's)")
 
     p = add(
         "recommend",
