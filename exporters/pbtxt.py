@@ -51,7 +51,8 @@ def emit(message: Message, indent: int) -> list[str]:
             lines.extend(emit(value, indent + 1))
             lines.append(f"{pad}}}")
         elif isinstance(value, tuple):
-            lines.append(f"{pad}{key}: [ {', '.join(_scalar(v) for v in value)} ]")
+            inner = ", ".join(_scalar(v) for v in value)
+            lines.append(f"{pad}{key}: [ {inner} ]" if inner else f"{pad}{key}: [ ]")
         else:
             lines.append(f"{pad}{key}: {_scalar(value)}")
     return lines

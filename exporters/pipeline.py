@@ -57,6 +57,14 @@ class ExportedModel:
     verification: VerificationReport
 
 
+def batched_tensor(name: str, data_type: str, shape: tuple[int, ...]) -> TensorConfig:
+    """The config of a tensor whose first axis is the batch; a per-row scalar ([B]) gets
+    ``dims: [1]`` + an empty reshape (Triton refuses empty dims)."""
+    if len(shape) == 1:
+        return TensorConfig(name, data_type, (1,), reshape=())
+    return TensorConfig(name, data_type, shape[1:])
+
+
 def production_config(
     served: ServedModel,
     onnx_path: Path,
@@ -69,7 +77,7 @@ def production_config(
     inputs, outputs = onnx_signature(onnx_path)
 
     def tensors(items: tuple[Any, ...]) -> tuple[TensorConfig, ...]:
-        return tuple(TensorConfig(t.name, triton_type(t.dtype), tuple(t.dims[1:])) for t in items)
+        return tuple(batched_tensor(t.name, triton_type(t.dtype), tuple(t.dims)) for t in items)
 
     by_name = {t.name: t for t in inputs}
     warmup: tuple[ModelWarmup, ...] = ()

@@ -96,7 +96,8 @@ def _compare(
                 )
                 continue
             dims = dims[1:]
-        if tuple(tensor.dims) != dims:
+        model_dims = tensor.reshape if tensor.reshape is not None else tuple(tensor.dims)
+        if tuple(model_dims) != dims:
             problems.append(
                 f"{where}: {kind} {tensor.name!r} dims {list(tensor.dims)} but ONNX dims "
                 f"{'(after the batch axis) ' if max_batch_size > 0 else ''}are {list(dims)}"

@@ -59,11 +59,16 @@ def wire_type(config_type: str) -> str:
 
 @dataclass(frozen=True)
 class TensorConfig:
-    """One model input or output; ``dims`` exclude the batch dimension when batching."""
+    """One model input or output; ``dims`` exclude the batch dimension when batching.
+
+    ``reshape``: the shape the model itself has, when it differs from ``dims``; a batched
+    model with a per-row scalar ([B]) is written ``dims: [1]``, ``reshape { shape: [] }``,
+    since Triton refuses empty dims."""
 
     name: str
     data_type: str
     dims: tuple[int, ...]
+    reshape: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -150,8 +155,10 @@ def _msg(*items: tuple[str, object] | None) -> _Message:
 
 
 def _tensor(tensor: TensorConfig) -> _Message:
+    reshape = None if tensor.reshape is None else ("reshape", _msg(("shape", tensor.reshape)))
     return _msg(
-        ("name", tensor.name), ("data_type", _Enum(tensor.data_type)), ("dims", tensor.dims)
+        ("name", tensor.name), ("data_type", _Enum(tensor.data_type)), ("dims", tensor.dims),
+        reshape,
     )
 
 
@@ -255,7 +262,12 @@ def parse_pbtxt(text: str, *, source: str = "<text>") -> ModelConfig:
 
     def tensors(items: Iterable[object]) -> tuple[TensorConfig, ...]:
         return tuple(
-            TensorConfig(t.name, enum_name(t.data_type), tuple(t.dims))  # type: ignore[attr-defined]
+            TensorConfig(
+                t.name,  # type: ignore[attr-defined]
+                enum_name(t.data_type),  # type: ignore[attr-defined]
+                tuple(t.dims),  # type: ignore[attr-defined]
+                tuple(t.reshape.shape) if t.HasField("reshape") else None,  # type: ignore[attr-defined]
+            )
             for t in items
         )
 

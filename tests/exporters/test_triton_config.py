@@ -76,10 +76,24 @@ EMBEDDER_UNBATCHED = ModelConfig(
     ),
 )
 
+SCORER_PER_ROW_SCALARS = ModelConfig(
+    name="text_video_scorer",
+    platform="onnxruntime_onnx",
+    max_batch_size=256,
+    inputs=(
+        TensorConfig("frame_features", "TYPE_FP32", (-1, 256)),
+        TensorConfig("frame_mask", "TYPE_FP32", (-1,)),
+    ),
+    outputs=(TensorConfig("score", "TYPE_FP32", (1,), reshape=()),),
+    version_policy=VersionPolicy("latest", 2),
+    dynamic_batching=DynamicBatching((64,), 0),
+)
+
 CASES = [
     ("frame_encoder_gpu.pbtxt", FRAME_ENCODER_GPU),
     ("hash_texture_heads_cpu_twin.pbtxt", HEADS_CPU_TWIN),
     ("video_embedder_unbatched.pbtxt", EMBEDDER_UNBATCHED),
+    ("text_video_scorer_reshape.pbtxt", SCORER_PER_ROW_SCALARS),
 ]
 
 

@@ -202,10 +202,12 @@ class TextConditionedRerank:
             chunk = candidates[start : start + self._batch]
             out = self._models.infer(TEXT_VIDEO_SCORER, self._rows(query, chunk), version,
                                      timeout_s)
-            for cand, score, fine, coarse in zip(chunk, out["score"], out["fine"],
-                                                 out["coarse"], strict=True):
-                hits.append(TextHit(cand.info, float(score), cand.similarity, True,
-                                    float(fine), float(coarse)))
+            # Triton returns per-row scalars as [B,1] (dims [1] + reshape), ORT as [B].
+            score, fine, coarse = (np.asarray(out[k]).reshape(-1) for k in ("score", "fine",
+                                                                            "coarse"))
+            for cand, score_, fine_, coarse_ in zip(chunk, score, fine, coarse, strict=True):
+                hits.append(TextHit(cand.info, float(score_), cand.similarity, True,
+                                    float(fine_), float(coarse_)))
         return sorted(hits, key=lambda h: -h.score)
 
     @staticmethod
