@@ -1,4 +1,4 @@
-"""vidsearch load test: a mixed SearchByVideo / IndexVideo scenario over gRPC.
+"""vidsearch load test: a mixed SearchByVideo / SearchByText / IndexVideo scenario over gRPC.
 
     locust -f loadtest/locustfile.py --headless -u 4 -r 2 -t 30s --host 127.0.0.1:50051 \
         --csv var/loadtest/locust
@@ -27,6 +27,7 @@ from scenario import load_scenario
 SCENARIO = load_scenario()
 QUERIES: list[Path] = SCENARIO.media("queries") if SCENARIO.weight_search else []
 REFERENCES: list[Path] = SCENARIO.media("references") if SCENARIO.weight_index else []
+TEXTS: list[str] = SCENARIO.sentences() if SCENARIO.weight_text else []
 
 
 class VideoSearchUser(GrpcUser):
@@ -59,9 +60,14 @@ class VideoSearchUser(GrpcUser):
             self.indexed.append(video_id)
 
     def search_by_text(self) -> None:
-        # PLACEHOLDER: SearchByText is not in vidsearch.v1 yet. When it lands, call
-        # self.client.search_text(...) here and set weight_text > 0 in scenario.yaml.
-        raise NotImplementedError("SearchByText does not exist yet")
+        text = self.rng.choice(TEXTS)
+        self.call(
+            "SearchByText",
+            lambda: self.client.search_text(
+                text, top_k=SCENARIO.top_k, candidates=SCENARIO.text_candidates
+            ),
+            size=lambda r: len(r.hits),
+        )
 
     def on_stop(self) -> None:
         if SCENARIO.cleanup:
@@ -79,7 +85,3 @@ class VideoSearchUser(GrpcUser):
         )
         if weight > 0
     }
-
-
-if SCENARIO.weight_text > 0:
-    raise SystemExit("weight_text > 0: SearchByText is a placeholder, the RPC does not exist yet")

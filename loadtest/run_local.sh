@@ -91,7 +91,7 @@ set -e
 
 scenario=$("$PY" -c 'import sys; sys.path.insert(0, "loadtest")
 from scenario import load_scenario; s = load_scenario()
-print(f"weights SearchByVideo:IndexVideo = {s.weight_search}:{s.weight_index} (SearchByText placeholder: {s.weight_text}); top_k {s.top_k}")')
+print(f"weights SearchByVideo:IndexVideo:SearchByText = {s.weight_search}:{s.weight_index}:{s.weight_text}; top_k {s.top_k}; SearchByText candidates {s.text_candidates}")')
 command="make loadtest USERS=$USERS SPAWN_RATE=$SPAWN_RATE DURATION=$DURATION${TARGET:+ TARGET=$TARGET}"
 report_args=(--csv "$csv" --target "$target" --users "$USERS" --spawn-rate "$SPAWN_RATE"
   --duration "$DURATION" --scenario "$scenario" --server "$server_desc" --command "$command")

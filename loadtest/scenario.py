@@ -18,9 +18,11 @@ VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".mov", ".avi"}
 
 @dataclass(frozen=True)
 class Scenario:
-    weight_search: int = 4  # SearchByVideo
+    weight_search: int = 3  # SearchByVideo
     weight_index: int = 1  # IndexVideo
-    weight_text: int = 0  # SearchByText: PLACEHOLDER, the RPC does not exist yet
+    weight_text: int = 1  # SearchByText
+    texts: str = "loadtest/text_queries.txt"  # SearchByText sentences, one per line
+    text_candidates: int = 50  # stage 2 candidates N
     queries: str = "var/sample/queries"  # query files for SearchByVideo
     references: str = "var/sample/references"  # files uploaded by IndexVideo
     index_prefix: str = "loadtest"  # ids: <prefix>-<user>-<n>, deleted when a user stops
@@ -38,6 +40,17 @@ class Scenario:
         if not files:
             raise FileNotFoundError(f"{which}: no video files in {folder}")
         return files
+
+
+    def sentences(self) -> list[str]:
+        path = Path(self.texts)
+        if not path.is_file():
+            raise FileNotFoundError(f"texts: {path} is not a file of sentences")
+        lines = [line.strip() for line in path.read_text().splitlines()]
+        found = [line for line in lines if line and not line.startswith("#")]
+        if not found:
+            raise FileNotFoundError(f"texts: no sentence in {path}")
+        return found
 
 
 def _coerce(kind: type | str, raw: object) -> object:

@@ -1,4 +1,5 @@
-"""Smoke test of the load test: locust (subprocess, ~5 s) against a real toy-model server."""
+"""Smoke test of the load test: locust (subprocess, ~5 s) against a real server serving the
+starter release with the text models, so every task of the mixed scenario runs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+STARTER = ROOT / "models" / "starter"
 LOADTEST = ROOT / "loadtest"
 BIN = Path(sys.executable).parent
 
@@ -27,14 +29,10 @@ def _make_report_module():  # loadtest/ is a folder of scripts, not a package
     return module
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(300)
 def test_locust_smoke_against_real_server(tmp_path: Path) -> None:
-    from vidsearch.bench.end_to_end import (
-        EndToEndBenchConfig,
-        _server_config,
-        prepare_repository,
-        write_reference,
-    )
+    from vidsearch.bench.end_to_end import _server_config, write_reference
+    from vidsearch.evaluation.systems import export_release
     from vidsearch.orchestrator.factory import build_orchestrator
     from vidsearch.service.server import build_server
 
@@ -45,12 +43,9 @@ def test_locust_smoke_against_real_server(tmp_path: Path) -> None:
         write_reference(
             folder / f"v{seed}.mp4", seed, 2.0, fps=8.0, width=160, height=120, render_scale=2
         )
-    empty = tmp_path / "no-checkpoints"
-    empty.mkdir()
-    repository, _, toy = prepare_repository(
-        EndToEndBenchConfig(checkpoints=empty), tmp_path, lambda _: None
-    )
-    assert toy
+    repository = tmp_path / "repository"
+    export_release([STARTER / n for n in ("video_hash.pt", "barlow.pt", "text_video.pt")],
+                   repository)
     config = _server_config(repository, tmp_path)
     orchestrator = build_orchestrator(config)
     running = build_server(config, orchestrator)
@@ -63,6 +58,8 @@ def test_locust_smoke_against_real_server(tmp_path: Path) -> None:
             "LOADTEST_REFERENCES": str(refs),
             "LOADTEST_WEIGHT_SEARCH": "2",
             "LOADTEST_WEIGHT_INDEX": "1",
+            "LOADTEST_WEIGHT_TEXT": "2",
+            "LOADTEST_TEXT_CANDIDATES": "5",
             "LOADTEST_WAIT_MAX_S": "0.2",
         }
         csv = tmp_path / "locust"
@@ -105,9 +102,9 @@ def test_locust_smoke_against_real_server(tmp_path: Path) -> None:
     report = _make_report_module()
     rows, failures = report.read_stats(csv)
     by_name = {r.name: r for r in rows}
-    assert {"SearchByVideo", "IndexVideo", "Aggregated"} <= set(by_name)
+    assert {"SearchByVideo", "IndexVideo", "SearchByText", "Aggregated"} <= set(by_name)
     assert failures == []
-    for name in ("SearchByVideo", "IndexVideo"):
+    for name in ("SearchByVideo", "IndexVideo", "SearchByText"):
         assert by_name[name].requests > 0 and by_name[name].failures == 0
         assert by_name[name].p50_ms > 0
     md = report.to_markdown(
@@ -115,7 +112,7 @@ def test_locust_smoke_against_real_server(tmp_path: Path) -> None:
         duration="5s",
     )  # fmt: skip
     assert md.startswith("## Load test")
-    assert "| SearchByVideo | " in md and "| IndexVideo | " in md
+    assert "| SearchByVideo | " in md and "| IndexVideo | " in md and "| SearchByText | " in md
     assert "No errors." in md
 
     from vidsearch.bench.report import update_section
@@ -132,12 +129,13 @@ def test_scenario_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         sys.path.remove(str(LOADTEST))
     default = load_scenario()
-    assert default.weight_text == 0  # SearchByText placeholder stays off
+    assert default.weight_text > 0 and default.sentences()  # the mixed scenario has text
     monkeypatch.setenv("LOADTEST_WEIGHT_SEARCH", "7")
     monkeypatch.setenv("LOADTEST_CLEANUP", "false")
     s = load_scenario()
     assert (s.weight_search, s.weight_index, s.cleanup) == (7, default.weight_index, False)
     monkeypatch.setenv("LOADTEST_WEIGHT_SEARCH", "0")
     monkeypatch.setenv("LOADTEST_WEIGHT_INDEX", "0")
+    monkeypatch.setenv("LOADTEST_WEIGHT_TEXT", "0")
     with pytest.raises(ValueError, match="every task weight is 0"):
         load_scenario()
