@@ -28,9 +28,9 @@ from vidsearch.media.errors import MediaError, UnsupportedMediaError
 from vidsearch.media.synthetic import render_video, write_video
 from vidsearch.orchestrator.api import IndexResult, SearchOptions, SearchResult, ServiceStats
 from vidsearch.orchestrator.orchestrator import Orchestrator
+from vidsearch.service.convert import check_id, options_from_proto
 from vidsearch.service.errors import ServiceError
 from vidsearch.service.server import RunningServer, build_server
-from vidsearch.service.servicer import check_id, options_from_proto
 
 FAST = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

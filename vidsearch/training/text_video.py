@@ -292,8 +292,12 @@ def _cmd_text_video(args: Any) -> int:
     if args.init_frame_encoder:
         obj["init_frame_encoder"] = args.init_frame_encoder
     cfg = TextVideoTrainConfig.model_validate(obj)
-    _, metrics = train_text_video(cfg, Path(args.out) / "text_video.pt", resume=args.resume,
-                                  progress=not args.no_progress)
+    out = Path(args.out) / "text_video.pt"
+    _, metrics = train_text_video(cfg, out, resume=args.resume, progress=not args.no_progress)
+    if args.release:
+        from vidsearch.training.checkpoint import release_checkpoint
+
+        release_checkpoint(out)  # what ships carries no optimizer state
     print(json.dumps(metrics))
     return 0
 
@@ -306,4 +310,6 @@ def register_text_video(train_subparsers: Any) -> None:
         "text-video", help="seed 003 text->video heads -> OUT/text_video.pt")
     _common(p, "models/text_video")
     p.add_argument("--init-frame-encoder", help="video_hash/barlow checkpoint (frame encoder)")
+    p.add_argument("--release", action="store_true",
+                   help="drop the optimizer state when done (a third of the size; no resume)")
     p.set_defaults(func=_cmd_text_video)
