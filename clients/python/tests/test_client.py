@@ -194,6 +194,9 @@ def test_async_client(tiny: Any) -> None:
             result = await client.search_video(b"q", top_k=2)
             assert result.hits[0].video.video_id == "ref-1"
             assert (await client.stats()).videos == 3
+            text = await client.search_text("a red circle", candidates=7, rerank=False)
+            assert text.keywords == ("red circle", "circle")
+            assert text.hits[0].text is not None and text.hits[0].text.fine == 0.3
             assert await client.health() == "SERVING"
             with pytest.raises(vc.NotFound):
                 await client.get("missing")
@@ -203,6 +206,10 @@ def test_async_client(tiny: Any) -> None:
     assert first.data == second.data == b"x" * 300
     assert [c.sequence for c in second.chunks] == [0, 1, 2]
     assert second.metadata["authorization"] == "Bearer t"
+    _, request, _ = next(u for u in tiny.servicer.unary if u[0] == "SearchByText")
+    assert (request.text, request.options.candidates, request.options.rerank) == (
+        "a red circle", 7, False)
+    assert not request.options.HasField("top_k")
 
 
 def test_async_client_from_file(tiny: Any, tmp_path: Path) -> None:
