@@ -100,6 +100,11 @@ class Orchestrator:
             self._decoder = FrameDecoder(self._config.media, self._encoder.frame_size())
         return self._decoder
 
+    @property
+    def text_search_enabled(self) -> bool:
+        """SearchByText is served (text models in the repository, text vectors in the catalog)."""
+        return self._text_search
+
     @contextmanager
     def _stage(self, pipeline: str, stage: str, sink: dict[str, float]) -> Iterator[None]:
         start = time.perf_counter()

@@ -165,9 +165,12 @@ def _serve_until_signal(config: Any, orchestrator: Any, grace: float, example: s
     signal.signal(signal.SIGINT, _on_signal)
     try:
         running = build_server(config, orchestrator)
+        text = getattr(orchestrator, "text_search_enabled", False)
         print(
             f"vidsearch is serving on {running.target} (metrics on :{running.metrics_port}).\n"
-            f"Try:  .venv/bin/vidsearch search --target {running.target} --video {example}",
+            f"Try:  .venv/bin/vidsearch search --target {running.target} --video {example}"
+            + (f'\n      .venv/bin/vidsearch search --target {running.target} --text '
+               f'"a red circle moves to the left"' if text else ""),
             flush=True,
         )
         try:
