@@ -121,7 +121,7 @@ def test_queued_request_gives_up_after_the_queue_wait() -> None:
     holders.start(1)
     _wait_until(lambda: limiter.in_flight == 1)
     started = time.monotonic()
-    with pytest.raises(OverloadedError, match="within 0.2 s"):
+    with pytest.raises(OverloadedError, match=r"within 0\.2 s"):
         limiter.acquire()
     waited = time.monotonic() - started
     assert 0.15 <= waited < 2.0
