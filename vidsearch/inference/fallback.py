@@ -58,6 +58,11 @@ class FallbackBackend:
         """True while the primary is considered down."""
         return self._down_until is not None
 
+    @property
+    def primary_retry_at(self) -> float | None:
+        """Clock time after which the primary is tried again (None: it is in use)."""
+        return self._down_until
+
     def _mark_down(self, exc: BaseException) -> None:
         with self._lock:
             was_up = self._down_until is None
