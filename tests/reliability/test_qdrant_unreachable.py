@@ -34,24 +34,11 @@ from vidsearch.service.server import build_server
 
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.timeout(300)]
 
-STARTER = Path(__file__).resolve().parents[2] / "models" / "starter"
-
 
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from vidsearch.evaluation.systems import export_release
-
-    checkpoints = [STARTER / "video_hash.pt", STARTER / "barlow.pt"]
-    assert all(p.is_file() for p in checkpoints), "starter checkpoints missing (make models)"
-    repo = tmp_path_factory.mktemp("repository")
-    export_release(checkpoints, repo)
-    return repo
 
 
 @dataclass
