@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import numpy as np
@@ -111,11 +111,13 @@ class QdrantClusterCatalog:
                 raise
             log.warning("catalog not reachable yet, will retry on use: %s", exc)
 
-    def _errors(self, what: str) -> Any:
+    def _errors(self, what: str) -> AbstractContextManager[None]:
         return client_errors(what, self._location)
 
     def _connect(self) -> None:
         """Read (or create) the collections; raises CatalogUnavailableError when down."""
+        if self._connected:  # the common case, without the lock
+            return
         with self._connecting:
             if self._connected:
                 return

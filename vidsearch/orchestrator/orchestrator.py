@@ -288,7 +288,7 @@ class Orchestrator:
         if not 1 <= limit <= 100:
             raise InvalidRequestError(f"k must be between 1 and 100, got {limit}")
         timings: dict[str, float] = {}
-        with self._stage("recommend", "embedding_neighbours", timings):
+        with self._stage("recommend", "embedding_neighbours", timings, resource="catalog"):
             return self._catalog.nearest_by_embedding(video_id, limit)
 
     def stats(self) -> ServiceStats:
