@@ -64,6 +64,9 @@ class StageLimiter:
             self._queued_gauge.inc()
             try:
                 self._wait_for_slot(budget)
+            except BaseException:
+                self._cond.notify()  # pass on a wake-up this leaver may have consumed
+                raise
             finally:
                 self._queued -= 1
                 self._queued_gauge.dec()
