@@ -6,12 +6,8 @@ every connection is really refused (no stand-in). The server must start anyway, 
 NOT_SERVING, answer searches and uploads with UNAVAILABLE naming the Qdrant URL and what
 to check, and keep serving.
 
-Not tested here: recovery when a real Qdrant comes back. No Qdrant server binary can be
-had on this machine kind (see the project notes), and an HTTP/gRPC imitation of Qdrant
-would test the imitation. What makes recovery work is covered at the catalog level: the
-cluster catalog caches no failure (each call and each readiness check connects again,
-``tests/catalog/test_factory.py``), and the readiness poller flips health back by itself
-(shown with the real tritonserver in ``test_triton_faults.py``).
+Recovery (the URL answering again) is ``test_qdrant_recovery.py``, with a labelled
+stand-in; a real Qdrant server cannot be run on this machine kind (project notes).
 """
 
 from __future__ import annotations
