@@ -38,6 +38,8 @@ def open_catalog(
         )
         replication, shards = config.replication_factor, config.shard_number
         location, wait = config.url, True
+        if config.prefer_grpc:  # qdrant-client dials gRPC on its own port, not the URL's
+            location = f"{config.url} (gRPC port {client.init_options.get('grpc_port')})"
     elif config.backend == "qdrant_local":
         config.path.mkdir(parents=True, exist_ok=True)
         try:
