@@ -49,6 +49,19 @@ class InferenceConfig(BaseModel):
         description="ONNX Runtime providers; empty = CUDA if present, else CPU",
     )
     timeout_s: float = Field(30.0, gt=0)
+    fallback: Literal["none", "onnxruntime"] = Field(
+        "none",
+        description="when the Triton backend is unavailable, serve with embedded ONNX Runtime "
+        "over fallback_model_repository (logged and counted); none = answer UNAVAILABLE",
+    )
+    fallback_model_repository: Path | None = Field(
+        None, description="ONNX repository of the fallback; None = model_repository"
+    )
+    fallback_retry_s: float = Field(
+        2.0,
+        gt=0,
+        description="after a failure, how long the fallback serves before Triton is tried again",
+    )
 
 
 class CatalogConfig(BaseModel):
@@ -67,6 +80,9 @@ class CatalogConfig(BaseModel):
         "or reject the request with ALREADY_EXISTS",
     )
     shard_number: int = Field(3, ge=1)
+    timeout_s: float = Field(
+        10.0, gt=0, description="qdrant-client call timeout when the request sets no deadline"
+    )
 
 
 class SearchConfig(BaseModel):
@@ -109,6 +125,28 @@ class TextSearchConfig(BaseModel):
     scorer_batch: int = Field(256, ge=1, description="stage 2 rows per inference request")
 
 
+class StageLimitConfig(BaseModel):
+    """Bounded concurrency and wait queue of one stage; beyond them, RESOURCE_EXHAUSTED."""
+
+    concurrency: int = Field(ge=1, description="requests working in the stage at once")
+    queue: int = Field(ge=0, description="requests waiting for a slot; one more is rejected")
+    queue_wait_s: float = Field(gt=0, description="longest wait for a slot before rejection")
+
+
+class StageLimitsConfig(BaseModel):
+    """Per-stage limits, so one slow dependency cannot pile up every worker thread."""
+
+    decode: StageLimitConfig = Field(
+        default_factory=lambda: StageLimitConfig(concurrency=4, queue=8, queue_wait_s=2.0)
+    )
+    encode: StageLimitConfig = Field(
+        default_factory=lambda: StageLimitConfig(concurrency=4, queue=8, queue_wait_s=2.0)
+    )
+    catalog: StageLimitConfig = Field(
+        default_factory=lambda: StageLimitConfig(concurrency=8, queue=16, queue_wait_s=1.0)
+    )
+
+
 ContainerName = Literal["mp4", "matroska", "avi", "mpegts", "mpeg", "flv", "ogg"]
 
 
@@ -131,6 +169,7 @@ class ServerConfig(BaseModel):
     )
     max_workers: int = Field(8, ge=1)
     max_concurrent_searches: int = Field(4, ge=1)
+    stage_limits: StageLimitsConfig = Field(default_factory=StageLimitsConfig)
     max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     upload_dir: Path = Path("var/uploads")
     source_uri_roots: list[Path] = Field(

@@ -65,6 +65,42 @@ INFLIGHT = Gauge(
     registry=REGISTRY,
 )
 
+STAGE_IN_FLIGHT = Gauge(
+    "vidsearch_stage_in_flight",
+    "Requests holding a slot of a limited stage (decode, encode, catalog) now.",
+    labelnames=("stage",),
+    registry=REGISTRY,
+)
+STAGE_QUEUED = Gauge(
+    "vidsearch_stage_queued",
+    "Requests waiting for a slot of a limited stage now.",
+    labelnames=("stage",),
+    registry=REGISTRY,
+)
+STAGE_REJECTED = Counter(
+    "vidsearch_stage_rejected",
+    "Requests turned away by a stage limit (RESOURCE_EXHAUSTED): queue full or wait too long.",
+    labelnames=("stage", "reason"),
+    registry=REGISTRY,
+)
+REQUESTS_STOPPED = Counter(
+    "vidsearch_requests_stopped",
+    "Requests whose work stopped early because the caller cancelled or its deadline passed.",
+    labelnames=("stage", "reason"),
+    registry=REGISTRY,
+)
+INFERENCE_FALLBACK = Counter(
+    "vidsearch_inference_fallback",
+    "Inference calls served by the embedded fallback backend because the primary was down.",
+    labelnames=("model",),
+    registry=REGISTRY,
+)
+INFERENCE_FALLBACK_ACTIVE = Gauge(
+    "vidsearch_inference_fallback_active",
+    "1 while the primary inference backend is considered down and the fallback serves.",
+    registry=REGISTRY,
+)
+
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 
 

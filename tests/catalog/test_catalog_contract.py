@@ -12,6 +12,7 @@ from vidsearch.catalog import (
     KeyFrame,
     VideoNotFoundError,
 )
+from vidsearch.deadline import DeadlineExceededError, RequestBudget, RequestCancelledError
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # local mode: "no effect" notes
 
@@ -322,3 +323,38 @@ def test_catalog_without_text_vectors_refuses_text_and_finds_nothing(backend, mk
     reopened = backend.open(text_dim=6)  # stays text-less: a store cannot gain a vector
     assert reopened.has_text_vectors() is False
     assert reopened.search_text(mk.text().embedding, limit=3, model_version=1) == []
+
+
+def test_is_ready_until_closed(backend, mk) -> None:
+    catalog = backend.open()
+    assert catalog.is_ready() is True
+    catalog.upsert_video(mk.video("v1", frames=1))
+    assert catalog.is_ready() is True
+    catalog.close()
+    assert catalog.is_ready() is False
+
+
+def test_searches_honour_the_request_budget(catalog: Catalog, mk) -> None:
+    """A late or cancelled request does not start its catalog queries; a live budget
+    (deadline left) changes nothing about the answer."""
+    video = mk.video("v1", frames=2)
+    catalog.upsert_video(video)
+    codes = np.stack([f.hash_bits for f in video.keyframes])
+    texs = np.stack([f.texture for f in video.keyframes])
+    live = RequestBudget(30.0)
+    assert [c.info.video_id for c in search(catalog, video.hash_bits, video.texture, budget=live)]
+    rows = catalog.search_keyframes(codes, texs, max_hamming=0, limit_per_frame=3, budget=live)
+    assert [row[0].video_id for row in rows] == ["v1", "v1"]
+
+    expired = RequestBudget(0.0)
+    with pytest.raises(DeadlineExceededError, match="video search"):
+        search(catalog, video.hash_bits, video.texture, budget=expired)
+    with pytest.raises(DeadlineExceededError, match="key-frame search"):
+        catalog.search_keyframes(codes, texs, max_hamming=0, limit_per_frame=3, budget=expired)
+    cancelled = RequestBudget(30.0)
+    cancelled.cancel()
+    with pytest.raises(RequestCancelledError):
+        search(catalog, video.hash_bits, video.texture, budget=cancelled)
+    with pytest.raises(RequestCancelledError):
+        catalog.search_keyframes(codes, texs, max_hamming=0, limit_per_frame=3, budget=cancelled)
+    assert catalog.get_video("v1") is not None  # the catalog itself is unharmed

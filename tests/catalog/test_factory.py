@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,26 @@ def test_open_catalog_backends(tmp_path: Path, mk, backend: str, kind: type) -> 
     reopened.close()
 
 
-def test_open_unreachable_cluster(tmp_path: Path) -> None:
-    config = CatalogConfig(backend="qdrant_cluster", url="http://127.0.0.1:1", prefer_grpc=False)
-    with pytest.raises(CatalogUnavailableError):
-        open_catalog(config, texture_dim=8, embedding_dim=None)
+@pytest.mark.parametrize("grpc", [False, True], ids=["rest", "grpc"])
+def test_open_unreachable_cluster_starts_and_reports_unavailable(grpc: bool) -> None:
+    """A server must start while Qdrant is down (health NOT_SERVING, not a crash loop):
+    opening succeeds, readiness is False, every call is CatalogUnavailableError naming the
+    URL. Real refused connections: nothing listens on the port."""
+    url = f"http://127.0.0.1:{_closed_port()}"
+    config = CatalogConfig(backend="qdrant_cluster", url=url, prefer_grpc=grpc)
+    catalog = open_catalog(config, texture_dim=8, embedding_dim=None)
+    try:
+        assert catalog.is_ready() is False
+        with pytest.raises(CatalogUnavailableError, match=url.removeprefix("http://")):
+            catalog.get_video("v1")
+        with pytest.raises(CatalogUnavailableError, match="check that the Qdrant service"):
+            catalog.stats()
+        assert catalog.is_ready() is False  # still down, still answering
+    finally:
+        catalog.close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

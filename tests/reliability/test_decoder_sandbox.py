@@ -92,3 +92,43 @@ def test_concurrent_decodes_do_not_interfere(mp4: Path) -> None:
         t.join(timeout=60)
     assert sorted(r for r in results if isinstance(r, int)) == [4, 4]
     assert sum(isinstance(r, CorruptMediaError) for r in results) == 1
+
+
+class _Stopped(Exception):
+    pass
+
+
+def test_an_interrupt_kills_the_child_early(mp4: Path) -> None:
+    """A cancelled request stops its decode: ``interrupt`` raising in the parent kills the
+    child at once (here a child that would spin for the whole 60 s budget)."""
+    calls = 0
+
+    def interrupt() -> None:  # the request is cancelled while the child spins
+        nonlocal calls
+        calls += 1
+        if calls > 5:
+            raise _Stopped("request cancelled")
+
+    start = time.monotonic()
+    with pytest.raises(_Stopped):
+        sandboxed_decode_video(
+            mp4, timeout_s=60, interrupt=interrupt, _target=sandbox._spin_forever
+        )
+    assert time.monotonic() - start < 5, "the interrupt must not wait for the decode budget"
+    assert calls == 6
+    # Same decoder, interrupt that never fires: the result is unchanged.
+    assert sandboxed_decode_video(mp4, timeout_s=30, interrupt=lambda: None).frames.shape[0] == 4
+
+
+def test_an_interrupt_stops_in_process_decoding_between_packets(mp4: Path) -> None:
+    packets = 0
+
+    def interrupt() -> None:
+        nonlocal packets
+        packets += 1
+        if packets > 3:
+            raise _Stopped("deadline")
+
+    with pytest.raises(_Stopped):
+        decode_video(mp4, fps=8.0, size=32, interrupt=interrupt)
+    assert packets == 4  # stopped at the fourth packet, not after the whole file

@@ -29,7 +29,6 @@ from vidsearch_client import VideoSearchClient
 from vidsearch_client._retry import RetryPolicy
 from vidsearch_client.errors import VidsearchError
 
-from vidsearch.bench.end_to_end import write_reference
 from vidsearch.config import VidsearchConfig
 from vidsearch.exporters.cpu_twin import sync_cpu_twin
 from vidsearch.inference.tritonserver import TritonServerProcess, free_port
@@ -38,9 +37,7 @@ from vidsearch.service.server import build_server
 
 pytestmark = [pytest.mark.triton, pytest.mark.timeout(240)]
 
-STARTER = Path(__file__).resolve().parents[2] / "models" / "starter"
 POLL_S = 0.2  # readiness poll interval of the server under test
-N_VIDEOS = 3
 
 
 @dataclass
@@ -81,27 +78,6 @@ class Load:
 
     def outcomes(self) -> Counter[str]:
         return Counter(r[2] for r in self.records)
-
-
-@pytest.fixture(scope="module")
-def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from vidsearch.evaluation.systems import export_release
-
-    checkpoints = [STARTER / "video_hash.pt", STARTER / "barlow.pt"]
-    missing = [str(p) for p in checkpoints if not p.is_file()]
-    assert not missing, f"starter checkpoints missing (run `make models`): {missing}"
-    repo = tmp_path_factory.mktemp("fault_repository")
-    export_release(checkpoints, repo)
-    return repo
-
-
-@pytest.fixture(scope="module")
-def videos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    root = tmp_path_factory.mktemp("fault_videos")
-    return [
-        write_reference(root / f"v{i}.mp4", 100 + i, 8.0, fps=8.0, width=128, height=96)
-        for i in range(N_VIDEOS)
-    ]
 
 
 @dataclass

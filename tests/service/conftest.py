@@ -16,6 +16,7 @@ from vidsearch_client import RetryPolicy, VideoSearchClient
 
 from vidsearch.catalog.base import VideoInfo, VideoNotFoundError
 from vidsearch.config import VidsearchConfig
+from vidsearch.deadline import RequestBudget
 from vidsearch.orchestrator.api import (
     IndexResult,
     MatchedSegment,
@@ -61,8 +62,11 @@ class FakeBackend:
         tags: tuple[str, ...],
         source: str,
         content_sha256: str,
+        budget: RequestBudget | None = None,
     ) -> IndexResult:
-        self._enter("index_video", path=path, source=source, content_sha256=content_sha256)
+        self._enter(
+            "index_video", path=path, source=source, content_sha256=content_sha256, budget=budget
+        )
         data = path.read_bytes()
         info = VideoInfo(
             video_id=video_id,
@@ -88,10 +92,19 @@ class FakeBackend:
         return self.videos.get(video_id)
 
     def search_by_video(
-        self, path: Path, options: SearchOptions, *, timeout_s: float | None = None
+        self,
+        path: Path,
+        options: SearchOptions,
+        *,
+        timeout_s: float | None = None,
+        budget: RequestBudget | None = None,
     ) -> SearchResult:
         self._enter(
-            "search_by_video", options=options, timeout_s=timeout_s, size=path.stat().st_size
+            "search_by_video",
+            options=options,
+            timeout_s=timeout_s,
+            budget=budget,
+            size=path.stat().st_size,
         )
         if self.search_delay_s:
             time.sleep(self.search_delay_s)

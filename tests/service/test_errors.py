@@ -16,6 +16,7 @@ from vidsearch.catalog.base import (
     IncompatibleModelError,
     VideoNotFoundError,
 )
+from vidsearch.deadline import DeadlineExceededError, RequestCancelledError
 from vidsearch.inference.base import (
     BackendUnavailableError,
     InferenceTimeoutError,
@@ -49,6 +50,8 @@ UndecodableError = type("UndecodableError", (_media_error_base(),), {})
         (InferenceTimeoutError("inference took longer than 30s"), vc.DeadlineExceeded),
         (IncompatibleModelError("catalog holds version 1 codes"), vc.FailedPrecondition),
         (OverloadedError("4 searches are already running"), vc.ResourceExhausted),
+        (DeadlineExceededError("the request's deadline passed before encode"), vc.DeadlineExceeded),
+        (RequestCancelledError("the client cancelled the request before decode"), vc.Cancelled),
     ],
 )
 def test_domain_exceptions_map_to_status_codes(

@@ -17,6 +17,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from vidsearch.deadline import RequestBudget
+
 HASH_BITS = 128
 
 
@@ -165,9 +167,11 @@ class Catalog(Protocol):
         coarse_limit: int,
         limit: int,
         max_texture_distance: float | None = None,
+        budget: RequestBudget | None = None,
     ) -> list[VideoCandidate]:
         """Coarse Hamming filter on whole-video codes (server-side prefetch), then the
-        nearest by texture distance, ascending."""
+        nearest by texture distance, ascending. ``budget``: the request's deadline and
+        cancellation (raises its RequestStoppedError rather than start a late query)."""
         ...
 
     def search_keyframes(
@@ -177,9 +181,10 @@ class Catalog(Protocol):
         *,
         max_hamming: int | None,
         limit_per_frame: int,
+        budget: RequestBudget | None = None,
     ) -> list[list[KeyFrameHit]]:
         """For each query key frame (rows of ``hash_bits``/``texture``), indexed key frames
-        within ``max_hamming``, nearest first."""
+        within ``max_hamming``, nearest first; ``budget`` as in :meth:`search_videos`."""
         ...
 
     def nearest_by_embedding(self, video_id: str, limit: int) -> list[tuple[VideoInfo, float]]:
@@ -191,12 +196,21 @@ class Catalog(Protocol):
         ...
 
     def search_text(
-        self, embedding: np.ndarray, *, limit: int, model_version: int
+        self,
+        embedding: np.ndarray,
+        *,
+        limit: int,
+        model_version: int,
+        budget: RequestBudget | None = None,
     ) -> list[TextCandidate]:
         """Seed 003 stage 1: videos nearest (cosine) to a text embedding, among those whose
         text features came from ``model_version``; [] when the catalog has no text vectors."""
         ...
 
     def stats(self) -> CatalogStats: ...
+
+    def is_ready(self) -> bool:
+        """Cheap reachability check for health probes; never raises."""
+        ...
 
     def close(self) -> None: ...

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from qdrant_client import QdrantClient
 
 from vidsearch.catalog.base import Catalog, CatalogUnavailableError
@@ -25,7 +27,9 @@ def open_catalog(
     - ``qdrant_local``: qdrant-client's pure-Python local mode at ``config.path``
       (tests and development only: brute force, slow past ~10k points).
 
-    ``texture_dim`` may be None for an existing catalog (its stored size is used).
+    ``texture_dim`` may be None for an existing catalog (its stored size is used). A
+    cluster that cannot be reached yet does not stop the server from starting: the
+    catalog connects on first use and its readiness check reports it down meanwhile.
     """
     if config.backend == "qdrant_edge":
         return QdrantEdgeCatalog(
@@ -36,8 +40,12 @@ def open_catalog(
             url=config.url,
             api_key=config.api_key.get_secret_value() if config.api_key else None,
             prefer_grpc=config.prefer_grpc,
+            timeout=max(1, math.ceil(config.timeout_s)),
         )
         replication, shards = config.replication_factor, config.shard_number
+        location, wait = config.url, True
+        if config.prefer_grpc:  # qdrant-client dials gRPC on its own port, not the URL's
+            location = f"{config.url} (gRPC port {client.init_options.get('grpc_port')})"
     elif config.backend == "qdrant_local":
         config.path.mkdir(parents=True, exist_ok=True)
         try:
@@ -45,6 +53,7 @@ def open_catalog(
         except RuntimeError as exc:  # the folder is locked by another process
             raise CatalogUnavailableError(str(exc)) from exc
         replication, shards = 1, 1
+        location, wait = str(config.path), False
     else:
         raise ValueError(f"unknown catalog backend {config.backend!r}")
     try:
@@ -56,6 +65,8 @@ def open_catalog(
             text_dim=text_dim,
             replication_factor=replication,
             shard_number=shards,
+            location=location,
+            wait_for_server=wait,
         )
     except BaseException:
         client.close()

@@ -21,11 +21,20 @@ Not verified at all (local mode accepts and ignores them, or has no such thing):
   - server-side prefetch limit/threshold semantics (cf. qdrant#7159) and gRPC error
     codes; the mapping to ``CatalogUnavailableError`` is tested only with refused
     connections (REST and gRPC) to a closed local port.
+
+Faults: with ``wait_for_server`` an unreachable server at start-up is not fatal: the
+catalog connects on the first call that needs it (and on each :meth:`is_ready`), so a
+serving process starts NOT_SERVING and recovers by itself when Qdrant comes back.
+Deadlines: searches pass what is left of the request's budget as qdrant-client's
+``timeout`` (whole seconds, rounded up: the client takes ints) and check it first.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import numpy as np
@@ -35,6 +44,7 @@ from qdrant_client import models as m
 from vidsearch.catalog import schema as sc
 from vidsearch.catalog.base import (
     CatalogStats,
+    CatalogUnavailableError,
     KeyFrameHit,
     TextCandidate,
     VideoCandidate,
@@ -49,6 +59,9 @@ from vidsearch.catalog.qdrant_cluster_store import (
     existing_dims,
 )
 from vidsearch.catalog.visibility import RawFrameHit, ReadWriteLock, visible_keyframes
+from vidsearch.deadline import RequestBudget
+
+log = logging.getLogger(__name__)
 
 _BATCH = 256
 # The hash vectors have no HNSW graph (m=0), so a non-"exact" search is still a full scan,
@@ -78,23 +91,72 @@ class QdrantClusterCatalog:
         shard_number: int = 3,
         write_consistency_factor: int | None = None,
         owns_client: bool = True,
+        location: str = "",
+        wait_for_server: bool = False,
     ) -> None:
         self._client = client
         self._owns_client = owns_client
+        self._location = location  # the URL, for messages
         self._names = {store: f"{prefix}_{store}" for store in (sc.VIDEOS, sc.KEYFRAMES)}
         self._topology = Topology(replication_factor, shard_number, write_consistency_factor)
+        self._texture_dim = texture_dim
         self._embedding_dim, self._text_dim = embedding_dim, text_dim
         self._lock = ReadWriteLock()
         self._clock = sc.GenerationClock()
         self._dims: sc.Dims | None = None
-        with client_errors("opening catalog"):
-            dims = existing_dims(
-                client, self._names[sc.VIDEOS], texture_dim, embedding_dim, text_dim
-            )
-            if dims is None and texture_dim is not None:
-                dims = sc.Dims(texture_dim, embedding_dim, text_dim)
-            if dims is not None:
-                self._create(dims)
+        self._connected = False
+        self._connecting = threading.Lock()
+        try:
+            self._connect()
+        except CatalogUnavailableError as exc:
+            if not wait_for_server:
+                raise
+            log.warning("catalog not reachable yet, will retry on use: %s", exc)
+
+    def _errors(self, what: str) -> AbstractContextManager[None]:
+        return client_errors(what, self._location)
+
+    def _connect(self) -> None:
+        """Read (or create) the collections; raises CatalogUnavailableError when down."""
+        if self._connected:  # the common case, without the lock
+            return
+        with self._connecting:
+            if self._connected:
+                return
+            with self._errors("opening catalog"):
+                names = self._names
+                wanted = (self._texture_dim, self._embedding_dim, self._text_dim)
+                dims = existing_dims(self._client, names[sc.VIDEOS], *wanted)
+                if dims is None and self._texture_dim is not None:
+                    dims = sc.Dims(self._texture_dim, self._embedding_dim, self._text_dim)
+                if dims is not None:
+                    self._create(dims)
+            self._connected = True
+
+    @contextmanager
+    def _using(self, what: str, budget: RequestBudget | None = None) -> Iterator[None]:
+        """Connected, with errors mapped; a failure after the deadline passed is reported
+        as the deadline (DEADLINE_EXCEEDED), not as Qdrant being down."""
+        try:
+            with self._errors(what):
+                self._connect()
+                yield
+        except CatalogUnavailableError:
+            if budget is not None:
+                budget.check(what)
+            raise
+
+    def is_ready(self) -> bool:
+        """One cheap round trip (does the videos collection exist?); never raises."""
+        if self._lock.closed:
+            return False
+        try:
+            with self._using("readiness check"):
+                self._client.collection_exists(self._names[sc.VIDEOS])
+            return True
+        except Exception as exc:
+            log.debug("catalog not ready: %s", exc)
+            return False
 
     def _create(self, dims: sc.Dims) -> None:
         create_collections(self._client, self._names, dims, self._topology)
@@ -114,7 +176,7 @@ class QdrantClusterCatalog:
 
     def upsert_video(self, video: VideoRecord) -> None:
         """Key frames first, the video point (commit marker) next, stale frames last."""
-        with self._lock.writing(), client_errors(f"upsert {video.video_id}"):
+        with self._lock.writing(), self._using(f"upsert {video.video_id}"):
             if self._dims is None:
                 dims = sc.Dims(int(np.size(video.texture)), self._embedding_dim, self._text_dim)
                 sc.check_record(video, dims)
@@ -144,7 +206,7 @@ class QdrantClusterCatalog:
 
     def delete_video(self, video_id: str) -> bool:
         """The video point goes first, so its key frames are invisible before they go."""
-        with self._lock.writing(), client_errors(f"delete {video_id}"):
+        with self._lock.writing(), self._using(f"delete {video_id}"):
             if self._dims is None:
                 return False
             point = sc.video_point_id(video_id)
@@ -158,7 +220,7 @@ class QdrantClusterCatalog:
     # -- reads ---------------------------------------------------------------------
 
     def get_video(self, video_id: str) -> VideoInfo | None:
-        with self._lock.reading(), client_errors("get_video"):
+        with self._lock.reading(), self._using("get_video"):
             if self._dims is None:
                 return None
             found = self._client.retrieve(
@@ -169,7 +231,7 @@ class QdrantClusterCatalog:
     def iter_videos(self, batch: int = 256) -> Iterator[VideoInfo]:
         offset: Any = None
         while True:
-            with self._lock.reading(), client_errors("iter_videos"):
+            with self._lock.reading(), self._using("iter_videos"):
                 if self._dims is None:
                     return
                 points, offset = self._client.scroll(
@@ -181,7 +243,7 @@ class QdrantClusterCatalog:
                 return
 
     def find_by_content(self, content_sha256: str, limit: int = 16) -> list[str]:
-        with self._lock.reading(), client_errors("find_by_content"):
+        with self._lock.reading(), self._using("find_by_content"):
             if self._dims is None or not content_sha256:
                 return []
             points, _ = self._client.scroll(
@@ -201,9 +263,10 @@ class QdrantClusterCatalog:
         coarse_limit: int,
         limit: int,
         max_texture_distance: float | None = None,
+        budget: RequestBudget | None = None,
     ) -> list[VideoCandidate]:
         """One query: exact hash scan (threshold, top ``coarse_limit``) then texture rerank."""
-        with self._lock.reading(), client_errors("search_videos"):
+        with self._lock.reading(), self._using("search_videos", budget):
             if self._dims is None:
                 return []
             code, tex = sc.check_query(hash_bits, texture, self._dims, rows=False)
@@ -224,6 +287,7 @@ class QdrantClusterCatalog:
                 limit=limit,
                 with_payload=sc.INFO_FIELDS,
                 with_vectors=[sc.VEC_HASH],
+                timeout=_timeout(budget, "the catalog's video search"),
             ).points
         out = []
         for point in found:
@@ -241,9 +305,10 @@ class QdrantClusterCatalog:
         *,
         max_hamming: int | None,
         limit_per_frame: int,
+        budget: RequestBudget | None = None,
     ) -> list[list[KeyFrameHit]]:
         """Query batches of exact hash scans, one per query frame, committed frames only."""
-        with self._lock.reading(), client_errors("search_keyframes"):
+        with self._lock.reading(), self._using("search_keyframes", budget):
             if self._dims is None:
                 return [[] for _ in range(len(hash_bits))]
             codes, texs = sc.check_query(hash_bits, texture, self._dims, rows=True)
@@ -267,7 +332,11 @@ class QdrantClusterCatalog:
                         )
                         for c in codes[start : start + _BATCH]
                     ]
-                    rows = self._client.query_batch_points(self._names[sc.KEYFRAMES], requests)
+                    rows = self._client.query_batch_points(
+                        self._names[sc.KEYFRAMES],
+                        requests,
+                        timeout=_timeout(budget, "the catalog's key-frame search"),
+                    )
                     out.extend([_raw_hit(p) for p in row.points] for row in rows)
                 return out
 
@@ -289,7 +358,7 @@ class QdrantClusterCatalog:
 
     def nearest_by_embedding(self, video_id: str, limit: int) -> list[tuple[VideoInfo, float]]:
         """Cosine neighbours of a video's stored embedding; [] when it has none."""
-        with self._lock.reading(), client_errors("nearest_by_embedding"):
+        with self._lock.reading(), self._using("nearest_by_embedding"):
             if self._dims is None:
                 raise VideoNotFoundError(video_id)
             point, name = sc.video_point_id(video_id), self._names[sc.VIDEOS]
@@ -315,10 +384,15 @@ class QdrantClusterCatalog:
         return self._dims.text is not None if self._dims else self._text_dim is not None
 
     def search_text(
-        self, embedding: np.ndarray, *, limit: int, model_version: int
+        self,
+        embedding: np.ndarray,
+        *,
+        limit: int,
+        model_version: int,
+        budget: RequestBudget | None = None,
     ) -> list[TextCandidate]:
         """Cosine neighbours of a text embedding with their stored stage 2 features."""
-        with self._lock.reading(), client_errors("search_text"):
+        with self._lock.reading(), self._using("search_text", budget):
             query = None if self._dims is None else sc.check_text_query(
                 embedding, self._dims, limit)
             if query is None:
@@ -331,6 +405,7 @@ class QdrantClusterCatalog:
                 query_filter=m.Filter(must=[_match(sc.F_TEXT_VERSION, model_version)]),
                 with_payload=sc.TEXT_FIELDS,
                 with_vectors=[sc.VEC_TEXT],
+                timeout=_timeout(budget, "the catalog's text search"),
             ).points
         out = []
         for h in hits:
@@ -341,7 +416,7 @@ class QdrantClusterCatalog:
         return out
 
     def stats(self) -> CatalogStats:
-        with self._lock.reading(), client_errors("stats"):
+        with self._lock.reading(), self._using("stats"):
             if self._dims is None:
                 return CatalogStats(0, 0)
             videos, frames = self._names[sc.VIDEOS], self._names[sc.KEYFRAMES]
@@ -351,6 +426,11 @@ class QdrantClusterCatalog:
                 keyframes=self._client.count(frames, exact=True).count,
                 model_versions=tuple(sorted(int(h.value) for h in facet.hits)),
             )
+
+
+def _timeout(budget: RequestBudget | None, where: str) -> int | None:
+    """qdrant-client's per-call timeout from the request's budget (None: client default)."""
+    return None if budget is None else budget.whole_seconds_for(where)
 
 
 def _pin_filter(pins: Mapping[str, int]) -> m.Filter | None:

@@ -43,22 +43,36 @@ _INDEXES = {
 }
 
 
+def _unavailable(what: str, where: str, detail: object) -> CatalogUnavailableError:
+    """The message an operator (and a client, via UNAVAILABLE) reads: which Qdrant, what to
+    check."""
+    target = f"Qdrant at {where}" if where else "Qdrant"
+    return CatalogUnavailableError(
+        f"{what}: {target} is unreachable ({detail}); check that the Qdrant service is up "
+        "and reachable from this server, and that catalog.url and catalog.api_key are right"
+    )
+
+
 @contextmanager
-def client_errors(what: str) -> Iterator[None]:
-    """Connection failures become ``CatalogUnavailableError``, other store errors CatalogError."""
+def client_errors(what: str, where: str = "") -> Iterator[None]:
+    """Connection failures become ``CatalogUnavailableError`` (naming ``where``, the URL),
+    other store errors CatalogError."""
     try:
         yield
     except (CatalogError, ValueError):
         raise
     except grpc.RpcError as exc:
         code = exc.code() if isinstance(exc, grpc.Call) else None
-        kind = CatalogUnavailableError if code in _RETRYABLE_GRPC else CatalogError
-        raise kind(f"{what}: {exc}") from exc
+        if code in _RETRYABLE_GRPC:
+            detail = exc.details() if isinstance(exc, grpc.Call) else exc
+            raise _unavailable(what, where, f"gRPC {code}: {detail}") from exc
+        raise CatalogError(f"{what}: {exc}") from exc
     except (ResponseHandlingException, httpx.TransportError, ConnectionError, TimeoutError) as exc:
-        raise CatalogUnavailableError(f"{what}: {exc}") from exc
+        raise _unavailable(what, where, exc) from exc
     except UnexpectedResponse as exc:
-        kind = CatalogUnavailableError if exc.status_code in _RETRYABLE_HTTP else CatalogError
-        raise kind(f"{what}: {exc}") from exc
+        if exc.status_code in _RETRYABLE_HTTP:
+            raise _unavailable(what, where, f"HTTP {exc.status_code}") from exc
+        raise CatalogError(f"{what}: {exc}") from exc
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,10 @@ frames are flushed before the video point is written, so after a crash the disk 
 the old version or the new one, plus at worst invisible stale frames (see
 ``vidsearch.catalog.visibility``). One process owns a directory (Edge locks it).
 
+Deadlines: Edge runs in this process and its calls cannot be given a timeout, so the
+request's budget is checked before each query (and between query batches): a late or
+cancelled request stops at the next call instead of starting it.
+
 Binary quantization of ``hash`` is configured but, as in Qdrant itself, only built when
 segments are optimised: call ``optimize()`` after bulk indexing. Scores of ±1 codes are
 exact either way.
@@ -36,6 +40,7 @@ from vidsearch.catalog.base import (
 )
 from vidsearch.catalog.qdrant_edge_store import edge_errors, open_shards, read_dims
 from vidsearch.catalog.visibility import RawFrameHit, ReadWriteLock, visible_keyframes
+from vidsearch.deadline import RequestBudget
 
 _BATCH = 512
 # The hash vectors have no HNSW graph (m=0), so a non-"exact" search is still a full scan,
@@ -201,9 +206,12 @@ class QdrantEdgeCatalog:
         coarse_limit: int,
         limit: int,
         max_texture_distance: float | None = None,
+        budget: RequestBudget | None = None,
     ) -> list[VideoCandidate]:
         """One query: exact hash scan (threshold, top ``coarse_limit``) then texture rerank."""
         with self._lock.reading(), edge_errors("search_videos"):
+            if budget is not None:
+                budget.check("the catalog's video search")
             if self._dims is None:
                 return []
             code, tex = sc.check_query(hash_bits, texture, self._dims, rows=False)
@@ -244,6 +252,7 @@ class QdrantEdgeCatalog:
         *,
         max_hamming: int | None,
         limit_per_frame: int,
+        budget: RequestBudget | None = None,
     ) -> list[list[KeyFrameHit]]:
         """One batch of exact hash scans, one per query frame, committed frames only."""
         with self._lock.reading(), edge_errors("search_keyframes"):
@@ -257,6 +266,8 @@ class QdrantEdgeCatalog:
                 flt = _pin_filter(pins)
                 out: list[list[RawFrameHit]] = []
                 for start in range(0, len(codes), _BATCH):
+                    if budget is not None:
+                        budget.check("the catalog's key-frame search")
                     requests = [
                         qe.QueryRequest(
                             limit_per_frame,
@@ -320,7 +331,12 @@ class QdrantEdgeCatalog:
         return self._dims.text is not None if self._dims else self._text_dim is not None
 
     def search_text(
-        self, embedding: np.ndarray, *, limit: int, model_version: int
+        self,
+        embedding: np.ndarray,
+        *,
+        limit: int,
+        model_version: int,
+        budget: RequestBudget | None = None,
     ) -> list[TextCandidate]:
         """Cosine neighbours of a text embedding with their stored stage 2 features."""
         with self._lock.reading(), edge_errors("search_text"):
@@ -328,6 +344,8 @@ class QdrantEdgeCatalog:
                 embedding, self._dims, limit)
             if query is None:
                 return []
+            if budget is not None:
+                budget.check("the catalog's text search")
             hits = self._shards[sc.VIDEOS].query(
                 qe.QueryRequest(
                     limit,
@@ -345,6 +363,10 @@ class QdrantEdgeCatalog:
             )
             for h in hits
         ]
+
+    def is_ready(self) -> bool:
+        """In-process: ready until closed (a broken disk shows up as errors on calls)."""
+        return not self._lock.closed
 
     def stats(self) -> CatalogStats:
         with self._lock.reading(), edge_errors("stats"):

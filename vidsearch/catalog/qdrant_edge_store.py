@@ -26,6 +26,7 @@ from vidsearch.catalog.base import (
     CatalogUnavailableError,
     IncompatibleModelError,
 )
+from vidsearch.deadline import RequestStoppedError
 
 META_FILE = "catalog.json"
 
@@ -72,7 +73,7 @@ def edge_errors(what: str) -> Iterator[None]:
     """Edge raises bare ``Exception``; give callers the catalog's error types."""
     try:
         yield
-    except (CatalogError, ValueError):
+    except (CatalogError, ValueError, RequestStoppedError):  # ours, already meaningful
         raise
     except Exception as exc:
         if "WouldBlock" in str(exc):

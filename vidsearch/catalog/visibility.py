@@ -122,6 +122,10 @@ class ReadWriteLock:
         with self.write_lock, self.reading():
             yield
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> bool:
         """Mark closed and wait for readers; False if it was closed already."""
         with self.write_lock, self._cond:

@@ -6,24 +6,37 @@ the heavy client library is imported only for the backend actually chosen.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from vidsearch.config import InferenceConfig
 from vidsearch.inference.base import InferenceBackend
 
 
-def build_backend(config: InferenceConfig) -> InferenceBackend:
-    """``onnxruntime``: sessions over ``model_repository``; ``triton``: gRPC to ``triton_url``."""
-    if config.backend == "onnxruntime":
-        from vidsearch.inference.onnxruntime_backend import OnnxRuntimeBackend
+def _onnxruntime(config: InferenceConfig, repository: Path) -> InferenceBackend:
+    from vidsearch.inference.onnxruntime_backend import OnnxRuntimeBackend
 
-        return OnnxRuntimeBackend(
-            config.model_repository,
-            providers=config.providers or None,
-            default_version=config.model_version,
-        )
+    return OnnxRuntimeBackend(
+        repository, providers=config.providers or None, default_version=config.model_version
+    )
+
+
+def build_backend(config: InferenceConfig) -> InferenceBackend:
+    """``onnxruntime``: sessions over ``model_repository``; ``triton``: gRPC to ``triton_url``,
+    wrapped in a :class:`FallbackBackend` when ``fallback`` is ``onnxruntime``."""
+    if config.backend == "onnxruntime":
+        return _onnxruntime(config, config.model_repository)
     if config.backend == "triton":
         from vidsearch.inference.triton_backend import TritonBackend
 
-        return TritonBackend(
+        triton = TritonBackend(
             config.triton_url, timeout=config.timeout_s, default_version=config.model_version
+        )
+        if config.fallback == "none":
+            return triton
+        from vidsearch.inference.fallback import FallbackBackend
+
+        repository = config.fallback_model_repository or config.model_repository
+        return FallbackBackend(
+            triton, _onnxruntime(config, repository), retry_after_s=config.fallback_retry_s
         )
     raise ValueError(f"unknown inference backend {config.backend!r}")

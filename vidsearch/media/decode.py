@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -149,8 +149,12 @@ def iter_frames(
     max_pixels: int | None = None,
     max_duration_s: float | None = None,
     timeout_s: float | None = None,
+    interrupt: Callable[[], None] | None = None,
 ) -> Iterator[SampledFrame]:
-    """Yield the first frame at or after each 1/fps tick, resized to ``size`` x ``size``."""
+    """Yield the first frame at or after each 1/fps tick, resized to ``size`` x ``size``.
+
+    ``interrupt`` is called before each packet; whatever it raises stops the decode (a
+    cancelled or late request must not keep the decoder busy)."""
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
     name = _name(source)
@@ -177,6 +181,8 @@ def iter_frames(
         first_time: float | None = None
         try:
             for packet in container.demux(stream):
+                if interrupt is not None:
+                    interrupt()
                 if timeout_s is not None and time.monotonic() - started > timeout_s:
                     raise DecodeTimeoutError(
                         f"decoding {name} took over {timeout_s:.0f} s; send a shorter or "
@@ -225,6 +231,7 @@ def decode_video(
     max_pixels: int | None = None,
     max_duration_s: float | None = None,
     timeout_s: float | None = None,
+    interrupt: Callable[[], None] | None = None,
 ) -> DecodedVideo:
     """All sampled frames of a video (at ``fps``), with their times and the duration."""
     if not isinstance(source, str | Path | bytes | bytearray):
@@ -240,6 +247,7 @@ def decode_video(
             max_pixels=max_pixels,
             max_duration_s=max_duration_s,
             timeout_s=timeout_s,
+            interrupt=interrupt,
         )
     )
     times = np.array([f.time_s for f in sampled], dtype=np.float64)

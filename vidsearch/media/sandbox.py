@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import resource
 import threading
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -24,6 +25,7 @@ from vidsearch.media import errors
 from vidsearch.media.decode import DecodedVideo, ResizeMode, Source, decode_video
 
 DEFAULT_MEMORY_LIMIT_BYTES = 2 * 1024**3
+_INTERRUPT_POLL_S = 0.05
 _GRACE_S = 5.0  # at most: start-up of the child and transfer of the frames, on top of the budget
 _context_lock = threading.Lock()
 _context: Any = None
@@ -107,12 +109,15 @@ def sandboxed_decode_video(
     max_duration_s: float | None = None,
     timeout_s: float | None = None,
     memory_limit_bytes: int | None = DEFAULT_MEMORY_LIMIT_BYTES,
+    interrupt: Callable[[], None] | None = None,
     _target: Callable[..., DecodedVideo] = decode_video,
 ) -> DecodedVideo:
     """:func:`decode_video` in a child process; same arguments, same result and errors.
 
     ``timeout_s`` is also the wall-clock budget of the child (plus a few seconds for its
-    start and the transfer of the frames), after which it is killed."""
+    start and the transfer of the frames), after which it is killed. ``interrupt`` runs in
+    this process while the child works (every few tens of milliseconds); if it raises, the
+    child is killed and the exception propagates."""
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
     if not isinstance(source, str | Path | bytes | bytearray):
@@ -140,7 +145,7 @@ def sandboxed_decode_video(
     sender.close()  # the child holds its own copy; EOF reaches us if it dies
     try:
         wait = None if timeout_s is None else timeout_s + grace
-        if not receiver.poll(wait):
+        if not _poll(receiver, wait, interrupt):
             raise errors.DecodeTimeoutError(
                 f"decoding {name} took over {timeout_s:.0f} s; send a shorter or smaller video"
             )
@@ -163,6 +168,20 @@ def sandboxed_decode_video(
         process.join(timeout=5.0)
         if hasattr(process, "close") and process.exitcode is not None:
             process.close()
+
+
+def _poll(receiver: Connection, wait: float | None, interrupt: Callable[[], None] | None) -> bool:
+    """Like ``receiver.poll(wait)``, calling ``interrupt`` between short waits."""
+    if interrupt is None:
+        return bool(receiver.poll(wait))
+    give_up = None if wait is None else time.monotonic() + wait
+    while True:
+        interrupt()
+        left = _INTERRUPT_POLL_S if give_up is None else give_up - time.monotonic()
+        if left <= 0:
+            return False
+        if receiver.poll(min(left, _INTERRUPT_POLL_S)):
+            return True
 
 
 # -- hostile decoders for tests: prove that a hang, a crash and a huge allocation in the

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from vidsearch.config import MediaConfig
+from vidsearch.deadline import RequestBudget
 from vidsearch.inference.base import BackendUnavailableError, InferenceBackend, ModelNotFoundError
 from vidsearch.media.decode import DecodedVideo, decode_video
 from vidsearch.media.errors import EmptyMediaError
@@ -63,7 +64,8 @@ class FrameDecoder:
         self._media = media
         self._size = frame_size
 
-    def __call__(self, path: Path) -> DecodedFrames:
+    def __call__(self, path: Path, *, budget: RequestBudget | None = None) -> DecodedFrames:
+        """Decode ``path``; a cancelled or late ``budget`` stops the decoder mid-file."""
         media = self._media
         decode: Callable[..., DecodedVideo] = (
             partial(sandboxed_decode_video, memory_limit_bytes=media.sandbox_memory_bytes)
@@ -78,6 +80,7 @@ class FrameDecoder:
             max_pixels=media.max_pixels,
             max_duration_s=media.max_duration_s,
             timeout_s=media.decode_timeout_s,
+            interrupt=None if budget is None else partial(budget.check, "decoding finished"),
         )
         if len(decoded.frames) == 0:
             raise EmptyMediaError(f"{path.name}: no video frame could be decoded")
@@ -153,22 +156,30 @@ class VideoEncoder:
         version: int | None = None,
         with_embedding: bool = False,
         timeout_s: float | None = None,
+        budget: RequestBudget | None = None,
     ) -> EncodedVideo:
+        """Encode ``decoded``; each inference call gets what is left of ``budget`` as its
+        timeout (capped by ``timeout_s`` or the configured one) and is not started when
+        the request was cancelled or ran out of time."""
         model_version = self.resolved_version(version)
-        timeout = timeout_s if timeout_s is not None else self._timeout
+        default = timeout_s if timeout_s is not None else self._timeout
+
+        def timeout(model: str) -> float | None:
+            return default if budget is None else budget.timeout_for(f"running {model}", default)
+
         features = np.concatenate(
             [
                 self._infer(
                     FRAME_ENCODER,
                     {"frames": decoded.frames[start : start + self._batch]},
                     model_version,
-                    timeout,
+                    timeout(FRAME_ENCODER),
                 )["feature"]
                 for start in range(0, len(decoded.frames), self._batch)
             ]
         )
         batch = np.concatenate([features, features.mean(axis=0, keepdims=True)]).astype(np.float32)
-        heads = self._infer(HASH_HEADS, {"feature": batch}, model_version, timeout)
+        heads = self._infer(HASH_HEADS, {"feature": batch}, model_version, timeout(HASH_HEADS))
         bits = heads["hash_bits"].astype(np.float32)
         texture = heads["texture"].astype(np.float32)
         embedding = None
@@ -177,7 +188,7 @@ class VideoEncoder:
                 VIDEO_EMBEDDER,
                 {"frames": decoded.frames[None]},
                 self.embedder_version(model_version),
-                timeout,
+                timeout(VIDEO_EMBEDDER),
             )["embedding"][0].astype(np.float32)
         return EncodedVideo(
             keyframe_bits=bits[:-1],

@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +23,9 @@ from vidsearch.catalog.base import (
     VideoRecord,
 )
 from vidsearch.config import VidsearchConfig
+from vidsearch.deadline import RequestBudget, RequestStoppedError
 from vidsearch.inference.base import InferenceBackend
+from vidsearch.orchestrator.admission import StageLimiters
 from vidsearch.orchestrator.api import (
     DuplicateContentError,
     IndexResult,
@@ -91,6 +93,7 @@ class Orchestrator:
         if text_search:
             self._text.warm_up()
         self._search_slots = threading.BoundedSemaphore(config.server.max_concurrent_searches)
+        self.stage_limits = StageLimiters(config.server.stage_limits)
         self._write_lock = threading.Lock()
 
     # -- helpers -----------------------------------------------------------------------
@@ -106,14 +109,31 @@ class Orchestrator:
         return self._text_search
 
     @contextmanager
-    def _stage(self, pipeline: str, stage: str, sink: dict[str, float]) -> Iterator[None]:
-        start = time.perf_counter()
+    def _stage(
+        self,
+        pipeline: str,
+        stage: str,
+        sink: dict[str, float],
+        budget: RequestBudget | None = None,
+        resource: str | None = None,
+    ) -> Iterator[None]:
+        """Run one stage: stop if the request is late or cancelled, hold a slot of its
+        ``resource``'s limit (queueing briefly), time it, count early stops."""
+        limiter = self.stage_limits.get(resource)
         try:
-            yield
-        finally:
-            elapsed = time.perf_counter() - start
-            sink[stage] = sink.get(stage, 0.0) + elapsed
-            metrics.STAGE_SECONDS.labels(pipeline=pipeline, stage=stage).observe(elapsed)
+            if budget is not None:
+                budget.check(f"the {stage} stage")
+            with limiter.slot(budget) if limiter is not None else nullcontext():
+                start = time.perf_counter()
+                try:
+                    yield
+                finally:
+                    elapsed = time.perf_counter() - start
+                    sink[stage] = sink.get(stage, 0.0) + elapsed
+                    metrics.STAGE_SECONDS.labels(pipeline=pipeline, stage=stage).observe(elapsed)
+        except RequestStoppedError as exc:
+            metrics.REQUESTS_STOPPED.labels(stage=stage, reason=exc.reason).inc()
+            raise
 
     def resolve(self, options: SearchOptions, timeout_s: float | None = None) -> ResolvedOptions:
         """Fill defaults from config and reject values no search could honour."""
@@ -186,16 +206,24 @@ class Orchestrator:
         source: str = "",
         content_sha256: str = "",
         model_version: int | None = None,
+        budget: RequestBudget | None = None,
     ) -> IndexResult:
+        """Decode, encode and store one video; ``budget`` (deadline, cancellation) is
+        checked before each stage and reaches the decoder and inference calls."""
         timings: dict[str, float] = {}
-        with self._stage("index", "decode", timings):
-            decoded: DecodedFrames = self.decoder(path)
-        with self._stage("index", "encode", timings):
-            encoded = self._encoder(decoded, version=model_version, with_embedding=True)
+        with self._stage("index", "decode", timings, budget, "decode"):
+            decoded: DecodedFrames = self.decoder(path, budget=budget)
+        with self._stage("index", "encode", timings, budget, "encode"):
+            encoded = self._encoder(
+                decoded, version=model_version, with_embedding=True, budget=budget
+            )
         text = None
         if self._text_search:
-            with self._stage("index", "text_encode", timings):
-                text = self._text.video_features(decoded.frames, self._text.resolved_version())
+            with self._stage("index", "text_encode", timings, budget, "encode"):
+                text = self._text.video_features(
+                    decoded.frames, self._text.resolved_version(),
+                    timeout_s=budget.remaining() if budget is not None else None,
+                )
         digest = content_sha256 or file_sha256(path)
         duplicates = tuple(d for d in self._catalog.find_by_content(digest) if d != video_id)
         if duplicates and self._config.catalog.duplicate_policy == "reject":
@@ -222,7 +250,8 @@ class Orchestrator:
             source=source,
             content_sha256=digest,
         )
-        with self._write_lock, self._stage("index", "catalog_upsert", timings):
+        # Last check: a write is not interrupted half-way, but is not started for nobody.
+        with self._write_lock, self._stage("index", "catalog_upsert", timings, budget, "catalog"):
             replaced = self._catalog.get_video(video_id) is not None
             self._catalog.upsert_video(record)
         info = self._catalog.get_video(video_id)
@@ -245,8 +274,15 @@ class Orchestrator:
         return self._catalog.get_video(video_id)
 
     def search_by_video(
-        self, path: Path, options: SearchOptions, *, timeout_s: float | None = None
+        self,
+        path: Path,
+        options: SearchOptions,
+        *,
+        timeout_s: float | None = None,
+        budget: RequestBudget | None = None,
     ) -> SearchResult:
+        """Seed 001 retrieval; ``budget`` (else one of ``timeout_s``) bounds every stage."""
+        budget = budget if budget is not None else RequestBudget(timeout_s)
         resolved = self.resolve(options, timeout_s)
         if not self._search_slots.acquire(blocking=False):
             raise OverloadedError(
@@ -256,13 +292,14 @@ class Orchestrator:
         try:
             version = self._encoder.resolved_version(resolved.model_version)
             self._check_compatible(version)
-            ctx = SearchContext(path=path, options=resolved)
+            ctx = SearchContext(path=path, options=resolved, budget=budget)
             timings: dict[str, float] = {}
             step = 1.0 / self._config.media.sample_fps
             for stage in build_search_pipeline(
                 resolved.mode, self.decoder, self._encoder, self._catalog, step
             ):
-                with self._stage(f"search_{resolved.mode}", stage.name, timings):
+                pipeline = f"search_{resolved.mode}"
+                with self._stage(pipeline, stage.name, timings, budget, stage.resource):
                     stage(ctx)
             encoded = ctx.require_encoded()
             return SearchResult(
@@ -276,9 +313,16 @@ class Orchestrator:
             self._search_slots.release()
 
     def search_by_text(
-        self, text: str, options: TextSearchOptions, *, timeout_s: float | None = None
+        self,
+        text: str,
+        options: TextSearchOptions,
+        *,
+        timeout_s: float | None = None,
+        budget: RequestBudget | None = None,
     ) -> TextSearchResult:
-        """Seed 003: stage 1 shortlist by embedding (catalog), stage 2 text-conditioned score."""
+        """Seed 003: stage 1 shortlist by embedding (catalog), stage 2 text-conditioned score;
+        ``budget`` (else one of ``timeout_s``) bounds every stage as in search_by_video."""
+        budget = budget if budget is not None else RequestBudget(timeout_s)
         if not self._text_search:
             raise TextSearchUnavailableError(
                 "text search is off: the model repository serves no text models (export "
@@ -294,22 +338,24 @@ class Orchestrator:
         try:
             version = self._text.resolved_version(resolved.model_version)
             timings: dict[str, float] = {}
-            with self._stage("search_text", "text_encode", timings):
+            with self._stage("search_text", "text_encode", timings, budget, "encode"):
                 query = TextQueryEncoder(self._text)(
-                    resolved.text, version, keywords=resolved.keywords, timeout_s=timeout_s
+                    resolved.text, version, keywords=resolved.keywords,
+                    timeout_s=budget.remaining(),
                 )
-            with self._stage("search_text", "embedding_shortlist", timings):
+            with self._stage("search_text", "embedding_shortlist", timings, budget, "catalog"):
                 candidates = self._catalog.search_text(
                     query.embedding,
                     limit=max(resolved.top_k, resolved.candidates),
                     model_version=version,
+                    budget=budget,
                 )
             rescored = []
             if resolved.rerank and candidates:
-                with self._stage("search_text", "text_rerank", timings):
+                with self._stage("search_text", "text_rerank", timings, budget, "encode"):
                     rerank = TextConditionedRerank(self._text, self._config.text.scorer_batch)
                     rescored = rerank(query, candidates[: resolved.candidates], version,
-                                      timeout_s)
+                                      budget.remaining())
             return TextSearchResult(
                 hits=tuple(merge_stages(candidates, rescored, resolved.top_k)),
                 keywords=query.keywords,
@@ -325,7 +371,7 @@ class Orchestrator:
         if not 1 <= limit <= 100:
             raise InvalidRequestError(f"k must be between 1 and 100, got {limit}")
         timings: dict[str, float] = {}
-        with self._stage("recommend", "embedding_neighbours", timings):
+        with self._stage("recommend", "embedding_neighbours", timings, resource="catalog"):
             return self._catalog.nearest_by_embedding(video_id, limit)
 
     def stats(self) -> ServiceStats:
@@ -341,14 +387,17 @@ class Orchestrator:
         )
 
     def is_ready(self) -> bool:
+        """Both dependencies answer: the models are served and the catalog is reachable."""
         try:
-            return self._backend.is_ready() and bool(self._backend.model_versions(FRAME_ENCODER))
+            return (
+                self._backend.is_ready()
+                and bool(self._backend.model_versions(FRAME_ENCODER))
+                and self._catalog.is_ready()
+            )
         except Exception:  # readiness must never raise
             return False
 
-    def reindex(
-        self, model_version: int | None = None, *, progress: bool = True
-    ) -> ReindexReport:
+    def reindex(self, model_version: int | None = None, *, progress: bool = True) -> ReindexReport:
         """Re-encode every video whose codes came from another model version.
 
         Codes of two versions live in different spaces, so a catalog moves to a new model

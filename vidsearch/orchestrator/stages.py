@@ -1,7 +1,9 @@
 """Search stages: small objects with a ``name`` (the metric label) and ``__call__(ctx)``.
 
 Pipelines are lists of these, built from the request's mode, so a deployment can swap the
-rerank without touching the service. No stage knows about gRPC.
+rerank without touching the service. No stage knows about gRPC. ``resource`` names the
+stage limit a stage runs under (``admission``); the request's budget (deadline and
+cancellation) rides in the context and reaches the decoder, inference and catalog calls.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from vidsearch.catalog.base import Catalog, KeyFrameHit, VideoCandidate
+from vidsearch.deadline import RequestBudget
 from vidsearch.orchestrator.api import SearchHit, SearchMode
 from vidsearch.orchestrator.encoding import DecodedFrames, EncodedVideo, FrameDecoder, VideoEncoder
 from vidsearch.orchestrator.matching import VideoMatch, align, group_hits, repetition_degree
@@ -37,6 +40,7 @@ class SearchContext:
 
     path: Path
     options: ResolvedOptions
+    budget: RequestBudget = field(default_factory=RequestBudget.unlimited)
     decoded: DecodedFrames | None = None
     encoded: EncodedVideo | None = None
     candidates: dict[str, VideoCandidate] = field(default_factory=dict)
@@ -53,21 +57,28 @@ class SearchContext:
 class Stage(Protocol):
     name: str
 
+    @property
+    def resource(self) -> str | None:
+        """The stage limit it holds while running (None: not limited)."""
+        ...
+
     def __call__(self, ctx: SearchContext) -> None: ...
 
 
 class DecodeStage:
     name = "decode"
+    resource = "decode"
 
     def __init__(self, decoder: FrameDecoder) -> None:
         self._decoder = decoder
 
     def __call__(self, ctx: SearchContext) -> None:
-        ctx.decoded = self._decoder(ctx.path)
+        ctx.decoded = self._decoder(ctx.path, budget=ctx.budget)
 
 
 class EncodeStage:
     name = "encode"
+    resource = "encode"
 
     def __init__(self, encoder: VideoEncoder) -> None:
         self._encoder = encoder
@@ -76,7 +87,10 @@ class EncodeStage:
         if ctx.decoded is None:
             raise RuntimeError("pipeline misconfigured: decode stage must run first")
         ctx.encoded = self._encoder(
-            ctx.decoded, version=ctx.options.model_version, timeout_s=ctx.options.timeout_s
+            ctx.decoded,
+            version=ctx.options.model_version,
+            timeout_s=ctx.options.timeout_s,
+            budget=ctx.budget,
         )
 
 
@@ -89,6 +103,7 @@ class HashCoarseFilter:
     """
 
     name = "hash_coarse_filter"
+    resource = "catalog"
 
     def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
@@ -102,6 +117,7 @@ class HashCoarseFilter:
             coarse_limit=ctx.options.coarse_limit,
             limit=ctx.options.coarse_limit,
             max_texture_distance=ctx.options.max_texture_distance,
+            budget=ctx.budget,
         )
         ctx.candidates = {c.info.video_id: c for c in found}
 
@@ -110,6 +126,7 @@ class KeyframeCoarseFilter:
     """Per query key frame (one per sampled second), indexed key frames within the threshold."""
 
     name = "keyframe_coarse_filter"
+    resource = "catalog"
 
     def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
@@ -121,6 +138,7 @@ class KeyframeCoarseFilter:
             encoded.keyframe_texture,
             max_hamming=ctx.options.max_hamming,
             limit_per_frame=ctx.options.keyframe_limit,
+            budget=ctx.budget,
         )
 
 
@@ -133,6 +151,7 @@ class SegmentMatcher:
     """
 
     name = "segment_match"
+    resource = None
 
     def __init__(self, frame_step_s: float) -> None:
         self._step = frame_step_s
@@ -158,6 +177,7 @@ class RepetitionRanker:
     score = repetition degree x mean similarity of the matched seconds."""
 
     name = "repetition_rank"
+    resource = "catalog"
 
     def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
@@ -166,6 +186,7 @@ class RepetitionRanker:
         encoded = ctx.require_encoded()
         hits: list[SearchHit] = []
         for video_id, match in ctx.matches.items():
+            ctx.budget.check("reading the matched videos")
             info = self._catalog.get_video(video_id)
             if info is None:  # deleted between the two queries
                 continue
@@ -196,6 +217,7 @@ class TextureRerank:
     """Mode 1: nearest by texture distance among the coarse candidates (already ordered)."""
 
     name = "texture_rerank"
+    resource = None
 
     def __call__(self, ctx: SearchContext) -> None:
         encoded = ctx.require_encoded()

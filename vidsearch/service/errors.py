@@ -7,6 +7,8 @@
 | VideoNotFoundError                          | NOT_FOUND           | passed   |
 | ModelNotFoundError                          | NOT_FOUND           | passed   |
 | InferenceTimeoutError                       | DEADLINE_EXCEEDED   | passed   |
+| DeadlineExceededError (request budget)      | DEADLINE_EXCEEDED   | passed   |
+| RequestCancelledError (request budget)      | CANCELLED           | passed   |
 | BackendUnavailableError                     | UNAVAILABLE         | passed   |
 | CatalogUnavailableError                     | UNAVAILABLE         | passed   |
 | IncompatibleModelError                      | FAILED_PRECONDITION | passed   |
@@ -33,6 +35,7 @@ from vidsearch.catalog.base import (
     IncompatibleModelError,
     VideoNotFoundError,
 )
+from vidsearch.deadline import DeadlineExceededError, RequestCancelledError
 from vidsearch.inference.base import (
     BackendUnavailableError,
     InferenceTimeoutError,
@@ -67,7 +70,8 @@ def invalid_argument(message: str) -> ServiceError:
 _TABLE: tuple[tuple[tuple[type[BaseException], ...], grpc.StatusCode], ...] = (
     ((InvalidRequestError,), grpc.StatusCode.INVALID_ARGUMENT),
     ((VideoNotFoundError, ModelNotFoundError), grpc.StatusCode.NOT_FOUND),
-    ((InferenceTimeoutError,), grpc.StatusCode.DEADLINE_EXCEEDED),
+    ((InferenceTimeoutError, DeadlineExceededError), grpc.StatusCode.DEADLINE_EXCEEDED),
+    ((RequestCancelledError,), grpc.StatusCode.CANCELLED),
     ((BackendUnavailableError, CatalogUnavailableError), grpc.StatusCode.UNAVAILABLE),
     ((IncompatibleModelError, TextSearchUnavailableError), grpc.StatusCode.FAILED_PRECONDITION),
     ((OverloadedError,), grpc.StatusCode.RESOURCE_EXHAUSTED),

@@ -22,6 +22,7 @@ from vidsearch_client.v1 import vidsearch_pb2_grpc as pb_grpc
 
 from vidsearch import metrics
 from vidsearch.catalog.base import VideoInfo
+from vidsearch.deadline import RequestBudget
 from vidsearch.orchestrator.api import (
     IndexResult,
     SearchOptions,
@@ -64,6 +65,7 @@ class SearchBackend(Protocol):
         tags: tuple[str, ...],
         source: str,
         content_sha256: str,
+        budget: RequestBudget | None = None,
     ) -> IndexResult: ...
 
     def delete_video(self, video_id: str) -> bool: ...
@@ -71,11 +73,21 @@ class SearchBackend(Protocol):
     def get_video(self, video_id: str) -> VideoInfo | None: ...
 
     def search_by_video(
-        self, path: Path, options: SearchOptions, *, timeout_s: float | None = None
+        self,
+        path: Path,
+        options: SearchOptions,
+        *,
+        timeout_s: float | None = None,
+        budget: RequestBudget | None = None,
     ) -> SearchResult: ...
 
     def search_by_text(
-        self, text: str, options: TextSearchOptions, *, timeout_s: float | None = None
+        self,
+        text: str,
+        options: TextSearchOptions,
+        *,
+        timeout_s: float | None = None,
+        budget: RequestBudget | None = None,
     ) -> TextSearchResult: ...
 
     def recommend(self, video_id: str, k: int | None) -> list[tuple[VideoInfo, float]]: ...
@@ -106,6 +118,16 @@ def check_time(context: grpc.ServicerContext) -> float | None:
     if remaining is not None and remaining <= 0:
         raise ServiceError(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
     return remaining
+
+
+def request_budget(context: grpc.ServicerContext) -> RequestBudget:
+    """The call's remaining deadline, cancelled when the call ends early (client cancel,
+    deadline, disconnect), so the orchestrator stops working for nobody."""
+    budget = RequestBudget(check_time(context))
+    # Runs on every termination; after a normal one the work is over and nothing checks.
+    if not context.add_callback(budget.cancel):
+        budget.cancel()  # the call had already ended
+    return budget
 
 
 class VideoSearchServicer(pb_grpc.VideoSearchServicer):
@@ -157,7 +179,6 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
             tags = check_tags(header.tags)
             limits, time_left = self._limits, context.time_remaining
             with receive_media(header.media, request_iterator, limits, time_left) as media:
-                check_time(context)
                 result = self._backend.index_video(
                     media.path,
                     video_id=video_id,
@@ -165,6 +186,7 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
                     tags=tags,
                     source=media.source,
                     content_sha256=media.sha256,
+                    budget=request_budget(context),
                 )
             return pb.IndexVideoResponse(
                 video=video_to_proto(result.video),
@@ -199,8 +221,10 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
             options = options_from_proto(header.options)
             limits, time_left = self._limits, context.time_remaining
             with receive_media(header.media, request_iterator, limits, time_left) as media:
-                remaining = check_time(context)
-                result = self._backend.search_by_video(media.path, options, timeout_s=remaining)
+                budget = request_budget(context)
+                result = self._backend.search_by_video(
+                    media.path, options, timeout_s=budget.remaining(), budget=budget
+                )
             return search_to_proto(result)
 
         return self._serve("SearchByVideo", context, body)
@@ -208,8 +232,10 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
     def SearchByText(self, request: pb.SearchByTextRequest, context: Any) -> pb.SearchResponse:
         def body() -> pb.SearchResponse:
             options = text_options_from_proto(request.options)
-            remaining = check_time(context)
-            result = self._backend.search_by_text(request.text, options, timeout_s=remaining)
+            budget = request_budget(context)
+            result = self._backend.search_by_text(
+                request.text, options, timeout_s=budget.remaining(), budget=budget
+            )
             return text_search_to_proto(result)
 
         return self._serve("SearchByText", context, body)
