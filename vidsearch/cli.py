@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vidsearch.exporters.torchserve",
     "vidsearch.models_cli",
     "vidsearch.service.cli",
+    "vidsearch.catalog.cli",
     "vidsearch_client.cli",
 )
 
