@@ -222,7 +222,9 @@ def _is_committed(
 
 
 class SnapshotReader:
-    """An archive whose every chunk was checked against its manifest on opening."""
+    """An archive whose every chunk was checked against its manifest on opening: bytes
+    (sha256), decoding, point counts and model versions, so a restore that starts has
+    data that will load."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -234,13 +236,21 @@ class SnapshotReader:
                 found = {m.name for m in tar.getmembers() if m.isfile()} - {MANIFEST}
                 if found != set(self.manifest.members):
                     raise SnapshotError(f"{self.path}: members differ from the manifest")
+                counts, versions = dict.fromkeys(STORES, 0), set()
                 for name, want in self.manifest.members.items():
-                    if hashlib.sha256(_read(tar, name)).hexdigest() != want:
+                    data = _read(tar, name)
+                    if hashlib.sha256(data).hexdigest() != want:
                         raise SnapshotError(f"{self.path}: {name} is corrupt (sha256 mismatch)")
-        except (tarfile.TarError, EOFError, OSError) as exc:
+                    store = name.split("/", 1)[0]
+                    points = _unpack(data, vector_sizes(self.manifest.dims, store))
+                    counts[store] = counts.get(store, 0) + len(points)
+                    if store == sc.VIDEOS:
+                        versions |= {int(p.payload.get(sc.F_MODEL_VERSION, 0)) for p in points}
+        except (tarfile.TarError, EOFError, OSError, ValueError, KeyError) as exc:
             raise SnapshotError(f"{self.path}: not a readable snapshot archive ({exc})") from exc
         if content_digest(self.manifest.members) != self.manifest.sha256:
             raise SnapshotError(f"{self.path}: manifest sha256 does not match its members")
+        check_restored(self.manifest, counts, sorted(versions))  # before anything is touched
 
     def points(self, store: str) -> Iterator[list[StoredPoint]]:
         """Chunks of one store, in the order they were written."""
@@ -286,9 +296,9 @@ def _read_manifest(tar: tarfile.TarFile, path: Path) -> SnapshotManifest:
 def check_restored(
     manifest: SnapshotManifest, counts: dict[str, int], versions: Sequence[int]
 ) -> None:
-    """The restored store must hold exactly what the manifest names."""
+    """The archive (or the restored store) must hold exactly what the manifest names."""
     if counts != manifest.points or tuple(versions) != manifest.model_versions:
         raise SnapshotError(
-            f"restored catalog holds {counts} (model versions {tuple(versions)}), the "
+            f"the data holds {counts} (model versions {tuple(versions)}), the "
             f"snapshot names {manifest.points} ({manifest.model_versions})"
         )
