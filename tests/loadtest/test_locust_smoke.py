@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 LOADTEST = ROOT / "loadtest"
@@ -28,7 +29,9 @@ def _make_report_module():  # loadtest/ is a folder of scripts, not a package
 
 
 @pytest.mark.timeout(180)
-def test_locust_smoke_against_real_server(tmp_path: Path) -> None:
+@pytest.mark.parametrize("auth", [False, True], ids=["no-auth", "bearer-token"])
+def test_locust_smoke_against_real_server(tmp_path: Path, auth: bool) -> None:
+    """With auth on, the users send $VIDSEARCH_TOKEN: any call without it would fail."""
     from vidsearch.bench.end_to_end import (
         EndToEndBenchConfig,
         _server_config,
@@ -52,18 +55,28 @@ def test_locust_smoke_against_real_server(tmp_path: Path) -> None:
     )
     assert toy
     config = _server_config(repository, tmp_path)
+    token_env: dict[str, str] = {}
+    if auth:
+        from vidsearch.service.auth import token_digest
+
+        tokens = tmp_path / "tokens.yaml"
+        entry = {token_digest("lt-secret"): {"scopes": ["search", "index"], "name": "loadtest"}}
+        tokens.write_text(yaml.safe_dump({"tokens": entry}))
+        config.server.auth_tokens_file = tokens
+        token_env = {"VIDSEARCH_TOKEN": "lt-secret"}
     orchestrator = build_orchestrator(config)
     running = build_server(config, orchestrator)
     try:
         assert running.target.startswith("127.0.0.1:")
         orchestrator.index_video(refs / "v1.mp4", video_id="v1", title="v1", source="")
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "VIDSEARCH_TOKEN"},
             "LOADTEST_QUERIES": str(queries),
             "LOADTEST_REFERENCES": str(refs),
             "LOADTEST_WEIGHT_SEARCH": "2",
             "LOADTEST_WEIGHT_INDEX": "1",
             "LOADTEST_WAIT_MAX_S": "0.2",
+            **token_env,
         }
         csv = tmp_path / "locust"
         proc = subprocess.run(
@@ -96,7 +109,9 @@ def test_locust_smoke_against_real_server(tmp_path: Path) -> None:
         # IndexVideo's ids were deleted by the users' on_stop: the catalog is as before.
         from vidsearch_client import VideoSearchClient
 
-        with VideoSearchClient(running.target, timeout=30) as client:
+        with VideoSearchClient(
+            running.target, timeout=30, token=token_env.get("VIDSEARCH_TOKEN")
+        ) as client:
             assert client.stats().videos == 1
     finally:
         running.stop(grace=1.0)
