@@ -45,6 +45,12 @@
 # the sources), then `start` re-indexes them with TO. `promote` moves `orchestrator` to
 # that prefix; the old collections stay until you delete them.
 #
+# Auth: the canary Deployment is a copy of `orchestrator`, so it keeps the tokens Secret
+# mount and VIDSEARCH_SERVER__AUTH_TOKENS_FILE (tests/k8s/test_auth_manifests.py runs this
+# rewrite on the production Deployment). This script calls no vidsearch RPC (Triton model
+# control, kubectl, Prometheus), so it takes no token; calls rejected for a missing or bad
+# token never reach the servicer, so they are not counted as canary errors.
+#
 # Per-version metrics: vidsearch_model_info{version} (value 1 per pod) joined on pod
 # with vidsearch_rpc_seconds / vidsearch_rpc_total (ServiceMonitor keeps the pod label).
 set -euo pipefail
