@@ -41,8 +41,9 @@
 # Catalog: codes of different model versions are never compared (a search whose version
 # did not produce the catalog's codes is refused with FAILED_PRECONDITION), and `vidsearch
 # reindex` rewrites codes in place. So the canary serves its own collections (prefix
-# vidsearch-vTO): seed them with a Qdrant snapshot of the stable collections (or re-index
-# the sources), then `start` re-indexes them with TO. `promote` moves `orchestrator` to
+# vidsearch-vTO): seed them with a backup of the stable catalog (`vidsearch catalog backup
+# --out F`, then `VIDSEARCH_CATALOG__COLLECTION_PREFIX=vidsearch-vTO vidsearch catalog
+# restore F`) or re-index the sources, then `start` re-indexes them with TO. `promote` moves `orchestrator` to
 # that prefix; the old collections stay until you delete them.
 #
 # Auth: the canary Deployment is a copy of `orchestrator`, so it keeps the tokens Secret
