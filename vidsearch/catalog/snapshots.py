@@ -25,12 +25,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
-
-import numpy as np
+from typing import Protocol, runtime_checkable
 
 from vidsearch.catalog import schema as sc
 from vidsearch.catalog.base import CatalogError
+from vidsearch.catalog.snapshot_chunks import (
+    StoredPoint,
+    content_digest,
+    pack_chunk,
+    unpack_chunk,
+    vector_sizes,
+)
 
 FORMAT = "vidsearch-catalog-snapshot"
 FORMAT_VERSION = 1
@@ -46,15 +51,6 @@ class SnapshotError(CatalogError):
 
 class CatalogNotEmptyError(CatalogError):
     """A restore would overwrite an existing catalog and ``force`` was not given."""
-
-
-@dataclass(frozen=True)
-class StoredPoint:
-    """One point exactly as stored: id, named vectors, payload."""
-
-    point_id: str
-    vectors: dict[str, list[float]]
-    payload: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -91,49 +87,6 @@ class CatalogSnapshots(Protocol):
     ) -> SnapshotManifest:
         """Replace the catalog with a verified archive; refuse a non-empty one unless force."""
         ...
-
-
-def content_digest(members: dict[str, str]) -> str:
-    joined = "\n".join(f"{name} {digest}" for name, digest in sorted(members.items()))
-    return hashlib.sha256(joined.encode()).hexdigest()
-
-
-def vector_sizes(dims: sc.Dims, store: str) -> dict[str, int]:
-    sizes = {sc.VEC_HASH: sc.HASH_BITS, sc.VEC_TEXTURE: dims.texture}
-    if store == sc.VIDEOS and dims.embedding is not None:
-        sizes[sc.VEC_EMBEDDING] = dims.embedding
-    return sizes
-
-
-def _pack(points: Sequence[StoredPoint], sizes: dict[str, int]) -> bytes:
-    arrays: dict[str, np.ndarray] = {
-        "ids": np.array([p.point_id for p in points], dtype=str),
-        "payloads": np.array([json.dumps(p.payload, sort_keys=True) for p in points], dtype=str),
-    }
-    for name, size in sizes.items():
-        values = np.zeros((len(points), size), np.float32)
-        present = np.zeros(len(points), bool)
-        for i, point in enumerate(points):
-            if name in point.vectors:
-                values[i], present[i] = point.vectors[name], True
-        arrays[f"vec_{name}"], arrays[f"has_{name}"] = values, present
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
-
-
-def _unpack(data: bytes, sizes: dict[str, int]) -> list[StoredPoint]:
-    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-        ids, payloads = npz["ids"], npz["payloads"]
-        vectors = {n: (npz[f"vec_{n}"], npz[f"has_{n}"]) for n in sizes}
-    return [
-        StoredPoint(
-            str(point_id),
-            {n: v[i].tolist() for n, (v, has) in vectors.items() if has[i]},
-            json.loads(str(payloads[i])),
-        )
-        for i, point_id in enumerate(ids)
-    ]
 
 
 class _ArchiveWriter:
@@ -181,7 +134,7 @@ def write_snapshot(
                     if not chunk:
                         continue
                     name = f"{store}/{len(writer.members):06d}.npz"
-                    writer.add(name, _pack(chunk, vector_sizes(dims, store)))
+                    writer.add(name, pack_chunk(chunk, vector_sizes(dims, store)))
                     counts[store] += len(chunk)
                     if progress:
                         progress(store, counts[store], 0)
@@ -242,7 +195,7 @@ class SnapshotReader:
                     if hashlib.sha256(data).hexdigest() != want:
                         raise SnapshotError(f"{self.path}: {name} is corrupt (sha256 mismatch)")
                     store = name.split("/", 1)[0]
-                    points = _unpack(data, vector_sizes(self.manifest.dims, store))
+                    points = unpack_chunk(data, vector_sizes(self.manifest.dims, store))
                     counts[store] = counts.get(store, 0) + len(points)
                     if store == sc.VIDEOS:
                         versions |= {int(p.payload.get(sc.F_MODEL_VERSION, 0)) for p in points}
@@ -262,7 +215,7 @@ class SnapshotReader:
                     data = _read(tar, name)
                     if hashlib.sha256(data).hexdigest() != self.manifest.members[name]:
                         raise SnapshotError(f"{self.path}: {name} changed since it was checked")
-                    yield _unpack(data, sizes)
+                    yield unpack_chunk(data, sizes)
         except (tarfile.TarError, EOFError, OSError, ValueError, KeyError) as exc:
             raise SnapshotError(f"{self.path}: cannot read {store} ({exc})") from exc
 
