@@ -80,6 +80,7 @@ def rewrite_manifest(archive: Path, dest: Path, **changes: object) -> None:
     [
         ({"points": {"videos": 2, "keyframes": 1}}, "the data holds"),
         ({"model_versions": [4]}, "the data holds"),
+        ({"texture_dim": 4}, "does not have 1 rows of 4"),
         ({"format_version": 99}, "this vidsearch reads"),
         ({"schema_version": 99}, "schema 99"),
         ({"sha256": "0" * 64}, "manifest sha256"),

@@ -69,3 +69,19 @@ def unpack_chunk(data: bytes, sizes: dict[str, int]) -> list[StoredPoint]:
         )
         for i, point_id in enumerate(ids)
     ]
+
+
+def chunk_summary(
+    data: bytes, sizes: dict[str, int], *, with_payloads: bool
+) -> tuple[int, list[dict[str, Any]]]:
+    """Point count (and payloads if asked) of a chunk, checking every array's shape,
+    without building the vectors: the cheap pass a restore makes before it starts."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        count = len(npz["ids"])
+        for name, size in sizes.items():
+            if npz[f"vec_{name}"].shape != (count, size) or npz[f"has_{name}"].shape != (count,):
+                raise ValueError(f"vector {name!r} does not have {count} rows of {size}")
+        payloads = [json.loads(str(p)) for p in npz["payloads"]] if with_payloads else []
+        if len(npz["payloads"]) != count:
+            raise ValueError(f"{len(npz['payloads'])} payloads for {count} points")
+    return count, payloads

@@ -31,6 +31,7 @@ from vidsearch.catalog import schema as sc
 from vidsearch.catalog.base import CatalogError
 from vidsearch.catalog.snapshot_chunks import (
     StoredPoint,
+    chunk_summary,
     content_digest,
     pack_chunk,
     unpack_chunk,
@@ -158,10 +159,20 @@ def write_snapshot(
         with open(partial, "rb") as fh:
             os.fsync(fh.fileno())
         partial.replace(dest)
+        _fsync_dir(dest.parent)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     return manifest
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename durable: the directory entry is data too."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _is_committed(
@@ -195,10 +206,10 @@ class SnapshotReader:
                     if hashlib.sha256(data).hexdigest() != want:
                         raise SnapshotError(f"{self.path}: {name} is corrupt (sha256 mismatch)")
                     store = name.split("/", 1)[0]
-                    points = unpack_chunk(data, vector_sizes(self.manifest.dims, store))
-                    counts[store] = counts.get(store, 0) + len(points)
-                    if store == sc.VIDEOS:
-                        versions |= {int(p.payload.get(sc.F_MODEL_VERSION, 0)) for p in points}
+                    sizes = vector_sizes(self.manifest.dims, store)
+                    count, payloads = chunk_summary(data, sizes, with_payloads=store == sc.VIDEOS)
+                    counts[store] = counts.get(store, 0) + count
+                    versions |= {int(p.get(sc.F_MODEL_VERSION, 0)) for p in payloads}
         except (tarfile.TarError, EOFError, OSError, ValueError, KeyError) as exc:
             raise SnapshotError(f"{self.path}: not a readable snapshot archive ({exc})") from exc
         if content_digest(self.manifest.members) != self.manifest.sha256:
