@@ -104,6 +104,7 @@ def test_restore_refuses_a_non_empty_catalog_unless_forced(
     with pytest.raises(CatalogNotEmptyError, match="force"):
         target.restore(tmp_path / "backup.tar")
     assert [v.video_id for v in target.iter_videos()] == ["mine"]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".restoring")]
     target.restore(tmp_path / "backup.tar", force=True)
     assert target.get_video("mine") is None
     assert observe(target, mk) == want
@@ -144,6 +145,7 @@ def test_damaged_archive_is_refused_and_catalog_untouched(
     with pytest.raises(SnapshotError):
         catalog.restore(bad, force=True)
     assert observe(catalog, mk) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".restoring")]
     catalog.restore(good, force=True)  # the intact archive still restores
     assert catalog.get_video("extra") is None
 

@@ -8,8 +8,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from vidsearch.catalog import QdrantEdgeCatalog
+from vidsearch.catalog import CatalogError, CatalogNotEmptyError, QdrantEdgeCatalog
+from vidsearch.catalog import qdrant_edge_backup as eb
 from vidsearch.catalog.qdrant_edge_backup import (
     COMPLETE,
     REPLACED,
@@ -91,4 +93,40 @@ def test_open_catalog_serves_the_restored_data_and_readers_never_fail(tmp_path: 
             np.asarray(mk.code()), mk.texture(), max_hamming=None, coarse_limit=50, limit=1
         )
         assert hit and hit[0].info.video_id.startswith("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backup.tar", "live", "source"]
+
+
+def test_a_write_while_staging_refuses_the_swap_and_cleans_up(
+    tmp_path: Path, mk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = make_archive(tmp_path, mk, ["new"])
+    real_stage = eb.stage_restore
+    with QdrantEdgeCatalog(tmp_path / "live", texture_dim=8, embedding_dim=4) as live:
+
+        def stage_then_write(root: Path, reader: SnapshotReader, progress: object) -> Path:
+            staged = real_stage(root, reader, None)
+            live.upsert_video(mk.video("landed", frames=1))  # an indexer got in first
+            return staged
+
+        monkeypatch.setattr(eb, "stage_restore", stage_then_write)
+        with pytest.raises(CatalogNotEmptyError):
+            live.restore(archive)
+        assert [v.video_id for v in live.iter_videos()] == ["landed"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backup.tar", "live", "source"]
+
+
+def test_a_failed_swap_keeps_serving_the_old_catalog(
+    tmp_path: Path, mk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = make_archive(tmp_path, mk, ["new"])
+
+    def refuse(staged: Path, root: Path) -> None:
+        raise OSError(16, "Device or resource busy", str(root))  # e.g. root is a mount point
+
+    monkeypatch.setattr(eb, "swap_in", refuse)
+    with QdrantEdgeCatalog(tmp_path / "live", texture_dim=8, embedding_dim=4) as live:
+        live.upsert_video(mk.video("old", frames=1))
+        with pytest.raises(CatalogError, match="cannot move the restored catalog into place"):
+            live.restore(archive, force=True)
+        assert [v.video_id for v in live.iter_videos()] == ["old"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["backup.tar", "live", "source"]

@@ -21,6 +21,7 @@ from typing import Any
 import qdrant_edge as qe
 
 from vidsearch.catalog import schema as sc
+from vidsearch.catalog.base import CatalogError
 from vidsearch.catalog.qdrant_edge_store import edge_errors, open_shards, read_dims
 from vidsearch.catalog.snapshots import (
     CatalogNotEmptyError,
@@ -79,18 +80,27 @@ class EdgeBackupMixin:
         reader = SnapshotReader(archive)
         self._refuse_overwrite(force)
         staged = stage_restore(self._root, reader, progress)
-        with self._lock.exclusive():
-            self._refuse_overwrite(force)  # a write may have landed while staging
-            with edge_errors("closing catalog for restore"):
-                for shard in self._shards.values():
-                    shard.close()
-            self._shards = {}
-            try:
-                swap_in(staged, self._root)
-            finally:
-                self._dims = read_dims(self._root, None, None)
-                if self._dims is not None:
-                    self._shards = open_shards(self._root, self._dims)
+        try:
+            with self._lock.exclusive():
+                self._refuse_overwrite(force)  # a write may have landed while staging
+                with edge_errors("closing catalog for restore"):
+                    for shard in self._shards.values():
+                        shard.close()
+                self._shards = {}
+                try:
+                    swap_in(staged, self._root)
+                except OSError as exc:
+                    raise CatalogError(
+                        f"cannot move the restored catalog into place: {exc}"
+                    ) from exc
+                finally:
+                    finish_interrupted_restore(self._root)  # a swap cut short, completed
+                    self._dims = read_dims(self._root, None, None)
+                    if self._dims is not None:
+                        self._shards = open_shards(self._root, self._dims)
+        finally:
+            if self._root.exists():  # refused or failed before the swap: leave nothing behind
+                shutil.rmtree(staged, ignore_errors=True)
         return reader.manifest
 
     def _refuse_overwrite(self, force: bool) -> None:
