@@ -43,6 +43,9 @@ def test_backup_then_restore_into_a_fresh_catalog(tmp_path: Path, mk, capsys) ->
 
     assert main(["catalog", "backup", "--config", str(source), "--out", str(archive)]) == 1
     assert "exists" in capsys.readouterr().err  # never overwrites an earlier backup
+    nowhere = tmp_path / "missing" / "catalog.tar"
+    assert main(["catalog", "backup", "--config", str(source), "--out", str(nowhere)]) == 1
+    assert "does not exist" in capsys.readouterr().err
 
     target = config_file(tmp_path, "target")
     assert main(["catalog", "restore", str(archive), "--config", str(target)]) == 0

@@ -132,7 +132,7 @@ def _run(args: argparse.Namespace, action: str) -> int:
     except SnapshotError as exc:
         print(f"error: {exc}.{untouched}{hint}", file=sys.stderr)
         return 1
-    except CatalogError as exc:
+    except (CatalogError, OSError) as exc:  # e.g. store errors, a full disk
         print(f"error: {action} of {where} failed: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -149,6 +149,9 @@ def backup_command(args: argparse.Namespace) -> int:
     """`catalog backup`: refuses to overwrite an existing file (it may be the last good one)."""
     if args.out.exists():
         print(f"error: {args.out} exists; choose another name or remove it", file=sys.stderr)
+        return 1
+    if not args.out.parent.is_dir():
+        print(f"error: directory {args.out.parent} does not exist", file=sys.stderr)
         return 1
     return _run(args, "backup")
 
