@@ -5,6 +5,10 @@ Locust's HTTP users do not speak gRPC; this one drives the Python SDK
 ``request_type="grpc"`` and the RPC name (``SearchByVideo``, ``IndexVideo``) as the name,
 so the statistics, CSV files and failure table are per RPC.
 
+Against a server with auth and TLS (the Kubernetes overlays): the bearer token comes from
+``$VIDSEARCH_TOKEN`` (in a cluster, an env ``valueFrom`` a Secret, never a literal), TLS
+from ``LOADTEST_CA_CERT`` (PEM roots) or ``LOADTEST_TLS=1`` (system roots).
+
 grpcio blocks in C; under locust's gevent loop that would freeze every other user, so
 :func:`init_gevent` switches grpcio to gevent-friendly polling (must run before the first
 channel is created; importing this module does it).
@@ -16,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from connection import client_options
 from locust import User
 from locust.exception import LocustError
 
@@ -50,7 +55,10 @@ class GrpcUser(User):
         target = self.host.removeprefix("grpc://").removeprefix("http://")
         # No client retries: a load test must see every failure, not hide it.
         self.client = VideoSearchClient(
-            target, timeout=self.client_timeout_s, retry=RetryPolicy(max_attempts=1)
+            target,
+            timeout=self.client_timeout_s,
+            retry=RetryPolicy(max_attempts=1),
+            **client_options(),
         )
 
     def call(

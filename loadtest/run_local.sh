@@ -13,7 +13,9 @@
 # Settings (environment): USERS (4), SPAWN_RATE (2), DURATION (30s), TARGET (unset =
 # local), CONFIG, SAMPLE (var/sample), WORK (var/loadtest), REPORT (BENCHMARKS.md; empty =
 # print only), START_TIMEOUT (300 s), LOADTEST_* (scenario keys, see loadtest/scenario.py).
-# Against a cluster with TLS/auth, use locust directly with the SDK's env settings.
+# Against a cluster with auth/TLS: VIDSEARCH_TOKEN (bearer token), LOADTEST_CA_CERT (PEM
+# roots) or LOADTEST_TLS=1 reach the locust users and the health wait below
+# (loadtest/connection.py). With TLS, set TARGET to a name the certificate covers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,10 +45,12 @@ trap cleanup EXIT
 wait_serving() {  # target timeout
   "$PY" - "$1" "$2" <<'PYEOF'
 import sys, time
+sys.path.insert(0, "loadtest")
+from connection import client_options
 from vidsearch_client import VideoSearchClient
 target, limit = sys.argv[1], float(sys.argv[2])
 deadline = time.monotonic() + limit
-with VideoSearchClient(target, timeout=5) as client:
+with VideoSearchClient(target, timeout=5, **client_options()) as client:
     while True:
         try:
             if client.health() == "SERVING":

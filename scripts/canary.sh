@@ -41,9 +41,16 @@
 # Catalog: codes of different model versions are never compared (a search whose version
 # did not produce the catalog's codes is refused with FAILED_PRECONDITION), and `vidsearch
 # reindex` rewrites codes in place. So the canary serves its own collections (prefix
-# vidsearch-vTO): seed them with a Qdrant snapshot of the stable collections (or re-index
-# the sources), then `start` re-indexes them with TO. `promote` moves `orchestrator` to
+# vidsearch-vTO): seed them with a backup of the stable catalog (`vidsearch catalog backup
+# --out F`, then `VIDSEARCH_CATALOG__COLLECTION_PREFIX=vidsearch-vTO vidsearch catalog
+# restore F`) or re-index the sources, then `start` re-indexes them with TO. `promote` moves `orchestrator` to
 # that prefix; the old collections stay until you delete them.
+#
+# Auth: the canary Deployment is a copy of `orchestrator`, so it keeps the tokens Secret
+# mount and VIDSEARCH_SERVER__AUTH_TOKENS_FILE (tests/k8s/test_auth_manifests.py runs this
+# rewrite on the production Deployment). This script calls no vidsearch RPC (Triton model
+# control, kubectl, Prometheus), so it takes no token; calls rejected for a missing or bad
+# token never reach the servicer, so they are not counted as canary errors.
 #
 # Per-version metrics: vidsearch_model_info{version} (value 1 per pod) joined on pod
 # with vidsearch_rpc_seconds / vidsearch_rpc_total (ServiceMonitor keeps the pod label).

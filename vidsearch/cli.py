@@ -20,6 +20,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vidsearch.exporters.torchserve",
     "vidsearch.models_cli",
     "vidsearch.service.cli",
+    "vidsearch.catalog.cli",
+    "vidsearch.service.auth_cli",
     "vidsearch_client.cli",
 )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +87,20 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     b = Backend(request.param, tmp_path / "catalog")
     yield b
     b.close_all()
+
+
+@pytest.fixture
+def make_backend(tmp_path: Path) -> Iterator[Callable[[str, str], Backend]]:
+    """Further catalogs of any kind in named folders (restore targets), closed after."""
+    made: list[Backend] = []
+
+    def make(kind: str, name: str) -> Backend:
+        made.append(Backend(kind, tmp_path / name))
+        return made[-1]
+
+    yield make
+    for b in made:
+        b.close_all()
 
 
 @pytest.fixture

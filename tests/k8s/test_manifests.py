@@ -39,6 +39,12 @@ K8S = ROOT / "k8s"
 OVERLAYS = ("dev", "gpu")
 NAMESPACE = "vidsearch"
 CRD_GROUPS = frozenset({"monitoring.coreos.com", "cert-manager.io"})
+# Secrets the operator creates before applying an overlay (never committed: they hold
+# credentials); k8s/README.md says how.
+OPERATOR_SECRETS: dict[str, frozenset[str]] = {
+    "dev": frozenset(),
+    "gpu": frozenset({"vidsearch-auth-tokens"}),
+}
 APT_HINT = "apt-get install -y --no-install-recommends prometheus"
 
 Resource = dict[str, Any]
@@ -435,6 +441,7 @@ def test_references_resolve(overlay: str) -> None:
     resources = rendered(overlay)
     existing = {(r["kind"], r["metadata"]["name"]) for r in resources}
     existing |= {("Secret", c["spec"]["secretName"]) for c in of_kind(resources, "Certificate")}
+    existing |= {("Secret", name) for name in OPERATOR_SECRETS[overlay]}
     for workload in workloads(resources):
         name = workload["metadata"]["name"]
         for ref in kl.pod_references(workload):
@@ -467,8 +474,10 @@ def test_generated_config_map_name_is_hashed_and_referenced() -> None:
     assert len(hashed) == 1
     deployment = named(resources, "Deployment", "orchestrator")
     assert ("ConfigMap", hashed[0]) in kl.pod_references(deployment)
-    tls = [s["metadata"]["name"] for s in of_kind(resources, "Secret")]
-    assert len(tls) == 1 and ("Secret", tls[0]) in kl.pod_references(deployment)
+    for generated in ("orchestrator-grpc-tls", "vidsearch-auth-tokens"):
+        names = [s["metadata"]["name"] for s in of_kind(resources, "Secret")]
+        hashed = [n for n in names if re.fullmatch(rf"{generated}-[0-9a-f]{{10}}", n)]
+        assert len(hashed) == 1 and ("Secret", hashed[0]) in kl.pod_references(deployment)
 
 
 # -- the orchestrator's configuration, loaded by the real config class ----------------------

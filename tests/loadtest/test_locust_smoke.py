@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTER = ROOT / "models" / "starter"
@@ -29,10 +30,24 @@ def _make_report_module():  # loadtest/ is a folder of scripts, not a package
     return module
 
 
-@pytest.mark.timeout(300)
-def test_locust_smoke_against_real_server(tmp_path: Path) -> None:
-    from vidsearch.bench.end_to_end import _server_config, write_reference
+@pytest.fixture(scope="module")
+def release_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The starter release with the text models, exported once for both runs."""
     from vidsearch.evaluation.systems import export_release
+
+    repository = tmp_path_factory.mktemp("release") / "repository"
+    export_release([STARTER / n for n in ("video_hash.pt", "barlow.pt", "text_video.pt")],
+                   repository)
+    return repository
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("auth", [False, True], ids=["no-auth", "bearer-token"])
+def test_locust_smoke_against_real_server(
+    tmp_path: Path, auth: bool, release_repository: Path
+) -> None:
+    """With auth on, the users send $VIDSEARCH_TOKEN: any call without it would fail."""
+    from vidsearch.bench.end_to_end import _server_config, write_reference
     from vidsearch.orchestrator.factory import build_orchestrator
     from vidsearch.service.server import build_server
 
@@ -43,17 +58,23 @@ def test_locust_smoke_against_real_server(tmp_path: Path) -> None:
         write_reference(
             folder / f"v{seed}.mp4", seed, 2.0, fps=8.0, width=160, height=120, render_scale=2
         )
-    repository = tmp_path / "repository"
-    export_release([STARTER / n for n in ("video_hash.pt", "barlow.pt", "text_video.pt")],
-                   repository)
-    config = _server_config(repository, tmp_path)
+    config = _server_config(release_repository, tmp_path)
+    token_env: dict[str, str] = {}
+    if auth:
+        from vidsearch.service.auth import token_digest
+
+        tokens = tmp_path / "tokens.yaml"
+        entry = {token_digest("lt-secret"): {"scopes": ["search", "index"], "name": "loadtest"}}
+        tokens.write_text(yaml.safe_dump({"tokens": entry}))
+        config.server.auth_tokens_file = tokens
+        token_env = {"VIDSEARCH_TOKEN": "lt-secret"}
     orchestrator = build_orchestrator(config)
     running = build_server(config, orchestrator)
     try:
         assert running.target.startswith("127.0.0.1:")
         orchestrator.index_video(refs / "v1.mp4", video_id="v1", title="v1", source="")
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "VIDSEARCH_TOKEN"},
             "LOADTEST_QUERIES": str(queries),
             "LOADTEST_REFERENCES": str(refs),
             "LOADTEST_WEIGHT_SEARCH": "2",
@@ -61,6 +82,7 @@ def test_locust_smoke_against_real_server(tmp_path: Path) -> None:
             "LOADTEST_WEIGHT_TEXT": "2",
             "LOADTEST_TEXT_CANDIDATES": "5",
             "LOADTEST_WAIT_MAX_S": "0.2",
+            **token_env,
         }
         csv = tmp_path / "locust"
         proc = subprocess.run(
@@ -93,7 +115,9 @@ def test_locust_smoke_against_real_server(tmp_path: Path) -> None:
         # IndexVideo's ids were deleted by the users' on_stop: the catalog is as before.
         from vidsearch_client import VideoSearchClient
 
-        with VideoSearchClient(running.target, timeout=30) as client:
+        with VideoSearchClient(
+            running.target, timeout=30, token=token_env.get("VIDSEARCH_TOKEN")
+        ) as client:
             assert client.stats().videos == 1
     finally:
         running.stop(grace=1.0)

@@ -1,6 +1,7 @@
 """The catalog: index table (hash codes) and mapping table (textures) in Qdrant.
 
-``open_catalog`` builds the configured backend; every backend satisfies ``Catalog``.
+``open_catalog`` builds the configured backend; every backend satisfies ``Catalog`` and
+``CatalogSnapshots`` (backup / restore archives, ``snapshots``).
 """
 
 from vidsearch.catalog.base import (
@@ -22,11 +23,19 @@ from vidsearch.catalog.base import (
 from vidsearch.catalog.factory import open_catalog
 from vidsearch.catalog.qdrant_cluster import QdrantClusterCatalog
 from vidsearch.catalog.qdrant_edge import QdrantEdgeCatalog
+from vidsearch.catalog.snapshots import (
+    CatalogNotEmptyError,
+    CatalogSnapshots,
+    SnapshotError,
+    SnapshotManifest,
+)
 
 __all__ = [
     "HASH_BITS",
     "Catalog",
     "CatalogError",
+    "CatalogNotEmptyError",
+    "CatalogSnapshots",
     "CatalogStats",
     "CatalogUnavailableError",
     "IncompatibleModelError",
@@ -34,6 +43,8 @@ __all__ = [
     "KeyFrameHit",
     "QdrantClusterCatalog",
     "QdrantEdgeCatalog",
+    "SnapshotError",
+    "SnapshotManifest",
     "VideoCandidate",
     "VideoInfo",
     "VideoNotFoundError",

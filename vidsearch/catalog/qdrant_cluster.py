@@ -52,6 +52,7 @@ from vidsearch.catalog.base import (
     VideoNotFoundError,
     VideoRecord,
 )
+from vidsearch.catalog.qdrant_cluster_backup import ClusterBackupMixin
 from vidsearch.catalog.qdrant_cluster_store import (
     Topology,
     client_errors,
@@ -76,8 +77,11 @@ def _match(field: str, value: Any) -> m.FieldCondition:
     return m.FieldCondition(key=field, match=m.MatchValue(value=value))
 
 
-class QdrantClusterCatalog:
-    """Catalog in two collections of a Qdrant deployment; owns ``client`` by default."""
+class QdrantClusterCatalog(ClusterBackupMixin):
+    """Catalog in two collections of a Qdrant deployment; owns ``client`` by default.
+
+    Backup and restore: ``ClusterBackupMixin`` (``snapshot`` / ``restore``).
+    """
 
     def __init__(
         self,

@@ -38,6 +38,7 @@ from vidsearch.catalog.base import (
     VideoNotFoundError,
     VideoRecord,
 )
+from vidsearch.catalog.qdrant_edge_backup import EdgeBackupMixin, finish_interrupted_restore
 from vidsearch.catalog.qdrant_edge_store import edge_errors, open_shards, read_dims
 from vidsearch.catalog.visibility import RawFrameHit, ReadWriteLock, visible_keyframes
 from vidsearch.deadline import RequestBudget
@@ -54,8 +55,10 @@ def _match(field: str, value: Any) -> qe.FieldCondition:
     return qe.FieldCondition(field, match=qe.MatchValue(value))
 
 
-class QdrantEdgeCatalog:
+class QdrantEdgeCatalog(EdgeBackupMixin):
     """Catalog in a local directory; safe for concurrent readers and one writer.
+
+    Backup and restore: ``EdgeBackupMixin`` (``snapshot`` / ``restore``).
 
     ``texture_dim`` may be None: an existing catalog knows its sizes, a new one takes
     them from its first video.
@@ -75,6 +78,7 @@ class QdrantEdgeCatalog:
         self._embedding_dim, self._text_dim = embedding_dim, text_dim
         self._dims: sc.Dims | None = None
         self._shards: dict[str, qe.EdgeShard] = {}
+        finish_interrupted_restore(self._root)
         dims = read_dims(self._root, texture_dim, embedding_dim, text_dim)
         if dims is None and texture_dim is not None:
             dims = sc.Dims(texture_dim, embedding_dim, text_dim)

@@ -126,6 +126,15 @@ class ReadWriteLock:
     def closed(self) -> bool:
         return self._closed
 
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """No reader or writer while held: for swapping the store under the catalog."""
+        with self.write_lock, self._cond:  # readers block on _cond until we leave
+            if self._closed:
+                raise CatalogError("catalog is closed")
+            self._cond.wait_for(lambda: self._readers == 0)
+            yield
+
     def close(self) -> bool:
         """Mark closed and wait for readers; False if it was closed already."""
         with self.write_lock, self._cond:

@@ -10,8 +10,7 @@ dump grants nothing; plaintext tokens are never logged either (a failure logs th
 Scopes: ``search`` (SearchByVideo, SearchByText, GetVideo, Recommend, Stats), ``index`` (IndexVideo,
 DeleteVideo), ``admin`` (everything, including RPCs added later). The standard health
 service needs no token: Kubernetes probes and load balancers have none.
-Create an entry with ``python -c "import hashlib,sys; print(hashlib.sha256(sys.argv[1]
-.encode()).hexdigest())" TOKEN``.
+Create entries with ``vidsearch auth new-token`` / ``hash-token`` (``auth_cli``).
 """
 
 from __future__ import annotations
