@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import grpc
@@ -27,7 +26,7 @@ from vidsearch.media.decode import DecodedVideo, decode_video
 from vidsearch.media.errors import MediaError, UnsupportedMediaError
 from vidsearch.media.synthetic import render_video, write_video
 from vidsearch.orchestrator.api import IndexResult, SearchOptions, SearchResult, ServiceStats
-from vidsearch.orchestrator.orchestrator import Orchestrator
+from vidsearch.orchestrator.options import resolve_search_options
 from vidsearch.service.convert import check_id, options_from_proto
 from vidsearch.service.errors import ServiceError
 from vidsearch.service.server import RunningServer, build_server
@@ -119,8 +118,7 @@ def test_service_and_orchestrator_agree_on_options(fields: dict[str, Any]) -> No
     except ServiceError as exc:
         assert exc.code == grpc.StatusCode.INVALID_ARGUMENT and exc.message
         return
-    owner = SimpleNamespace(_config=VidsearchConfig())
-    resolved = Orchestrator.resolve(owner, options)  # type: ignore[arg-type]
+    resolved = resolve_search_options(options, VidsearchConfig().search)
     assert 1 <= resolved.top_k <= 1000 and 0 <= resolved.max_hamming <= 128
     assert resolved.max_texture_distance is None or not math.isnan(resolved.max_texture_distance)
 

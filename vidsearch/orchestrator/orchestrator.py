@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidsearch import metrics
@@ -45,24 +44,17 @@ from vidsearch.orchestrator.encoding import (
     VideoEncoder,
     file_sha256,
 )
+from vidsearch.orchestrator.options import resolve_search_options, resolve_text_options
+from vidsearch.orchestrator.reindex import ReindexReport, reindex_catalog
 from vidsearch.orchestrator.stages import ResolvedOptions, SearchContext, build_search_pipeline
 from vidsearch.orchestrator.text_search import (
     TextConditionedRerank,
     TextModels,
     TextQueryEncoder,
     merge_stages,
-    resolve_text_options,
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ReindexReport:
-    model_version: int
-    reindexed: list[str] = field(default_factory=list)
-    current: list[str] = field(default_factory=list)
-    missing_source: list[str] = field(default_factory=list)
 
 
 class Orchestrator:
@@ -137,53 +129,7 @@ class Orchestrator:
 
     def resolve(self, options: SearchOptions, timeout_s: float | None = None) -> ResolvedOptions:
         """Fill defaults from config and reject values no search could honour."""
-        defaults = self._config.search
-        resolved = ResolvedOptions(
-            mode=options.mode or defaults.mode,
-            top_k=options.top_k if options.top_k is not None else defaults.top_k,
-            max_hamming=(
-                options.max_hamming if options.max_hamming is not None else defaults.max_hamming
-            ),
-            coarse_limit=(
-                options.coarse_limit if options.coarse_limit is not None else defaults.coarse_limit
-            ),
-            keyframe_limit=defaults.keyframe_limit,
-            max_texture_distance=(
-                options.max_texture_distance
-                if options.max_texture_distance is not None
-                else defaults.max_texture_distance
-            ),
-            min_repetition=(
-                options.min_repetition
-                if options.min_repetition is not None
-                else defaults.min_repetition
-            ),
-            model_version=options.model_version,
-            timeout_s=timeout_s,
-        )
-        if resolved.mode not in ("texture", "duration", "keyframe"):
-            raise InvalidRequestError(
-                f"mode must be texture, duration or keyframe, not {resolved.mode!r}"
-            )
-        if not 1 <= resolved.top_k <= 1000:
-            raise InvalidRequestError(f"top_k must be between 1 and 1000, got {resolved.top_k}")
-        if not 0 <= resolved.max_hamming <= 128:
-            raise InvalidRequestError(
-                f"max_hamming must be between 0 and 128 bits, got {resolved.max_hamming}"
-            )
-        if not 1 <= resolved.coarse_limit <= 100_000:
-            raise InvalidRequestError(
-                f"coarse_limit must be between 1 and 100000, got {resolved.coarse_limit}"
-            )
-        if resolved.max_texture_distance is not None and not resolved.max_texture_distance >= 0:
-            raise InvalidRequestError("max_texture_distance must be a non-negative number")
-        if not 0.0 <= resolved.min_repetition <= 1.0:
-            raise InvalidRequestError(
-                f"min_repetition must be between 0 and 1, got {resolved.min_repetition}"
-            )
-        if resolved.model_version is not None and resolved.model_version < 1:
-            raise InvalidRequestError("model_version must be a positive integer")
-        return resolved
+        return resolve_search_options(options, self._config.search, timeout_s)
 
     def _check_compatible(self, model_version: int) -> None:
         """Codes of different model versions live in different spaces: never compare them."""
@@ -398,34 +344,11 @@ class Orchestrator:
             return False
 
     def reindex(self, model_version: int | None = None, *, progress: bool = True) -> ReindexReport:
-        """Re-encode every video whose codes came from another model version.
-
-        Codes of two versions live in different spaces, so a catalog moves to a new model
-        by re-indexing from each video's recorded source. Uploaded videos have no readable
-        source on the server: they are reported, to be uploaded again.
-        """
-        from tqdm import tqdm
-
+        """Re-encode every video whose codes came from another model version (see
+        ``reindex.reindex_catalog``)."""
         target = self._encoder.resolved_version(model_version)
-        report = ReindexReport(model_version=target)
-        for info in tqdm(list(self._catalog.iter_videos()), desc="re-index", disable=not progress):
-            if info.model_version == target:
-                report.current.append(info.video_id)
-                continue
-            source = Path(info.source)
-            if not info.source or not source.is_file():
-                report.missing_source.append(info.video_id)
-                continue
-            self.index_video(
-                source,
-                video_id=info.video_id,
-                title=info.title,
-                tags=info.tags,
-                source=info.source,
-                model_version=target,
-            )
-            report.reindexed.append(info.video_id)
-        return report
+        return reindex_catalog(self._catalog.iter_videos(), target, self.index_video,
+                               progress=progress)
 
     def optimize_catalog(self) -> None:
         """After bulk indexing: let the catalog build its quantized segments (Qdrant Edge)."""

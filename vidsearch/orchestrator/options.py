@@ -1,0 +1,114 @@
+"""Request options -> resolved options: configured defaults filled in, impossible values
+refused with a message naming the field and its range (INVALID_ARGUMENT upstream).
+
+One place for both searches, so the service layer and the orchestrator never disagree
+on what a valid request is (a property test checks the service side against this).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+from vidsearch.config import SearchConfig, TextSearchConfig
+from vidsearch.orchestrator.api import InvalidRequestError, SearchOptions, TextSearchOptions
+from vidsearch.orchestrator.stages import ResolvedOptions
+
+T = TypeVar("T")
+
+
+def _pick(value: T | None, default: T) -> T:
+    return default if value is None else value
+
+
+def resolve_search_options(
+    options: SearchOptions, defaults: SearchConfig, timeout_s: float | None = None
+) -> ResolvedOptions:
+    """Seed 001 SearchByVideo options."""
+    resolved = ResolvedOptions(
+        mode=options.mode or defaults.mode,
+        top_k=_pick(options.top_k, defaults.top_k),
+        max_hamming=_pick(options.max_hamming, defaults.max_hamming),
+        coarse_limit=_pick(options.coarse_limit, defaults.coarse_limit),
+        keyframe_limit=defaults.keyframe_limit,
+        max_texture_distance=(
+            options.max_texture_distance
+            if options.max_texture_distance is not None
+            else defaults.max_texture_distance
+        ),
+        min_repetition=_pick(options.min_repetition, defaults.min_repetition),
+        model_version=options.model_version,
+        timeout_s=timeout_s,
+    )
+    if resolved.mode not in ("texture", "duration", "keyframe"):
+        raise InvalidRequestError(
+            f"mode must be texture, duration or keyframe, not {resolved.mode!r}"
+        )
+    if not 1 <= resolved.top_k <= 1000:
+        raise InvalidRequestError(f"top_k must be between 1 and 1000, got {resolved.top_k}")
+    if not 0 <= resolved.max_hamming <= 128:
+        raise InvalidRequestError(
+            f"max_hamming must be between 0 and 128 bits, got {resolved.max_hamming}"
+        )
+    if not 1 <= resolved.coarse_limit <= 100_000:
+        raise InvalidRequestError(
+            f"coarse_limit must be between 1 and 100000, got {resolved.coarse_limit}"
+        )
+    if resolved.max_texture_distance is not None and not resolved.max_texture_distance >= 0:
+        raise InvalidRequestError("max_texture_distance must be a non-negative number")
+    if not 0.0 <= resolved.min_repetition <= 1.0:
+        raise InvalidRequestError(
+            f"min_repetition must be between 0 and 1, got {resolved.min_repetition}"
+        )
+    _check_version(resolved.model_version)
+    return resolved
+
+
+@dataclass(frozen=True)
+class ResolvedTextOptions:
+    text: str  # whitespace collapsed
+    top_k: int
+    candidates: int
+    rerank: bool
+    keywords: bool
+    model_version: int | None
+    timeout_s: float | None
+
+
+def resolve_text_options(
+    text: str, options: TextSearchOptions, config: TextSearchConfig, timeout_s: float | None
+) -> ResolvedTextOptions:
+    """Seed 003 SearchByText options and the query text itself."""
+    query = " ".join(text.split())
+    if not query:
+        raise InvalidRequestError(
+            "text must hold at least one word, e.g. 'a red circle moves left'"
+        )
+    if len(text) > config.max_query_chars:
+        raise InvalidRequestError(
+            f"text has {len(text)} characters; at most {config.max_query_chars} are accepted"
+        )
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text) or "\x7f" in text:
+        raise InvalidRequestError("text must not contain control characters")
+    resolved = ResolvedTextOptions(
+        text=query,
+        top_k=_pick(options.top_k, config.top_k),
+        candidates=_pick(options.candidates, config.candidates),
+        rerank=_pick(options.rerank, config.rerank),
+        keywords=_pick(options.keywords, config.keywords),
+        model_version=options.model_version,
+        timeout_s=timeout_s,
+    )
+    if not 1 <= resolved.top_k <= 1000:
+        raise InvalidRequestError(f"top_k must be between 1 and 1000, got {resolved.top_k}")
+    if not 1 <= resolved.candidates <= 1000:
+        raise InvalidRequestError(
+            f"candidates must be between 1 and 1000, got {resolved.candidates}"
+        )
+    _check_version(resolved.model_version)
+    return resolved
+
+
+def _check_version(version: int | None) -> None:
+    if version is not None and version < 1:
+        raise InvalidRequestError("model_version must be a positive integer")

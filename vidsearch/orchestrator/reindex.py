@@ -1,0 +1,55 @@
+"""Move a catalog to another model version by re-indexing each video from its source.
+
+Codes of two versions live in different spaces, so they are never compared: a catalog
+moves to a new model by re-encoding every video whose codes came from another version,
+from the source recorded at index time. Uploaded videos have no source readable by the
+server: they are reported, to be uploaded again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vidsearch.catalog.base import VideoInfo
+
+
+@dataclass
+class ReindexReport:
+    model_version: int
+    reindexed: list[str] = field(default_factory=list)
+    current: list[str] = field(default_factory=list)
+    missing_source: list[str] = field(default_factory=list)
+
+
+def reindex_catalog(
+    videos: Iterable[VideoInfo],
+    target: int,
+    index_video: Callable[..., Any],
+    *,
+    progress: bool = True,
+) -> ReindexReport:
+    """``index_video`` is the orchestrator's (same decode/encode/commit path as IndexVideo)."""
+    from tqdm import tqdm
+
+    report = ReindexReport(model_version=target)
+    for info in tqdm(list(videos), desc="re-index", disable=not progress):
+        if info.model_version == target:
+            report.current.append(info.video_id)
+            continue
+        source = Path(info.source)
+        if not info.source or not source.is_file():
+            report.missing_source.append(info.video_id)
+            continue
+        index_video(
+            source,
+            video_id=info.video_id,
+            title=info.title,
+            tags=info.tags,
+            source=info.source,
+            model_version=target,
+        )
+        report.reindexed.append(info.video_id)
+    return report
