@@ -145,6 +145,13 @@ def test_server_without_text_models_says_how_to_get_them(live_server: Any) -> No
     plain = VideoSearchClient(live_server.target, timeout=60)
     with pytest.raises(FailedPrecondition, match="export"):
         plain.search_text(QUERY)
+    stats = plain.stats()
+    assert (stats.text_search, stats.text_model_version) == (False, 0)
+
+
+def test_stats_say_text_search_is_served(client: VideoSearchClient) -> None:
+    stats = client.stats()
+    assert (stats.text_search, stats.text_model_version) == (True, 1)
 
 
 def test_embedding_similarity_is_a_cosine(client: VideoSearchClient) -> None:

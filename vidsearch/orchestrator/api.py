@@ -119,3 +119,5 @@ class ServiceStats:
     model_version: int
     inference_backend: str
     catalog_backend: str
+    text_search: bool = False
+    text_model_version: int = 0

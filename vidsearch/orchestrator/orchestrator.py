@@ -330,7 +330,18 @@ class Orchestrator:
             model_version=versions[-1] if versions else 0,
             inference_backend=self._backend_name,
             catalog_backend=self._catalog_name,
+            text_search=self._text_search,
+            text_model_version=self._served_text_version(),
         )
+
+    def _served_text_version(self) -> int:
+        """The text models' version searches use now; 0 when off or not served."""
+        if not self._text_search:
+            return 0
+        try:
+            return self._text.resolved_version()
+        except Exception:  # not served right now: the answer is "none", not an error
+            return 0
 
     def is_ready(self) -> bool:
         """Both dependencies answer: the models are served and the catalog is reachable."""

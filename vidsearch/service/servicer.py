@@ -265,6 +265,8 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
                 model_version=stats.model_version,
                 inference_backend=stats.inference_backend,
                 catalog_backend=stats.catalog_backend,
+                text_search=stats.text_search,
+                text_model_version=stats.text_model_version,
             )
 
         return self._serve("Stats", context, body)

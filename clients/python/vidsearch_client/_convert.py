@@ -130,4 +130,6 @@ def stats(msg: pb.StatsResponse) -> Stats:
         model_version=msg.model_version,
         inference_backend=msg.inference_backend,
         catalog_backend=msg.catalog_backend,
+        text_search=msg.text_search,
+        text_model_version=msg.text_model_version,
     )

@@ -125,6 +125,8 @@ class Stats:
     model_version: int
     inference_backend: str
     catalog_backend: str
+    text_search: bool = False  # SearchByText served
+    text_model_version: int = 0
 
 
 def to_jsonable(value: Any) -> Any:

@@ -265,17 +265,21 @@ class StatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class StatsResponse(_message.Message):
-    __slots__ = ("videos", "keyframes", "model_name", "model_version", "inference_backend", "catalog_backend")
+    __slots__ = ("videos", "keyframes", "model_name", "model_version", "inference_backend", "catalog_backend", "text_search", "text_model_version")
     VIDEOS_FIELD_NUMBER: _ClassVar[int]
     KEYFRAMES_FIELD_NUMBER: _ClassVar[int]
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     INFERENCE_BACKEND_FIELD_NUMBER: _ClassVar[int]
     CATALOG_BACKEND_FIELD_NUMBER: _ClassVar[int]
+    TEXT_SEARCH_FIELD_NUMBER: _ClassVar[int]
+    TEXT_MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     videos: int
     keyframes: int
     model_name: str
     model_version: int
     inference_backend: str
     catalog_backend: str
-    def __init__(self, videos: _Optional[int] = ..., keyframes: _Optional[int] = ..., model_name: _Optional[str] = ..., model_version: _Optional[int] = ..., inference_backend: _Optional[str] = ..., catalog_backend: _Optional[str] = ...) -> None: ...
+    text_search: bool
+    text_model_version: int
+    def __init__(self, videos: _Optional[int] = ..., keyframes: _Optional[int] = ..., model_name: _Optional[str] = ..., model_version: _Optional[int] = ..., inference_backend: _Optional[str] = ..., catalog_backend: _Optional[str] = ..., text_search: bool = ..., text_model_version: _Optional[int] = ...) -> None: ...
