@@ -97,6 +97,7 @@ class VideoInfo:
     tags: tuple[str, ...] = ()
     source: str = ""
     content_sha256: str = ""
+    text_model_version: int = 0  # seed 003 features' model version; 0 = none stored
 
 
 @dataclass(frozen=True)

@@ -64,8 +64,8 @@ P_TEXT_LOCAL = "text_local"
 P_TEXT_FRAMES = "text_frames"
 # What VideoInfo is built from: reads that return videos fetch these fields only.
 INFO_FIELDS = [F_VIDEO_ID, "title", "tags", "duration_s", "source", F_MODEL_VERSION,
-               F_CONTENT_SHA256, "keyframe_count"]
-TEXT_FIELDS = [*INFO_FIELDS, F_TEXT_VERSION, P_TEXT_LOCAL, P_TEXT_FRAMES]
+               F_CONTENT_SHA256, "keyframe_count", F_TEXT_VERSION]
+TEXT_FIELDS = [*INFO_FIELDS, P_TEXT_LOCAL, P_TEXT_FRAMES]
 
 _NAMESPACE = uuid.UUID("5b0e7a53-8a43-4d47-9a59-2a0c6f1f7d11")
 
@@ -276,6 +276,7 @@ def info_from_payload(payload: Mapping[str, Any]) -> VideoInfo:
         tags=tuple(str(t) for t in payload.get("tags") or ()),
         source=str(payload.get("source", "")),
         content_sha256=str(payload.get(F_CONTENT_SHA256, "")),
+        text_model_version=int(payload.get(F_TEXT_VERSION, 0)),
     )
 
 

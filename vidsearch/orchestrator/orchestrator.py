@@ -358,8 +358,9 @@ class Orchestrator:
         """Re-encode every video whose codes came from another model version (see
         ``reindex.reindex_catalog``)."""
         target = self._encoder.resolved_version(model_version)
+        text_target = self._text.resolved_version() if self._text_search else None
         return reindex_catalog(self._catalog.iter_videos(), target, self.index_video,
-                               progress=progress)
+                               text_target=text_target, progress=progress)
 
     def optimize_catalog(self) -> None:
         """After bulk indexing: let the catalog build its quantized segments (Qdrant Edge)."""

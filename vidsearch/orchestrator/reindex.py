@@ -29,14 +29,20 @@ def reindex_catalog(
     target: int,
     index_video: Callable[..., Any],
     *,
+    text_target: int | None = None,
     progress: bool = True,
 ) -> ReindexReport:
-    """``index_video`` is the orchestrator's (same decode/encode/commit path as IndexVideo)."""
+    """``index_video`` is the orchestrator's (same decode/encode/commit path as IndexVideo).
+
+    ``text_target``: the served text models' version when text search is on; a video whose
+    text features came from another version (or that has none) is re-indexed too, else
+    text searches, which only compare same-version features, would never find it."""
     from tqdm import tqdm
 
     report = ReindexReport(model_version=target)
     for info in tqdm(list(videos), desc="re-index", disable=not progress):
-        if info.model_version == target:
+        text_current = text_target is None or info.text_model_version == text_target
+        if info.model_version == target and text_current:
             report.current.append(info.video_id)
             continue
         source = Path(info.source)
