@@ -117,10 +117,13 @@ class TextModels:
         return load_tokenizer()
 
     def warm_up(self) -> None:
-        """Load the tokenizer and KeyBERT's imports now, not in the first request (~10 s)."""
-        import keybert  # noqa: F401
-
-        self.tokenize(["warm up"])
+        """One full query encode (tokenizer, KeyBERT + sklearn imports, ONNX sessions) at
+        start, so the first request does not pay ~1-10 s for it."""
+        try:
+            version = self.resolved_version()
+        except BackendUnavailableError:
+            return  # not served yet: the first request warms up instead
+        TextQueryEncoder(self)("a red circle moves to the left", version, keywords=True)
 
     def tokenize(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         enc = self.tokenizer(texts, padding=True, truncation=True,
