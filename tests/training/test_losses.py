@@ -99,6 +99,24 @@ def test_formula8_texture_weight_is_unit_free() -> None:
     assert float(out1) == pytest.approx(26.0 / 3.0)
 
 
+def test_rank_distill_loss_hand_case() -> None:
+    # codes: u0 = (1, 0), u1 = (2, 0) (cos 1), u2 = (0, 3) (cos 0 to both, length ignored)
+    # textures: t0 = (1, 0), t1 = (0.6, 0.8) (cos 0.6), t2 = (0, 1) (cos 0 and 0.8)
+    u = torch.tensor([[1.0, 0.0], [2.0, 0.0], [0.0, 3.0]], requires_grad=True)
+    t = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], requires_grad=True)
+    # pair errors: (0,1) 1 - 0.6 = 0.4 ; (0,2) 0 ; (1,2) 0 - 0.8 ; each twice
+    want = 2 * (0.4**2 + 0.0 + 0.8**2) / 6
+    out = L.rank_distill_loss(u, t)
+    assert float(out) == pytest.approx(want)
+    out.backward()
+    assert t.grad is None  # the texture ranking is the teacher, not trained through
+    assert u.grad is not None and float(u.grad.abs().sum()) > 0
+    same = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    assert float(L.rank_distill_loss(same * 5, same)) == pytest.approx(0.0)
+    with pytest.raises(ValueError):
+        L.rank_distill_loss(u[:1], t[:1])
+
+
 def test_barlow_twins_loss_hand_cases() -> None:
     z1 = torch.tensor([[1.0, 2.0], [3.0, 4.0]])  # normalised columns: [-1, 1], [-1, 1]
     # aligned columns: C = [[1, 1], [1, 1]] -> 0 + 0.001 * (1 + 1)

@@ -91,8 +91,12 @@ def stage2_losses(cfg: Stage2Config) -> StepFn:
             l_trip_i = L.formula4_quant_triplet(u[a], u[p], u[n], margin, "none")
             l_q = L.formula7_quant_loss(l_trip_i.mean(), l_coding, cfg.w21, cfg.w22)
         l_em = l_em_i.mean()
-        return {"loss": l_em + l_q, "l_em": l_em, "l_q": l_q, "l_triplet": l_trip_i.mean(),
-                "l_coding": l_coding}
+        out = {"loss": l_em + l_q, "l_em": l_em, "l_q": l_q, "l_triplet": l_trip_i.mean(),
+               "l_coding": l_coding}
+        if cfg.w_distill > 0:  # documented addition, see losses.rank_distill_loss
+            out["l_distill"] = L.rank_distill_loss(u, tex)
+            out["loss"] = out["loss"] + cfg.w_distill * out["l_distill"]
+        return out
     return step
 
 

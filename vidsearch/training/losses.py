@@ -106,6 +106,25 @@ def formula8_quant_loss(l_em_prime: Tensor, l_triplet: Tensor, l_coding: Tensor,
     return w21 * weighted + w22 * l_coding
 
 
+def rank_distill_loss(u: Tensor, texture: Tensor) -> Tensor:
+    """Addition to seed 001 (off by default): code similarity should copy texture similarity.
+
+    The seed's claim is that the quantization ranking agrees with the texture ranking, but
+    Formulas 4-8 only look at mined (a, p, n) triplets: the order of everything else is
+    left to chance. This regresses, over every pair i != j of the similar-sample set, the
+    cosine of the relaxed codes u onto the cosine of the (detached) unit texture
+    features. For +-1 codes Hamming = K * (1 - cos) / 2, so matching cosines makes the
+    Hamming ranking follow the texture ranking. Mean of (cos_u - cos_t)^2.
+    """
+    n = u.shape[0]
+    if n < 2:
+        raise ValueError("rank distillation needs at least 2 samples")
+    un = torch.nn.functional.normalize(u, dim=-1)
+    tn = torch.nn.functional.normalize(texture.detach(), dim=-1)
+    off = ~torch.eye(n, dtype=torch.bool, device=u.device)
+    return ((un @ un.T - tn @ tn.T)[off] ** 2).mean()
+
+
 def barlow_twins_loss(z1: Tensor, z2: Tensor, lambd: float = 0.001, eps: float = 1e-5) -> Tensor:
     """Seed 002: L = sum_i (1 - C_ii)^2 + lambda * sum_{i != j} C_ij^2.
 
