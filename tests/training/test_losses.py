@@ -70,6 +70,53 @@ def test_formula8_quant_loss_weights_each_triplet_by_texture_loss() -> None:
     assert l_trip.grad.tolist() == pytest.approx([2 * 0.5 / 3, 0.0, 2 * 2.0 / 3])
 
 
+def test_formula8_margin_is_margin_em_in_code_units() -> None:
+    # Formula 3's map: a texture loss of M_em = 0.3 <-> margin0 = 8 code units, so the
+    # texture margin 0.4 is 8 * 0.4 / 0.3 = 10.67 code units (not 0.4).
+    assert L.formula8_margin(0.4, margin0=8.0, m_em=0.3) == pytest.approx(32.0 / 3.0)
+    # it equals the Formula 3 margin of a triplet whose texture loss is margin_em
+    f3 = L.formula3_adaptive_margin(torch.tensor([0.4]), margin0=8.0, m_em=0.3)
+    assert float(f3) == pytest.approx(L.formula8_margin(0.4, 8.0, 0.3))
+
+
+def test_formula8_texture_weight_is_unit_free() -> None:
+    # L_em' = [0.3, 0.6] texture units / M_em 0.3 -> weights [1, 2]; L_triplet [4, 1]
+    # products [4, 2] -> mean 3 ; w21 * 3 + w22 * L_coding = 2*3 + 0.5*2 = 7
+    l_em = torch.tensor([0.3, 0.6])
+    l_trip = torch.tensor([4.0, 1.0])
+    out = L.formula8_quant_loss(l_em, l_trip, torch.tensor(2.0), w21=2.0, w22=0.5, m_em=0.3)
+    assert float(out) == pytest.approx(7.0)
+    # one formula-8 triplet end to end: codes at distance (a,p) = 2, (a,n) = 4 (one and
+    # four flipped bits of 4), margin 10.67 -> L_triplet = 2 - 4 + 10.67 = 8.67, weight 1
+    qa = torch.tensor([[1.0, 1.0, 1.0, 1.0]])
+    qp = torch.tensor([[1.0, 1.0, 1.0, -1.0]])
+    qn = -qa
+    margin = L.formula8_margin(0.4, margin0=8.0, m_em=0.3)
+    l_trip1 = L.formula4_quant_triplet(qa, qp, qn, margin, "none")
+    assert l_trip1.tolist() == pytest.approx([2.0 - 4.0 + 32.0 / 3.0])
+    out1 = L.formula8_quant_loss(torch.tensor([0.3]), l_trip1, torch.tensor(0.0), 1.0, 0.0,
+                                 m_em=0.3)
+    assert float(out1) == pytest.approx(26.0 / 3.0)
+
+
+def test_rank_distill_loss_hand_case() -> None:
+    # codes: u0 = (1, 0), u1 = (2, 0) (cos 1), u2 = (0, 3) (cos 0 to both, length ignored)
+    # textures: t0 = (1, 0), t1 = (0.6, 0.8) (cos 0.6), t2 = (0, 1) (cos 0 and 0.8)
+    u = torch.tensor([[1.0, 0.0], [2.0, 0.0], [0.0, 3.0]], requires_grad=True)
+    t = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], requires_grad=True)
+    # pair errors: (0,1) 1 - 0.6 = 0.4 ; (0,2) 0 ; (1,2) 0 - 0.8 ; each twice
+    want = 2 * (0.4**2 + 0.0 + 0.8**2) / 6
+    out = L.rank_distill_loss(u, t)
+    assert float(out.detach()) == pytest.approx(want)
+    out.backward()
+    assert t.grad is None  # the texture ranking is the teacher, not trained through
+    assert u.grad is not None and float(u.grad.abs().sum()) > 0
+    same = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    assert float(L.rank_distill_loss(same * 5, same)) == pytest.approx(0.0)
+    with pytest.raises(ValueError):
+        L.rank_distill_loss(u[:1], t[:1])
+
+
 def test_barlow_twins_loss_hand_cases() -> None:
     z1 = torch.tensor([[1.0, 2.0], [3.0, 4.0]])  # normalised columns: [-1, 1], [-1, 1]
     # aligned columns: C = [[1, 1], [1, 1]] -> 0 + 0.001 * (1 + 1)

@@ -69,12 +69,15 @@ def test_stage1_then_stage2_variants(tmp_path: Path) -> None:
         assert key in ck1.metrics
 
     for ql in ("formula7", "formula8", "fixed_margin"):
+        distill = 5.0 if ql == "formula7" else 0.0  # the addition is logged only when on
         s2 = Stage2Config.model_validate({**HASH, "max_epochs": 1, "quant_loss": ql,
+                                          "w_distill": distill,
                                           "init_from": str(tmp_path / "stage1.pt")})
         ck2 = train_stage2(s2, tmp_path / f"{ql}.pt", corpus=TRAIN, val=VAL, progress=False)
         assert ck2 is not None
         assert ck2.config["quant_loss"] == ql
         assert {"l_em", "l_q", "l_triplet", "l_coding"} <= ck2.metrics.keys()
+        assert ("l_distill" in ck2.metrics) == (distill > 0)
         model = load_checkpoint(tmp_path / f"{ql}.pt").build_model()
         tex, _, bits = model(torch.zeros(3, 32, 32, 3, dtype=torch.uint8))
         assert tex.shape == (3, 8) and bits.shape == (3, 16)

@@ -3,7 +3,8 @@
 Systems: the perceptual-hash baseline; the starter model through the real serving path in
 mode 3 (hash only: key-frame codes) and mode 2 (hash coarse filter + texture rerank of the
 key frames), and mode 1 (whole-video codes + texture); and the stage-2 loss variants
-(Formula 7, Formula 8, fixed margin) with their hash/texture ranking agreement.
+(Formula 7 with and without the rank-distillation addition, Formula 8, fixed margin)
+with their hash/texture ranking agreement.
 """
 
 from __future__ import annotations
@@ -85,16 +86,18 @@ def evaluate(
     barlow = checkpoints / "barlow.pt"
     model_sets: list[tuple[str, Path]] = [("Formula 7 (starter)", checkpoints / "video_hash.pt")]
     if variants:
-        for name, file in (("Formula 8", "formula8"), ("fixed margin", "fixed_margin")):
+        # formula7_seed: Formula 7 without the rank-distillation addition (the seed as written)
+        for name, file in (("Formula 7, no distillation", "formula7_seed"),
+                           ("Formula 8", "formula8"), ("fixed margin", "fixed_margin")):
             path = checkpoints / "variants" / f"video_hash_{file}.pt"
             if path.is_file():
                 model_sets.append((name, path))
     with tempfile.TemporaryDirectory() as tmp:
         for label, checkpoint in model_sets:
-            repository = Path(tmp) / label.replace(" ", "_").replace("(", "").replace(")", "")
+            repository = Path(tmp) / "".join(c if c.isalnum() else "_" for c in label)
             export_release([checkpoint, barlow], repository)
             modes: list[tuple[SearchMode, str]] = [("keyframe", "hash only, key frames (mode 3)")]
-            if label.startswith("Formula 7"):
+            if label == "Formula 7 (starter)":
                 modes += [
                     ("duration", "hash coarse + texture rerank, key frames (mode 2)"),
                     ("texture", "whole-video hash + texture rerank (mode 1)"),

@@ -102,9 +102,13 @@ class Stage2Config(_HashBase):
     margin_min: float = Field(default=0.0, ge=0, description="Formula 3 floor")
     margin_max: float | None = Field(default=None, gt=0, description="cap on Formula 3 margins")
     fixed_margin: float = Field(default=8.0, gt=0, description="margin of quant_loss=fixed_margin")
-    formula8_margin: float | None = Field(default=None, description="None = margin_em (the seed)")
+    formula8_margin: float | None = Field(
+        default=None, description="override; None = margin0 * margin_em / m_em (code units)")
     w21: float = Field(default=1.0, ge=0)
     w22: float = Field(default=0.02, ge=0)
+    w_distill: float = Field(
+        default=0.0, ge=0,
+        description="addition (0 = the seed): code/texture cosine distillation weight")
     texture_threshold: float = Field(default=0.02, ge=0, description="stop: L_em' under")
     quant_threshold: float = Field(default=0.05, ge=0, description="... and L_q under")
     texture_to_backbone: bool = Field(

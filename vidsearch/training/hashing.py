@@ -79,9 +79,10 @@ def stage2_losses(cfg: Stage2Config) -> StepFn:
         l_em_i = L.formula2_texture_triplet(tex[a], tex[p], tex[n], cfg.margin_em, "none")
         l_coding = L.formula6_coding_loss(u)
         if cfg.quant_loss == "formula8":
-            margin8 = cfg.margin_em if cfg.formula8_margin is None else cfg.formula8_margin
+            margin8 = (L.formula8_margin(cfg.margin_em, cfg.margin0, cfg.m_em)
+                       if cfg.formula8_margin is None else cfg.formula8_margin)
             l_trip_i = L.formula4_quant_triplet(u[a], u[p], u[n], margin8, "none")
-            l_q = L.formula8_quant_loss(l_em_i, l_trip_i, l_coding, cfg.w21, cfg.w22)
+            l_q = L.formula8_quant_loss(l_em_i, l_trip_i, l_coding, cfg.w21, cfg.w22, cfg.m_em)
         else:
             margin: Tensor | float = cfg.fixed_margin
             if cfg.quant_loss == "formula7":
@@ -90,8 +91,12 @@ def stage2_losses(cfg: Stage2Config) -> StepFn:
             l_trip_i = L.formula4_quant_triplet(u[a], u[p], u[n], margin, "none")
             l_q = L.formula7_quant_loss(l_trip_i.mean(), l_coding, cfg.w21, cfg.w22)
         l_em = l_em_i.mean()
-        return {"loss": l_em + l_q, "l_em": l_em, "l_q": l_q, "l_triplet": l_trip_i.mean(),
-                "l_coding": l_coding}
+        out = {"loss": l_em + l_q, "l_em": l_em, "l_q": l_q, "l_triplet": l_trip_i.mean(),
+               "l_coding": l_coding}
+        if cfg.w_distill > 0:  # documented addition, see losses.rank_distill_loss
+            out["l_distill"] = L.rank_distill_loss(u, tex)
+            out["loss"] = out["loss"] + cfg.w_distill * out["l_distill"]
+        return out
     return step
 
 

@@ -77,17 +77,52 @@ def formula7_quant_loss(l_triplet: Tensor, l_coding: Tensor, w21: float, w22: fl
     return w21 * l_triplet + w22 * l_coding
 
 
+def formula8_margin(margin_em: float, margin0: float, m_em: float) -> float:
+    """Formula 8's margin_i = margin_em, restated in code units: margin0 * margin_em / M_em.
+
+    The seed sets Formula 4's margin to margin_em, a texture distance (0.4 on the unit
+    sphere); Formula 4 compares code distances (2*sqrt(Hamming), ~16 between unrelated
+    128-bit codes), where 0.4 is no margin at all. Formula 3 already fixes the map from
+    texture units to code units (a texture loss of M_em <-> margin0), so the margin_em of
+    Formula 8 goes through the same map: it is the Formula 3 margin of a triplet whose
+    texture loss equals margin_em.
+    """
+    return margin0 * margin_em / m_em
+
+
 def formula8_quant_loss(l_em_prime: Tensor, l_triplet: Tensor, l_coding: Tensor, w21: float,
-                        w22: float) -> Tensor:
+                        w22: float, m_em: float = 1.0) -> Tensor:
     """Formula 8: L_q = w21 * (L_em' * L_triplet) + w22 * L_coding.
 
     ``l_em_prime`` and ``l_triplet`` are per-triplet vectors (margin_i = margin_em in
-    Formula 4); the product is taken per triplet and averaged, so each quantization
-    triplet is weighted by how badly its texture triplet is still ranked. L_em' is a
-    weight here (detached); the texture head is trained by Formula 2 alone.
+    Formula 4, see ``formula8_margin``); the product is taken per triplet and averaged,
+    so each quantization triplet is weighted by how badly its texture triplet is still
+    ranked. L_em' is a weight here (detached); the texture head is trained by Formula 2
+    alone. It is a texture-unit quantity, so it is divided by ``m_em`` (Formula 3's
+    texture scale) to make it a unit-free weight: otherwise w21 silently shrinks by the
+    texture loss scale (~0.25) and the coding loss outweighs the ranking term.
     """
-    weighted = (l_em_prime.detach() * l_triplet).mean()
+    weighted = (l_em_prime.detach() / m_em * l_triplet).mean()
     return w21 * weighted + w22 * l_coding
+
+
+def rank_distill_loss(u: Tensor, texture: Tensor) -> Tensor:
+    """Addition to seed 001 (off by default): code similarity should copy texture similarity.
+
+    The seed's claim is that the quantization ranking agrees with the texture ranking, but
+    Formulas 4-8 only look at mined (a, p, n) triplets: the order of everything else is
+    left to chance. This regresses, over every pair i != j of the similar-sample set, the
+    cosine of the relaxed codes u onto the cosine of the (detached) unit texture
+    features. For +-1 codes Hamming = K * (1 - cos) / 2, so matching cosines makes the
+    Hamming ranking follow the texture ranking. Mean of (cos_u - cos_t)^2.
+    """
+    n = u.shape[0]
+    if n < 2:
+        raise ValueError("rank distillation needs at least 2 samples")
+    un = torch.nn.functional.normalize(u, dim=-1)
+    tn = torch.nn.functional.normalize(texture.detach(), dim=-1)
+    off = ~torch.eye(n, dtype=torch.bool, device=u.device)
+    return ((un @ un.T - tn @ tn.T)[off] ** 2).mean()
 
 
 def barlow_twins_loss(z1: Tensor, z2: Tensor, lambd: float = 0.001, eps: float = 1e-5) -> Tensor:
