@@ -23,8 +23,7 @@ from vidsearch_client._retry import RetryPolicy
 
 from vidsearch import metrics
 from vidsearch.config import VidsearchConfig
-from vidsearch.exporters.cpu_twin import sync_cpu_twin
-from vidsearch.inference.tritonserver import TritonServerProcess, free_port
+from vidsearch.inference.tritonserver import TritonServerProcess
 from vidsearch.orchestrator.factory import build_orchestrator
 from vidsearch.service.server import build_server
 
@@ -52,40 +51,27 @@ class Stack:
 
 
 @pytest.fixture
-def stack(repository: Path, videos: list[Path], tmp_path: Path) -> Iterator[Stack]:
-    twin = tmp_path / "cpu_twin"
-    sync_cpu_twin(repository, twin)
-    triton = TritonServerProcess(
-        twin,
-        work_dir=tmp_path / "triton",
-        grpc_port=free_port(),
-        http_port=free_port(),
-        metrics_port=free_port(),
-        exit_timeout_s=2,
-    )
-    triton.start()
-    config = VidsearchConfig()
-    config.inference.backend = "triton"
-    config.inference.triton_url = triton.grpc_url
-    config.inference.timeout_s = 10.0
+def stack(
+    repository: Path,
+    videos: list[Path],
+    twin_triton: TritonServerProcess,
+    triton_config: VidsearchConfig,
+) -> Iterator[Stack]:
+    config = triton_config
     config.inference.fallback = "onnxruntime"
     config.inference.fallback_model_repository = repository
     config.inference.fallback_retry_s = RETRY_S
-    config.catalog.path = tmp_path / "catalog"
-    config.server.port = config.server.metrics_port = 0
-    config.server.upload_dir = tmp_path / "uploads"
     orchestrator = build_orchestrator(config)
     running = None
     try:
         for i, path in enumerate(videos):
             orchestrator.index_video(path, video_id=f"v{i}")
         running = build_server(config, orchestrator, with_metrics=False, ready_poll_s=0.2)
-        yield Stack(triton=triton, target=running.target, query=videos[1])
+        yield Stack(triton=twin_triton, target=running.target, query=videos[1])
     finally:
         if running is not None:
             running.stop(grace=1.0)
         orchestrator.close()
-        triton.stop()
 
 
 def _top_hit(client: VideoSearchClient, query: Path) -> str:

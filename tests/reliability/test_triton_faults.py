@@ -30,8 +30,7 @@ from vidsearch_client._retry import RetryPolicy
 from vidsearch_client.errors import VidsearchError
 
 from vidsearch.config import VidsearchConfig
-from vidsearch.exporters.cpu_twin import sync_cpu_twin
-from vidsearch.inference.tritonserver import TritonServerProcess, free_port
+from vidsearch.inference.tritonserver import TritonServerProcess
 from vidsearch.orchestrator.factory import build_orchestrator
 from vidsearch.service.server import build_server
 
@@ -89,28 +88,10 @@ class Stack:
 
 
 @pytest.fixture
-def stack(repository: Path, videos: list[Path], tmp_path: Path) -> Iterator[Stack]:
-    twin = tmp_path / "cpu_twin"
-    sync_cpu_twin(repository, twin)
-    triton = TritonServerProcess(
-        twin,
-        work_dir=tmp_path / "triton",
-        grpc_port=free_port(),
-        http_port=free_port(),
-        metrics_port=free_port(),
-        exit_timeout_s=2,
-    )
-    triton.start()
-    config = VidsearchConfig()
-    config.inference.backend = "triton"
-    config.inference.model_repository = repository
-    config.inference.triton_url = triton.grpc_url
-    config.inference.timeout_s = 10.0
-    config.catalog.backend = "qdrant_edge"
-    config.catalog.path = tmp_path / "catalog"
-    config.server.port = 0
-    config.server.metrics_port = 0
-    config.server.upload_dir = tmp_path / "uploads"
+def stack(
+    videos: list[Path], twin_triton: TritonServerProcess, triton_config: VidsearchConfig
+) -> Iterator[Stack]:
+    config = triton_config
     orchestrator = build_orchestrator(config)
     running = None
     try:
@@ -121,12 +102,11 @@ def stack(repository: Path, videos: list[Path], tmp_path: Path) -> Iterator[Stac
             assert client.health() == "SERVING"
             top = client.search_video(videos[1], top_k=3).hits[0].video.video_id
         assert top == "v1", "the baseline search must find the query's own video first"
-        yield Stack(triton=triton, target=running.target, query=videos[1], expected_top=top)
+        yield Stack(triton=twin_triton, target=running.target, query=videos[1], expected_top=top)
     finally:
         if running is not None:
             running.stop(grace=1.0)
         orchestrator.close()
-        triton.stop()
 
 
 def _wait_health(target: str, wanted: str, within_s: float) -> float:
