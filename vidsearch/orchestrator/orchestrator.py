@@ -89,6 +89,19 @@ class Orchestrator:
         self._write_lock = threading.Lock()
 
     # -- helpers -----------------------------------------------------------------------
+    @contextmanager
+    def _search_slot(self) -> Iterator[None]:
+        """One of ``max_concurrent_searches`` (both search kinds); none free: rejected now."""
+        if not self._search_slots.acquire(blocking=False):
+            raise OverloadedError(
+                f"{self._config.server.max_concurrent_searches} searches are already running; "
+                "retry with backoff"
+            )
+        try:
+            yield
+        finally:
+            self._search_slots.release()
+
     @property
     def decoder(self) -> FrameDecoder:
         if self._decoder is None:  # needs the served model's input size
@@ -230,12 +243,7 @@ class Orchestrator:
         """Seed 001 retrieval; ``budget`` (else one of ``timeout_s``) bounds every stage."""
         budget = budget if budget is not None else RequestBudget(timeout_s)
         resolved = self.resolve(options, timeout_s)
-        if not self._search_slots.acquire(blocking=False):
-            raise OverloadedError(
-                f"{self._config.server.max_concurrent_searches} searches are already running; "
-                "retry with backoff"
-            )
-        try:
+        with self._search_slot():
             version = self._encoder.resolved_version(resolved.model_version)
             self._check_compatible(version)
             ctx = SearchContext(path=path, options=resolved, budget=budget)
@@ -255,8 +263,6 @@ class Orchestrator:
                 mode=resolved.mode,
                 stage_seconds=timings,
             )
-        finally:
-            self._search_slots.release()
 
     def search_by_text(
         self,
@@ -276,12 +282,7 @@ class Orchestrator:
                 "without text vectors (re-create it, then `vidsearch reindex`)"
             )
         resolved = resolve_text_options(text, options, self._config.text, timeout_s)
-        if not self._search_slots.acquire(blocking=False):
-            raise OverloadedError(
-                f"{self._config.server.max_concurrent_searches} searches are already running; "
-                "retry with backoff"
-            )
-        try:
+        with self._search_slot():
             version = self._text.resolved_version(resolved.model_version)
             timings: dict[str, float] = {}
             with self._stage("search_text", "text_encode", timings, budget, "encode"):
@@ -308,8 +309,6 @@ class Orchestrator:
                 model_version=version,
                 stage_seconds=timings,
             )
-        finally:
-            self._search_slots.release()
 
     def recommend(self, video_id: str, k: int | None = None) -> list[tuple[VideoInfo, float]]:
         """Seed 002: the k videos most similar to an indexed one (5 by default)."""

@@ -44,15 +44,6 @@ def uniform_subsample(n: int, limit: int) -> np.ndarray:
     return np.round(np.linspace(0, n - 1, limit)).astype(np.int64)
 
 
-def resize_nearest(frames: np.ndarray, size: int) -> np.ndarray:
-    """uint8 [T,S,S,3] -> [T,size,size,3]; only used when the two models' sizes differ."""
-    if frames.shape[1] == size and frames.shape[2] == size:
-        return frames
-    rows = (np.arange(size) * frames.shape[1] / size).astype(np.int64)
-    cols = (np.arange(size) * frames.shape[2] / size).astype(np.int64)
-    return frames[:, rows][:, :, cols]
-
-
 @dataclass(frozen=True)
 class EncodedQuery:
     tokens: np.ndarray  # float32 [L,384]
@@ -141,7 +132,12 @@ class TextModels:
                        timeout_s: float | None = None) -> TextFeatures:
         """Index time: one video's frames (uint8 [T,S,S,3]) -> its stored text features."""
         picked = frames[uniform_subsample(len(frames), self._config.max_frames)]
-        batch = resize_nearest(picked, self.frame_size)[None]
+        size = self.frame_size
+        if picked.shape[1:3] != (size, size):  # the two models may take different sizes
+            from vidsearch.media.transforms import resize
+
+            picked = resize(picked, size, size)
+        batch = picked[None]
         out = self.infer(TEXT_VIDEO_EMBEDDER, {"frames": batch}, version, timeout_s)
         return TextFeatures(
             embedding=out["embedding"][0].astype(np.float32),
