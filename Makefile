@@ -20,7 +20,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv models export sample run serve serve-triton test lint bench protos clean promtool k8s-check loadtest
+PHOTO_PACKAGES := gnome-backgrounds mate-backgrounds plasma-workspace-wallpapers ukui-wallpapers lomiri-wallpapers
+
+.PHONY: help venv models export sample run serve serve-triton test lint bench protos clean promtool photos copy-release k8s-check loadtest
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -70,10 +72,18 @@ promtool: ## install promtool + prometheus 2.42 (Debian) if absent
 	  $(SUDO) apt-get install -y -q --no-install-recommends prometheus || \
 	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends prometheus; }
 
+photos: ## install the training photographs (Debian wallpaper packages) if absent
+	@dpkg -s $(PHOTO_PACKAGES) >/dev/null 2>&1 || \
+	  $(SUDO) apt-get install -y -q --no-install-recommends $(PHOTO_PACKAGES) || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends $(PHOTO_PACKAGES); }
+
+copy-release: venv photos ## train the copy-detection release on CPU (<= 90 min on 2 cores) -> var/copy_release
+	$(VS) train copy-release --config configs/training/copy_release.yaml --out var/copy_release
+
 k8s-check: venv promtool ## render + validate k8s/ (kubernetes-validate --strict, yamllint, promtool)
 	bash scripts/k8s_check.sh
 
-test: venv promtool ## run the test suite (real gRPC, Triton, Qdrant Edge, PyAV, Prometheus)
+test: venv promtool photos ## run the test suite (real gRPC, Triton, Qdrant Edge, PyAV, Prometheus)
 	bash scripts/k8s_check.sh --no-tests
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 

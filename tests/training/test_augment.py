@@ -58,3 +58,36 @@ def test_frame_mode_draws_per_frame() -> None:
     x = torch.rand(1, 3, 32, 32, generator=_gen(0)).expand(4, 3, 32, 32).contiguous()
     y = augment_frames(x, AugmentConfig(noise_p=0.0), _gen(3))
     assert not torch.allclose(y[0], y[1], atol=1e-3)
+
+
+def test_rot90_only_rotates_by_quarter_turns() -> None:
+    x = torch.rand(16, 3, 8, 8, generator=_gen(0))
+    y = augment_frames(x, OFF.model_copy(update={"rot90_p": 1.0}), _gen(3))
+    turns = []
+    for xi, yi in zip(x, y, strict=True):
+        match = [k for k in (1, 2, 3) if torch.allclose(yi, torch.rot90(xi, k, (1, 2)), atol=1e-5)]
+        assert len(match) == 1, "every frame is exactly one quarter, half or three-quarter turn"
+        turns.append(match[0])
+    assert set(turns) == {1, 2, 3}
+
+
+def test_every_copy_family_changes_the_frame() -> None:
+    """Each family the benchmark edits with is exercised by the training augmentations."""
+    x = torch.rand(8, 3, 32, 32, generator=_gen(0))
+    families = {
+        "crop": {"crop_p": 1.0, "crop_scale": (0.3, 0.5)},
+        "flip": {"flip_p": 1.0},
+        "rot90": {"rot90_p": 1.0},
+        "pad": {"pad_p": 1.0},
+        "picture_in_picture": {"pip_p": 1.0},
+        "colour": {"jitter_p": 1.0},
+        "greyscale": {"grey_p": 1.0},
+        "blur": {"blur_p": 1.0},
+        "overlay": {"overlay_p": 1.0},
+        "reencode": {"compress_p": 1.0},
+        "noise": {"noise_p": 1.0},
+    }
+    for name, change in families.items():
+        y = augment_frames(x, OFF.model_copy(update=change), _gen(5))
+        assert y.shape == x.shape and float(y.min()) >= 0.0 and float(y.max()) <= 1.0
+        assert float((y - x).abs().mean()) > 0.005, f"{name} left the frames unchanged"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -134,3 +136,23 @@ def test_barlow_twins_loss_hand_cases() -> None:
 def test_barlow_twins_loss_rejects_single_sample() -> None:
     with pytest.raises(ValueError, match="at least 2"):
         L.barlow_twins_loss(torch.ones(1, 3), torch.ones(1, 3))
+
+
+def test_info_nce_by_hand() -> None:
+    z = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    pairs = torch.tensor([[0, 2], [2, 0]])
+    t = 0.5
+    # anchor 0: logits over rows 1, 2 (itself excluded) = [0, 0.6] / t; positive = row 2
+    l0 = -math.log(math.exp(0.6 / t) / (math.exp(0.0) + math.exp(0.6 / t)))
+    # anchor 2: logits over rows 0, 1 = [0.6, 0.8] / t; positive = row 0
+    l2 = -math.log(math.exp(0.6 / t) / (math.exp(0.6 / t) + math.exp(0.8 / t)))
+    got = L.info_nce_loss(z, pairs, temperature=t)
+    assert abs(float(got) - (l0 + l2) / 2) < 1e-5
+
+
+def test_koleo_by_hand_and_spreading_lowers_it() -> None:
+    z = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    # nearest other row: 0 -> 1 (dist sqrt 2), 1 -> 0 (sqrt 2), 2 -> 1 (sqrt 2)
+    assert abs(float(L.koleo_loss(z)) + math.log(math.sqrt(2.0))) < 1e-5
+    crowded = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [1.0, 0.1], [1.0, -0.1]]))
+    assert float(L.koleo_loss(crowded)) > float(L.koleo_loss(z))

@@ -301,6 +301,24 @@ def render_video(
     return out
 
 
+def overlay_shapes(frames: np.ndarray, seed: int, fps: float) -> None:
+    """Paint one scene's moving shapes over ``frames`` (uint8 [T,H,W,3]) in place.
+
+    Photo videos (``media.photos``) borrow the generator's objects in motion, so natural
+    backgrounds get the same kind of moving foreground as the procedural ones."""
+    height, width = frames.shape[1:3]
+    style = _draw_style(np.random.default_rng([seed, 0, 2]))
+    scene = _draw_scene(seed, 0, 0.0, len(frames) / fps, style)
+    gy, gx = np.meshgrid(
+        (np.arange(height) + 0.5) / height, (np.arange(width) + 0.5) / height, indexing="ij"
+    )
+    for i in range(len(frames)):
+        img = frames[i].astype(np.float32)
+        for sh in scene.shapes:
+            _draw_shape(img, sh, i / fps, gx, gy)
+        frames[i] = np.clip(img, 0, 255)
+
+
 def write_video(
     path: str | Path,
     frames: np.ndarray,

@@ -20,6 +20,7 @@ from vidsearch.inference.base import BackendUnavailableError, InferenceBackend, 
 from vidsearch.media.decode import DecodedVideo, decode_video
 from vidsearch.media.errors import EmptyMediaError
 from vidsearch.media.sandbox import sandboxed_decode_video
+from vidsearch.media.transforms import resize
 
 FRAME_ENCODER = "frame_encoder"
 HASH_HEADS = "hash_texture_heads"
@@ -108,6 +109,7 @@ class VideoEncoder:
         self._version = version
         self._batch = batch_size
         self._timeout = timeout_s
+        self._input_sizes: dict[tuple[str, int], int] = {}
 
     def resolved_version(self, requested: int | None = None, model: str = FRAME_ENCODER) -> int:
         """The model version a request will use: per request, then config, then latest."""
@@ -143,6 +145,15 @@ class VideoEncoder:
                     f"{model} was unloaded during the request; retry shortly"
                 ) from exc
             raise
+
+    def _frames_for(self, model: str, version: int, frames: np.ndarray) -> np.ndarray:
+        """``frames`` [T,S,S,3] as one clip [1,T,s,s,3] at ``model``'s own input size: the
+        decoder samples at the frame encoder's size, and seed 002's embedder may differ."""
+        size = self._input_sizes.get((model, version))
+        if size is None:  # one signature lookup per served version, not per request
+            size = int(self._backend.signature(model, version).inputs[0].shape[-2])
+            self._input_sizes[(model, version)] = size
+        return resize(frames, size, size)[None]
 
     def frame_size(self) -> int:
         signature = self._backend.signature(FRAME_ENCODER, self._version)
@@ -184,10 +195,11 @@ class VideoEncoder:
         texture = heads["texture"].astype(np.float32)
         embedding = None
         if with_embedding:
+            embedder_version = self.embedder_version(model_version)
             embedding = self._infer(
                 VIDEO_EMBEDDER,
-                {"frames": decoded.frames[None]},
-                self.embedder_version(model_version),
+                {"frames": self._frames_for(VIDEO_EMBEDDER, embedder_version, decoded.frames)},
+                embedder_version,
                 timeout(VIDEO_EMBEDDER),
             )["embedding"][0].astype(np.float32)
         return EncodedVideo(

@@ -30,6 +30,7 @@ class AugmentConfig(BaseModel):
     crop_scale: tuple[float, float] = (0.3, 1.0)  # area fraction kept
     crop_ratio: tuple[float, float] = (0.75, 1.333)
     flip_p: float = Field(default=0.5, ge=0, le=1)
+    rot90_p: float = Field(default=0.0, ge=0, le=1, description="rotate by 90/180/270 degrees")
     pad_p: float = Field(default=0.2, ge=0, le=1)
     pad_scale: tuple[float, float] = (0.6, 0.95)  # content size within the padded frame
     pip_p: float = Field(default=0.1, ge=0, le=1)
@@ -95,11 +96,20 @@ def _geometry(x: Tensor, gi: Tensor, other: Tensor, d: _Draw, cfg: AugmentConfig
     ay = torch.where(pip, pip_s, torch.where(pad, pad_s, 1.0))
     ox, oy = (1 - ax) * d.uniform(-1, 1), (1 - ay) * d.uniform(-1, 1)
     ox, oy = torch.where(pip, ox, ox * 0.3), torch.where(pip, oy, oy * 0.3)
+    # Output -> input coordinates: content-local (u, v) = ((x - ox)/ax, (y - oy)/ay),
+    # rotated by k quarter turns, then cropped and flipped: in = diag(cw*flip, ch) R u + c.
+    k = torch.zeros(n_g, dtype=torch.long)  # no draw when off: older recipes reproduce
+    if cfg.rot90_p > 0:
+        k = torch.where(d.coin(cfg.rot90_p), torch.randint(1, 4, (n_g,), generator=d.g), 0)
+    ang = k.float() * (math.pi / 2)
+    cos, sin = torch.cos(ang).round(), torch.sin(ang).round()
+    rot = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
+    scale_in = torch.stack([cw * flip, ch], -1).unsqueeze(-1)  # rows of diag(cw*flip, ch)
+    lin = scale_in * rot / torch.stack([ax, ay], -1).unsqueeze(-2)
     theta = torch.zeros(n_g, 2, 3)
-    theta[:, 0, 0] = cw * flip / ax
-    theta[:, 0, 2] = cx - cw * flip * ox / ax
-    theta[:, 1, 1] = ch / ay
-    theta[:, 1, 2] = cy - ch * oy / ay
+    theta[:, :, :2] = lin
+    theta[:, :, 2] = torch.stack([cx, cy], -1) - (lin @ torch.stack([ox, oy], -1).unsqueeze(-1)
+                                                   ).squeeze(-1)
     h, w = out_hw
     grid = F.affine_grid(theta[gi], [len(gi), 3, h, w], align_corners=False)
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)

@@ -96,6 +96,22 @@ def _cmd_starter(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_copy_release(args: argparse.Namespace) -> int:
+    import json
+
+    from vidsearch.training.config import CopyReleaseConfig, load_yaml
+    from vidsearch.training.descriptor import run_copy_release
+
+    path = args.config or DEFAULT_CONFIGS / "copy_release.yaml"
+    obj = load_yaml(path)
+    if args.threads is not None:
+        obj["num_threads"] = args.threads
+    summary = run_copy_release(CopyReleaseConfig.model_validate(obj), args.out,
+                               resume=args.resume, progress=not args.no_progress)
+    print(json.dumps({"seconds": summary["seconds"], "total_seconds": summary["total_seconds"]}))
+    return 0
+
+
 def _common(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--config", type=Path, default=None,
                    help="YAML config (default: configs/training/<command>.yaml if present)")
@@ -131,6 +147,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--quant-loss", nargs="+", choices=QUANT_LOSSES[1:], default=None,
                    help="also train these stage 2 variants (video_hash_<variant>.pt)")
     p.set_defaults(func=_cmd_starter)
+
+    p = sub.add_parser(
+        "copy-release",
+        help="copy descriptor (InfoNCE + KoLeo on procedural + photo videos) then the hash "
+             "head -> OUT/video_hash.pt",
+        description="The copy-detection release recipe: renders procedural videos and "
+                    "videos filmed over the Debian wallpaper photographs (cached under "
+                    "data.cache_dir by data version), trains the frame descriptor SSCD-style, "
+                    "then the 128-bit hash head on the frozen descriptor. Writes "
+                    "OUT/video_hash.pt and OUT/copy_release_summary.json (provenance).")
+    _common(p, "models/copy_release")
+    p.set_defaults(func=_cmd_copy_release)
 
     from vidsearch.training.text_video import register_text_video
 

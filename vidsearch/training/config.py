@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from vidsearch.media.photos import PHOTO_ROOTS
 from vidsearch.networks.config import VideoEmbedderConfig, VideoHashConfig
 from vidsearch.training.augment import AugmentConfig
 
@@ -36,6 +37,11 @@ class DataConfig(BaseModel):
     val_seed_start: int = Field(default=900_000, ge=0, description="held-out validation seeds")
     n_val_videos: int = Field(default=48, ge=2)
     cache_dir: str | None = Field(default=None, description="reuse rendered corpora across runs")
+    photo_videos: int = Field(
+        default=0, ge=0, description="extra videos filmed over natural photos (media.photos)")
+    photo_roots: list[str] = Field(
+        default_factory=lambda: [str(p) for p in PHOTO_ROOTS],
+        description="where the training photographs are installed (Debian wallpaper packages)")
 
 
 def light_augment() -> AugmentConfig:
@@ -113,6 +119,34 @@ class Stage2Config(_HashBase):
     quant_threshold: float = Field(default=0.05, ge=0, description="... and L_q under")
     texture_to_backbone: bool = Field(
         default=False, description="Formula 2 also trains the image sub-model (seed: no)")
+    train_encoder: bool = Field(
+        default=True, description="false: only the quantization head learns (keeps a "
+        "trained copy descriptor exactly as it is)")
+
+
+class DescriptorConfig(_HashBase):
+    """Copy descriptor (SSCD-style): image + texture sub-models by InfoNCE + KoLeo.
+
+    Replaces stage 1 for the copy-detection release: every other frame of the batch is a
+    negative (not only the mined few), and the entropy term spreads descriptors so that a
+    similarity means the same for every query.
+    """
+
+    kind: Literal["descriptor"] = "descriptor"
+    init_from: str | None = Field(default=None, description="video_hash checkpoint to continue")
+    temperature: float = Field(default=0.05, gt=0, description="InfoNCE temperature (SSCD: 0.05)")
+    koleo_weight: float = Field(default=10.0, ge=0, description="KoLeo weight (0 = off)")
+
+
+class CopyReleaseConfig(BaseModel):
+    """The copy-detection recipe: descriptor, then the hash head on the frozen descriptor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: DataConfig = DataConfig()
+    num_threads: int | None = None
+    descriptor: DescriptorConfig = DescriptorConfig()
+    stage2: Stage2Config = Stage2Config()
 
 
 class StarterConfig(BaseModel):

@@ -13,6 +13,7 @@ checkpoint records exactly which material it was trained on.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -26,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from vidsearch.media import synthetic
+from vidsearch.media import photos, synthetic
 from vidsearch.training.config import DataConfig
 
 Split = Literal["train", "val"]
@@ -40,13 +41,39 @@ def data_version(cfg: DataConfig, split: Split = "train") -> str:
     """Stable id of a rendered corpus: split + hash of every generation parameter."""
     start, n = (cfg.seed_start, cfg.n_videos) if split == "train" else (
         cfg.val_seed_start, cfg.n_val_videos)
-    params = {
+    params: dict[str, object] = {
         "seeds": [start, start + n], "duration_s": cfg.duration_s, "render_fps": cfg.render_fps,
         "render": [cfg.render_width, cfg.render_height], "frame_size": cfg.frame_size,
         "generator": _generator_digest(),
     }
+    kind = "synthetic"
+    n_photo = photo_video_count(cfg, split)
+    if n_photo:
+        kind = "mixed"
+        params["photos"] = [n_photo, photos.photos_digest(_photos(cfg)), _photo_digest()]
     digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
-    return f"synthetic-{split}-{n}x{cfg.duration_s:g}s-{digest}"
+    suffix = f"+{n_photo}photo" if n_photo else ""
+    return f"{kind}-{split}-{n}{suffix}x{cfg.duration_s:g}s-{digest}"
+
+
+def photo_video_count(cfg: DataConfig, split: Split) -> int:
+    """Photo videos in a split: ``photo_videos`` for training, in proportion for validation."""
+    if split == "train":
+        return cfg.photo_videos
+    return round(cfg.photo_videos * cfg.n_val_videos / cfg.n_videos)
+
+
+def _photo_digest() -> str:
+    return hashlib.sha1(inspect.getsource(photos).encode()).hexdigest()[:8]
+
+
+@functools.cache
+def _photos_at(roots: tuple[str, ...]) -> list[photos.Photo]:
+    return photos.training_photos([Path(r) for r in roots])
+
+
+def _photos(cfg: DataConfig) -> list[photos.Photo]:
+    return _photos_at(tuple(cfg.photo_roots))
 
 
 @dataclass
@@ -96,6 +123,17 @@ def render_corpus(cfg: DataConfig, split: Split = "train", progress: bool = True
         raw = synthetic.render_video(seed, cfg.duration_s, fps=cfg.render_fps,
                                      width=cfg.render_width, height=cfg.render_height)
         videos.append(resize_frames(raw, cfg.frame_size))
+    n_photo = photo_video_count(cfg, split)
+    if n_photo:
+        pictures = [p.pixels for p in _photos(cfg)]
+        # Photos split like seeds: training and validation never film the same picture.
+        held_out = max(1, len(pictures) // 8)
+        pool = pictures[held_out:] if split == "train" else pictures[:held_out]
+        for seed in tqdm(range(start, start + n_photo), desc=f"film photos ({split})",
+                         disable=not progress, leave=False):
+            raw = photos.render_photo_video(pool, seed, cfg.duration_s, cfg.render_fps,
+                                            cfg.render_width, cfg.render_height)
+            videos.append(resize_frames(raw, cfg.frame_size))
     frames = torch.stack(videos)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)

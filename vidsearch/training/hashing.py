@@ -36,7 +36,7 @@ from vidsearch.training.common import (
     try_resume,
     write_checkpoint,
 )
-from vidsearch.training.config import Stage1Config, Stage2Config
+from vidsearch.training.config import DescriptorConfig, Stage1Config, Stage2Config
 from vidsearch.training.data import Corpus, render_corpus, sample_pairs, to_float
 from vidsearch.training.metrics import build_eval_set, evaluate_hash_model
 from vidsearch.training.mining import mine_triplets
@@ -44,7 +44,7 @@ from vidsearch.training.mining import mine_triplets
 StepFn = Callable[[VideoHashModel, Tensor, Tensor, Tensor], dict[str, Tensor]]
 
 
-def similar_set(corpus: Corpus, cfg: Stage1Config | Stage2Config,
+def similar_set(corpus: Corpus, cfg: Stage1Config | Stage2Config | DescriptorConfig,
                 gen: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
     """One similar-sample set: frames [2B,3,S,S], pairs [2B,2] (both ways), groups [2B]."""
     a, p, vid = sample_pairs(corpus, cfg.batch_size, gen, cfg.temporal_jitter_p)
@@ -71,7 +71,12 @@ def stage1_losses(cfg: Stage1Config) -> StepFn:
 def stage2_losses(cfg: Stage2Config) -> StepFn:
     def step(model: VideoHashModel, x: Tensor, pairs: Tensor,
              groups: Tensor) -> dict[str, Tensor]:
-        feats = model.encoder.forward_float(x)
+        if cfg.train_encoder:
+            feats = model.encoder.forward_float(x)
+        else:  # frozen descriptor: batch statistics must not drift either
+            model.encoder.eval()
+            with torch.no_grad():
+                feats = model.encoder.forward_float(x)
         tex = model.heads.texture_features(feats if cfg.texture_to_backbone else feats.detach())
         u = model.heads.quant_logits(feats)
         tri = mine_triplets(tex, pairs, cfg.k_percent, cfg.m, groups)
@@ -100,10 +105,11 @@ def stage2_losses(cfg: Stage2Config) -> StepFn:
     return step
 
 
-def _run(cfg: Stage1Config | Stage2Config, out: Path, model: VideoHashModel,
-         params: list[torch.nn.Parameter], step_fn: StepFn, done: Callable[[dict], bool],
-         resume: bool, corpus: Corpus | None, val: Corpus | None,
-         progress: bool) -> Checkpoint | None:
+def train_loop(cfg: Stage1Config | Stage2Config | DescriptorConfig, out: Path,
+               model: VideoHashModel, params: list[torch.nn.Parameter], step_fn: StepFn,
+               done: Callable[[dict], bool], resume: bool, corpus: Corpus | None,
+               val: Corpus | None, progress: bool) -> Checkpoint | None:
+    """Shared epoch loop of the seed 001 trainers: similar sets, logging, checkpoints."""
     name = cfg.kind
     opt = adamw(params, cfg.lr, cfg.weight_decay)
     state = try_resume(out, model, opt, resume)
@@ -163,7 +169,7 @@ def train_stage1(cfg: Stage1Config, out: str | Path, *, resume: bool = False,
     if cfg.init_from and not (resume and Path(out).exists()):
         init_encoder_from_barlow(model, cfg.init_from)
     params = [*model.encoder.parameters(), *model.heads.texture.parameters()]
-    return _run(cfg, Path(out), model, params, stage1_losses(cfg),
+    return train_loop(cfg, Path(out), model, params, stage1_losses(cfg),
                 lambda r: r["l_em"] < cfg.loss_threshold, resume, corpus, val, progress)
 
 
@@ -179,7 +185,12 @@ def train_stage2(cfg: Stage2Config, out: str | Path, *, resume: bool = False,
         if ck.kind != "video_hash":
             raise ValueError(f"{cfg.init_from}: stage 2 starts from a video_hash checkpoint")
         model.load_state_dict(ck.state_dict, strict=True)
-    return _run(cfg, Path(out), model, list(model.parameters()), stage2_losses(cfg),
+    params = list(model.parameters())
+    if not cfg.train_encoder:  # the descriptor stays as trained: only the hash head learns
+        for p in [*model.encoder.parameters(), *model.heads.texture.parameters()]:
+            p.requires_grad_(False)
+        params = list(model.heads.quant.parameters())
+    return train_loop(cfg, Path(out), model, params, stage2_losses(cfg),
                 lambda r: r["l_em"] < cfg.texture_threshold and r["l_q"] < cfg.quant_threshold,
                 resume, corpus, val, progress)
 

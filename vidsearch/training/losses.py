@@ -144,3 +144,28 @@ def barlow_twins_loss(z1: Tensor, z2: Tensor, lambd: float = 0.001, eps: float =
     on = (1.0 - diag).pow(2).sum()
     off = c.pow(2).sum() - diag.pow(2).sum()
     return on + lambd * off
+
+
+def info_nce_loss(z: Tensor, pairs: Tensor, temperature: float = 0.05) -> Tensor:
+    """SSCD/SimCLR InfoNCE over a batch of unit descriptors ``z`` [N,D].
+
+    ``pairs`` [P,2] lists (anchor, positive) rows; every other row of the batch is a
+    negative of the anchor (its own row excluded). Mean cross-entropy over the anchors.
+    """
+    logits = z[pairs[:, 0]] @ z.T / temperature
+    logits[torch.arange(len(pairs)), pairs[:, 0]] = float("-inf")  # not its own negative
+    return torch.nn.functional.cross_entropy(logits, pairs[:, 1])
+
+
+def koleo_loss(z: Tensor, eps: float = 1e-8) -> Tensor:
+    """KoLeo entropy regulariser (SSCD): -mean log distance to the nearest other row.
+
+    It spreads descriptors over the sphere, so unrelated frames stay far apart and a
+    similarity threshold means the same thing everywhere.
+    """
+    with torch.no_grad():
+        sim = z @ z.T
+        sim.fill_diagonal_(-2.0)
+        nearest = sim.argmax(dim=1)
+    dist = torch.linalg.vector_norm(z - z[nearest], dim=1)
+    return -torch.log(dist + eps).mean()
