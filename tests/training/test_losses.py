@@ -156,3 +156,14 @@ def test_koleo_by_hand_and_spreading_lowers_it() -> None:
     assert abs(float(L.koleo_loss(z)) + math.log(math.sqrt(2.0))) < 1e-5
     crowded = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [1.0, 0.1], [1.0, -0.1]]))
     assert float(L.koleo_loss(crowded)) > float(L.koleo_loss(z))
+
+
+def test_koleo_ignores_a_frames_own_copy() -> None:
+    z = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [1.0, 0.01], [0.0, 1.0]]))
+    # rows 0 and 1 are a frame and its copy: each one's neighbour is row 2 instead
+    groups = torch.tensor([0, 0, 1])
+    d02 = float(torch.linalg.vector_norm(z[0] - z[2]))
+    d12 = float(torch.linalg.vector_norm(z[1] - z[2]))
+    want = -(math.log(d02) + math.log(d12) + math.log(min(d02, d12))) / 3
+    assert abs(float(L.koleo_loss(z, groups)) - want) < 1e-5
+    assert float(L.koleo_loss(z)) > float(L.koleo_loss(z, groups))  # copies are close

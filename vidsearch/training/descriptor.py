@@ -34,7 +34,7 @@ def descriptor_losses(cfg: DescriptorConfig) -> StepFn:
              groups: Tensor) -> dict[str, Tensor]:
         z = model.heads.texture_features(model.encoder.forward_float(x))
         l_nce = L.info_nce_loss(z, pairs, cfg.temperature)
-        l_koleo = L.koleo_loss(z)
+        l_koleo = L.koleo_loss(z, groups)
         return {"loss": l_nce + cfg.koleo_weight * l_koleo, "l_nce": l_nce, "l_koleo": l_koleo}
     return step
 

@@ -157,15 +157,19 @@ def info_nce_loss(z: Tensor, pairs: Tensor, temperature: float = 0.05) -> Tensor
     return torch.nn.functional.cross_entropy(logits, pairs[:, 1])
 
 
-def koleo_loss(z: Tensor, eps: float = 1e-8) -> Tensor:
+def koleo_loss(z: Tensor, groups: Tensor | None = None, eps: float = 1e-8) -> Tensor:
     """KoLeo entropy regulariser (SSCD): -mean log distance to the nearest other row.
 
     It spreads descriptors over the sphere, so unrelated frames stay far apart and a
-    similarity threshold means the same thing everywhere.
+    similarity threshold means the same thing everywhere. Rows of the same ``groups``
+    value (a frame and its copy) are not each other's neighbours here: pushing a copy away
+    from its original would fight the InfoNCE term (SSCD excludes positives likewise).
     """
     with torch.no_grad():
         sim = z @ z.T
         sim.fill_diagonal_(-2.0)
+        if groups is not None:
+            sim[groups[:, None] == groups[None, :]] = -2.0
         nearest = sim.argmax(dim=1)
     dist = torch.linalg.vector_norm(z - z[nearest], dim=1)
     return -torch.log(dist + eps).mean()
