@@ -10,7 +10,7 @@ import pytest
 
 from vidsearch.config import VidsearchConfig
 from vidsearch.evaluation.systems import export_release
-from vidsearch.media.corpus import BenchmarkManifest, build_copy_benchmark
+from vidsearch.media.corpus import PROCEDURAL_ONLY, BenchmarkManifest, build_copy_benchmark
 from vidsearch.orchestrator.factory import build_orchestrator
 from vidsearch.orchestrator.orchestrator import Orchestrator
 from vidsearch.service.server import RunningServer, build_server
@@ -51,6 +51,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> BenchmarkManifest:
         width=128,
         height=96,
         progress=False,
+        # The serving-path tests need only the procedural copies (no opencv-doc) at one size.
+        sources=PROCEDURAL_ONLY,
+        vary_encoding=False,
     )
 
 

@@ -117,7 +117,8 @@ def test_photometric_changes_are_real_but_mild(clip: np.ndarray) -> None:
 
 
 def test_emoji_overlay_paints_only_its_stickers(clip: np.ndarray) -> None:
-    out, _ = EmojiOverlay((0.0, 0.0), 0.25, (250, 200, 0)).apply(clip, FPS, np.random.default_rng(0))
+    emoji = EmojiOverlay((0.0, 0.0), 0.25, (250, 200, 0))
+    out, _ = emoji.apply(clip, FPS, np.random.default_rng(0))
     changed = (out != clip).any(axis=(0, 3))
     assert changed[:12, :12].mean() > 0.4 and not changed[12:].any() and not changed[:, 12:].any()
 
