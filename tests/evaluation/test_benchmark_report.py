@@ -169,3 +169,11 @@ def test_flipped_query_phash_finds_a_mirrored_photo_copy(tmp_path: Path) -> None
     assert flipped.ranked["q"][:1] == ["r0"]
     _, r_seg = flipped.segments[("q", "r0")]
     assert r_seg[0] == pytest.approx(3.0, abs=1.0) and r_seg[1] == pytest.approx(8.0, abs=1.0)
+
+
+def test_example_systems_file_loads_and_names_real_config_fields() -> None:
+    path = Path(__file__).resolve().parents[2] / "configs/eval/ablations.example.yaml"
+    specs = load_systems(path, Path("ck"))
+    assert len(specs) == 4 and len({s.name for s in specs}) == 4
+    for spec in specs:
+        apply_overrides(VidsearchConfig(), spec.overrides)  # raises on a field that is gone
