@@ -189,6 +189,9 @@ def test_hard_negatives_are_never_references_nor_positives(tmp_path: Path) -> No
         assert q.source_type in ("real_video", "photo")
         assert (q.video_id, None) not in m.ground_truth_pairs()
     assert all(q.reference_id is None for q in m.queries if not q.positive)
+    indexed = {s.split("|")[0].strip().split("[")[0].split("@")[0] for s in ref_sources}
+    for q in hard:  # the material is indexed: the same photo, the same static camera
+        assert q.source.split("[")[0].split("@")[0] in indexed, q.source
     for q in hard:  # another window of an indexed video never overlaps an indexed one
         if q.source_type != "real_video":
             continue

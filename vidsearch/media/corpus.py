@@ -277,6 +277,8 @@ def _plan(st: _Settings) -> tuple[list[_Job], dict[str, Any]]:
         fps, w, h, _ = _geometry(rng, st)
         n = max(1, round(length * fps))
         specs.append(SourceSpec("real_video", fps, w, h, n, video=video.name, start_s=start_s))
+    indexed_videos = {s.video for s in specs}
+    tails = [t for t in tails if t[0].name in indexed_videos]  # hard only if indexed
     all_photos = list(photos()) if "photo" in st.sources else []
     shuffled = [all_photos[int(i)] for i in rng.permutation(len(all_photos))]
     n_reserved = len(shuffled) // 5  # negatives only: never in a reference
