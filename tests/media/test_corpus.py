@@ -249,6 +249,18 @@ def test_default_plan_sizes_families_and_hard_photo_negatives() -> None:
         assert len(halves) == 1 and not halves & shown[shot.photo]  # ... but not this half
     assert info["reference_source_types"] == {t: sum(r.source.kind == t for r in refs)
                                               for t in SOURCE_TYPES}
+    # No file property separates copies from negatives: same frame rates, sizes, lengths.
+    negatives = [q for q in queries if not q.positive]
+
+    def props(qs: list[Any], attr: str) -> set[Any]:
+        return {getattr(q.source, attr) for q in qs}
+
+    for attr in ("fps", "height"):
+        assert props(positives, attr) == props(negatives, attr), attr
+    pos_s = np.mean([q.n_frames / q.source.fps for q in positives])
+    neg_s = np.mean([q.n_frames / q.source.fps for q in negatives])
+    assert abs(pos_s - neg_s) < 0.15 * pos_s
+    assert len({r.source.fps for r in refs}) >= 3 and len({r.crf for r in refs}) >= 5
     again, _ = _plan(_settings())
     assert again == jobs  # deterministic from the seed
 
