@@ -36,7 +36,6 @@ from vidsearch.media.real_sources import (
     Shot,
     decode_window,
     draw_shot,
-    photo_by_key,
     photo_halves,
     photos,
     real_videos,
@@ -316,7 +315,7 @@ def _plan(st: _Settings) -> tuple[list[_Job], dict[str, Any]]:
     shown: dict[str, set[tuple[float, ...]]] = {}
     for spec in specs:
         for shot in spec.shots:
-            shown.setdefault(shot.photo, set()).add(_half_of(shot, photo_by_key()[shot.photo]))
+            shown.setdefault(shot.photo, set()).add(shot.region)
 
     # --- queries ---
     n_pos = round(st.n_queries * st.positive_ratio)
@@ -396,14 +395,6 @@ def _least_used(rng: np.random.Generator, usage: dict[str, int], k: int) -> list
     for f in picked:
         usage[f] += 1
     return picked
-
-
-def _half_of(shot: Shot, photo: Photo) -> tuple[float, ...]:
-    cx, cy = shot.start[0] * photo.height / photo.width, shot.start[1]
-    for region in photo_halves(photo):
-        if region[0] <= cx <= region[2] and region[1] <= cy <= region[3]:
-            return region
-    return photo_halves(photo)[0]
 
 
 def _negative_source(
