@@ -224,6 +224,7 @@ class _Settings:
     chain_length: tuple[int, int]
     sources: tuple[str, ...]
     vary_encoding: bool
+    families: tuple[str, ...] = FAMILIES
 
 
 def _geometry(rng: np.random.Generator, st: _Settings) -> tuple[float, int, int, int]:
@@ -328,8 +329,8 @@ def _plan(st: _Settings) -> tuple[list[_Job], dict[str, Any]]:
     rng.shuffle(neg_kinds)
     types = sorted(by_type)  # positives cycle over source types so each is measured
     type_cycle = [types[i % len(types)] for i in rng.permutation(max(n_pos, 1))]
-    usage = {f: 0 for f in FAMILIES}
-    neg_usage = {f: 0 for f in FAMILIES}
+    usage = {f: 0 for f in st.families}
+    neg_usage = {f: 0 for f in st.families}
     by_ref: dict[int, list[_QueryJob]] = {i: [] for i in range(len(specs))}
     jobs: list[_Job] = []
     pos_i = neg_i = 0
@@ -490,6 +491,7 @@ def build_copy_benchmark(
     sources: Sequence[str] = SOURCE_TYPES,
     hard_negative_ratio: float = 0.4,
     vary_encoding: bool = True,
+    families: Sequence[str] = FAMILIES,
 ) -> BenchmarkManifest:
     """Write references/, queries/ and manifest.json under ``out_dir``; deterministic.
 
@@ -498,11 +500,14 @@ def build_copy_benchmark(
     with ``vary_encoding`` every file gets its own frame rate, size, aspect and quality
     around it. ``chain_length`` bounds the edit families per query (the temporal
     embedding counts as one); (0, 0) gives plain copies, which lets tests check the
-    ground-truth timing pixel by pixel. ``hard_negative_ratio`` of the negatives come
+    ground-truth timing pixel by pixel; ``families`` restricts the edit families drawn
+    (FAMILIES names). ``hard_negative_ratio`` of the negatives come
     from indexed material (another window of a static camera, another part of a photo).
     """
     if n_references < 1 or n_queries < 0 or not 0.0 <= positive_ratio <= 1.0:
         raise ValueError(f"bad benchmark size: {n_references=} {n_queries=} {positive_ratio=}")
+    if not families or set(families) - set(FAMILIES):
+        raise ValueError(f"families must be some of {FAMILIES}, got {list(families)}")
     unknown = set(sources) - set(SOURCE_TYPES)
     if unknown or not sources:
         raise ValueError(f"sources must be some of {SOURCE_TYPES}, got {list(sources)}")
@@ -510,7 +515,7 @@ def build_copy_benchmark(
     root.mkdir(parents=True, exist_ok=True)
     settings = _Settings(n_references, n_queries, positive_ratio, hard_negative_ratio, seed,
                          ref_duration_s, segment_s, fps, width, height, chain_length,
-                         tuple(sources), vary_encoding)
+                         tuple(sources), vary_encoding, tuple(families))
     jobs, info = _plan(settings)
     refs: list[ReferenceEntry] = []
     queries: list[QueryEntry] = []
@@ -532,7 +537,8 @@ def build_copy_benchmark(
               "positive_ratio": positive_ratio, "hard_negative_ratio": hard_negative_ratio,
               "ref_duration_s": list(ref_duration_s), "segment_s": list(segment_s), "fps": fps,
               "width": width, "height": height, "chain_length": list(chain_length),
-              "sources": list(sources), "vary_encoding": vary_encoding, **info}
+              "sources": list(sources), "vary_encoding": vary_encoding,
+              "families": list(families), **info}
     manifest = BenchmarkManifest(
         root, sorted(refs, key=lambda r: r.video_id), sorted(queries, key=lambda q: q.video_id),
         params,
