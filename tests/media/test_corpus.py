@@ -25,7 +25,7 @@ from vidsearch.media.corpus import (
 from vidsearch.media.decode import decode_video, probe_video
 from vidsearch.media.real_sources import photo_by_key, photo_halves
 from vidsearch.media.synthetic import BENCH_NEGATIVE_SEEDS, BENCH_REFERENCE_SEEDS
-from vidsearch.media.transforms import transform_from_dict
+from vidsearch.media.transforms import PictureInPicture, transform_from_dict
 
 TINY: dict[str, Any] = {
     "ref_duration_s": (3.0, 4.0), "segment_s": (1.5, 2.5), "width": 64, "height": 48,
@@ -261,6 +261,18 @@ def test_default_plan_sizes_families_and_hard_photo_negatives() -> None:
     neg_s = np.mean([q.n_frames / q.source.fps for q in negatives])
     assert abs(pos_s - neg_s) < 0.15 * pos_s
     assert len({r.source.fps for r in refs}) >= 3 and len({r.crf for r in refs}) >= 5
+    # Hosts (embedding, picture-in-picture) show negative-only photos or procedural
+    # negatives, never reference material.
+    negative_only = set(info["negative_only_photos"])
+    assert negative_only and not negative_only & shown.keys()
+    hosts = [q.host for q in queries if q.host is not None]
+    assert {h.kind for h in hosts} == {"photo", "procedural"}
+    for h in hosts:
+        assert {s.photo for s in h.shots} <= negative_only
+        assert h.kind != "procedural" or h.seed >= BENCH_NEGATIVE_SEEDS
+    pips = [t for q in queries for t in q.chain if isinstance(t, PictureInPicture)]
+    assert any(p.host_photo for p in pips) and any(not p.host_photo for p in pips)
+    assert {p.host_photo for p in pips} - {""} <= negative_only
     again, _ = _plan(_settings())
     assert again == jobs  # deterministic from the seed
 

@@ -106,3 +106,17 @@ def test_draw_shot_stays_inside_its_half() -> None:
             assert right[0] * photo.width - 1e-6 <= x0 and x1 <= photo.width + 1e-6
             assert (cy - wh / 2) >= 0 and (cy + wh / 2) * photo.height <= photo.height + 1e-6
         assert shot.region == right and left[2] <= right[0]
+
+
+def test_picture_in_picture_on_a_photo_background() -> None:
+    from vidsearch.media.transforms import PictureInPicture, transform_from_dict
+
+    clip = np.zeros((4, 48, 64, 3), dtype=np.uint8)
+    clip[..., 0] = 255  # a red copy
+    path = (0.5, 0.5, 0.6, 0.55, 0.5, 0.5)
+    pip = PictureInPicture(0.5, 0.0, 0.0, 2_000_001, "skimage:coffee.png", path)
+    out, _ = pip.apply(clip, 8.0, np.random.default_rng(0))
+    host = render_shot(Shot("skimage:coffee.png", 4, path[:3], path[3:]), 64, 48)
+    np.testing.assert_array_equal(out[:, :24, :32], clip[:, :24, :32])  # the inset, top left
+    np.testing.assert_array_equal(out[:, 24:], host[:, 24:])  # the photo around it
+    assert transform_from_dict(pip.to_dict()) == pip

@@ -22,7 +22,7 @@ import argparse
 import json
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ from vidsearch.media.synthetic import (
 )
 from vidsearch.media.transforms import (
     TRANSFORMS,
+    PictureInPicture,
     Transform,
     apply_chain,
     chain_bit_rate,
@@ -183,7 +184,7 @@ class _QueryJob:
     source: SourceSpec  # the reference (positive) or the negative's own source
     start: int  # first copied frame of the source
     n_frames: int
-    host_seed: int | None  # host content the segment is overwritten into
+    host: SourceSpec | None  # content the segment is overwritten into (never a reference)
     host_frames: int
     at_frame: int
     chain: tuple[Transform, ...]
@@ -357,11 +358,13 @@ def _plan(st: _Settings) -> tuple[list[_Job], dict[str, Any]]:
             n, start = source.n_frames, 0
         embed = "embed" in families
         host_len = round(float(rng.uniform(1.5, 2.5)) * n) if embed else n
-        chain = tuple(draw_transform(f, rng) for f in families if f != "embed")
+        chain = tuple(_real_host(draw_transform(f, rng), rng, negative_photos, source)
+                      for f in families if f != "embed")
         order_ = rng.permutation(len(chain))
+        host = _host(rng, negative_photos, source, host_len) if embed else None
         job = _QueryJob(
             index=qi, positive=bool(positive), source=source, start=start, n_frames=n,
-            host_seed=BENCH_NEGATIVE_SEEDS + int(rng.integers(1_000_000)) if embed else None,
+            host=host,
             host_frames=host_len, at_frame=int(rng.integers(0, host_len - n + 1)),
             chain=tuple(chain[int(i)] for i in order_), apply_seed=(st.seed, 7, qi),
             crf=_geometry(rng, st)[3], families=tuple(sorted(families)),
@@ -396,6 +399,29 @@ def _least_used(rng: np.random.Generator, usage: dict[str, int], k: int) -> list
     for f in picked:
         usage[f] += 1
     return picked
+
+
+def _host(rng: np.random.Generator, negative_photos: list[Photo], source: SourceSpec,
+          n: int) -> SourceSpec:
+    """Unrelated content a copy is embedded into: half the time a negative-only photo
+    through a camera path (when there are any), else procedural negative content."""
+    fps, w, h = source.fps, source.width, source.height
+    if negative_photos and rng.random() < 0.5:
+        photo = negative_photos[int(rng.integers(len(negative_photos)))]
+        shot = draw_shot(rng, photo, (0.0, 0.0, 1.0, 1.0), n, w / h)
+        return SourceSpec("photo", fps, w, h, n, shots=(shot,))
+    return SourceSpec("procedural", fps, w, h, n,
+                      seed=BENCH_NEGATIVE_SEEDS + int(rng.integers(1_000_000)))
+
+
+def _real_host(tr: Transform, rng: np.random.Generator, negative_photos: list[Photo],
+               source: SourceSpec) -> Transform:
+    """Half the picture-in-picture backgrounds become a negative-only photo."""
+    if not isinstance(tr, PictureInPicture) or not negative_photos or rng.random() >= 0.5:
+        return tr
+    photo = negative_photos[int(rng.integers(len(negative_photos)))]
+    shot = draw_shot(rng, photo, (0.0, 0.0, 1.0, 1.0), 1, source.width / source.height)
+    return replace(tr, host_photo=photo.key, host_path=(*shot.start, *shot.end))
 
 
 def _negative_source(
@@ -433,8 +459,8 @@ def _make_query(job: _QueryJob, source: np.ndarray, root: Path) -> QueryEntry:
     fps = spec.fps
     segment = source[job.start : job.start + job.n_frames]
     video, at = segment, 0
-    if job.host_seed is not None:
-        host = render_video(job.host_seed, job.host_frames / fps, fps, spec.width, spec.height)
+    if job.host is not None:
+        host = render_source(job.host)
         video, at = embed_segment(segment, host[: job.host_frames], job.at_frame), job.at_frame
     chain = list(job.chain)
     out, out_fps = apply_chain(chain, video, fps, np.random.default_rng(job.apply_seed))
@@ -452,7 +478,7 @@ def _make_query(job: _QueryJob, source: np.ndarray, root: Path) -> QueryEntry:
         video_id=vid, path=path, duration_s=len(out) / out_fps, positive=job.positive,
         reference_id=None if job.reference_index is None else f"r{job.reference_index:04d}",
         query_segment=q_span, reference_segment=r_span,
-        transforms=[t.to_dict() for t in chain], embedded=job.host_seed is not None,
+        transforms=[t.to_dict() for t in chain], embedded=job.host is not None,
         source_type=spec.kind, hard_negative=job.hard_negative, families=list(job.families),
         source=spec.describe(),
     )

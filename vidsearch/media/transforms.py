@@ -267,17 +267,29 @@ class Pad(Transform):
 
 @dataclass(frozen=True)
 class PictureInPicture(Transform):
-    """The copy shrunk into unrelated synthetic content of the original size."""
+    """The copy shrunk into unrelated content of the original size: a procedural video
+    (``host_seed``) or, with ``host_photo``, a natural photo through a camera path
+    (``host_path`` = start and end windows, see real_sources.Shot); the benchmark only
+    uses photos that no reference shows."""
 
     name: ClassVar[str] = "pip"
     scale: float
     left: float  # position of the inset within the free space, 0..1
     top: float
     host_seed: int  # a BENCH_NEGATIVE seed: never reference material
+    host_photo: str = ""  # real_sources.Photo.key; overrides host_seed when set
+    host_path: tuple[float, ...] = ()
 
     def apply(self, frames: np.ndarray, fps: float, rng: Rng) -> tuple[np.ndarray, float]:
         t, h, w, _ = frames.shape
-        host = render_video(self.host_seed, t / fps, fps, w, h)[:t].copy()
+        if self.host_photo:
+            from vidsearch.media.real_sources import Shot, render_shot
+
+            start, end = self.host_path[:3], self.host_path[3:]
+            host = render_shot(Shot(self.host_photo, t, (start[0], start[1], start[2]),
+                                    (end[0], end[1], end[2])), w, h)
+        else:
+            host = render_video(self.host_seed, t / fps, fps, w, h)[:t].copy()
         ih, iw = min(h, _even(h * self.scale)), min(w, _even(w * self.scale))
         y, x = round(self.top * (h - ih)), round(self.left * (w - iw))
         host[:, y : y + ih, x : x + iw] = resize(frames, ih, iw)
@@ -337,7 +349,7 @@ TRANSFORMS: dict[str, type[Transform]] = {
 def transform_from_dict(d: dict[str, Any]) -> Transform:
     """Rebuild a transform written by ``Transform.to_dict`` (e.g. from a manifest)."""
     cls = TRANSFORMS[d["name"]]
-    kw = {f.name: d[f.name] for f in fields(cls)}
+    kw = {f.name: d[f.name] for f in fields(cls) if f.name in d}  # absent: the default
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()}
     return cls(**kw)
 
