@@ -73,6 +73,10 @@ def test_decode_window_is_the_video_at_those_times() -> None:
     assert np.abs(a[:4].astype(np.float32) - far).mean() > np.abs(
         a[2:6].astype(np.float32) - b).mean()
     assert not np.array_equal(a[0], a[-1])  # pedestrians move
+    # Sampled faster than the video's 10 fps, a window starting between two frames (10.09
+    # s) shows the frame of 10.0 s first, however far back that is in ticks.
+    fast = decode_window(vtest.path, 10.09, 2, 12.0, 96, 72)
+    np.testing.assert_array_equal(fast[0], a[0])
 
 
 def test_camera_path_shows_the_photo_window() -> None:

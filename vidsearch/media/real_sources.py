@@ -311,7 +311,7 @@ def decode_window(path: Path, start_s: float, n_frames: int, fps: float, width: 
                     filled += 1
                 if filled >= n_frames:
                     break
-                if t + 1e-6 >= ticks[0] - 1.0 / fps or last is None:
+                if t + 1.0 >= ticks[0] or last is None:  # from 1 s before: any frame rate
                     last = _fit(frame.to_ndarray(format="rgb24"), width, height)
         except av.error.FFmpegError:
             pass  # a truncated tail: keep what decoded
