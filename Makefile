@@ -22,7 +22,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PHOTO_PACKAGES := gnome-backgrounds mate-backgrounds plasma-workspace-wallpapers ukui-wallpapers lomiri-wallpapers
 
-.PHONY: help venv models export sample run serve serve-triton test lint bench protos clean promtool photos copy-release k8s-check loadtest
+.PHONY: help venv models export sample run serve serve-triton test lint bench protos clean promtool photos copy-release bench-data k8s-check loadtest
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -86,10 +86,17 @@ photos: ## install the training photographs (Debian wallpaper packages) if absen
 copy-release: venv photos ## train the copy-detection release on CPU (<= 90 min on 2 cores) -> var/copy_release
 	$(VS) train copy-release --config configs/training/copy_release.yaml --out var/copy_release
 
+# Real footage + stills for the copy-detection benchmark (evaluation only, never training);
+# the photo packages come with the venv's `bench` extra.
+bench-data: ## install Debian opencv-doc (real videos and photos for `vidsearch eval`) if absent
+	@test -f /usr/share/doc/opencv-doc/examples/data/vtest.avi || \
+	  $(SUDO) apt-get install -y -q --no-install-recommends opencv-doc || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends opencv-doc; }
+
 k8s-check: venv promtool ## render + validate k8s/ (kubernetes-validate --strict, yamllint, promtool)
 	bash scripts/k8s_check.sh
 
-test: venv promtool photos ## run the test suite (real gRPC, Triton, Qdrant Edge, PyAV, Prometheus)
+test: venv promtool photos bench-data ## run the test suite (real gRPC, Triton, Qdrant Edge, PyAV, Prometheus)
 	bash scripts/k8s_check.sh --no-tests
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
@@ -98,7 +105,7 @@ lint: venv ## ruff + mypy
 	$(VENV)/bin/mypy vidsearch
 	$(VENV)/bin/mypy clients/python/vidsearch_client
 
-bench: export ## measure and write BENCHMARKS.md (quality: `vidsearch eval`, ~25 min more)
+bench: export bench-data ## measure and write BENCHMARKS.md (quality: `vidsearch eval`, ~25 min more)
 	$(PY) -m vidsearch.bench.run --out BENCHMARKS.md --e2e-references 20 --e2e-media-dir var/bench-media
 
 loadtest: export sample ## locust over gRPC against a local server (or TARGET=host:port), report -> BENCHMARKS.md

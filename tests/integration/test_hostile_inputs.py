@@ -27,7 +27,7 @@ from vidsearch_client.v1 import vidsearch_pb2 as pb
 from vidsearch_client.v1 import vidsearch_pb2_grpc as pb_grpc
 
 from vidsearch.config import VidsearchConfig
-from vidsearch.media.corpus import BenchmarkManifest, build_copy_benchmark
+from vidsearch.media.corpus import PROCEDURAL_ONLY, BenchmarkManifest, build_copy_benchmark
 from vidsearch.media.synthetic import render_video, write_video
 from vidsearch.orchestrator.factory import build_orchestrator
 from vidsearch.service.server import build_server
@@ -88,7 +88,7 @@ def hostile(
     corpus = build_copy_benchmark(
         root / "corpus", n_references=3, n_queries=1, positive_ratio=1.0, seed=3,
         ref_duration_s=(10.0, 12.0), segment_s=(6.0, 8.0), width=128, height=96,
-        chain_length=(1, 1), progress=False,
+        chain_length=(1, 1), progress=False, sources=PROCEDURAL_ONLY, vary_encoding=False,
     )  # fmt: skip
     config = VidsearchConfig()
     config.inference.model_repository = starter_repository

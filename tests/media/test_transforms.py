@@ -10,6 +10,7 @@ from vidsearch.media.transforms import (
     TRANSFORMS,
     ColorJitter,
     Crop,
+    EmojiOverlay,
     FrameRate,
     GaussianBlur,
     GaussianNoise,
@@ -19,6 +20,7 @@ from vidsearch.media.transforms import (
     Pad,
     PictureInPicture,
     ReEncode,
+    Rot90,
     Scale,
     Speed,
     TextOverlay,
@@ -37,11 +39,14 @@ EXAMPLES: list[Transform] = [
     Scale(0.6),
     Scale(1.25),
     HFlip(),
+    Rot90(1),
+    Rot90(2),
     ColorJitter(1.2, 0.8, 1.3, 0.05),
     Grayscale(),
     GaussianBlur(1.5),
     GaussianNoise(8.0),
     TextOverlay(6, 0.1, 0.7, 0.12, (255, 255, 0), 3),
+    EmojiOverlay((0.1, 0.2, 0.6, 0.5), 0.2, (250, 200, 0)),
     LogoOverlay(0.7, 0.05, 0.2, (200, 0, 0), (255, 255, 255), 0.8),
     Pad(0.1, 0.1, 0.05, 0.12, (0, 0, 0)),
     PictureInPicture(0.5, 0.3, 0.6, 2_000_123),
@@ -72,7 +77,9 @@ def test_shape_dtype_rules(tr: Transform, clip: np.ndarray) -> None:
     assert len(out) == len(idx) and fps == idx_fps
     if not isinstance(tr, FrameRate | Speed):
         assert len(out) == len(clip) and fps == FPS
-    if not isinstance(tr, Crop | Scale | Pad):
+    if isinstance(tr, Rot90) and tr.k % 2:
+        assert (w, h) == clip.shape[1:3]
+    elif not isinstance(tr, Crop | Scale | Pad):
         assert (h, w) == clip.shape[1:3]
     if not isinstance(tr, ReEncode):
         assert not np.shares_memory(out, clip)  # callers may edit the result in place
@@ -89,6 +96,10 @@ def test_deterministic_and_serialisable(tr: Transform, clip: np.ndarray) -> None
 def test_exact_spatial_transforms(clip: np.ndarray) -> None:
     rng = np.random.default_rng(0)
     np.testing.assert_array_equal(HFlip().apply(clip, FPS, rng)[0], clip[:, :, ::-1])
+    turned, _ = Rot90(1).apply(clip, FPS, rng)
+    assert turned.shape == (24, 64, 48, 3)
+    np.testing.assert_array_equal(turned[:, :, 0], clip[:, 0, ::-1])  # top row -> left column
+    np.testing.assert_array_equal(Rot90(3).apply(turned, FPS, rng)[0], clip)
     grey, _ = Grayscale().apply(clip, FPS, rng)
     assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all()
     crop, _ = Crop(0.25, 0.25, 0.5, 0.5).apply(clip, FPS, rng)
@@ -103,6 +114,13 @@ def test_photometric_changes_are_real_but_mild(clip: np.ndarray) -> None:
     for tr in (ColorJitter(1.2, 0.8, 1.3, 0.05), GaussianBlur(1.5), GaussianNoise(8.0)):
         diff = np.abs(tr.apply(clip, FPS, np.random.default_rng(0))[0] - base).mean()
         assert 1.0 < diff < 40.0, tr
+
+
+def test_emoji_overlay_paints_only_its_stickers(clip: np.ndarray) -> None:
+    emoji = EmojiOverlay((0.0, 0.0), 0.25, (250, 200, 0))
+    out, _ = emoji.apply(clip, FPS, np.random.default_rng(0))
+    changed = (out != clip).any(axis=(0, 3))
+    assert changed[:12, :12].mean() > 0.4 and not changed[12:].any() and not changed[:, 12:].any()
 
 
 def test_noise_depends_on_rng_seed(clip: np.ndarray) -> None:

@@ -8,9 +8,10 @@ baseline is the training-free DCT perceptual hash.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -36,6 +37,37 @@ class SystemRun:
     ranked: dict[str, list[str]] = field(default_factory=dict)
     segments: dict[tuple[str, str], tuple[Segment, Segment]] = field(default_factory=dict)
     seconds_per_query: float = 0.0
+    index_seconds: float = 0.0  # wall time to index every reference
+    indexed_video_seconds: float = 0.0  # total duration of the references indexed
+
+    @property
+    def ms_per_indexed_second(self) -> float | None:
+        """Indexing throughput: wall ms spent per second of reference video."""
+        if self.indexed_video_seconds <= 0:
+            return None
+        return 1000.0 * self.index_seconds / self.indexed_video_seconds
+
+
+def _deep_merge(base: dict[str, Any], overrides: Mapping[str, Any], at: str = "") -> dict[str, Any]:
+    out = dict(base)
+    for key, value in overrides.items():
+        if key not in out:
+            raise ValueError(f"config override {at}{key}: no such VidsearchConfig field")
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value, f"{at}{key}.")
+        else:
+            out[key] = value
+    return out
+
+
+def apply_overrides(config: VidsearchConfig, overrides: Mapping[str, Any]) -> VidsearchConfig:
+    """A copy of ``config`` with nested ``overrides`` ({"search": {"max_hamming": 30}})
+    applied and validated: an unknown section or field is an error (ValueError), not a
+    silent no-op."""
+    if not overrides:
+        return config
+    merged = _deep_merge(config.model_dump(), overrides)
+    return VidsearchConfig.model_validate(merged)
 
 
 def export_release(checkpoints: Sequence[Path], repository: Path) -> None:
@@ -57,25 +89,34 @@ def run_learned(
     top_k: int = 10,
     work_dir: Path | None = None,
     progress: bool = True,
+    config_overrides: Mapping[str, Any] | None = None,
+    reference_seconds: float = 0.0,
 ) -> list[SystemRun]:
-    """Index the references once, then search every query in each (mode, run name)."""
+    """Index the references once, then search every query in each (mode, run name).
+
+    ``config_overrides`` (nested dict) apply to VidsearchConfig before the orchestrator is
+    built: ablations are data. ``reference_seconds`` (total reference duration) gives the
+    indexing throughput."""
     import time
 
     from vidsearch.orchestrator.factory import build_orchestrator
 
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
-        config = VidsearchConfig()
+        config = apply_overrides(VidsearchConfig(), config_overrides or {})
         config.inference.model_repository = repository
         config.catalog.path = Path(tmp) / "catalog"
         config.server.max_concurrent_searches = 1
         orchestrator = build_orchestrator(config)
         try:
+            started = time.perf_counter()
             for ref in tqdm(references, desc="index references", disable=not progress):
                 orchestrator.index_video(ref.path, video_id=ref.video_id, source=str(ref.path))
             orchestrator.optimize_catalog()
+            index_seconds = time.perf_counter() - started
             runs = []
             for mode, name in modes:
-                run = SystemRun(name)
+                run = SystemRun(name, index_seconds=index_seconds,
+                                indexed_video_seconds=reference_seconds)
                 options = SearchOptions(mode=mode, top_k=top_k, min_repetition=0.0)
                 started = time.perf_counter()
                 for query in tqdm(queries, desc=f"search: {name}", disable=not progress):
@@ -96,6 +137,10 @@ def run_learned(
             orchestrator.close()
 
 
+PHASH_NAME = "perceptual hash (DCT, 64-bit)"
+PHASH_FLIP_NAME = "perceptual hash (DCT, 64-bit) + flipped query"
+
+
 def run_phash(
     references: Sequence[VideoFile],
     queries: Sequence[VideoFile],
@@ -103,29 +148,61 @@ def run_phash(
     fps: float = 1.0,
     top_k: int = 10,
     progress: bool = True,
+    flips: Sequence[bool] = (False,),
+    reference_seconds: float = 0.0,
 ) -> SystemRun:
-    """The training-free baseline: per-frame 64-bit DCT hashes, frame-level Hamming matching."""
+    """The training-free baseline (the first of ``flips``; see run_phash_variants)."""
+    return run_phash_variants(references, queries, fps=fps, top_k=top_k, progress=progress,
+                              flips=flips, reference_seconds=reference_seconds)[0]
+
+
+def run_phash_variants(
+    references: Sequence[VideoFile],
+    queries: Sequence[VideoFile],
+    *,
+    fps: float = 1.0,
+    top_k: int = 10,
+    progress: bool = True,
+    flips: Sequence[bool] = (False, True),
+    reference_seconds: float = 0.0,
+) -> list[SystemRun]:
+    """Per-frame 64-bit DCT hashes, frame-level Hamming matching; one index, one run per
+    entry of ``flips``. A flipped run also searches the mirrored query and keeps each
+    reference's better score (the usual cheap fix for mirrored copies)."""
     import time
 
     from vidsearch.evaluation.phash import PerceptualHashIndex, phash_frames
     from vidsearch.media.decode import decode_video
 
-    def hashes(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    def decode(path: Path) -> tuple[np.ndarray, np.ndarray]:
         decoded = decode_video(path, fps=fps, size=64)
-        return phash_frames(decoded.frames), decoded.timestamps
+        return decoded.frames, decoded.timestamps
 
     index = PerceptualHashIndex()
-    for ref in tqdm(references, desc="phash: index", disable=not progress):
-        codes, times = hashes(ref.path)
-        index.add(ref.video_id, codes, times)
-    run = SystemRun("perceptual hash (DCT, 64-bit)")
     started = time.perf_counter()
-    for query in tqdm(queries, desc="phash: search", disable=not progress):
-        codes, times = hashes(query.path)
-        found = index.search(codes, times, top_k=top_k)
-        run.ranked[query.video_id] = [ref_id for ref_id, *_ in found]
-        for ref_id, score, q_seg, r_seg in found:
-            run.predictions.append((query.video_id, ref_id, float(score)))
-            run.segments[(query.video_id, ref_id)] = (q_seg, r_seg)
-    run.seconds_per_query = (time.perf_counter() - started) / max(1, len(queries))
-    return run
+    for ref in tqdm(references, desc="phash: index", disable=not progress):
+        frames, times = decode(ref.path)
+        index.add(ref.video_id, phash_frames(frames), times)
+    index_seconds = time.perf_counter() - started
+    runs = []
+    for flip in flips:
+        run = SystemRun(PHASH_FLIP_NAME if flip else PHASH_NAME, index_seconds=index_seconds,
+                        indexed_video_seconds=reference_seconds)
+        started = time.perf_counter()
+        for query in tqdm(queries, desc=f"search: {run.name}", disable=not progress):
+            frames, times = decode(query.path)
+            found = index.search(phash_frames(frames), times, top_k=top_k)
+            if flip:
+                mirrored = index.search(phash_frames(frames[:, :, ::-1]), times, top_k=top_k)
+                best: dict[str, tuple[str, float, Segment, Segment]] = {}
+                for hit in [*found, *mirrored]:
+                    if hit[0] not in best or hit[1] > best[hit[0]][1]:
+                        best[hit[0]] = hit
+                found = sorted(best.values(), key=lambda h: -h[1])[:top_k]
+            run.ranked[query.video_id] = [ref_id for ref_id, *_ in found]
+            for ref_id, score, q_seg, r_seg in found:
+                run.predictions.append((query.video_id, ref_id, float(score)))
+                run.segments[(query.video_id, ref_id)] = (q_seg, r_seg)
+        run.seconds_per_query = (time.perf_counter() - started) / max(1, len(queries))
+        runs.append(run)
+    return runs

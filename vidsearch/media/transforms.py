@@ -104,6 +104,18 @@ class HFlip(Transform):
 
 
 @dataclass(frozen=True)
+class Rot90(Transform):
+    """Rotate by k quarter turns counter-clockwise (phone footage turned sideways);
+    timing unchanged."""
+
+    name: ClassVar[str] = "rot90"
+    k: int
+
+    def apply(self, frames: np.ndarray, fps: float, rng: Rng) -> tuple[np.ndarray, float]:
+        return np.ascontiguousarray(np.rot90(frames, self.k, axes=(1, 2))), fps
+
+
+@dataclass(frozen=True)
 class ColorJitter(Transform):
     name: ClassVar[str] = "color_jitter"
     brightness: float  # multiplicative
@@ -205,6 +217,33 @@ class LogoOverlay(Transform):
 
 
 @dataclass(frozen=True)
+class EmojiOverlay(Transform):
+    """A few emoji-like stickers: a filled disk with two eyes and a mouth."""
+
+    name: ClassVar[str] = "emoji"
+    positions: tuple[float, ...]  # x0, y0, x1, y1, ... fractions of the frame
+    size: float  # diameter, fraction of frame height
+    color: tuple[int, int, int]
+
+    def apply(self, frames: np.ndarray, fps: float, rng: Rng) -> tuple[np.ndarray, float]:
+        _, h, w, _ = frames.shape
+        d = max(6, round(self.size * h))
+        yy, xx = (np.mgrid[0:d, 0:d] + 0.5) / d - 0.5
+        disk = yy**2 + xx**2 < 0.25
+        eyes = ((yy + 0.12) ** 2 + (np.abs(xx) - 0.15) ** 2) < 0.006
+        mouth = (np.abs(np.hypot(yy - 0.02, xx) - 0.25) < 0.05) & (yy > 0.1)
+        out = frames.copy()
+        for px, py in zip(self.positions[::2], self.positions[1::2], strict=True):
+            y, x = min(round(py * h), h - d), min(round(px * w), w - d)
+            if y < 0 or x < 0:
+                continue
+            region = out[:, y : y + d, x : x + d]
+            region[:, disk] = np.array(self.color, dtype=np.uint8)
+            region[:, disk & (eyes | mouth)] = np.array((40, 25, 10), dtype=np.uint8)
+        return out, fps
+
+
+@dataclass(frozen=True)
 class Pad(Transform):
     """Borders (letterbox/pillarbox) of a flat colour."""
 
@@ -228,17 +267,29 @@ class Pad(Transform):
 
 @dataclass(frozen=True)
 class PictureInPicture(Transform):
-    """The copy shrunk into unrelated synthetic content of the original size."""
+    """The copy shrunk into unrelated content of the original size: a procedural video
+    (``host_seed``) or, with ``host_photo``, a natural photo through a camera path
+    (``host_path`` = start and end windows, see real_sources.Shot); the benchmark only
+    uses photos that no reference shows."""
 
     name: ClassVar[str] = "pip"
     scale: float
     left: float  # position of the inset within the free space, 0..1
     top: float
     host_seed: int  # a BENCH_NEGATIVE seed: never reference material
+    host_photo: str = ""  # real_sources.Photo.key; overrides host_seed when set
+    host_path: tuple[float, ...] = ()
 
     def apply(self, frames: np.ndarray, fps: float, rng: Rng) -> tuple[np.ndarray, float]:
         t, h, w, _ = frames.shape
-        host = render_video(self.host_seed, t / fps, fps, w, h)[:t].copy()
+        if self.host_photo:
+            from vidsearch.media.real_sources import Shot, render_shot
+
+            start, end = self.host_path[:3], self.host_path[3:]
+            host = render_shot(Shot(self.host_photo, t, (start[0], start[1], start[2]),
+                                    (end[0], end[1], end[2])), w, h)
+        else:
+            host = render_video(self.host_seed, t / fps, fps, w, h)[:t].copy()
         ih, iw = min(h, _even(h * self.scale)), min(w, _even(w * self.scale))
         y, x = round(self.top * (h - ih)), round(self.left * (w - iw))
         host[:, y : y + ih, x : x + iw] = resize(frames, ih, iw)
@@ -289,15 +340,16 @@ class ReEncode(Transform):
 
 TRANSFORMS: dict[str, type[Transform]] = {
     cls.name: cls
-    for cls in (Crop, Scale, HFlip, ColorJitter, Grayscale, GaussianBlur, GaussianNoise,
-                TextOverlay, LogoOverlay, Pad, PictureInPicture, FrameRate, Speed, ReEncode)
+    for cls in (Crop, Scale, HFlip, Rot90, ColorJitter, Grayscale, GaussianBlur, GaussianNoise,
+                TextOverlay, EmojiOverlay, LogoOverlay, Pad, PictureInPicture, FrameRate, Speed,
+                ReEncode)
 }
 
 
 def transform_from_dict(d: dict[str, Any]) -> Transform:
     """Rebuild a transform written by ``Transform.to_dict`` (e.g. from a manifest)."""
     cls = TRANSFORMS[d["name"]]
-    kw = {f.name: d[f.name] for f in fields(cls)}
+    kw = {f.name: d[f.name] for f in fields(cls) if f.name in d}  # absent: the default
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()}
     return cls(**kw)
 
@@ -316,6 +368,12 @@ def _draw(kind: str, rng: Rng) -> Transform:
         return Scale(float(rng.choice([u(0.5, 0.85), u(1.1, 1.3)])))
     if kind == "hflip":
         return HFlip()
+    if kind == "rot90":
+        return Rot90(int(rng.choice([1, 3, 2], p=[0.4, 0.4, 0.2])))
+    if kind == "emoji":
+        n = int(rng.integers(1, 4))
+        return EmojiOverlay(tuple(float(v) for v in u(0, 0.85, 2 * n)), u(0.12, 0.25),
+                            (int(rng.integers(200, 256)), int(rng.integers(150, 230)), 0))
     if kind == "color_jitter":
         return ColorJitter(u(0.7, 1.3), u(0.7, 1.3), u(0.5, 1.5), u(-0.08, 0.08))
     if kind == "grayscale":
@@ -351,6 +409,11 @@ def random_chain(rng: Rng, n_min: int = 1, n_max: int = 3) -> list[Transform]:
     k = int(rng.integers(n_min, n_max + 1))
     kinds = rng.choice(list(TRANSFORMS), size=k, replace=False)
     return [_draw(str(kind), rng) for kind in kinds]
+
+
+def draw_transform(kind: str, rng: Rng) -> Transform:
+    """One transform of family ``kind`` (a TRANSFORMS key) with random mild parameters."""
+    return _draw(kind, rng)
 
 
 def apply_chain(
