@@ -162,7 +162,7 @@ def _best_line(
         offsets = r[cols] - slope * q[rows]
         bins = np.rint(offsets / step_s).astype(np.int64)
         low = int(bins.min())
-        votes = np.bincount(bins - low, weights=w)
+        votes = np.bincount(bins - low, weights=w).astype(np.float64)
         smooth = votes.copy()
         smooth[1:] += 0.5 * votes[:-1]
         smooth[:-1] += 0.5 * votes[1:]
