@@ -146,7 +146,7 @@ class SearchConfig(BaseModel):
         0.0, ge=-2, le=2, description="alignment: normalised similarity a frame pair must beat"
     )
     raw_min_similarity: float = Field(
-        0.8,
+        0.6,
         ge=-2,
         le=2,
         description="alignment without normalisation: raw cosine a frame pair must beat",

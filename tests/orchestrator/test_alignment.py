@@ -30,7 +30,7 @@ def test_constant_offset_is_one_segment_at_its_offset() -> None:
     assert (seg.reference_start_s, seg.reference_end_s) == (12.0, 19.0)
     assert seg.slope == 1.0 and seg.frames == 7
     assert seg.score == pytest.approx(7 * 0.4, abs=1e-5)
-    assert result.score == pytest.approx(7 * 0.4, abs=1e-5)
+    assert result.score == result.total == pytest.approx(7 * 0.4, abs=1e-5)
     assert result.matched_query_s == 7.0
 
 
@@ -63,7 +63,7 @@ def test_slowed_copy_with_half_speed() -> None:
 def test_two_separate_segments_at_two_offsets() -> None:
     sim = _noise(30, 40, seed=3)
     for q in range(2, 8):  # offset +20
-        sim[q, q + 20] = 0.4
+        sim[q, q + 20] = 0.5
     for q in range(18, 26):  # offset -15
         sim[q, q - 15] = 0.3
     result = align_matrix(sim, _times(30), _times(40))
@@ -73,7 +73,10 @@ def test_two_separate_segments_at_two_offsets() -> None:
     assert (first.reference_start_s, first.reference_end_s) == (22.0, 28.0)
     assert (second.query_start_s, second.query_end_s) == (18.0, 26.0)
     assert (second.reference_start_s, second.reference_end_s) == (3.0, 11.0)
-    assert result.score == pytest.approx(6 * 0.4 + 8 * 0.3, abs=1e-4)
+    assert first.score == pytest.approx(6 * 0.5, abs=1e-4)
+    assert second.score == pytest.approx(8 * 0.3, abs=1e-4)
+    assert result.score == pytest.approx(6 * 0.5, abs=1e-4)  # the best segment
+    assert result.total == pytest.approx(6 * 0.5 + 8 * 0.3, abs=1e-4)
 
 
 def test_noise_only_gives_no_segment_and_a_low_score() -> None:

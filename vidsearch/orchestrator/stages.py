@@ -48,7 +48,7 @@ class ResolvedOptions:
     normalise_k: int = 10
     query_flip: bool = False
     min_similarity: float = 0.0
-    raw_min_similarity: float = 0.8
+    raw_min_similarity: float = 0.6
 
 
 @dataclass
@@ -387,8 +387,8 @@ class AlignmentRanker:
     """Alignment path: per candidate, similarity matrix (query x reference key frames,
     cosine of the unit copy descriptors) -> background normalisation -> Hough alignment
     (``alignment.align_matrix``); the better of the two query orientations counts. Score:
-    the alignment score (sum of normalised similarity on the matched lines), so one
-    threshold means the same for every query. Hits need at least one segment and
+    the alignment score (the best segment's sum of normalised similarity along its line),
+    so one threshold means the same for every query. Hits need at least one segment and
     ``min_repetition`` (matched query seconds / shorter duration)."""
 
     name = "align"
