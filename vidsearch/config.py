@@ -145,8 +145,17 @@ class SearchConfig(BaseModel):
     min_similarity: float = Field(
         0.0, ge=-2, le=2, description="alignment: normalised similarity a frame pair must beat"
     )
+    min_score: float = Field(
+        0.8,
+        ge=0,
+        description="alignment: a video is a hit when its best segment scores at least this "
+        "(sum over its seconds of normalised similarity above min_similarity)",
+    )
+    raw_min_score: float = Field(
+        0.5, ge=0, description="alignment without normalisation: min_score on raw cosines"
+    )
     raw_min_similarity: float = Field(
-        0.6,
+        0.8,
         ge=-2,
         le=2,
         description="alignment without normalisation: raw cosine a frame pair must beat",

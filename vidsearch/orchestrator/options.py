@@ -46,6 +46,8 @@ def resolve_search_options(
         query_flip=defaults.query_flip,
         min_similarity=defaults.min_similarity,
         raw_min_similarity=defaults.raw_min_similarity,
+        min_score=defaults.min_score,
+        raw_min_score=defaults.raw_min_score,
     )
     if resolved.mode not in ("texture", "duration", "keyframe"):
         raise InvalidRequestError(

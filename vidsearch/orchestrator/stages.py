@@ -48,7 +48,9 @@ class ResolvedOptions:
     normalise_k: int = 10
     query_flip: bool = False
     min_similarity: float = 0.0
-    raw_min_similarity: float = 0.6
+    raw_min_similarity: float = 0.8
+    min_score: float = 0.8
+    raw_min_score: float = 0.5
 
 
 @dataclass
@@ -388,8 +390,9 @@ class AlignmentRanker:
     cosine of the unit copy descriptors) -> background normalisation -> Hough alignment
     (``alignment.align_matrix``); the better of the two query orientations counts. Score:
     the alignment score (the best segment's sum of normalised similarity along its line),
-    so one threshold means the same for every query. Hits need at least one segment and
-    ``min_repetition`` (matched query seconds / shorter duration)."""
+    so one threshold means the same for every query. Hits need a segment scoring at least
+    ``min_score`` (``raw_min_score`` unnormalised) and ``min_repetition`` (matched query
+    seconds / shorter duration)."""
 
     name = "align"
     resource = None
@@ -402,6 +405,7 @@ class AlignmentRanker:
         opts = ctx.options
         normalised = ctx.query_bias is not None
         floor = opts.min_similarity if normalised else opts.raw_min_similarity
+        min_score = opts.min_score if normalised else opts.raw_min_score
         orientations = [(encoded.keyframe_texture, ctx.query_bias)]
         if encoded.flipped_texture is not None:
             orientations.append((encoded.flipped_texture, ctx.flipped_bias))
@@ -420,7 +424,7 @@ class AlignmentRanker:
                 )
                 if result is None or found.score > result.score:
                     result = found
-            if result is None or not result.segments:
+            if result is None or not result.segments or result.score < min_score:
                 continue
             repetition = repetition_degree(
                 result.matched_query_s, encoded.duration_s, info.duration_s
