@@ -9,6 +9,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -131,3 +132,30 @@ def test_empty_background_searches_unnormalised_and_says_so_once(
     finally:
         orchestrator.close()
     assert not (tmp_path / "nothing-here").exists()  # an absent background is not created
+
+
+def test_flipped_query_finds_a_mirrored_copy(
+    config_file: Path, sample: BenchmarkManifest, tmp_path: Path
+) -> None:
+    """A mirrored positive query: with search.query_flip it is found first; its flipped
+    rows were searched and aligned (the switch is read from config, env-overridable)."""
+    import av
+
+    from vidsearch.media.synthetic import write_video
+
+    config = load_config(config_file)
+    config.search.query_flip = True
+    query = next(q for q in sample.queries if q.positive)
+    with av.open(str(query.path)) as container:
+        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+        fps = float(container.streams.video[0].average_rate or 8)
+    mirrored = write_video(tmp_path / "mirrored.mp4", np.ascontiguousarray(frames[:, :, ::-1]), fps)
+    orchestrator = build_orchestrator(config)
+    try:
+        plain = orchestrator.search_by_video(Path(query.path), SearchOptions(top_k=5))
+        flipped = orchestrator.search_by_video(mirrored, SearchOptions(top_k=5))
+    finally:
+        orchestrator.close()
+    assert plain.hits and plain.hits[0].video.video_id == query.reference_id
+    assert flipped.hits and flipped.hits[0].video.video_id == query.reference_id
+    assert flipped.hits[0].score == pytest.approx(plain.hits[0].score, rel=0.5)
