@@ -15,7 +15,10 @@ Why these choices (see /work/shared/notes/copy-detection.md):
   in the matrix (reference time = slope x query time + offset); a speed change is just
   another slope. Voting over a handful of slopes (0.5-2.0) and offsets is a few bincounts
   per candidate, finds several disjoint segments by repeated extraction, and never links
-  unrelated noise cells into a path the way an unconstrained DP can.
+  unrelated noise cells into a path the way an unconstrained DP can. Frame-rate changes
+  need nothing: both axes are in seconds (the decoder samples at ``media.sample_fps``
+  whatever the file's rate). Not handled: a copy whose speed varies within a segment
+  (it splits into several segments of nearby slopes).
 - **Segment score = sum of the (normalised) similarities above the floor along its line;
   video score = the best segment's.** After normalisation an unrelated frame pair is near
   or below zero, so noise adds almost nothing, while every matched second of a copy adds
