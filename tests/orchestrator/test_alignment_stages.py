@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from vidsearch.catalog.base import KeyFrameHit, VideoInfo
+from vidsearch.catalog.base import CatalogStats, KeyFrameHit, VideoInfo
 from vidsearch.orchestrator.encoding import EncodedVideo
 from vidsearch.orchestrator.stages import (
     AlignmentRanker,
+    Background,
     CandidateSelect,
     ResolvedOptions,
     SearchContext,
@@ -84,3 +87,28 @@ def test_normalised_scores_use_each_query_frames_background_bias() -> None:
     ctx.query_bias = np.full(6, 0.95, np.float32)  # 6 x 0.05 = 0.3 < min_score 0.5
     AlignmentRanker(frame_step_s=1.0)(ctx)
     assert ctx.hits == []
+
+
+class _StatsOnly:
+    def __init__(self, keyframes: int, versions: tuple[int, ...]) -> None:
+        self.answer = CatalogStats(videos=1, keyframes=keyframes, model_versions=versions)
+
+    def stats(self) -> CatalogStats:
+        return self.answer
+
+
+def test_background_normalises_only_with_enough_frames_of_the_query_version(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake = _StatsOnly(keyframes=50, versions=(1,))
+    background = Background(fake, recheck_s=0.0)  # type: ignore[arg-type]
+    assert background.usable(10, model_version=1) is fake
+    with caplog.at_level(logging.WARNING):
+        assert background.usable(51, model_version=1) is None  # fewer than k frames
+        assert background.usable(10, model_version=2) is None  # another model's space
+        assert background.usable(10, model_version=2) is None
+    assert caplog.text.count("model version(s) [1] but the query uses 2") == 1
+    assert caplog.text.count("too small") == 1
+    fake.answer = CatalogStats(videos=2, keyframes=80, model_versions=(1, 2))  # half refilled
+    assert background.usable(10, model_version=2) is None
+    assert Background(None).usable(1, model_version=1) is None

@@ -76,9 +76,10 @@ def register(subparsers: Any) -> None:
             "similarity to its k-th nearest background key frame (search.normalise_k), which\n"
             "makes scores comparable across queries. Until it holds k key frames, searches\n"
             "run unnormalised (logged once).\n\n"
-            "Re-running with the same --first replaces those videos; use another --first to\n"
-            "add more. An embedded (qdrant_edge) background belongs to one process: stop the\n"
-            "server, fill it, start the server again."
+            "Re-running with the same --first replaces those videos (do so after a model\n"
+            "upgrade: a background from another model version is not used); use another\n"
+            "--first to add more. An embedded (qdrant_edge) background belongs to one\n"
+            "process: stop the server, fill it, start the server again."
         ),
     )
     background.add_argument(

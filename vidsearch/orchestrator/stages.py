@@ -328,33 +328,45 @@ class CandidateFrames:
 
 
 class Background:
-    """The background catalog (videos never indexed) and whether it can normalise yet:
-    it needs at least k key frames. Its size is re-read at most every ``recheck_s``; an
-    empty or absent background is logged once (searches then run unnormalised)."""
+    """The background catalog (videos never indexed) and whether it can normalise a query:
+    it needs at least k key frames, all from the query's model version (codes of other
+    versions live in other spaces). Its stats are re-read at most every ``recheck_s``; a
+    background that cannot normalise is logged once per reason (searches then run
+    unnormalised)."""
 
     def __init__(self, catalog: Catalog | None, recheck_s: float = 30.0) -> None:
         self.catalog = catalog
         self._recheck_s = recheck_s
         self._frames = 0
+        self._versions: tuple[int, ...] = ()
         self._checked = -float("inf")
-        self._warned = False
+        self._warned: set[str] = set()
         self._lock = threading.Lock()
 
-    def usable(self, k: int) -> Catalog | None:
+    def usable(self, k: int, model_version: int) -> Catalog | None:
         with self._lock:
             now = time.monotonic()
             if self.catalog is not None and now - self._checked > self._recheck_s:
-                self._frames = self.catalog.stats().keyframes
+                stats = self.catalog.stats()
+                self._frames, self._versions = stats.keyframes, stats.model_versions
                 self._checked = now
-            if self.catalog is not None and self._frames >= k:
+            if self.catalog is None or self._frames < k:
+                reason = (
+                    f"{'absent' if self.catalog is None else 'too small'} ({self._frames} key "
+                    f"frames, normalisation needs k={k})"
+                )
+            elif self._versions != (model_version,):
+                reason = (
+                    f"from model version(s) {list(self._versions)} but the query uses "
+                    f"{model_version}"
+                )
+            else:
                 return self.catalog
-            if not self._warned:
-                self._warned = True
+            if reason not in self._warned:
+                self._warned.add(reason)
                 log.warning(
-                    "the background catalog is %s (%d key frames, normalisation needs "
-                    "k=%d): searches run without score normalisation; fill it with "
-                    "`vidsearch catalog background --videos N`",
-                    "absent" if self.catalog is None else "too small", self._frames, k,
+                    "the background catalog is %s: searches run without score normalisation; "
+                    "fill it with `vidsearch catalog background --videos N`", reason,
                 )
             return None
 
@@ -372,10 +384,10 @@ class BackgroundBias:
     def __call__(self, ctx: SearchContext) -> None:
         if not ctx.options.normalise or not ctx.candidate_ids:
             return
-        catalog = self._background.usable(ctx.options.normalise_k)
+        encoded = ctx.require_encoded()
+        catalog = self._background.usable(ctx.options.normalise_k, encoded.model_version)
         if catalog is None:
             return
-        encoded = ctx.require_encoded()
         texture = encoded.keyframe_texture
         if encoded.flipped_texture is not None:
             texture = np.concatenate([texture, encoded.flipped_texture])
