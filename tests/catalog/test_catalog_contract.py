@@ -358,3 +358,64 @@ def test_searches_honour_the_request_budget(catalog: Catalog, mk) -> None:
     with pytest.raises(RequestCancelledError):
         catalog.search_keyframes(codes, texs, max_hamming=0, limit_per_frame=3, budget=cancelled)
     assert catalog.get_video("v1") is not None  # the catalog itself is unharmed
+
+
+def _unit(*components: float) -> np.ndarray:
+    vec = np.zeros(8, np.float32)  # conftest TEXTURE_DIM
+    vec[: len(components)] = components
+    return vec / np.linalg.norm(vec)
+
+
+def test_keyframe_vectors_returns_committed_frames_in_time_order(backend, mk) -> None:
+    catalog = backend.open()
+    frames = [KeyFrame(t, mk.code(), mk.texture()) for t in (3.0, 1.0, 2.0, 0.0)]
+    catalog.upsert_video(mk.video("a", frames=frames))
+    catalog.upsert_video(mk.video("b", frames=2))
+    old = mk.video("c", frames=5)
+    catalog.upsert_video(old)
+    new = mk.video("c", frames=2)  # re-indexed: only the new version's frames
+    catalog.upsert_video(new)
+    backend.write_frames_only(catalog, mk.video("ghost", frames=3), generation=1)
+    backend.write_frames_only(catalog, mk.video("a", frames=6), generation=2)  # died mid-write
+
+    got = catalog.keyframe_vectors(["a", "c", "ghost", "missing"])
+    assert set(got) == {"a", "c"}
+    times, textures = got["a"]
+    np.testing.assert_array_equal(times, [0.0, 1.0, 2.0, 3.0])
+    by_time = sorted(frames, key=lambda f: f.time_s)
+    np.testing.assert_allclose(textures, np.stack([f.texture for f in by_time]), rtol=1e-6)
+    assert textures.dtype == np.float32 and textures.shape == (4, 8)
+    times_c, textures_c = got["c"]
+    np.testing.assert_array_equal(times_c, [0.0, 1.0])
+    np.testing.assert_allclose(textures_c, np.stack([f.texture for f in new.keyframes]), 1e-6)
+    assert catalog.keyframe_vectors([]) == {}
+    assert catalog.keyframe_vectors(["missing"]) == {}
+
+
+def test_kth_neighbour_similarity_is_the_kth_best_dot(backend, mk) -> None:
+    catalog = backend.open(texture_dim=None, embedding_dim=None)  # empty: nothing known
+    query = np.stack([_unit(1.0), _unit(0.0, 1.0)])
+    assert np.isnan(catalog.kth_neighbour_similarity(query, 1)).all()
+    stored = [_unit(1.0), _unit(1.0, 1.0), _unit(0.0, 1.0), _unit(-1.0)]
+    frames = [KeyFrame(float(i), mk.code(), t) for i, t in enumerate(stored)]
+    catalog.upsert_video(mk.video("bg1", frames=frames[:2], texture=_unit(1.0)))
+    catalog.upsert_video(mk.video("bg2", frames=frames[2:], texture=_unit(1.0)))
+    # Uncommitted frames identical to the query must not count as neighbours.
+    ghost = [KeyFrame(0.0, mk.code(), _unit(1.0)), KeyFrame(1.0, mk.code(), _unit(0.0, 1.0))]
+    backend.write_frames_only(catalog, mk.video("ghost", frames=ghost), generation=1)
+    r = 1 / np.sqrt(2)
+    # Row 0 (e0): 1, 0.707, 0, -1; row 1 (e1): 1, 0.707, 0, 0 (e1 . -e0 = 0).
+    for k, want in ((1, [1.0, 1.0]), (2, [r, r]), (3, [0.0, 0.0]), (4, [-1.0, 0.0])):
+        got = catalog.kth_neighbour_similarity(query, k)
+        assert got.shape == (2,) and got.dtype == np.float32
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    assert np.isnan(catalog.kth_neighbour_similarity(query, 5)).all()  # only 4 frames
+    with pytest.raises(ValueError):
+        catalog.kth_neighbour_similarity(query[:, :3], 1)
+    with pytest.raises(ValueError):
+        catalog.kth_neighbour_similarity(query, 0)
+    expired = RequestBudget(0.0)
+    with pytest.raises(DeadlineExceededError):
+        catalog.kth_neighbour_similarity(query, 1, budget=expired)
+    with pytest.raises(DeadlineExceededError):
+        catalog.keyframe_vectors(["bg1"], budget=expired)

@@ -95,3 +95,17 @@ def test_a_catalog_held_by_a_server_is_named_with_what_to_do(tmp_path: Path, mk,
     assert code == 1
     assert "stop the server" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_background_help_explains_and_bad_counts_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["catalog", "background", "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert "BACKGROUND_SEEDS" in text and "never return" in text and "--videos N" in text
+    config = config_file(tmp_path, "cat")
+    assert main(["catalog", "background", "--videos", "0", "--config", str(config)]) == 1
+    assert "--videos must be >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "cat-background").exists()  # nothing was opened or created

@@ -56,3 +56,34 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("backend", "kind"),
+    [("qdrant_edge", QdrantEdgeCatalog), ("qdrant_local", QdrantClusterCatalog)],
+)
+def test_background_catalog_is_separate_and_of_the_same_backend(
+    tmp_path: Path, mk, backend: str, kind: type
+) -> None:
+    """The background set never shares a store with the catalog: what is written to one
+    is not in the other, and an absent background is created only by its first video."""
+    from vidsearch.catalog.factory import open_background_catalog
+
+    config = CatalogConfig(backend=backend, path=tmp_path / "cat")  # type: ignore[arg-type]
+    main = open_catalog(config, texture_dim=8, embedding_dim=4)
+    background = open_background_catalog(config, main)
+    try:
+        assert isinstance(background, kind)
+        if backend == "qdrant_edge":
+            assert not (tmp_path / "cat-background").exists()
+        assert background.stats().videos == 0
+        background.upsert_video(mk.video("bg", frames=2))
+        main.upsert_video(mk.video("v1", frames=1))
+        assert background.get_video("v1") is None and main.get_video("bg") is None
+        assert background.stats().videos == 1 and main.stats().videos == 1
+        if backend == "qdrant_edge":
+            assert (tmp_path / "cat-background").is_dir()
+    finally:
+        background.close()
+        main.close()
+    assert config.background_collection_prefix() == "vidsearch_background"

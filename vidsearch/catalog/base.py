@@ -11,7 +11,7 @@ shared test suite.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -186,6 +186,22 @@ class Catalog(Protocol):
     ) -> list[list[KeyFrameHit]]:
         """For each query key frame (rows of ``hash_bits``/``texture``), indexed key frames
         within ``max_hamming``, nearest first; ``budget`` as in :meth:`search_videos`."""
+        ...
+
+    def keyframe_vectors(
+        self, video_ids: Iterable[str], *, budget: RequestBudget | None = None
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """{video_id: (times_s [T], textures [T,D])} of the committed key frames of each
+        video, in time order (the reference side of a similarity matrix); videos that are
+        not indexed are absent."""
+        ...
+
+    def kth_neighbour_similarity(
+        self, textures: np.ndarray, k: int, *, budget: RequestBudget | None = None
+    ) -> np.ndarray:
+        """For each row of ``textures`` [T,D], the dot similarity of its k-th nearest
+        committed key frame in this catalog ([T] float32; NaN where the catalog holds
+        fewer than k). Asked of a background catalog, it is the normalisation bias."""
         ...
 
     def nearest_by_embedding(self, video_id: str, limit: int) -> list[tuple[VideoInfo, float]]:

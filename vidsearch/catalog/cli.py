@@ -22,7 +22,7 @@ _CONFIG_HELP = "YAML config file (default: $VIDSEARCH_CONFIG); catalog.* picks t
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "catalog",
-        help="back up or restore the catalog",
+        help="back up or restore the catalog, or fill its background set",
         description=(
             "Back up the configured catalog (Qdrant Edge directory or Qdrant cluster "
             "collections) to one archive file, or restore one. The archive holds every "
@@ -61,6 +61,37 @@ def register(subparsers: Any) -> None:
     )
     restore.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
     restore.set_defaults(func=restore_command)
+    background = actions.add_parser(
+        "background",
+        help="fill the background catalog used for score normalisation",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Render N synthetic videos from their own seed range (BACKGROUND_SEEDS, disjoint\n"
+            "from training and benchmark videos) and index them, through the normal decoder\n"
+            "and encoder, into the BACKGROUND catalog: a second catalog of the configured\n"
+            "backend (qdrant_edge: catalog.background_path, default <catalog.path>-background;\n"
+            "qdrant_cluster/qdrant_local: collections <catalog.background_prefix>_*, default\n"
+            "<collection_prefix>_background). Searches never return its videos; with\n"
+            "search.normalise on, each query frame's similarities are lowered by its\n"
+            "similarity to its k-th nearest background key frame (search.normalise_k), which\n"
+            "makes scores comparable across queries. Until it holds k key frames, searches\n"
+            "run unnormalised (logged once).\n\n"
+            "Re-running with the same --first replaces those videos (do so after a model\n"
+            "upgrade: a background from another model version is not used); use another\n"
+            "--first to add more. An embedded (qdrant_edge) background belongs to one\n"
+            "process: stop the server, fill it, start the server again."
+        ),
+    )
+    background.add_argument(
+        "--videos", type=int, required=True, metavar="N", help="background videos to index"
+    )
+    background.add_argument(
+        "--first", type=int, default=0, metavar="I",
+        help="first seed offset in the background range (default 0)",
+    )
+    background.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
+    background.add_argument("--no-progress", action="store_true", help="no progress bar")
+    background.set_defaults(func=background_command)
 
 
 class _ProgressPrinter:
@@ -158,3 +189,42 @@ def backup_command(args: argparse.Namespace) -> int:
 
 def restore_command(args: argparse.Namespace) -> int:
     return _run(args, "restore")
+
+
+def background_command(args: argparse.Namespace) -> int:
+    """`catalog background`: index N generated videos into the background catalog."""
+    from tqdm import tqdm
+
+    from vidsearch.catalog import CatalogError, CatalogUnavailableError
+    from vidsearch.config import load_config
+    from vidsearch.orchestrator.background import background_config, fill_background
+
+    if args.videos < 1 or args.first < 0:
+        print("error: --videos must be >= 1 and --first >= 0", file=sys.stderr)
+        return 1
+    try:
+        config = load_config(args.config)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    where = _where(background_config(config))
+    print(f"indexing {args.videos} background videos into {where}", file=sys.stderr)
+    bar = tqdm(total=args.videos, desc="background videos", unit="video",
+               disable=args.no_progress)
+    try:
+        with bar:
+            frames = fill_background(
+                config, args.videos, first=args.first, on_video=lambda _: bar.update()
+            )
+    except CatalogUnavailableError as exc:
+        print(
+            f"error: cannot open the background catalog at {where}: {exc}. An embedded "
+            "catalog belongs to one process: stop the server using it, then run this again.",
+            file=sys.stderr,
+        )
+        return 1
+    except (CatalogError, OSError, RuntimeError) as exc:
+        print(f"error: filling the background at {where} failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"the background catalog at {where} holds {frames} key frames")
+    return 0

@@ -71,3 +71,22 @@ def open_catalog(
     except BaseException:
         client.close()
         raise
+
+
+def open_background_catalog(config: CatalogConfig, main: Catalog) -> Catalog:
+    """The background set (videos never indexed, for score normalisation) of ``main``:
+    a catalog of the same backend in its own place, so it can never answer a search.
+
+    - ``qdrant_edge``: Edge shards in ``config.background_catalog_path()``
+      (``<path>-background``);
+    - ``qdrant_cluster`` / ``qdrant_local``: collections ``<prefix>_background_*`` on
+      ``main``'s client (local mode allows one client per folder).
+
+    Opened without sizes: an absent one stays empty (no folder or collection is made)
+    until `vidsearch catalog background` fills it.
+    """
+    if isinstance(main, QdrantEdgeCatalog):
+        return QdrantEdgeCatalog(config.background_catalog_path())
+    if isinstance(main, QdrantClusterCatalog):
+        return main.sibling(config.background_collection_prefix())
+    raise ValueError(f"no background catalog for {type(main).__name__}")

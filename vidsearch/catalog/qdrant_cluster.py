@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -59,12 +59,18 @@ from vidsearch.catalog.qdrant_cluster_store import (
     create_collections,
     existing_dims,
 )
-from vidsearch.catalog.visibility import RawFrameHit, ReadWriteLock, visible_keyframes
+from vidsearch.catalog.visibility import (
+    RawFrameHit,
+    ReadWriteLock,
+    kth_similarity,
+    visible_keyframes,
+)
 from vidsearch.deadline import RequestBudget
 
 log = logging.getLogger(__name__)
 
 _BATCH = 256
+_KNN_SLACK = 8  # extra neighbours asked for, in case some are uncommitted frames
 # The hash vectors have no HNSW graph (m=0), so a non-"exact" search is still a full scan,
 # but over the binary-quantized codes (xor/popcount), which is exact for ±1 vectors:
 # 4x faster than exact=True (which skips the quantization), same results (BENCHMARKS.md).
@@ -359,6 +365,89 @@ class QdrantClusterCatalog(ClusterBackupMixin):
             for r in found
             if r.payload
         }
+
+    def keyframe_vectors(
+        self, video_ids: Iterable[str], *, budget: RequestBudget | None = None
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Committed key frames of each video: one scroll over a generation-pinned filter."""
+        with self._lock.reading(), self._using("keyframe_vectors", budget):
+            if budget is not None:
+                budget.check("reading the candidates' key frames")
+            if self._dims is None:
+                return {}
+            committed = self._committed(set(video_ids))
+            if not committed:
+                return {}
+            flt = m.Filter(
+                should=[
+                    m.Filter(must=[_match(sc.F_VIDEO_ID, v), _match(sc.F_GENERATION, g)])
+                    for v, g in committed.items()
+                ]
+            )
+            points: list[tuple[Any, Any]] = []
+            offset: Any = None
+            while True:
+                page, offset = self._client.scroll(
+                    self._names[sc.KEYFRAMES],
+                    scroll_filter=flt,
+                    limit=_BATCH,
+                    offset=offset,
+                    with_payload=[sc.F_VIDEO_ID, sc.F_TIME_S],
+                    with_vectors=[sc.VEC_TEXTURE],
+                    timeout=_timeout(budget, "reading the candidates' key frames"),
+                )
+                points.extend((p.payload or {}, p.vector or {}) for p in page)
+                if offset is None:
+                    break
+            return sc.keyframe_arrays(points, self._dims.texture)
+
+    def kth_neighbour_similarity(
+        self, textures: np.ndarray, k: int, *, budget: RequestBudget | None = None
+    ) -> np.ndarray:
+        """Query batches of exact texture scans; uncommitted frames (a write in progress or
+        a crashed one) are dropped, with ``_KNN_SLACK`` extra hits asked for to cover them."""
+        with self._lock.reading(), self._using("kth_neighbour_similarity", budget):
+            if self._dims is None:
+                return np.full(len(textures), np.nan, dtype=np.float32)
+            texs = sc.check_textures(textures, self._dims, k)
+            raw: list[list[RawFrameHit]] = []
+            for start in range(0, len(texs), _BATCH):
+                requests = [
+                    m.QueryRequest(
+                        query=t.tolist(),
+                        using=sc.VEC_TEXTURE,
+                        limit=k + _KNN_SLACK,
+                        params=m.SearchParams(exact=True),
+                        with_payload=[sc.F_VIDEO_ID, sc.F_TIME_S, sc.F_GENERATION],
+                        with_vector=[sc.VEC_TEXTURE],
+                    )
+                    for t in texs[start : start + _BATCH]
+                ]
+                rows = self._client.query_batch_points(
+                    self._names[sc.KEYFRAMES],
+                    requests,
+                    timeout=_timeout(budget, "the background key-frame search"),
+                )
+                raw.extend([_raw_hit(p) for p in row.points] for row in rows)
+            committed = self._committed({h.video_id for row in raw for h in row})
+        return kth_similarity(raw, committed, texs, k)
+
+    def sibling(self, prefix: str) -> QdrantClusterCatalog:
+        """Another catalog (collections ``<prefix>_*``) on this one's client and topology,
+        e.g. the background set; closing it leaves the client open."""
+        return QdrantClusterCatalog(
+            self._client,
+            prefix=prefix,
+            texture_dim=None,
+            embedding_dim=self._embedding_dim,
+            text_dim=None,
+            replication_factor=self._topology.replication_factor,
+            shard_number=self._topology.shard_number,
+            write_consistency_factor=self._topology.write_consistency_factor,
+            owns_client=False,
+            location=self._location,
+            wait_for_server=True,
+        )
 
     def nearest_by_embedding(self, video_id: str, limit: int) -> list[tuple[VideoInfo, float]]:
         """Cosine neighbours of a video's stored embedding; [] when it has none."""

@@ -21,7 +21,7 @@ exact either way.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +40,16 @@ from vidsearch.catalog.base import (
 )
 from vidsearch.catalog.qdrant_edge_backup import EdgeBackupMixin, finish_interrupted_restore
 from vidsearch.catalog.qdrant_edge_store import edge_errors, open_shards, read_dims
-from vidsearch.catalog.visibility import RawFrameHit, ReadWriteLock, visible_keyframes
+from vidsearch.catalog.visibility import (
+    RawFrameHit,
+    ReadWriteLock,
+    kth_similarity,
+    visible_keyframes,
+)
 from vidsearch.deadline import RequestBudget
 
 _BATCH = 512
+_KNN_SLACK = 8  # extra neighbours asked for, in case some are uncommitted frames
 # The hash vectors have no HNSW graph (m=0), so a non-"exact" search is still a full scan,
 # but over the binary-quantized codes (xor/popcount), which is exact for ±1 vectors:
 # 4x faster than exact=True (which skips the quantization), same results (BENCHMARKS.md).
@@ -304,6 +310,69 @@ class QdrantEdgeCatalog(EdgeBackupMixin):
             for r in found
             if r.payload
         }
+
+    def keyframe_vectors(
+        self, video_ids: Iterable[str], *, budget: RequestBudget | None = None
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Committed key frames of each video: one scroll over a generation-pinned filter."""
+        with self._lock.reading(), edge_errors("keyframe_vectors"):
+            if budget is not None:
+                budget.check("reading the candidates' key frames")
+            if self._dims is None:
+                return {}
+            committed = self._committed(set(video_ids))
+            if not committed:
+                return {}
+            flt = qe.Filter(
+                should=[
+                    qe.Filter(must=[_match(sc.F_VIDEO_ID, v), _match(sc.F_GENERATION, g)])
+                    for v, g in committed.items()
+                ]
+            )
+            points: list[tuple[Any, Any]] = []
+            offset: Any = None
+            while True:
+                page, offset = self._shards[sc.KEYFRAMES].scroll(
+                    qe.ScrollRequest(
+                        offset=offset,
+                        limit=_BATCH,
+                        filter=flt,
+                        with_payload=[sc.F_VIDEO_ID, sc.F_TIME_S],
+                        with_vector=[sc.VEC_TEXTURE],
+                    )
+                )
+                points.extend((p.payload or {}, p.vector or {}) for p in page)
+                if offset is None:
+                    break
+            return sc.keyframe_arrays(points, self._dims.texture)
+
+    def kth_neighbour_similarity(
+        self, textures: np.ndarray, k: int, *, budget: RequestBudget | None = None
+    ) -> np.ndarray:
+        """One batch of exact texture scans; uncommitted frames (a write in progress or a
+        crashed one) are dropped, with ``_KNN_SLACK`` extra hits asked for to cover them."""
+        with self._lock.reading(), edge_errors("kth_neighbour_similarity"):
+            if self._dims is None:
+                return np.full(len(textures), np.nan, dtype=np.float32)
+            texs = sc.check_textures(textures, self._dims, k)
+            raw: list[list[RawFrameHit]] = []
+            for start in range(0, len(texs), _BATCH):
+                if budget is not None:
+                    budget.check("the background key-frame search")
+                requests = [
+                    qe.QueryRequest(
+                        k + _KNN_SLACK,
+                        query=qe.Query.Nearest(t.tolist(), using=sc.VEC_TEXTURE),
+                        params=qe.SearchParams(exact=True),
+                        with_payload=[sc.F_VIDEO_ID, sc.F_TIME_S, sc.F_GENERATION],
+                        with_vector=[sc.VEC_TEXTURE],
+                    )
+                    for t in texs[start : start + _BATCH]
+                ]
+                rows = self._shards[sc.KEYFRAMES].query_batch(qe.QueryBatchRequest(requests))
+                raw.extend([_raw_hit(p) for p in row] for row in rows)
+            committed = self._committed({h.video_id for row in raw for h in row})
+        return kth_similarity(raw, committed, texs, k)
 
     def nearest_by_embedding(self, video_id: str, limit: int) -> list[tuple[VideoInfo, float]]:
         """Cosine neighbours of a video's stored embedding; [] when it has none."""

@@ -176,6 +176,34 @@ def _check_text(text: TextFeatures, dims: Dims) -> None:
     _check_vec(frames, frames.shape[1], "text frame features")
 
 
+def check_textures(textures: np.ndarray, dims: Dims, k: int) -> np.ndarray:
+    """Validate the rows of a k-nearest-neighbour query (copy descriptors of key frames)."""
+    check_limits(k)
+    arr = _check_vec(textures, dims.texture, "textures")
+    if arr.ndim != 2:
+        raise ValueError(f"textures must be rows [T,{dims.texture}], got shape {arr.shape}")
+    return arr
+
+
+def keyframe_arrays(
+    points: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]], texture_dim: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(payload, vectors) of key-frame points -> {video_id: (times_s [T], textures [T,D])},
+    each video's frames in time order (the rows of a similarity matrix)."""
+    grouped: dict[str, list[tuple[float, Any]]] = {}
+    for payload, vectors in points:
+        grouped.setdefault(str(payload[F_VIDEO_ID]), []).append(
+            (float(payload[F_TIME_S]), vectors[VEC_TEXTURE])
+        )
+    out = {}
+    for video_id, frames in grouped.items():
+        frames.sort(key=lambda f: f[0])
+        times = np.array([t for t, _ in frames], dtype=np.float64)
+        textures = np.asarray([v for _, v in frames], dtype=np.float32).reshape(-1, texture_dim)
+        out[video_id] = (times, textures)
+    return out
+
+
 def _one(arr: np.ndarray, what: str) -> np.ndarray:
     if arr.ndim != 1:
         raise ValueError(f"{what} must be one vector, got shape {arr.shape}")

@@ -91,6 +91,24 @@ def visible_keyframes(
     return hits
 
 
+def kth_similarity(
+    raw: Sequence[Sequence[RawFrameHit]],
+    committed: Mapping[str, int],
+    textures: np.ndarray,
+    k: int,
+) -> np.ndarray:
+    """Per query row, the dot similarity of its k-th nearest committed key frame; NaN
+    where fewer than k committed frames came back (a background too small to say)."""
+    out = np.full(len(textures), np.nan, dtype=np.float32)
+    for i, (row, query) in enumerate(zip(raw, textures, strict=True)):
+        kept = [h.texture for h in row if committed.get(h.video_id) == h.generation]
+        if len(kept) < k:
+            continue
+        sims = np.sort(np.asarray(kept, dtype=np.float32) @ query)[::-1]
+        out[i] = sims[k - 1]
+    return out
+
+
 class ReadWriteLock:
     """Many concurrent readers or one exclusive holder (close); writers serialise.
 

@@ -24,7 +24,8 @@ import numpy as np
 
 TRAIN_SEEDS = 0  # training videos use seeds [0, 1_000_000)
 BENCH_REFERENCE_SEEDS = 1_000_000  # benchmark references use [1_000_000, 2_000_000)
-BENCH_NEGATIVE_SEEDS = 2_000_000  # benchmark negatives/fillers use [2_000_000, ...)
+BENCH_NEGATIVE_SEEDS = 2_000_000  # benchmark negatives/fillers use [2_000_000, 3_000_000)
+BACKGROUND_SEEDS = 3_000_000  # score-normalisation background set uses [3_000_000, ...)
 
 _TEXTURE_KINDS = ("sines", "noise", "stripes", "checker", "rings", "cells")
 _SHAPE_KINDS = ("disk", "ellipse", "rect", "ring", "triangle", "cross")

@@ -46,6 +46,9 @@ class EncodedVideo:
     duration_s: float
     model_version: int
     embedding: np.ndarray | None = None  # seed 002 feature [D]
+    # The horizontally flipped query frames (``flip=True``), same rows as the originals.
+    flipped_bits: np.ndarray | None = None  # float32 ±1 [T,128]
+    flipped_texture: np.ndarray | None = None  # float32 [T,Dt]
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
@@ -168,31 +171,43 @@ class VideoEncoder:
         with_embedding: bool = False,
         timeout_s: float | None = None,
         budget: RequestBudget | None = None,
+        flip: bool = False,
     ) -> EncodedVideo:
         """Encode ``decoded``; each inference call gets what is left of ``budget`` as its
         timeout (capped by ``timeout_s`` or the configured one) and is not started when
-        the request was cancelled or ran out of time."""
+        the request was cancelled or ran out of time. ``flip``: the mirrored frames go
+        through the same batches too (a flipped copy is another picture to the encoder);
+        the whole-video outputs stay those of the original frames."""
         model_version = self.resolved_version(version)
         default = timeout_s if timeout_s is not None else self._timeout
 
         def timeout(model: str) -> float | None:
             return default if budget is None else budget.timeout_for(f"running {model}", default)
 
+        n = len(decoded.frames)
+        frames = decoded.frames
+        if flip:
+            frames = np.concatenate([frames, np.ascontiguousarray(frames[:, :, ::-1])])
         features = np.concatenate(
             [
                 self._infer(
                     FRAME_ENCODER,
-                    {"frames": decoded.frames[start : start + self._batch]},
+                    {"frames": frames[start : start + self._batch]},
                     model_version,
                     timeout(FRAME_ENCODER),
                 )["feature"]
-                for start in range(0, len(decoded.frames), self._batch)
+                for start in range(0, len(frames), self._batch)
             ]
         )
-        batch = np.concatenate([features, features.mean(axis=0, keepdims=True)]).astype(np.float32)
+        whole = features[:n].mean(axis=0, keepdims=True)
+        batch = np.concatenate([features, whole]).astype(np.float32)
         heads = self._infer(HASH_HEADS, {"feature": batch}, model_version, timeout(HASH_HEADS))
-        bits = heads["hash_bits"].astype(np.float32)
-        texture = heads["texture"].astype(np.float32)
+        all_bits = heads["hash_bits"].astype(np.float32)
+        all_texture = heads["texture"].astype(np.float32)
+        flipped_bits = all_bits[n : 2 * n] if flip else None
+        flipped_texture = all_texture[n : 2 * n] if flip else None
+        bits = np.concatenate([all_bits[:n], all_bits[-1:]])
+        texture = np.concatenate([all_texture[:n], all_texture[-1:]])
         embedding = None
         if with_embedding:
             embedder_version = self.embedder_version(model_version)
@@ -211,4 +226,6 @@ class VideoEncoder:
             duration_s=decoded.duration_s,
             model_version=model_version,
             embedding=embedding,
+            flipped_bits=flipped_bits,
+            flipped_texture=flipped_texture,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vidsearch.catalog.factory import open_catalog
+from vidsearch.catalog.factory import open_background_catalog, open_catalog
 from vidsearch.config import VidsearchConfig
 from vidsearch.inference.factory import build_backend
 from vidsearch.orchestrator.encoding import HASH_HEADS, VIDEO_EMBEDDER
@@ -31,6 +31,14 @@ def build_orchestrator(config: VidsearchConfig) -> Orchestrator:
     catalog = open_catalog(
         config.catalog, texture_dim=texture_dim, embedding_dim=embedding_dim, text_dim=text_dim
     )
+    background = None
+    if config.search.normalise and config.search.alignment:
+        try:
+            background = open_background_catalog(config.catalog, catalog)
+        except BaseException:
+            catalog.close()
+            backend.close()
+            raise
     return Orchestrator(
         config,
         backend,
@@ -38,4 +46,5 @@ def build_orchestrator(config: VidsearchConfig) -> Orchestrator:
         backend_name=config.inference.backend,
         catalog_name=config.catalog.backend,
         text_search=text_dim is not None and catalog.has_text_vectors(),
+        background=background,
     )

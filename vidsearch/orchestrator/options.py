@@ -39,6 +39,15 @@ def resolve_search_options(
         min_repetition=_pick(options.min_repetition, defaults.min_repetition),
         model_version=options.model_version,
         timeout_s=timeout_s,
+        alignment=defaults.alignment,
+        rerank_candidates=defaults.rerank_candidates,
+        normalise=defaults.normalise,
+        normalise_k=defaults.normalise_k,
+        query_flip=defaults.query_flip,
+        min_similarity=defaults.min_similarity,
+        raw_min_similarity=defaults.raw_min_similarity,
+        min_score=defaults.min_score,
+        raw_min_score=defaults.raw_min_score,
     )
     if resolved.mode not in ("texture", "duration", "keyframe"):
         raise InvalidRequestError(

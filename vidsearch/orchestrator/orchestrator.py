@@ -46,7 +46,12 @@ from vidsearch.orchestrator.encoding import (
 )
 from vidsearch.orchestrator.options import resolve_search_options, resolve_text_options
 from vidsearch.orchestrator.reindex import ReindexReport, reindex_catalog
-from vidsearch.orchestrator.stages import ResolvedOptions, SearchContext, build_search_pipeline
+from vidsearch.orchestrator.stages import (
+    Background,
+    ResolvedOptions,
+    SearchContext,
+    build_search_pipeline,
+)
 from vidsearch.orchestrator.text_search import (
     TextConditionedRerank,
     TextModels,
@@ -69,10 +74,13 @@ class Orchestrator:
         backend_name: str,
         catalog_name: str,
         text_search: bool = False,
+        background: Catalog | None = None,
     ) -> None:
         self._config = config
         self._backend = backend
         self._catalog = catalog
+        # Videos never indexed, for score normalisation: its own catalog, never searched.
+        self._background = Background(background)
         self._backend_name = backend_name
         self._catalog_name = catalog_name
         self._encoder = VideoEncoder(
@@ -250,7 +258,8 @@ class Orchestrator:
             timings: dict[str, float] = {}
             step = 1.0 / self._config.media.sample_fps
             for stage in build_search_pipeline(
-                resolved.mode, self.decoder, self._encoder, self._catalog, step
+                resolved.mode, self.decoder, self._encoder, self._catalog, step,
+                alignment=resolved.alignment, background=self._background,
             ):
                 pipeline = f"search_{resolved.mode}"
                 with self._stage(pipeline, stage.name, timings, budget, stage.resource):
@@ -373,5 +382,7 @@ class Orchestrator:
         metrics.CATALOG_KEYFRAMES.set(catalog_stats.keyframes)
 
     def close(self) -> None:
+        if self._background.catalog is not None:
+            self._background.catalog.close()
         self._catalog.close()
         self._backend.close()

@@ -8,15 +8,24 @@ cancellation) rides in the context and reaches the decoder, inference and catalo
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from vidsearch.catalog.base import Catalog, KeyFrameHit, VideoCandidate
+import numpy as np
+
+from vidsearch.catalog.base import Catalog, KeyFrameHit, VideoCandidate, VideoInfo
 from vidsearch.deadline import RequestBudget
-from vidsearch.orchestrator.api import SearchHit, SearchMode
+from vidsearch.orchestrator.alignment import Alignment, align_matrix, normalise
+from vidsearch.orchestrator.api import MatchedSegment, SearchHit, SearchMode
 from vidsearch.orchestrator.encoding import DecodedFrames, EncodedVideo, FrameDecoder, VideoEncoder
 from vidsearch.orchestrator.matching import VideoMatch, align, group_hits, repetition_degree
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,16 @@ class ResolvedOptions:
     min_repetition: float
     model_version: int | None
     timeout_s: float | None = None
+    # Mode duration with alignment (see SearchConfig for each switch).
+    alignment: bool = False
+    rerank_candidates: int = 20
+    normalise: bool = True
+    normalise_k: int = 10
+    query_flip: bool = False
+    min_similarity: float = 0.0
+    raw_min_similarity: float = 0.8
+    min_score: float = 0.8
+    raw_min_score: float = 0.5
 
 
 @dataclass
@@ -47,6 +66,14 @@ class SearchContext:
     keyframe_hits: list[list[KeyFrameHit]] = field(default_factory=list)
     matches: dict[str, VideoMatch] = field(default_factory=dict)
     hits: list[SearchHit] = field(default_factory=list)
+    # Alignment path: hits of the flipped query rows, the candidates chosen from both,
+    # their stored key frames and metadata, and each query frame's background bias.
+    flipped_keyframe_hits: list[list[KeyFrameHit]] = field(default_factory=list)
+    candidate_ids: list[str] = field(default_factory=list)
+    reference_frames: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    candidate_infos: dict[str, VideoInfo] = field(default_factory=dict)
+    query_bias: np.ndarray | None = None  # [T] (original rows) or None: not normalised
+    flipped_bias: np.ndarray | None = None
 
     def require_encoded(self) -> EncodedVideo:
         if self.encoded is None:
@@ -91,6 +118,8 @@ class EncodeStage:
             version=ctx.options.model_version,
             timeout_s=ctx.options.timeout_s,
             budget=ctx.budget,
+            flip=ctx.options.mode == "duration" and ctx.options.alignment
+            and ctx.options.query_flip,
         )
 
 
@@ -133,13 +162,22 @@ class KeyframeCoarseFilter:
 
     def __call__(self, ctx: SearchContext) -> None:
         encoded = ctx.require_encoded()
-        ctx.keyframe_hits = self._catalog.search_keyframes(
-            encoded.keyframe_bits,
-            encoded.keyframe_texture,
+        bits, texture = encoded.keyframe_bits, encoded.keyframe_texture
+        flipped = encoded.flipped_bits is not None and encoded.flipped_texture is not None
+        if flipped:  # one batch: the mirrored rows after the original ones
+            assert encoded.flipped_bits is not None and encoded.flipped_texture is not None
+            bits = np.concatenate([bits, encoded.flipped_bits])
+            texture = np.concatenate([texture, encoded.flipped_texture])
+        rows = self._catalog.search_keyframes(
+            bits,
+            texture,
             max_hamming=ctx.options.max_hamming,
             limit_per_frame=ctx.options.keyframe_limit,
             budget=ctx.budget,
         )
+        n = len(encoded.keyframe_bits)
+        ctx.keyframe_hits = rows[:n]
+        ctx.flipped_keyframe_hits = rows[n:] if flipped else []
 
 
 class SegmentMatcher:
@@ -245,11 +283,228 @@ class TextureRerank:
         ctx.hits = hits
 
 
+class CandidateSelect:
+    """Alignment path: the ``rerank_candidates`` videos with the most coarse evidence
+    (distinct query key frames, either orientation, with a hit; then the nearer textures)."""
+
+    name = "candidate_select"
+    resource = None
+
+    def __call__(self, ctx: SearchContext) -> None:
+        frames: dict[str, set[int]] = defaultdict(set)
+        nearness: dict[str, float] = defaultdict(float)
+        for rows in (ctx.keyframe_hits, ctx.flipped_keyframe_hits):
+            for i, hits in enumerate(rows):
+                best: dict[str, float] = {}
+                for hit in hits:
+                    sim = 1.0 - hit.texture_distance / 2.0
+                    best[hit.video_id] = max(best.get(hit.video_id, -1.0), sim)
+                for video_id, sim in best.items():
+                    frames[video_id].add(i)
+                    nearness[video_id] += sim
+        ranked = sorted(frames, key=lambda v: (-len(frames[v]), -nearness[v], v))
+        ctx.candidate_ids = ranked[: ctx.options.rerank_candidates]
+
+
+class CandidateFrames:
+    """Alignment path: every committed key frame (time, texture) and the metadata of the
+    candidates, for their full similarity matrices."""
+
+    name = "candidate_keyframes"
+    resource = "catalog"
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+
+    def __call__(self, ctx: SearchContext) -> None:
+        if not ctx.candidate_ids:
+            return
+        ctx.reference_frames = self._catalog.keyframe_vectors(ctx.candidate_ids, budget=ctx.budget)
+        for video_id in ctx.candidate_ids:
+            ctx.budget.check("reading the candidate videos")
+            info = self._catalog.get_video(video_id)
+            if info is not None and video_id in ctx.reference_frames:
+                ctx.candidate_infos[video_id] = info
+
+
+class Background:
+    """The background catalog (videos never indexed) and whether it can normalise a query:
+    it needs at least k key frames, all from the query's model version (codes of other
+    versions live in other spaces). Its stats are re-read at most every ``recheck_s``; a
+    background that cannot normalise is logged once per reason (searches then run
+    unnormalised)."""
+
+    def __init__(self, catalog: Catalog | None, recheck_s: float = 30.0) -> None:
+        self.catalog = catalog
+        self._recheck_s = recheck_s
+        self._frames = 0
+        self._versions: tuple[int, ...] = ()
+        self._checked = -float("inf")
+        self._warned: set[str] = set()
+        self._lock = threading.Lock()
+
+    def usable(self, k: int, model_version: int) -> Catalog | None:
+        with self._lock:
+            now = time.monotonic()
+            if self.catalog is not None and now - self._checked > self._recheck_s:
+                stats = self.catalog.stats()
+                self._frames, self._versions = stats.keyframes, stats.model_versions
+                self._checked = now
+            if self.catalog is None or self._frames < k:
+                reason = (
+                    f"{'absent' if self.catalog is None else 'too small'} ({self._frames} key "
+                    f"frames, normalisation needs k={k})"
+                )
+            elif self._versions != (model_version,):
+                reason = (
+                    f"from model version(s) {list(self._versions)} but the query uses "
+                    f"{model_version}"
+                )
+            else:
+                return self.catalog
+            if reason not in self._warned:
+                self._warned.add(reason)
+                log.warning(
+                    "the background catalog is %s: searches run without score normalisation; "
+                    "fill it with `vidsearch catalog background --videos N`", reason,
+                )
+            return None
+
+
+class BackgroundBias:
+    """Alignment path: each query frame's similarity to its k-th nearest background key
+    frame (both orientations in one batch), the normalisation bias."""
+
+    name = "background_bias"
+    resource = "catalog"
+
+    def __init__(self, background: Background) -> None:
+        self._background = background
+
+    def __call__(self, ctx: SearchContext) -> None:
+        if not ctx.options.normalise or not ctx.candidate_ids:
+            return
+        encoded = ctx.require_encoded()
+        catalog = self._background.usable(ctx.options.normalise_k, encoded.model_version)
+        if catalog is None:
+            return
+        texture = encoded.keyframe_texture
+        if encoded.flipped_texture is not None:
+            texture = np.concatenate([texture, encoded.flipped_texture])
+        bias = catalog.kth_neighbour_similarity(texture, ctx.options.normalise_k, budget=ctx.budget)
+        n = len(encoded.keyframe_texture)
+        ctx.query_bias = bias[:n]
+        ctx.flipped_bias = bias[n:] if encoded.flipped_texture is not None else None
+
+
+class AlignmentRanker:
+    """Alignment path: per candidate, similarity matrix (query x reference key frames,
+    cosine of the unit copy descriptors) -> background normalisation -> Hough alignment
+    (``alignment.align_matrix``); the better of the two query orientations counts. Score:
+    the alignment score (the best segment's sum of normalised similarity along its line),
+    so one threshold means the same for every query. Hits need a segment scoring at least
+    ``min_score`` (``raw_min_score`` unnormalised) and ``min_repetition`` (matched query
+    seconds / shorter duration)."""
+
+    name = "align"
+    resource = None
+
+    def __init__(self, frame_step_s: float) -> None:
+        self._step = frame_step_s
+
+    def __call__(self, ctx: SearchContext) -> None:
+        encoded = ctx.require_encoded()
+        opts = ctx.options
+        normalised = ctx.query_bias is not None
+        floor = opts.min_similarity if normalised else opts.raw_min_similarity
+        min_score = opts.min_score if normalised else opts.raw_min_score
+        orientations = [(encoded.keyframe_texture, ctx.query_bias)]
+        if encoded.flipped_texture is not None:
+            orientations.append((encoded.flipped_texture, ctx.flipped_bias))
+        best_hits = _best_hits(ctx.keyframe_hits, ctx.flipped_keyframe_hits)
+        hits: list[SearchHit] = []
+        for video_id, info in ctx.candidate_infos.items():
+            ctx.budget.check("aligning the candidates")
+            ref_times, ref_texture = ctx.reference_frames[video_id]
+            result: Alignment | None = None
+            for query_texture, bias in orientations:
+                sim = query_texture @ ref_texture.T
+                if normalised:
+                    sim = normalise(sim, bias)
+                found = align_matrix(
+                    sim, encoded.times_s, ref_times, step_s=self._step, min_similarity=floor
+                )
+                if result is None or found.score > result.score:
+                    result = found
+            if result is None or not result.segments or result.score < min_score:
+                continue
+            repetition = repetition_degree(
+                result.matched_query_s, encoded.duration_s, info.duration_s
+            )
+            if repetition < opts.min_repetition:
+                continue
+            hamming, distance = best_hits.get(video_id, (0, 0.0))
+            hits.append(
+                SearchHit(
+                    video=info,
+                    score=result.score,
+                    hamming=hamming,
+                    texture_distance=distance,
+                    repetition=repetition,
+                    segments=tuple(
+                        MatchedSegment(
+                            query_start_s=s.query_start_s,
+                            query_end_s=s.query_end_s,
+                            reference_start_s=s.reference_start_s,
+                            reference_end_s=s.reference_end_s,
+                            score=s.score,
+                        )
+                        for s in result.segments
+                    ),
+                )
+            )
+        hits.sort(key=lambda h: (-h.score, h.video.video_id))
+        ctx.hits = hits[: opts.top_k]
+
+
+def _best_hits(*rows: list[list[KeyFrameHit]]) -> dict[str, tuple[int, float]]:
+    """Per video, the nearest code and texture among its coarse key-frame hits."""
+    best: dict[str, tuple[int, float]] = {}
+    for row in rows:
+        for hits in row:
+            for hit in hits:
+                old = best.get(hit.video_id)
+                if old is None:
+                    best[hit.video_id] = (hit.hamming, hit.texture_distance)
+                else:
+                    best[hit.video_id] = (
+                        min(old[0], hit.hamming), min(old[1], hit.texture_distance)
+                    )
+    return best
+
+
 def build_search_pipeline(
-    mode: SearchMode, decoder: FrameDecoder, encoder: VideoEncoder, catalog: Catalog, step_s: float
+    mode: SearchMode,
+    decoder: FrameDecoder,
+    encoder: VideoEncoder,
+    catalog: Catalog,
+    step_s: float,
+    *,
+    alignment: bool = False,
+    background: Background | None = None,
 ) -> list[Stage]:
-    """The stage list for one seed 001 retrieval mode."""
+    """The stage list for one seed 001 retrieval mode (``alignment``: mode duration by
+    similarity-matrix alignment, normalised against ``background``)."""
     head: list[Stage] = [DecodeStage(decoder), EncodeStage(encoder)]
+    if mode == "duration" and alignment:
+        return [
+            *head,
+            KeyframeCoarseFilter(catalog),
+            CandidateSelect(),
+            CandidateFrames(catalog),
+            BackgroundBias(background or Background(None)),
+            AlignmentRanker(step_s),
+        ]
     keyframes: list[Stage] = [KeyframeCoarseFilter(catalog), SegmentMatcher(step_s)]
     if mode == "texture":
         return [*head, HashCoarseFilter(catalog), *keyframes, TextureRerank()]
