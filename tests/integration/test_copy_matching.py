@@ -123,12 +123,14 @@ def test_empty_background_searches_unnormalised_and_says_so_once(
     config.catalog.background_path = tmp_path / "nothing-here"
     orchestrator = build_orchestrator(config)
     try:
-        query = next(q for q in sample.queries if q.positive)
+        positives = [q for q in sample.queries if q.positive]
         with caplog.at_level(logging.WARNING):
-            for _ in range(2):
-                result = orchestrator.search_by_video(Path(query.path), SearchOptions())
-        assert caplog.text.count("without score normalisation") == 1
-        assert result.hits  # raw cosines, floored at search.raw_min_similarity
+            found = [
+                bool(orchestrator.search_by_video(Path(q.path), SearchOptions()).hits)
+                for q in positives
+            ]
+        assert caplog.text.count("without score normalisation") == 1  # once, not per search
+        assert any(found)  # raw cosines, floored at search.raw_min_similarity
     finally:
         orchestrator.close()
     assert not (tmp_path / "nothing-here").exists()  # an absent background is not created

@@ -91,12 +91,14 @@ def run_learned(
     progress: bool = True,
     config_overrides: Mapping[str, Any] | None = None,
     reference_seconds: float = 0.0,
+    background_videos: int = 60,
 ) -> list[SystemRun]:
     """Index the references once, then search every query in each (mode, run name).
 
     ``config_overrides`` (nested dict) apply to VidsearchConfig before the orchestrator is
     built: ablations are data. ``reference_seconds`` (total reference duration) gives the
-    indexing throughput."""
+    indexing throughput. ``background_videos`` fill the background catalog first when
+    the config normalises scores (they are never indexed as references)."""
     import time
 
     from vidsearch.orchestrator.factory import build_orchestrator
@@ -106,6 +108,12 @@ def run_learned(
         config.inference.model_repository = repository
         config.catalog.path = Path(tmp) / "catalog"
         config.server.max_concurrent_searches = 1
+        # µAP is threshold-free: every scored candidate is a prediction (as min_repetition=0)
+        config.search.min_score = config.search.raw_min_score = 0.0
+        if background_videos and config.search.normalise:
+            from vidsearch.orchestrator.background import fill_background
+
+            fill_background(config, background_videos)
         orchestrator = build_orchestrator(config)
         try:
             started = time.perf_counter()
@@ -165,6 +173,7 @@ def run_phash_variants(
     progress: bool = True,
     flips: Sequence[bool] = (False, True),
     reference_seconds: float = 0.0,
+    background_videos: int = 60,
 ) -> list[SystemRun]:
     """Per-frame 64-bit DCT hashes, frame-level Hamming matching; one index, one run per
     entry of ``flips``. A flipped run also searches the mirrored query and keeps each

@@ -1,7 +1,8 @@
 """Fill the background catalog: generated videos that are never indexed for search.
 
 Score normalisation (``alignment.normalise``) needs, for every query frame, its
-similarity to an unrelated video's nearest frame. These videos come from their own seed
+similarity to an unrelated video's nearest frame. These videos (procedural, and every
+other one filmed over the training photographs when installed) come from their own seed
 range (``synthetic.BACKGROUND_SEEDS``: disjoint from training and the benchmark, so a
 benchmark reference can never sit in the background) and go through the same decoder and
 encoder as indexed videos, into the background catalog of the configured backend
@@ -34,6 +35,27 @@ def background_config(config: VidsearchConfig) -> VidsearchConfig:
     return out
 
 
+def _pictures() -> list[np.ndarray]:
+    """Training photographs when installed (never benchmark material): natural footage
+    needs a natural background, or its frames look unusual next to procedural ones."""
+    from vidsearch.media.photos import NoPhotosError, training_photos
+
+    try:
+        return [p.pixels for p in training_photos(max_side=384)]
+    except NoPhotosError:
+        return []
+
+
+def _render(seed: int, length: float, fps: float, size: tuple[int, int],
+            pictures: list[np.ndarray]) -> np.ndarray:
+    """Every other background video is filmed over photographs (when there are any)."""
+    if pictures and seed % 2:
+        from vidsearch.media.photos import render_photo_video
+
+        return render_photo_video(pictures, seed, length, fps, *size)
+    return render_video(seed, length, fps, *size)
+
+
 def background_video_id(seed: int) -> str:
     return f"background-{seed}"
 
@@ -55,6 +77,7 @@ def fill_background(
 
     if videos < 1:
         raise ValueError(f"videos must be >= 1, got {videos}")
+    pictures = _pictures()
     orchestrator = build_orchestrator(background_config(config))
     try:
         with tempfile.TemporaryDirectory(prefix="vidsearch-background-") as tmp:
@@ -63,7 +86,7 @@ def fill_background(
                 rng = np.random.default_rng([seed, 0xB6])
                 length = float(rng.uniform(*duration_s))
                 path = Path(tmp) / f"{seed}.mp4"
-                write_video(path, render_video(seed, length, fps, *size), fps)
+                write_video(path, _render(seed, length, fps, size, pictures), fps)
                 video_id = background_video_id(seed)
                 orchestrator.index_video(path, video_id=video_id, source="background")
                 path.unlink()
