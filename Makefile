@@ -67,10 +67,15 @@ $(SAMPLE)/manifest.json: | $(STAMP)
 
 sample: $(SAMPLE)/manifest.json ## generate a small sample corpus of H.264 videos
 
-run: export sample ## set up, index the sample corpus and serve on localhost (embedded default)
+# Score normalisation needs a background set of videos that are never searched (generated).
+var/.background-filled: | $(REPO)/.exported
+	$(VS) catalog background --videos 40 --config $(CONFIG)
+	touch $@
+
+run: export sample var/.background-filled ## set up, index the sample corpus and serve on localhost (embedded default)
 	$(VS) serve --config $(CONFIG) --index-dir $(SAMPLE)/references
 
-serve-triton: export sample ## serve with the real tritonserver (CPU twin) behind the orchestrator
+serve-triton: export sample var/.background-filled ## serve with the real tritonserver (CPU twin) behind the orchestrator
 	$(VS) serve --config $(CONFIG) --with-tritonserver $(CPU_TWIN) --index-dir $(SAMPLE)/references
 
 promtool: ## install promtool + prometheus 2.42 (Debian) if absent

@@ -3,6 +3,7 @@ generated corpus of H.264 files, the gRPC server on a free loopback port, the SD
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,11 +101,26 @@ class LiveServer:
         return self.running.target
 
 
+@pytest.fixture(scope="session")
+def starter_background(starter_repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A background catalog for the starter release, filled once as a deployment would
+    (`vidsearch catalog background`): searches normalise scores against it."""
+    from vidsearch.orchestrator.background import fill_background
+
+    config = make_config(starter_repository, tmp_path_factory.mktemp("bg") / "catalog")
+    config.media.sandbox = False
+    fill_background(config, 24)
+    return config.catalog.background_catalog_path()
+
+
 @pytest.fixture(scope="module")
 def live_server(
-    starter_repository: Path, tmp_path_factory: pytest.TempPathFactory
+    starter_repository: Path, starter_background: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    server = LiveServer(make_config(starter_repository, tmp_path_factory.mktemp("e2e") / "catalog"))
+    config = make_config(starter_repository, tmp_path_factory.mktemp("e2e") / "catalog")
+    config.catalog.background_path = config.catalog.path.with_name("background")
+    shutil.copytree(starter_background, config.catalog.background_path)  # one owner each
+    server = LiveServer(config)
     server.start()
     yield server
     server.stop()

@@ -58,8 +58,10 @@ def test_search_by_text_returns_both_stages(client: VideoSearchClient,
 
 def test_served_scores_match_the_pytorch_model(client: VideoSearchClient,
                                                corpus: BenchmarkManifest) -> None:
+    from vidsearch.media.transforms import resize
     from vidsearch.networks.keywords import KeywordExtractor
     from vidsearch.networks.text_encoder import load_tokenizer, tokenize, tokenize_keywords
+    from vidsearch.training.checkpoint import load_checkpoint
     from vidsearch.training.text_video import load_text_video
 
     result = client.search_text(QUERY, top_k=3, candidates=3)
@@ -71,13 +73,17 @@ def test_served_scores_match_the_pytorch_model(client: VideoSearchClient,
     assert tuple(keywords) == result.keywords  # served encoder + KeyBERT == PyTorch's
     kid, ktm, kmask = tokenize_keywords(tokenizer, [keywords], cfg.keywords)
     paths = {ref.video_id: Path(ref.path) for ref in corpus.references}
-    decoder = FrameDecoder(MediaConfig(sandbox=False), model.video.encoder.input_size)
+    # as served: frames decoded at the copy descriptor's input size, resized for the text model
+    served = load_checkpoint(STARTER / "video_hash.pt").config["model"]["backbone"]["input_size"]
+    decoder = FrameDecoder(MediaConfig(sandbox=False), served)
+    size = model.video.encoder.input_size
     assert model.text_encoder is not None
     with torch.no_grad():
         tokens, text = model.text_encoder(ids, mask)
         kw = model.text_encoder.encode_keywords(kid, ktm)
         for hit in result.hits:
-            frames = torch.from_numpy(decoder(paths[hit.video.video_id]).frames)[None]
+            decoded = decoder(paths[hit.video.video_id]).frames
+            frames = torch.from_numpy(resize(decoded, size, size))[None]
             emb, local, f = model.video(frames)
             score, fine, coarse = model.scorer(tokens, mask.float(), text, kw, kmask.float(),
                                                local, f)

@@ -17,6 +17,7 @@ import functools
 import hashlib
 import inspect
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -141,6 +142,16 @@ def render_corpus(cfg: DataConfig, split: Split = "train", progress: bool = True
         np.save(tmp, frames.numpy())
         tmp.replace(cache)
     return Corpus(frames, cfg.render_fps, cfg.sample_fps, version)
+
+
+def render_splits(cfg: DataConfig, progress: bool = True) -> tuple[Corpus, Corpus]:
+    """Train and validation corpora, rendered (or loaded) once for every stage of a recipe."""
+    t0 = time.monotonic()
+    corpus = render_corpus(cfg, "train", progress)
+    val = render_corpus(cfg, "val", progress)
+    tqdm.write(f"data {corpus.data_version}: {tuple(corpus.frames.shape)} "
+               f"in {time.monotonic() - t0:.1f}s")
+    return corpus, val
 
 
 def to_float(frames: Tensor) -> Tensor:

@@ -18,14 +18,13 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from tqdm import tqdm
 
 from vidsearch.networks.video_hash import VideoHashModel, build_video_hash_model
 from vidsearch.training import losses as L
 from vidsearch.training.checkpoint import Checkpoint, load_checkpoint, release_checkpoint
 from vidsearch.training.common import set_threads
 from vidsearch.training.config import CopyReleaseConfig, DescriptorConfig
-from vidsearch.training.data import Corpus, render_corpus
+from vidsearch.training.data import Corpus, render_splits
 from vidsearch.training.hashing import StepFn, train_loop, train_stage2
 
 
@@ -72,11 +71,8 @@ def run_copy_release(cfg: CopyReleaseConfig, out_dir: str | Path, *, resume: boo
         "train_encoder": False})
     timings: dict[str, float] = {}
     t0 = time.monotonic()
-    corpus = render_corpus(cfg.data, "train", progress)
-    val = render_corpus(cfg.data, "val", progress)
+    corpus, val = render_splits(cfg.data, progress)
     timings["data"] = time.monotonic() - t0
-    tqdm.write(f"data {corpus.data_version}: {tuple(corpus.frames.shape)} "
-               f"in {timings['data']:.1f}s")
     t0 = time.monotonic()
     train_descriptor(descriptor, stage1_path, resume=resume, corpus=corpus, val=val,
                      progress=progress)

@@ -17,13 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from vidsearch.training.barlow import train_barlow
 from vidsearch.training.checkpoint import load_checkpoint, release_checkpoint
 from vidsearch.training.common import set_threads
 from vidsearch.training.config import QuantLoss, StarterConfig
-from vidsearch.training.data import render_corpus
+from vidsearch.training.data import render_splits
 from vidsearch.training.hashing import train_stage1, train_stage2
 
 
@@ -53,11 +51,8 @@ def run_starter(cfg: StarterConfig, out_dir: str | Path, *, resume: bool = False
     timings: dict[str, float] = {}
 
     t0 = time.monotonic()
-    corpus = render_corpus(cfg.data, "train", progress)
-    val = render_corpus(cfg.data, "val", progress)
+    corpus, val = render_splits(cfg.data, progress)
     timings["data"] = time.monotonic() - t0
-    tqdm.write(f"data {corpus.data_version}: {tuple(corpus.frames.shape)} "
-               f"in {timings['data']:.1f}s")
 
     t0 = time.monotonic()
     train_barlow(barlow, barlow_path, resume=resume, corpus=corpus, progress=progress)
