@@ -3,7 +3,7 @@
 Pure numpy, no I/O: the search stages build the matrix (query key frames x one candidate's
 key frames, cosine of the unit copy descriptors), normalise it, and align it here.
 
-Why these choices (see /work/shared/notes/copy-detection.md):
+Why these choices (see notes/copy-detection.md in the shared folder beside the repository):
 
 - **Normalisation** (VSC 2022 baseline, its largest gain): a raw cosine means different
   things for different frames; a flat, dark or textureless frame is "similar" to
