@@ -88,10 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="+", type=Path)
     parser.add_argument("--corpus", type=Path, default=Path("var/bench/corpus"))
-    parser.add_argument("--cache", type=Path, default=Path("var/bench/keyframes.npz"))
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="decoded key frames (default var/bench/keyframes_<size>.npz)")
     args = parser.parse_args(argv)
+    # decoded at the model's own input size, as the serving decoder does
+    size = int(load_checkpoint(args.checkpoints[0]).config["model"]["backbone"]["input_size"])
+    if args.cache is None:
+        args.cache = Path(f"var/bench/keyframes_{size}.npz")
     if not args.cache.is_file():
-        cache_keyframes(args.corpus, args.cache)
+        cache_keyframes(args.corpus, args.cache, size)
     copied = copied_frame_mask(args.corpus)
     if len(copied) != len(np.load(args.cache)["queries"]):
         raise ValueError(f"{args.cache} does not match {args.corpus}: delete it to rebuild")
