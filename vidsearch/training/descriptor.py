@@ -19,13 +19,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from vidsearch.networks.video_hash import VideoHashModel, build_video_hash_model
+from vidsearch.networks.video_hash import VideoHashModel
 from vidsearch.training import losses as L
 from vidsearch.training.checkpoint import Checkpoint, load_checkpoint, release_checkpoint
 from vidsearch.training.common import set_threads
 from vidsearch.training.config import CopyReleaseConfig, DescriptorConfig
 from vidsearch.training.data import Corpus, render_splits
-from vidsearch.training.hashing import StepFn, train_loop, train_stage2
+from vidsearch.training.hashing import StepFn, start_video_hash_model, train_loop, train_stage2
 
 
 def descriptor_losses(cfg: DescriptorConfig) -> StepFn:
@@ -42,11 +42,7 @@ def train_descriptor(cfg: DescriptorConfig, out: str | Path, *, resume: bool = F
                      corpus: Corpus | None = None, val: Corpus | None = None,
                      progress: bool = True) -> Checkpoint | None:
     """Image + texture sub-models by InfoNCE + KoLeo; the quantization head is untouched."""
-    set_threads(cfg.num_threads)
-    torch.manual_seed(cfg.seed)
-    model = build_video_hash_model(cfg.model)
-    if cfg.init_from and not (resume and Path(out).exists()):
-        model.load_state_dict(load_checkpoint(cfg.init_from).state_dict, strict=True)
+    model = start_video_hash_model(cfg, Path(out), resume)
     params = [*model.encoder.parameters(), *model.heads.texture.parameters()]
     return train_loop(cfg, Path(out), model, params, descriptor_losses(cfg), lambda _r: False,
                       resume, corpus, val, progress)

@@ -177,14 +177,7 @@ def train_stage2(cfg: Stage2Config, out: str | Path, *, resume: bool = False,
                  corpus: Corpus | None = None, val: Corpus | None = None,
                  progress: bool = True) -> Checkpoint | None:
     """Stage 2: joint fine-tuning from the stage 1 checkpoint ``cfg.init_from``."""
-    set_threads(cfg.num_threads)
-    torch.manual_seed(cfg.seed)
-    model = build_video_hash_model(cfg.model)
-    if cfg.init_from and not (resume and Path(out).exists()):
-        ck = load_checkpoint(cfg.init_from)
-        if ck.kind != "video_hash":
-            raise ValueError(f"{cfg.init_from}: stage 2 starts from a video_hash checkpoint")
-        model.load_state_dict(ck.state_dict, strict=True)
+    model = start_video_hash_model(cfg, Path(out), resume)
     params = list(model.parameters())
     if not cfg.train_encoder:  # the descriptor stays as trained: only the hash head learns
         for p in [*model.encoder.parameters(), *model.heads.texture.parameters()]:
@@ -193,6 +186,21 @@ def train_stage2(cfg: Stage2Config, out: str | Path, *, resume: bool = False,
     return train_loop(cfg, Path(out), model, params, stage2_losses(cfg),
                 lambda r: r["l_em"] < cfg.texture_threshold and r["l_q"] < cfg.quant_threshold,
                 resume, corpus, val, progress)
+
+
+def start_video_hash_model(cfg: Stage2Config | DescriptorConfig, out: Path,
+                           resume: bool) -> VideoHashModel:
+    """A seeded model for a trainer, continuing the video_hash checkpoint ``cfg.init_from``
+    (ignored when resuming ``out``, which then brings its own weights)."""
+    set_threads(cfg.num_threads)
+    torch.manual_seed(cfg.seed)
+    model = build_video_hash_model(cfg.model)
+    if cfg.init_from and not (resume and out.exists()):
+        ck = load_checkpoint(cfg.init_from)
+        if ck.kind != "video_hash":
+            raise ValueError(f"{cfg.init_from}: expected a video_hash checkpoint, got {ck.kind}")
+        model.load_state_dict(ck.state_dict, strict=True)
+    return model
 
 
 def init_encoder_from_barlow(model: VideoHashModel, path: str | Path) -> None:
