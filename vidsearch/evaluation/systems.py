@@ -173,7 +173,6 @@ def run_phash_variants(
     progress: bool = True,
     flips: Sequence[bool] = (False, True),
     reference_seconds: float = 0.0,
-    background_videos: int = 60,
 ) -> list[SystemRun]:
     """Per-frame 64-bit DCT hashes, frame-level Hamming matching; one index, one run per
     entry of ``flips``. A flipped run also searches the mirrored query and keeps each
