@@ -106,12 +106,12 @@ test: venv promtool photos bench-data ## run the test suite (real gRPC, Triton, 
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 lint: venv ## ruff + mypy
-	$(VENV)/bin/ruff check vidsearch exporters clients/python tests loadtest
-	$(VENV)/bin/mypy vidsearch
+	$(VENV)/bin/ruff check vidsearch exporters clients/python tests loadtest benchmarks
+	$(VENV)/bin/mypy vidsearch benchmarks
 	$(VENV)/bin/mypy clients/python/vidsearch_client
 
 bench: export bench-data ## measure and write BENCHMARKS.md (quality: `vidsearch eval`, ~25 min more)
-	$(PY) -m vidsearch.bench.run --out BENCHMARKS.md --e2e-references 20 --e2e-media-dir var/bench-media
+	$(PY) -m benchmarks --scenario configs/bench/release.yaml --out BENCHMARKS.md
 
 loadtest: export sample ## locust over gRPC against a local server (or TARGET=host:port), report -> BENCHMARKS.md
 	bash loadtest/run_local.sh

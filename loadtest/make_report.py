@@ -80,7 +80,7 @@ def to_markdown(
     scenario: str = "",
     server: str = "",
 ) -> str:
-    from vidsearch.bench.report import fmt, machine_info, md_table, section_header
+    from vidsearch.evaluation.report import fmt, machine_info, md_table, section_header
 
     header = section_header(TITLE, command, machine_info())
     table = md_table(
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is None:
         sys.stdout.write(md)
     else:
-        from vidsearch.bench.report import update_section
+        from vidsearch.evaluation.report import update_section
 
         update_section(args.out, SECTION, md)
         print(f"{args.out}: section {SECTION} updated", file=sys.stderr)

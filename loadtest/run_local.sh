@@ -8,7 +8,7 @@
 # 127.0.0.1 port with a throw-away catalog under $WORK, indexes var/sample/references
 # (`make sample`), waits for gRPC health SERVING, runs locust for DURATION and stops the
 # server. The report (RPS, p50/p95/p99 per RPC, errors) goes into the `loadtest` section
-# of $REPORT (BENCHMARKS.md) via vidsearch.bench.report.update_section.
+# of $REPORT (BENCHMARKS.md) via vidsearch.evaluation.report.update_section.
 #
 # Settings (environment): USERS (4), SPAWN_RATE (2), DURATION (30s), TARGET (unset =
 # local), CONFIG, SAMPLE (var/sample), WORK (var/loadtest), REPORT (BENCHMARKS.md; empty =

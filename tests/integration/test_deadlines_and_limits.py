@@ -22,8 +22,8 @@ from vidsearch_client.v1 import vidsearch_pb2 as pb
 from vidsearch_client.v1 import vidsearch_pb2_grpc as pb_grpc
 
 from vidsearch import metrics
-from vidsearch.bench.end_to_end import write_reference
 from vidsearch.config import StageLimitConfig, VidsearchConfig
+from vidsearch.media.synthetic import generate_video_file
 from vidsearch.orchestrator.admission import StageLimiter
 from vidsearch.orchestrator.factory import build_orchestrator
 from vidsearch.orchestrator.orchestrator import Orchestrator
@@ -70,7 +70,7 @@ def server(starter_repository: Path, tmp_path_factory: pytest.TempPathFactory) -
     config.server.upload_dir = root / "uploads"
     config.server.stage_limits.decode = StageLimitConfig(concurrency=1, queue=1, queue_wait_s=20)
     orchestrator = build_orchestrator(config)
-    video = write_reference(root / "v.mp4", 7, 6.0, fps=8.0, width=128, height=96)
+    video = generate_video_file(root / "v.mp4", 7, 6.0, fps=8.0, width=128, height=96)
     orchestrator.index_video(video, video_id="v")
     running = build_server(config, orchestrator, with_metrics=False, ready_poll_s=0.2)
     try:

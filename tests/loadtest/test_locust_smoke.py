@@ -47,7 +47,7 @@ def test_locust_smoke_against_real_server(
     tmp_path: Path, auth: bool, release_repository: Path
 ) -> None:
     """With auth on, the users send $VIDSEARCH_TOKEN: any call without it would fail."""
-    from vidsearch.bench.end_to_end import _server_config, write_reference
+    from benchmarks.harness import loopback_config, write_reference
     from vidsearch.orchestrator.factory import build_orchestrator
     from vidsearch.service.server import build_server
 
@@ -58,7 +58,7 @@ def test_locust_smoke_against_real_server(
         write_reference(
             folder / f"v{seed}.mp4", seed, 2.0, fps=8.0, width=160, height=120, render_scale=2
         )
-    config = _server_config(release_repository, tmp_path)
+    config = loopback_config(release_repository, tmp_path)
     token_env: dict[str, str] = {}
     if auth:
         from vidsearch.service.auth import token_digest
@@ -139,7 +139,7 @@ def test_locust_smoke_against_real_server(
     assert "| SearchByVideo | " in md and "| IndexVideo | " in md and "| SearchByText | " in md
     assert "No errors." in md
 
-    from vidsearch.bench.report import update_section
+    from vidsearch.evaluation.report import update_section
 
     out = update_section(tmp_path / "B.md", report.SECTION, md)
     text = out.read_text()

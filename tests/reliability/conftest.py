@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from vidsearch.bench.end_to_end import write_reference
 from vidsearch.config import VidsearchConfig
 from vidsearch.exporters.cpu_twin import sync_cpu_twin
 from vidsearch.inference.tritonserver import TritonServerProcess, free_port
+from vidsearch.media.synthetic import generate_video_file
 
 STARTER = Path(__file__).resolve().parents[2] / "models" / "starter"
 N_VIDEOS = 3
@@ -36,7 +36,7 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Three distinct 8 s references (v0, v1, v2)."""
     root = tmp_path_factory.mktemp("fault_videos")
     return [
-        write_reference(root / f"v{i}.mp4", 100 + i, 8.0, fps=8.0, width=128, height=96)
+        generate_video_file(root / f"v{i}.mp4", 100 + i, 8.0, fps=8.0, width=128, height=96)
         for i in range(N_VIDEOS)
     ]
 

@@ -31,10 +31,10 @@ from pathlib import Path
 import pytest
 import qdrant_edge as qe
 
-from vidsearch.bench.end_to_end import write_reference
 from vidsearch.catalog import schema as sc
 from vidsearch.catalog.qdrant_edge import QdrantEdgeCatalog, _match
 from vidsearch.config import VidsearchConfig
+from vidsearch.media.synthetic import generate_video_file
 from vidsearch.orchestrator.api import SearchOptions
 from vidsearch.orchestrator.factory import build_orchestrator
 from vidsearch.orchestrator.orchestrator import Orchestrator
@@ -160,7 +160,7 @@ def test_kill_9_during_indexing_loses_nothing(repository: Path, tmp_path: Path) 
         for i in range(PER_TRIAL):
             vid = f"t{trial:02d}-v{i}"
             seconds = 4.0 + (trial * PER_TRIAL + i) % 3
-            path = write_reference(
+            path = generate_video_file(
                 media / f"{vid}.mp4",
                 1000 + trial * PER_TRIAL + i,
                 seconds,

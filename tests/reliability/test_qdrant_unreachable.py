@@ -23,8 +23,8 @@ import pytest
 from vidsearch_client import RetryPolicy, VideoSearchClient
 from vidsearch_client.errors import VidsearchError
 
-from vidsearch.bench.end_to_end import write_reference
 from vidsearch.config import VidsearchConfig
+from vidsearch.media.synthetic import generate_video_file
 from vidsearch.orchestrator.factory import build_orchestrator
 from vidsearch.service.server import build_server
 
@@ -56,7 +56,7 @@ def down(request: pytest.FixtureRequest, repository: Path, tmp_path: Path) -> It
     config.server.upload_dir = tmp_path / "uploads"
     orchestrator = build_orchestrator(config)  # must not fail: Qdrant may come later
     running = build_server(config, orchestrator, with_metrics=False, ready_poll_s=0.2)
-    video = write_reference(tmp_path / "q.mp4", 3, 4.0, fps=8.0, width=128, height=96)
+    video = generate_video_file(tmp_path / "q.mp4", 3, 4.0, fps=8.0, width=128, height=96)
     try:
         yield Down(running.target, url, video)
     finally:

@@ -24,6 +24,7 @@ import numpy as np
 
 from vidsearch.evaluation.agreement import Agreement, encode_keyframes, ranking_agreement
 from vidsearch.evaluation.metrics import micro_average_precision, recall_at_k, segment_iou
+from vidsearch.evaluation.report import md_table
 from vidsearch.evaluation.systems import (
     PHASH_NAME,
     SystemRun,
@@ -253,21 +254,17 @@ def to_markdown(rows: list[QualityRow], manifest_summary: str,
     def ratio(value: float | None) -> str:
         return "—" if value is None else f"{value:.2f}x"
 
-    lines = [
-        manifest_summary,
-        "",
-        "| system | µAP | µAP / pHash | R@1 | R@10 | mean segment IoU "
-        "| hash top-10 ∩ texture top-10 | texture top-10 kept in hash top-100 | ms/query "
-        "| index ms per video s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r.system} | {r.micro_ap:.3f} | {ratio(r.micro_ap_ratio_vs_phash)} "
-            f"| {_pct(r.recall_at_1)} | {_pct(r.recall_at_10)} | {r.mean_segment_iou:.3f} "
-            f"| {_pct(r.hash_top10_overlap)} | {_pct(r.texture_top10_in_hash_top100)} "
-            f"| {r.ms_per_query:.0f} | {num(r.ms_per_indexed_second, '.1f')} |"
-        )
+    headers = ["system", "µAP", "µAP / pHash", "R@1", "R@10", "mean segment IoU",
+               "hash top-10 ∩ texture top-10", "texture top-10 kept in hash top-100",
+               "ms/query", "index ms per video s"]
+    table = md_table(headers, [
+        [r.system, f"{r.micro_ap:.3f}", ratio(r.micro_ap_ratio_vs_phash), _pct(r.recall_at_1),
+         _pct(r.recall_at_10), f"{r.mean_segment_iou:.3f}", _pct(r.hash_top10_overlap),
+         _pct(r.texture_top10_in_hash_top100), f"{r.ms_per_query:.0f}",
+         num(r.ms_per_indexed_second, ".1f")]
+        for r in rows
+    ])
+    lines = [manifest_summary, "", table]
     lines += ["", *breakdown_markdown(rows, manifest)]
     if skipped:
         lines += ["", *[f"- {s}" for s in skipped]]
@@ -296,13 +293,12 @@ def breakdown_markdown(rows: list[QualityRow], manifest: BenchmarkManifest | Non
         "R@1 per edit family (a query with a chain of 2-3 counts in each of its families) "
         "and per source type of the copied reference:",
         "",
-        "| system | " + " | ".join(cols) + " |",
-        "|---|" + "---|" * len(cols),
+        md_table(["system", *cols], [
+            [r.system, *(_pct(r.recall_at_1_by_family.get(f)) for f in families),
+             *(_pct(r.recall_at_1_by_source.get(s)) for s in sources)]
+            for r in rows
+        ]),
     ]
-    for r in rows:
-        cells = [_pct(r.recall_at_1_by_family.get(f)) for f in families]
-        cells += [_pct(r.recall_at_1_by_source.get(s)) for s in sources]
-        lines.append(f"| {r.system} | " + " | ".join(cells) + " |")
     return lines
 
 

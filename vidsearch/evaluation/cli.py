@@ -64,8 +64,8 @@ def corpus_summary(manifest: Any, seed: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vidsearch.bench.report import machine_info, section_header, update_section
     from vidsearch.evaluation.benchmark import evaluate, load_systems, save_rows, to_markdown
+    from vidsearch.evaluation.report import machine_info, section_header, update_section
     from vidsearch.media.corpus import build_copy_benchmark, load_manifest
 
     machine = machine_info()  # load average before the run, not after

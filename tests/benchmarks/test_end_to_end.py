@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
 
-from vidsearch.bench.end_to_end import (
-    OUTSIDE,
-    EndToEndBenchConfig,
-    config_argv,
-    plan_cuts,
-    run_end_to_end_bench,
-    to_markdown,
-)
+from benchmarks.__main__ import parse, reproduce
+from benchmarks.end_to_end import OUTSIDE, EndToEndBenchConfig, plan_cuts, run, to_markdown
 from vidsearch.config import SearchConfig
 
-COMMAND = "python -m vidsearch.bench.run --out B.md --sections end_to_end --e2e-references 2"
+COMMAND = "python -m benchmarks --out B.md --sections end_to_end --end-to-end.references 2"
 
 
 def test_plan_cuts() -> None:
@@ -45,7 +40,7 @@ def test_smallest_end_to_end_bench(tmp_path: Path) -> None:
         warmup=1,
         work_dir=tmp_path,
     )
-    result = run_end_to_end_bench(cfg, log=lambda _: None)
+    result = run(cfg, log=lambda _: None)
     assert result.toy and "toy" in result.source
     assert [x.video_id for x in result.index] == ["ref0000", "ref0001"]
     assert all(x.wall_s > 0 and x.duration_s == 3.0 and x.bytes > 0 for x in result.index)
@@ -91,14 +86,12 @@ def test_smallest_end_to_end_bench(tmp_path: Path) -> None:
     assert "| **end to end p50** |" in md
 
 
-def test_config_argv_round_trips() -> None:
-    import argparse
-
-    from vidsearch.bench.end_to_end import add_arguments, config_from_args
-
+def test_reproduce_round_trips() -> None:
+    """The section's Reproduce: line parses back to the same config, defaults and scenario
+    overridden."""
     cfg = EndToEndBenchConfig(references=3, query_durations=(10.0, 60.0), media_dir=Path("m"))
-    parser = argparse.ArgumentParser()
-    add_arguments(parser, "e2e-")
-    argv = config_argv(cfg, "e2e-")
-    assert all(a.startswith("--e2e-") for a in argv[::2])
-    assert config_from_args(parser.parse_args(argv), "e2e-") == cfg
+    argv = shlex.split(reproduce(Path("B.md"), "end_to_end", cfg))[3:]
+    assert argv[:4] == ["--out", "B.md", "--sections", "end_to_end"]
+    assert all(a.startswith("--end-to-end.") for a in argv[4::2])
+    assert "--end-to-end.query-durations" in argv and "10,60" in argv
+    assert parse(argv).end_to_end == cfg

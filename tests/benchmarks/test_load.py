@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
 
-from vidsearch.bench.load import LoadBenchConfig, config_argv, run_load_bench, to_markdown
-from vidsearch.bench.run import SECTIONS, build_parser
+from benchmarks.__main__ import parse, reproduce
+from benchmarks.load import LoadBenchConfig, run, to_markdown
 
-COMMAND = "python -m vidsearch.bench.run --out B.md --sections load --load-duration 3"
+COMMAND = "python -m benchmarks --out B.md --sections load --load.duration-s 3"
 
 
 @pytest.mark.timeout(180)
@@ -29,7 +30,7 @@ def test_smallest_load_bench(tmp_path: Path) -> None:
         duration_s=3.0,
         work_dir=tmp_path,
     )
-    result = run_load_bench(cfg, log=lambda _: None)
+    result = run(cfg, log=lambda _: None)
     assert result.toy
     assert result.other_errors == 0, result.errors
     assert result.accepted >= 1
@@ -43,12 +44,10 @@ def test_smallest_load_bench(tmp_path: Path) -> None:
     assert "Offered" in markdown and "served" in markdown
 
 
-def test_load_section_registered() -> None:
-    assert "load" in SECTIONS
+def test_load_section_in_the_release_scenario() -> None:
     cfg = LoadBenchConfig(clients=3, rate=7.5, duration_s=4.0)
-    args = build_parser().parse_args(config_argv(cfg, SECTIONS["load"].prefix))
-    from vidsearch.bench.load import config_from_args
-
-    assert config_from_args(args, SECTIONS["load"].prefix) == cfg
-    quick = build_parser(quick=True).parse_args([])
-    assert quick.load_duration < LoadBenchConfig().duration_s
+    argv = shlex.split(reproduce(Path("B.md"), "load", cfg))[3:]
+    assert parse(argv).load == cfg
+    release = parse([])
+    assert "load" in release.sections
+    assert release.load.duration_s > LoadBenchConfig().duration_s

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from vidsearch.bench.inference import InferenceBenchConfig, run_inference_bench, to_markdown
+from benchmarks.inference import InferenceBenchConfig, run, to_markdown
 
 pytestmark = pytest.mark.triton
+
+COMMAND = "python -m benchmarks --sections inference --inference.iterations 3"
 
 
 def test_smallest_inference_bench(tmp_path: Path) -> None:
@@ -24,7 +26,7 @@ def test_smallest_inference_bench(tmp_path: Path) -> None:
         perf_window_ms=500,
         work_dir=tmp_path,
     )
-    result = run_inference_bench(cfg, log=lambda _: None)
+    result = run(cfg, log=lambda _: None)
     assert "toy" in result.source
     measured = [r for r in result.rows if r.ort is not None]
     assert {r.model for r in measured} == {"frame_encoder", "hash_texture_heads", "video_embedder"}
@@ -35,10 +37,10 @@ def test_smallest_inference_bench(tmp_path: Path) -> None:
     perf = result.perf[0]
     assert perf.returncode == 0, perf.summary
     assert perf.throughput and perf.throughput > 0
-    md = to_markdown(result, "python -m vidsearch.bench.inference --iterations 3")
+    md = to_markdown(result, COMMAND)
     lines = md.splitlines()
     assert lines[0].startswith("## Inference")
-    assert lines[2] == "Reproduce: `python -m vidsearch.bench.inference --iterations 3`"
+    assert lines[2] == f"Reproduce: `{COMMAND}`"
     assert any(line.startswith("| frame_encoder | 16 |") for line in lines)
     assert "### perf_analyzer" in md and "Concurrency: 2, throughput:" in md
     assert [p.name for p in tmp_path.iterdir()] == ["no-checkpoints"]  # work dir cleaned up

@@ -7,16 +7,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidsearch.bench.catalog_search import (
+from benchmarks.catalog_search import (
     CatalogBenchConfig,
     faiss_search,
     make_dataset,
     make_queries,
-    run_catalog_bench,
+    run,
     to_markdown,
 )
 
 pytest.importorskip("faiss", reason="faiss-cpu (the bench extra) is not installed")
+
+COMMAND = "python -m benchmarks --sections catalog --catalog.sizes 300,1000"
 
 
 def test_faiss_baseline_finds_planted_item() -> None:
@@ -55,7 +57,7 @@ def test_smallest_catalog_bench(tmp_path: Path) -> None:
         api_keyframes=(0, 2),
         work_dir=tmp_path,
     )
-    result = run_catalog_bench(cfg, log=lambda _: None)
+    result = run(cfg, log=lambda _: None)
     assert [s.size for s in result.searches] == [300, 300, 1000, 1000]
     for s in result.searches:
         assert s.edge_top1 == s.queries and s.faiss_top1 == s.queries
@@ -63,10 +65,10 @@ def test_smallest_catalog_bench(tmp_path: Path) -> None:
     assert [x.size for x in result.loads] == [300, 1000]
     assert all(x.edge_points_per_s > 0 for x in result.loads)
     assert [a.keyframes_per_video for a in result.api] == [0, 2]
-    md = to_markdown(result, "python -m vidsearch.bench.catalog_search --sizes 300,1000")
+    md = to_markdown(result, COMMAND)
     lines = md.splitlines()
     assert lines[0].startswith("## Catalog search")
-    assert lines[2] == "Reproduce: `python -m vidsearch.bench.catalog_search --sizes 300,1000`"
+    assert lines[2] == f"Reproduce: `{COMMAND}`"
     assert any(line.startswith("- Machine: ") and "load average" in line for line in lines)
     for heading in ("### Search latency", "### Loading", "### Catalog API upserts"):
         assert any(line.startswith(heading) for line in lines)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vidsearch.bench.report import (
+from vidsearch.evaluation.report import (
     SectionError,
     machine_info,
     md_table,

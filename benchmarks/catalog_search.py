@@ -1,0 +1,418 @@
+"""Search-stage latency: Qdrant Edge catalog vs FAISS IndexBinaryFlat + numpy rerank.
+
+Both engines hold the same synthetic catalog (random ±1 128-bit codes, random unit
+textures) and answer the same queries (a stored code with some bits flipped, its texture
+plus noise), interleaved query by query so machine noise hits both alike:
+
+- **Qdrant Edge**: ``QdrantEdgeCatalog.search_videos`` after ``optimize()``. ``upsert_video``
+  writes one video at a time with three fsyncs, so the catalog is bulk-loaded by batched
+  upserts straight into its own ``videos`` shard; the searches go through the catalog API.
+- **FAISS** (the baseline): ``IndexBinaryFlat`` top ``coarse_limit``, keep Hamming <=
+  threshold, numpy L2 distances of those candidates' textures, top ``limit``.
+"""
+
+from __future__ import annotations
+
+import gc
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from benchmarks.harness import Log, SectionConfig, stderr, table, timed
+from vidsearch.evaluation.report import MachineInfo, fmt, machine_info, percentile, section_header
+
+if TYPE_CHECKING:
+    from vidsearch.catalog.qdrant_edge import QdrantEdgeCatalog
+
+TITLE = "Catalog search: Qdrant Edge vs FAISS IndexBinaryFlat"
+HASH_BITS = 128
+
+
+class CatalogBenchConfig(SectionConfig):
+    sizes: tuple[int, ...] = (300, 1000)
+    """catalog sizes (points), largest last"""
+    queries: int = 6
+    """timed queries per size and threshold"""
+    warmup: int = 1
+    """untimed queries first"""
+    max_hamming: tuple[int, ...] = (40, 60)
+    """Hamming thresholds to time"""
+    coarse_limit: int = 1000
+    limit: int = 10
+    texture_dim: int = 128
+    flipped_bits: int = 8
+    texture_noise: float = 0.3
+    """expected norm of the noise added to a query texture"""
+    batch: int = 2000
+    """points per bulk upsert"""
+    faiss_threads: int = 1
+    api_videos: int = 3
+    """videos written through upsert_video (0: skip)"""
+    api_keyframes: tuple[int, ...] = (0, 30)
+    """key frames per video of the upsert_video runs"""
+    seed: int = 0
+    work_dir: Path | None = None
+    """where the temporary catalogs go (default: the system's temporary folder)"""
+
+
+@dataclass(frozen=True)
+class Latency:
+    p50_ms: float
+    p95_ms: float
+    cpu_p50_ms: float  # process CPU time (all threads) per query, median
+
+    @staticmethod
+    def of(wall_s: list[float], cpu_s: list[float]) -> Latency:
+        wall = [w * 1e3 for w in wall_s]
+        return Latency(percentile(wall, 50), percentile(wall, 95),
+                       percentile([c * 1e3 for c in cpu_s], 50))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    size: int
+    max_hamming: int
+    queries: int
+    edge: Latency
+    faiss: Latency
+    edge_top1: int  # queries whose first result is the planted item
+    faiss_top1: int
+    agreement: float  # mean |top-limit(Edge) ∩ top-limit(FAISS)| / max(len)
+    mean_candidates: float  # codes within the threshold, capped at coarse_limit (FAISS side)
+
+    @property
+    def ratio(self) -> float:
+        return self.edge.p50_ms / self.faiss.p50_ms if self.faiss.p50_ms > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    size: int
+    edge_upsert_s: float
+    edge_optimize_s: float
+    edge_optimized: bool  # optimize() returned True (segments merged, quantization built)
+    edge_segments: int
+    edge_indexed_vectors: int  # vectors in indexed (quantized) segments, both named vectors
+    edge_disk_mb: float
+    faiss_add_s: float
+
+    @property
+    def edge_points_per_s(self) -> float:
+        return self.size / self.edge_upsert_s if self.edge_upsert_s > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class ApiUpsertResult:
+    videos: int
+    keyframes_per_video: int
+    seconds: float
+    p50_ms: float  # per upsert_video call
+    p95_ms: float
+
+    @property
+    def points(self) -> int:
+        return self.videos * (1 + self.keyframes_per_video)
+
+
+@dataclass
+class CatalogBenchResult:
+    config: CatalogBenchConfig
+    machine: MachineInfo
+    loads: list[LoadResult] = field(default_factory=list)
+    searches: list[SearchResult] = field(default_factory=list)
+    api: list[ApiUpsertResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class Dataset:
+    codes: np.ndarray  # (n, 128) int8 of ±1
+    packed: np.ndarray  # (n, 16) uint8, bit set where the code is +1
+    textures: np.ndarray  # (n, d) float32, unit norm
+
+
+def make_dataset(n: int, dim: int, rng: np.random.Generator) -> Dataset:
+    bits = rng.random((n, HASH_BITS), dtype=np.float32) < 0.5
+    textures = rng.standard_normal((n, dim), dtype=np.float32)
+    textures /= np.linalg.norm(textures, axis=1, keepdims=True)
+    return Dataset(np.where(bits, np.int8(1), np.int8(-1)), np.packbits(bits, axis=1), textures)
+
+
+@dataclass
+class Queries:
+    planted: np.ndarray  # (q,) index of the stored item each query was made from
+    codes: np.ndarray  # (q, 128) float32 ±1
+    packed: np.ndarray  # (q, 16) uint8
+    textures: np.ndarray  # (q, d) float32
+
+
+def make_queries(
+    data: Dataset, count: int, flipped: int, noise: float, rng: np.random.Generator
+) -> Queries:
+    n, dim = data.textures.shape
+    planted = rng.choice(n, size=count, replace=count > n)
+    codes = data.codes[planted].astype(np.float32)
+    for row in codes:
+        row[rng.choice(HASH_BITS, size=flipped, replace=False)] *= -1.0
+    textures = data.textures[planted] + rng.standard_normal(
+        (count, dim), dtype=np.float32
+    ) * np.float32(noise / np.sqrt(dim))
+    textures /= np.linalg.norm(textures, axis=1, keepdims=True)
+    return Queries(planted, codes, np.packbits(codes > 0, axis=1), textures)
+
+
+def video_id(index: int) -> str:
+    return f"v{index:08d}"
+
+
+def bulk_load_edge(catalog: QdrantEdgeCatalog, data: Dataset, batch: int) -> float:
+    """Batched upserts into the catalog's own ``videos`` shard; seconds incl. the flush.
+
+    Same point ids and indexed payload fields as ``upsert_video`` writes (no key frames, no
+    unindexed metadata: payload conversion is the slowest part of the load).
+    """
+    import qdrant_edge as qe
+
+    from vidsearch.catalog import schema as sc
+
+    shard = catalog._shards[sc.VIDEOS]
+    started = time.perf_counter()
+    for start in range(0, len(data.codes), batch):
+        stop = min(start + batch, len(data.codes))
+        hashes = data.codes[start:stop].astype(np.float32).tolist()
+        textures = data.textures[start:stop].tolist()
+        points = [
+            qe.Point(
+                sc.video_point_id(video_id(start + i)),
+                {sc.VEC_HASH: h, sc.VEC_TEXTURE: t},
+                {sc.F_VIDEO_ID: video_id(start + i), sc.F_MODEL_VERSION: 1, sc.F_GENERATION: 1},
+            )
+            for i, (h, t) in enumerate(zip(hashes, textures, strict=True))
+        ]
+        shard.update(qe.UpdateOperation.upsert_points(points))
+    shard.flush()
+    return time.perf_counter() - started
+
+
+def faiss_search(
+    index: Any, textures: np.ndarray, packed: np.ndarray, texture: np.ndarray, *,
+    max_hamming: int, coarse_limit: int, limit: int,
+) -> tuple[np.ndarray, int]:  # fmt: skip
+    """(top ``limit`` ids by texture distance, number of coarse candidates)."""
+    distances, ids = index.search(packed[None, :], coarse_limit)
+    candidates = ids[0][(ids[0] >= 0) & (distances[0] <= max_hamming)]
+    if candidates.size == 0:
+        return candidates, 0
+    diff = textures[candidates] - texture
+    dist = np.einsum("ij,ij->i", diff, diff)
+    if candidates.size > limit:
+        top = np.argpartition(dist, limit - 1)[:limit]
+        order = top[np.argsort(dist[top], kind="stable")]
+    else:
+        order = np.argsort(dist, kind="stable")
+    return candidates[order], int(candidates.size)
+
+
+def bench_size(
+    n: int, cfg: CatalogBenchConfig, root: Path, log: Log
+) -> tuple[LoadResult, list[SearchResult]]:
+    import faiss
+
+    from vidsearch.catalog import schema as sc
+    from vidsearch.catalog.qdrant_edge import QdrantEdgeCatalog
+
+    rng = np.random.default_rng([cfg.seed, n])
+    data = make_dataset(n, cfg.texture_dim, rng)
+    queries = make_queries(data, cfg.queries + cfg.warmup, cfg.flipped_bits, cfg.texture_noise, rng)
+    path = root / f"edge-{n}"
+    shutil.rmtree(path, ignore_errors=True)
+    faiss.omp_set_num_threads(cfg.faiss_threads)
+    catalog = QdrantEdgeCatalog(path, texture_dim=cfg.texture_dim)
+    try:
+        upsert_s = bulk_load_edge(catalog, data, cfg.batch)
+        optimized, optimize_s, _ = timed(catalog.optimize)
+        info = catalog._shards[sc.VIDEOS].info()
+        log(f"[catalog] n={n}: Edge bulk upsert {upsert_s:.1f} s, optimize {optimize_s:.1f} s "
+            f"({info.segments_count} segments, {info.indexed_vectors_count} indexed vectors)")
+        index = faiss.IndexBinaryFlat(HASH_BITS)
+        _, add_s, _ = timed(index.add, data.packed)
+        disk_mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+        load = LoadResult(n, upsert_s, optimize_s, optimized, int(info.segments_count),
+                          int(info.indexed_vectors_count), disk_mb, add_s)  # fmt: skip
+        results = []
+        for max_hamming in cfg.max_hamming:
+            r = _search_loop(n, max_hamming, catalog, index, data, queries, cfg)
+            results.append(r)
+            log(f"[catalog] n={n} H<={max_hamming}: Edge p50 {r.edge.p50_ms:.2f} ms, "
+                f"FAISS p50 {r.faiss.p50_ms:.2f} ms (x{r.ratio:.2f})")
+    finally:
+        catalog.close()
+        shutil.rmtree(path, ignore_errors=True)
+    return load, results
+
+
+def _search_loop(
+    n: int, max_hamming: int, catalog: QdrantEdgeCatalog, index: Any, data: Dataset,
+    queries: Queries, cfg: CatalogBenchConfig,
+) -> SearchResult:  # fmt: skip
+    def edge(q: int) -> list[int]:
+        found = catalog.search_videos(
+            queries.codes[q], queries.textures[q], max_hamming=max_hamming,
+            coarse_limit=cfg.coarse_limit, limit=cfg.limit,
+        )  # fmt: skip
+        return [int(c.info.video_id[1:]) for c in found]
+
+    def base(q: int) -> tuple[np.ndarray, int]:
+        return faiss_search(
+            index, data.textures, queries.packed[q], queries.textures[q],
+            max_hamming=max_hamming, coarse_limit=cfg.coarse_limit, limit=cfg.limit,
+        )  # fmt: skip
+
+    for q in range(cfg.warmup):
+        edge(q)
+        base(q)
+    edge_wall, edge_cpu, faiss_wall, faiss_cpu = [], [], [], []
+    edge_top1 = faiss_top1 = 0
+    agreement, candidates = [], []
+    for q in range(cfg.warmup, cfg.warmup + cfg.queries):
+        # Alternate which engine goes first so neither always gets the warmer cache.
+        if q % 2:
+            edge_ids, ew, ec = timed(edge, q)
+            (faiss_ids, count), fw, fc = timed(base, q)
+        else:
+            (faiss_ids, count), fw, fc = timed(base, q)
+            edge_ids, ew, ec = timed(edge, q)
+        edge_wall.append(ew)
+        edge_cpu.append(ec)
+        faiss_wall.append(fw)
+        faiss_cpu.append(fc)
+        planted = int(queries.planted[q])
+        edge_top1 += bool(edge_ids) and edge_ids[0] == planted
+        faiss_top1 += bool(len(faiss_ids)) and int(faiss_ids[0]) == planted
+        both = max(len(edge_ids), len(faiss_ids))
+        agreement.append(len(set(edge_ids) & set(faiss_ids.tolist())) / both if both else 1.0)
+        candidates.append(count)
+    return SearchResult(
+        n, max_hamming, cfg.queries, Latency.of(edge_wall, edge_cpu),
+        Latency.of(faiss_wall, faiss_cpu), edge_top1, faiss_top1,
+        float(np.mean(agreement)), float(np.mean(candidates)),
+    )  # fmt: skip
+
+
+def bench_api_upserts(cfg: CatalogBenchConfig, root: Path, log: Log) -> list[ApiUpsertResult]:
+    """Throughput of ``QdrantEdgeCatalog.upsert_video`` (three flushes per video)."""
+    from vidsearch.catalog import KeyFrame, QdrantEdgeCatalog, VideoRecord
+
+    out = []
+    rng = np.random.default_rng([cfg.seed, 7])
+    for frames in cfg.api_keyframes:
+        data = make_dataset(cfg.api_videos * (1 + frames), cfg.texture_dim, rng)
+        codes = data.codes.astype(np.float32)
+        records = []
+        for v in range(cfg.api_videos):
+            base = v * (1 + frames)
+            kfs = tuple(
+                KeyFrame(float(k), codes[base + 1 + k], data.textures[base + 1 + k])
+                for k in range(frames)
+            )
+            records.append(
+                VideoRecord(video_id(v), codes[base], data.textures[base], 60.0, 1, keyframes=kfs)
+            )
+        path = root / f"api-{frames}"
+        shutil.rmtree(path, ignore_errors=True)
+        with QdrantEdgeCatalog(path, texture_dim=cfg.texture_dim) as catalog:
+            calls = [timed(catalog.upsert_video, record)[1] for record in records]
+        shutil.rmtree(path, ignore_errors=True)
+        ms = [c * 1e3 for c in calls]
+        out.append(ApiUpsertResult(cfg.api_videos, frames, sum(calls), percentile(ms, 50),
+                                   percentile(ms, 95)))  # fmt: skip
+        log(f"[catalog] upsert_video x{cfg.api_videos} with {frames} key frames: "
+            f"p50 {out[-1].p50_ms:.1f} ms/call")
+    return out
+
+
+def run(cfg: CatalogBenchConfig, log: Log = stderr) -> CatalogBenchResult:
+    """Every size (largest last), then the catalog-API upsert rates."""
+    result = CatalogBenchResult(cfg, machine_info())
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="vidsearch-bench-catalog-", dir=cfg.work_dir) as tmp:
+        for n in sorted(cfg.sizes):
+            load, searches = bench_size(n, cfg, Path(tmp), log)
+            result.loads.append(load)
+            result.searches.extend(searches)
+            gc.collect()
+        if cfg.api_videos > 0:
+            result.api = bench_api_upserts(cfg, Path(tmp), log)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def to_markdown(result: CatalogBenchResult, command: str) -> str:
+    cfg = result.config
+    lines = [section_header(TITLE, command, result.machine)]
+    lines.append(
+        f"Synthetic catalog: random ±1 {HASH_BITS}-bit codes and random L2-normalised "
+        f"{cfg.texture_dim}-d textures; {cfg.queries} queries per row (after {cfg.warmup} "
+        f"warm-up), each a stored code with {cfg.flipped_bits} bits flipped and its texture "
+        f"plus noise (norm ≈ {cfg.texture_noise}), the same queries for both engines, "
+        f"interleaved. Search: Hamming ≤ max_hamming, coarse top {cfg.coarse_limit}, "
+        f"texture rerank, top {cfg.limit}.\n\n"
+        f"- **Qdrant Edge** (`QdrantEdgeCatalog.search_videos`, after `optimize()`): "
+        f"loaded by batched upserts of {cfg.batch} points written directly into the "
+        f"catalog's own `videos` shard (same shard config, WAL on, one flush at the end), "
+        f"because `upsert_video` writes one video at a time with three flushes; the "
+        f"searches go through the catalog API (Python call, payload and hash vector "
+        f"returned, Hamming recomputed).\n"
+        f"- **FAISS baseline**: `IndexBinaryFlat` on packed codes, `search(k={cfg.coarse_limit})`, "
+        f"keep distance ≤ max_hamming, numpy L2 rerank of those candidates' textures; "
+        f"FAISS OpenMP threads = {cfg.faiss_threads}. Edge uses its own threads (not "
+        f"configurable from Python): compare the CPU columns too.\n"
+        f"- Ratio = Edge p50 / FAISS p50 (same run). Top-1 = queries whose first result "
+        f"is the planted item. Agreement = mean overlap of the two top-{cfg.limit} lists. "
+        f"Candidates = codes within the threshold, capped at {cfg.coarse_limit}.\n"
+    )
+    lines.append("### Search latency (ms per query, single client)\n")
+    lines.append(table({
+        "points": lambda s: f"{s.size:,}",
+        "max_hamming": lambda s: s.max_hamming,
+        "candidates": lambda s: fmt(s.mean_candidates, 1),
+        "Edge p50": lambda s: fmt(s.edge.p50_ms),
+        "Edge p95": lambda s: fmt(s.edge.p95_ms),
+        "Edge CPU p50": lambda s: fmt(s.edge.cpu_p50_ms),
+        "FAISS p50": lambda s: fmt(s.faiss.p50_ms),
+        "FAISS p95": lambda s: fmt(s.faiss.p95_ms),
+        "FAISS CPU p50": lambda s: fmt(s.faiss.cpu_p50_ms),
+        "Edge/FAISS p50": lambda s: f"{s.ratio:.2f}x",
+        "Edge top-1": lambda s: f"{s.edge_top1}/{s.queries}",
+        "FAISS top-1": lambda s: f"{s.faiss_top1}/{s.queries}",
+        "top-10 agreement": lambda s: fmt(s.agreement, 3),
+    }, result.searches))  # fmt: skip
+    lines.append("### Loading\n")
+    lines.append(table({
+        "points": lambda x: f"{x.size:,}",
+        "Edge bulk upsert (points/s)": lambda x: f"{x.edge_points_per_s:,.0f}",
+        "Edge bulk upsert s": lambda x: fmt(x.edge_upsert_s, 1),
+        "Edge optimize s": lambda x: fmt(x.edge_optimize_s, 1)
+        + ("" if x.edge_optimized else " (nothing to do)"),
+        "Edge segments / indexed vectors": lambda x: f"{x.edge_segments} / "
+        f"{x.edge_indexed_vectors:,}",
+        "Edge on disk MB (both shards, WAL incl.)": lambda x: fmt(x.edge_disk_mb, 0),
+        "FAISS add s": lambda x: fmt(x.faiss_add_s, 3),
+    }, result.loads))  # fmt: skip
+    if result.api:
+        lines.append("### Catalog API upserts (`upsert_video`, one video at a time, flushed)\n")
+        lines.append(table({
+            "videos": lambda a: a.videos,
+            "key frames / video": lambda a: a.keyframes_per_video,
+            "p50 ms / call": lambda a: fmt(a.p50_ms),
+            "p95 ms / call": lambda a: fmt(a.p95_ms),
+            "videos/s": lambda a: fmt(a.videos / a.seconds, 1),
+            "points/s": lambda a: f"{a.points / a.seconds:,.0f}",
+        }, result.api))  # fmt: skip
+    lines.append(f"Total run time {result.seconds:.0f} s.")
+    return "\n".join(lines)

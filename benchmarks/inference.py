@@ -1,0 +1,396 @@
+"""Inference latency: embedded ONNX Runtime vs Triton (CPU twin, gRPC), same run.
+
+The models come from the checkpoints in ``checkpoints`` (every ``*.pt``, family by checkpoint
+kind) or, when there are none, from the ``toy`` family; ``repository`` uses an exported
+production repository instead. For each model and batch size, the embedded
+``OnnxRuntimeBackend`` (the baseline) and ``TritonBackend`` talking gRPC to a real
+tritonserver serving the CPU twin are called alternately with the same inputs; both run
+onnxruntime with the same intra-op threads, so the difference is the serving path. Then
+``perf_analyzer`` drives one served model at a few concurrency levels; its summary is quoted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.harness import Log, SectionConfig, stderr, table
+from vidsearch.evaluation.report import MachineInfo, fmt, machine_info, percentile, section_header
+
+TITLE = "Inference: embedded ONNX Runtime vs Triton (CPU twin, gRPC)"
+
+
+class InferenceBenchConfig(SectionConfig):
+    checkpoints: Path = Path("models/starter")
+    """folder of *.pt (else: the toy family)"""
+    repository: Path | None = None
+    """use this exported production repository instead"""
+    models: tuple[str, ...] = ("frame_encoder", "hash_texture_heads", "video_embedder")
+    batches: tuple[int, ...] = (1, 16)
+    frames: int = 8
+    """T of video inputs [B,T,H,W,3]"""
+    iterations: int = 3
+    """timed calls per model, batch and backend"""
+    warmup: int = 1
+    threads: int = 1
+    """onnxruntime intra-op threads, embedded and in the twin alike"""
+    perf_model: str = "frame_encoder"
+    perf_batch: int = 1
+    perf_concurrency: tuple[int, ...] = (2,)
+    """perf_analyzer concurrency levels ([]: skip perf_analyzer)"""
+    perf_window_ms: int = 500
+    seed: int = 0
+    work_dir: Path | None = None
+    """where the temporary folder goes (default: the system's temporary folder)"""
+
+
+@dataclass(frozen=True)
+class Timing:
+    p50_ms: float
+    p95_ms: float
+
+    @staticmethod
+    def of(seconds: list[float]) -> Timing:
+        ms = [s * 1e3 for s in seconds]
+        return Timing(percentile(ms, 50), percentile(ms, 95))
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    model: str
+    batch: int
+    input_shapes: str
+    ort: Timing | None
+    triton: Timing | None
+    outputs_match: bool | None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.ort is None or self.triton is None or self.ort.p50_ms <= 0:
+            return None
+        return self.triton.p50_ms / self.ort.p50_ms
+
+
+@dataclass(frozen=True)
+class PerfRun:
+    concurrency: int
+    command: str
+    returncode: int
+    summary: list[str]
+    throughput: float | None  # infer/s from the summary line
+    latency_us: float | None
+
+
+@dataclass
+class InferenceBenchResult:
+    config: InferenceBenchConfig
+    machine: MachineInfo
+    source: str = ""
+    export_s: float = 0.0
+    triton_start_s: float = 0.0
+    queue_delay_us: dict[str, int] = field(default_factory=dict)
+    max_batch: dict[str, int] = field(default_factory=dict)
+    rows: list[ModelRow] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # asked for but not exported
+    perf: list[PerfRun] = field(default_factory=list)
+    perf_model: str = ""
+    perf_error: str = ""
+    seconds: float = 0.0
+
+
+def prepare_repository(cfg: InferenceBenchConfig, root: Path, log: Log) -> tuple[Path, Path, str]:
+    """(production repository, CPU twin, description of where the models came from)."""
+    from vidsearch.exporters.cpu_twin import sync_cpu_twin
+    from vidsearch.exporters.families import family_for_kind, get_family
+    from vidsearch.exporters.pipeline import export_models
+    from vidsearch.exporters.repository import list_models
+
+    production = cfg.repository or root / "model_repository"
+    if cfg.repository is not None:
+        source = f"exported repository `{production}` (as is)"
+    else:
+        checkpoints = sorted(cfg.checkpoints.glob("*.pt")) if cfg.checkpoints.is_dir() else []
+        if checkpoints:
+            from vidsearch.training.checkpoint import load_checkpoint
+
+            loaded = [
+                family_for_kind(load_checkpoint(p).kind).loader(p, cfg.seed) for p in checkpoints
+            ]
+            names = ", ".join(p.name for p in checkpoints)
+            source = f"checkpoints in `{cfg.checkpoints}` ({names}), exported by `export_models`"
+        else:
+            loaded = [get_family("toy").loader(None, cfg.seed)]
+            source = (
+                f"`toy` family (no checkpoints in `{cfg.checkpoints}`), exported by "
+                f"`export_models`: tiny stand-in networks, so the serving overhead dominates"
+            )
+        log(f"[inference] exporting: {source}")
+        export_models(loaded, production)
+    twin = root / "model_repository_cpu"
+    available = list_models(production)
+    sync_cpu_twin(production, twin, [m for m in cfg.models if available.get(m)],
+                  threads=cfg.threads)  # fmt: skip
+    return production, twin, source
+
+
+def make_inputs(
+    signature: Any, batch: int, frames: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Random inputs for ``signature`` with batch ``batch``; a dynamic T becomes ``frames``."""
+    out = {}
+    for spec in signature.inputs:
+        dims = list(spec.shape)
+        if not dims:
+            raise ValueError(f"{signature.name}: input {spec.name} has no batch dimension")
+        rest = dims[1:]
+        if rest.count(-1) > 1 or (-1 in rest and rest.index(-1) != 0):
+            raise ValueError(
+                f"{signature.name}: input {spec.name} shape {dims} has dynamic dims other than T"
+            )
+        shape = [batch, *(frames if d == -1 else d for d in rest)]
+        if spec.dtype == "uint8":
+            out[spec.name] = rng.integers(0, 256, size=shape, dtype=np.uint8)
+        elif spec.dtype.startswith("float"):
+            out[spec.name] = rng.standard_normal(shape).astype(spec.dtype)
+        else:
+            out[spec.name] = rng.integers(0, 100, size=shape).astype(spec.dtype)
+    return out
+
+
+def time_model(
+    model: str, batch: int, inputs: dict[str, np.ndarray], ort_backend: Any,
+    triton_backend: Any, cfg: InferenceBenchConfig,
+) -> ModelRow:  # fmt: skip
+    """Interleaved calls (alternating which backend goes first), warm-up excluded."""
+    first_ort = ort_backend.infer(model, inputs)
+    first_triton = triton_backend.infer(model, inputs)
+    for _ in range(cfg.warmup):
+        ort_backend.infer(model, inputs)
+        triton_backend.infer(model, inputs)
+    seconds: dict[Any, list[float]] = {ort_backend: [], triton_backend: []}
+    for i in range(cfg.iterations):
+        for backend in (ort_backend, triton_backend) if i % 2 else (triton_backend, ort_backend):
+            started = time.perf_counter()
+            backend.infer(model, inputs)
+            seconds[backend].append(time.perf_counter() - started)
+    shapes = ", ".join(
+        f"{name} {a.dtype.name}[{','.join(str(d) for d in a.shape)}]" for name, a in inputs.items()
+    )
+    match = set(first_ort) == set(first_triton) and all(
+        a.shape == first_triton[k].shape and np.allclose(a, first_triton[k], rtol=1e-4, atol=1e-4)
+        for k, a in first_ort.items()
+    )
+    return ModelRow(model, batch, shapes, Timing.of(seconds[ort_backend]),
+                    Timing.of(seconds[triton_backend]), match)  # fmt: skip
+
+
+def perf_analyzer_env(lib_dir: Path) -> dict[str, str]:
+    """LD_LIBRARY_PATH with ``libb64.so.0d`` / ``libcudart.so.12`` links to the copies
+    bundled (under hashed names) in ``nvidia_pytriton.libs``."""
+    import pytriton
+
+    libs = Path(pytriton.__file__).resolve().parent.parent / "nvidia_pytriton.libs"
+    lib_dir.mkdir(parents=True, exist_ok=True)
+    for wanted, pattern in (("libb64.so.0d", "libb64-*.so.0d"), ("libcudart.so.12", "libcudart-*")):
+        found = sorted(libs.glob(pattern))
+        if not found:
+            raise FileNotFoundError(f"no {pattern} in {libs} (needed by perf_analyzer)")
+        link = lib_dir / wanted
+        if not link.exists():
+            link.symlink_to(found[0])
+    env = dict(os.environ)
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(
+        p for p in (str(lib_dir), str(libs), env.get("LD_LIBRARY_PATH", "")) if p
+    )
+    return env
+
+
+_SUMMARY = re.compile(
+    r"Concurrency:\s*(\d+),\s*throughput:\s*([\d.]+)\s*infer/sec,\s*latency\s*(\d+)\s*usec"
+)
+
+
+def summary_lines(output: str) -> list[str]:
+    """The 'Client:'/'Server:' blocks of the last measurement and the final summary."""
+    lines = output.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip().startswith("Client:")]
+    keep: list[str] = []
+    for line in lines[starts[-1]:] if starts else []:
+        if line.startswith("Inferences/Second vs. Client"):
+            break
+        if line.strip():
+            keep.append(line.rstrip())
+    keep += [line.rstrip() for line in lines if _SUMMARY.search(line)]
+    keep += [line.rstrip() for line in lines if "error" in line.lower() or "fail" in line.lower()]
+    return keep
+
+
+def run_perf_analyzer(
+    grpc_url: str, signature: Any, model: str, cfg: InferenceBenchConfig, root: Path, log: Log
+) -> list[PerfRun]:
+    binary = Path(sys.prefix) / "bin" / "perf_analyzer"
+    if not (binary.is_file() and os.access(binary, os.X_OK)):
+        raise FileNotFoundError(f"perf_analyzer not found in {binary.parent}")
+    env = perf_analyzer_env(root / "perf_analyzer_libs")
+    shape_args = []
+    for spec in signature.inputs:
+        rest = list(spec.shape[1:])
+        if -1 in rest:
+            dims = ",".join(str(cfg.frames if d == -1 else d) for d in rest)
+            shape_args += ["--shape", f"{spec.name}:{dims}"]
+    runs = []
+    for concurrency in cfg.perf_concurrency:
+        command = [
+            str(binary), "-m", model, "-u", grpc_url, "-i", "grpc", "-b", str(cfg.perf_batch),
+            "--concurrency-range", str(concurrency),
+            "--measurement-interval", str(cfg.perf_window_ms),
+            # A shared 2-core box is noisy: accept windows within 50 % of each other
+            # rather than fail with "unable to obtain stable measurement".
+            "--max-trials", "6", "--stability-percentage", "50", *shape_args,
+        ]  # fmt: skip
+        shown = shlex.join(["perf_analyzer", *command[1:]])
+        log(f"[inference] {shown}")
+        timeout = 30 + 8 * cfg.perf_window_ms / 1000
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, env=env, timeout=timeout, check=False
+            )
+            output, code = done.stdout + done.stderr, done.returncode
+        except subprocess.TimeoutExpired as exc:
+            raw = exc.stdout or b""
+            output = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+            output += f"\n(perf_analyzer stopped after {timeout:.0f} s)"
+            code = -1
+        found = _SUMMARY.search(output)
+        runs.append(PerfRun(
+            concurrency, shown, code, summary_lines(output) or output.strip().splitlines()[-10:],
+            float(found.group(2)) if found else None, float(found.group(3)) if found else None,
+        ))  # fmt: skip
+    return runs
+
+
+def run(cfg: InferenceBenchConfig, log: Log = stderr) -> InferenceBenchResult:
+    from vidsearch.exporters.triton_config import read_config
+    from vidsearch.inference.onnxruntime_backend import CPU, OnnxRuntimeBackend
+    from vidsearch.inference.triton_backend import TritonBackend
+    from vidsearch.inference.tritonserver import TritonServerProcess
+
+    result = InferenceBenchResult(cfg, machine_info())
+    started = time.perf_counter()
+    rng = np.random.default_rng(cfg.seed)
+    with tempfile.TemporaryDirectory(prefix="vidsearch-bench-inference-", dir=cfg.work_dir) as tmp:
+        root = Path(tmp)
+        production, twin, result.source = prepare_repository(cfg, root, log)
+        result.export_s = time.perf_counter() - started
+        models = [m for m in cfg.models if (twin / m).is_dir()]
+        result.missing = [m for m in cfg.models if m not in models]
+        for m in models:
+            config = read_config(twin / m / "config.pbtxt")
+            result.max_batch[m] = config.max_batch_size
+            if config.dynamic_batching is not None:
+                result.queue_delay_us[m] = config.dynamic_batching.max_queue_delay_microseconds
+        ort_backend = OnnxRuntimeBackend(production, providers=[CPU], intra_op_threads=cfg.threads)
+        server = TritonServerProcess(twin, work_dir=root / "tritonserver", models=models)
+        server.start()
+        result.triton_start_s = server.startup_seconds or 0.0
+        log(f"[inference] tritonserver ready in {result.triton_start_s:.1f} s ({server.grpc_url})")
+        triton_backend = TritonBackend(server.grpc_url, timeout=60.0)
+        try:
+            for m in models:
+                signature = ort_backend.signature(m)
+                for batch in cfg.batches:
+                    limit = result.max_batch.get(m, 0)
+                    if limit and batch > limit:
+                        note = f"max_batch_size {limit}"
+                        result.rows.append(ModelRow(m, batch, "", None, None, None, note))
+                        continue
+                    inputs = make_inputs(signature, batch, cfg.frames, rng)
+                    row = time_model(m, batch, inputs, ort_backend, triton_backend, cfg)
+                    result.rows.append(row)
+                    log(f"[inference] {m} b={batch}: Triton/ORT p50 x{row.ratio:.2f}")
+            if cfg.perf_concurrency and models:
+                result.perf_model = cfg.perf_model if cfg.perf_model in models else models[0]
+                try:
+                    signature = ort_backend.signature(result.perf_model)
+                    result.perf = run_perf_analyzer(
+                        server.grpc_url, signature, result.perf_model, cfg, root, log
+                    )
+                except (OSError, ImportError) as exc:
+                    result.perf_error = str(exc)
+                    log(f"[inference] perf_analyzer skipped: {exc}")
+        finally:
+            triton_backend.close()
+            ort_backend.close()
+            server.stop()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def to_markdown(result: InferenceBenchResult, command: str) -> str:
+    cfg = result.config
+    lines = [section_header(TITLE, command, result.machine)]
+    delays = ", ".join(f"{m} {d} µs" for m, d in sorted(result.queue_delay_us.items()))
+    lines.append(
+        f"Models: {result.source} (export + twin {result.export_s:.1f} s); tritonserver "
+        f"(python-backend CPU twin, the same model.onnx) ready in "
+        f"{result.triton_start_s:.1f} s.\n\n"
+        f"- Baseline: `OnnxRuntimeBackend` in process (CPU provider, intra-op threads "
+        f"{cfg.threads}); compared: `TritonBackend` over gRPC to the twin (onnxruntime "
+        f"inside, intra-op threads {cfg.threads}), dynamic batching as configured "
+        f"(max queue delay: {delays or 'none'}), so a lone request may wait that long.\n"
+        f"- One client, one request at a time, the two backends alternated on the same "
+        f"inputs; {cfg.iterations} timed calls each after {cfg.warmup} warm-up. Video "
+        f"inputs use T = {cfg.frames}. Items/s = batch / p50 latency. Outputs match = the "
+        f"two backends agree (1e-4) on the first call.\n"
+    )
+
+    def timing(r: ModelRow, cell: Any) -> object:
+        return "—" if r.ort is None or r.triton is None else cell(r.ort, r.triton)
+
+    lines.append(table({
+        "model": lambda r: r.model,
+        "batch": lambda r: r.batch,
+        "ORT p50 ms": lambda r: timing(r, lambda o, t: fmt(o.p50_ms)),
+        "ORT p95 ms": lambda r: timing(r, lambda o, t: fmt(o.p95_ms)),
+        "Triton p50 ms": lambda r: timing(r, lambda o, t: fmt(t.p50_ms)),
+        "Triton p95 ms": lambda r: timing(r, lambda o, t: fmt(t.p95_ms)),
+        "Triton/ORT p50": lambda r: f"{r.ratio:.2f}x" if r.ratio is not None else "—",
+        "ORT items/s": lambda r: timing(r, lambda o, t: f"{r.batch / o.p50_ms * 1e3:,.0f}"),
+        "Triton items/s": lambda r: timing(r, lambda o, t: f"{r.batch / t.p50_ms * 1e3:,.0f}"),
+        "outputs match": lambda r: timing(r, lambda o, t: "yes" if r.outputs_match else "NO"),
+        "inputs / note": lambda r: r.input_shapes if r.ort is not None else r.note,
+    }, result.rows))  # fmt: skip
+    if result.missing:
+        lines.append(
+            f"Not measured (no checkpoint of theirs was exported): {', '.join(result.missing)}.\n"
+        )
+    if cfg.perf_concurrency:
+        chosen = result.perf_model or cfg.perf_model
+        lines.append(f"### perf_analyzer: `{chosen}`, batch {cfg.perf_batch}, gRPC\n")
+        if chosen != cfg.perf_model:
+            lines.append(f"(`{cfg.perf_model}` is not served; measured `{chosen}` instead.)\n")
+        if result.perf_error:
+            lines.append(f"Not run: {result.perf_error}\n")
+        if result.perf:
+            lines.append(table({
+                "concurrency": lambda p: p.concurrency,
+                "infer/s": lambda p: fmt(p.throughput, 1),
+                "avg latency ms": lambda p: fmt(None if p.latency_us is None
+                                                else p.latency_us / 1e3),
+                "exit code": lambda p: p.returncode,
+            }, result.perf))  # fmt: skip
+        for p in result.perf:
+            lines.append(f"`{p.command}`\n\n```text\n" + "\n".join(p.summary) + "\n```\n")
+    lines.append(f"Total run time {result.seconds:.0f} s.")
+    return "\n".join(lines)

@@ -1,0 +1,201 @@
+"""Load: SearchByVideo above capacity on loopback; accepted vs RESOURCE_EXHAUSTED.
+
+The real gRPC server (set up as in the end-to-end section) with
+``server.max_concurrent_searches`` small. A few generated references are indexed, then
+``clients`` threads, each with its own ``VideoSearchClient`` and retries off, search with
+those references as queries, open loop: together they offer ``rate`` requests per second for
+``duration_s`` seconds. Each call ends accepted (OK), rejected (RESOURCE_EXHAUSTED: the
+backpressure asked for) or as another error, which must not happen.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.harness import (
+    Log,
+    SectionConfig,
+    loopback_config,
+    prepare_repository,
+    serving,
+    stderr,
+    table,
+    write_reference,
+)
+from vidsearch.evaluation.report import MachineInfo, fmt, machine_info, percentile, section_header
+
+TITLE = "Load: SearchByVideo above capacity on loopback (backpressure)"
+OUTCOMES = {"ok": "accepted (OK)", "RESOURCE_EXHAUSTED": "rejected (RESOURCE_EXHAUSTED)"}
+
+
+class LoadBenchConfig(SectionConfig):
+    checkpoints: Path = Path("models/starter")
+    """folder with video_hash.pt + barlow.pt (else: the toy family)"""
+    repository: Path | None = None
+    """serve this exported repository instead"""
+    references: int = 2
+    ref_duration_s: float = 3.0
+    width: int = 160
+    height: int = 120
+    fps: float = 8.0
+    max_concurrent: int = 1
+    """server.max_concurrent_searches"""
+    clients: int = 4
+    """threads, one SDK client each"""
+    rate: float = 16.0
+    """offered requests per second, all clients together"""
+    duration_s: float = 3.0
+    seed: int = 0
+    work_dir: Path | None = None
+    """where the temporary folder goes (default: the system's temporary folder)"""
+
+
+@dataclass(frozen=True)
+class Call:
+    started: float  # seconds since the load began
+    latency_s: float
+    outcome: str  # "ok", "RESOURCE_EXHAUSTED" or the error's class name
+
+
+@dataclass
+class LoadBenchResult:
+    config: LoadBenchConfig
+    machine: MachineInfo
+    source: str = ""
+    toy: bool = False
+    target: str = ""
+    max_workers: int = 0
+    calls: list[Call] = field(default_factory=list)
+    wall_s: float = 0.0  # first send to last answer
+    errors: Counter[str] = field(default_factory=Counter)  # other errors, by type: message
+
+    def latencies(self, outcome: str) -> list[float]:
+        return [c.latency_s for c in self.calls if c.outcome == outcome]
+
+    @property
+    def accepted(self) -> int:
+        return len(self.latencies("ok"))
+
+    @property
+    def rejected(self) -> int:
+        return len(self.latencies("RESOURCE_EXHAUSTED"))
+
+    @property
+    def other_errors(self) -> int:
+        return len(self.calls) - self.accepted - self.rejected
+
+
+def _client_loop(
+    target: str, queries: list[Path], index: int, cfg: LoadBenchConfig, t0: float,
+    result: LoadBenchResult, lock: threading.Lock,
+) -> None:  # fmt: skip
+    from vidsearch_client import ResourceExhausted, RetryPolicy, VideoSearchClient
+
+    period = cfg.clients / cfg.rate
+    with VideoSearchClient(target, timeout=120.0, retry=RetryPolicy(max_attempts=1)) as client:
+        for n in itertools.count():
+            due = t0 + index * period / cfg.clients + n * period
+            if due - t0 >= cfg.duration_s:
+                return
+            time.sleep(max(0.0, due - time.perf_counter()))
+            start = time.perf_counter()
+            try:
+                client.search_video(queries[(index + n) % len(queries)])
+                outcome = "ok"
+            except ResourceExhausted:
+                outcome = "RESOURCE_EXHAUSTED"
+            except Exception as exc:  # counted and reported: must not happen
+                outcome = type(exc).__name__
+                with lock:
+                    result.errors[f"{outcome}: {str(exc)[:120]}"] += 1
+            with lock:
+                result.calls.append(Call(start - t0, time.perf_counter() - start, outcome))
+
+
+def run(cfg: LoadBenchConfig, log: Log = stderr) -> LoadBenchResult:
+    from vidsearch_client import VideoSearchClient
+
+    if cfg.references < 1 or cfg.clients < 1 or cfg.rate <= 0 or cfg.duration_s <= 0:
+        raise ValueError("need references, clients, a positive rate and duration")
+    result = LoadBenchResult(cfg, machine_info())
+    with tempfile.TemporaryDirectory(prefix="vidsearch-bench-load-", dir=cfg.work_dir) as tmp:
+        root = Path(tmp)
+        refs = [
+            write_reference(root / "media" / f"ref{i:04d}.mp4", cfg.seed * 100_003 + i,
+                            cfg.ref_duration_s, fps=cfg.fps, width=cfg.width, height=cfg.height)
+            for i in range(cfg.references)
+        ]  # fmt: skip
+        repository, result.source, result.toy = prepare_repository(
+            cfg.checkpoints, cfg.repository, cfg.seed, root, log
+        )
+        config = loopback_config(repository, root)
+        config.server.max_concurrent_searches = cfg.max_concurrent
+        # Enough gRPC workers that every client reaches the orchestrator's gate.
+        config.server.max_workers = result.max_workers = max(
+            config.server.max_workers, cfg.clients + 2
+        )
+        with serving(config) as target:
+            result.target = target
+            with VideoSearchClient(target, timeout=600.0) as client:
+                for i, path in enumerate(refs):
+                    client.index_file(path, f"ref{i:04d}")
+                client.search_video(refs[0])  # warm-up
+            log(f"[load] {len(refs)} indexed on {target}; {cfg.duration_s:g} s of load")
+            lock, t0 = threading.Lock(), time.perf_counter()
+            threads = [
+                threading.Thread(target=_client_loop, daemon=True,
+                                 args=(target, refs, i, cfg, t0, result, lock))
+                for i in range(cfg.clients)
+            ]  # fmt: skip
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            result.wall_s = time.perf_counter() - t0
+    result.calls.sort(key=lambda c: c.started)
+    log(f"[load] accepted {result.accepted}, rejected {result.rejected}, "
+        f"other errors {result.other_errors}")  # fmt: skip
+    return result
+
+
+def to_markdown(result: LoadBenchResult, command: str) -> str:
+    cfg, wall = result.config, result.wall_s
+    lines = [section_header(TITLE, command, result.machine)]
+    lines.append(
+        f"The real gRPC server (`build_server`) in this process on {result.target or 'loopback'} "
+        f"(ONNX Runtime + Qdrant Edge, as in the end-to-end section) with "
+        f"`server.max_concurrent_searches = {cfg.max_concurrent}` and "
+        f"{result.max_workers} gRPC workers. {cfg.references} references of "
+        f"{cfg.ref_duration_s:g} s ({cfg.width}x{cfg.height} at {cfg.fps:g} fps, H.264) are "
+        f"indexed and used as the queries. {cfg.clients} threads, each with its own "
+        f"`VideoSearchClient` and retries off (`RetryPolicy(max_attempts=1)`), offer "
+        f"{cfg.rate:g} SearchByVideo/s together, open loop, for {cfg.duration_s:g} s.\n\n"
+        f"- Models: {result.source}.\n"
+    )
+
+    def p(outcome: str, q: float) -> str:
+        samples = result.latencies(outcome)
+        return fmt(percentile(samples, q), 3) if samples else "nan"
+
+    lines.append(table({
+        "outcome": lambda o: OUTCOMES.get(o, "other errors"),
+        "calls": lambda o: len(result.latencies(o)) if o in OUTCOMES else result.other_errors,
+        "p50 s": lambda o: p(o, 50) if o in OUTCOMES else "",
+        "p99 s": lambda o: p(o, 99) if o in OUTCOMES else "",
+    }, [*OUTCOMES, "other"]))  # fmt: skip
+    offered = len(result.calls) / wall if wall > 0 else float("nan")
+    served = result.accepted / wall if wall > 0 else float("nan")
+    lines.append(
+        f"Offered {fmt(offered)} calls/s (target {cfg.rate:g}), served {fmt(served)} "
+        f"accepted/s over {wall:.1f} s ({len(result.calls)} calls)."
+    )
+    if result.errors:
+        lines.append("\n**Other errors** (must be none):\n")
+        lines.extend(f"- {msg} (x{n})" for msg, n in result.errors.most_common())
+    return "\n".join(lines) + "\n"
