@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from benchmarks.harness import Log, SectionConfig, stderr, table, timed
+from benchmarks.harness import Latency, Log, SectionConfig, stderr, table, timed
 from vidsearch.evaluation.report import MachineInfo, fmt, machine_info, percentile, section_header
 
 if TYPE_CHECKING:
@@ -58,19 +58,6 @@ class CatalogBenchConfig(SectionConfig):
     seed: int = 0
     work_dir: Path | None = None
     """where the temporary catalogs go (default: the system's temporary folder)"""
-
-
-@dataclass(frozen=True)
-class Latency:
-    p50_ms: float
-    p95_ms: float
-    cpu_p50_ms: float  # process CPU time (all threads) per query, median
-
-    @staticmethod
-    def of(wall_s: list[float], cpu_s: list[float]) -> Latency:
-        wall = [w * 1e3 for w in wall_s]
-        return Latency(percentile(wall, 50), percentile(wall, 95),
-                       percentile([c * 1e3 for c in cpu_s], 50))  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,17 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from benchmarks.harness import (
     Log,
     SectionConfig,
-    encoder,
+    encode_video,
     loopback_config,
     prepare_repository,
     serving,
@@ -188,37 +190,18 @@ def plan_cuts(
     return cuts
 
 
-def write_copy(
-    path: Path, cuts: Sequence[tuple[Path, float, float]], *, fps: float, width: int,
-    height: int, crf: int,
-) -> float:  # fmt: skip
-    """Decode the ``cuts`` (file, start s, end s), re-encode them into one H.264 file at
-    ``crf``; returns the duration written (frames / fps)."""
+def copied_frames(cuts: Sequence[tuple[Path, float, float]], fps: float) -> Iterator[np.ndarray]:
+    """The RGB frames of the ``cuts`` (file, start s, end s), one after the other."""
     import av
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    written = 0
-    with av.open(str(tmp), mode="w", format="mp4") as out:
-        stream = encoder(out, fps, width, height, crf)
-        for source, start, end in cuts:
-            with av.open(str(source)) as container:
-                for i, frame in enumerate(container.decode(container.streams.video[0])):
-                    t = float(frame.time) if frame.time is not None else i / fps
-                    if t < start - 1e-6:
-                        continue
-                    if t >= end - 1e-6:
-                        break
-                    fresh = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"),
-                                                       format="rgb24")  # fmt: skip
-                    out.mux(stream.encode(fresh.reformat(width=width, height=height,
-                                                         format="yuv420p")))  # fmt: skip
-                    written += 1
-        if written == 0:
-            raise ValueError(f"no frame in the cuts {list(cuts)}")
-        out.mux(stream.encode(None))
-    tmp.replace(path)
-    return written / fps
+    for source, start, end in cuts:
+        with av.open(str(source)) as container:
+            for i, frame in enumerate(container.decode(container.streams.video[0])):
+                t = float(frame.time) if frame.time is not None else i / fps
+                if t >= end - 1e-6:
+                    break
+                if t >= start - 1e-6:
+                    yield frame.to_ndarray(format="rgb24")
 
 
 def prepare_media(
@@ -245,8 +228,9 @@ def prepare_media(
         names = "_".join(f"{vid}-{a:g}-{b:g}" for vid, a, b in cuts)
         path = media / f"query-{names}-crf{cfg.query_crf}-{key}.mp4"
         if not path.is_file():
-            write_copy(path, [(by_id[vid], a, b) for vid, a, b in cuts], fps=cfg.fps,
-                       width=cfg.width, height=cfg.height, crf=cfg.query_crf)
+            frames = copied_frames([(by_id[vid], a, b) for vid, a, b in cuts], cfg.fps)
+            encode_video(path, frames, fps=cfg.fps, width=cfg.width, height=cfg.height,
+                         crf=cfg.query_crf)  # fmt: skip
             generated += 1
         total = sum(b - a for _, a, b in cuts)
         queries.append(QuerySpec(f"{total:g} s", path, total, tuple(cuts)))

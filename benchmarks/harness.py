@@ -6,13 +6,15 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from vidsearch.evaluation.report import md_table
+from vidsearch.evaluation.report import md_table, percentile
 
 T = TypeVar("T")
 Log = Callable[[str], None]
@@ -41,47 +43,67 @@ def table(columns: Mapping[str, Callable[[T], object]], items: Iterable[T]) -> s
     return md_table(list(columns), [[cell(x) for cell in columns.values()] for x in items]) + "\n"
 
 
-def encoder(container: Any, fps: float, width: int, height: int, crf: int) -> Any:
-    stream = container.add_stream(
-        "libx264",
-        rate=Fraction(fps).limit_denominator(1001),
-        options={"preset": "veryfast", "crf": str(crf)},
-    )
-    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-    return stream
+@dataclass(frozen=True)
+class Latency:
+    """Milliseconds: p50/p95 of wall time, p50 of process CPU time (all threads) if measured."""
+
+    p50_ms: float
+    p95_ms: float
+    cpu_p50_ms: float | None = None
+
+    @staticmethod
+    def of(wall_s: list[float], cpu_s: list[float] | None = None) -> Latency:
+        ms = [s * 1e3 for s in wall_s]
+        cpu = percentile([c * 1e3 for c in cpu_s], 50) if cpu_s else None
+        return Latency(percentile(ms, 50), percentile(ms, 95), cpu)
+
+
+def encode_video(
+    path: Path, frames: Iterable[np.ndarray], *, fps: float, width: int, height: int, crf: int
+) -> int:
+    """RGB frames as H.264 MP4 at ``width`` x ``height`` (bicubic), written atomically;
+    returns the number of frames."""
+    import av
+
+    if width % 2 or height % 2:
+        raise ValueError(f"H.264 yuv420p needs even dimensions, got {width}x{height}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    written = 0
+    with av.open(str(tmp), mode="w", format="mp4") as container:
+        stream = container.add_stream(
+            "libx264", rate=Fraction(fps).limit_denominator(1001),
+            options={"preset": "veryfast", "crf": str(crf)},
+        )  # fmt: skip
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for rgb in frames:
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
+                width=width, height=height, format="yuv420p", interpolation="BICUBIC"
+            )
+            container.mux(stream.encode(frame))
+            written += 1
+        if written == 0:
+            raise ValueError(f"no frame to write to {path}")
+        container.mux(stream.encode(None))
+    tmp.replace(path)
+    return written
 
 
 def write_reference(
     path: Path, seed: int, duration_s: float, *, fps: float, width: int, height: int,
     render_scale: int = 1, crf: int = 23,
 ) -> Path:  # fmt: skip
-    """A seeded synthetic video as H.264 MP4, written frame by frame (atomically).
+    """A seeded synthetic video as H.264 MP4, rendered at 1/``render_scale`` and upscaled.
 
-    The content is rendered at 1/``render_scale`` and upscaled (bicubic): rendering natively at
-    360p costs ~90 ms a frame on 2 cores, while the upscaled frames still move every frame, so
-    decoding them costs what real 360p H.264 costs.
+    Rendering natively at 360p costs ~90 ms a frame on 2 cores, while the upscaled frames
+    still move every frame, so decoding them costs what real 360p H.264 costs.
     """
-    import av
-
     from vidsearch.media.synthetic import render_video
 
-    if width % 2 or height % 2:
-        raise ValueError(f"H.264 yuv420p needs even dimensions, got {width}x{height}")
     scale = max(1, render_scale)
-    frames = render_video(
-        seed, duration_s, fps, max(2, round(width / scale)), max(2, round(height / scale))
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    with av.open(str(tmp), mode="w", format="mp4") as container:
-        stream = encoder(container, fps, width, height, crf)
-        for rgb in frames:
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
-                width=width, height=height, format="yuv420p", interpolation="BICUBIC"
-            )
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    tmp.replace(path)
+    size = max(2, round(width / scale)), max(2, round(height / scale))
+    frames = render_video(seed, duration_s, fps, *size)
+    encode_video(path, frames, fps=fps, width=width, height=height, crf=crf)
     return path
 
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import Log, SectionConfig, stderr, table
-from vidsearch.evaluation.report import MachineInfo, fmt, machine_info, percentile, section_header
+from benchmarks.harness import Latency, Log, SectionConfig, stderr, table
+from vidsearch.evaluation.report import MachineInfo, fmt, machine_info, section_header
 
 TITLE = "Inference: embedded ONNX Runtime vs Triton (CPU twin, gRPC)"
 
@@ -55,23 +55,12 @@ class InferenceBenchConfig(SectionConfig):
 
 
 @dataclass(frozen=True)
-class Timing:
-    p50_ms: float
-    p95_ms: float
-
-    @staticmethod
-    def of(seconds: list[float]) -> Timing:
-        ms = [s * 1e3 for s in seconds]
-        return Timing(percentile(ms, 50), percentile(ms, 95))
-
-
-@dataclass(frozen=True)
 class ModelRow:
     model: str
     batch: int
     input_shapes: str
-    ort: Timing | None
-    triton: Timing | None
+    ort: Latency | None
+    triton: Latency | None
     outputs_match: bool | None
     note: str = ""
 
@@ -191,8 +180,8 @@ def time_model(
         a.shape == first_triton[k].shape and np.allclose(a, first_triton[k], rtol=1e-4, atol=1e-4)
         for k, a in first_ort.items()
     )
-    return ModelRow(model, batch, shapes, Timing.of(seconds[ort_backend]),
-                    Timing.of(seconds[triton_backend]), match)  # fmt: skip
+    return ModelRow(model, batch, shapes, Latency.of(seconds[ort_backend]),
+                    Latency.of(seconds[triton_backend]), match)  # fmt: skip
 
 
 def perf_analyzer_env(lib_dir: Path) -> dict[str, str]:
