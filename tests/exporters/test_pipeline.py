@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from vidsearch.cli import main as cli_main
+from vidsearch.contract.triton_config import read_config
 from vidsearch.exporters.cpu_twin import sync_cpu_twin
 from vidsearch.exporters.pipeline import export_family
 from vidsearch.exporters.repository import VersionExistsError, list_models, read_provenance
@@ -18,7 +19,7 @@ from vidsearch.exporters.signature_check import (
     check_repository,
     check_twin,
 )
-from vidsearch.exporters.triton_config import read_config, write_config
+from vidsearch.exporters.triton_config import write_config
 
 MODELS = ["frame_encoder", "hash_texture_heads", "video_embedder"]
 

@@ -107,9 +107,11 @@ def test_export_family_verifies(tiny_checkpoint: Path, tmp_path: Path) -> None:
 def test_cli_registration_parses() -> None:
     import argparse
 
-    from vidsearch.training.text_video import register_text_video
+    from vidsearch.training.cli import register
 
     parser = argparse.ArgumentParser()
-    register_text_video(parser.add_subparsers())
-    args = parser.parse_args(["text-video", "--out", "x", "--threads", "1", "--no-progress"])
+    register(parser.add_subparsers())
+    args = parser.parse_args(
+        ["train", "text-video", "--out", "x", "--threads", "1", "--no-progress"]
+    )
     assert args.out == "x" and args.threads == 1 and callable(args.func)

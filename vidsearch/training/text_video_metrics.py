@@ -1,0 +1,77 @@
+"""Text -> video retrieval metrics on held-out captions (seed 003 ablations).
+
+Every held-out caption queries the held-out gallery. Variants, same model and data:
+(a) ``meanpool``: cos(mean-pooled temporal video feature, global text feature);
+(b) ``stage1``: the query-independent joint embedding alone (what the index serves);
+(c) ``stage2``: stage 1's top-N reranked by the text-conditioned score (fine + coarse);
+(d) ``stage2_no_kw``: (c) with the keyword enhancement switched off.
+Ranks beyond the stage 1 shortlist keep their stage 1 order (a reranker cannot recover
+a video stage 1 missed), so (c)/(d) R@k for k > N equal stage 1's.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor
+
+if TYPE_CHECKING:
+    from vidsearch.networks.text_video import TextVideoModel
+    from vidsearch.training.text_video import TextSet
+
+
+def rank_of_truth(scores: Tensor, truth: Tensor) -> Tensor:
+    """1-based rank of the true video per query row (ties count against the truth)."""
+    true = scores.gather(1, truth[:, None])
+    return (scores > true).sum(dim=1) + 1
+
+
+def recall_metrics(ranks: Tensor, prefix: str) -> dict[str, float]:
+    r = ranks.float()
+    return {f"{prefix}_r1": float((r <= 1).float().mean()),
+            f"{prefix}_r5": float((r <= 5).float().mean()),
+            f"{prefix}_r10": float((r <= 10).float().mean()),
+            f"{prefix}_medr": float(r.median())}
+
+
+def _rerank(stage1: Tensor, full: Tensor, n: int) -> Tensor:
+    """Top-n of stage 1 ordered by the full score, placed above everything else."""
+    top = stage1.topk(min(n, stage1.shape[1]), dim=1).indices
+    out = stage1 - stage1.max() - 1e3  # below every shortlisted video, stage 1 order kept
+    return out.scatter(1, top, full.gather(1, top) + 1e3)
+
+
+@torch.no_grad()
+def score_all(model: TextVideoModel, feats: Tensor, texts: TextSet,
+              keywords: bool = True, chunk: int = 16) -> dict[str, Tensor]:
+    """Score matrices [captions, videos] for every variant."""
+    model.eval()
+    emb, local, f, _ = model.video.from_features(feats)
+    stage1 = model.scorer.text.embedding(texts.text) @ emb.T
+    meanpool = model.mean_pool_similarity(texts.text, f)
+    fulls = []
+    for i in range(0, len(texts.captions), chunk):
+        tok, mask, text, kw, kwm = texts.rows(torch.arange(i, min(i + chunk,
+                                                                 len(texts.captions))))
+        kwm = kwm if keywords else torch.zeros_like(kwm)
+        fulls.append(model.score_matrix(tok, mask, text, kw, kwm, local, f))
+    return {"meanpool": meanpool, "stage1": stage1, "full": torch.cat(fulls)}
+
+
+def evaluate_text_video(model: TextVideoModel, feats: Tensor, texts: TextSet,
+                        rerank_n: int = 10) -> dict[str, Any]:
+    """R@1/5/10 and median rank for (a)-(d), plus the full score over the whole gallery."""
+    with_kw = score_all(model, feats, texts, keywords=True)
+    no_kw = score_all(model, feats, texts, keywords=False)["full"]
+    truth = texts.video
+    out: dict[str, Any] = {"queries": len(truth), "gallery": int(feats.shape[0]),
+                           "rerank_n": rerank_n}
+    out |= recall_metrics(rank_of_truth(with_kw["meanpool"], truth), "meanpool")
+    out |= recall_metrics(rank_of_truth(with_kw["stage1"], truth), "stage1")
+    out |= recall_metrics(rank_of_truth(_rerank(with_kw["stage1"], with_kw["full"], rerank_n),
+                                        truth), "stage2")
+    out |= recall_metrics(rank_of_truth(_rerank(with_kw["stage1"], no_kw, rerank_n), truth),
+                          "stage2_no_kw")
+    out |= recall_metrics(rank_of_truth(with_kw["full"], truth), "full_gallery")
+    return out
