@@ -117,7 +117,7 @@ test: venv promtool photos bench-data imports ## run the test suite (real gRPC, 
 
 lint: venv imports ## ruff + mypy + import contracts
 	$(VENV)/bin/ruff check vidsearch exporters clients/python tests loadtest
-	cd $(LAYOUT) && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml vidsearch
+	cd $(LAYOUT) && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml --cache-dir $(CURDIR)/.mypy_cache vidsearch
 	$(VENV)/bin/mypy clients/python/vidsearch_client
 
 bench: export bench-data ## measure and write BENCHMARKS.md (quality: `vidsearch eval`, ~25 min more)
