@@ -22,7 +22,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PHOTO_PACKAGES := gnome-backgrounds mate-backgrounds plasma-workspace-wallpapers ukui-wallpapers lomiri-wallpapers
 
-.PHONY: help venv models export sample run serve serve-triton test lint bench protos clean promtool photos copy-release bench-data k8s-check loadtest
+.PHONY: help venv models export sample run serve serve-triton test lint layout imports bench protos clean promtool photos copy-release bench-data k8s-check loadtest
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -101,13 +101,24 @@ bench-data: ## install Debian opencv-doc (real videos and photos for `vidsearch 
 k8s-check: venv promtool ## render + validate k8s/ (kubernetes-validate --strict, yamllint, promtool)
 	bash scripts/k8s_check.sh
 
-test: venv promtool photos bench-data ## run the test suite (real gRPC, Triton, Qdrant Edge, PyAV, Prometheus)
+# The installed layout (exporters/ as vidsearch/exporters, the way setuptools' package-dir
+# maps it), hard-linked under build/, for the tools that read source trees: lint-imports, mypy.
+LAYOUT := build/layout
+layout:
+	rm -rf $(LAYOUT) && mkdir -p $(LAYOUT)
+	cp -al vidsearch $(LAYOUT)/vidsearch && cp -al exporters $(LAYOUT)/vidsearch/exporters
+	cp -al benchmarks $(LAYOUT)/benchmarks
+
+imports: venv layout ## check the import-linter contracts of pyproject.toml (arrows one way)
+	cd $(LAYOUT) && $(CURDIR)/$(VENV)/bin/lint-imports --no-cache $(CURDIR)/pyproject.toml
+
+test: venv promtool photos bench-data imports ## run the test suite (real gRPC, Triton, Qdrant Edge, PyAV, Prometheus)
 	bash scripts/k8s_check.sh --no-tests
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
-lint: venv ## ruff + mypy
+lint: venv imports ## ruff + mypy + import contracts
 	$(VENV)/bin/ruff check vidsearch exporters clients/python tests loadtest benchmarks
-	$(VENV)/bin/mypy vidsearch benchmarks
+	cd $(LAYOUT) && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml --cache-dir $(CURDIR)/.mypy_cache vidsearch benchmarks
 	$(VENV)/bin/mypy clients/python/vidsearch_client
 
 bench: export bench-data ## measure and write BENCHMARKS.md (quality: `vidsearch eval`, ~25 min more)

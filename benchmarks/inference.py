@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.harness import Latency, Log, SectionConfig, stderr, table
+from vidsearch.contract.models import FRAME_ENCODER, VIDEO_SEARCH_MODELS
 from vidsearch.evaluation.report import MachineInfo, fmt, machine_info, section_header
 
 TITLE = "Inference: embedded ONNX Runtime vs Triton (CPU twin, gRPC)"
@@ -35,7 +36,7 @@ class InferenceBenchConfig(SectionConfig):
     """folder of *.pt (else: the toy family)"""
     repository: Path | None = None
     """use this exported production repository instead"""
-    models: tuple[str, ...] = ("frame_encoder", "hash_texture_heads", "video_embedder")
+    models: tuple[str, ...] = tuple(m.name for m in VIDEO_SEARCH_MODELS)
     batches: tuple[int, ...] = (1, 16)
     frames: int = 8
     """T of video inputs [B,T,H,W,3]"""
@@ -44,7 +45,7 @@ class InferenceBenchConfig(SectionConfig):
     warmup: int = 1
     threads: int = 1
     """onnxruntime intra-op threads, embedded and in the twin alike"""
-    perf_model: str = "frame_encoder"
+    perf_model: str = FRAME_ENCODER.name
     perf_batch: int = 1
     perf_concurrency: tuple[int, ...] = (2,)
     """perf_analyzer concurrency levels ([]: skip perf_analyzer)"""

@@ -2,7 +2,7 @@
 
 Quality is offline, one run over the held-out captioned videos of the training config (every
 caption queries the held-out gallery), the variants from the same model and features
-(``evaluation.text_video``). Latency is served: the starter release (with the text models)
+(``training.text_video_metrics``). Latency is served: the starter release (with the text models)
 behind the real gRPC server on loopback, the held-out videos written as H.264 files plus
 training videos as filler so the catalog holds more than N videos; each held-out caption is
 sent through the SDK, stage 1 only and stage 1 + stage 2 (N candidates) interleaved, so both
@@ -69,7 +69,7 @@ def _train_config(checkpoint: Path) -> Any:
 
 def run_quality(cfg: TextBenchConfig) -> dict[str, Any]:
     """R@1/5/10 and median rank of every variant on the held-out captions."""
-    from vidsearch.evaluation.text_video import evaluate_text_video
+    from vidsearch.training.text_video_metrics import evaluate_text_video
     from vidsearch.networks.text_encoder import load_tokenizer
     from vidsearch.training.data import render_corpus
     from vidsearch.training.text_video import (

@@ -12,6 +12,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+from vidsearch.contract.triton_config import InstanceGroup, ModelConfig, read_config
 from vidsearch.exporters.repository import (
     CONFIG_FILE,
     MODEL_FILE,
@@ -23,7 +24,7 @@ from vidsearch.exporters.repository import (
     version_dirs,
     write_model_version,
 )
-from vidsearch.exporters.triton_config import InstanceGroup, ModelConfig, read_config, write_config
+from vidsearch.exporters.triton_config import write_config
 
 TWIN_MODEL_SOURCE = Path(__file__).with_name("twin_model.py")
 DEFAULT_TWIN = Path("var/model_repository_cpu")

@@ -2,9 +2,8 @@
 
 A family loads one checkpoint (or none, for ``toy``) and returns the served models it
 yields, each with its tensor names, dynamic axes, sample inputs for export and
-verification, and batching defaults. Served names and tensor names are the contract
-with the orchestrator: ``frame_encoder`` (frames -> feature), ``hash_texture_heads``
-(feature -> texture, hash_logits, hash_bits) and ``video_embedder`` (frames -> embedding).
+verification, and batching defaults. Served names and tensors come from
+``vidsearch.contract.models``, the contract with the orchestrator.
 """
 
 from __future__ import annotations
@@ -17,27 +16,45 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from vidsearch.contract.models import (
+    CLIP_FRAMES,
+    FEATURE,
+    FRAME_ENCODER,
+    FRAMES,
+    HASH_TEXTURE_HEADS,
+    VIDEO_EMBEDDER,
+    ModelContract,
+)
 from vidsearch.exporters.repository import file_sha256
-
-FRAME_ENCODER = "frame_encoder"
-HASH_TEXTURE_HEADS = "hash_texture_heads"
-VIDEO_EMBEDDER = "video_embedder"
 
 
 @dataclass
 class ServedModel:
     """One model to export: module, tensor contract, samples and batching defaults."""
 
-    name: str
+    contract: ModelContract
     module: nn.Module
-    input_names: tuple[str, ...]
-    output_names: tuple[str, ...]
-    dynamic_axes: dict[str, dict[int, str]]
     samples: list[dict[str, np.ndarray]]  # samples[0] is traced; all are verified
     max_batch_size: int
     preferred_batch_size: tuple[int, ...] = ()
     max_queue_delay_us: int = 2000
     warmup_dims: dict[str, tuple[int, ...]] = field(default_factory=dict)  # without batch
+
+    @property
+    def name(self) -> str:
+        return self.contract.name
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return self.contract.input_names
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return self.contract.output_names
+
+    @property
+    def dynamic_axes(self) -> dict[str, dict[int, str]]:
+        return self.contract.dynamic_axes()
 
 
 @dataclass
@@ -105,35 +122,28 @@ def frame_encoder_model(module: nn.Module, frame_size: int, seed: int = 0) -> Se
     rng = np.random.default_rng(seed)
     s = frame_size
     return ServedModel(
-        name=FRAME_ENCODER,
+        FRAME_ENCODER,
         module=module,
-        input_names=("frames",),
-        output_names=("feature",),
-        dynamic_axes={"frames": {0: "batch"}, "feature": {0: "batch"}},
-        samples=[{"frames": _frames(rng, n, s, s)} for n in (2, 1, 5)],
+        samples=[{FRAMES.name: _frames(rng, n, s, s)} for n in (2, 1, 5)],
         max_batch_size=64,
         preferred_batch_size=(16, 32, 64),
-        warmup_dims={"frames": (s, s, 3)},
+        warmup_dims={FRAMES.name: (s, s, 3)},
     )
 
 
 def hash_heads_model(module: nn.Module, feature_dim: int, seed: int = 0) -> ServedModel:
     rng = np.random.default_rng(seed)
-    batch = {"texture": {0: "batch"}, "hash_logits": {0: "batch"}, "hash_bits": {0: "batch"}}
     return ServedModel(
-        name=HASH_TEXTURE_HEADS,
+        HASH_TEXTURE_HEADS,
         module=module,
-        input_names=("feature",),
-        output_names=("texture", "hash_logits", "hash_bits"),
-        dynamic_axes={"feature": {0: "batch"}, **batch},
         samples=[
-            {"feature": rng.standard_normal((n, feature_dim)).astype(np.float32)}
+            {FEATURE.name: rng.standard_normal((n, feature_dim)).astype(np.float32)}
             for n in (2, 1, 33)
         ],
         # The orchestrator sends all key frames of a video (+1) in one request.
         max_batch_size=4096,
         preferred_batch_size=(64, 256),
-        warmup_dims={"feature": (feature_dim,)},
+        warmup_dims={FEATURE.name: (feature_dim,)},
     )
 
 
@@ -141,15 +151,14 @@ def video_embedder_model(module: nn.Module, frame_size: int, seed: int = 0) -> S
     rng = np.random.default_rng(seed)
     s = frame_size
     return ServedModel(
-        name=VIDEO_EMBEDDER,
+        VIDEO_EMBEDDER,
         module=module,
-        input_names=("frames",),
-        output_names=("embedding",),
-        dynamic_axes={"frames": {0: "batch", 1: "frames"}, "embedding": {0: "batch"}},
-        samples=[{"frames": _frames(rng, b, t, s, s)} for b, t in ((2, 3), (1, 1), (1, 6))],
+        samples=[
+            {CLIP_FRAMES.name: _frames(rng, b, t, s, s)} for b, t in ((2, 3), (1, 1), (1, 6))
+        ],
         max_batch_size=8,
         preferred_batch_size=(),
-        warmup_dims={"frames": (2, s, s, 3)},
+        warmup_dims={CLIP_FRAMES.name: (2, s, s, 3)},
     )
 
 
@@ -210,7 +219,7 @@ register_family(
     FamilySpec(
         name="video_hash",
         loader=lambda ckpt, seed: _load_checkpoint_family(ckpt, seed, "video_hash"),
-        served=(FRAME_ENCODER, HASH_TEXTURE_HEADS),
+        served=(FRAME_ENCODER.name, HASH_TEXTURE_HEADS.name),
         checkpoint_kind="video_hash",
         description="seed 001: frame encoder + parallel texture/hash heads",
     )
@@ -219,7 +228,7 @@ register_family(
     FamilySpec(
         name="video_embedder",
         loader=lambda ckpt, seed: _load_checkpoint_family(ckpt, seed, "barlow"),
-        served=(VIDEO_EMBEDDER,),
+        served=(VIDEO_EMBEDDER.name,),
         checkpoint_kind="barlow",
         description="seed 002: Barlow-Twins video embedder",
     )
@@ -228,7 +237,7 @@ register_family(
     FamilySpec(
         name="toy",
         loader=_load_toy,
-        served=(FRAME_ENCODER, HASH_TEXTURE_HEADS, VIDEO_EMBEDDER),
+        served=tuple(m.name for m in (FRAME_ENCODER, HASH_TEXTURE_HEADS, VIDEO_EMBEDDER)),
         needs_checkpoint=False,
         description="tiny seeded stand-ins (no checkpoint): smoke tests and demos",
     )

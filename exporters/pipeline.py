@@ -2,7 +2,8 @@
 
 Every model of one export run gets the same version number (the highest next version
 among them), because the orchestrator pins one ``model_version`` for all its models.
-Nothing is written unless every model verifies and matches its generated config.
+Nothing is written unless every model verifies and matches its contract
+(``vidsearch.contract.models``) and its generated config.
 """
 
 from __future__ import annotations
@@ -17,6 +18,17 @@ import onnx
 import onnxruntime
 import torch
 
+from vidsearch.contract.triton_config import (
+    Accelerator,
+    DynamicBatching,
+    InstanceGroup,
+    ModelConfig,
+    ModelWarmup,
+    TensorConfig,
+    VersionPolicy,
+    WarmupInput,
+    triton_type,
+)
 from vidsearch.exporters.cpu_twin import sync_cpu_twin
 from vidsearch.exporters.families import LoadedFamily, ServedModel, get_family
 from vidsearch.exporters.onnx_export import DEFAULT_OPSET, ExportResult, export_onnx
@@ -29,18 +41,8 @@ from vidsearch.exporters.repository import (
 from vidsearch.exporters.signature_check import (
     SignatureMismatchError,
     check_config,
+    contract_problems,
     onnx_signature,
-)
-from vidsearch.exporters.triton_config import (
-    Accelerator,
-    DynamicBatching,
-    InstanceGroup,
-    ModelConfig,
-    ModelWarmup,
-    TensorConfig,
-    VersionPolicy,
-    WarmupInput,
-    triton_type,
 )
 from vidsearch.exporters.verify import VerificationError, VerificationReport, verify_onnx
 
@@ -182,7 +184,8 @@ def export_models(
             config = production_config(
                 served, result.path, tensorrt=tensorrt, num_versions=num_versions
             )
-            problems = check_config(config, result.path)
+            problems = contract_problems(served.contract, result.path)
+            problems += check_config(config, result.path)
             # Versions the policy keeps loaded next to the new one must fit the new config.
             present = {
                 v: folder / MODEL_FILE

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from vidsearch.exporters.triton_config import ModelConfig, write_config
+from vidsearch.contract.repository_layout import CONFIG_FILE, MODEL_FILE, version_dirs
+from vidsearch.contract.triton_config import ModelConfig
+from vidsearch.exporters.triton_config import write_config
 
-MODEL_FILE = "model.onnx"
-CONFIG_FILE = "config.pbtxt"
 PROVENANCE_FILE = "provenance.json"
 
 
@@ -39,17 +39,6 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
-
-
-def version_dirs(model_dir: Path) -> dict[int, Path]:
-    """Numeric version folders of one model (hidden staging folders are ignored)."""
-    if not model_dir.is_dir():
-        return {}
-    return {
-        int(child.name): child
-        for child in model_dir.iterdir()
-        if child.is_dir() and child.name.isdigit() and int(child.name) > 0
-    }
 
 
 def list_models(repository: Path) -> dict[str, list[int]]:

@@ -13,14 +13,15 @@ from pathlib import Path
 
 import onnx
 
-from vidsearch.exporters.repository import CONFIG_FILE, MODEL_FILE, file_sha256, version_dirs
-from vidsearch.exporters.triton_config import (
+from vidsearch.contract.models import ModelContract, signature_problems
+from vidsearch.contract.triton_config import (
     ConfigError,
     ModelConfig,
     TensorConfig,
     read_config,
     triton_type,
 )
+from vidsearch.exporters.repository import CONFIG_FILE, MODEL_FILE, file_sha256, version_dirs
 
 DYNAMIC = -1
 
@@ -55,6 +56,16 @@ def onnx_signature(path: Path) -> tuple[tuple[OnnxTensor, ...], tuple[OnnxTensor
 
     inputs = tuple(tensor(v) for v in model.graph.input if v.name not in initializers)
     return inputs, tuple(tensor(v) for v in model.graph.output)
+
+
+def contract_problems(contract: ModelContract, onnx_path: Path) -> list[str]:
+    """How the graph at ``onnx_path`` differs from the served model's contract."""
+    inputs, outputs = onnx_signature(onnx_path)
+
+    def rows(tensors: tuple[OnnxTensor, ...]) -> tuple[tuple[str, str, int], ...]:
+        return tuple((t.name, t.dtype, len(t.dims)) for t in tensors)
+
+    return signature_problems(contract, rows(inputs), rows(outputs))
 
 
 def _compare(

@@ -22,16 +22,27 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from torch import Tensor, nn
 
+from vidsearch.contract.models import (
+    ATTENTION_MASK,
+    CLIP_FRAMES,
+    FRAME_FEATURES,
+    FRAME_MASK,
+    INPUT_IDS,
+    KEYWORD_FEATURES,
+    KEYWORD_MASK,
+    LOCAL_FEATURES,
+    TEXT_ENCODER,
+    TEXT_FEATURE,
+    TEXT_VIDEO_EMBEDDER,
+    TEXT_VIDEO_SCORER,
+    TOKEN_FEATURES,
+    TOKEN_MASK,
+)
 from vidsearch.exporters.families import FamilySpec, LoadedFamily, ServedModel, register_family
 from vidsearch.exporters.repository import file_sha256
 
 if TYPE_CHECKING:
     from vidsearch.networks.text_video import TextHeads
-
-TEXT_ENCODER = "text_encoder"
-TEXT_VIDEO_EMBEDDER = "text_video_embedder"
-TEXT_VIDEO_SCORER = "text_video_scorer"
-
 
 class ServedTextEncoder(nn.Module):
     """MiniLM token/global features + the stage 1 text embedding head."""
@@ -50,36 +61,27 @@ def _ids(rng: np.random.Generator, b: int, n: int) -> dict[str, np.ndarray]:
     ids[:, 0], ids[:, -1] = 101, 102
     mask = np.ones((b, n), dtype=np.int64)
     mask[-1, n // 2:] = 0
-    return {"input_ids": ids, "attention_mask": mask}
+    return {INPUT_IDS.name: ids, ATTENTION_MASK.name: mask}
 
 
 def text_encoder_model(module: nn.Module, embed_dim: int, seed: int = 0) -> ServedModel:
     rng = np.random.default_rng(seed)
-    axes = {0: "batch", 1: "tokens"}
     return ServedModel(
-        name=TEXT_ENCODER, module=module,
-        input_names=("input_ids", "attention_mask"),
-        output_names=("token_features", "text_feature", "text_embedding"),
-        dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_features": axes,
-                      "text_feature": {0: "batch"}, "text_embedding": {0: "batch"}},
+        TEXT_ENCODER, module=module,
         samples=[_ids(rng, b, n) for b, n in ((2, 12), (1, 5), (4, 30))],
         max_batch_size=64, preferred_batch_size=(8, 32),
-        warmup_dims={"input_ids": (16,), "attention_mask": (16,)},
+        warmup_dims={INPUT_IDS.name: (16,), ATTENTION_MASK.name: (16,)},
     )
 
 
 def video_model(module: nn.Module, frame_size: int, seed: int = 0) -> ServedModel:
     rng = np.random.default_rng(seed)
     s = frame_size
-    bt = {0: "batch", 1: "frames"}
     return ServedModel(
-        name=TEXT_VIDEO_EMBEDDER, module=module, input_names=("frames",),
-        output_names=("embedding", "local_features", "frame_features"),
-        dynamic_axes={"frames": bt, "embedding": {0: "batch"}, "local_features": bt,
-                      "frame_features": bt},
-        samples=[{"frames": rng.integers(0, 256, (b, t, s, s, 3), dtype=np.uint8)}
+        TEXT_VIDEO_EMBEDDER, module=module,
+        samples=[{CLIP_FRAMES.name: rng.integers(0, 256, (b, t, s, s, 3), dtype=np.uint8)}
                  for b, t in ((2, 3), (1, 1), (1, 6))],
-        max_batch_size=8, warmup_dims={"frames": (2, s, s, 3)},
+        max_batch_size=8, warmup_dims={CLIP_FRAMES.name: (2, s, s, 3)},
     )
 
 
@@ -98,29 +100,20 @@ def scorer_model(module: nn.Module, text_dim: int, dim: int, k: int,
         fmask = np.ones((b, t), dtype=np.float32)
         fmask[0, t - 1] = 0
         local = np.abs(f32(b, t, dim)) / dim * fmask[..., None]
-        return {"token_features": f32(b, n, text_dim), "token_mask": tmask,
-                "text_feature": f32(b, text_dim), "keyword_features": f32(b, k, text_dim),
-                "keyword_mask": kmask, "local_features": local,
-                "frame_features": f32(b, t, dim), "frame_mask": fmask}
+        return {TOKEN_FEATURES.name: f32(b, n, text_dim), TOKEN_MASK.name: tmask,
+                TEXT_FEATURE.name: f32(b, text_dim), KEYWORD_FEATURES.name: f32(b, k, text_dim),
+                KEYWORD_MASK.name: kmask, LOCAL_FEATURES.name: local,
+                FRAME_FEATURES.name: f32(b, t, dim), FRAME_MASK.name: fmask}
 
-    names = ("token_features", "token_mask", "text_feature", "keyword_features",
-             "keyword_mask", "local_features", "frame_features", "frame_mask")
-    axes: dict[str, dict[int, str]] = {
-        "token_features": {0: "batch", 1: "tokens"}, "token_mask": {0: "batch", 1: "tokens"},
-        "text_feature": {0: "batch"}, "keyword_features": {0: "batch"},
-        "keyword_mask": {0: "batch"}, "local_features": {0: "batch", 1: "frames"},
-        "frame_features": {0: "batch", 1: "frames"}, "frame_mask": {0: "batch", 1: "frames"},
-        "score": {0: "batch"}, "fine": {0: "batch"}, "coarse": {0: "batch"}}
     return ServedModel(
-        name=TEXT_VIDEO_SCORER, module=module, input_names=names,
-        output_names=("score", "fine", "coarse"), dynamic_axes=axes,
+        TEXT_VIDEO_SCORER, module=module,
         samples=[sample(b, n, t) for b, n, t in ((3, 10, 4), (2, 3, 2), (50, 16, 24))],
         # Stage 2 sends its top-N candidates (query repeated per row) in one request.
         max_batch_size=256, preferred_batch_size=(64,),
-        warmup_dims={"token_features": (16, text_dim), "token_mask": (16,),
-                     "text_feature": (text_dim,), "keyword_features": (k, text_dim),
-                     "keyword_mask": (k,), "local_features": (8, dim),
-                     "frame_features": (8, dim), "frame_mask": (8,)},
+        warmup_dims={TOKEN_FEATURES.name: (16, text_dim), TOKEN_MASK.name: (16,),
+                     TEXT_FEATURE.name: (text_dim,), KEYWORD_FEATURES.name: (k, text_dim),
+                     KEYWORD_MASK.name: (k,), LOCAL_FEATURES.name: (8, dim),
+                     FRAME_FEATURES.name: (8, dim), FRAME_MASK.name: (8,)},
     )
 
 
@@ -149,7 +142,7 @@ def load_text_video_family(checkpoint: Path | None, seed: int) -> LoadedFamily:
 
 register_family(FamilySpec(
     name="text_video", loader=load_text_video_family,
-    served=(TEXT_ENCODER, TEXT_VIDEO_EMBEDDER, TEXT_VIDEO_SCORER),
+    served=tuple(m.name for m in (TEXT_ENCODER, TEXT_VIDEO_EMBEDDER, TEXT_VIDEO_SCORER)),
     checkpoint_kind="text_video",
     description="seed 003: MiniLM text encoder, video side, text-conditioned scorer",
 ))

@@ -17,7 +17,12 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-EXACT_OUTPUTS: frozenset[str] = frozenset({"hash_bits"})
+from vidsearch.contract.models import MODELS
+
+# Outputs used as exact codes by any served model (the contract marks them).
+EXACT_OUTPUTS: frozenset[str] = frozenset(
+    t.name for m in MODELS.values() for t in m.outputs if t.exact
+)
 DEFAULT_ATOL = 1e-4
 
 

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 # module path -> registers subcommands through `register(subparsers)`.
 COMMAND_MODULES: tuple[str, ...] = (
     "vidsearch.training.cli",
-    "vidsearch.media.corpus",
+    "vidsearch.media.corpus_cli",
     "vidsearch.evaluation.cli",
     "vidsearch.exporters.cli",
     "vidsearch.exporters.torchserve",
     "vidsearch.models_cli",
     "vidsearch.service.cli",
-    "vidsearch.catalog.cli",
+    "vidsearch.catalog_cli",
     "vidsearch.service.auth_cli",
     "vidsearch_client.cli",
 )

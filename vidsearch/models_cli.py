@@ -27,7 +27,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-ORCHESTRATOR_MODELS = ("frame_encoder", "hash_texture_heads", "video_embedder")
+from vidsearch.contract.models import VIDEO_SEARCH_MODELS
+from vidsearch.contract.repository_layout import CONFIG_FILE
+
+# The models the orchestrator pins to ``inference.model_version``.
+ORCHESTRATOR_MODELS = tuple(m.name for m in VIDEO_SEARCH_MODELS)
 ENV_VERSION = "VIDSEARCH_INFERENCE__MODEL_VERSION"
 DEFAULT_URL = os.environ.get("VIDSEARCH_INFERENCE__TRITON_URL", "localhost:8001")
 
@@ -92,7 +96,7 @@ def repository_config(repository: Path, model: str) -> dict[str, Any]:
     from google.protobuf import json_format, text_format
     from tritonclient.grpc import model_config_pb2
 
-    path = repository / model / "config.pbtxt"
+    path = repository / model / CONFIG_FILE
     if not path.is_file():
         raise ModelControlError(f"{path} does not exist")
     message = text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from vidsearch.cli import main as cli_main
+from vidsearch.contract.models import FRAME_ENCODER, HASH_TEXTURE_HEADS, VIDEO_EMBEDDER
 from vidsearch.exporters.families import family_for_kind, family_names, get_family
 from vidsearch.exporters.pipeline import export_family
 from vidsearch.exporters.repository import list_models, read_provenance
@@ -40,8 +41,8 @@ def _save(path: Path, kind: str, config: dict[str, Any]) -> Path:
 
 def test_registry() -> None:
     assert {"video_hash", "video_embedder", "toy"} <= set(family_names())
-    assert family_for_kind("video_hash").served == ("frame_encoder", "hash_texture_heads")
-    assert family_for_kind("barlow").served == ("video_embedder",)
+    assert family_for_kind("video_hash").served == (FRAME_ENCODER.name, HASH_TEXTURE_HEADS.name)
+    assert family_for_kind("barlow").served == (VIDEO_EMBEDDER.name,)
     with pytest.raises(KeyError, match="unknown model family"):
         get_family("nope")
 
@@ -50,15 +51,15 @@ def test_video_hash_checkpoint_exports(tmp_path: Path) -> None:
     ckpt = _save(tmp_path / "video_hash.pt", "video_hash", HASH_CONFIG)
     repo = tmp_path / "repo"
     exported = export_family("video_hash", ckpt, repo, cpu_twin=tmp_path / "twin")
-    assert [e.model for e in exported] == ["frame_encoder", "hash_texture_heads"]
+    assert [e.model for e in exported] == [FRAME_ENCODER.name, HASH_TEXTURE_HEADS.name]
     for e in exported:
         assert e.verification.passed, e.verification.failures
-    heads = next(e for e in exported if e.model == "hash_texture_heads")
+    heads = next(e for e in exported if e.model == HASH_TEXTURE_HEADS.name)
     assert next(o for o in heads.verification.outputs if o.name == "hash_bits").mismatches == 0
-    inputs, outputs = onnx_signature(repo / "hash_texture_heads" / "1" / "model.onnx")
+    inputs, outputs = onnx_signature(repo / HASH_TEXTURE_HEADS.name / "1" / "model.onnx")
     assert [o.name for o in outputs] == ["texture", "hash_logits", "hash_bits"]
     assert inputs[0].dims == (-1, 16)
-    record = read_provenance(repo, "frame_encoder", 1)
+    record = read_provenance(repo, FRAME_ENCODER.name, 1)
     assert record["data_version"] == "synthetic-v1" and record["metrics"] == {"map": 0.5}
     assert len(record["checkpoint_sha256"]) == 64
     assert record["training_config"] == HASH_CONFIG
@@ -70,11 +71,11 @@ def test_cli_export_starter_aligns_versions(tmp_path: Path) -> None:
     _save(folder / "video_hash.pt", "video_hash", HASH_CONFIG)
     _save(folder / "barlow.pt", "barlow", BARLOW_CONFIG)
     repo = tmp_path / "repo"
-    (repo / "video_embedder" / "1").mkdir(parents=True)  # an older, broken embedder export
+    (repo / VIDEO_EMBEDDER.name / "1").mkdir(parents=True)  # an older, broken embedder export
     argv = ["export", "starter", "--checkpoints", str(folder), "--repository", str(repo)]
     assert cli_main(argv) == 0
     models = list_models(repo)
-    assert models["frame_encoder"] == models["hash_texture_heads"] == [2]
-    assert models["video_embedder"] == [1, 2]
+    assert models[FRAME_ENCODER.name] == models[HASH_TEXTURE_HEADS.name] == [2]
+    assert models[VIDEO_EMBEDDER.name] == [1, 2]
     assert cli_main([*argv, "--if-missing"]) == 0  # nothing new
-    assert list_models(repo)["frame_encoder"] == [2]
+    assert list_models(repo)[FRAME_ENCODER.name] == [2]

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from vidsearch.cli import main as cli_main
+from vidsearch.contract.models import FRAME_ENCODER, HASH_TEXTURE_HEADS, VIDEO_EMBEDDER
+from vidsearch.contract.triton_config import read_config
 from vidsearch.exporters.cpu_twin import sync_cpu_twin
 from vidsearch.exporters.pipeline import export_family
 from vidsearch.exporters.repository import VersionExistsError, list_models, read_provenance
@@ -18,9 +20,9 @@ from vidsearch.exporters.signature_check import (
     check_repository,
     check_twin,
 )
-from vidsearch.exporters.triton_config import read_config, write_config
+from vidsearch.exporters.triton_config import write_config
 
-MODELS = ["frame_encoder", "hash_texture_heads", "video_embedder"]
+MODELS = [FRAME_ENCODER.name, HASH_TEXTURE_HEADS.name, VIDEO_EMBEDDER.name]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,7 @@ def test_versions_are_aligned_and_recorded(repos: tuple[Path, Path]) -> None:
     prod, twin = repos
     assert list_models(prod) == {m: [1, 2] for m in MODELS}
     assert list_models(twin) == {m: [1, 2] for m in MODELS}
-    record = read_provenance(prod, "hash_texture_heads", 2)
+    record = read_provenance(prod, HASH_TEXTURE_HEADS.name, 2)
     assert record["family"] == "toy" and record["version"] == 2
     assert record["onnx"]["opset"] >= 17 and record["onnx"]["exporter"] == "torchscript"
     assert record["verification"]["passed"] is True
@@ -48,8 +50,8 @@ def test_versions_are_aligned_and_recorded(repos: tuple[Path, Path]) -> None:
 
 def test_production_and_twin_configs(repos: tuple[Path, Path]) -> None:
     prod, twin = repos
-    gpu = read_config(prod / "frame_encoder" / "config.pbtxt")
-    cpu = read_config(twin / "frame_encoder" / "config.pbtxt")
+    gpu = read_config(prod / FRAME_ENCODER.name / "config.pbtxt")
+    cpu = read_config(twin / FRAME_ENCODER.name / "config.pbtxt")
     assert gpu.platform == "onnxruntime_onnx" and gpu.instance_groups[0].kind == "KIND_GPU"
     assert cpu.backend == "python" and cpu.instance_groups[0].kind == "KIND_CPU"
     assert cpu.platform == "" and cpu.gpu_accelerators == ()
@@ -73,17 +75,17 @@ def test_signature_check_catches_wrong_dtype_and_dim(
     tmp_path: Path, repos: tuple[Path, Path]
 ) -> None:
     prod, _ = repos
-    config = read_config(prod / "hash_texture_heads" / "config.pbtxt")
+    config = read_config(prod / HASH_TEXTURE_HEADS.name / "config.pbtxt")
     broken = tmp_path / "repo"
-    (broken / "hash_texture_heads").mkdir(parents=True)
+    (broken / HASH_TEXTURE_HEADS.name).mkdir(parents=True)
     for version in (1, 2):
-        (broken / "hash_texture_heads" / str(version)).symlink_to(
-            prod / "hash_texture_heads" / str(version)
+        (broken / HASH_TEXTURE_HEADS.name / str(version)).symlink_to(
+            prod / HASH_TEXTURE_HEADS.name / str(version)
         )
     wrong_dtype = dataclasses.replace(config.inputs[0], data_type="TYPE_FP16")
     wrong_dim = dataclasses.replace(config.outputs[2], dims=(64,))
     write_config(
-        broken / "hash_texture_heads" / "config.pbtxt",
+        broken / HASH_TEXTURE_HEADS.name / "config.pbtxt",
         dataclasses.replace(
             config, inputs=(wrong_dtype,), outputs=(*config.outputs[:2], wrong_dim)
         ),
@@ -96,13 +98,13 @@ def test_signature_check_catches_wrong_dtype_and_dim(
     assert len(caught.value.problems) == 4  # two problems x two versions
 
     unbatched = dataclasses.replace(config, max_batch_size=0)
-    write_config(broken / "hash_texture_heads" / "config.pbtxt", unbatched)
-    problems = check_model(broken, "hash_texture_heads")
+    write_config(broken / HASH_TEXTURE_HEADS.name / "config.pbtxt", unbatched)
+    problems = check_model(broken, HASH_TEXTURE_HEADS.name)
     assert any("dims [32] but ONNX dims are [-1, 32]" in p for p in problems)
 
     renamed = dataclasses.replace(config, inputs=(dataclasses.replace(config.inputs[0], name="x"),))
-    write_config(broken / "hash_texture_heads" / "config.pbtxt", renamed)
-    problems = check_model(broken, "hash_texture_heads")
+    write_config(broken / HASH_TEXTURE_HEADS.name / "config.pbtxt", renamed)
+    problems = check_model(broken, HASH_TEXTURE_HEADS.name)
     assert any("config input 'x' is not in the ONNX graph" in p for p in problems)
     assert any("ONNX input 'feature' is not in config.pbtxt" in p for p in problems)
 
@@ -111,7 +113,7 @@ def test_existing_version_is_refused(tmp_path: Path, repos: tuple[Path, Path]) -
     prod, _ = repos
     with pytest.raises(VersionExistsError):
         export_family("toy", None, prod, version=2)
-    assert list_models(prod)["frame_encoder"] == [1, 2]
+    assert list_models(prod)[FRAME_ENCODER.name] == [1, 2]
 
 
 def test_twin_refuses_diverging_bytes(tmp_path: Path) -> None:
@@ -120,9 +122,9 @@ def test_twin_refuses_diverging_bytes(tmp_path: Path) -> None:
     export_family("toy", None, prod, version=1, force=True, seed=3)  # prod v1 replaced
     with pytest.raises(VersionExistsError, match=r"different model\.onnx"):
         sync_cpu_twin(prod, twin)
-    assert check_twin(prod, twin, "frame_encoder")
+    assert check_twin(prod, twin, FRAME_ENCODER.name)
     sync_cpu_twin(prod, twin, force=True)
-    assert check_twin(prod, twin, "frame_encoder") == []
+    assert check_twin(prod, twin, FRAME_ENCODER.name) == []
 
 
 def test_cli_export_toy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

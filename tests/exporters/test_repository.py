@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from vidsearch.contract.triton_config import ModelConfig, read_config
 from vidsearch.exporters.repository import (
     RepositoryError,
     VersionExistsError,
@@ -14,7 +15,6 @@ from vidsearch.exporters.repository import (
     read_provenance,
     write_model_version,
 )
-from vidsearch.exporters.triton_config import ModelConfig, read_config
 
 
 def _write(repo: Path, onnx: Path, version: int | None = None, force: bool = False) -> Path:

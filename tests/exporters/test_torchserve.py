@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import pytest
 
+from vidsearch.contract.models import FRAME_ENCODER, HASH_TEXTURE_HEADS, VIDEO_EMBEDDER
 from vidsearch.exporters.pipeline import export_family
 from vidsearch.exporters.torchserve import ArchiveError, archive_family, list_archives, register
 from vidsearch.inference.base import InferenceError, ModelNotFoundError
@@ -34,7 +35,7 @@ pytestmark = [
 BACKBONE = {"arch": "small", "widths": [8, 8, 16, 16], "blocks": [1, 1, 1, 1], "input_size": 32}
 HASH_CONFIG = {"model": {"backbone": BACKBONE, "heads": {"texture_dim": 16, "hidden": 0}}}
 BARLOW_CONFIG = {"model": {"backbone": BACKBONE, "projector": {"hidden": [32], "out_dim": 64}}}
-TOY = ("frame_encoder", "hash_texture_heads", "video_embedder")
+TOY = (FRAME_ENCODER.name, HASH_TEXTURE_HEADS.name, VIDEO_EMBEDDER.name)
 
 
 def _checkpoint(path: Path, kind: Literal["video_hash", "barlow"], config: dict[str, Any]) -> Path:
@@ -101,15 +102,15 @@ def _assert_same(got: dict[str, np.ndarray], want: dict[str, np.ndarray]) -> Non
 
 def test_store_layout_and_manifests(served: Served) -> None:
     assert list_archives(served.store) == {
-        "frame_encoder": [1, 2],
-        "hash_texture_heads": [1, 2],
-        "video_embedder": [1],
+        FRAME_ENCODER.name: [1, 2],
+        HASH_TEXTURE_HEADS.name: [1, 2],
+        VIDEO_EMBEDDER.name: [1],
     }
     with zipfile.ZipFile(served.store / "hash_texture_heads.v2.mar") as archive:
         manifest = json.loads(archive.read("MAR-INF/MANIFEST.json"))["model"]
         provenance = json.loads(archive.read("provenance.json"))
         signature = json.loads(archive.read("signature.json"))
-    assert (manifest["modelName"], manifest["modelVersion"]) == ("hash_texture_heads", "2")
+    assert (manifest["modelName"], manifest["modelVersion"]) == (HASH_TEXTURE_HEADS.name, "2")
     assert manifest["serializedFile"] == "model.pt" and manifest["configFile"]
     assert provenance["family"] == "video_hash" and provenance["onnx_check"].startswith("PASS")
     assert "0/" in provenance["onnx_check"]  # no hash bit differs from the ONNX file
@@ -128,7 +129,7 @@ def test_toy_family_matches_onnxruntime(served: Served, model: str) -> None:
         _assert_same(got, reference.infer(model, inputs, version=1))
 
 
-@pytest.mark.parametrize("model", ["frame_encoder", "hash_texture_heads"])
+@pytest.mark.parametrize("model", [FRAME_ENCODER.name, HASH_TEXTURE_HEADS.name])
 def test_video_hash_family_matches_onnxruntime(served: Served, model: str) -> None:
     reference = OnnxRuntimeBackend(served.hash_repo)
     signature = next(
@@ -152,7 +153,7 @@ def test_json_body_equals_npy_body(served: Served) -> None:
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         answer = json.loads(response.read())
-    npy = served.server.infer("frame_encoder", frames, version=1)
+    npy = served.server.infer(FRAME_ENCODER.name, frames, version=1)
     np.testing.assert_array_equal(np.asarray(answer["feature"], np.float32), npy["feature"])
 
 
@@ -160,18 +161,20 @@ def test_bad_requests_are_client_errors(served: Served) -> None:
     server = served.server
     wrong_size = {"frames": np.zeros((1, 16, 16, 3), np.uint8)}
     with pytest.raises(InferenceError, match=r"HTTP 400.*expected"):
-        server.infer("frame_encoder", wrong_size, version=1)
+        server.infer(FRAME_ENCODER.name, wrong_size, version=1)
     with pytest.raises(InferenceError, match=r"HTTP 400.*must be uint8"):
-        server.infer("frame_encoder", {"frames": np.zeros((1, 32, 32, 3), np.float32)}, version=1)
+        floats = {"frames": np.zeros((1, 32, 32, 3), np.float32)}
+        server.infer(FRAME_ENCODER.name, floats, version=1)
     with pytest.raises(ModelNotFoundError):
-        server.infer("video_embedder", {"frames": np.zeros((1, 2, 32, 32, 3), np.uint8)}, version=2)
+        clip = {"frames": np.zeros((1, 2, 32, 32, 3), np.uint8)}
+        server.infer(VIDEO_EMBEDDER.name, clip, version=2)
     assert server.is_healthy()  # the workers survived every bad request
 
 
 def test_versions_and_concurrent_requests(served: Served) -> None:
     server = served.server
-    assert server.model_versions("frame_encoder") == [1, 2]
-    assert server.model_versions("video_embedder") == [1]
+    assert server.model_versions(FRAME_ENCODER.name) == [1, 2]
+    assert server.model_versions(VIDEO_EMBEDDER.name) == [1]
     reference = OnnxRuntimeBackend(served.toy_repo)
     batches = [
         _inputs({"inputs": [{"name": "feature", "dtype": "float32", "shape": [32]}]}, n, n)
@@ -179,10 +182,10 @@ def test_versions_and_concurrent_requests(served: Served) -> None:
     ]
     with ThreadPoolExecutor(max_workers=4) as pool:
         answers = list(
-            pool.map(lambda x: server.infer("hash_texture_heads", x, version=1), batches)
+            pool.map(lambda x: server.infer(HASH_TEXTURE_HEADS.name, x, version=1), batches)
         )
     for inputs, got in zip(batches, answers, strict=True):
-        _assert_same(got, reference.infer("hash_texture_heads", inputs, version=1))
+        _assert_same(got, reference.infer(HASH_TEXTURE_HEADS.name, inputs, version=1))
 
 
 def test_archive_refuses_other_weights_and_overwrites(served: Served, tmp_path: Path) -> None:

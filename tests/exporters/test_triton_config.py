@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vidsearch.exporters.triton_config import (
+from vidsearch.contract.triton_config import (
     Accelerator,
     ConfigError,
     DynamicBatching,

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from vidsearch.contract.models import FRAME_ENCODER, HASH_TEXTURE_HEADS, VIDEO_EMBEDDER
 from vidsearch.inference.base import (
     InferenceBackend,
     InferenceError,
@@ -16,7 +17,7 @@ from vidsearch.inference.base import (
 )
 
 SIZE, FEATURE, TEXTURE, BITS, EMBEDDING = 32, 32, 16, 128, 24
-MODELS = ("frame_encoder", "hash_texture_heads", "video_embedder")
+MODELS = (FRAME_ENCODER.name, HASH_TEXTURE_HEADS.name, VIDEO_EMBEDDER.name)
 
 
 def _frames(*shape: int, seed: int = 0) -> np.ndarray:
@@ -45,11 +46,11 @@ def test_versions(backend: InferenceBackend) -> None:
 
 
 def test_signatures(backend: InferenceBackend) -> None:
-    encoder = backend.signature("frame_encoder")
+    encoder = backend.signature(FRAME_ENCODER.name)
     assert encoder.version == 2
     assert encoder.inputs == (TensorSpec("frames", "uint8", (-1, SIZE, SIZE, 3)),)
     assert encoder.outputs == (TensorSpec("feature", "float32", (-1, FEATURE)),)
-    heads = backend.signature("hash_texture_heads", 1)
+    heads = backend.signature(HASH_TEXTURE_HEADS.name, 1)
     assert heads.version == 1
     assert heads.inputs == (TensorSpec("feature", "float32", (-1, FEATURE)),)
     assert heads.outputs == (
@@ -57,7 +58,7 @@ def test_signatures(backend: InferenceBackend) -> None:
         TensorSpec("hash_logits", "float32", (-1, BITS)),
         TensorSpec("hash_bits", "float32", (-1, BITS)),
     )
-    embedder = backend.signature("video_embedder")
+    embedder = backend.signature(VIDEO_EMBEDDER.name)
     assert embedder.inputs == (TensorSpec("frames", "uint8", (-1, -1, SIZE, SIZE, 3)),)
     assert embedder.outputs == (TensorSpec("embedding", "float32", (-1, EMBEDDING)),)
 
@@ -65,15 +66,15 @@ def test_signatures(backend: InferenceBackend) -> None:
 @pytest.mark.parametrize("batch", [1, 5])
 def test_frame_encoder_batches(backend: InferenceBackend, repos: Any, batch: int) -> None:
     x = _frames(batch, SIZE, SIZE, seed=batch)
-    got = backend.infer("frame_encoder", {"frames": x})
-    _assert_same(got, repos.reference("frame_encoder", 2, frames=x))
+    got = backend.infer(FRAME_ENCODER.name, {"frames": x})
+    _assert_same(got, repos.reference(FRAME_ENCODER.name, 2, frames=x))
 
 
 @pytest.mark.parametrize("batch", [1, 37])
 def test_heads_bits_identical(backend: InferenceBackend, repos: Any, batch: int) -> None:
     feature = _features(batch, seed=batch)
-    got = backend.infer("hash_texture_heads", {"feature": feature}, version=1, timeout=10.0)
-    _assert_same(got, repos.reference("hash_texture_heads", 1, feature=feature))
+    got = backend.infer(HASH_TEXTURE_HEADS.name, {"feature": feature}, version=1, timeout=10.0)
+    _assert_same(got, repos.reference(HASH_TEXTURE_HEADS.name, 1, feature=feature))
     assert set(np.unique(got["hash_bits"])) <= {-1.0, 1.0}
 
 
@@ -82,16 +83,16 @@ def test_video_embedder_frame_axis(
     backend: InferenceBackend, repos: Any, batch: int, steps: int
 ) -> None:
     x = _frames(batch, steps, SIZE, SIZE, seed=steps)
-    got = backend.infer("video_embedder", {"frames": x})
-    _assert_same(got, repos.reference("video_embedder", 2, frames=x))
+    got = backend.infer(VIDEO_EMBEDDER.name, {"frames": x})
+    _assert_same(got, repos.reference(VIDEO_EMBEDDER.name, 2, frames=x))
 
 
 def test_versions_route_to_their_own_weights(backend: InferenceBackend, repos: Any) -> None:
     x = _frames(3, SIZE, SIZE)
-    v1 = backend.infer("frame_encoder", {"frames": x}, version=1)
-    v2 = backend.infer("frame_encoder", {"frames": x}, version=2)
-    _assert_same(v1, repos.reference("frame_encoder", 1, frames=x))
-    _assert_same(v2, repos.reference("frame_encoder", 2, frames=x))
+    v1 = backend.infer(FRAME_ENCODER.name, {"frames": x}, version=1)
+    v2 = backend.infer(FRAME_ENCODER.name, {"frames": x}, version=2)
+    _assert_same(v1, repos.reference(FRAME_ENCODER.name, 1, frames=x))
+    _assert_same(v2, repos.reference(FRAME_ENCODER.name, 2, frames=x))
     assert not np.allclose(v1["feature"], v2["feature"])
 
 
@@ -100,11 +101,11 @@ def test_unknown_model_and_version(backend: InferenceBackend) -> None:
     with pytest.raises(ModelNotFoundError):
         backend.infer("no_such_model", {"frames": x})
     with pytest.raises(ModelNotFoundError):
-        backend.infer("frame_encoder", {"frames": x}, version=7)
+        backend.infer(FRAME_ENCODER.name, {"frames": x}, version=7)
     with pytest.raises(ModelNotFoundError):
         backend.model_versions("no_such_model")
     with pytest.raises(ModelNotFoundError):
-        backend.signature("frame_encoder", 7)
+        backend.signature(FRAME_ENCODER.name, 7)
     with pytest.raises(ModelNotFoundError):
         backend.signature("no_such_model")
 
@@ -123,7 +124,7 @@ def test_bad_request_is_an_inference_error(
     backend: InferenceBackend, inputs: dict[str, np.ndarray]
 ) -> None:
     with pytest.raises(InferenceError) as caught:
-        backend.infer("frame_encoder", inputs)
+        backend.infer(FRAME_ENCODER.name, inputs)
     assert not isinstance(caught.value, ModelNotFoundError)
 
 
@@ -135,9 +136,9 @@ def test_backends_agree(repos: Any, triton_server: Any) -> None:
     local, remote = OnnxRuntimeBackend(repos.production), TritonBackend(triton_server.grpc_url)
     try:
         for model, inputs in (
-            ("frame_encoder", {"frames": _frames(4, SIZE, SIZE, seed=9)}),
-            ("hash_texture_heads", {"feature": _features(9, seed=9)}),
-            ("video_embedder", {"frames": _frames(1, 3, SIZE, SIZE, seed=9)}),
+            (FRAME_ENCODER.name, {"frames": _frames(4, SIZE, SIZE, seed=9)}),
+            (HASH_TEXTURE_HEADS.name, {"feature": _features(9, seed=9)}),
+            (VIDEO_EMBEDDER.name, {"frames": _frames(1, 3, SIZE, SIZE, seed=9)}),
         ):
             for version in (1, 2):
                 _assert_same(

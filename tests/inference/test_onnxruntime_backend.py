@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from vidsearch.config import InferenceConfig
+from vidsearch.contract.models import FRAME_ENCODER, VIDEO_EMBEDDER
 from vidsearch.exporters.pipeline import export_family
 from vidsearch.inference.base import InferenceBackend, InferenceTimeoutError, ModelNotFoundError
 from vidsearch.inference.factory import build_backend
@@ -50,24 +51,26 @@ def test_policy_new_versions_and_pinning(tmp_path: Path, repos: Any) -> None:
     repo = tmp_path / "repo"
     shutil.copytree(repos.production, repo)
     backend = OnnxRuntimeBackend(repo)
-    assert backend.model_versions("frame_encoder") == [1, 2]
+    assert backend.model_versions(FRAME_ENCODER.name) == [1, 2]
     export_family("toy", None, repo, seed=20)  # version 3; policy keeps the latest two
     backend.refresh()
-    assert backend.model_versions("frame_encoder") == [2, 3]
-    assert backend.signature("frame_encoder").version == 3
+    assert backend.model_versions(FRAME_ENCODER.name) == [2, 3]
+    assert backend.signature(FRAME_ENCODER.name).version == 3
     with pytest.raises(ModelNotFoundError, match="serving \\[2, 3\\]"):
-        backend.infer("frame_encoder", {"frames": _frames(1)}, version=1)
+        backend.infer(FRAME_ENCODER.name, {"frames": _frames(1)}, version=1)
     pinned = OnnxRuntimeBackend(repo, default_version=2)
-    assert pinned.signature("frame_encoder").version == 2
+    assert pinned.signature(FRAME_ENCODER.name).version == 2
 
 
 def test_one_session_per_version_under_threads(repos: Any) -> None:
     backend = OnnxRuntimeBackend(repos.production)
     batches = [_frames(2, seed) for seed in range(16)]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda x: backend.infer("frame_encoder", {"frames": x}), batches))
+        results = list(
+            pool.map(lambda x: backend.infer(FRAME_ENCODER.name, {"frames": x}), batches)
+        )
     for x, got in zip(batches, results, strict=True):
-        want = repos.reference("frame_encoder", 2, frames=x)["feature"]
+        want = repos.reference(FRAME_ENCODER.name, 2, frames=x)["feature"]
         np.testing.assert_array_equal(got["feature"], want)
     assert backend.session_count() == 1
     backend.close()
@@ -78,7 +81,7 @@ def test_factory(repos: Any) -> None:
     config = {"model_repository": repos.production, "model_version": 1}
     local = build_backend(InferenceConfig.model_validate(config))
     assert isinstance(local, OnnxRuntimeBackend)
-    assert local.signature("frame_encoder").version == 1
+    assert local.signature(FRAME_ENCODER.name).version == 1
     url = f"127.0.0.1:{free_port()}"
     remote = build_backend(
         InferenceConfig.model_validate({"backend": "triton", "triton_url": url, "timeout_s": 2.0})
@@ -92,5 +95,5 @@ def test_timeout_terminates_a_running_session(repos: Any) -> None:
     backend = OnnxRuntimeBackend(repos.production)
     clip = np.zeros((1, 2000, SIZE, SIZE, 3), np.uint8)  # ~0.3 s of compute here
     with pytest.raises(InferenceTimeoutError, match="did not finish"):
-        backend.infer("video_embedder", {"frames": clip}, timeout=0.002)
-    assert backend.infer("video_embedder", {"frames": clip[:, :2]}, timeout=30.0)
+        backend.infer(VIDEO_EMBEDDER.name, {"frames": clip}, timeout=0.002)
+    assert backend.infer(VIDEO_EMBEDDER.name, {"frames": clip[:, :2]}, timeout=30.0)

@@ -18,13 +18,14 @@ import numpy as np
 import pytest
 
 from vidsearch.config import load_config
+from vidsearch.contract.models import FRAME_ENCODER, HASH_TEXTURE_HEADS, VIDEO_EMBEDDER
 from vidsearch.inference.base import ModelNotFoundError
 from vidsearch.inference.factory import build_backend
 from vidsearch.inference.triton_backend import TritonBackend
 from vidsearch.models_cli import ENV_VERSION, main, served_versions
 
 pytestmark = pytest.mark.triton
-MODELS = ["frame_encoder", "hash_texture_heads"]  # video_embedder: not needed here
+MODELS = [FRAME_ENCODER.name, HASH_TEXTURE_HEADS.name]  # video_embedder: not needed here
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +50,11 @@ def _check(backend: Any, repos: Any, version: int, *, explicit: bool = True) -> 
     """frame_encoder and the heads answer exactly like ``version``'s ONNX files."""
     frames = _frames(3, version)
     chosen = version if explicit else None
-    feature = backend.infer("frame_encoder", {"frames": frames}, version=chosen)["feature"]
-    want = repos.reference("frame_encoder", version, frames=frames)["feature"]
+    feature = backend.infer(FRAME_ENCODER.name, {"frames": frames}, version=chosen)["feature"]
+    want = repos.reference(FRAME_ENCODER.name, version, frames=frames)["feature"]
     np.testing.assert_allclose(feature, want, rtol=0, atol=1e-5)
-    heads = backend.infer("hash_texture_heads", {"feature": want}, version=chosen)
-    ref = repos.reference("hash_texture_heads", version, feature=want)
+    heads = backend.infer(HASH_TEXTURE_HEADS.name, {"feature": want}, version=chosen)
+    ref = repos.reference(HASH_TEXTURE_HEADS.name, version, feature=want)
     np.testing.assert_array_equal(heads["hash_bits"], ref["hash_bits"])
 
 
@@ -65,7 +66,7 @@ def _traffic(url: str, version: int) -> Iterator[list[str]]:
     def loop() -> None:
         while not stop.is_set():
             try:
-                backend.infer("frame_encoder", {"frames": _frames(1, 0)}, version=version)
+                backend.infer(FRAME_ENCODER.name, {"frames": _frames(1, 0)}, version=version)
                 done[0] += 1
             except Exception as exc:  # every kind of failure counts
                 failures.append(repr(exc))
@@ -89,16 +90,16 @@ def test_rollout_from_v1_to_v2(
     client = backend._client
     try:
         # Not loaded and no local repository copy: loaded from the server's config.
-        assert _cli(server, "load", "video_embedder", "--version", "1") == 0
-        assert served_versions(client, "video_embedder") == [1]
-        assert _cli(server, "unload", "video_embedder") == 0
-        assert served_versions(client, "video_embedder") == []
+        assert _cli(server, "load", VIDEO_EMBEDDER.name, "--version", "1") == 0
+        assert served_versions(client, VIDEO_EMBEDDER.name) == [1]
+        assert _cli(server, "unload", VIDEO_EMBEDDER.name) == 0
+        assert served_versions(client, VIDEO_EMBEDDER.name) == []
         # v1 only, config from the local repository copy.
         assert _cli(server, "load", *MODELS, "--version", "1", "--repository", str(repos.twin)) == 0
         assert {m: served_versions(client, m) for m in MODELS} == {m: [1] for m in MODELS}
         _check(backend, repos, 1)
         with pytest.raises(ModelNotFoundError):
-            backend.infer("frame_encoder", {"frames": _frames(1, 0)}, version=2)
+            backend.infer(FRAME_ENCODER.name, {"frames": _frames(1, 0)}, version=2)
         assert _cli(server, "route", "--version", "2") == 1  # not served yet
         capsys.readouterr()
 
@@ -136,23 +137,23 @@ def test_rollout_from_v1_to_v2(
         assert failures == []
         assert {m: served_versions(client, m) for m in MODELS} == {m: [2] for m in MODELS}
         with pytest.raises(ModelNotFoundError):
-            backend.infer("frame_encoder", {"frames": _frames(1, 0)}, version=1)
+            backend.infer(FRAME_ENCODER.name, {"frames": _frames(1, 0)}, version=1)
         pinned_v1 = TritonBackend(server.grpc_url, default_version=1)
         try:
             with pytest.raises(ModelNotFoundError):
-                pinned_v1.infer("hash_texture_heads", {"feature": np.zeros((1, 32), np.float32)})
+                pinned_v1.infer(HASH_TEXTURE_HEADS.name, {"feature": np.zeros((1, 32), np.float32)})
         finally:
             pinned_v1.close()
         _check(backend, repos, 2)
         _check(backend, repos, 2, explicit=False)
-        assert backend.model_versions("frame_encoder") == [2]
+        assert backend.model_versions(FRAME_ENCODER.name) == [2]
 
         capsys.readouterr()
         assert _cli(server, "list", "--json") == 0
         rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-        assert {"model": "frame_encoder", "version": 2, "state": "READY", "reason": ""} in rows
+        assert {"model": FRAME_ENCODER.name, "version": 2, "state": "READY", "reason": ""} in rows
         assert not any(r["version"] == 1 and r["state"] == "READY" for r in rows)
-        assert _cli(server, "unload", "frame_encoder", "--version", "1") == 1
+        assert _cli(server, "unload", FRAME_ENCODER.name, "--version", "1") == 1
         assert "not served" in capsys.readouterr().err
     finally:
         backend.close()

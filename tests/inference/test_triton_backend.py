@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from vidsearch.contract.models import FRAME_ENCODER, VIDEO_EMBEDDER
 from vidsearch.inference.base import (
     BackendUnavailableError,
     InferenceTimeoutError,
@@ -45,19 +46,19 @@ def test_metrics_count_successful_requests(triton_server: Any) -> None:
             with urllib.request.urlopen(triton_server.metrics_url, timeout=5) as response:
                 return str(response.read().decode())
 
-        before = _metric(scrape(), "nv_inference_request_success", "frame_encoder", "1")
+        before = _metric(scrape(), "nv_inference_request_success", FRAME_ENCODER.name, "1")
         for seed in range(3):
-            backend.infer("frame_encoder", {"frames": _frames(2, seed)}, version=1)
+            backend.infer(FRAME_ENCODER.name, {"frames": _frames(2, seed)}, version=1)
         # Triton refreshes its metrics on an interval (2 s by default): poll, bounded.
         deadline = time.monotonic() + 10.0
         while True:
             text = scrape()
-            after = _metric(text, "nv_inference_request_success", "frame_encoder", "1")
+            after = _metric(text, "nv_inference_request_success", FRAME_ENCODER.name, "1")
             if after - before >= 3 or time.monotonic() > deadline:
                 break
             time.sleep(0.25)
         assert after - before == 3
-        assert _metric(text, "nv_inference_count", "frame_encoder", "1") >= 6
+        assert _metric(text, "nv_inference_count", FRAME_ENCODER.name, "1") >= 6
         assert "nv_inference_compute_infer_duration_us" in text
     finally:
         backend.close()
@@ -67,10 +68,10 @@ def test_deadline_becomes_timeout_error(triton_server: Any) -> None:
     backend = TritonBackend(triton_server.grpc_url, timeout=1e-6)
     try:
         with pytest.raises(InferenceTimeoutError):
-            backend.infer("frame_encoder", {"frames": _frames(1, 0)})
+            backend.infer(FRAME_ENCODER.name, {"frames": _frames(1, 0)})
         with pytest.raises(InferenceTimeoutError):  # per-call deadline wins
-            backend.infer("frame_encoder", {"frames": _frames(1, 0)}, timeout=1e-6)
-        assert backend.infer("frame_encoder", {"frames": _frames(1, 0)}, timeout=10.0)
+            backend.infer(FRAME_ENCODER.name, {"frames": _frames(1, 0)}, timeout=1e-6)
+        assert backend.infer(FRAME_ENCODER.name, {"frames": _frames(1, 0)}, timeout=10.0)
     finally:
         backend.close()
 
@@ -80,10 +81,10 @@ def test_unreachable_server_is_unavailable() -> None:
     try:
         assert not backend.is_ready()
         with pytest.raises(BackendUnavailableError) as caught:
-            backend.infer("frame_encoder", {"frames": _frames(1, 0)})
+            backend.infer(FRAME_ENCODER.name, {"frames": _frames(1, 0)})
         assert not isinstance(caught.value, InferenceTimeoutError)
         with pytest.raises(BackendUnavailableError):
-            backend.model_versions("frame_encoder")
+            backend.model_versions(FRAME_ENCODER.name)
     finally:
         backend.close()
 
@@ -94,26 +95,26 @@ def test_concurrent_requests_get_their_own_answers(triton_server: Any, repos: An
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:
             results = list(
-                pool.map(lambda x: backend.infer("frame_encoder", {"frames": x}), batches)
+                pool.map(lambda x: backend.infer(FRAME_ENCODER.name, {"frames": x}), batches)
             )
     finally:
         backend.close()
     for x, got in zip(batches, results, strict=True):
-        want = repos.reference("frame_encoder", 2, frames=x)["feature"]
+        want = repos.reference(FRAME_ENCODER.name, 2, frames=x)["feature"]
         np.testing.assert_allclose(got["feature"], want, rtol=0, atol=1e-5)
 
 
 def test_unload_and_reload(triton_server: Any) -> None:
     backend = TritonBackend(triton_server.grpc_url)
     try:
-        triton_server.unload_model("video_embedder")
-        assert backend.model_versions("video_embedder") == []
+        triton_server.unload_model(VIDEO_EMBEDDER.name)
+        assert backend.model_versions(VIDEO_EMBEDDER.name) == []
         with pytest.raises(ModelNotFoundError):
-            backend.infer("video_embedder", {"frames": _frames(1, 0)[None]})
-        triton_server.load_model("video_embedder")
-        assert backend.model_versions("video_embedder") == [1, 2]
+            backend.infer(VIDEO_EMBEDDER.name, {"frames": _frames(1, 0)[None]})
+        triton_server.load_model(VIDEO_EMBEDDER.name)
+        assert backend.model_versions(VIDEO_EMBEDDER.name) == [1, 2]
     finally:
-        triton_server.load_model("video_embedder")
+        triton_server.load_model(VIDEO_EMBEDDER.name)
         backend.close()
 
 

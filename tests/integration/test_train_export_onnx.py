@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vidsearch.contract.models import FRAME_ENCODER, HASH_TEXTURE_HEADS, VIDEO_EMBEDDER
 from vidsearch.evaluation.systems import export_release
 from vidsearch.exporters.repository import list_models
 from vidsearch.inference.onnxruntime_backend import OnnxRuntimeBackend
@@ -58,9 +59,9 @@ def test_train_export_and_serve_with_onnxruntime(tmp_path: Path) -> None:
     repository = tmp_path / "model_repository"
     export_release([tmp_path / "video_hash.pt", tmp_path / "barlow.pt"], repository)
     assert list_models(repository) == {
-        "frame_encoder": [1],
-        "hash_texture_heads": [1],
-        "video_embedder": [1],
+        FRAME_ENCODER.name: [1],
+        HASH_TEXTURE_HEADS.name: [1],
+        VIDEO_EMBEDDER.name: [1],
     }
 
     frames = np.random.default_rng(3).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
@@ -69,8 +70,8 @@ def test_train_export_and_serve_with_onnxruntime(tmp_path: Path) -> None:
         texture, _, bits = model(torch.from_numpy(frames))
     backend = OnnxRuntimeBackend(repository)
     try:
-        feature = backend.infer("frame_encoder", {"frames": frames})["feature"]
-        served = backend.infer("hash_texture_heads", {"feature": feature})
+        feature = backend.infer(FRAME_ENCODER.name, {"frames": frames})["feature"]
+        served = backend.infer(HASH_TEXTURE_HEADS.name, {"feature": feature})
     finally:
         backend.close()
     np.testing.assert_array_equal(served["hash_bits"], bits.numpy())

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from vidsearch.config import VidsearchConfig
+from vidsearch.contract.models import FRAME_ENCODER, TEXT_VIDEO_SCORER
 from vidsearch.exporters.cpu_twin import sync_cpu_twin
 from vidsearch.inference.tritonserver import TritonServerProcess
 from vidsearch.media.corpus import BenchmarkManifest
@@ -97,7 +98,7 @@ def test_triton_backend_serves_the_same_text_search_results(
         config.inference.backend = "triton"
         config.inference.triton_url = triton.grpc_url
         served = _text_search_all(config, corpus)
-        scored = _model_successes(triton.metrics_url, "text_video_scorer", at_least=2)
+        scored = _model_successes(triton.metrics_url, TEXT_VIDEO_SCORER.name, at_least=2)
     assert scored >= 2  # one batched stage 2 request per query
     for ort_result, triton_result in zip(embedded, served, strict=True):
         assert triton_result.keywords == ort_result.keywords
@@ -111,7 +112,7 @@ def test_triton_backend_serves_the_same_text_search_results(
 
 
 def _frame_encoder_successes(url: str, at_least: float) -> float:
-    return _model_successes(url, "frame_encoder", at_least)
+    return _model_successes(url, FRAME_ENCODER.name, at_least)
 
 
 def _model_successes(url: str, model: str, at_least: float) -> float:

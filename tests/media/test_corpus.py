@@ -20,8 +20,8 @@ from vidsearch.media.corpus import (
     _Settings,
     build_copy_benchmark,
     load_manifest,
-    register,
 )
+from vidsearch.media.corpus_cli import register
 from vidsearch.media.decode import decode_video, probe_video
 from vidsearch.media.real_sources import photo_by_key, photo_halves
 from vidsearch.media.synthetic import BENCH_NEGATIVE_SEEDS, BENCH_REFERENCE_SEEDS

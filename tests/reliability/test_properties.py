@@ -22,6 +22,7 @@ from vidsearch_client.v1 import vidsearch_pb2_grpc as pb_grpc
 
 from vidsearch.catalog.base import VideoInfo, VideoNotFoundError
 from vidsearch.config import VidsearchConfig
+from vidsearch.contract.models import FRAME_ENCODER
 from vidsearch.media.decode import DecodedVideo, decode_video
 from vidsearch.media.errors import MediaError, UnsupportedMediaError
 from vidsearch.media.synthetic import render_video, write_video
@@ -155,7 +156,7 @@ class _Backend:
         return []
 
     def stats(self) -> ServiceStats:
-        return ServiceStats(1, 1, "frame_encoder", 1, "fake", "memory")
+        return ServiceStats(1, 1, FRAME_ENCODER.name, 1, "fake", "memory")
 
     def is_ready(self) -> bool:
         return True

@@ -35,6 +35,7 @@ from vidsearch_client.errors import VidsearchError
 
 from vidsearch.catalog import QdrantClusterCatalog
 from vidsearch.config import VidsearchConfig
+from vidsearch.contract.models import HASH_TEXTURE_HEADS, VIDEO_EMBEDDER
 from vidsearch.inference.onnxruntime_backend import OnnxRuntimeBackend
 from vidsearch.orchestrator.factory import build_orchestrator
 from vidsearch.service.server import build_server
@@ -114,9 +115,9 @@ def _free_port() -> int:
 def stand_in(repository: Path) -> Iterator[QdrantRestStandIn]:
     """Real collections (sizes from the served models) in qdrant-client's local mode."""
     backend = OnnxRuntimeBackend(repository)
-    heads = backend.signature("hash_texture_heads")
+    heads = backend.signature(HASH_TEXTURE_HEADS.name)
     texture_dim = next(o.shape[-1] for o in heads.outputs if o.name == "texture")
-    embedding_dim = backend.signature("video_embedder").outputs[0].shape[-1]
+    embedding_dim = backend.signature(VIDEO_EMBEDDER.name).outputs[0].shape[-1]
     backend.close()
     local = QdrantClient(":memory:")
     QdrantClusterCatalog(

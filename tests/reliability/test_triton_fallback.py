@@ -23,6 +23,7 @@ from vidsearch_client._retry import RetryPolicy
 
 from vidsearch import metrics
 from vidsearch.config import VidsearchConfig
+from vidsearch.contract.models import FRAME_ENCODER, HASH_TEXTURE_HEADS, VIDEO_EMBEDDER
 from vidsearch.inference.tritonserver import TritonServerProcess
 from vidsearch.orchestrator.factory import build_orchestrator
 from vidsearch.service.server import build_server
@@ -35,7 +36,7 @@ RETRY_S = 0.5  # inference.fallback_retry_s of the server under test
 def _fallback_calls() -> float:
     return sum(
         metrics.REGISTRY.get_sample_value("vidsearch_inference_fallback_total", {"model": m}) or 0.0
-        for m in ("frame_encoder", "hash_texture_heads", "video_embedder")
+        for m in (FRAME_ENCODER.name, HASH_TEXTURE_HEADS.name, VIDEO_EMBEDDER.name)
     )
 
 

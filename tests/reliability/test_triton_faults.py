@@ -30,6 +30,7 @@ from vidsearch_client._retry import RetryPolicy
 from vidsearch_client.errors import VidsearchError
 
 from vidsearch.config import VidsearchConfig
+from vidsearch.contract.models import FRAME_ENCODER
 from vidsearch.inference.tritonserver import TritonServerProcess
 from vidsearch.orchestrator.factory import build_orchestrator
 from vidsearch.service.server import build_server
@@ -181,11 +182,11 @@ UNLOADED_CODE = "UNAVAILABLE"
 def test_unloaded_model_mid_traffic(stack: Stack) -> None:
     with Load(stack.target, stack.query) as load:
         _wait_for_requests(load, 0.0, 3, within_s=30)
-        stack.triton.unload_model("frame_encoder")
+        stack.triton.unload_model(FRAME_ENCODER.name)
         unloaded = time.monotonic()
         to_not_serving = _wait_health(stack.target, "NOT_SERVING", within_s=10 * POLL_S + 2)
         _wait_for_requests(load, unloaded + 0.5, 3, within_s=20)
-        stack.triton.load_model("frame_encoder")
+        stack.triton.load_model(FRAME_ENCODER.name)
         reloaded = time.monotonic()
         to_serving = _wait_health(stack.target, "SERVING", within_s=30)
         recovered = time.monotonic()

@@ -20,6 +20,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from vidsearch.catalog.base import VideoInfo
 from vidsearch.config import VidsearchConfig
+from vidsearch.contract.models import FRAME_ENCODER
 from vidsearch.orchestrator.api import IndexResult, SearchOptions, SearchResult, ServiceStats
 from vidsearch.service.auth import token_digest
 from vidsearch.service.server import RunningServer, build_server
@@ -121,7 +122,7 @@ class TinyBackend:
         return []
 
     def stats(self) -> ServiceStats:
-        return ServiceStats(0, 0, "frame_encoder", 1, "tiny", "memory")
+        return ServiceStats(0, 0, FRAME_ENCODER.name, 1, "tiny", "memory")
 
     def is_ready(self) -> bool:
         return True

@@ -16,6 +16,7 @@ from vidsearch_client import RetryPolicy, VideoSearchClient
 
 from vidsearch.catalog.base import VideoInfo, VideoNotFoundError
 from vidsearch.config import VidsearchConfig
+from vidsearch.contract.models import FRAME_ENCODER
 from vidsearch.deadline import RequestBudget
 from vidsearch.orchestrator.api import (
     IndexResult,
@@ -139,7 +140,7 @@ class FakeBackend:
         return ServiceStats(
             videos=len(self.videos),
             keyframes=sum(v.keyframe_count for v in self.videos.values()),
-            model_name="frame_encoder",
+            model_name=FRAME_ENCODER.name,
             model_version=1,
             inference_backend="fake",
             catalog_backend="memory",

@@ -13,6 +13,7 @@ import vidsearch_client as vc
 from prometheus_client.parser import text_string_to_metric_families
 
 from vidsearch import metrics
+from vidsearch.contract.models import FRAME_ENCODER
 
 SERVICE = "vidsearch.v1.VideoSearch"
 
@@ -90,7 +91,7 @@ def test_metrics_show_rpc_histograms_and_counters_by_code(served: Any) -> None:
                        "vidsearch_catalog_videos") == 1
     )  # fmt: skip
     info = families["vidsearch_model_info"]
-    assert _value(info, "vidsearch_model_info", model="frame_encoder", version="1") == 1
+    assert _value(info, "vidsearch_model_info", model=FRAME_ENCODER.name, version="1") == 1
 
     # No request content in any label.
     for family in families.values():

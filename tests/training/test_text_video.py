@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from vidsearch.contract.models import TEXT_ENCODER, TEXT_VIDEO_EMBEDDER, TEXT_VIDEO_SCORER
 from vidsearch.training.captions import captions_for, colour_name, describe_video
 from vidsearch.training.text_video import info_nce
 
@@ -95,11 +96,12 @@ def test_export_family_verifies(tiny_checkpoint: Path, tmp_path: Path) -> None:
     assert family_for_kind("text_video").name == "text_video"
     exported = export_family("text_video", tiny_checkpoint, tmp_path / "repo",
                              cpu_twin=tmp_path / "twin")
-    assert [e.model for e in exported] == ["text_encoder", "text_video_embedder",
-                                          "text_video_scorer"]
+    assert [e.model for e in exported] == [TEXT_ENCODER.name, TEXT_VIDEO_EMBEDDER.name,
+                                          TEXT_VIDEO_SCORER.name]
     for e in exported:
         assert e.verification.passed, e.verification.failures
-    inputs, outputs = onnx_signature(tmp_path / "repo" / "text_video_scorer" / "1" / "model.onnx")
+    scorer = tmp_path / "repo" / TEXT_VIDEO_SCORER.name / "1" / "model.onnx"
+    inputs, outputs = onnx_signature(scorer)
     assert [o.name for o in outputs] == ["score", "fine", "coarse"]
     assert inputs[0].dims[0] == -1  # dynamic batch
 
@@ -107,9 +109,11 @@ def test_export_family_verifies(tiny_checkpoint: Path, tmp_path: Path) -> None:
 def test_cli_registration_parses() -> None:
     import argparse
 
-    from vidsearch.training.text_video import register_text_video
+    from vidsearch.training.cli import register
 
     parser = argparse.ArgumentParser()
-    register_text_video(parser.add_subparsers())
-    args = parser.parse_args(["text-video", "--out", "x", "--threads", "1", "--no-progress"])
+    register(parser.add_subparsers())
+    args = parser.parse_args(
+        ["train", "text-video", "--out", "x", "--threads", "1", "--no-progress"]
+    )
     assert args.out == "x" and args.threads == 1 and callable(args.func)

@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vidsearch.exporters.repository import CONFIG_FILE, MODEL_FILE, version_dirs
-from vidsearch.exporters.triton_config import ConfigError, ModelConfig, read_config
+from vidsearch.contract.repository_layout import CONFIG_FILE, MODEL_FILE, version_dirs
+from vidsearch.contract.triton_config import ConfigError, ModelConfig, read_config
 from vidsearch.inference.base import InferenceError, ModelNotFoundError
 
 

@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 import tritonclient.grpc as grpcclient
-from tritonclient.utils import InferenceServerException
+from tritonclient.utils import InferenceServerException, np_to_triton_dtype, triton_to_np_dtype
 
-from vidsearch.exporters.triton_config import NUMPY_TO_TRITON, TRITON_TO_NUMPY, wire_type
 from vidsearch.inference.base import (
     BackendUnavailableError,
     InferenceError,
@@ -45,9 +44,9 @@ def map_error(exc: InferenceServerException, what: str) -> InferenceError:
 
 
 def _numpy_dtype(datatype: str) -> str:
-    return TRITON_TO_NUMPY.get(
-        "TYPE_STRING" if datatype == "BYTES" else f"TYPE_{datatype}", datatype
-    )
+    """Triton's ``FP32`` -> ``float32`` (unknown names are kept as they are)."""
+    found = triton_to_np_dtype(datatype)
+    return datatype if found is None else np.dtype(found).name
 
 
 class TritonBackend:
@@ -85,11 +84,10 @@ class TritonBackend:
         request = []
         for name, value in inputs.items():
             array = np.ascontiguousarray(value)
-            if array.dtype.name not in NUMPY_TO_TRITON:
+            datatype = np_to_triton_dtype(array.dtype)
+            if datatype is None:
                 raise InferenceError(f"{model}: input {name!r} has unsupported dtype {array.dtype}")
-            tensor = grpcclient.InferInput(
-                name, list(array.shape), wire_type(NUMPY_TO_TRITON[array.dtype.name])
-            )
+            tensor = grpcclient.InferInput(name, list(array.shape), datatype)
             tensor.set_data_from_numpy(array)
             request.append(tensor)
         result = self._call(

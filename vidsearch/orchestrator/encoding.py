@@ -15,16 +15,23 @@ from pathlib import Path
 import numpy as np
 
 from vidsearch.config import MediaConfig
+from vidsearch.contract.models import (
+    CLIP_FRAMES,
+    EMBEDDING,
+    FEATURE,
+    FRAME_ENCODER,
+    FRAMES,
+    HASH_BITS,
+    HASH_TEXTURE_HEADS,
+    TEXTURE,
+    VIDEO_EMBEDDER,
+)
 from vidsearch.deadline import RequestBudget
 from vidsearch.inference.base import BackendUnavailableError, InferenceBackend, ModelNotFoundError
 from vidsearch.media.decode import DecodedVideo, decode_video
 from vidsearch.media.errors import EmptyMediaError
 from vidsearch.media.sandbox import sandboxed_decode_video
 from vidsearch.media.transforms import resize
-
-FRAME_ENCODER = "frame_encoder"
-HASH_HEADS = "hash_texture_heads"
-VIDEO_EMBEDDER = "video_embedder"
 
 
 @dataclass(frozen=True)
@@ -114,7 +121,9 @@ class VideoEncoder:
         self._timeout = timeout_s
         self._input_sizes: dict[tuple[str, int], int] = {}
 
-    def resolved_version(self, requested: int | None = None, model: str = FRAME_ENCODER) -> int:
+    def resolved_version(
+        self, requested: int | None = None, model: str = FRAME_ENCODER.name
+    ) -> int:
         """The model version a request will use: per request, then config, then latest."""
         wanted = requested if requested is not None else self._version
         versions = self._backend.model_versions(model)
@@ -130,10 +139,10 @@ class VideoEncoder:
 
     def embedder_version(self, hash_version: int) -> int:
         """Seed 002's embedder is exported on its own: same release if served, else latest."""
-        versions = self._backend.model_versions(VIDEO_EMBEDDER)
+        versions = self._backend.model_versions(VIDEO_EMBEDDER.name)
         if not versions:
             raise BackendUnavailableError(
-                f"no version of {VIDEO_EMBEDDER} is being served right now"
+                f"no version of {VIDEO_EMBEDDER.name} is being served right now"
             )
         return hash_version if hash_version in versions else versions[-1]
 
@@ -159,7 +168,7 @@ class VideoEncoder:
         return resize(frames, size, size)[None]
 
     def frame_size(self) -> int:
-        signature = self._backend.signature(FRAME_ENCODER, self._version)
+        signature = self._backend.signature(FRAME_ENCODER.name, self._version)
         dims = signature.inputs[0].shape
         return int(dims[-2])
 
@@ -191,19 +200,24 @@ class VideoEncoder:
         features = np.concatenate(
             [
                 self._infer(
-                    FRAME_ENCODER,
-                    {"frames": frames[start : start + self._batch]},
+                    FRAME_ENCODER.name,
+                    {FRAMES.name: frames[start : start + self._batch]},
                     model_version,
-                    timeout(FRAME_ENCODER),
-                )["feature"]
+                    timeout(FRAME_ENCODER.name),
+                )[FEATURE.name]
                 for start in range(0, len(frames), self._batch)
             ]
         )
         whole = features[:n].mean(axis=0, keepdims=True)
         batch = np.concatenate([features, whole]).astype(np.float32)
-        heads = self._infer(HASH_HEADS, {"feature": batch}, model_version, timeout(HASH_HEADS))
-        all_bits = heads["hash_bits"].astype(np.float32)
-        all_texture = heads["texture"].astype(np.float32)
+        heads = self._infer(
+            HASH_TEXTURE_HEADS.name,
+            {FEATURE.name: batch},
+            model_version,
+            timeout(HASH_TEXTURE_HEADS.name),
+        )
+        all_bits = heads[HASH_BITS.name].astype(np.float32)
+        all_texture = heads[TEXTURE.name].astype(np.float32)
         flipped_bits = all_bits[n : 2 * n] if flip else None
         flipped_texture = all_texture[n : 2 * n] if flip else None
         bits = np.concatenate([all_bits[:n], all_bits[-1:]])
@@ -211,12 +225,13 @@ class VideoEncoder:
         embedding = None
         if with_embedding:
             embedder_version = self.embedder_version(model_version)
+            clip = self._frames_for(VIDEO_EMBEDDER.name, embedder_version, decoded.frames)
             embedding = self._infer(
-                VIDEO_EMBEDDER,
-                {"frames": self._frames_for(VIDEO_EMBEDDER, embedder_version, decoded.frames)},
+                VIDEO_EMBEDDER.name,
+                {CLIP_FRAMES.name: clip},
                 embedder_version,
-                timeout(VIDEO_EMBEDDER),
-            )["embedding"][0].astype(np.float32)
+                timeout(VIDEO_EMBEDDER.name),
+            )[EMBEDDING.name][0].astype(np.float32)
         return EncodedVideo(
             keyframe_bits=bits[:-1],
             keyframe_texture=texture[:-1],

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from vidsearch.catalog.factory import open_background_catalog, open_catalog
 from vidsearch.config import VidsearchConfig
+from vidsearch.contract.models import EMBEDDING, HASH_TEXTURE_HEADS, TEXTURE, VIDEO_EMBEDDER
 from vidsearch.inference.factory import build_backend
-from vidsearch.orchestrator.encoding import HASH_HEADS, VIDEO_EMBEDDER
 from vidsearch.orchestrator.orchestrator import Orchestrator
 from vidsearch.orchestrator.text_search import TextModels, serves_text_models
 
@@ -14,10 +14,10 @@ def build_orchestrator(config: VidsearchConfig) -> Orchestrator:
     """Vector sizes come from the served models' signatures, never from a second setting."""
     backend = build_backend(config.inference)
     version = config.inference.model_version
-    heads = backend.signature(HASH_HEADS, version)
-    texture_dim = next(o.shape[-1] for o in heads.outputs if o.name == "texture")
-    embedder = backend.signature(VIDEO_EMBEDDER, version)
-    embedding_dim = embedder.outputs[0].shape[-1]
+    heads = backend.signature(HASH_TEXTURE_HEADS.name, version)
+    texture_dim = next(o.shape[-1] for o in heads.outputs if o.name == TEXTURE.name)
+    embedder = backend.signature(VIDEO_EMBEDDER.name, version)
+    embedding_dim = next(o.shape[-1] for o in embedder.outputs if o.name == EMBEDDING.name)
     text_dim = None
     if config.text.enabled != "off":
         if serves_text_models(backend):

@@ -22,6 +22,7 @@ from vidsearch.catalog.base import (
     VideoRecord,
 )
 from vidsearch.config import VidsearchConfig
+from vidsearch.contract.models import FRAME_ENCODER
 from vidsearch.deadline import RequestBudget, RequestStoppedError
 from vidsearch.inference.base import InferenceBackend
 from vidsearch.orchestrator.admission import StageLimiters
@@ -38,7 +39,6 @@ from vidsearch.orchestrator.api import (
     TextSearchUnavailableError,
 )
 from vidsearch.orchestrator.encoding import (
-    FRAME_ENCODER,
     DecodedFrames,
     FrameDecoder,
     VideoEncoder,
@@ -330,11 +330,11 @@ class Orchestrator:
 
     def stats(self) -> ServiceStats:
         catalog_stats = self._catalog.stats()
-        versions = self._backend.model_versions(FRAME_ENCODER)
+        versions = self._backend.model_versions(FRAME_ENCODER.name)
         return ServiceStats(
             videos=catalog_stats.videos,
             keyframes=catalog_stats.keyframes,
-            model_name=FRAME_ENCODER,
+            model_name=FRAME_ENCODER.name,
             model_version=versions[-1] if versions else 0,
             inference_backend=self._backend_name,
             catalog_backend=self._catalog_name,
@@ -356,7 +356,7 @@ class Orchestrator:
         try:
             return (
                 self._backend.is_ready()
-                and bool(self._backend.model_versions(FRAME_ENCODER))
+                and bool(self._backend.model_versions(FRAME_ENCODER.name))
                 and self._catalog.is_ready()
             )
         except Exception:  # readiness must never raise

@@ -1,6 +1,6 @@
 """Seed 003 through the served models: text features at index time, SearchByText stages.
 
-Three served models (``exporters/text_families.py``): ``text_encoder`` (tokens, global
+Three served models (``vidsearch.contract.models``): ``text_encoder`` (tokens, global
 text feature, stage 1 text embedding), ``text_video_embedder`` (a video's stage 1
 embedding and the per-frame features stage 2 needs, computed once at index time and
 stored with the video) and ``text_video_scorer`` (query-conditioned score of aligned
@@ -19,20 +19,40 @@ import numpy as np
 
 from vidsearch.catalog.base import TextCandidate, TextFeatures
 from vidsearch.config import TextSearchConfig
+from vidsearch.contract.models import (
+    ATTENTION_MASK,
+    CLIP_FRAMES,
+    COARSE,
+    EMBEDDING,
+    FINE,
+    FRAME_FEATURES,
+    FRAME_MASK,
+    INPUT_IDS,
+    KEYWORD_FEATURES,
+    KEYWORD_MASK,
+    LOCAL_FEATURES,
+    SCORE,
+    TEXT_EMBEDDING,
+    TEXT_ENCODER,
+    TEXT_FEATURE,
+    TEXT_SEARCH_MODELS,
+    TEXT_VIDEO_EMBEDDER,
+    TEXT_VIDEO_SCORER,
+    TOKEN_FEATURES,
+    TOKEN_MASK,
+    ModelContract,
+    Tensor,
+)
 from vidsearch.inference.base import BackendUnavailableError, InferenceBackend, ModelNotFoundError
 from vidsearch.orchestrator.api import TextHit
 
-TEXT_ENCODER = "text_encoder"
-TEXT_VIDEO_EMBEDDER = "text_video_embedder"
-TEXT_VIDEO_SCORER = "text_video_scorer"
-TEXT_MODELS = (TEXT_ENCODER, TEXT_VIDEO_EMBEDDER, TEXT_VIDEO_SCORER)
 MAX_QUERY_TOKENS = 64
 
 
 def serves_text_models(backend: InferenceBackend) -> bool:
     """True when every seed 003 model has a ready version."""
     try:
-        return all(backend.model_versions(name) for name in TEXT_MODELS)
+        return all(backend.model_versions(model.name) for model in TEXT_SEARCH_MODELS)
     except Exception:  # an unreachable backend answers "not now", not a crash
         return False
 
@@ -67,7 +87,7 @@ class TextModels:
     def resolved_version(self, requested: int | None = None) -> int:
         """Per request, then config, then the latest version all three models share."""
         wanted = requested if requested is not None else self._config.model_version
-        served = [set(self._backend.model_versions(name)) for name in TEXT_MODELS]
+        served = [set(self._backend.model_versions(m.name)) for m in TEXT_SEARCH_MODELS]
         common = sorted(set.intersection(*served))
         if not common:
             raise BackendUnavailableError("the text models are not being served right now")
@@ -78,28 +98,28 @@ class TextModels:
                 f"text model version {wanted} is not served (serving {common})")
         return wanted
 
-    def infer(self, model: str, inputs: dict[str, np.ndarray], version: int,
+    def infer(self, model: ModelContract, inputs: dict[str, np.ndarray], version: int,
               timeout_s: float | None = None) -> dict[str, np.ndarray]:
         timeout = timeout_s if timeout_s is not None else self._timeout
-        return self._backend.infer(model, inputs, version=version, timeout=timeout)
+        return self._backend.infer(model.name, inputs, version=version, timeout=timeout)
 
-    def _dim(self, model: str, tensor: str, axis: int, outputs: bool = True) -> int:
-        sig = self._backend.signature(model, self._config.model_version)
-        specs = sig.outputs if outputs else sig.inputs
-        return int(next(t.shape[axis] for t in specs if t.name == tensor))
+    def _dim(self, model: ModelContract, tensor: Tensor, axis: int) -> int:
+        sig = self._backend.signature(model.name, self._config.model_version)
+        specs = sig.outputs if tensor in model.outputs else sig.inputs
+        return int(next(t.shape[axis] for t in specs if t.name == tensor.name))
 
     @cached_property
     def embed_dim(self) -> int:
-        return self._dim(TEXT_VIDEO_EMBEDDER, "embedding", -1)
+        return self._dim(TEXT_VIDEO_EMBEDDER, EMBEDDING, -1)
 
     @cached_property
     def frame_size(self) -> int:
-        return self._dim(TEXT_VIDEO_EMBEDDER, "frames", -2, outputs=False)
+        return self._dim(TEXT_VIDEO_EMBEDDER, CLIP_FRAMES, -2)
 
     @cached_property
     def keyword_slots(self) -> int:
         """K, the number of keywords the scorer takes per query."""
-        return self._dim(TEXT_VIDEO_SCORER, "keyword_features", -2, outputs=False)
+        return self._dim(TEXT_VIDEO_SCORER, KEYWORD_FEATURES, -2)
 
     @cached_property
     def tokenizer(self) -> Any:
@@ -124,9 +144,9 @@ class TextModels:
     def encode_texts(self, texts: list[str], version: int,
                      timeout_s: float | None = None) -> dict[str, np.ndarray]:
         ids, mask = self.tokenize(texts)
-        out = self.infer(TEXT_ENCODER, {"input_ids": ids, "attention_mask": mask}, version,
+        out = self.infer(TEXT_ENCODER, {INPUT_IDS.name: ids, ATTENTION_MASK.name: mask}, version,
                          timeout_s)
-        return {**out, "attention_mask": mask}
+        return {**out, ATTENTION_MASK.name: mask}
 
     def video_features(self, frames: np.ndarray, version: int,
                        timeout_s: float | None = None) -> TextFeatures:
@@ -138,11 +158,11 @@ class TextModels:
 
             picked = resize(picked, size, size)
         batch = picked[None]
-        out = self.infer(TEXT_VIDEO_EMBEDDER, {"frames": batch}, version, timeout_s)
+        out = self.infer(TEXT_VIDEO_EMBEDDER, {CLIP_FRAMES.name: batch}, version, timeout_s)
         return TextFeatures(
-            embedding=out["embedding"][0].astype(np.float32),
-            local=out["local_features"][0].astype(np.float32),
-            frames=out["frame_features"][0].astype(np.float32),
+            embedding=out[EMBEDDING.name][0].astype(np.float32),
+            local=out[LOCAL_FEATURES.name][0].astype(np.float32),
+            frames=out[FRAME_FEATURES.name][0].astype(np.float32),
             model_version=version,
         )
 
@@ -158,20 +178,20 @@ class TextQueryEncoder:
                  timeout_s: float | None = None) -> EncodedQuery:
         out = self._models.encode_texts([text], version, timeout_s)
         k = self._models.keyword_slots
-        kw_features = np.zeros((k, out["text_feature"].shape[-1]), np.float32)
+        kw_features = np.zeros((k, out[TEXT_FEATURE.name].shape[-1]), np.float32)
         kw_mask = np.zeros(k, np.float32)
         found: list[str] = []
         if keywords:
             found = self._keywords(text, version, timeout_s)[:k]
             if found:
-                feats = self._models.encode_texts(found, version, timeout_s)["text_feature"]
+                feats = self._models.encode_texts(found, version, timeout_s)[TEXT_FEATURE.name]
                 kw_features[: len(found)] = feats
                 kw_mask[: len(found)] = 1.0
         return EncodedQuery(
-            tokens=out["token_features"][0].astype(np.float32),
-            token_mask=out["attention_mask"][0].astype(np.float32),
-            text=out["text_feature"][0].astype(np.float32),
-            embedding=out["text_embedding"][0].astype(np.float32),
+            tokens=out[TOKEN_FEATURES.name][0].astype(np.float32),
+            token_mask=out[ATTENTION_MASK.name][0].astype(np.float32),
+            text=out[TEXT_FEATURE.name][0].astype(np.float32),
+            embedding=out[TEXT_EMBEDDING.name][0].astype(np.float32),
             keywords=tuple(found),
             keyword_features=kw_features,
             keyword_mask=kw_mask,
@@ -181,7 +201,7 @@ class TextQueryEncoder:
         from vidsearch.networks.keywords import KeywordExtractor
 
         def embed(texts: list[str]) -> np.ndarray:
-            return self._models.encode_texts(texts, version, timeout_s)["text_feature"]
+            return self._models.encode_texts(texts, version, timeout_s)[TEXT_FEATURE.name]
 
         extractor = KeywordExtractor(self._models.keyword_slots, self._max_words, embed=embed)
         return extractor(text)
@@ -202,8 +222,8 @@ class TextConditionedRerank:
             out = self._models.infer(TEXT_VIDEO_SCORER, self._rows(query, chunk), version,
                                      timeout_s)
             # Triton returns per-row scalars as [B,1] (dims [1] + reshape), ORT as [B].
-            score, fine, coarse = (np.asarray(out[k]).reshape(-1) for k in ("score", "fine",
-                                                                            "coarse"))
+            score, fine, coarse = (np.asarray(out[t.name]).reshape(-1) for t in (SCORE, FINE,
+                                                                                 COARSE))
             for cand, score_, fine_, coarse_ in zip(chunk, score, fine, coarse, strict=True):
                 hits.append(TextHit(cand.info, float(score_), cand.similarity, True,
                                     float(fine_), float(coarse_)))
@@ -226,10 +246,11 @@ class TextConditionedRerank:
             return np.repeat(x[None], n, axis=0)
 
         return {
-            "token_features": rows(query.tokens), "token_mask": rows(query.token_mask),
-            "text_feature": rows(query.text), "keyword_features": rows(query.keyword_features),
-            "keyword_mask": rows(query.keyword_mask), "local_features": local,
-            "frame_features": frames, "frame_mask": mask,
+            TOKEN_FEATURES.name: rows(query.tokens), TOKEN_MASK.name: rows(query.token_mask),
+            TEXT_FEATURE.name: rows(query.text),
+            KEYWORD_FEATURES.name: rows(query.keyword_features),
+            KEYWORD_MASK.name: rows(query.keyword_mask), LOCAL_FEATURES.name: local,
+            FRAME_FEATURES.name: frames, FRAME_MASK.name: mask,
         }
 
 

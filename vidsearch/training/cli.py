@@ -112,6 +112,28 @@ def _cmd_copy_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_text_video(args: Any) -> int:
+    import json
+
+    from vidsearch.training.checkpoint import release_checkpoint
+    from vidsearch.training.config import load_yaml
+    from vidsearch.training.text_video import TextVideoTrainConfig, train_text_video
+
+    path = args.config or Path("configs/training/text_video.yaml")
+    obj = load_yaml(path) if Path(path).exists() else {}
+    if args.threads is not None:
+        obj["num_threads"] = args.threads
+    if args.init_frame_encoder:
+        obj["init_frame_encoder"] = args.init_frame_encoder
+    cfg = TextVideoTrainConfig.model_validate(obj)
+    out = Path(args.out) / "text_video.pt"
+    _, metrics = train_text_video(cfg, out, resume=args.resume, progress=not args.no_progress)
+    if args.release:
+        release_checkpoint(out)  # what ships carries no optimizer state
+    print(json.dumps(metrics))
+    return 0
+
+
 def _common(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--config", type=Path, default=None,
                    help="YAML config (default: configs/training/<command>.yaml if present)")
@@ -160,6 +182,9 @@ def register(subparsers: Any) -> None:
     _common(p, "models/copy_release")
     p.set_defaults(func=_cmd_copy_release)
 
-    from vidsearch.training.text_video import register_text_video
-
-    register_text_video(sub)
+    p = sub.add_parser("text-video", help="seed 003 text->video heads -> OUT/text_video.pt")
+    _common(p, "models/text_video")
+    p.add_argument("--init-frame-encoder", help="video_hash/barlow checkpoint (frame encoder)")
+    p.add_argument("--release", action="store_true",
+                   help="drop the optimizer state when done (a third of the size; no resume)")
+    p.set_defaults(func=_cmd_text_video)

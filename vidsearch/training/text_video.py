@@ -226,7 +226,7 @@ def _cached_features(model: TextVideoModel, cfg: TextVideoTrainConfig, train: Co
 def train_text_video(cfg: TextVideoTrainConfig, out: str | Path, *, resume: bool = False,
                      progress: bool = True) -> tuple[Checkpoint | None, dict[str, Any]]:
     """Train the seed 003 heads; returns the last checkpoint and the held-out metrics."""
-    from vidsearch.evaluation.text_video import evaluate_text_video
+    from vidsearch.training.text_video_metrics import evaluate_text_video
 
     set_threads(cfg.num_threads)
     torch.manual_seed(cfg.seed)
@@ -278,38 +278,3 @@ def train_text_video(cfg: TextVideoTrainConfig, out: str | Path, *, resume: bool
                               f"{train.data_version}+captions{cfg.captions_per_video}",
                               state, cfg.model_version)
     return ck, metrics
-
-
-def _cmd_text_video(args: Any) -> int:
-    import json
-
-    from vidsearch.training.config import load_yaml
-
-    path = args.config or Path("configs/training/text_video.yaml")
-    obj = load_yaml(path) if Path(path).exists() else {}
-    if args.threads is not None:
-        obj["num_threads"] = args.threads
-    if args.init_frame_encoder:
-        obj["init_frame_encoder"] = args.init_frame_encoder
-    cfg = TextVideoTrainConfig.model_validate(obj)
-    out = Path(args.out) / "text_video.pt"
-    _, metrics = train_text_video(cfg, out, resume=args.resume, progress=not args.no_progress)
-    if args.release:
-        from vidsearch.training.checkpoint import release_checkpoint
-
-        release_checkpoint(out)  # what ships carries no optimizer state
-    print(json.dumps(metrics))
-    return 0
-
-
-def register_text_video(train_subparsers: Any) -> None:
-    """Add `vidsearch train text-video` to the `train` sub-command parsers."""
-    from vidsearch.training.cli import _common
-
-    p = train_subparsers.add_parser(
-        "text-video", help="seed 003 text->video heads -> OUT/text_video.pt")
-    _common(p, "models/text_video")
-    p.add_argument("--init-frame-encoder", help="video_hash/barlow checkpoint (frame encoder)")
-    p.add_argument("--release", action="store_true",
-                   help="drop the optimizer state when done (a third of the size; no resume)")
-    p.set_defaults(func=_cmd_text_video)

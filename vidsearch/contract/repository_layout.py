@@ -1,0 +1,23 @@
+"""The Triton model repository layout: ``<repository>/<model>/<version>/model.onnx``.
+
+The exporters write this layout and the embedded backend serves it, so its file names
+and version folders are defined here, below both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MODEL_FILE = "model.onnx"
+CONFIG_FILE = "config.pbtxt"
+
+
+def version_dirs(model_dir: Path) -> dict[int, Path]:
+    """Numeric version folders of one model (hidden staging folders are ignored)."""
+    if not model_dir.is_dir():
+        return {}
+    return {
+        int(child.name): child
+        for child in model_dir.iterdir()
+        if child.is_dir() and child.name.isdigit() and int(child.name) > 0
+    }
