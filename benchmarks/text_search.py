@@ -69,7 +69,6 @@ def _train_config(checkpoint: Path) -> Any:
 
 def run_quality(cfg: TextBenchConfig) -> dict[str, Any]:
     """R@1/5/10 and median rank of every variant on the held-out captions."""
-    from vidsearch.training.text_video_metrics import evaluate_text_video
     from vidsearch.networks.text_encoder import load_tokenizer
     from vidsearch.training.data import render_corpus
     from vidsearch.training.text_video import (
@@ -78,6 +77,7 @@ def run_quality(cfg: TextBenchConfig) -> dict[str, Any]:
         frame_features,
         load_text_video,
     )
+    from vidsearch.training.text_video_metrics import evaluate_text_video
 
     checkpoint = cfg.starter / "text_video.pt"
     train_cfg = _train_config(checkpoint)
