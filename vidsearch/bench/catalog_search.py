@@ -213,7 +213,7 @@ def bulk_load_edge(catalog: QdrantEdgeCatalog, data: Dataset, batch: int) -> flo
 
     from vidsearch.catalog import schema as sc
 
-    shard = catalog._shards[sc.VIDEOS]
+    shard = catalog.shards[sc.VIDEOS]
     started = time.perf_counter()
     for start in range(0, len(data.codes), batch):
         stop = min(start + batch, len(data.codes))
@@ -296,7 +296,7 @@ def bench_size(
         t = time.perf_counter()
         optimized = catalog.optimize()
         optimize_s = time.perf_counter() - t
-        info = catalog._shards[sc.VIDEOS].info()
+        info = catalog.shards[sc.VIDEOS].info()
         log(
             f"[catalog] n={n}: Edge optimize {optimize_s:.1f} s (optimized={optimized}, "
             f"{info.segments_count} segments, {info.indexed_vectors_count} indexed vectors)"
