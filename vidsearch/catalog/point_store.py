@@ -81,15 +81,7 @@ class PointStore(Protocol):
     ) -> list[StoredPoint]: ...
 
     def scroll(
-        self,
-        store: str,
-        *,
-        limit: int,
-        offset: Any = None,
-        where: m.Filter | None = None,
-        payload: Fields = True,
-        vectors: Fields = False,
-        timeout: int | None = None,
+        self, store: str, request: m.ScrollRequest, timeout: int | None = None
     ) -> tuple[list[StoredPoint], Any]:
         """One page of points in id order, and the offset of the next (None: last page)."""
         ...

@@ -251,31 +251,22 @@ class QdrantCatalog:
             return sc.info_from_payload(found[0].payload) if found else None
 
     def iter_videos(self, batch: int = 256) -> Iterator[VideoInfo]:
-        for page in self._pages(sc.VIDEOS, "iter_videos", batch, payload=sc.INFO_FIELDS):
+        request = m.ScrollRequest(limit=batch, with_payload=sc.INFO_FIELDS, with_vector=False)
+        for page in self._pages(sc.VIDEOS, "iter_videos", request):
             yield from (sc.info_from_payload(p.payload) for p in page)
 
     def _pages(
-        self,
-        store: str,
-        what: str,
-        limit: int = BATCH,
-        *,
-        where: m.Filter | None = None,
-        payload: bool | list[str] = True,
-        vectors: bool | list[str] = False,
-        budget: RequestBudget | None = None,
+        self, store: str, what: str, request: m.ScrollRequest, budget: RequestBudget | None = None
     ) -> Iterator[list[StoredPoint]]:
-        """Every point of ``store`` (matching ``where``), a page at a time; each page is
-        read under the lock, none is held while the caller works on it."""
+        """Every point ``request`` selects, a page at a time; each page is read under the
+        lock, none is held while the caller works on it."""
         offset: Any = None
         while True:
             with self._lock.reading(), self._using(what, budget):
                 if self._dims is None:
                     return
-                page, offset = self.store.scroll(
-                    store, limit=limit, offset=offset, where=where, payload=payload,
-                    vectors=vectors, timeout=_timeout(budget, what),
-                )
+                page_request = request.model_copy(update={"offset": offset})
+                page, offset = self.store.scroll(store, page_request, _timeout(budget, what))
             yield page
             if offset is None:
                 return
@@ -284,12 +275,9 @@ class QdrantCatalog:
         with self._lock.reading(), self._using("find_by_content"):
             if self._dims is None or not content_sha256:
                 return []
-            points, _ = self.store.scroll(
-                sc.VIDEOS,
-                limit=limit,
-                where=m.Filter(must=[match(sc.F_CONTENT_SHA256, content_sha256)]),
-                payload=[sc.F_VIDEO_ID],
-            )
+            same_file = m.Filter(must=[match(sc.F_CONTENT_SHA256, content_sha256)])
+            points, _ = self.store.scroll(sc.VIDEOS, m.ScrollRequest(
+                limit=limit, filter=same_file, with_payload=[sc.F_VIDEO_ID], with_vector=False))
             return sorted(str(p.payload.get(sc.F_VIDEO_ID, "")) for p in points)
 
     def search_videos(
@@ -403,10 +391,11 @@ class QdrantCatalog:
             if not committed:
                 return {}
             pinned = m.Filter(should=[generation_of(v, g) for v, g in committed.items()])
-            pages = self._pages(
-                sc.KEYFRAMES, where, where=pinned, payload=[sc.F_VIDEO_ID, sc.F_TIME_S],
-                vectors=[sc.VEC_TEXTURE], budget=budget,
+            request = m.ScrollRequest(
+                limit=BATCH, filter=pinned, with_payload=[sc.F_VIDEO_ID, sc.F_TIME_S],
+                with_vector=[sc.VEC_TEXTURE],
             )
+            pages = self._pages(sc.KEYFRAMES, where, request, budget)
             points = [(p.payload, p.vectors) for page in pages for p in page]
             return sc.keyframe_arrays(points, self._dims.texture)
 
@@ -509,9 +498,10 @@ class QdrantCatalog:
                 dims = self._dims
             if dims is None:
                 raise SnapshotError(f"catalog {self.store.where} is empty: nothing to back up")
+            everything = m.ScrollRequest(limit=BATCH, with_payload=True, with_vector=True)
             return write_snapshot(
                 dest, dims=dims, backend=self.store.backend, progress=progress,
-                export=lambda store: self._pages(store, f"backup of {store}", vectors=True),
+                export=lambda store: self._pages(store, f"backup of {store}", everything),
             )
 
     def restore(

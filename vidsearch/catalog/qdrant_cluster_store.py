@@ -226,21 +226,14 @@ class ClientPointStore:
         return [stored(p) for p in found]
 
     def scroll(
-        self,
-        store: str,
-        *,
-        limit: int,
-        offset: Any = None,
-        where: m.Filter | None = None,
-        payload: Fields = True,
-        vectors: Fields = False,
-        timeout: int | None = None,
+        self, store: str, request: m.ScrollRequest, timeout: int | None = None
     ) -> tuple[list[StoredPoint], Any]:
-        page, next_offset = self.client.scroll(
-            self.names[store], scroll_filter=where, limit=limit, offset=offset,
-            with_payload=payload, with_vectors=vectors, timeout=timeout,
+        page, offset = self.client.scroll(
+            self.names[store], scroll_filter=request.filter, limit=request.limit or 10,
+            offset=request.offset, with_payload=_any(request.with_payload),
+            with_vectors=_any(request.with_vector), timeout=timeout,
         )
-        return [stored(p) for p in page], next_offset
+        return [stored(p) for p in page], offset
 
     def query_batch(
         self, store: str, requests: Sequence[m.QueryRequest], timeout: int | None = None

@@ -12,13 +12,12 @@ renames leaves the complete new copy, which the next open moves into place.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 from vidsearch.catalog.base import CatalogError
 from vidsearch.catalog.qdrant_edge_store import EdgePointStore
-from vidsearch.catalog.snapshots import Progress, SnapshotReader, load_archive
+from vidsearch.catalog.snapshots import Progress, SnapshotReader, fsync_dir, load_archive
 
 RESTORING = ".restoring"  # sibling directory the archive is loaded into
 REPLACED = ".replaced"  # sibling the old catalog moves to during the swap
@@ -53,14 +52,6 @@ def _sibling(root: Path, suffix: str) -> Path:
     return root.with_name(root.name + suffix)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def stage_restore(root: Path, reader: SnapshotReader, progress: Progress | None) -> Path:
     """Load the archive into a fresh sibling of ``root``, verify it, mark it complete."""
     manifest = reader.manifest
@@ -73,7 +64,7 @@ def stage_restore(root: Path, reader: SnapshotReader, progress: Progress | None)
         shutil.rmtree(staged, ignore_errors=True)
         raise
     (staged / COMPLETE).write_text(manifest.sha256)
-    _fsync_dir(staged)
+    fsync_dir(staged)
     return staged
 
 
@@ -96,7 +87,7 @@ def swap_in(staged: Path, root: Path) -> None:
         root.rename(old)
     staged.rename(root)
     (root / COMPLETE).unlink()
-    _fsync_dir(root.parent)
+    fsync_dir(root.parent)
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -106,6 +97,6 @@ def finish_interrupted_restore(root: Path) -> None:
     if not root.exists() and (staged / COMPLETE).is_file():
         staged.rename(root)
         (root / COMPLETE).unlink()
-        _fsync_dir(root.parent)
+        fsync_dir(root.parent)
     if root.exists():
         shutil.rmtree(_sibling(root, REPLACED), ignore_errors=True)

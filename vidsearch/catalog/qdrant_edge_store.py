@@ -188,22 +188,16 @@ class EdgePointStore:
         return [stored(p) for p in found]
 
     def scroll(
-        self,
-        store: str,
-        *,
-        limit: int,
-        offset: Any = None,
-        where: m.Filter | None = None,
-        payload: Fields = True,
-        vectors: Fields = False,
-        timeout: int | None = None,  # Edge calls cannot time out: the catalog checks first
+        self, store: str, request: m.ScrollRequest, timeout: int | None = None
     ) -> tuple[list[StoredPoint], Any]:
-        request = qe.ScrollRequest(
-            offset=offset, limit=limit, filter=_filter(where), with_payload=payload,
-            with_vector=vectors,
+        """``timeout`` is not Edge's to honour: the catalog checks the budget before."""
+        page, offset = self.shards[store].scroll(
+            qe.ScrollRequest(
+                offset=request.offset, limit=request.limit, filter=_filter(request.filter),
+                with_payload=_any(request.with_payload), with_vector=_any(request.with_vector),
+            )
         )
-        page, next_offset = self.shards[store].scroll(request)
-        return [stored(p) for p in page], next_offset
+        return [stored(p) for p in page], offset
 
     def query_batch(
         self, store: str, requests: Sequence[m.QueryRequest], timeout: int | None = None

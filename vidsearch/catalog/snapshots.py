@@ -164,14 +164,14 @@ def write_snapshot(
         with open(partial, "rb") as fh:
             os.fsync(fh.fileno())
         partial.replace(dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     return manifest
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     """Make a rename durable: the directory entry is data too."""
     fd = os.open(path, os.O_RDONLY)
     try:
