@@ -35,10 +35,11 @@ def workload(catalog: Catalog, backend: Any, mk: Any) -> dict[str, Any]:
             KeyFrame(float(t), mk.flip(code, 1 + i * 4 + t, start=t), mk.texture())
             for t, code in enumerate(frame_codes[: 2 + i % 3])
         ]
-        version = 2 if i == 5 else 1
+        text_version = 2 if i == 5 else 1
         videos[f"v{i}"] = mk.video(
             f"v{i}", code=mk.flip(query, flips), frames=frames, embedding=mk.embedding(),
-            text=mk.text(frames=2, model_version=version) if i != 4 else None,
+            text=mk.text(frames=2, model_version=text_version) if i != 4 else None,
+            model_version=3 if i == 3 else 1,  # v3 is deleted: its version must go too
         )
     for video in videos.values():
         catalog.upsert_video(video)

@@ -210,8 +210,9 @@ class EdgePointStore:
         return self.shards[store].count(qe.CountRequest(exact=True, filter=_filter(where)))
 
     def facet(self, store: str, key: str) -> list[Any]:
+        """Edge 0.9 keeps a value whose points were all deleted, with count 0: drop it."""
         found = self.shards[store].facet(qe.FacetRequest(key, limit=1000, exact=True))
-        return [hit.value for hit in found.hits]
+        return [hit.value for hit in found.hits if hit.count > 0]
 
     def optimize(self) -> bool:
         return any([shard.optimize() for shard in self.shards.values()])
