@@ -515,29 +515,39 @@ class QdrantCatalog:
         self._refuse_overwrite(force)
         try:
             if self._staged_restore is None:
-                with self._lock.writing(), self._using("restore"):
-                    self._refuse_overwrite(force)
-                    self.store.drop()
-                    self._dims = None
-                    self.store.create(reader.manifest.dims)
-                    self._dims = reader.manifest.dims
-                    load_archive(self.store, reader, progress)
-                return reader.manifest
-            staged = self._staged_restore.stage(reader, progress)
-            try:
-                with self._lock.exclusive():
-                    self._refuse_overwrite(force)  # a write may have landed while staging
-                    self._dims = None
-                    with self.store.errors("restore"):
-                        try:
-                            self._staged_restore.swap_in(staged)
-                        finally:  # the new catalog, or the old one if the swap failed
-                            self._dims = self.store.open(sc.WantedDims())
-            finally:
-                self._staged_restore.discard(staged)
-            return reader.manifest
+                self._restore_in_place(reader, force, progress)
+            else:
+                self._restore_staged(self._staged_restore, reader, force, progress)
         finally:
             self._versions.forget()
+        return reader.manifest
+
+    def _restore_in_place(
+        self, reader: SnapshotReader, force: bool, progress: Progress | None
+    ) -> None:
+        with self._lock.writing(), self._using("restore"):
+            self._refuse_overwrite(force)
+            self.store.drop()
+            self._dims = None
+            self.store.create(reader.manifest.dims)
+            self._dims = reader.manifest.dims
+            load_archive(self.store, reader, progress)
+
+    def _restore_staged(
+        self, how: StagedRestore, reader: SnapshotReader, force: bool, progress: Progress | None
+    ) -> None:
+        staged = how.stage(reader, progress)
+        try:
+            with self._lock.exclusive():
+                self._refuse_overwrite(force)  # a write may have landed while staging
+                self._dims = None
+                with self.store.errors("restore"):
+                    try:
+                        how.swap_in(staged)
+                    finally:  # the new catalog, or the old one if the swap failed
+                        self._dims = self.store.open(sc.WantedDims())
+        finally:
+            how.discard(staged)
 
     def _refuse_overwrite(self, force: bool) -> None:
         with self._lock.reading(), self._using("counting points"):

@@ -16,8 +16,8 @@ frame id on purpose: if re-indexing reused the old ids it would overwrite the fr
 of the committed version before the new one commits, so a crash mid-way would leave
 the old version without its frames.
 
-Both Qdrant Edge and the qdrant-client implementations share these helpers so they
-store identical data.
+``QdrantCatalog`` writes these through either point store (Qdrant Edge, qdrant-client),
+so both engines hold identical data.
 """
 
 from __future__ import annotations
