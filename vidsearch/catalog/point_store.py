@@ -118,12 +118,13 @@ def generation_of(video_id: str, generation: int) -> m.Filter:
 
 
 def stored(point: Any) -> StoredPoint:
-    """A point either engine returned (``id``, ``vector``, ``payload``) as a StoredPoint."""
-    vectors: Any = point.vector or {}
-    return StoredPoint(str(point.id), dict(vectors), dict(point.payload or {}))
+    """A point either engine returned (``id``, ``vector``, ``payload``) as a StoredPoint
+    (its dicts are the engine's fresh ones, not copied: this is on every search's path)."""
+    return StoredPoint(str(point.id), point.vector or {}, point.payload or {})
 
 
 def scored(point: Any) -> ScoredPoint:
     """A query hit either engine returned (a point with ``score``) as a ScoredPoint."""
-    found = stored(point)
-    return ScoredPoint(found.point_id, found.vectors, found.payload, score=float(point.score))
+    return ScoredPoint(
+        str(point.id), point.vector or {}, point.payload or {}, score=float(point.score)
+    )
