@@ -43,7 +43,7 @@ class PointStore(Protocol):
     """
 
     backend: str  # names the engine in backup manifests
-    where: str  # the directory or collections, for messages
+    label: str  # the directory or collections, for messages
 
     def errors(self, what: str) -> AbstractContextManager[None]:
         """Map the engine's failures to CatalogError / CatalogUnavailableError."""

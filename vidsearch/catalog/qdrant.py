@@ -497,7 +497,7 @@ class QdrantCatalog:
             with self._using("backup"):
                 dims = self._dims
             if dims is None:
-                raise SnapshotError(f"catalog {self.store.where} is empty: nothing to back up")
+                raise SnapshotError(f"catalog {self.store.label} is empty: nothing to back up")
             everything = m.ScrollRequest(limit=BATCH, with_payload=True, with_vector=True)
             return write_snapshot(
                 dest, dims=dims, backend=self.store.backend, progress=progress,
@@ -554,7 +554,7 @@ class QdrantCatalog:
             held = {s: self.store.count(s) for s in (sc.VIDEOS, sc.KEYFRAMES)} if self._dims else {}
         if not force and any(held.values()):
             raise CatalogNotEmptyError(
-                f"catalog {self.store.where} holds {held.get(sc.VIDEOS, 0)} videos: restoring "
+                f"catalog {self.store.label} holds {held.get(sc.VIDEOS, 0)} videos: restoring "
                 "would replace them; back them up first, then pass force (--force)"
             )
 

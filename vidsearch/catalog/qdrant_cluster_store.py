@@ -179,7 +179,7 @@ class ClientPointStore:
         self.owns_client = owns_client
         self.location = location  # the URL or folder, for messages
         self.names = {store: f"{prefix}_{store}" for store in (sc.VIDEOS, sc.KEYFRAMES)}
-        self.where = f"{self.names[sc.VIDEOS]}" + (f" at {location}" if location else "")
+        self.label = self.names[sc.VIDEOS] + (f" at {location}" if location else "")
 
     def errors(self, what: str) -> AbstractContextManager[None]:
         return client_errors(what, self.location)

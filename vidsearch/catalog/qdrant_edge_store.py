@@ -141,7 +141,7 @@ class EdgePointStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self.where = str(self.root)
+        self.label = str(self.root)
         self.shards: dict[str, qe.EdgeShard] = {}
 
     def errors(self, what: str) -> AbstractContextManager[None]:
