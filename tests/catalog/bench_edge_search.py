@@ -26,7 +26,7 @@ from vidsearch.catalog import schema as sc
 
 
 def _load(catalog: QdrantEdgeCatalog, codes: np.ndarray, textures: np.ndarray, fpv: int) -> None:
-    videos, frames = catalog._shards[sc.VIDEOS], catalog._shards[sc.KEYFRAMES]
+    videos, frames = catalog.shards[sc.VIDEOS], catalog.shards[sc.KEYFRAMES]
     rng = np.random.default_rng(1)
     for start in range(0, len(codes), 1000):
         vpoints, fpoints = [], []

@@ -7,19 +7,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import qdrant_edge as qe
-from qdrant_client import QdrantClient, models
+from qdrant_client import QdrantClient
 
 from vidsearch.catalog import (
     HASH_BITS,
     Catalog,
     KeyFrame,
+    QdrantCatalog,
     QdrantClusterCatalog,
     QdrantEdgeCatalog,
     VideoRecord,
 )
 from vidsearch.catalog import schema as sc
 from vidsearch.catalog.base import TextFeatures
+from vidsearch.catalog.snapshot_chunks import StoredPoint
 
 TEXTURE_DIM = 8
 EMBEDDING_DIM = 4
@@ -67,15 +68,10 @@ class Backend:
     @staticmethod
     def write_frames_only(catalog: Catalog, video: VideoRecord, generation: int) -> None:
         """Simulate a writer that died after its key frames, before the video point."""
-        points = sc.keyframe_points(video, generation)
-        if isinstance(catalog, QdrantEdgeCatalog):
-            shard = catalog._shards[sc.KEYFRAMES]
-            shard.update(qe.UpdateOperation.upsert_points([qe.Point(*p) for p in points]))
-            shard.flush()
-        else:
-            assert isinstance(catalog, QdrantClusterCatalog)
-            structs = [models.PointStruct(id=i, vector=v, payload=p) for i, v, p in points]
-            catalog._client.upsert(catalog._names[sc.KEYFRAMES], structs, wait=True)
+        assert isinstance(catalog, QdrantCatalog)
+        points = [StoredPoint(*p) for p in sc.keyframe_points(video, generation)]
+        catalog.store.upsert(sc.KEYFRAMES, points)
+        catalog.store.flush(sc.KEYFRAMES)
 
     def close_all(self) -> None:
         for catalog in self.opened:

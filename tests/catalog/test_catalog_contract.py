@@ -419,3 +419,24 @@ def test_kth_neighbour_similarity_is_the_kth_best_dot(backend, mk) -> None:
         catalog.kth_neighbour_similarity(query, 1, budget=expired)
     with pytest.raises(DeadlineExceededError):
         catalog.keyframe_vectors(["bg1"], budget=expired)
+
+
+def test_model_versions_are_cached_until_a_write(catalog, mk, monkeypatch) -> None:
+    """Every search asks for the model versions: they are counted (a facet over every
+    video) again only after a write of this catalog."""
+    catalog.upsert_video(mk.video("v1", frames=1, model_version=1))
+    assert catalog.stats().model_versions == (1,)
+    facets: list[object] = []
+    real = catalog.store.facet
+
+    def counted(*args: object) -> list:
+        facets.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(catalog.store, "facet", counted)
+    assert [catalog.stats().model_versions for _ in range(3)] == [(1,)] * 3
+    assert facets == []
+    catalog.upsert_video(mk.video("v2", frames=1, model_version=2))
+    assert catalog.stats().model_versions == (1, 2) and len(facets) == 1
+    assert catalog.delete_video("v2")
+    assert catalog.stats().model_versions == (1,) and len(facets) == 2

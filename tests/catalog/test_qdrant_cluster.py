@@ -14,6 +14,7 @@ from qdrant_client import QdrantClient
 from qdrant_client import models as m
 
 from vidsearch.catalog import CatalogUnavailableError, QdrantClusterCatalog
+from vidsearch.catalog import qdrant as core
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -57,3 +58,19 @@ def test_unreachable_cluster_is_unavailable(grpc: bool) -> None:
         QdrantClusterCatalog(client, prefix="x", texture_dim=8, embedding_dim=None)
     assert time.monotonic() - started < 30
     client.close()
+
+
+def test_model_versions_written_by_another_process_show_after_the_cache_expires(
+    mk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a shared cluster another indexer may write: cached versions expire."""
+    monkeypatch.setattr(core, "MODEL_VERSIONS_MAX_AGE_S", 0.2)
+    client = QdrantClient(":memory:")
+    serving = QdrantClusterCatalog(client, prefix="p", texture_dim=8, owns_client=False)
+    indexer = QdrantClusterCatalog(client, prefix="p", owns_client=False)
+    serving.upsert_video(mk.video("v1", frames=1, model_version=1))
+    assert serving.stats().model_versions == (1,)
+    indexer.upsert_video(mk.video("v2", frames=1, model_version=2))
+    time.sleep(0.3)
+    assert serving.stats().model_versions == (1, 2)
+    serving.close(), indexer.close(), client.close()

@@ -32,7 +32,7 @@ def test_binary_quantized_scan_is_exact_after_optimize(tmp_path: Path, mk) -> No
     codes = np.where(mk.rng.random((n, 128)) < 0.5, -1.0, 1.0).astype(np.float32)
     textures = mk.rng.normal(size=(n, 8)).astype(np.float32)
     with QdrantEdgeCatalog(root, texture_dim=8) as catalog:
-        shard = catalog._shards[sc.VIDEOS]
+        shard = catalog.shards[sc.VIDEOS]
         points = [
             qe.Point(
                 sc.video_point_id(f"v{i}"),

@@ -29,10 +29,10 @@ import time
 from pathlib import Path
 
 import pytest
-import qdrant_edge as qe
 
 from vidsearch.catalog import schema as sc
-from vidsearch.catalog.qdrant_edge import QdrantEdgeCatalog, _match
+from vidsearch.catalog.point_store import generation_of
+from vidsearch.catalog.qdrant_edge import QdrantEdgeCatalog
 from vidsearch.config import VidsearchConfig
 from vidsearch.media.synthetic import generate_video_file
 from vidsearch.orchestrator.api import SearchOptions
@@ -119,8 +119,7 @@ def _frames_on_disk(orchestrator: Orchestrator, video_id: str) -> int:
     catalog = orchestrator._catalog
     assert isinstance(catalog, QdrantEdgeCatalog)
     generation = catalog._committed({video_id})[video_id]
-    flt = qe.Filter(must=[_match(sc.F_VIDEO_ID, video_id), _match(sc.F_GENERATION, generation)])
-    return int(catalog._shards[sc.KEYFRAMES].count(qe.CountRequest(exact=True, filter=flt)))
+    return catalog.store.count(sc.KEYFRAMES, generation_of(video_id, generation))
 
 
 def _check(

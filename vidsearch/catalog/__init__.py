@@ -1,7 +1,9 @@
 """The catalog: index table (hash codes) and mapping table (textures) in Qdrant.
 
-``open_catalog`` builds the configured backend; every backend satisfies ``Catalog`` and
-``CatalogSnapshots`` (backup / restore archives, ``snapshots``).
+``open_catalog`` builds the configured backend: one ``QdrantCatalog`` (all the logic)
+over a Qdrant Edge directory (``QdrantEdgeCatalog``) or qdrant-client collections
+(``QdrantClusterCatalog``); it satisfies ``Catalog`` and ``CatalogSnapshots`` (backup /
+restore archives, ``snapshots``).
 """
 
 from vidsearch.catalog.base import (
@@ -21,6 +23,7 @@ from vidsearch.catalog.base import (
     score_to_hamming,
 )
 from vidsearch.catalog.factory import open_catalog
+from vidsearch.catalog.qdrant import QdrantCatalog
 from vidsearch.catalog.qdrant_cluster import QdrantClusterCatalog
 from vidsearch.catalog.qdrant_edge import QdrantEdgeCatalog
 from vidsearch.catalog.snapshots import (
@@ -41,6 +44,7 @@ __all__ = [
     "IncompatibleModelError",
     "KeyFrame",
     "KeyFrameHit",
+    "QdrantCatalog",
     "QdrantClusterCatalog",
     "QdrantEdgeCatalog",
     "SnapshotError",

@@ -4,9 +4,9 @@ Per video one point with named vectors ``hash`` (128 x ±1, Dot, binary quantiza
 and ``texture`` (float, Euclid), plus ``embedding`` (seed 002 video feature, Cosine)
 and ``text`` (seed 003 query-independent embedding in the text space, Cosine, with the
 per-frame features stage 2 rescores in the payload); per sampled second one key-frame
-point (``hash`` + ``texture`` + time). Every
-implementation (Qdrant Edge on disk, Qdrant cluster via qdrant-client) passes the same
-shared test suite.
+point (``hash`` + ``texture`` + time). The one implementation, ``QdrantCatalog``, runs
+on Qdrant Edge on disk or on qdrant-client (a cluster, or local mode); both pass the same
+shared test suite and give the same answers (``tests/catalog/test_congruence.py``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Collections of the cluster catalog: creation, size checks, error mapping.
+"""The qdrant-client point store: two collections on a Qdrant cluster or in local mode.
+
+``ClientPointStore`` is the catalog's storage API (``point_store``) over qdrant-client,
+which speaks the same request models to a server (REST or gRPC) and to its local mode
+(``QdrantClient(path=...)``). Every write waits for the acknowledgement, with strong
+ordering, so ``flush`` has nothing left to do.
 
 ``<prefix>_keyframes`` is created before ``<prefix>_videos``, and the videos
 collection is what marks a catalog as existing, so a set-up interrupted half-way is
@@ -8,9 +13,10 @@ pods starting together).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import httpx
@@ -25,6 +31,8 @@ from vidsearch.catalog.base import (
     CatalogUnavailableError,
     IncompatibleModelError,
 )
+from vidsearch.catalog.point_store import Fields, ScoredPoint, scored, stored
+from vidsearch.catalog.snapshot_chunks import StoredPoint
 
 _RETRYABLE_GRPC = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 _RETRYABLE_HTTP = {429, 502, 503, 504}
@@ -87,16 +95,8 @@ class Topology:
         return self.write_consistency_factor or self.replication_factor // 2 + 1
 
 
-def existing_dims(
-    client: QdrantClient,
-    videos: str,
-    texture_dim: int | None,
-    embedding_dim: int | None,
-    text_dim: int | None = None,
-) -> sc.Dims | None:
-    """Vector sizes of an existing catalog (checked against the wanted ones), or None.
-
-    A catalog created without text vectors stays so (see ``qdrant_edge_store``)."""
+def existing_dims(client: QdrantClient, videos: str, wanted: sc.WantedDims) -> sc.Dims | None:
+    """Vector sizes of an existing catalog (checked against the wanted ones), or None."""
     if not client.collection_exists(videos):
         return None
     vectors = client.get_collection(videos).config.params.vectors
@@ -106,14 +106,7 @@ def existing_dims(
     dims = sc.Dims(
         vectors[sc.VEC_TEXTURE].size, emb.size if emb else None, text.size if text else None
     )
-    for what, want, have in (
-        ("texture_dim", texture_dim, dims.texture),
-        ("embedding_dim", embedding_dim, dims.embedding),
-        ("text_dim", text_dim if dims.text is not None else None, dims.text),
-    ):
-        if want is not None and want != have:
-            raise IncompatibleModelError(f"collection {videos} has {what}={have}, not {want}")
-    return dims
+    return wanted.check(dims, f"collection {videos}")
 
 
 def _vectors(dims: sc.Dims, store: str) -> dict[str, m.VectorParams]:
@@ -161,3 +154,109 @@ def create_collections(
         for field, kind in _INDEXES[store].items():
             if field not in indexed:
                 client.create_payload_index(name, field, kind, wait=True)
+
+
+_STRONG = m.WriteOrdering.STRONG
+
+
+class ClientPointStore:
+    """The catalog's two stores as collections ``<prefix>_videos`` / ``<prefix>_keyframes``
+    reached through ``client`` (closed with the store when ``owns_client``)."""
+
+    backend = "qdrant"
+
+    def __init__(
+        self,
+        client: QdrantClient,
+        prefix: str = "vidsearch",
+        topology: Topology | None = None,
+        *,
+        owns_client: bool = True,
+        location: str = "",
+    ) -> None:
+        self.client, self.prefix = client, prefix
+        self.topology = topology or Topology()
+        self.owns_client = owns_client
+        self.location = location  # the URL or folder, for messages
+        self.names = {store: f"{prefix}_{store}" for store in (sc.VIDEOS, sc.KEYFRAMES)}
+        self.label = self.names[sc.VIDEOS] + (f" at {location}" if location else "")
+
+    def errors(self, what: str) -> AbstractContextManager[None]:
+        return client_errors(what, self.location)
+
+    def open(self, wanted: sc.WantedDims) -> sc.Dims | None:
+        dims = existing_dims(self.client, self.names[sc.VIDEOS], wanted)
+        if dims is not None:
+            self.create(dims)  # finishes a set-up interrupted half-way
+        return dims
+
+    def create(self, dims: sc.Dims) -> None:
+        create_collections(self.client, self.names, dims, self.topology)
+
+    def drop(self) -> None:
+        """Videos first: without it the catalog reads as absent, never as half there."""
+        for store in (sc.VIDEOS, sc.KEYFRAMES):
+            if self.client.collection_exists(self.names[store]):
+                self.client.delete_collection(self.names[store])
+
+    def ping(self) -> None:
+        self.client.collection_exists(self.names[sc.VIDEOS])
+
+    def upsert(self, store: str, points: Sequence[StoredPoint]) -> None:
+        structs = [m.PointStruct(id=p.point_id, vector=_any(p.vectors), payload=p.payload)
+                   for p in points]
+        self.client.upsert(self.names[store], structs, wait=True, ordering=_STRONG)
+
+    def delete(self, store: str, selector: list[str] | m.Filter) -> None:
+        chosen: m.PointsSelector = (
+            m.FilterSelector(filter=selector) if isinstance(selector, m.Filter)
+            else m.PointIdsList(points=_any(selector))
+        )
+        self.client.delete(self.names[store], chosen, wait=True, ordering=_STRONG)
+
+    def flush(self, store: str) -> None:
+        """Every write already waited for its acknowledgement."""
+
+    def retrieve(
+        self, store: str, ids: Sequence[str], *, payload: Fields, vectors: Fields
+    ) -> list[StoredPoint]:
+        found = self.client.retrieve(
+            self.names[store], list(ids), with_payload=payload, with_vectors=vectors
+        )
+        return [stored(p) for p in found]
+
+    def scroll(
+        self, store: str, request: m.ScrollRequest, timeout: int | None = None
+    ) -> tuple[list[StoredPoint], Any]:
+        page, offset = self.client.scroll(
+            self.names[store], scroll_filter=request.filter, limit=request.limit or 10,
+            offset=request.offset, with_payload=_any(request.with_payload),
+            with_vectors=_any(request.with_vector), timeout=timeout,
+        )
+        return [stored(p) for p in page], offset
+
+    def query_batch(
+        self, store: str, requests: Sequence[m.QueryRequest], timeout: int | None = None
+    ) -> list[list[ScoredPoint]]:
+        rows = self.client.query_batch_points(self.names[store], requests, timeout=timeout)
+        return [[scored(p) for p in row.points] for row in rows]
+
+    def count(self, store: str, where: m.Filter | None = None) -> int:
+        return self.client.count(self.names[store], count_filter=where, exact=True).count
+
+    def facet(self, store: str, key: str) -> list[Any]:
+        found = self.client.facet(self.names[store], key, limit=1000, exact=True)
+        return [hit.value for hit in found.hits]
+
+    def optimize(self) -> bool:
+        """A Qdrant server optimises by itself; local mode has nothing to optimise."""
+        return False
+
+    def close(self) -> None:
+        if self.owns_client:
+            self.client.close()
+
+
+def _any(value: Any) -> Any:
+    """qdrant-client types vectors and ids as invariant unions; ours are plain values."""
+    return value

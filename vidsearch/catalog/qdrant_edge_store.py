@@ -1,4 +1,8 @@
-"""On-disk layout of the Qdrant Edge catalog: shard configuration, creation, re-opening.
+"""The Qdrant Edge point store: shards in a directory, and their on-disk layout.
+
+``EdgePointStore`` is the catalog's storage API (``point_store``) over two in-process
+Edge shards: it translates qdrant-client's request models into Edge's and flushes on
+``flush``. One process owns a directory (Edge locks it).
 
 Layout under the catalog directory::
 
@@ -13,11 +17,14 @@ never served data; its shards, if any, are loaded and checked against the config
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import qdrant_edge as qe
+from qdrant_client import models as m
 
 from vidsearch.catalog import schema as sc
 from vidsearch.catalog.base import (
@@ -26,6 +33,8 @@ from vidsearch.catalog.base import (
     CatalogUnavailableError,
     IncompatibleModelError,
 )
+from vidsearch.catalog.point_store import Fields, ScoredPoint, scored, stored
+from vidsearch.catalog.snapshot_chunks import StoredPoint
 from vidsearch.deadline import RequestStoppedError
 
 META_FILE = "catalog.json"
@@ -81,14 +90,8 @@ def edge_errors(what: str) -> Iterator[None]:
         raise CatalogError(f"{what}: {exc}") from exc
 
 
-def read_dims(
-    root: Path, texture_dim: int | None, embedding_dim: int | None, text_dim: int | None = None
-) -> sc.Dims | None:
-    """Sizes recorded in ``root`` (checked against the wanted ones), or None if new.
-
-    A catalog created without text vectors stays so (a shard cannot gain a vector):
-    ``text_dim`` is not checked against a stored None, text search just finds nothing.
-    """
+def read_dims(root: Path, wanted: sc.WantedDims) -> sc.Dims | None:
+    """Sizes recorded in ``root`` (checked against the wanted ones), or None if new."""
     meta = root / META_FILE
     if not meta.is_file():
         return None
@@ -96,14 +99,7 @@ def read_dims(
     if stored.get("schema_version") != sc.SCHEMA_VERSION:
         raise IncompatibleModelError(f"{meta}: unknown schema {stored.get('schema_version')}")
     dims = sc.Dims(int(stored["texture_dim"]), stored["embedding_dim"], stored.get("text_dim"))
-    for name, want, have in (
-        ("texture_dim", texture_dim, dims.texture),
-        ("embedding_dim", embedding_dim, dims.embedding),
-        ("text_dim", text_dim if dims.text is not None else None, dims.text),
-    ):
-        if want is not None and want != have:
-            raise IncompatibleModelError(f"catalog {root} has {name}={have}, not {want}")
-    return dims
+    return wanted.check(dims, f"catalog {root}")
 
 
 def open_shards(root: Path, dims: sc.Dims) -> dict[str, qe.EdgeShard]:
@@ -136,3 +132,166 @@ def open_shards(root: Path, dims: sc.Dims) -> dict[str, qe.EdgeShard]:
     tmp.write_text(json.dumps(meta))
     tmp.replace(root / META_FILE)
     return shards
+
+
+class EdgePointStore:
+    """The catalog's two stores as Edge shards under ``root`` (see ``point_store``)."""
+
+    backend = "qdrant_edge"
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.label = str(self.root)
+        self.shards: dict[str, qe.EdgeShard] = {}
+
+    def errors(self, what: str) -> AbstractContextManager[None]:
+        return edge_errors(what)
+
+    def open(self, wanted: sc.WantedDims) -> sc.Dims | None:
+        dims = read_dims(self.root, wanted)
+        if dims is not None:
+            self.create(dims)
+        return dims
+
+    def create(self, dims: sc.Dims) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.shards = open_shards(self.root, dims)
+
+    def drop(self) -> None:
+        self.close()
+        for name in (sc.VIDEOS, sc.KEYFRAMES):
+            shutil.rmtree(self.root / name, ignore_errors=True)
+        (self.root / META_FILE).unlink(missing_ok=True)
+
+    def ping(self) -> None:
+        """In-process: nothing to reach (a broken disk shows up as errors on calls)."""
+
+    def upsert(self, store: str, points: Sequence[StoredPoint]) -> None:
+        edge = [qe.Point(p.point_id, _any(p.vectors), p.payload) for p in points]
+        self.shards[store].update(qe.UpdateOperation.upsert_points(edge))
+
+    def delete(self, store: str, selector: list[str] | m.Filter) -> None:
+        if isinstance(selector, m.Filter):
+            flt = _filter(selector)
+            assert flt is not None
+            self.shards[store].update(qe.UpdateOperation.delete_points_by_filter(flt))
+        else:
+            self.shards[store].update(qe.UpdateOperation.delete_points(list(selector)))
+
+    def flush(self, store: str) -> None:
+        self.shards[store].flush()
+
+    def retrieve(
+        self, store: str, ids: Sequence[str], *, payload: Fields, vectors: Fields
+    ) -> list[StoredPoint]:
+        found = self.shards[store].retrieve(list(ids), with_payload=payload, with_vector=vectors)
+        return [stored(p) for p in found]
+
+    def scroll(
+        self, store: str, request: m.ScrollRequest, timeout: int | None = None
+    ) -> tuple[list[StoredPoint], Any]:
+        """``timeout`` is not Edge's to honour: the catalog checks the budget before."""
+        page, offset = self.shards[store].scroll(
+            qe.ScrollRequest(
+                offset=request.offset, limit=request.limit, filter=_filter(request.filter),
+                with_payload=_any(request.with_payload), with_vector=_any(request.with_vector),
+            )
+        )
+        return [stored(p) for p in page], offset
+
+    def query_batch(
+        self, store: str, requests: Sequence[m.QueryRequest], timeout: int | None = None
+    ) -> list[list[ScoredPoint]]:
+        batch = qe.QueryBatchRequest([_query(r) for r in requests])
+        rows = self.shards[store].query_batch(batch)
+        return [[scored(p) for p in row] for row in rows]
+
+    def count(self, store: str, where: m.Filter | None = None) -> int:
+        return self.shards[store].count(qe.CountRequest(exact=True, filter=_filter(where)))
+
+    def facet(self, store: str, key: str) -> list[Any]:
+        """Edge 0.9 keeps a value whose points were all deleted, with count 0: drop it."""
+        found = self.shards[store].facet(qe.FacetRequest(key, limit=1000, exact=True))
+        return [hit.value for hit in found.hits if hit.count > 0]
+
+    def optimize(self) -> bool:
+        return any([shard.optimize() for shard in self.shards.values()])
+
+    def close(self) -> None:
+        for shard in self.shards.values():
+            shard.flush()
+            shard.close()
+        self.shards = {}
+
+
+# -- qdrant-client request models -> Qdrant Edge's -------------------------------------
+
+
+def _filter(flt: m.Filter | None) -> qe.Filter | None:
+    if flt is None:
+        return None
+    return qe.Filter(
+        must=_conditions(flt.must), should=_conditions(flt.should),
+        must_not=_conditions(flt.must_not),
+    )
+
+
+def _conditions(conditions: Any) -> list[Any] | None:
+    if conditions is None:
+        return None
+    return [_condition(c) for c in (conditions if isinstance(conditions, list) else [conditions])]
+
+
+def _condition(cond: Any) -> Any:
+    if isinstance(cond, m.Filter):
+        return _filter(cond)
+    if isinstance(cond, m.HasIdCondition):
+        return qe.HasIdCondition({str(i) for i in cond.has_id})
+    if isinstance(cond, m.FieldCondition) and isinstance(cond.match, m.MatchValue):
+        return qe.FieldCondition(cond.key, match=qe.MatchValue(cond.match.value))
+    if isinstance(cond, m.FieldCondition) and isinstance(cond.match, m.MatchAny):
+        return qe.FieldCondition(cond.key, match=qe.MatchAny(_any(list(cond.match.any))))
+    raise TypeError(f"no Qdrant Edge form for the condition {cond!r}")
+
+
+def _params(params: m.SearchParams | None) -> qe.SearchParams | None:
+    if params is None:
+        return None
+    quant = params.quantization
+    return qe.SearchParams(
+        exact=bool(params.exact),
+        quantization=None if quant is None else qe.QuantizationSearchParams(
+            ignore=bool(quant.ignore), rescore=quant.rescore, oversampling=quant.oversampling
+        ),
+    )
+
+
+def _nearest(query: Any, using: str | None) -> qe.Query:
+    if not isinstance(query, list):
+        raise TypeError(f"only nearest-vector queries have a Qdrant Edge form, not {query!r}")
+    return qe.Query.Nearest(query, using=using)
+
+
+def _query(request: m.QueryRequest) -> qe.QueryRequest:
+    prefetch = request.prefetch or []
+    return qe.QueryRequest(
+        request.limit or 10,
+        query=_nearest(request.query, request.using),
+        prefetches=[
+            qe.Prefetch(
+                p.limit or 10, query=_nearest(p.query, p.using), params=_params(p.params),
+                filter=_filter(p.filter), score_threshold=p.score_threshold,
+            )
+            for p in (prefetch if isinstance(prefetch, list) else [prefetch])
+        ],
+        filter=_filter(request.filter),
+        score_threshold=request.score_threshold,
+        params=_params(request.params),
+        with_payload=_any(request.with_payload),
+        with_vector=_any(request.with_vector),
+    )
+
+
+def _any(value: Any) -> Any:
+    """Edge's stubs type vectors and selectors as invariant unions; ours are plain values."""
+    return value

@@ -16,8 +16,8 @@ frame id on purpose: if re-indexing reused the old ids it would overwrite the fr
 of the committed version before the new one commits, so a crash mid-way would leave
 the old version without its frames.
 
-Both Qdrant Edge and the qdrant-client implementations share these helpers so they
-store identical data.
+``QdrantCatalog`` writes these through either point store (Qdrant Edge, qdrant-client),
+so both engines hold identical data.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import numpy as np
 
 from vidsearch.catalog.base import (
     HASH_BITS,
+    IncompatibleModelError,
     TextFeatures,
     VideoInfo,
     VideoRecord,
@@ -84,6 +85,34 @@ class Dims:
         for name, size in (("embedding_dim", self.embedding), ("text_dim", self.text)):
             if size is not None and size < 1:
                 raise ValueError(f"{name} must be >= 1 or None, got {size}")
+
+
+@dataclass(frozen=True)
+class WantedDims:
+    """Vector sizes a caller asks for; None: whatever an existing catalog has (a new one
+    takes its texture size from its first video)."""
+
+    texture: int | None = None
+    embedding: int | None = None
+    text: int | None = None
+
+    def for_new(self, texture: int | None = None) -> Dims | None:
+        """Sizes to create a catalog with (``texture``: the first video's), if known."""
+        size = self.texture if texture is None else texture
+        return None if size is None else Dims(size, self.embedding, self.text)
+
+    def check(self, have: Dims, where: str) -> Dims:
+        """``have`` if it matches. A catalog created without text vectors stays so (a store
+        cannot gain a vector): a wanted text size is not checked against a stored None,
+        text search just finds nothing."""
+        for name, want, size in (
+            ("texture_dim", self.texture, have.texture),
+            ("embedding_dim", self.embedding, have.embedding),
+            ("text_dim", self.text if have.text is not None else None, have.text),
+        ):
+            if want is not None and want != size:
+                raise IncompatibleModelError(f"{where} has {name}={size}, not {want}")
+        return have
 
 
 def video_point_id(video_id: str) -> str:

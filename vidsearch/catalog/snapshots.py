@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from vidsearch.catalog import schema as sc
 from vidsearch.catalog.base import CatalogError
@@ -37,6 +37,9 @@ from vidsearch.catalog.snapshot_chunks import (
     unpack_chunk,
     vector_sizes,
 )
+
+if TYPE_CHECKING:
+    from vidsearch.catalog.point_store import PointStore
 
 FORMAT = "vidsearch-catalog-snapshot"
 FORMAT_VERSION = 1
@@ -161,14 +164,14 @@ def write_snapshot(
         with open(partial, "rb") as fh:
             os.fsync(fh.fileno())
         partial.replace(dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     return manifest
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     """Make a rename durable: the directory entry is data too."""
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -268,3 +271,21 @@ def check_restored(
             f"the data holds {counts} (model versions {tuple(versions)}), the "
             f"snapshot names {manifest.points} ({manifest.model_versions})"
         )
+
+
+def load_archive(store: PointStore, reader: SnapshotReader, progress: Progress | None) -> None:
+    """Write an archive's points into empty stores, key frames first and video points (the
+    commit markers) last, as an upsert does; then check them against the manifest."""
+    manifest = reader.manifest
+    counts: dict[str, int] = {}
+    for name in (sc.KEYFRAMES, sc.VIDEOS):
+        done = 0
+        for chunk in reader.points(name):
+            store.upsert(name, chunk)
+            done += len(chunk)
+            if progress:
+                progress(name, done, manifest.points.get(name, 0))
+        store.flush(name)
+        counts[name] = store.count(name)
+    versions = sorted(int(v) for v in store.facet(sc.VIDEOS, sc.F_MODEL_VERSION))
+    check_restored(manifest, counts, versions)
