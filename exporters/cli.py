@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vidsearch.cli_args import existing_dir, existing_file
+
 
 def register(subparsers: Any) -> None:
     """Add the ``export`` subcommand (heavy imports happen when it runs)."""
@@ -28,8 +30,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "target", nargs="?", choices=["starter"], help="'starter': every checkpoint of a folder"
     )
-    parser.add_argument("--checkpoint", type=Path, help="checkpoint file to export")
-    parser.add_argument("--checkpoints", type=Path, help="folder of checkpoints (starter)")
+    parser.add_argument("--checkpoint", type=existing_file, help="checkpoint file to export")
+    parser.add_argument("--checkpoints", type=existing_dir, help="folder of checkpoints (starter)")
     parser.add_argument("--family", help="model family (video_hash, video_embedder, toy)")
     parser.add_argument("--repository", type=Path, default=Path("model_repository"))
     parser.add_argument("--cpu-twin", type=Path, default=None, help="also write the CPU twin here")

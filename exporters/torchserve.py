@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vidsearch.cli_args import existing_dir, existing_file
+
 if TYPE_CHECKING:
     from vidsearch.exporters.families import ServedModel
 
@@ -294,11 +296,13 @@ def register(subparsers: Any) -> None:
         "target", nargs="?", choices=["starter"], help="every checkpoint of a folder"
     )
     parser.add_argument("--family", help="model family (video_hash, video_embedder, toy)")
-    parser.add_argument("--checkpoint", type=Path, help="checkpoint file")
-    parser.add_argument("--checkpoints", type=Path, help="folder of checkpoints (starter)")
+    parser.add_argument("--checkpoint", type=existing_file, help="checkpoint file")
+    parser.add_argument("--checkpoints", type=existing_dir, help="folder of checkpoints (starter)")
     parser.add_argument("--model-store", type=Path, default=Path("var/torchserve"))
     parser.add_argument(
-        "--repository", type=Path, help="check against (and take the version of) this export"
+        "--repository",
+        type=existing_dir,
+        help="check against (and take the version of) this export",
     )
     parser.add_argument("--version", type=int, help="default: the repository's latest version")
     parser.add_argument("--seed", type=int, default=0, help="toy family weights / sample seed")

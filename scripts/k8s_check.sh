@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make k8s-check`: offline checks of the Kubernetes manifests in k8s/.
 #   1. yamllint (k8s/.yamllint) over every YAML file in k8s/;
-#   2. render each overlay with tests/k8s/kustomize_lite.py (kubectl/kustomize are not
-#      usable offline) and validate the built-in kinds with `kubernetes-validate --strict`
+#   2. render each overlay with the real kustomize (`kubectl kustomize`, or `kustomize
+#      build`) and validate the built-in kinds with `kubernetes-validate --strict`
 #      against the newest bundled Kubernetes schemas (CRDs such as ServiceMonitor,
 #      PrometheusRule and Certificate have no bundled schema: they show as WARN here and
 #      are checked structurally by tests/k8s/test_manifests.py);
@@ -10,7 +10,8 @@
 #      queries and the Grafana dashboard queries, extracted to plain rule files;
 #   4. the tests in tests/k8s (invariants, network paths, a real Prometheus evaluating
 #      the alerts against the orchestrator's metrics endpoint).
-# Needs: the dev extras (kubernetes-validate, yamllint); apt-get install prometheus (promtool).
+# Needs: kubectl (or kustomize); the dev extras (kubernetes-validate, yamllint); apt-get
+# install prometheus (promtool).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,14 @@ PY=${PY:-.venv/bin/python}
 PROMTOOL=${PROMTOOL:-promtool}
 KUBE_VERSION=${KUBE_VERSION:-$("$PY" -c 'from kubernetes_validate.utils import latest_version; print(latest_version())')}
 
+if command -v kubectl >/dev/null 2>&1; then
+  KUSTOMIZE=(kubectl kustomize)
+elif command -v kustomize >/dev/null 2>&1; then
+  KUSTOMIZE=(kustomize build)
+else
+  echo "k8s-check: neither kubectl nor kustomize found (install kubectl: it embeds kustomize)" >&2
+  exit 2
+fi
 if ! command -v "$PROMTOOL" >/dev/null 2>&1; then
   echo "k8s-check: promtool not found (apt-get install -y --no-install-recommends prometheus)" >&2
   exit 2
@@ -32,7 +41,7 @@ echo "== yamllint"
 for overlay in k8s/overlays/*/; do
   name=$(basename "$overlay")
   echo "== render + kubernetes-validate --strict ($name, Kubernetes $KUBE_VERSION)"
-  "$PY" tests/k8s/kustomize_lite.py "$overlay" -o "$work/$name.yaml"
+  "${KUSTOMIZE[@]}" "$overlay" >"$work/$name.yaml"
   "$PY" -m kubernetes_validate --strict --quiet -k "$KUBE_VERSION" "$work/$name.yaml"
   echo "== promtool check rules ($name)"
   "$PY" tests/k8s/promrules.py "$work/$name.yaml" --out-dir "$work/rules-$name" >/dev/null

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vidsearch.cli_args import existing_file
+
 _CONFIG_HELP = "YAML config file (default: $VIDSEARCH_CONFIG); catalog.* picks the catalog"
 
 
@@ -43,7 +45,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     backup.add_argument("--out", type=Path, required=True, metavar="FILE", help="archive to write")
-    backup.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
+    backup.add_argument("--config", type=existing_file, default=None, help=_CONFIG_HELP)
     backup.set_defaults(func=backup_command)
     restore = actions.add_parser(
         "restore",
@@ -59,7 +61,7 @@ def register(subparsers: Any) -> None:
     restore.add_argument(
         "--force", action="store_true", help="replace a catalog that already holds videos"
     )
-    restore.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
+    restore.add_argument("--config", type=existing_file, default=None, help=_CONFIG_HELP)
     restore.set_defaults(func=restore_command)
     background = actions.add_parser(
         "background",
@@ -89,7 +91,7 @@ def register(subparsers: Any) -> None:
         "--first", type=int, default=0, metavar="I",
         help="first seed offset in the background range (default 0)",
     )
-    background.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
+    background.add_argument("--config", type=existing_file, default=None, help=_CONFIG_HELP)
     background.add_argument("--no-progress", action="store_true", help="no progress bar")
     background.set_defaults(func=background_command)
 

@@ -23,7 +23,6 @@ class MediaConfig(BaseModel):
     """How query and indexed videos are decoded."""
 
     sample_fps: float = Field(1.0, gt=0, le=30, description="frames sampled per second")
-    frame_size: int = Field(64, ge=16, le=1024, description="square model input size (pixels)")
     max_frames: int = Field(3600, ge=1, description="frames decoded at most per video")
     max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1)
     max_duration_s: float = Field(4 * 3600.0, gt=0)

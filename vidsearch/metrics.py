@@ -1,26 +1,33 @@
 """Prometheus metrics of a vidsearch server, on a registry of its own.
 
 A private registry keeps tests and embedding processes free of the global registry's
-duplicate-name errors. Label values are code constants only (pipeline, stage, RPC
-method, status code, model name/version/backend): never request content such as video
-ids, titles or URIs, which would explode cardinality and leak data.
+duplicate-name errors; it holds the process, GC and platform collectors the global one
+has (memory, CPU, open files, GC pauses, Python version). Label values are code
+constants only (pipeline, stage, RPC method, status code, model name/version/backend):
+never request content such as video ids, titles or URIs, which would explode
+cardinality and leak data.
 """
 
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from socketserver import ThreadingMixIn
-from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    start_http_server,
+)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=REGISTRY)
+GCCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
 
 # 1 ms .. 5 min: decode and inference of long videos take minutes, catalog hits milliseconds.
 _BUCKETS = (
@@ -111,17 +118,6 @@ def check_label(value: str) -> str:
     return value
 
 
-@contextmanager
-def observe_stage(pipeline: str, stage: str) -> Iterator[None]:
-    """Time the enclosed block into STAGE_SECONDS, whether it succeeds or raises."""
-    child = STAGE_SECONDS.labels(pipeline=check_label(pipeline), stage=check_label(stage))
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        child.observe(time.perf_counter() - start)
-
-
 def set_model_info(model: str, version: int, backend: str) -> None:
     """Expose the serving model; the previous label set is dropped so only one shows."""
     MODEL_INFO.clear()
@@ -130,30 +126,8 @@ def set_model_info(model: str, version: int, backend: str) -> None:
     ).set(1)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # scrapes are not news
-        pass
-
-
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _ThreadingServer6(_ThreadingServer):
-    address_family = socket.AF_INET6
-
-
 def start_metrics_http(host: str, port: int) -> tuple[WSGIServer, int]:
-    """Serve :data:`REGISTRY` over HTTP in a daemon thread; port 0 picks a free port.
-
-    Stop it with ``server.shutdown(); server.server_close()`` (quick: short poll interval,
-    unlike prometheus_client.start_http_server's half second)."""
-    server_class = _ThreadingServer6 if ":" in host else _ThreadingServer
-    server = make_server(
-        host.strip("[]"), port, make_wsgi_app(REGISTRY), server_class, handler_class=_QuietHandler
-    )
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="metrics", daemon=True
-    )
-    thread.start()
+    """Serve :data:`REGISTRY` with prometheus_client's HTTP server (a daemon thread); port 0
+    picks a free port. Stop it with ``server.shutdown(); server.server_close()``."""
+    server, _ = start_http_server(port, addr=host.strip("[]"), registry=REGISTRY)
     return server, int(server.server_port)

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from vidsearch.cli_args import existing_dir
 from vidsearch.contract.models import VIDEO_SEARCH_MODELS
 from vidsearch.contract.repository_layout import CONFIG_FILE
 
@@ -167,6 +168,8 @@ def write_route(path: Path, version: int) -> None:
     """Set ``inference.model_version`` in a YAML config file, keeping everything else."""
     import yaml
 
+    if not path.parent.is_dir():
+        raise ModelControlError(f"cannot write {path}: folder {path.parent} does not exist")
     data = yaml.safe_load(path.read_text()) if path.is_file() else None
     data = data or {}
     if not isinstance(data, dict):
@@ -206,7 +209,9 @@ def register(subparsers: Any) -> None:
     load = add("load", "load MODEL (or one more version of it, next to those served)")
     load.add_argument("models", nargs="+", metavar="MODEL")
     load.add_argument("--version", type=int, help="serve this version next to the others")
-    load.add_argument("--repository", type=Path, help="local copy of the server's repository")
+    load.add_argument(
+        "--repository", type=existing_dir, help="local copy of the server's repository"
+    )
     load.set_defaults(func=_guarded(_run_load))
     unload = add("unload", "unload MODEL (or only one of its versions)")
     unload.add_argument("models", nargs="+", metavar="MODEL")

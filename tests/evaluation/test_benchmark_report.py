@@ -97,15 +97,16 @@ def test_systems_are_data(tmp_path: Path) -> None:
     spec = tmp_path / "systems.yaml"
     spec.write_text(
         "systems:\n"
-        "  - name: input size 96\n"
+        "  - name: 2 frames per second\n"
         "    mode: keyframe\n"
-        "    overrides: {media: {frame_size: 96}, search: {max_hamming: 30}}\n"
+        "    overrides: {media: {sample_fps: 2.0}, search: {max_hamming: 30}}\n"
         "  - name: no natural photos\n"
         "    checkpoints: [ablations/no_photos.pt, barlow.pt]\n"
     )
     a, b = load_systems(spec, Path("ck"))
-    assert a == SystemSpec("input size 96", (Path("ck/video_hash.pt"), Path("ck/barlow.pt")),
-                           "keyframe", {"media": {"frame_size": 96}, "search": {"max_hamming": 30}})
+    overrides = {"media": {"sample_fps": 2.0}, "search": {"max_hamming": 30}}
+    assert a == SystemSpec("2 frames per second", (Path("ck/video_hash.pt"), Path("ck/barlow.pt")),
+                           "keyframe", overrides)
     assert b.checkpoints == (Path("ck/ablations/no_photos.pt"), Path("ck/barlow.pt"))
     assert b.mode == "duration" and b.overrides == {}
     spec.write_text("- name: typo\n  mdoe: keyframe\n")
@@ -119,14 +120,14 @@ def test_systems_are_data(tmp_path: Path) -> None:
 
 
 def test_config_overrides_apply_and_reject_typos() -> None:
-    config = apply_overrides(VidsearchConfig(), {"media": {"frame_size": 96},
+    config = apply_overrides(VidsearchConfig(), {"media": {"sample_fps": 2.0},
                                                  "search": {"max_hamming": 30}})
-    assert config.media.frame_size == 96 and config.search.max_hamming == 30
-    assert config.media.sample_fps == VidsearchConfig().media.sample_fps  # the rest kept
+    assert config.media.sample_fps == 2.0 and config.search.max_hamming == 30
+    assert config.media.max_frames == VidsearchConfig().media.max_frames  # the rest kept
     with pytest.raises(ValueError, match=r"search\.max_hammming"):
         apply_overrides(VidsearchConfig(), {"search": {"max_hammming": 30}})
     with pytest.raises(ValueError):  # known field, invalid value: pydantic says so
-        apply_overrides(VidsearchConfig(), {"media": {"frame_size": 3}})
+        apply_overrides(VidsearchConfig(), {"media": {"sample_fps": 0}})
 
 
 def test_evaluate_runs_both_phash_rows_and_skips_missing_checkpoints(tmp_path: Path) -> None:

@@ -101,6 +101,7 @@ def hostile(
     config.media.max_frames = 20
     config.media.max_upload_bytes = MAX_UPLOAD
     reference = Path(corpus.references[0].path).read_bytes()
+    (corpus.root / "truncated.mp4").write_bytes(reference[: len(reference) * 6 // 10])
     files = {
         "reference": reference,
         "random": random.Random(0).randbytes(50_000),
@@ -258,6 +259,12 @@ CASES: list[tuple[str, Call, grpc.StatusCode, str]] = [
         "no readable file",
     ),
     (
+        "source_uri_not_a_video",
+        index(lambda h: _uri(str(h.corpus.root / "truncated.mp4"))),
+        INVALID,
+        "is not a video file that can be read",
+    ),
+    (
         "source_uri_outside_roots",
         index(lambda h: _uri("/etc/passwd")),
         grpc.StatusCode.PERMISSION_DENIED,
@@ -361,7 +368,8 @@ CASES: list[tuple[str, Call, grpc.StatusCode, str]] = [
         "recommend_unknown_id",
         lambda h: h.stub.Recommend(pb.RecommendRequest(video_id="no-such")),
         grpc.StatusCode.NOT_FOUND,
-        "no-such",
+        "no indexed video has id 'no-such': recommendations start from a video in the "
+        "catalog; index it first, or check the id with GetVideo",
     ),
     (
         "delete_300_char_id",
@@ -372,6 +380,13 @@ CASES: list[tuple[str, Call, grpc.StatusCode, str]] = [
 ]
 
 
+# Media errors name the request's video as the client knows it, never the server's file.
+UPLOADED_MEDIA = (
+    "random_bytes", "text_file", "jpeg", "audio_only", "zip_of_zeros", "truncated_mp4",
+    "over_max_pixels", "over_max_duration", "over_max_frames",
+)  # fmt: skip
+
+
 @pytest.mark.parametrize(("name", "call", "code", "fragment"), CASES, ids=[c[0] for c in CASES])
 def test_hostile_input_gets_its_status(
     hostile: Hostile, name: str, call: Call, code: grpc.StatusCode, fragment: str
@@ -379,8 +394,17 @@ def test_hostile_input_gets_its_status(
     with pytest.raises(grpc.RpcError) as caught:
         call(hostile)
     error: Any = caught.value
-    assert error.code() == code, f"{name}: {error.code()} {error.details()}"
-    assert fragment in error.details(), f"{name}: {error.details()!r}"
+    details: str = error.details()
+    assert error.code() == code, f"{name}: {error.code()} {details}"
+    assert fragment in details, f"{name}: {details!r}"
+    for server_path in (hostile.root / "uploads", hostile.root / "catalog"):
+        assert str(server_path) not in details, f"{name}: {details!r}"
+    assert "upload-" not in details and ".part" not in details, f"{name}: {details!r}"
+    if name in UPLOADED_MEDIA:
+        assert details.startswith("the uploaded file "), f"{name}: {details!r}"
+    if name == "source_uri_not_a_video":
+        uri = str(hostile.corpus.root / "truncated.mp4")
+        assert details.startswith(f"source_uri {uri!r} "), details
 
 
 def test_delete_unknown_id_is_ok_and_false(hostile: Hostile) -> None:

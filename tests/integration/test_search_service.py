@@ -111,7 +111,7 @@ def test_recommend_returns_five_similar_videos(
     assert source not in {n.video.video_id for n in neighbours}
     scores = [n.score for n in neighbours]
     assert scores == sorted(scores, reverse=True)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="no indexed video has id 'no-such-video': recommendations"):
         client.recommend("no-such-video")
 
 

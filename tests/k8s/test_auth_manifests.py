@@ -37,17 +37,17 @@ SEARCH = next(m for m, s in METHOD_SCOPES.items() if s == "search")
 Resource = dict[str, Any]
 
 
-def _kustomize_lite() -> ModuleType:
-    name = "vidsearch_k8s_kustomize_lite"  # shared with test_manifests.py
+def _kustomize() -> ModuleType:
+    name = "vidsearch_k8s_kustomize"  # shared with test_manifests.py
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE / "kustomize_lite.py")
+        spec = importlib.util.spec_from_file_location(name, HERE / "kustomize.py")
         assert spec is not None and spec.loader is not None
         sys.modules[name] = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(sys.modules[name])
     return sys.modules[name]
 
 
-kl = _kustomize_lite()
+kl = _kustomize()
 
 
 @functools.cache
@@ -71,7 +71,7 @@ def orchestrators(resources: list[Resource]) -> list[tuple[Resource, dict[str, A
 
 def unhashed(name: str) -> str:
     """A generated name without kustomize's content-hash suffix."""
-    return re.sub(r"-[0-9a-f]{10}$", "", name)
+    return re.sub(r"-[0-9a-z]{10}$", "", name)
 
 
 def secret_text(secret: Resource, key: str) -> str:

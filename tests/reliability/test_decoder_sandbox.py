@@ -47,8 +47,11 @@ def test_same_result_as_in_process(mp4: Path) -> None:
 def test_media_errors_keep_their_type_and_message(mp4: Path, tmp_path: Path) -> None:
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"\x00" * 4096)
-    with pytest.raises(CorruptMediaError, match="not a video file"):
+    with pytest.raises(CorruptMediaError, match="not a video file") as caught:
         sandboxed_decode_video(junk)
+    assert str(caught.value).startswith(f"{junk} is not a video file")  # local: the path
+    renamed = caught.value.naming("the uploaded file")  # what a server tells its client
+    assert renamed.startswith("the uploaded file is not") and str(tmp_path) not in renamed
     with pytest.raises(EmptyMediaError):
         sandboxed_decode_video(b"")
     with pytest.raises(MediaLimitError, match="pixels per frame"):

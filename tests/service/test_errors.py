@@ -3,7 +3,6 @@ exception's mapping, request validation before the backend is called, and deadli
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import grpc
@@ -22,27 +21,14 @@ from vidsearch.inference.base import (
     InferenceTimeoutError,
     ModelNotFoundError,
 )
+from vidsearch.media.errors import SOURCE, CorruptMediaError
 from vidsearch.orchestrator.api import InvalidRequestError, OverloadedError
-
-
-def _media_error_base() -> type[Exception]:
-    """The media room's MediaError; a same-named stand-in until that module exists (the
-    service matches media errors by base-class name, so both map alike)."""
-    try:
-        return importlib.import_module("vidsearch.media.errors").MediaError
-    except (ImportError, AttributeError):
-        return type("MediaError", (RuntimeError,), {})
-
-
-# A subclass, as the media room raises (e.g. EmptyMediaError).
-UndecodableError = type("UndecodableError", (_media_error_base(),), {})
 
 
 @pytest.mark.parametrize(
     ("exc", "expected"),
     [
         (InvalidRequestError("top_k too large for this mode"), vc.InvalidArgument),
-        (UndecodableError("clip.mp4: no video stream"), vc.InvalidArgument),
         (VideoNotFoundError("video 'x' is not indexed"), vc.NotFound),
         (ModelNotFoundError("model version 9 is not served"), vc.NotFound),
         (BackendUnavailableError("triton is down"), vc.Unavailable),
@@ -62,6 +48,28 @@ def test_domain_exceptions_map_to_status_codes(
         served.client.stats()
     assert caught.value.message == exc.args[0]  # the server's message reaches the caller
     assert caught.value.request_id
+
+
+def test_media_errors_name_the_clients_video_not_the_servers_file(
+    served: Any, tmp_path: Any
+) -> None:
+    served.backend.fail_with = CorruptMediaError(
+        f"{SOURCE} is not a video file that can be read", "/srv/var/uploads/upload-1a2b.part"
+    )
+    with pytest.raises(vc.InvalidArgument) as caught:
+        served.client.index_file(b"abc" * 10, "clip")
+    assert caught.value.message == "the uploaded file is not a video file that can be read"
+    with pytest.raises(vc.InvalidArgument) as caught:
+        served.client.search_video(b"abc" * 10)
+    assert caught.value.message == "the uploaded file is not a video file that can be read"
+    (tmp_path / "clip.mp4").write_bytes(b"abc" * 10)
+    uri = str(tmp_path / "clip.mp4")
+    with pytest.raises(vc.InvalidArgument) as caught:
+        served.client.search_uri(uri)
+    assert caught.value.message == f"source_uri {uri!r} is not a video file that can be read"
+    with pytest.raises(vc.InvalidArgument) as caught:  # no request video: still no path
+        served.client.stats()
+    assert caught.value.message == "the video is not a video file that can be read"
 
 
 def test_unexpected_exception_is_internal_without_leaking(served: Any) -> None:

@@ -100,16 +100,21 @@ def test_metrics_show_rpc_histograms_and_counters_by_code(served: Any) -> None:
                 assert value not in ("m1", "missing-video-id", "secret title")
 
 
-def test_observe_stage_records_per_stage_histograms(served: Any) -> None:
-    with metrics.observe_stage("search_keyframe", "decode"):
-        pass
-    with pytest.raises(ZeroDivisionError), metrics.observe_stage("search_keyframe", "rerank"):
-        _ = 1 / 0  # a failing stage is still timed
-    stage = _scrape(served.server.metrics_port)["vidsearch_stage_seconds"]
-    for name in ("decode", "rerank"):
-        count = _value(
-            stage, "vidsearch_stage_seconds_count", pipeline="search_keyframe", stage=name
-        )
-        assert count >= 1
+def test_scrape_shows_process_gc_and_platform_collectors(served: Any) -> None:
+    families = _scrape(served.server.metrics_port)
+    for family, sample in [
+        ("process_resident_memory_bytes", "process_resident_memory_bytes"),
+        ("process_cpu_seconds", "process_cpu_seconds_total"),
+        ("process_open_fds", "process_open_fds"),
+    ]:
+        assert _value(families[family], sample) > 0
+    collections = families["python_gc_collections"]
+    assert collections.type == "counter"
+    assert {s.labels["generation"] for s in collections.samples} == {"0", "1", "2"}
+    assert _value(families["python_info"], "python_info") == 1
+
+
+def test_label_values_must_be_code_constants() -> None:
+    assert metrics.check_label("search_keyframe") == "search_keyframe"
     with pytest.raises(ValueError, match="not a short identifier"):
-        metrics.observe_stage("search", "a video title with spaces").__enter__()
+        metrics.check_label("a video title with spaces")

@@ -81,3 +81,33 @@ def test_serve_runs_until_sigterm(
     assert loaded["config"]["server"]["port"] == 0
     assert loaded["config"]["catalog"]["api_key"] is None
     assert any(r["msg"] == "serving" and r["target"] == started[0].target for r in records)
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["serve", "--index-dir", "{missing}"], "--index-dir"),
+        (["serve", "--config", "{missing}"], "--config"),
+        (["serve", "--with-tritonserver", "{missing}"], "--with-tritonserver"),
+        (["serve", "--index-dir", "{file}"], "--index-dir"),
+        (["reindex", "--config", "{missing}"], "--config"),
+        (["catalog", "background", "--videos", "1", "--config", "{missing}"], "--config"),
+        (["train", "text-video", "--config", "{missing}"], "--config"),
+        (["export", "--family", "video_hash", "--checkpoint", "{missing}"], "--checkpoint"),
+    ],
+)
+def test_a_missing_path_is_a_one_line_usage_error(
+    tmp_path: Path, capsys: Any, argv: list[str], flag: str
+) -> None:
+    """Before anything starts: no traceback, no training with defaults, exit status 2."""
+    from vidsearch.cli import main
+
+    paths = {"missing": str(tmp_path / "nope"), "file": str(tmp_path / "a-file")}
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(SystemExit) as exited:
+        main([arg.format(**paths) for arg in argv])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}: {tmp_path}" in err
+    assert "does not exist" in err or "is a file, not a folder" in err
+    assert "Traceback" not in err

@@ -101,9 +101,12 @@ def test_stage1_resume_continues_steps(tmp_path: Path) -> None:
 def test_cli_registers_train_commands(tmp_path: Path) -> None:
     parser = argparse.ArgumentParser(prog="vidsearch")
     register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["train", "stage2", "--config", "x.yaml", "--out", str(tmp_path),
+    config = tmp_path / "x.yaml"
+    config.write_text("{}\n")
+    args = parser.parse_args(["train", "stage2", "--config", str(config), "--out", str(tmp_path),
                               "--quant-loss", "formula8", "--resume"])
     assert callable(args.func) and args.quant_loss == "formula8" and args.resume
+    assert args.config == config
     args = parser.parse_args(["train", "starter", "--quant-loss", "formula8", "fixed_margin"])
     assert args.quant_loss == ["formula8", "fixed_margin"] and args.out == "models/starter"
     with pytest.raises(SystemExit):

@@ -342,10 +342,6 @@ def hamming(stored: Iterable[float], query: np.ndarray) -> int:
     return int(np.count_nonzero((np.asarray(stored, dtype=np.float32) > 0) != (query > 0)))
 
 
-def euclid(stored: Iterable[float], query: np.ndarray) -> float:
-    return float(np.linalg.norm(np.asarray(stored, dtype=np.float32) - query))
-
-
 def score_threshold(max_hamming: int | None) -> float | None:
     """Dot score threshold keeping codes within ``max_hamming`` (None: no threshold)."""
     if max_hamming is None:

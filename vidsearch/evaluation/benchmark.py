@@ -142,10 +142,10 @@ def default_systems(checkpoints: Path, *, variants: bool = True) -> list[SystemS
 def load_systems(path: Path, checkpoints: Path) -> list[SystemSpec]:
     """Systems from YAML: a list (or ``systems:`` list) of entries
 
-        - name: "starter mode 2, input size 96"
+        - name: "starter mode 2, 2 frames per second"
           checkpoints: [video_hash.pt, barlow.pt]   # relative to --checkpoints
           mode: duration                              # texture | duration | keyframe
-          overrides: {media: {frame_size: 96}}        # nested VidsearchConfig fields
+          overrides: {media: {sample_fps: 2.0}}       # nested VidsearchConfig fields
 
     Unknown keys or modes are errors (a typo must not silently run the default)."""
     import yaml

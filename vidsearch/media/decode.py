@@ -17,6 +17,7 @@ import av
 import numpy as np
 
 from vidsearch.media.errors import (
+    SOURCE,
     CorruptMediaError,
     DecodeTimeoutError,
     EmptyMediaError,
@@ -57,21 +58,22 @@ class DecodedVideo:
     container: str
 
 
-def _name(source: Source) -> str:
+def source_name(source: Source) -> str:
+    """What error messages call ``source`` (see MediaError: a client never sees it)."""
     return str(source) if isinstance(source, str | Path) else "the uploaded data"
 
 
 def _open(source: Source) -> av.container.InputContainer:
     if isinstance(source, bytes | bytearray):
         if not source:
-            raise EmptyMediaError("the video is empty (0 bytes)")
+            raise EmptyMediaError(f"{SOURCE} is empty (0 bytes)", source_name(source))
         source = io.BytesIO(source)
     elif isinstance(source, str | Path):
         path = Path(source)
         if not path.is_file():
-            raise EmptyMediaError(f"{path}: no such file")
+            raise EmptyMediaError(f"{SOURCE} does not exist", str(path))
         if path.stat().st_size == 0:
-            raise EmptyMediaError(f"{path}: the file is empty (0 bytes)")
+            raise EmptyMediaError(f"{SOURCE} is empty (0 bytes)", str(path))
     try:
         # metadata_errors: a hostile file's tags need not be UTF-8 (strict would raise
         # UnicodeDecodeError, an unexpected error instead of a media error).
@@ -81,9 +83,12 @@ def _open(source: Source) -> av.container.InputContainer:
             metadata_errors="replace",
         )
     except av.error.FFmpegError as exc:
+        # strerror, never str(exc): FFmpeg's own text ends with the file's path.
+        reason = getattr(exc, "strerror", None) or "unknown reason"
         raise CorruptMediaError(
-            f"{_name(source)} is not a video file that can be read ({exc.__class__.__name__}: "
-            f"{getattr(exc, 'strerror', None) or exc}); send an MP4, MKV, WebM, MOV or AVI file"
+            f"{SOURCE} is not a video file that can be read ({exc.__class__.__name__}: "
+            f"{reason}); send an MP4, MKV, WebM, MOV or AVI file",
+            source_name(source),
         ) from exc
 
 
@@ -91,12 +96,13 @@ def _video_stream(container: av.container.InputContainer, name: str) -> av.video
     if not container.streams.video:
         kinds: list[str] = sorted({str(s.type) for s in container.streams}) or ["no streams"]
         raise NoVideoStreamError(
-            f"{name} has no video stream (found: {', '.join(kinds)}); send a file with video"
+            f"{SOURCE} has no video stream (found: {', '.join(kinds)}); send a file with video",
+            name,
         )
     stream = container.streams.video[0]
     if stream.codec_context is None:  # a codec id FFmpeg has no decoder for
         raise UnsupportedMediaError(
-            f"{name} uses a video codec this server cannot decode; re-encode it as H.264"
+            f"{SOURCE} uses a video codec this server cannot decode; re-encode it as H.264", name
         )
     return stream
 
@@ -113,7 +119,7 @@ def probe_video(source: Source) -> VideoProbe:
     """Read the header only: duration, size, rate and codec."""
     container = _open(source)
     try:
-        stream = _video_stream(container, _name(source))
+        stream = _video_stream(container, source_name(source))
         rate = stream.average_rate or stream.guessed_rate
         return VideoProbe(
             duration_s=_duration(container, stream),
@@ -157,7 +163,7 @@ def iter_frames(
     cancelled or late request must not keep the decoder busy)."""
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
-    name = _name(source)
+    name = source_name(source)
     started = time.monotonic()
     container = _open(source)
     try:
@@ -165,14 +171,16 @@ def iter_frames(
         width, height = stream.codec_context.width, stream.codec_context.height
         if max_pixels is not None and width * height > max_pixels:
             raise MediaLimitError(
-                f"{name} is {width}x{height}; this server decodes at most {max_pixels} pixels "
-                "per frame — downscale the video first"
+                f"{SOURCE} is {width}x{height}; this server decodes at most {max_pixels} pixels "
+                "per frame — downscale the video first",
+                name,
             )
         declared = _duration(container, stream)
         if max_duration_s is not None and declared > max_duration_s:
             raise MediaLimitError(
-                f"{name} lasts {declared:.0f} s; the limit is {max_duration_s:.0f} s — "
-                "cut it into shorter parts"
+                f"{SOURCE} lasts {declared:.0f} s; the limit is {max_duration_s:.0f} s — "
+                "cut it into shorter parts",
+                name,
             )
         stream.thread_type = "AUTO"
         step = 1.0 / fps
@@ -185,8 +193,9 @@ def iter_frames(
                     interrupt()
                 if timeout_s is not None and time.monotonic() - started > timeout_s:
                     raise DecodeTimeoutError(
-                        f"decoding {name} took over {timeout_s:.0f} s; send a shorter or "
-                        "smaller video"
+                        f"decoding {SOURCE} took over {timeout_s:.0f} s; send a shorter or "
+                        "smaller video",
+                        name,
                     )
                 for frame in packet.decode():
                     if frame.time is None:
@@ -196,14 +205,17 @@ def iter_frames(
                     t = float(frame.time) - first_time
                     if max_duration_s is not None and t > max_duration_s:
                         raise MediaLimitError(
-                            f"{name} runs past {max_duration_s:.0f} s; cut it into shorter parts"
+                            f"{SOURCE} runs past {max_duration_s:.0f} s; cut it into shorter "
+                            "parts",
+                            name,
                         )
                     if t + 1e-6 < next_tick:
                         continue
                     if max_frames is not None and kept >= max_frames:
                         raise MediaLimitError(
-                            f"{name} has more than {max_frames} sampled frames at {fps} fps; "
-                            "send a shorter video"
+                            f"{SOURCE} has more than {max_frames} sampled frames at {fps} fps; "
+                            "send a shorter video",
+                            name,
                         )
                     yield SampledFrame(time_s=t, rgb=_resize(frame, size, resize_mode))
                     kept += 1
@@ -211,12 +223,13 @@ def iter_frames(
         except av.error.FFmpegError as exc:
             if kept == 0:
                 raise CorruptMediaError(
-                    f"{name} could not be decoded ({exc.__class__.__name__}); the file is "
-                    "damaged or not a video"
+                    f"{SOURCE} could not be decoded ({exc.__class__.__name__}); the file is "
+                    "damaged or not a video",
+                    name,
                 ) from exc
             # A truncated tail: keep what decoded before the damage.
         if kept == 0:
-            raise EmptyMediaError(f"{name} contains no decodable video frame")
+            raise EmptyMediaError(f"{SOURCE} contains no decodable video frame", name)
     finally:
         container.close()
 

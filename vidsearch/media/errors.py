@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+SOURCE = "{source}"  # where a message names its input
+
 
 class MediaError(ValueError):
-    """The input cannot be used as a video."""
+    """The input cannot be used as a video.
+
+    A message names its input as :data:`SOURCE`: ``str(exc)`` fills in the file's path,
+    which helps a local caller; a server fills in the name its client knows
+    (:meth:`naming`), so a temporary upload file or a server folder never reaches a client.
+    """
+
+    def __init__(self, message: str, source: str = "the video") -> None:
+        self.message = message
+        self.source = source
+        super().__init__(self.naming(source))
+
+    def naming(self, source: str) -> str:
+        """The message with its input called ``source``."""
+        return self.message.replace(SOURCE, source)
 
 
 class EmptyMediaError(MediaError):

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from vidsearch.media import errors
-from vidsearch.media.decode import DecodedVideo, ResizeMode, Source, decode_video
+from vidsearch.media.decode import DecodedVideo, ResizeMode, Source, decode_video, source_name
+from vidsearch.media.errors import SOURCE
 
 DEFAULT_MEMORY_LIMIT_BYTES = 2 * 1024**3
 _INTERRUPT_POLL_S = 0.05
@@ -63,8 +64,8 @@ def _child(conn: Connection, target: Callable[..., DecodedVideo], source: Source
         if cpu_s is not None:
             _limit(resource.RLIMIT_CPU, cpu_s)
         result: tuple[str, Any] = ("ok", target(source, **kwargs))
-    except errors.MediaError as exc:
-        result = ("media", (type(exc).__name__, str(exc)))
+    except errors.MediaError as exc:  # the message, not the child's name for the input
+        result = ("media", (type(exc).__name__, exc.message))
     except MemoryError:
         result = ("memory", "")
     except BaseException as exc:
@@ -77,24 +78,22 @@ def _child(conn: Connection, target: Callable[..., DecodedVideo], source: Source
         conn.close()
 
 
-def _name(source: Source) -> str:
-    return Path(source).name if isinstance(source, str | Path) else "the uploaded data"
-
-
 def _raise_from_child(kind: str, payload: Any, name: str, memory: int | None) -> None:
     if kind == "media":
         cls_name, message = payload
         cls = getattr(errors, cls_name, errors.CorruptMediaError)
         if not (isinstance(cls, type) and issubclass(cls, errors.MediaError)):
             cls = errors.CorruptMediaError
-        raise cls(message)
+        raise cls(message, name)
     if kind == "memory":
         limit = f"{memory // 2**20} MiB" if memory else "the memory available"
         raise errors.MediaLimitError(
-            f"decoding {name} needed more than {limit}; send a smaller or lower-resolution video"
+            f"decoding {SOURCE} needed more than {limit}; send a smaller or lower-resolution "
+            "video",
+            name,
         )
     raise errors.CorruptMediaError(
-        f"the decoder failed on {name} ({payload}); the file is damaged or not a video"
+        f"the decoder failed on {SOURCE} ({payload}); the file is damaged or not a video", name
     )
 
 
@@ -131,7 +130,7 @@ def sandboxed_decode_video(
         "max_duration_s": max_duration_s,
         "timeout_s": timeout_s,
     }
-    name = _name(source)
+    name = source_name(source)
     grace = _GRACE_S if timeout_s is None else min(_GRACE_S, max(1.0, timeout_s))
     cpu_s = None if timeout_s is None else int(timeout_s + grace) + 1
     ctx = _mp_context()
@@ -147,15 +146,17 @@ def sandboxed_decode_video(
         wait = None if timeout_s is None else timeout_s + grace
         if not _poll(receiver, wait, interrupt):
             raise errors.DecodeTimeoutError(
-                f"decoding {name} took over {timeout_s:.0f} s; send a shorter or smaller video"
+                f"decoding {SOURCE} took over {timeout_s:.0f} s; send a shorter or smaller video",
+                name,
             )
         try:
             kind, payload = receiver.recv()
         except EOFError:
             process.join(timeout=1.0)
             raise errors.CorruptMediaError(
-                f"the decoder crashed on {name} (exit code {process.exitcode}); the file is "
-                "damaged or not a video"
+                f"the decoder crashed on {SOURCE} (exit code {process.exitcode}); the file is "
+                "damaged or not a video",
+                name,
             ) from None
         if kind != "ok":
             _raise_from_child(kind, payload, name, memory_limit_bytes)

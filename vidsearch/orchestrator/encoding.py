@@ -29,7 +29,7 @@ from vidsearch.contract.models import (
 from vidsearch.deadline import RequestBudget
 from vidsearch.inference.base import BackendUnavailableError, InferenceBackend, ModelNotFoundError
 from vidsearch.media.decode import DecodedVideo, decode_video
-from vidsearch.media.errors import EmptyMediaError
+from vidsearch.media.errors import SOURCE, EmptyMediaError
 from vidsearch.media.sandbox import sandboxed_decode_video
 from vidsearch.media.transforms import resize
 
@@ -94,7 +94,7 @@ class FrameDecoder:
             interrupt=None if budget is None else partial(budget.check, "decoding finished"),
         )
         if len(decoded.frames) == 0:
-            raise EmptyMediaError(f"{path.name}: no video frame could be decoded")
+            raise EmptyMediaError(f"{SOURCE} has no video frame that could be decoded", str(path))
         return DecodedFrames(decoded.frames, decoded.timestamps, float(decoded.duration_s))
 
 

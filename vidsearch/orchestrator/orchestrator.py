@@ -19,6 +19,7 @@ from vidsearch.catalog.base import (
     IncompatibleModelError,
     KeyFrame,
     VideoInfo,
+    VideoNotFoundError,
     VideoRecord,
 )
 from vidsearch.config import VidsearchConfig
@@ -326,7 +327,14 @@ class Orchestrator:
             raise InvalidRequestError(f"k must be between 1 and 100, got {limit}")
         timings: dict[str, float] = {}
         with self._stage("recommend", "embedding_neighbours", timings, resource="catalog"):
-            return self._catalog.nearest_by_embedding(video_id, limit)
+            try:
+                return self._catalog.nearest_by_embedding(video_id, limit)
+            except VideoNotFoundError:  # the catalog's error carries only the id
+                raise VideoNotFoundError(
+                    f"no indexed video has id {video_id!r}: recommendations start from a "
+                    "video in the catalog; index it first, or check the id with GetVideo "
+                    "(`vidsearch get ID`)"
+                ) from None
 
     def stats(self) -> ServiceStats:
         catalog_stats = self._catalog.stats()

@@ -11,6 +11,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from vidsearch.cli_args import existing_dir, existing_file
+
 log = logging.getLogger("vidsearch.serve")
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v"}
 
@@ -26,7 +28,7 @@ def register(subparsers: Any) -> None:
             "flags below. SIGTERM/SIGINT stop gracefully."
         ),
     )
-    parser.add_argument("--config", type=Path, default=None, help="YAML config file")
+    parser.add_argument("--config", type=existing_file, default=None, help="YAML config file")
     parser.add_argument("--host", default=None, help="listen address (server.host)")
     parser.add_argument("--port", type=int, default=None, help="gRPC port; 0 = any free port")
     parser.add_argument(
@@ -37,14 +39,14 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--index-dir",
-        type=Path,
+        type=existing_dir,
         default=None,
         help="index every video file in this directory (skipping ids already indexed) "
         "before serving; ids are the file stems",
     )
     parser.add_argument(
         "--with-tritonserver",
-        type=Path,
+        type=existing_dir,
         default=None,
         metavar="CPU_TWIN_REPO",
         help="start the real tritonserver on this (CPU twin) repository and route inference "
@@ -65,7 +67,7 @@ def register_reindex(subparsers: Any) -> None:
             "stop an embedded (Qdrant Edge) server first; a Qdrant cluster can stay online."
         ),
     )
-    parser.add_argument("--config", type=Path, default=None, help="YAML config file")
+    parser.add_argument("--config", type=existing_file, default=None, help="YAML config file")
     parser.add_argument("--model-version", type=int, default=None, help="default: latest")
     parser.set_defaults(func=reindex)
 

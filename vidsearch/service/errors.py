@@ -3,7 +3,8 @@
 | exception                                   | status              | message  |
 |---------------------------------------------|---------------------|----------|
 | ServiceError (servicer's own validation)    | its code            | its own  |
-| MediaError, InvalidRequestError             | INVALID_ARGUMENT    | passed   |
+| MediaError                                  | INVALID_ARGUMENT    | renamed  |
+| InvalidRequestError                         | INVALID_ARGUMENT    | passed   |
 | VideoNotFoundError                          | NOT_FOUND           | passed   |
 | ModelNotFoundError                          | NOT_FOUND           | passed   |
 | InferenceTimeoutError                       | DEADLINE_EXCEEDED   | passed   |
@@ -21,12 +22,15 @@ InferenceTimeoutError is a BackendUnavailableError but maps to DEADLINE_EXCEEDED
 UNAVAILABLE: clients retry UNAVAILABLE automatically, and re-sending a request whose
 inference already ran out of time would multiply the load that caused the timeout.
 Unexpected errors never leak their text to clients; they are logged with the request id,
-which the client also receives.
+which the client also receives. A media error names the request's video as the client
+knows it (see :func:`media_named`), never by the server's path for it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import grpc
 
@@ -41,6 +45,7 @@ from vidsearch.inference.base import (
     InferenceTimeoutError,
     ModelNotFoundError,
 )
+from vidsearch.media.errors import MediaError
 from vidsearch.orchestrator.api import (
     DuplicateContentError,
     InvalidRequestError,
@@ -49,8 +54,6 @@ from vidsearch.orchestrator.api import (
 )
 
 log = logging.getLogger(__name__)
-
-MEDIA_ERROR_NAME = "MediaError"
 
 
 class ServiceError(Exception):
@@ -79,10 +82,14 @@ _TABLE: tuple[tuple[tuple[type[BaseException], ...], grpc.StatusCode], ...] = (
 )
 
 
-def _is_media_error(exc: BaseException) -> bool:
-    """vidsearch.media's errors, matched by base-class name so this module does not import
-    the decoding stack (PyAV) just to classify errors."""
-    return any(cls.__name__ == MEDIA_ERROR_NAME for cls in type(exc).__mro__)
+@contextmanager
+def media_named(name: str) -> Iterator[None]:
+    """Media errors raised inside call the request's video ``name`` (the client's source_uri
+    or "the uploaded file"), never by the temporary file the server decoded."""
+    try:
+        yield
+    except MediaError as exc:
+        raise invalid_argument(exc.naming(name)) from exc
 
 
 def _message(exc: BaseException) -> str:
@@ -96,8 +103,8 @@ def to_status(exc: BaseException, request_id: str, method: str) -> tuple[grpc.St
     """The status code and client-facing message for an exception raised serving ``method``."""
     if isinstance(exc, ServiceError):
         return exc.code, exc.message
-    if _is_media_error(exc):
-        return grpc.StatusCode.INVALID_ARGUMENT, _message(exc)
+    if isinstance(exc, MediaError):  # outside media_named: still no server path
+        return grpc.StatusCode.INVALID_ARGUMENT, exc.naming("the video")
     for types, code in _TABLE:
         if isinstance(exc, types):
             if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):

@@ -43,7 +43,7 @@ from vidsearch.service.convert import (
     text_search_to_proto,
     video_to_proto,
 )
-from vidsearch.service.errors import ServiceError, invalid_argument, to_status
+from vidsearch.service.errors import ServiceError, invalid_argument, media_named, to_status
 from vidsearch.service.uploads import UploadLimits, receive_media
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,10 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
             title = check_text("title", header.title, max_chars=MAX_TITLE_CHARS)
             tags = check_tags(header.tags)
             limits, time_left = self._limits, context.time_remaining
-            with receive_media(header.media, request_iterator, limits, time_left) as media:
+            with (
+                receive_media(header.media, request_iterator, limits, time_left) as media,
+                media_named(media.name),
+            ):
                 result = self._backend.index_video(
                     media.path,
                     video_id=video_id,
@@ -220,7 +223,10 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
             header = _first_header(request_iterator)
             options = options_from_proto(header.options)
             limits, time_left = self._limits, context.time_remaining
-            with receive_media(header.media, request_iterator, limits, time_left) as media:
+            with (
+                receive_media(header.media, request_iterator, limits, time_left) as media,
+                media_named(media.name),
+            ):
                 budget = request_budget(context)
                 result = self._backend.search_by_video(
                     media.path, options, timeout_s=budget.remaining(), budget=budget

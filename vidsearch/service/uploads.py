@@ -37,6 +37,11 @@ class ReceivedMedia:
     sha256: str  # "" when not computed (source_uri without a declared digest)
     source: str  # the source_uri, or "upload"
 
+    @property
+    def name(self) -> str:
+        """What messages to the client call this video: never the server's temporary file."""
+        return "the uploaded file" if self.source == "upload" else f"source_uri {self.source!r}"
+
 
 @dataclass(frozen=True)
 class UploadLimits:
@@ -126,9 +131,10 @@ def _from_uri(media: pb.MediaSource, rest: Iterator[Any], limits: UploadLimits) 
     if declared_sha is not None:
         sha = _file_sha256(path)
         _check_digest(declared_sha, sha)
+    received = ReceivedMedia(path=path, size=size, sha256=sha, source=media.source_uri)
     if limits.allowed_containers:
-        check_container(path, limits.allowed_containers, f"source_uri {media.source_uri!r}")
-    return ReceivedMedia(path=path, size=size, sha256=sha, source=media.source_uri)
+        check_container(path, limits.allowed_containers, received.name)
+    return received
 
 
 def _write_chunks(
@@ -190,8 +196,9 @@ def receive_media(
             )
         _check_size(declared, received)
         _check_digest(declared_sha, sha)
+        upload = ReceivedMedia(path=path, size=received, sha256=sha, source="upload")
         if limits.allowed_containers:
-            check_container(path, limits.allowed_containers, "the upload")
-        yield ReceivedMedia(path=path, size=received, sha256=sha, source="upload")
+            check_container(path, limits.allowed_containers, upload.name)
+        yield upload
     finally:
         path.unlink(missing_ok=True)

@@ -10,6 +10,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from vidsearch.cli_args import existing_file
+
 DEFAULT_CONFIGS = Path("configs/training")
 QUANT_LOSSES = ("formula7", "formula8", "fixed_margin")
 
@@ -135,7 +137,7 @@ def _cmd_text_video(args: Any) -> int:
 
 
 def _common(p: argparse.ArgumentParser, default_out: str) -> None:
-    p.add_argument("--config", type=Path, default=None,
+    p.add_argument("--config", type=existing_file, default=None,
                    help="YAML config (default: configs/training/<command>.yaml if present)")
     p.add_argument("--out", default=default_out, help=f"output directory (default {default_out})")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
