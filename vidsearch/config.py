@@ -16,6 +16,9 @@ import yaml
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+# Pictures of a query that search can add (orchestrator.query_views makes them).
+QueryView = Literal["flip", "rot90", "rot270", "regions"]
+
 CONFIG_ENV = "VIDSEARCH_CONFIG"
 
 
@@ -136,12 +139,19 @@ class SearchConfig(BaseModel):
     normalise_k: int = Field(
         10, ge=1, le=1000, description="normalisation: k of the background neighbour"
     )
-    query_flip: bool = Field(
-        False,
-        description="alignment: also encode the horizontally flipped query (same batch) and "
-        "keep, per candidate, the orientation that scores higher. Off by default: with the "
-        "starter models it cost ~+50 ms/query (encode, coarse filter, background and "
-        "alignment all double) for +0.003 µAP (40/60 benchmark, 11 flipped queries)",
+    query_views: list[QueryView] = Field(
+        default_factory=list,
+        description="alignment: also search these pictures of the query, encoded in the same "
+        "batches (flip: mirrored; rot90/rot270: turned a quarter; regions: five 60% windows, "
+        "for picture-in-picture and embedded copies); per candidate the best view counts. "
+        "Each view adds the query's encode, coarse-filter, background and alignment work "
+        "again (regions: five times); see BENCHMARKS.md for what each costs and brings",
+    )
+    view_penalty: float = Field(
+        0.0,
+        ge=0,
+        description="alignment: subtracted from a score found through a query view rather "
+        "than the original frames (each view is one more chance of a chance match)",
     )
     min_similarity: float = Field(
         0.0, ge=-2, le=2, description="alignment: normalised similarity a frame pair must beat"

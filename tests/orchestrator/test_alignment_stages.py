@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vidsearch.catalog.base import CatalogStats, KeyFrameHit, VideoInfo
-from vidsearch.orchestrator.encoding import EncodedVideo
+from vidsearch.orchestrator.encoding import EncodedVideo, EncodedView
 from vidsearch.orchestrator.stages import (
     AlignmentRanker,
     Background,
@@ -35,29 +35,29 @@ def _unit_rows(n: int, seed: int) -> np.ndarray:
 def _encoded(texture: np.ndarray, flipped: np.ndarray | None) -> EncodedVideo:
     n = len(texture)
     bits = np.ones((n, 128), np.float32)
+    views = () if flipped is None else (EncodedView("flip", bits, flipped),)
     return EncodedVideo(bits, texture, bits[0], texture[0], np.arange(n, dtype=np.float64),
-                        float(n), 1, flipped_bits=None if flipped is None else bits,
-                        flipped_texture=flipped)
+                        float(n), 1, views=views)
 
 
 def test_candidates_are_the_videos_with_most_query_frames_hit() -> None:
     ctx = SearchContext(path=Path("q.mp4"), options=_options(rerank_candidates=2))
     hit = lambda v, d=0.1: KeyFrameHit(v, 0.0, 3, d)  # noqa: E731
     ctx.keyframe_hits = [[hit("a"), hit("b"), hit("a")], [hit("b")], [hit("c", 0.01)]]
-    ctx.flipped_keyframe_hits = [[], [hit("c", 0.01)], [hit("b")]]
+    ctx.view_keyframe_hits = [[[], [hit("c", 0.01)], [hit("b")]]]
     CandidateSelect()(ctx)
     # b: frames {0,1,2}; c: {1,2} nearer; a: {0} (two hits on one frame count once).
     assert ctx.candidate_ids == ["b", "c"]
 
 
-def test_mirrored_copy_is_found_only_with_the_flipped_orientation() -> None:
+def test_mirrored_copy_is_found_only_with_the_flipped_view() -> None:
     query, mirrored = _unit_rows(8, 1), _unit_rows(8, 2)  # what the encoder saw, both ways
     reference = np.concatenate([_unit_rows(4, 3), mirrored, _unit_rows(4, 4)])  # copy at 4..11
     times = np.arange(16, dtype=np.float64)
     info = VideoInfo("ref", 16.0, 1, 16)
 
-    def rank(flipped: np.ndarray | None) -> SearchContext:
-        ctx = SearchContext(path=Path("q.mp4"), options=_options())
+    def rank(flipped: np.ndarray | None, penalty: float = 0.0) -> SearchContext:
+        ctx = SearchContext(path=Path("q.mp4"), options=_options(view_penalty=penalty))
         ctx.encoded = _encoded(query, flipped)
         ctx.candidate_infos = {"ref": info}
         ctx.reference_frames = {"ref": (times, reference)}
@@ -72,6 +72,9 @@ def test_mirrored_copy_is_found_only_with_the_flipped_orientation() -> None:
     assert (seg.reference_start_s, seg.reference_end_s) == (4.0, 12.0)
     assert abs(hits[0].score - 8 * (1.0 - 0.8)) < 1e-4  # raw floor 0.8, cosine 1 per second
     assert hits[0].repetition == 1.0
+    # found through a view only: the view penalty comes off, and can sink it under min_score
+    assert abs(rank(mirrored, 0.5).hits[0].score - (8 * 0.2 - 0.5)) < 1e-4
+    assert rank(mirrored, 1.2).hits == []
 
 
 def test_normalised_scores_use_each_query_frames_background_bias() -> None:

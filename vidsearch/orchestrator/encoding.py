@@ -7,7 +7,7 @@ disagree with the network about frame size.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -32,6 +32,7 @@ from vidsearch.media.decode import DecodedVideo, decode_video
 from vidsearch.media.errors import SOURCE, EmptyMediaError
 from vidsearch.media.sandbox import sandboxed_decode_video
 from vidsearch.media.transforms import resize
+from vidsearch.orchestrator.query_views import view_frames
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,17 @@ class EncodedVideo:
     duration_s: float
     model_version: int
     embedding: np.ndarray | None = None  # seed 002 feature [D]
-    # The horizontally flipped query frames (``flip=True``), same rows as the originals.
-    flipped_bits: np.ndarray | None = None  # float32 ±1 [T,128]
-    flipped_texture: np.ndarray | None = None  # float32 [T,Dt]
+    # Query views (``query_views``): the same key frames mirrored, turned or windowed.
+    views: tuple[EncodedView, ...] = ()
+
+
+@dataclass(frozen=True)
+class EncodedView:
+    """One query view's key frames (same rows and times as the original frames)."""
+
+    name: str
+    bits: np.ndarray  # float32 ±1 [T,128]
+    texture: np.ndarray  # float32 [T,Dt]
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
@@ -180,13 +189,13 @@ class VideoEncoder:
         with_embedding: bool = False,
         timeout_s: float | None = None,
         budget: RequestBudget | None = None,
-        flip: bool = False,
+        views: Sequence[str] = (),
     ) -> EncodedVideo:
         """Encode ``decoded``; each inference call gets what is left of ``budget`` as its
         timeout (capped by ``timeout_s`` or the configured one) and is not started when
-        the request was cancelled or ran out of time. ``flip``: the mirrored frames go
-        through the same batches too (a flipped copy is another picture to the encoder);
-        the whole-video outputs stay those of the original frames."""
+        the request was cancelled or ran out of time. ``views`` (``query_views.view_names``):
+        those pictures of the key frames go through the same batches too; the whole-video
+        outputs stay those of the original frames."""
         model_version = self.resolved_version(version)
         default = timeout_s if timeout_s is not None else self._timeout
 
@@ -194,9 +203,9 @@ class VideoEncoder:
             return default if budget is None else budget.timeout_for(f"running {model}", default)
 
         n = len(decoded.frames)
-        frames = decoded.frames
-        if flip:
-            frames = np.concatenate([frames, np.ascontiguousarray(frames[:, :, ::-1])])
+        frames = np.concatenate(
+            [decoded.frames, *(view_frames(decoded.frames, name) for name in views)]
+        )
         features = np.concatenate(
             [
                 self._infer(
@@ -218,8 +227,11 @@ class VideoEncoder:
         )
         all_bits = heads[HASH_BITS.name].astype(np.float32)
         all_texture = heads[TEXTURE.name].astype(np.float32)
-        flipped_bits = all_bits[n : 2 * n] if flip else None
-        flipped_texture = all_texture[n : 2 * n] if flip else None
+        encoded_views = tuple(
+            EncodedView(name, all_bits[n * (i + 1) : n * (i + 2)],
+                        all_texture[n * (i + 1) : n * (i + 2)])
+            for i, name in enumerate(views)
+        )
         bits = np.concatenate([all_bits[:n], all_bits[-1:]])
         texture = np.concatenate([all_texture[:n], all_texture[-1:]])
         embedding = None
@@ -241,6 +253,5 @@ class VideoEncoder:
             duration_s=decoded.duration_s,
             model_version=model_version,
             embedding=embedding,
-            flipped_bits=flipped_bits,
-            flipped_texture=flipped_texture,
+            views=encoded_views,
         )

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from vidsearch.config import SearchConfig, TextSearchConfig
 from vidsearch.orchestrator.api import InvalidRequestError, SearchOptions, TextSearchOptions
+from vidsearch.orchestrator.query_views import view_names
 from vidsearch.orchestrator.stages import ResolvedOptions
 
 T = TypeVar("T")
@@ -43,7 +44,8 @@ def resolve_search_options(
         rerank_candidates=defaults.rerank_candidates,
         normalise=defaults.normalise,
         normalise_k=defaults.normalise_k,
-        query_flip=defaults.query_flip,
+        query_views=view_names(defaults.query_views),
+        view_penalty=defaults.view_penalty,
         min_similarity=defaults.min_similarity,
         raw_min_similarity=defaults.raw_min_similarity,
         min_score=defaults.min_score,

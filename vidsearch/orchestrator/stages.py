@@ -46,7 +46,8 @@ class ResolvedOptions:
     rerank_candidates: int = 20
     normalise: bool = True
     normalise_k: int = 10
-    query_flip: bool = False
+    query_views: tuple[str, ...] = ()  # view names (query_views.view_names)
+    view_penalty: float = 0.0
     min_similarity: float = 0.0
     raw_min_similarity: float = 0.8
     min_score: float = 0.8
@@ -66,14 +67,14 @@ class SearchContext:
     keyframe_hits: list[list[KeyFrameHit]] = field(default_factory=list)
     matches: dict[str, VideoMatch] = field(default_factory=dict)
     hits: list[SearchHit] = field(default_factory=list)
-    # Alignment path: hits of the flipped query rows, the candidates chosen from both,
+    # Alignment path: hits of each query view's rows, the candidates chosen from all,
     # their stored key frames and metadata, and each query frame's background bias.
-    flipped_keyframe_hits: list[list[KeyFrameHit]] = field(default_factory=list)
+    view_keyframe_hits: list[list[list[KeyFrameHit]]] = field(default_factory=list)
     candidate_ids: list[str] = field(default_factory=list)
     reference_frames: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     candidate_infos: dict[str, VideoInfo] = field(default_factory=dict)
     query_bias: np.ndarray | None = None  # [T] (original rows) or None: not normalised
-    flipped_bias: np.ndarray | None = None
+    view_bias: list[np.ndarray] = field(default_factory=list)  # per view, when normalised
 
     def require_encoded(self) -> EncodedVideo:
         if self.encoded is None:
@@ -118,8 +119,8 @@ class EncodeStage:
             version=ctx.options.model_version,
             timeout_s=ctx.options.timeout_s,
             budget=ctx.budget,
-            flip=ctx.options.mode == "duration" and ctx.options.alignment
-            and ctx.options.query_flip,
+            views=ctx.options.query_views
+            if ctx.options.mode == "duration" and ctx.options.alignment else (),
         )
 
 
@@ -162,12 +163,11 @@ class KeyframeCoarseFilter:
 
     def __call__(self, ctx: SearchContext) -> None:
         encoded = ctx.require_encoded()
-        bits, texture = encoded.keyframe_bits, encoded.keyframe_texture
-        flipped = encoded.flipped_bits is not None and encoded.flipped_texture is not None
-        if flipped:  # one batch: the mirrored rows after the original ones
-            assert encoded.flipped_bits is not None and encoded.flipped_texture is not None
-            bits = np.concatenate([bits, encoded.flipped_bits])
-            texture = np.concatenate([texture, encoded.flipped_texture])
+        # one batch: each view's rows after the original ones
+        bits = np.concatenate([encoded.keyframe_bits, *(v.bits for v in encoded.views)])
+        texture = np.concatenate(
+            [encoded.keyframe_texture, *(v.texture for v in encoded.views)]
+        )
         rows = self._catalog.search_keyframes(
             bits,
             texture,
@@ -177,7 +177,9 @@ class KeyframeCoarseFilter:
         )
         n = len(encoded.keyframe_bits)
         ctx.keyframe_hits = rows[:n]
-        ctx.flipped_keyframe_hits = rows[n:] if flipped else []
+        ctx.view_keyframe_hits = [
+            rows[n * (i + 1) : n * (i + 2)] for i in range(len(encoded.views))
+        ]
 
 
 class SegmentMatcher:
@@ -285,7 +287,7 @@ class TextureRerank:
 
 class CandidateSelect:
     """Alignment path: the ``rerank_candidates`` videos with the most coarse evidence
-    (distinct query key frames, either orientation, with a hit; then the nearer textures)."""
+    (distinct query key frames, in any view, with a hit; then the nearer textures)."""
 
     name = "candidate_select"
     resource = None
@@ -293,7 +295,7 @@ class CandidateSelect:
     def __call__(self, ctx: SearchContext) -> None:
         frames: dict[str, set[int]] = defaultdict(set)
         nearness: dict[str, float] = defaultdict(float)
-        for rows in (ctx.keyframe_hits, ctx.flipped_keyframe_hits):
+        for rows in (ctx.keyframe_hits, *ctx.view_keyframe_hits):
             for i, hits in enumerate(rows):
                 best: dict[str, float] = {}
                 for hit in hits:
@@ -373,7 +375,7 @@ class Background:
 
 class BackgroundBias:
     """Alignment path: each query frame's similarity to its k-th nearest background key
-    frame (both orientations in one batch), the normalisation bias."""
+    frame (every view in one batch), the normalisation bias."""
 
     name = "background_bias"
     resource = "catalog"
@@ -388,21 +390,22 @@ class BackgroundBias:
         catalog = self._background.usable(ctx.options.normalise_k, encoded.model_version)
         if catalog is None:
             return
-        texture = encoded.keyframe_texture
-        if encoded.flipped_texture is not None:
-            texture = np.concatenate([texture, encoded.flipped_texture])
+        texture = np.concatenate(
+            [encoded.keyframe_texture, *(v.texture for v in encoded.views)]
+        )
         bias = catalog.kth_neighbour_similarity(texture, ctx.options.normalise_k, budget=ctx.budget)
         n = len(encoded.keyframe_texture)
         ctx.query_bias = bias[:n]
-        ctx.flipped_bias = bias[n:] if encoded.flipped_texture is not None else None
+        ctx.view_bias = [bias[n * (i + 1) : n * (i + 2)] for i in range(len(encoded.views))]
 
 
 class AlignmentRanker:
     """Alignment path: per candidate, similarity matrix (query x reference key frames,
     cosine of the unit copy descriptors) -> background normalisation -> Hough alignment
-    (``alignment.align_matrix``); the better of the two query orientations counts. Score:
-    the alignment score (the best segment's sum of normalised similarity along its line),
-    so one threshold means the same for every query. Hits need a segment scoring at least
+    (``alignment.align_matrix``); the best query view counts, a view other than the
+    original frames less ``view_penalty``. Score: the alignment score (the best segment's
+    sum of normalised similarity along its line), so one threshold means the same for
+    every query. Hits need a segment scoring at least
     ``min_score`` (``raw_min_score`` unnormalised) and ``min_repetition`` (matched query
     seconds / shorter duration)."""
 
@@ -418,25 +421,29 @@ class AlignmentRanker:
         normalised = ctx.query_bias is not None
         floor = opts.min_similarity if normalised else opts.raw_min_similarity
         min_score = opts.min_score if normalised else opts.raw_min_score
-        orientations = [(encoded.keyframe_texture, ctx.query_bias)]
-        if encoded.flipped_texture is not None:
-            orientations.append((encoded.flipped_texture, ctx.flipped_bias))
-        best_hits = _best_hits(ctx.keyframe_hits, ctx.flipped_keyframe_hits)
+        views: list[tuple[np.ndarray, np.ndarray | None, float]] = [
+            (encoded.keyframe_texture, ctx.query_bias, 0.0)
+        ]
+        for i, view in enumerate(encoded.views):
+            bias = ctx.view_bias[i] if normalised else None
+            views.append((view.texture, bias, opts.view_penalty))
+        best_hits = _best_hits(ctx.keyframe_hits, *ctx.view_keyframe_hits)
         hits: list[SearchHit] = []
         for video_id, info in ctx.candidate_infos.items():
             ctx.budget.check("aligning the candidates")
             ref_times, ref_texture = ctx.reference_frames[video_id]
             result: Alignment | None = None
-            for query_texture, bias in orientations:
+            score = 0.0
+            for query_texture, bias, penalty in views:
                 sim = query_texture @ ref_texture.T
                 if normalised:
                     sim = normalise(sim, bias)
                 found = align_matrix(
                     sim, encoded.times_s, ref_times, step_s=self._step, min_similarity=floor
                 )
-                if result is None or found.score > result.score:
-                    result = found
-            if result is None or not result.segments or result.score < min_score:
+                if found.segments and (result is None or found.score - penalty > score):
+                    result, score = found, found.score - penalty
+            if result is None or score < min_score:
                 continue
             repetition = repetition_degree(
                 result.matched_query_s, encoded.duration_s, info.duration_s
@@ -447,7 +454,7 @@ class AlignmentRanker:
             hits.append(
                 SearchHit(
                     video=info,
-                    score=result.score,
+                    score=score,
                     hamming=hamming,
                     texture_distance=distance,
                     repetition=repetition,
