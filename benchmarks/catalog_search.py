@@ -167,7 +167,7 @@ def bulk_load_edge(catalog: QdrantEdgeCatalog, data: Dataset, batch: int) -> flo
 
     from vidsearch.catalog import schema as sc
 
-    shard = catalog._shards[sc.VIDEOS]
+    shard = catalog.shards[sc.VIDEOS]
     started = time.perf_counter()
     for start in range(0, len(data.codes), batch):
         stop = min(start + batch, len(data.codes))
@@ -223,7 +223,7 @@ def bench_size(
     try:
         upsert_s = bulk_load_edge(catalog, data, cfg.batch)
         optimized, optimize_s, _ = timed(catalog.optimize)
-        info = catalog._shards[sc.VIDEOS].info()
+        info = catalog.shards[sc.VIDEOS].info()
         log(f"[catalog] n={n}: Edge bulk upsert {upsert_s:.1f} s, optimize {optimize_s:.1f} s "
             f"({info.segments_count} segments, {info.indexed_vectors_count} indexed vectors)")
         index = faiss.IndexBinaryFlat(HASH_BITS)

@@ -140,18 +140,20 @@ class SearchConfig(BaseModel):
         10, ge=1, le=1000, description="normalisation: k of the background neighbour"
     )
     query_views: list[QueryView] = Field(
-        default_factory=list,
+        default_factory=lambda: ["flip", "rot90", "rot270", "regions"],
         description="alignment: also search these pictures of the query, encoded in the same "
         "batches (flip: mirrored; rot90/rot270: turned a quarter; regions: five 60% windows, "
         "for picture-in-picture and embedded copies); per candidate the best view counts. "
         "Each view adds the query's encode, coarse-filter, background and alignment work "
-        "again (regions: five times); see BENCHMARKS.md for what each costs and brings",
+        "again (regions: five times); see BENCHMARKS.md for what each costs and brings "
+        "([] for the original frames only)",
     )
     view_penalty: float = Field(
-        0.0,
+        0.5,
         ge=0,
         description="alignment: subtracted from a score found through a query view rather "
-        "than the original frames (each view is one more chance of a chance match)",
+        "than the original frames (each view is one more chance of a chance match; 0.5, "
+        "half a second of perfect match, measured best of 0-1.5 on the copy benchmark)",
     )
     min_similarity: float = Field(
         0.0, ge=-2, le=2, description="alignment: normalised similarity a frame pair must beat"
