@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 # Pictures of a query that search can add (orchestrator.query_views makes them).
 QueryView = Literal["flip", "rot90", "rot270", "regions"]
+DEFAULT_QUERY_VIEWS: tuple[QueryView, ...] = ("flip", "rot90", "rot270", "regions")
 
 CONFIG_ENV = "VIDSEARCH_CONFIG"
 
@@ -140,7 +141,7 @@ class SearchConfig(BaseModel):
         10, ge=1, le=1000, description="normalisation: k of the background neighbour"
     )
     query_views: list[QueryView] = Field(
-        default_factory=lambda: ["flip", "rot90", "rot270", "regions"],
+        default_factory=lambda: list(DEFAULT_QUERY_VIEWS),
         description="alignment: also search these pictures of the query, encoded in the same "
         "batches (flip: mirrored; rot90/rot270: turned a quarter; regions: five 60% windows, "
         "for picture-in-picture and embedded copies); per candidate the best view counts. "

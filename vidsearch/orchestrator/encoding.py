@@ -32,7 +32,7 @@ from vidsearch.media.decode import DecodedVideo, decode_video
 from vidsearch.media.errors import SOURCE, EmptyMediaError
 from vidsearch.media.sandbox import sandboxed_decode_video
 from vidsearch.media.transforms import resize
-from vidsearch.orchestrator.query_views import view_frames
+from vidsearch.orchestrator.query_views import split_views, view_frames
 
 
 @dataclass(frozen=True)
@@ -203,9 +203,9 @@ class VideoEncoder:
             return default if budget is None else budget.timeout_for(f"running {model}", default)
 
         n = len(decoded.frames)
-        frames = np.concatenate(
-            [decoded.frames, *(view_frames(decoded.frames, name) for name in views)]
-        )
+        frames = decoded.frames
+        if views:  # indexing has none: no copy of the frames
+            frames = np.concatenate([frames, *(view_frames(frames, name) for name in views)])
         features = np.concatenate(
             [
                 self._infer(
@@ -228,9 +228,11 @@ class VideoEncoder:
         all_bits = heads[HASH_BITS.name].astype(np.float32)
         all_texture = heads[TEXTURE.name].astype(np.float32)
         encoded_views = tuple(
-            EncodedView(name, all_bits[n * (i + 1) : n * (i + 2)],
-                        all_texture[n * (i + 1) : n * (i + 2)])
-            for i, name in enumerate(views)
+            EncodedView(name, bits, texture)
+            for name, bits, texture in zip(
+                views, split_views(all_bits, n, len(views)),
+                split_views(all_texture, n, len(views)), strict=True,
+            )
         )
         bits = np.concatenate([all_bits[:n], all_bits[-1:]])
         texture = np.concatenate([all_texture[:n], all_texture[-1:]])

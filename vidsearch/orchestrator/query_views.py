@@ -13,7 +13,7 @@ video to look alike, so a match found only through a view must be stronger).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import get_args
+from typing import TypeVar, get_args
 
 import numpy as np
 
@@ -38,6 +38,15 @@ def view_names(views: Sequence[QueryView]) -> tuple[str, ...]:
     for view in views:
         names.extend(REGIONS if view == "regions" else [view])
     return tuple(names)
+
+
+R = TypeVar("R")  # a sliceable batch: an array of rows or a list of per-row hits
+
+
+def split_views(stacked: R, n: int, views: int) -> list[R]:
+    """Each view's ``n`` rows of ``stacked`` (the original rows first, then the views in
+    order, as every stage batches them)."""
+    return [stacked[n * (i + 1) : n * (i + 2)] for i in range(views)]  # type: ignore[index]
 
 
 def view_frames(frames: np.ndarray, name: str) -> np.ndarray:

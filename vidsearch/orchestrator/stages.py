@@ -24,6 +24,7 @@ from vidsearch.orchestrator.alignment import Alignment, align_matrix, normalise
 from vidsearch.orchestrator.api import MatchedSegment, SearchHit, SearchMode
 from vidsearch.orchestrator.encoding import DecodedFrames, EncodedVideo, FrameDecoder, VideoEncoder
 from vidsearch.orchestrator.matching import VideoMatch, align, group_hits, repetition_degree
+from vidsearch.orchestrator.query_views import split_views
 
 log = logging.getLogger(__name__)
 
@@ -177,9 +178,7 @@ class KeyframeCoarseFilter:
         )
         n = len(encoded.keyframe_bits)
         ctx.keyframe_hits = rows[:n]
-        ctx.view_keyframe_hits = [
-            rows[n * (i + 1) : n * (i + 2)] for i in range(len(encoded.views))
-        ]
+        ctx.view_keyframe_hits = split_views(rows, n, len(encoded.views))
 
 
 class SegmentMatcher:
@@ -396,7 +395,7 @@ class BackgroundBias:
         bias = catalog.kth_neighbour_similarity(texture, ctx.options.normalise_k, budget=ctx.budget)
         n = len(encoded.keyframe_texture)
         ctx.query_bias = bias[:n]
-        ctx.view_bias = [bias[n * (i + 1) : n * (i + 2)] for i in range(len(encoded.views))]
+        ctx.view_bias = split_views(bias, n, len(encoded.views))
 
 
 class AlignmentRanker:
