@@ -22,7 +22,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PHOTO_PACKAGES := gnome-backgrounds mate-backgrounds plasma-workspace-wallpapers ukui-wallpapers lomiri-wallpapers
 
-.PHONY: help venv models export sample run serve serve-triton test lint layout imports bench protos clean promtool photos copy-release bench-data k8s-check loadtest
+.PHONY: help venv models export sample run serve serve-triton test lint layout imports bench protos clean promtool photos copy-release text-release bench-data k8s-check loadtest
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,10 +56,11 @@ $(STARTER)/video_hash.pt: | $(STAMP)
 	$(MAKE) photos
 	$(VS) train copy-release --config configs/training/copy_starter.yaml --out $(STARTER)
 
-# Seed 003 heads on a frozen frame encoder (seed 002's, not the copy descriptor: captions
-# name what copy detection is taught to ignore) + MiniLM (~5 min on 2 cores).
-$(STARTER)/text_video.pt: | $(STARTER)/barlow.pt $(STAMP)
-	$(VS) train text-video --config configs/training/text_video.yaml --out $(STARTER) --release
+# Text search: the semantic frame encoder (scene facts; not the copy descriptor, which is
+# taught to ignore what captions name), then the text heads on it + MiniLM (~10 min on 2
+# cores); the shipped one is `make text-release`.
+$(STARTER)/text_video.pt: | $(STAMP)
+	$(VS) train text-release --config configs/training/text_starter.yaml --out $(STARTER)
 
 models: $(STARTER)/barlow.pt $(STARTER)/video_hash.pt $(STARTER)/text_video.pt ## train the starter models if absent (<= 20 min on 2 cores)
 
@@ -97,6 +98,9 @@ photos: ## install the training photographs (Debian wallpaper packages) if absen
 
 copy-release: venv photos ## train the copy-detection release on CPU (<= 90 min on 2 cores) -> var/copy_release
 	$(VS) train copy-release --config configs/training/copy_release.yaml --out var/copy_release
+
+text-release: venv ## train the text-search release (semantic encoder + text heads) on CPU (<= 60 min on 2 cores) -> var/text_release
+	$(VS) train text-release --config configs/training/text_release.yaml --out var/text_release
 
 # Real footage + stills for the copy-detection benchmark (evaluation only, never training);
 # the photo packages come with the venv's `bench` extra.

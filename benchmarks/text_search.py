@@ -1,12 +1,13 @@
-"""Text -> video: retrieval quality of the ablations (a)-(d) and SearchByText latency.
+"""Text -> video: retrieval quality, per-fact accuracy and SearchByText served.
 
-Quality is offline, one run over the held-out captioned videos of the training config (every
-caption queries the held-out gallery), the variants from the same model and features
-(``training.text_video_metrics``). Latency is served: the starter release (with the text models)
-behind the real gRPC server on loopback, the held-out videos written as H.264 files plus
-training videos as filler so the catalog holds more than N videos; each held-out caption is
-sent through the SDK, stage 1 only and stage 1 + stage 2 (N candidates) interleaved, so both
-see the same machine load.
+Quality is offline over a **test split** of generated videos (seeds never used for training or
+validation) queried with **held-out wording** (paraphrases and compositional queries the
+training captions never use, ``training.captions.HELD_OUT``); variants from one model and one
+feature set (``training.text_video_metrics``); optionally the same heads trained on the copy
+descriptor (``baseline``) for the encoder comparison. Per-fact accuracy is the semantic
+encoder's, per test scene. Served: the release behind the real gRPC server on loopback, the
+test videos as H.264 files plus training videos as filler (catalog >= 500), each held-out
+caption sent through the SDK, stage 1 only and stage 1 + stage 2 interleaved.
 """
 
 from __future__ import annotations
@@ -21,27 +22,35 @@ from typing import Any
 from benchmarks.harness import Log, SectionConfig, loopback_config, serving, stderr, table
 from vidsearch.evaluation.report import MachineInfo, fmt, machine_info, percentile, section_header
 
-TITLE = "Text → video (seed 003)"
+TITLE = "Text → video"
 VARIANTS = {
     "meanpool": "(a) mean-pooled video vs global text",
     "stage1": "(b) stage 1 only: query-independent embedding (what Qdrant serves)",
     "stage2": "(c) stage 1 + text-conditioned stage 2",
     "stage2_no_kw": "(d) as (c) without keyword enhancement",
     "full_gallery": "stage 2 score over the whole gallery (no shortlist)",
+    "compositional": "(c) on the compositional queries only",
+    "train_wording": "(c) asked in the training captions' wording instead (same videos)",
+    "baseline": "(c) with the heads on the copy descriptor instead (same recipe)",
 }
+TEST_SEEDS = 950_000  # text test split: disjoint from training [0, n) and validation 900_000+
 
 
 class TextBenchConfig(SectionConfig):
     starter: Path = Path("models/starter")
     """folder with video_hash.pt, barlow.pt, text_video.pt"""
+    baseline: Path | None = None
+    """optional text_video.pt trained on the copy descriptor (encoder comparison row)"""
+    test_videos: int = 200
+    """held-out test videos (seeds from 950000)"""
     rerank_n: int = 10
     """offline stage 2 shortlist (quality table)"""
     candidates: int = 50
     """served stage 2 candidates N (latency)"""
     queries: int = 5
-    """served queries (held-out captions)"""
+    """served queries (held-out captions of test videos)"""
     filler_videos: int = 10
-    """training videos indexed beside the held-out ones"""
+    """training videos indexed beside the test ones"""
     work_dir: Path = Path("var/bench/text")
     """the generated videos are kept here and reused"""
 
@@ -51,6 +60,7 @@ class TextBenchResult:
     config: TextBenchConfig
     machine: MachineInfo
     quality: dict[str, Any] = field(default_factory=dict)
+    facts: dict[str, float] = field(default_factory=dict)
     catalog_videos: int = 0
     reranked_s: list[float] = field(default_factory=list)
     stage1_s: list[float] = field(default_factory=list)
@@ -67,8 +77,15 @@ def _train_config(checkpoint: Path) -> Any:
     return TextVideoTrainConfig.model_validate(stored)
 
 
-def run_quality(cfg: TextBenchConfig) -> dict[str, Any]:
-    """R@1/5/10 and median rank of every variant on the held-out captions."""
+def _test_data(cfg: TextBenchConfig, checkpoint: Path) -> Any:
+    """The checkpoint's data settings with the test seeds as its held-out split."""
+    d = _train_config(checkpoint).data
+    return d.model_copy(update={"val_seed_start": TEST_SEEDS, "n_val_videos": cfg.test_videos,
+                                "photo_videos": 0})
+
+
+def _quality(checkpoint: Path, cfg: TextBenchConfig) -> tuple[dict[str, Any], Any]:
+    """Every variant's recall on the test split; also returns the model."""
     from vidsearch.networks.text_encoder import load_tokenizer
     from vidsearch.training.data import render_corpus
     from vidsearch.training.text_video import (
@@ -77,28 +94,67 @@ def run_quality(cfg: TextBenchConfig) -> dict[str, Any]:
         frame_features,
         load_text_video,
     )
-    from vidsearch.training.text_video_metrics import evaluate_text_video
+    from vidsearch.training.text_video_metrics import (
+        evaluate_text_video,
+        rank_of_truth,
+        rerank,
+        score_all,
+    )
 
-    checkpoint = cfg.starter / "text_video.pt"
-    train_cfg = _train_config(checkpoint)
+    train_cfg = _train_config(checkpoint).model_copy(update={"captions_per_video": 5})
     model = load_text_video(checkpoint)
     assert model.text_encoder is not None
-    d = train_cfg.data
+    d = _test_data(cfg, checkpoint)
     feats = frame_features(model, render_corpus(d, "val", progress=True))
-    seeds = range(d.val_seed_start, d.val_seed_start + d.n_val_videos)
-    captions, video = caption_set(seeds, train_cfg)
+    captions, video = caption_set(range(TEST_SEEDS, TEST_SEEDS + cfg.test_videos),
+                                  train_cfg.model_copy(update={"data": d}), held_out=True)
     texts = encode_texts(model.text_encoder, load_tokenizer(), captions, video, train_cfg)
-    return evaluate_text_video(model, feats, texts, cfg.rerank_n)
+    out = evaluate_text_video(model, feats, texts, cfg.rerank_n)
+    scores = score_all(model, feats, texts)
+    ranks = rank_of_truth(rerank(scores["stage1"], scores["full"], cfg.rerank_n), video)
+    compositional = ranks[4::5]  # the last caption of each video is its compositional query
+    out |= {f"compositional_r{k}": float((compositional <= k).float().mean())
+            for k in (1, 5, 10)}
+    out["compositional_medr"] = float(compositional.float().median())
+    # the same videos asked in the training captions' wording: how much is the wording gap
+    captions, video = caption_set(range(TEST_SEEDS, TEST_SEEDS + cfg.test_videos),
+                                  train_cfg.model_copy(update={"data": d}))
+    texts = encode_texts(model.text_encoder, load_tokenizer(), captions, video, train_cfg)
+    seen = evaluate_text_video(model, feats, texts, cfg.rerank_n)
+    out |= {k.replace("stage2", "train_wording"): v for k, v in seen.items()
+            if k.startswith("stage2_") and "no_kw" not in k}
+    return out, model
+
+
+def run_quality(cfg: TextBenchConfig, result: TextBenchResult) -> None:
+    """Recall of every variant and per-fact accuracy of the semantic encoder (test split)."""
+    from vidsearch.networks.semantic import SemanticEncoder
+    from vidsearch.training.data import render_corpus
+    from vidsearch.training.semantic import corpus_labels, scene_accuracy, shape_accuracy
+
+    quality, model = _quality(cfg.starter / "text_video.pt", cfg)
+    if cfg.baseline is not None:
+        base, _ = _quality(cfg.baseline, cfg)
+        quality |= {k.replace("stage2", "baseline"): v for k, v in base.items()
+                    if k.startswith("stage2_") and "no_kw" not in k}
+    result.quality = quality
+    encoder = model.video.encoder
+    if isinstance(encoder, SemanticEncoder):
+        d = _test_data(cfg, cfg.starter / "text_video.pt")
+        corpus = render_corpus(d, "val", progress=True)
+        labels = corpus_labels(d, corpus, "val", encoder.cfg.grid)
+        result.facts = scene_accuracy(encoder, corpus, labels) | shape_accuracy(
+            encoder, corpus, labels)
 
 
 def _write_videos(cfg: TextBenchConfig, root: Path) -> list[tuple[str, Path]]:
-    """Held-out videos (ids ``val-i``) then filler training videos, as H.264 files."""
+    """Test videos (ids ``test-i``) then filler training videos, as H.264 files."""
     from vidsearch.media.synthetic import write_video
     from vidsearch.training.data import render_corpus
 
-    d = _train_config(cfg.starter / "text_video.pt").data
+    d = _test_data(cfg, cfg.starter / "text_video.pt")
     out: list[tuple[str, Path]] = []
-    for split, prefix, limit in (("val", "val", d.n_val_videos),
+    for split, prefix, limit in (("val", "test", cfg.test_videos),
                                  ("train", "fill", cfg.filler_videos)):  # fmt: skip
         corpus = render_corpus(d, split, progress=True)  # type: ignore[arg-type]
         for i in range(min(limit, corpus.n_videos)):
@@ -114,11 +170,11 @@ def run_latency(cfg: TextBenchConfig, result: TextBenchResult) -> None:
     from vidsearch_client import VideoSearchClient
 
     from vidsearch.evaluation.systems import export_release
-    from vidsearch.training.captions import captions_for
+    from vidsearch.training.captions import held_out_captions
 
     cfg.work_dir.mkdir(parents=True, exist_ok=True)
     videos = _write_videos(cfg, cfg.work_dir / "videos")
-    d = _train_config(cfg.starter / "text_video.pt").data
+    d = _test_data(cfg, cfg.starter / "text_video.pt")
     with tempfile.TemporaryDirectory(dir=cfg.work_dir) as tmp:
         repo = Path(tmp) / "repo"
         export_release([cfg.starter / n for n in ("video_hash.pt", "barlow.pt",
@@ -129,9 +185,10 @@ def run_latency(cfg: TextBenchConfig, result: TextBenchResult) -> None:
             for video_id, path in videos:
                 client.index_file(path, video_id)
             result.catalog_videos = client.stats().videos
-            n_val = sum(1 for v, _ in videos if v.startswith("val-"))
-            queries = [(i % n_val, captions_for(d.val_seed_start + i % n_val, d.duration_s, 1)[0])
-                       for i in range(cfg.queries)]  # fmt: skip
+            n_test = sum(1 for v, _ in videos if v.startswith("test-"))
+            # Spread over the test videos and over the five held-out wordings of each.
+            queries = [(i % n_test, held_out_captions(TEST_SEEDS + i % n_test, d.duration_s)[
+                (i // n_test + i) % 5]) for i in range(cfg.queries)]
             for _, text in queries[:3]:  # warm-up
                 client.search_text(text, candidates=cfg.candidates)
             for truth, text in queries:
@@ -146,17 +203,21 @@ def run_latency(cfg: TextBenchConfig, result: TextBenchResult) -> None:
                         for stage, seconds in found.stage_seconds.items():
                             result.stages.setdefault(stage, []).append(seconds)
                         ids = [h.video.video_id for h in found.hits]
-                        want = f"val-{truth:04d}"
+                        want = f"test-{truth:04d}"
                         result.served_ranks.append(ids.index(want) + 1 if want in ids else 11)
 
 
 def run(cfg: TextBenchConfig, log: Log = stderr) -> TextBenchResult:
     result = TextBenchResult(cfg, machine_info())
-    log("[text_search] quality (offline, held-out captions) ...")
-    result.quality = run_quality(cfg)
+    log("[text_search] quality (offline, test split, held-out wording) ...")
+    run_quality(cfg, result)
     log("[text_search] latency (served) ...")
     run_latency(cfg, result)
     return result
+
+
+def _pct(values: dict[str, float], key: str) -> str:
+    return fmt(100 * values[key], 1) + "%" if key in values else "—"
 
 
 def to_markdown(result: TextBenchResult, command: str) -> str:
@@ -167,23 +228,39 @@ def to_markdown(result: TextBenchResult, command: str) -> str:
     paths = [("stage 1 only (rerank=false)", base), (f"stage 1 + stage 2 (N={cfg.candidates})", ms)]
     hit1 = sum(r <= 1 for r in ranks) / len(ranks)
     hit10 = sum(r <= 10 for r in ranks) / len(ranks)
+    rows = [k for k in VARIANTS if f"{k}_r1" in quality]
+    facts = [name for name in ("texture", "shape", "colour", "size", "motion")
+             if f"acc_{name}" in result.facts]
     return "\n".join([
         section_header(TITLE, command, result.machine),
-        f"Quality: {quality['queries']} held-out captions (5 per video) against the "
-        f"{quality['gallery']} held-out videos of the training config; same model, same "
-        f"features for every row; stage 2 rescores the stage 1 top {cfg.rerank_n} (ranks "
-        "beyond it keep stage 1's order).\n",
+        f"Quality: {quality['queries']} queries against {quality['gallery']} test videos "
+        f"(seeds {TEST_SEEDS}+, never trained or validated on), in the held-out wording: per "
+        "video four paraphrases with synonyms, templates and word orders the training captions "
+        "never use, and one compositional query (\"a tiny blue disc then a huge red square "
+        "block\"). Same model and features for every row; stage 2 rescores the stage 1 top "
+        f"{cfg.rerank_n} (ranks beyond it keep stage 1's order).\n",
         table({
             "variant": lambda key: VARIANTS[key],
             "R@1": lambda key: fmt(100 * quality[f"{key}_r1"], 1) + "%",
             "R@5": lambda key: fmt(100 * quality[f"{key}_r5"], 1) + "%",
             "R@10": lambda key: fmt(100 * quality[f"{key}_r10"], 1) + "%",
             "median rank": lambda key: fmt(quality[f"{key}_medr"], 0),
-        }, VARIANTS),
-        f"Latency: SearchByText through the real gRPC server (ONNX Runtime, Qdrant Edge) "
-        f"on loopback, catalog of {result.catalog_videos} videos, N = {cfg.candidates} "
-        f"candidates rescored by stage 2, top 10 returned, {len(ms)} queries (held-out "
-        "captions), client-side wall time; stage 1 only measured interleaved as baseline.\n",
+        }, rows),
+        *(["Semantic encoder's fact accuracy on the test scenes (facts a viewer could not "
+           "tell are not scored). *Largest shape*: the scene heads (frame probabilities "
+           "averaged over the scene) name the background and the largest shape's facts. *Each "
+           "shape*: the per-cell heads, averaged over the cells each of the two largest shapes "
+           "covers in the scene (told where the shape is, not what it is).\n",
+           table({"fact": lambda name: name,
+                  "largest shape (scene heads)": lambda name: _pct(result.facts, f"acc_{name}"),
+                  "each shape (cell heads)": lambda name: _pct(result.facts, f"shape_{name}")},
+                 facts)]
+          if facts else []),
+        f"Served: SearchByText through the real gRPC server (ONNX Runtime, Qdrant Edge) on "
+        f"loopback, catalog of {result.catalog_videos} videos (the test videos plus training "
+        f"filler), N = {cfg.candidates} candidates rescored by stage 2, top 10 returned, "
+        f"{len(ms)} held-out queries, client-side wall time; stage 1 only measured "
+        "interleaved as baseline.\n",
         table({
             "path": lambda row: row[0],
             "p50 ms": lambda row: fmt(statistics.median(row[1]), 1),
@@ -197,6 +274,6 @@ def to_markdown(result: TextBenchResult, command: str) -> str:
             "p50 ms": lambda item: fmt(1000 * statistics.median(item[1]), 2),
             "p95 ms": lambda item: fmt(1000 * percentile(item[1], 95), 2),
         }, result.stages.items()),
-        f"Served retrieval on this catalog (held-out videos plus training filler): truth at "
-        f"rank 1 for {100 * hit1:.1f}% of the queries, in the top 10 for {100 * hit10:.1f}%.",
+        f"Served retrieval on this catalog: truth at rank 1 for {100 * hit1:.1f}% of the "
+        f"queries, in the top 10 for {100 * hit10:.1f}%.",
     ])  # fmt: skip

@@ -66,4 +66,4 @@ def test_a_missing_checkpoint_is_trained_and_only_it(clone: Path) -> None:
         training = [line for line in _plan(clone, "models") if TRAIN in line]
     finally:
         checkpoint.with_suffix(".away").rename(checkpoint)
-    assert len(training) == 1 and "train text-video" in training[0]
+    assert len(training) == 1 and "train text-release" in training[0]

@@ -1,4 +1,4 @@
-"""Seed 003 data + training: captions from scene content, InfoNCE, a tiny end-to-end run,
+"""Text search data + training: captions from scene content, InfoNCE, a tiny end-to-end run,
 checkpoint round trip and the ONNX export family (verified against PyTorch)."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ TINY_RUN = {
     "data": {"n_videos": 10, "n_val_videos": 6, "duration_s": 8, "frame_size": 32,
              "render_width": 64, "render_height": 48, "cache_dir": None},
     "feature_cache": None,
-    "model": {"backbone": {"widths": [8, 8, 16, 16], "input_size": 32}, "dim": 16,
+    "model": {"semantic": {"widths": [8, 8, 16, 16], "input_size": 32},
+              "backbone": {"widths": [8, 8, 16, 16], "input_size": 32}, "dim": 16,
               "embed_dim": 16, "heads": 2, "keywords": 3},
     "batch_size": 6, "steps_per_epoch": 3, "max_epochs": 2, "captions_per_video": 2,
     "rerank_n": 3, "num_threads": 1,

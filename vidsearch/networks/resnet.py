@@ -90,6 +90,7 @@ class ResNet(nn.Module):
         widths: Sequence[int] = (64, 128, 256, 512),
         num_classes: int = 1000,
         zero_init_residual: bool = False,
+        in_channels: int = 3,
     ) -> None:
         super().__init__()
         if len(layers) != 4 or len(widths) != 4:
@@ -99,7 +100,8 @@ class ResNet(nn.Module):
         )
         self.block = block
         self.inplanes = widths[0]
-        self.conv1 = nn.Conv2d(3, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, self.inplanes, kernel_size=7, stride=2, padding=3,
+                               bias=False)
         self.bn1 = nn.BatchNorm2d(self.inplanes)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
 from vidsearch.networks.config import BackboneConfig
+from vidsearch.networks.semantic import SemanticConfig, SemanticEncoder
 from vidsearch.networks.text_encoder import TEXT_DIM, TextEncoder
 from vidsearch.networks.video_hash import FrameEncoder, build_frame_encoder
 
@@ -39,6 +40,10 @@ class TextVideoConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    visual: Literal["semantic", "copy_trunk"] = Field(
+        default="semantic", description="frame encoder: the semantic encoder (facts kept) or "
+        "a copy-detection/self-supervised trunk (``backbone``; colour histogram appended)")
+    semantic: SemanticConfig = SemanticConfig()
     backbone: BackboneConfig = BackboneConfig()
     dim: int = Field(default=256, ge=8, description="interaction width D")
     embed_dim: int = Field(default=256, ge=8, description="stage 1 joint embedding size")
@@ -114,12 +119,12 @@ class AdaptiveWeights(nn.Module):
 class VideoSide(nn.Module):
     """Query-independent video side: everything that can be computed at index time."""
 
-    def __init__(self, encoder: FrameEncoder, cfg: TextVideoConfig) -> None:
+    def __init__(self, encoder: FrameEncoder | SemanticEncoder, cfg: TextVideoConfig) -> None:
         super().__init__()
         d = cfg.dim
         self.encoder = encoder
-        self.colour_bins = cfg.colour_bins
-        self.in_proj = nn.Linear(encoder.feature_dim + cfg.colour_bins**3, d)
+        self.colour_bins = cfg.colour_bins if isinstance(encoder, FrameEncoder) else 0
+        self.in_proj = nn.Linear(encoder.feature_dim + self.colour_bins**3, d)
         self.pos = nn.Parameter(torch.zeros(1, cfg.max_frames, d))
         self.temporal = nn.ModuleList(
             TemporalBlock(d, cfg.heads, cfg.dropout) for _ in range(cfg.temporal_layers))
@@ -140,6 +145,9 @@ class VideoSide(nn.Module):
 
     def frame_features(self, frames: Tensor) -> Tensor:
         """uint8 [B,T,S,S,3] -> frame features [B,T,F(+bins^3)]."""
+        if isinstance(self.encoder, SemanticEncoder):
+            out: Tensor = self.encoder(frames)
+            return out
         b, t = frames.shape[:2]
         flat = frames.reshape(b * t, *frames.shape[2:])
         feats = self.encoder(flat)
@@ -298,6 +306,8 @@ def build_text_video_model(config: Mapping[str, Any] | TextVideoConfig, *,
         from vidsearch.networks.text_encoder import build_text_encoder
 
         text_encoder = build_text_encoder()
-    video = VideoSide(build_frame_encoder(cfg.backbone), cfg)
+    encoder = (SemanticEncoder(cfg.semantic) if cfg.visual == "semantic"
+               else build_frame_encoder(cfg.backbone))
+    video = VideoSide(encoder, cfg)
     return TextVideoModel(video, Scorer(cfg), text_encoder, cfg)
 

@@ -25,10 +25,11 @@ import torch
 from torch import nn
 
 from vidsearch.networks.barlow import VideoEmbedder, build_video_embedder
+from vidsearch.networks.semantic import SemanticConfig, SemanticEncoder
 from vidsearch.networks.video_hash import VideoHashModel, build_video_hash_model
 
-Kind = Literal["video_hash", "barlow", "text_video"]
-KINDS: tuple[str, ...] = ("video_hash", "barlow", "text_video")
+Kind = Literal["video_hash", "barlow", "text_video", "semantic"]
+KINDS: tuple[str, ...] = ("video_hash", "barlow", "text_video", "semantic")
 
 
 @dataclass
@@ -60,8 +61,10 @@ class Checkpoint:
             from vidsearch.training.text_video import load_text_video
 
             return load_text_video(self)
-        model: VideoHashModel | VideoEmbedder
-        if self.kind == "video_hash":
+        model: VideoHashModel | VideoEmbedder | SemanticEncoder
+        if self.kind == "semantic":
+            model = SemanticEncoder(SemanticConfig.model_validate(self.config["model"]))
+        elif self.kind == "video_hash":
             model = build_video_hash_model(self.config)
         else:
             model = build_video_embedder(self.config)

@@ -114,6 +114,39 @@ def _cmd_copy_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_semantic(args: argparse.Namespace) -> int:
+    import json
+
+    from vidsearch.training.config import load_yaml
+    from vidsearch.training.semantic import SemanticTrainConfig, train_semantic
+
+    path = args.config or DEFAULT_CONFIGS / "semantic_release.yaml"
+    obj = load_yaml(path)
+    if args.threads is not None:
+        obj["num_threads"] = args.threads
+    _, metrics = train_semantic(SemanticTrainConfig.model_validate(obj),
+                                Path(args.out) / "semantic.pt", resume=args.resume,
+                                progress=not args.no_progress)
+    print(json.dumps(metrics))
+    return 0
+
+
+def _cmd_text_release(args: argparse.Namespace) -> int:
+    import json
+
+    from vidsearch.training.config import load_yaml
+    from vidsearch.training.text_release import TextReleaseConfig, run_text_release
+
+    path = args.config or DEFAULT_CONFIGS / "text_release.yaml"
+    obj = load_yaml(path)
+    if args.threads is not None:
+        obj["num_threads"] = args.threads
+    summary = run_text_release(TextReleaseConfig.model_validate(obj), args.out,
+                               resume=args.resume, progress=not args.no_progress)
+    print(json.dumps({"seconds": summary["seconds"], "final": summary["final"]}))
+    return 0
+
+
 def _cmd_text_video(args: Any) -> int:
     import json
 
@@ -184,7 +217,26 @@ def register(subparsers: Any) -> None:
     _common(p, "models/copy_release")
     p.set_defaults(func=_cmd_copy_release)
 
-    p = sub.add_parser("text-video", help="seed 003 text->video heads -> OUT/text_video.pt")
+    p = sub.add_parser(
+        "semantic", help="semantic frame encoder (scene facts kept) -> OUT/semantic.pt",
+        description="Trains the frame encoder that text search stands on to name each "
+                    "scene's facts (texture; shapes' kind, colour, size, motion) on generated "
+                    "videos; prints the held-out per-fact accuracy.")
+    _common(p, "models/semantic")
+    p.set_defaults(func=_cmd_semantic)
+
+    p = sub.add_parser(
+        "text-release",
+        help="semantic encoder, then the text search heads on it -> OUT/text_video.pt",
+        description="The text-search release recipe: renders generated videos (cached under "
+                    "data.cache_dir), trains the semantic frame encoder, then the text -> "
+                    "video heads on its frozen features. Writes OUT/text_video.pt (carries "
+                    "the encoder; the one file to export), OUT/stages/semantic.pt and "
+                    "OUT/text_release_summary.json.")
+    _common(p, "models/text_release")
+    p.set_defaults(func=_cmd_text_release)
+
+    p = sub.add_parser("text-video", help="text search heads only -> OUT/text_video.pt")
     _common(p, "models/text_video")
     p.add_argument("--init-frame-encoder", help="video_hash/barlow checkpoint (frame encoder)")
     p.add_argument("--release", action="store_true",

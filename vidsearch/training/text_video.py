@@ -30,7 +30,7 @@ from vidsearch.networks.text_encoder import (
     tokenize_keywords,
 )
 from vidsearch.networks.text_video import TextVideoConfig, TextVideoModel, build_text_video_model
-from vidsearch.training.captions import captions_for
+from vidsearch.training.captions import captions_for, held_out_captions
 from vidsearch.training.checkpoint import Checkpoint, load_checkpoint
 from vidsearch.training.common import (
     MetricsLog,
@@ -113,10 +113,16 @@ def encode_texts(encoder: TextEncoder, tokenizer: Any, captions: list[str], vide
                    video, captions)
 
 
-def caption_set(corpus_seeds: range, cfg: TextVideoTrainConfig) -> tuple[list[str], Tensor]:
+def caption_set(corpus_seeds: range, cfg: TextVideoTrainConfig, *, held_out: bool = False
+                ) -> tuple[list[str], Tensor]:
+    """Captions of each video in order and the video index of each caption.
+
+    ``held_out``: the wording the model never trains on (held-out paraphrases and one
+    compositional query per video), for validation and benchmarks."""
     caps, vids = [], []
     for v, seed in enumerate(corpus_seeds):
-        for c in captions_for(seed, cfg.data.duration_s, cfg.captions_per_video):
+        n, dur = cfg.captions_per_video, cfg.data.duration_s
+        for c in held_out_captions(seed, dur, n) if held_out else captions_for(seed, dur, n):
             caps.append(c)
             vids.append(v)
     return caps, torch.tensor(vids)
@@ -175,8 +181,13 @@ def load_text_video(path: str | Path | Checkpoint) -> TextVideoModel:
 
 
 def _init_frame_encoder(model: TextVideoModel, path: str) -> None:
+    """Frozen frame encoder from a semantic checkpoint (whole) or a trunk's ``encoder.*``."""
     ck = load_checkpoint(path)
-    enc = {k[len("encoder."):]: v for k, v in ck.state_dict.items() if k.startswith("encoder.")}
+    if (ck.kind == "semantic") != (model.cfg.visual == "semantic"):
+        raise ValueError(f"{path} is a {ck.kind} checkpoint; model.visual is "
+                         f"{model.cfg.visual!r}")
+    enc = ck.state_dict if ck.kind == "semantic" else {
+        k[len("encoder."):]: v for k, v in ck.state_dict.items() if k.startswith("encoder.")}
     model.video.encoder.load_state_dict(enc, strict=True)
 
 
@@ -195,14 +206,15 @@ def _cached_features(model: TextVideoModel, cfg: TextVideoTrainConfig, train: Co
     import inspect
     import json
 
-    from vidsearch.training import captions
+    from vidsearch.training import captions, facts
 
     enc = cfg.init_frame_encoder
     key = json.dumps([train.data_version, val.data_version, enc,
-                      Path(enc).stat().st_mtime if enc else None,
-                      cfg.model.backbone.model_dump(), cfg.model.colour_bins,
-                      cfg.captions_per_video, cfg.model.keywords, cfg.model.keyword_words,
-                      cfg.max_tokens, inspect.getsource(captions)], sort_keys=True)
+                      Path(enc).stat().st_mtime if enc else None, cfg.model.visual,
+                      cfg.model.semantic.model_dump(), cfg.model.backbone.model_dump(),
+                      cfg.model.colour_bins, cfg.captions_per_video, cfg.model.keywords,
+                      cfg.model.keyword_words, cfg.max_tokens, inspect.getsource(captions),
+                      inspect.getsource(facts)], sort_keys=True)
     path = (Path(cfg.feature_cache) / f"tv-{hashlib.sha1(key.encode()).hexdigest()[:12]}.pt"
             if cfg.feature_cache else None)
     if path is not None and path.exists():
@@ -215,7 +227,7 @@ def _cached_features(model: TextVideoModel, cfg: TextVideoTrainConfig, train: Co
     texts = encode_texts(model.text_encoder, tokenizer,
                          *caption_set(range(d.seed_start, d.seed_start + d.n_videos), cfg), cfg)
     val_texts = encode_texts(model.text_encoder, tokenizer, *caption_set(
-        range(d.val_seed_start, d.val_seed_start + d.n_val_videos), cfg), cfg)
+        range(d.val_seed_start, d.val_seed_start + d.n_val_videos), cfg, held_out=True), cfg)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"feats": feats, "val_feats": val_feats, "texts": vars(texts),

