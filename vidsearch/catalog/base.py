@@ -151,6 +151,12 @@ class Catalog(Protocol):
         """Metadata of an indexed video, or None."""
         ...
 
+    def get_videos(
+        self, video_ids: Sequence[str], *, budget: RequestBudget | None = None
+    ) -> dict[str, VideoInfo]:
+        """Metadata of many videos in one call, by id; ids not indexed are absent."""
+        ...
+
     def iter_videos(self, batch: int = 256) -> Iterator[VideoInfo]:
         """Every indexed video, in id order of the store (for re-indexing and audits)."""
         ...
@@ -224,7 +230,13 @@ class Catalog(Protocol):
         text features came from ``model_version``; [] when the catalog has no text vectors."""
         ...
 
-    def stats(self) -> CatalogStats: ...
+    def stats(self) -> CatalogStats:
+        """Point counts and model versions (counts cost a call each: not per search)."""
+        ...
+
+    def model_versions(self) -> tuple[int, ...]:
+        """Model versions of the stored codes, ascending; cached, so a search may ask."""
+        ...
 
     def is_ready(self) -> bool:
         """Cheap reachability check for health probes; never raises."""
