@@ -46,7 +46,7 @@ venv: $(STAMP) ## create the virtual environment with every dependency
 # (barlow.pt newer than text_video.pt, pyproject.toml newer than all) retrains a model
 # or rewrites a tracked file; tests/test_make_plan.py checks this on a fresh clone.
 
-# Seed 002 video embedder (Recommend): Barlow Twins on procedural videos (~5 min).
+# Recommendation embedder (Recommend): Barlow Twins on procedural videos (~5 min).
 $(STARTER)/barlow.pt: | $(STAMP)
 	$(VS) train barlow --config configs/training/starter.yaml --out $(STARTER)
 
@@ -56,7 +56,7 @@ $(STARTER)/video_hash.pt: | $(STAMP)
 	$(MAKE) photos
 	$(VS) train copy-release --config configs/training/copy_starter.yaml --out $(STARTER)
 
-# Seed 003 heads on a frozen frame encoder (seed 002's, not the copy descriptor: captions
+# Text-search heads on a frozen frame encoder (the recommendation one, not the copy descriptor: captions
 # name what copy detection is taught to ignore) + MiniLM (~5 min on 2 cores).
 $(STARTER)/text_video.pt: | $(STARTER)/barlow.pt $(STAMP)
 	$(VS) train text-video --config configs/training/text_video.yaml --out $(STARTER) --release
