@@ -23,6 +23,10 @@ DEFAULT_QUERY_VIEWS: tuple[QueryView, ...] = ("flip", "rot90", "rot270", "region
 CONFIG_ENV = "VIDSEARCH_CONFIG"
 
 
+class ConfigFileError(ValueError):
+    """The config file is missing or malformed; the CLI prints this one line, no traceback."""
+
+
 class MediaConfig(BaseModel):
     """How query and indexed videos are decoded."""
 
@@ -312,14 +316,25 @@ class VidsearchConfig(BaseSettings):
 def load_config(path: str | Path | None = None, **overrides: Any) -> VidsearchConfig:
     """Load the YAML file at ``path`` (or ``$VIDSEARCH_CONFIG``), then env overrides."""
     chosen = path if path is not None else os.environ.get(CONFIG_ENV)
+    origin = "" if path is not None else f" (from ${CONFIG_ENV})"
     data: dict[str, Any] = {}
     if chosen:
         file_path = Path(chosen)
         if not file_path.is_file():
-            raise FileNotFoundError(f"config file {file_path} does not exist")
-        loaded = yaml.safe_load(file_path.read_text()) or {}
+            what = "is a folder, not a file" if file_path.is_dir() else "does not exist"
+            raise ConfigFileError(
+                f"config file {file_path}{origin} {what}: point it at a YAML file, or unset "
+                f"{CONFIG_ENV} for the defaults"
+            )
+        try:
+            loaded = yaml.safe_load(file_path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigFileError(f"config file {file_path}{origin} is not valid YAML: "
+                                  f"{' '.join(str(exc).split())}") from None
         if not isinstance(loaded, dict):
-            raise ValueError(f"config file {file_path} must hold a mapping at the top level")
+            raise ConfigFileError(
+                f"config file {file_path}{origin} must hold a mapping at the top level"
+            )
         data = loaded
     data.update(overrides)
     return VidsearchConfig(**data)
