@@ -1,4 +1,4 @@
-"""SearchByText end to end (seed 003): the real server on loopback with the exported text
+"""SearchByText (text search) end to end: the real server on loopback with the exported text
 models (ONNX Runtime) and Qdrant Edge, driven through the SDK; the served stage 2 scores
 are checked against the PyTorch model computing the same thing from the same frames."""
 
