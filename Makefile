@@ -46,7 +46,7 @@ venv: $(STAMP) ## create the virtual environment with every dependency
 # (barlow.pt newer than text_video.pt, pyproject.toml newer than all) retrains a model
 # or rewrites a tracked file; tests/test_make_plan.py checks this on a fresh clone.
 
-# Seed 002 video embedder (Recommend): Barlow Twins on procedural videos (~5 min).
+# Recommendation embedder (Recommend): Barlow Twins on procedural videos (~5 min).
 $(STARTER)/barlow.pt: | $(STAMP)
 	$(VS) train barlow --config configs/training/starter.yaml --out $(STARTER)
 

@@ -221,7 +221,7 @@ register_family(
         loader=lambda ckpt, seed: _load_checkpoint_family(ckpt, seed, "video_hash"),
         served=(FRAME_ENCODER.name, HASH_TEXTURE_HEADS.name),
         checkpoint_kind="video_hash",
-        description="seed 001: frame encoder + parallel texture/hash heads",
+        description="copy detection: frame encoder + parallel texture/hash heads",
     )
 )
 register_family(
@@ -230,7 +230,7 @@ register_family(
         loader=lambda ckpt, seed: _load_checkpoint_family(ckpt, seed, "barlow"),
         served=(VIDEO_EMBEDDER.name,),
         checkpoint_kind="barlow",
-        description="seed 002: Barlow-Twins video embedder",
+        description="recommendations: Barlow-Twins video embedder",
     )
 )
 register_family(

@@ -49,7 +49,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    result = args.func(args)
+    from vidsearch.config import ConfigFileError
+
+    try:
+        result = args.func(args)
+    except ConfigFileError as exc:  # a setup mistake: one line, not a traceback
+        print(f"vidsearch: error: {exc}", file=sys.stderr)
+        return 2
     return int(result or 0)
 
 

@@ -23,6 +23,10 @@ DEFAULT_QUERY_VIEWS: tuple[QueryView, ...] = ("flip", "rot90", "rot270", "region
 CONFIG_ENV = "VIDSEARCH_CONFIG"
 
 
+class ConfigFileError(ValueError):
+    """The config file is missing or malformed; the CLI prints this one line, no traceback."""
+
+
 class MediaConfig(BaseModel):
     """How query and indexed videos are decoded."""
 
@@ -113,7 +117,10 @@ class SearchConfig(BaseModel):
 
     mode: Literal["texture", "duration", "keyframe"] = Field(
         "duration",
-        description="seed 001 rerank: texture (1), duration (2, key-frame textures), keyframe (3)",
+        description="texture: near-duplicate search (whole videos by texture distance); "
+        "duration: duration matching (how much of the shorter video repeats, from key-frame "
+        "matches; clips inside longer videos); keyframe: key-frame matching (near hash codes "
+        "alone)",
     )
     max_hamming: int = Field(24, ge=0, le=128, description="coarse filter: Hamming distance kept")
     coarse_limit: int = Field(1000, ge=1, le=100_000, description="coarse filter: N nearest kept")
@@ -124,7 +131,7 @@ class SearchConfig(BaseModel):
     min_repetition: float = Field(0.3, ge=0, le=1.0)
     alignment: bool = Field(
         True,
-        description="mode duration: rerank the top rerank_candidates videos by temporal "
+        description="duration matching: rerank the top rerank_candidates videos by temporal "
         "alignment of the full query x reference key-frame similarity matrix (several "
         "segments, speed changes); false = the single-offset vote on key-frame hits",
     )
@@ -183,7 +190,8 @@ class SearchConfig(BaseModel):
 
 
 class TextSearchConfig(BaseModel):
-    """Seed 003 SearchByText: stage 1 embedding shortlist, stage 2 text-conditioned rescoring."""
+    """Text search (SearchByText): stage 1 embedding shortlist, stage 2 text-conditioned
+    rescoring."""
 
     enabled: Literal["auto", "on", "off"] = Field(
         "auto",
@@ -195,7 +203,9 @@ class TextSearchConfig(BaseModel):
     top_k: int = Field(10, ge=1, le=1000)
     candidates: int = Field(50, ge=1, le=1000, description="stage 1 shortlist N rescored")
     rerank: bool = Field(True, description="run stage 2 (text-conditioned scorer)")
-    keywords: bool = Field(True, description="seed 003 keyword enhancement in stage 2")
+    keywords: bool = Field(
+        True, description="stage 2 also matches keywords extracted from the query"
+    )
     max_query_chars: int = Field(1000, ge=1, le=100_000)
     max_frames: int = Field(
         64, ge=1, description="frames given to text_video_embedder at most (uniformly "
@@ -306,14 +316,25 @@ class VidsearchConfig(BaseSettings):
 def load_config(path: str | Path | None = None, **overrides: Any) -> VidsearchConfig:
     """Load the YAML file at ``path`` (or ``$VIDSEARCH_CONFIG``), then env overrides."""
     chosen = path if path is not None else os.environ.get(CONFIG_ENV)
+    origin = "" if path is not None else f" (from ${CONFIG_ENV})"
     data: dict[str, Any] = {}
     if chosen:
         file_path = Path(chosen)
         if not file_path.is_file():
-            raise FileNotFoundError(f"config file {file_path} does not exist")
-        loaded = yaml.safe_load(file_path.read_text()) or {}
+            what = "is a folder, not a file" if file_path.is_dir() else "does not exist"
+            raise ConfigFileError(
+                f"config file {file_path}{origin} {what}: point it at a YAML file, or unset "
+                f"{CONFIG_ENV} for the defaults"
+            )
+        try:
+            loaded = yaml.safe_load(file_path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigFileError(f"config file {file_path}{origin} is not valid YAML: "
+                                  f"{' '.join(str(exc).split())}") from None
         if not isinstance(loaded, dict):
-            raise ValueError(f"config file {file_path} must hold a mapping at the top level")
+            raise ConfigFileError(
+                f"config file {file_path}{origin} must hold a mapping at the top level"
+            )
         data = loaded
     data.update(overrides)
     return VidsearchConfig(**data)

@@ -37,7 +37,9 @@ _BUCKETS = (
 
 STAGE_SECONDS = Histogram(
     "vidsearch_stage_seconds",
-    "Wall time of one pipeline stage (decode, encode, coarse filter, rerank, ...).",
+    "Wall time of one stage of a pipeline: index, search_texture (near-duplicate search), "
+    "search_duration (duration matching), search_keyframe (key-frame matching), "
+    "search_text (text search), recommend.",
     labelnames=("pipeline", "stage"),
     buckets=_BUCKETS,
     registry=REGISTRY,

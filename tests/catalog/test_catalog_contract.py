@@ -422,21 +422,42 @@ def test_kth_neighbour_similarity_is_the_kth_best_dot(backend, mk) -> None:
 
 
 def test_model_versions_are_cached_until_a_write(catalog, mk, monkeypatch) -> None:
-    """Every search asks for the model versions: they are counted (a facet over every
-    video) again only after a write of this catalog."""
+    """Every search asks for the model versions: they are computed (a facet over every
+    video) again only after a write of this catalog, and asking counts no points."""
     catalog.upsert_video(mk.video("v1", frames=1, model_version=1))
-    assert catalog.stats().model_versions == (1,)
-    facets: list[object] = []
-    real = catalog.store.facet
+    assert catalog.model_versions() == (1,)
+    calls: list[str] = []
+    for name in ("facet", "count"):
+        real = getattr(catalog.store, name)
 
-    def counted(*args: object) -> list:
-        facets.append(args)
-        return real(*args)
+        def counted(*args: object, _name: str = name, _real=real) -> object:
+            calls.append(_name)
+            return _real(*args)
 
-    monkeypatch.setattr(catalog.store, "facet", counted)
-    assert [catalog.stats().model_versions for _ in range(3)] == [(1,)] * 3
-    assert facets == []
+        monkeypatch.setattr(catalog.store, name, counted)
+    assert [catalog.model_versions() for _ in range(3)] == [(1,)] * 3
+    assert calls == []
     catalog.upsert_video(mk.video("v2", frames=1, model_version=2))
-    assert catalog.stats().model_versions == (1, 2) and len(facets) == 1
+    assert catalog.model_versions() == (1, 2) and calls == ["facet"]
     assert catalog.delete_video("v2")
-    assert catalog.stats().model_versions == (1,) and len(facets) == 2
+    assert catalog.stats().model_versions == (1,)
+    assert calls == ["facet", "count", "count", "facet"]  # stats counts; versions once
+
+
+def test_get_videos_reads_many_in_one_call(catalog, mk, monkeypatch) -> None:
+    for video_id in ("a", "b", "c"):
+        catalog.upsert_video(mk.video(video_id, frames=1))
+    retrieves: list[object] = []
+    real = catalog.store.retrieve
+
+    def counted(*args: object, **kw: object) -> object:
+        retrieves.append(args)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(catalog.store, "retrieve", counted)
+    found = catalog.get_videos(["c", "ghost", "a", "a"])
+    assert sorted(found) == ["a", "c"] and found["c"] == catalog.get_video("c")
+    assert len(retrieves) == 2  # get_videos once, get_video once
+    assert catalog.get_videos([]) == {}
+    with pytest.raises(DeadlineExceededError):
+        catalog.get_videos(["a"], budget=RequestBudget(-1.0))

@@ -62,6 +62,17 @@ def test_policy_new_versions_and_pinning(tmp_path: Path, repos: Any) -> None:
     assert pinned.signature(FRAME_ENCODER.name).version == 2
 
 
+def test_model_not_found_names_no_server_path(tmp_path: Path) -> None:
+    """The message reaches clients (NOT_FOUND): it names the model, not the server's folders."""
+    repo = tmp_path / "secret-place" / "repo"
+    (repo / "empty_model").mkdir(parents=True)
+    backend = OnnxRuntimeBackend(repo)
+    for model in ("no_such_model", "empty_model"):
+        with pytest.raises(ModelNotFoundError, match=model) as caught:
+            backend.infer(model, {"frames": _frames(1)})
+        assert "secret-place" not in str(caught.value) and str(tmp_path) not in str(caught.value)
+
+
 def test_one_session_per_version_under_threads(repos: Any) -> None:
     backend = OnnxRuntimeBackend(repos.production)
     batches = [_frames(2, seed) for seed in range(16)]

@@ -36,7 +36,7 @@ def starter_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def text_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The starter release WITH the seed 003 text models (what `make export` writes)."""
+    """The starter release WITH the text-search models (what `make export` writes)."""
     checkpoints = [STARTER / name for name in ("video_hash.pt", "barlow.pt", "text_video.pt")]
     missing = [str(p) for p in checkpoints if not p.is_file()]
     assert not missing, f"starter checkpoints missing: {missing}"

@@ -1,4 +1,4 @@
-"""SearchByText end to end (seed 003): the real server on loopback with the exported text
+"""SearchByText (text search) end to end: the real server on loopback with the exported text
 models (ONNX Runtime) and Qdrant Edge, driven through the SDK; the served stage 2 scores
 are checked against the PyTorch model computing the same thing from the same frames."""
 
@@ -133,17 +133,21 @@ def test_deleted_video_leaves_text_results(client: VideoSearchClient) -> None:
     assert first not in {h.video.video_id for h in after.hits}
 
 
-def test_text_stages_are_in_the_metrics(client: VideoSearchClient, text_server: Any) -> None:
+def test_index_and_text_stages_are_in_the_metrics(client: VideoSearchClient,
+                                                  text_server: Any) -> None:
+    """Both pipelines run through the one runner: each stage's latency is observed."""
     client.search_text(QUERY, top_k=2)
     url = f"http://127.0.0.1:{text_server.running.metrics_port}/metrics"
     body = urllib.request.urlopen(url, timeout=10).read().decode()
-    stages: dict[str, float] = {}
+    stages: dict[tuple[str, str], float] = {}
     for family in text_string_to_metric_families(body):
         for sample in family.samples:
             if (sample.name == "vidsearch_stage_seconds_count"
-                    and sample.labels.get("pipeline") == "search_text"):
-                stages[sample.labels["stage"]] = sample.value
-    assert {"text_encode", "embedding_shortlist", "text_rerank"} <= set(stages)
+                    and sample.labels.get("pipeline") in ("search_text", "index")):
+                stages[sample.labels["pipeline"], sample.labels["stage"]] = sample.value
+    assert {("search_text", s) for s in ("text_encode", "embedding_shortlist", "text_rerank")} \
+        | {("index", s) for s in ("decode", "encode", "text_encode", "catalog_upsert")} \
+        <= set(stages)
     assert all(count >= 1 for count in stages.values())
 
 

@@ -89,7 +89,7 @@ def _text_search_all(config: VidsearchConfig, corpus: BenchmarkManifest) -> list
 def test_triton_backend_serves_the_same_text_search_results(
     text_repository: Path, corpus: BenchmarkManifest, tmp_path: Path
 ) -> None:
-    """The seed 003 models (MiniLM encoder, video side, scorer) through Triton's CPU twin."""
+    """The text-search models (MiniLM encoder, video side, scorer) through Triton's CPU twin."""
     embedded = _text_search_all(_config(text_repository, tmp_path / "ort"), corpus)
     twin = tmp_path / "cpu_twin"
     sync_cpu_twin(text_repository, twin)

@@ -1,8 +1,8 @@
-"""The catalog interface: seed 001's index table and mapping table, in Qdrant form.
+"""The catalog interface: hash codes (coarse filter) and textures (rerank), in Qdrant form.
 
 Per video one point with named vectors ``hash`` (128 x ±1, Dot, binary quantization)
-and ``texture`` (float, Euclid), plus ``embedding`` (seed 002 video feature, Cosine)
-and ``text`` (seed 003 query-independent embedding in the text space, Cosine, with the
+and ``texture`` (float, Euclid), plus ``embedding`` (recommendation embedding, Cosine)
+and ``text`` (text search: query-independent embedding in the text space, Cosine, with the
 per-frame features stage 2 rescores in the payload); per sampled second one key-frame
 point (``hash`` + ``texture`` + time). The one implementation, ``QdrantCatalog``, runs
 on Qdrant Edge on disk or on qdrant-client (a cluster, or local mode); both pass the same
@@ -59,7 +59,7 @@ class KeyFrame:
 
 @dataclass(frozen=True)
 class TextFeatures:
-    """Seed 003 video side of one video: what text search needs, computed at index time."""
+    """The video side of text search for one video, computed at index time."""
 
     embedding: np.ndarray  # (E,) float32, unit: stage 1 vector in the joint text space
     local: np.ndarray  # (T,D) float32: adaptive-weighted local features (fine score)
@@ -77,8 +77,8 @@ class VideoRecord:
     duration_s: float
     model_version: int
     keyframes: Sequence[KeyFrame] = ()
-    embedding: np.ndarray | None = None  # seed 002 feature for Recommend
-    text: TextFeatures | None = None  # seed 003 features for SearchByText
+    embedding: np.ndarray | None = None  # recommendation embedding
+    text: TextFeatures | None = None  # text-search features for SearchByText
     title: str = ""
     tags: tuple[str, ...] = ()
     source: str = ""
@@ -97,7 +97,7 @@ class VideoInfo:
     tags: tuple[str, ...] = ()
     source: str = ""
     content_sha256: str = ""
-    text_model_version: int = 0  # seed 003 features' model version; 0 = none stored
+    text_model_version: int = 0  # text features' model version; 0 = none stored
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,12 @@ class Catalog(Protocol):
 
     def get_video(self, video_id: str) -> VideoInfo | None:
         """Metadata of an indexed video, or None."""
+        ...
+
+    def get_videos(
+        self, video_ids: Sequence[str], *, budget: RequestBudget | None = None
+    ) -> dict[str, VideoInfo]:
+        """Metadata of many videos in one call, by id; ids not indexed are absent."""
         ...
 
     def iter_videos(self, batch: int = 256) -> Iterator[VideoInfo]:
@@ -205,7 +211,7 @@ class Catalog(Protocol):
         ...
 
     def nearest_by_embedding(self, video_id: str, limit: int) -> list[tuple[VideoInfo, float]]:
-        """Seed 002: the videos most similar (cosine) to an indexed one, itself excluded."""
+        """Recommendations: the videos most similar (cosine) to an indexed one, itself excluded."""
         ...
 
     def has_text_vectors(self) -> bool:
@@ -220,11 +226,17 @@ class Catalog(Protocol):
         model_version: int,
         budget: RequestBudget | None = None,
     ) -> list[TextCandidate]:
-        """Seed 003 stage 1: videos nearest (cosine) to a text embedding, among those whose
+        """Text search stage 1: videos nearest (cosine) to a text embedding, among those whose
         text features came from ``model_version``; [] when the catalog has no text vectors."""
         ...
 
-    def stats(self) -> CatalogStats: ...
+    def stats(self) -> CatalogStats:
+        """Point counts and model versions (counts cost a call each: not per search)."""
+        ...
+
+    def model_versions(self) -> tuple[int, ...]:
+        """Model versions of the stored codes, ascending; cached, so a search may ask."""
+        ...
 
     def is_ready(self) -> bool:
         """Cheap reachability check for health probes; never raises."""

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -249,6 +249,21 @@ class QdrantCatalog:
                 sc.VIDEOS, [sc.video_point_id(video_id)], payload=sc.INFO_FIELDS, vectors=False
             )
             return sc.info_from_payload(found[0].payload) if found else None
+
+    def get_videos(
+        self, video_ids: Sequence[str], *, budget: RequestBudget | None = None
+    ) -> dict[str, VideoInfo]:
+        """One retrieve for all of them (a search's candidates)."""
+        where = "reading the candidate videos"
+        if budget is not None:
+            budget.check(where)
+        with self._lock.reading(), self._using(where, budget):
+            if self._dims is None or not video_ids:
+                return {}
+            points = [sc.video_point_id(v) for v in dict.fromkeys(video_ids)]
+            found = self.store.retrieve(sc.VIDEOS, points, payload=sc.INFO_FIELDS, vectors=False)
+        infos = (sc.info_from_payload(p.payload) for p in found if p.payload)
+        return {info.video_id: info for info in infos}
 
     def iter_videos(self, batch: int = 256) -> Iterator[VideoInfo]:
         request = m.ScrollRequest(limit=batch, with_payload=sc.INFO_FIELDS, with_vector=False)
@@ -482,10 +497,17 @@ class QdrantCatalog:
             return CatalogStats(
                 videos=self.store.count(sc.VIDEOS),
                 keyframes=self.store.count(sc.KEYFRAMES),
-                model_versions=self._versions.get(self._count_versions),
+                model_versions=self._versions.get(self._facet_versions),
             )
 
-    def _count_versions(self) -> tuple[int, ...]:
+    def model_versions(self) -> tuple[int, ...]:
+        """Cached (see ``_ModelVersions``): no count, and a facet only after a write."""
+        with self._lock.reading(), self._using("model versions"):
+            if self._dims is None:
+                return ()
+            return self._versions.get(self._facet_versions)
+
+    def _facet_versions(self) -> tuple[int, ...]:
         return tuple(sorted(int(v) for v in self.store.facet(sc.VIDEOS, sc.F_MODEL_VERSION)))
 
     # -- backups (archive format: ``snapshots``) -------------------------------------

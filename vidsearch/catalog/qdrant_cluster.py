@@ -2,24 +2,8 @@
 
 Collections ``<prefix>_videos`` and ``<prefix>_keyframes`` on a Qdrant deployment (or in
 qdrant-client's local mode): ``qdrant_cluster_store``. Every write waits with strong
-ordering. A restore is in place: Qdrant cannot rename collections.
-
-Verified only against qdrant-client's local mode (``QdrantClient(path=...)`` /
-``":memory:"``), since no Qdrant server runs in this project's test environment:
-  - collection / payload-index creation calls are accepted and the vector sizes read
-    back; search results, thresholds, prefetch + rerank, query batches, filters,
-    deletes, counts, facets and persistence behave as asserted by the shared suite and
-    agree with Qdrant Edge (``tests/catalog/test_congruence.py``).
-Not verified at all (local mode accepts and ignores them, or has no such thing):
-  - replication_factor, shard_number, write_consistency_factor, write ordering;
-  - binary quantization (``always_ram``), ``hnsw_config m=0``, ``exact=False`` and
-    ``rescore=False`` (local mode always scores brute force on the float vectors, so
-    the claim that BQ scores of ±1 codes equal 128 - 2*Hamming was checked on Qdrant
-    Edge, the same engine, not on a server);
-  - payload indexes (local mode warns they have no effect);
-  - server-side prefetch limit/threshold semantics (cf. qdrant#7159) and gRPC error
-    codes; the mapping to ``CatalogUnavailableError`` is tested only with refused
-    connections (REST and gRPC) to a closed local port.
+ordering. A restore is in place: Qdrant cannot rename collections. What is verified
+without a Qdrant server, and what is not: ``docs/design.md``.
 """
 
 from __future__ import annotations

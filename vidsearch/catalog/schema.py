@@ -1,6 +1,6 @@
 """Backend-neutral schema of the catalog: store names, vector names, point ids, payloads.
 
-Two stores (seed 001's index and mapping tables in one place each):
+Two stores (codes and textures of videos, and of key frames, in one place each):
 
 - ``videos``: one point per video. Named vectors ``hash`` (128 x ±1, Dot, binary
   quantization, no HNSW graph so every query is an exact scan), ``texture`` (Euclid)
@@ -60,7 +60,7 @@ F_TIME_S = "time_s"
 F_CONTENT_SHA256 = "content_sha256"
 F_TEXT_VERSION = "text_model_version"
 
-# Seed 003 stage 2 inputs, stored with the video (never indexed, never in VideoInfo).
+# Text search stage 2 inputs, stored with the video (never indexed, never in VideoInfo).
 P_TEXT_LOCAL = "text_local"
 P_TEXT_FRAMES = "text_frames"
 # What VideoInfo is built from: reads that return videos fetch these fields only.
@@ -264,7 +264,7 @@ def decode_matrix(obj: Mapping[str, Any]) -> np.ndarray:
 
 
 def text_from_point(payload: Mapping[str, Any], vectors: Mapping[str, Any]) -> TextFeatures:
-    """The stored seed 003 features of a video point (payload + ``text`` vector)."""
+    """The stored text-search features of a video point (payload + ``text`` vector)."""
     return TextFeatures(
         embedding=np.asarray(vectors[VEC_TEXT], dtype=np.float32),
         local=decode_matrix(payload[P_TEXT_LOCAL]),

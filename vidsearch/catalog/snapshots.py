@@ -72,7 +72,7 @@ class SnapshotManifest:
     schema_version: int = sc.SCHEMA_VERSION
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
-    text_dim: int | None = None  # seed 003 text vectors; absent in older archives
+    text_dim: int | None = None  # text-search vectors; absent in older archives
 
     @property
     def dims(self) -> sc.Dims:

@@ -7,6 +7,7 @@ which versions answer.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from pathlib import Path
 from vidsearch.contract.repository_layout import CONFIG_FILE, MODEL_FILE, version_dirs
 from vidsearch.contract.triton_config import ConfigError, ModelConfig, read_config
 from vidsearch.inference.base import InferenceError, ModelNotFoundError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,8 @@ class RepositoryView:
         if found is None and time.monotonic() - self._scanned_at >= self._interval:
             found = self.refresh().get(model)
         if found is None:
-            raise ModelNotFoundError(f"model {model!r} is not in repository {self.root}")
+            log.debug("model %r is not in repository %s", model, self.root)
+            raise ModelNotFoundError(f"model {model!r} is not in the model repository")
         return found
 
     def resolve(self, model: str, version: int | None) -> tuple[int, Path, RepositoryModel]:
@@ -88,7 +92,8 @@ class RepositoryView:
         if version is not None and version not in served.versions and stale:
             served = self.refresh().get(model, served)
         if not served.versions:
-            raise ModelNotFoundError(f"model {model!r} has no servable version in {self.root}")
+            log.debug("model %r has no servable version in %s", model, self.root)
+            raise ModelNotFoundError(f"model {model!r} has no servable version")
         chosen = max(served.versions) if version is None else version
         if chosen not in served.versions:
             raise ModelNotFoundError(

@@ -1,33 +1,9 @@
 """Copy localisation on a frame-to-frame similarity matrix, and background score normalisation.
 
 Pure numpy, no I/O: the search stages build the matrix (query key frames x one candidate's
-key frames, cosine of the unit copy descriptors), normalise it, and align it here.
-
-Why these choices (see notes/copy-detection.md in the shared folder beside the repository):
-
-- **Normalisation** (VSC 2022 baseline, its largest gain): a raw cosine means different
-  things for different frames; a flat, dark or textureless frame is "similar" to
-  everything. Subtracting each query frame's similarity to its k-th nearest neighbour in
-  a background set of videos that are *not* in the catalog turns a similarity into "how
-  much nearer than an unrelated video", which is comparable across frames and queries;
-  the sign now says match / no match.
-- **Hough voting over lines** rather than dynamic programming: a copy is a straight line
-  in the matrix (reference time = slope x query time + offset); a speed change is just
-  another slope. Voting over a handful of slopes (0.5-2.0) and offsets is a few bincounts
-  per candidate, finds several disjoint segments by repeated extraction, and never links
-  unrelated noise cells into a path the way an unconstrained DP can. Frame-rate changes
-  need nothing: both axes are in seconds (the decoder samples at ``media.sample_fps``
-  whatever the file's rate). Not handled: a copy whose speed varies within a segment
-  (it splits into several segments of nearby slopes).
-- **Segment score = sum of the (normalised) similarities above the floor along its line;
-  video score = the best segment's.** After normalisation an unrelated frame pair is near
-  or below zero, so noise adds almost nothing, while every matched second of a copy adds
-  its margin over the background: the number means "aligned seconds of evidence,
-  weighted by margin" for every query, which is what pooled-over-queries µAP needs.
-  Measured (starter model, 40 references / 60 queries of VSC-style edits, 80 background
-  videos, every query x reference pair): best segment 0.780 µAP, sum over segments
-  0.767, best single cell 0.744, mean of the 3 best rows 0.726 (k=10). The sum is kept
-  as ``Alignment.total``.
+key frames, cosine of the unit copy descriptors), normalise it, and align it here by Hough
+voting over time offsets and speeds. Why these choices, and what they measured:
+``docs/design.md``.
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ from typing import Literal
 from vidsearch.catalog.base import VideoInfo
 
 SearchMode = Literal["texture", "duration", "keyframe"]
-"""Seed 001 rerank modes: 1 = texture distance, 2 = repetition degree on whole-video
-matching duration, 3 = repetition degree on key-frame codes."""
+"""How SearchByVideo ranks: ``texture`` near-duplicate search (whole videos by texture
+distance), ``duration`` duration matching (repetition degree from key-frame textures,
+with segments), ``keyframe`` key-frame matching (repetition degree on near codes)."""
 
 
 class InvalidRequestError(ValueError):

@@ -44,7 +44,7 @@ class DecodedFrames:
 
 @dataclass(frozen=True)
 class EncodedVideo:
-    """Seed 001 outputs for one video: per key frame and for the whole video."""
+    """Hash codes and textures of one video: per key frame and for the whole video."""
 
     keyframe_bits: np.ndarray  # float32 ±1 [T,128]
     keyframe_texture: np.ndarray  # float32 [T,Dt]
@@ -53,7 +53,7 @@ class EncodedVideo:
     times_s: np.ndarray  # float64 [T]
     duration_s: float
     model_version: int
-    embedding: np.ndarray | None = None  # seed 002 feature [D]
+    embedding: np.ndarray | None = None  # recommendation embedding [D]
     # Query views (``query_views``): the same key frames mirrored, turned or windowed.
     views: tuple[EncodedView, ...] = ()
 
@@ -111,7 +111,8 @@ class VideoEncoder:
     """Encode stage: frame encoder, then the parallel hash + texture heads.
 
     Key frames and the whole video go through the heads in ONE batch: the whole-video
-    feature is the temporal mean of the frame features (seed 001 video input).
+    feature is the temporal mean of the frame features (the copy descriptor's whole-video
+    input).
     """
 
     name = "encode"
@@ -147,7 +148,8 @@ class VideoEncoder:
         return wanted
 
     def embedder_version(self, hash_version: int) -> int:
-        """Seed 002's embedder is exported on its own: same release if served, else latest."""
+        """The recommendation embedder is exported on its own: same release if served, else
+        latest."""
         versions = self._backend.model_versions(VIDEO_EMBEDDER.name)
         if not versions:
             raise BackendUnavailableError(
@@ -169,7 +171,7 @@ class VideoEncoder:
 
     def _frames_for(self, model: str, version: int, frames: np.ndarray) -> np.ndarray:
         """``frames`` [T,S,S,3] as one clip [1,T,s,s,3] at ``model``'s own input size: the
-        decoder samples at the frame encoder's size, and seed 002's embedder may differ."""
+        decoder samples at the frame encoder's size, and the recommendation embedder may differ."""
         size = self._input_sizes.get((model, version))
         if size is None:  # one signature lookup per served version, not per request
             size = int(self._backend.signature(model, version).inputs[0].shape[-2])

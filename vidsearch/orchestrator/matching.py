@@ -1,4 +1,4 @@
-"""Key-frame matches → repetition degree and matched segments (seed 001 modes 2 and 3).
+"""Key-frame matches → repetition degree and matched segments (duration and key-frame matching).
 
 A copied segment shows up as many key-frame matches sharing one time offset
 (reference time − query time). We vote for the dominant offset per reference, keep the
@@ -73,8 +73,8 @@ def align(
 ) -> VideoMatch:
     """Keep the matches that agree on the dominant time offset and merge them into segments.
 
-    ``by`` says which distance judges a match: Hamming on codes (mode 3) or the texture
-    distance of unit-length embeddings, in [0, 2] (mode 2)."""
+    ``by`` says which distance judges a match: Hamming on codes (key-frame matching) or the texture
+    distance of unit-length embeddings, in [0, 2] (duration matching)."""
     offsets = np.array([m.reference_time_s - m.query_time_s for m in matches])
     # Vote: the offset with the most matches within the tolerance window wins.
     support = (np.abs(offsets[:, None] - offsets[None, :]) <= offset_tolerance_s).sum(axis=1)
@@ -140,6 +140,6 @@ def _merge_runs(
 
 
 def repetition_degree(matched_seconds: float, query_s: float, reference_s: float) -> float:
-    """Seed 001: matched duration / duration of the shorter video, capped at 1."""
+    """Repetition degree: matched duration / duration of the shorter video, capped at 1."""
     shorter = max(min(query_s, reference_s), 1e-6)
     return float(min(1.0, matched_seconds / shorter))

@@ -25,7 +25,7 @@ def _pick(value: T | None, default: T) -> T:
 def resolve_search_options(
     options: SearchOptions, defaults: SearchConfig, timeout_s: float | None = None
 ) -> ResolvedOptions:
-    """Seed 001 SearchByVideo options."""
+    """SearchByVideo options."""
     resolved = ResolvedOptions(
         mode=options.mode or defaults.mode,
         top_k=_pick(options.top_k, defaults.top_k),
@@ -89,7 +89,7 @@ class ResolvedTextOptions:
 def resolve_text_options(
     text: str, options: TextSearchOptions, config: TextSearchConfig, timeout_s: float | None
 ) -> ResolvedTextOptions:
-    """Seed 003 SearchByText options and the query text itself."""
+    """SearchByText options and the query text itself."""
     query = " ".join(text.split())
     if not query:
         raise InvalidRequestError(

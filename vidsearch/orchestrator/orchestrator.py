@@ -1,5 +1,5 @@
-"""The orchestrator: composes decode → encode → coarse filter → rerank for each request,
-and for text queries text encode → embedding shortlist → text-conditioned rescoring.
+"""The orchestrator: builds each request's pipeline (index, search by video, search by
+text, recommend) and runs it with the one ``PipelineRunner``.
 
 It owns no transport: the gRPC service calls these methods with domain types.
 """
@@ -8,27 +8,18 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 from vidsearch import metrics
-from vidsearch.catalog.base import (
-    Catalog,
-    IncompatibleModelError,
-    KeyFrame,
-    VideoInfo,
-    VideoNotFoundError,
-    VideoRecord,
-)
+from vidsearch.catalog.base import Catalog, IncompatibleModelError, VideoInfo
 from vidsearch.config import VidsearchConfig
 from vidsearch.contract.models import FRAME_ENCODER
-from vidsearch.deadline import RequestBudget, RequestStoppedError
+from vidsearch.deadline import RequestBudget
 from vidsearch.inference.base import InferenceBackend
 from vidsearch.orchestrator.admission import StageLimiters
 from vidsearch.orchestrator.api import (
-    DuplicateContentError,
     IndexResult,
     InvalidRequestError,
     OverloadedError,
@@ -39,13 +30,11 @@ from vidsearch.orchestrator.api import (
     TextSearchResult,
     TextSearchUnavailableError,
 )
-from vidsearch.orchestrator.encoding import (
-    DecodedFrames,
-    FrameDecoder,
-    VideoEncoder,
-    file_sha256,
-)
+from vidsearch.orchestrator.encoding import FrameDecoder, VideoEncoder
+from vidsearch.orchestrator.indexing import IndexContext, build_index_pipeline, read_back
 from vidsearch.orchestrator.options import resolve_search_options, resolve_text_options
+from vidsearch.orchestrator.pipeline import PipelineRunner
+from vidsearch.orchestrator.recommend import EmbeddingNeighbours, RecommendContext
 from vidsearch.orchestrator.reindex import ReindexReport, reindex_catalog
 from vidsearch.orchestrator.stages import (
     Background,
@@ -54,9 +43,9 @@ from vidsearch.orchestrator.stages import (
     build_search_pipeline,
 )
 from vidsearch.orchestrator.text_search import (
-    TextConditionedRerank,
     TextModels,
-    TextQueryEncoder,
+    TextSearchContext,
+    build_text_pipeline,
     merge_stages,
 )
 
@@ -88,13 +77,14 @@ class Orchestrator:
             backend, version=config.inference.model_version, timeout_s=config.inference.timeout_s
         )
         self._decoder: FrameDecoder | None = None
-        # Seed 003: on when the backend serves the text models and the catalog stores text.
+        # Text search: on when the backend serves the text models and the catalog stores text.
         self._text_search = text_search
         self._text = TextModels(backend, config.text, config.inference.timeout_s)
         if text_search:
             self._text.warm_up()
         self._search_slots = threading.BoundedSemaphore(config.server.max_concurrent_searches)
         self.stage_limits = StageLimiters(config.server.stage_limits)
+        self.runner = PipelineRunner(self.stage_limits)
         self._write_lock = threading.Lock()
 
     # -- helpers -----------------------------------------------------------------------
@@ -122,40 +112,13 @@ class Orchestrator:
         """SearchByText is served (text models in the repository, text vectors in the catalog)."""
         return self._text_search
 
-    @contextmanager
-    def _stage(
-        self,
-        pipeline: str,
-        stage: str,
-        sink: dict[str, float],
-        budget: RequestBudget | None = None,
-        resource: str | None = None,
-    ) -> Iterator[None]:
-        """Run one stage: stop if the request is late or cancelled, hold a slot of its
-        ``resource``'s limit (queueing briefly), time it, count early stops."""
-        limiter = self.stage_limits.get(resource)
-        try:
-            if budget is not None:
-                budget.check(f"the {stage} stage")
-            with limiter.slot(budget) if limiter is not None else nullcontext():
-                start = time.perf_counter()
-                try:
-                    yield
-                finally:
-                    elapsed = time.perf_counter() - start
-                    sink[stage] = sink.get(stage, 0.0) + elapsed
-                    metrics.STAGE_SECONDS.labels(pipeline=pipeline, stage=stage).observe(elapsed)
-        except RequestStoppedError as exc:
-            metrics.REQUESTS_STOPPED.labels(stage=stage, reason=exc.reason).inc()
-            raise
-
     def resolve(self, options: SearchOptions, timeout_s: float | None = None) -> ResolvedOptions:
         """Fill defaults from config and reject values no search could honour."""
         return resolve_search_options(options, self._config.search, timeout_s)
 
     def _check_compatible(self, model_version: int) -> None:
         """Codes of different model versions live in different spaces: never compare them."""
-        indexed = self._catalog.stats().model_versions
+        indexed = self._catalog.model_versions()
         if indexed and model_version not in indexed:
             raise IncompatibleModelError(
                 f"the catalog holds codes from model version(s) {list(indexed)} but this query "
@@ -178,59 +141,23 @@ class Orchestrator:
     ) -> IndexResult:
         """Decode, encode and store one video; ``budget`` (deadline, cancellation) is
         checked before each stage and reaches the decoder and inference calls."""
-        timings: dict[str, float] = {}
-        with self._stage("index", "decode", timings, budget, "decode"):
-            decoded: DecodedFrames = self.decoder(path, budget=budget)
-        with self._stage("index", "encode", timings, budget, "encode"):
-            encoded = self._encoder(
-                decoded, version=model_version, with_embedding=True, budget=budget
-            )
-        text = None
-        if self._text_search:
-            with self._stage("index", "text_encode", timings, budget, "encode"):
-                text = self._text.video_features(
-                    decoded.frames, self._text.resolved_version(),
-                    timeout_s=budget.remaining() if budget is not None else None,
-                )
-        digest = content_sha256 or file_sha256(path)
-        duplicates = tuple(d for d in self._catalog.find_by_content(digest) if d != video_id)
-        if duplicates and self._config.catalog.duplicate_policy == "reject":
-            raise DuplicateContentError(
-                f"this file is already indexed as {', '.join(duplicates)}; index it under that "
-                "id, delete the other first, or set catalog.duplicate_policy=report"
-            )
-        record = VideoRecord(
-            video_id=video_id,
-            hash_bits=encoded.video_bits,
-            texture=encoded.video_texture,
-            duration_s=encoded.duration_s,
-            model_version=encoded.model_version,
-            keyframes=[
-                KeyFrame(float(t), bits, texture)
-                for t, bits, texture in zip(
-                    encoded.times_s, encoded.keyframe_bits, encoded.keyframe_texture, strict=True
-                )
-            ],
-            embedding=encoded.embedding,
-            text=text,
-            title=title,
-            tags=tags,
-            source=source,
-            content_sha256=digest,
+        ctx = IndexContext(
+            path=path, video_id=video_id, title=title, tags=tags, source=source,
+            content_sha256=content_sha256, model_version=model_version,
+            budget=budget if budget is not None else RequestBudget.unlimited(),
         )
-        # Last check: a write is not interrupted half-way, but is not started for nobody.
-        with self._write_lock, self._stage("index", "catalog_upsert", timings, budget, "catalog"):
-            replaced = self._catalog.get_video(video_id) is not None
-            self._catalog.upsert_video(record)
-        info = self._catalog.get_video(video_id)
-        if info is None:
-            raise RuntimeError(f"video {video_id!r} was written but cannot be read back")
+        stages = build_index_pipeline(
+            self.decoder, self._encoder, self._catalog, self._write_lock,
+            text=self._text if self._text_search else None,
+            reject_duplicates=self._config.catalog.duplicate_policy == "reject",
+        )
+        timings = self.runner.run("index", stages, ctx)
+        info = read_back(self._catalog, video_id)
         self._refresh_gauges()
-        log.info(
-            "indexed video",
-            extra={"video_id": video_id, "frames": len(decoded.frames), "timings": timings},
-        )
-        return IndexResult(video=info, replaced=replaced, duplicate_of=duplicates)
+        frames = len(ctx.decoded.frames) if ctx.decoded is not None else 0
+        log.info("indexed video", extra={"video_id": video_id, "frames": frames,
+                                         "timings": timings})
+        return IndexResult(video=info, replaced=ctx.replaced, duplicate_of=ctx.duplicate_of)
 
     def delete_video(self, video_id: str) -> bool:
         with self._write_lock:
@@ -249,22 +176,20 @@ class Orchestrator:
         timeout_s: float | None = None,
         budget: RequestBudget | None = None,
     ) -> SearchResult:
-        """Seed 001 retrieval; ``budget`` (else one of ``timeout_s``) bounds every stage."""
+        """Near-duplicate search, duration or key-frame matching (``options.mode``);
+        ``budget`` (else one of ``timeout_s``) bounds every stage."""
         budget = budget if budget is not None else RequestBudget(timeout_s)
         resolved = self.resolve(options, timeout_s)
         with self._search_slot():
             version = self._encoder.resolved_version(resolved.model_version)
             self._check_compatible(version)
             ctx = SearchContext(path=path, options=resolved, budget=budget)
-            timings: dict[str, float] = {}
-            step = 1.0 / self._config.media.sample_fps
-            for stage in build_search_pipeline(
-                resolved.mode, self.decoder, self._encoder, self._catalog, step,
+            stages = build_search_pipeline(
+                resolved.mode, self.decoder, self._encoder, self._catalog,
+                1.0 / self._config.media.sample_fps,
                 alignment=resolved.alignment, background=self._background,
-            ):
-                pipeline = f"search_{resolved.mode}"
-                with self._stage(pipeline, stage.name, timings, budget, stage.resource):
-                    stage(ctx)
+            )
+            timings = self.runner.run(f"search_{resolved.mode}", stages, ctx)
             encoded = ctx.require_encoded()
             return SearchResult(
                 hits=tuple(ctx.hits),
@@ -282,8 +207,9 @@ class Orchestrator:
         timeout_s: float | None = None,
         budget: RequestBudget | None = None,
     ) -> TextSearchResult:
-        """Seed 003: stage 1 shortlist by embedding (catalog), stage 2 text-conditioned score;
-        ``budget`` (else one of ``timeout_s``) bounds every stage as in search_by_video."""
+        """Text search: stage 1 shortlist by embedding (catalog), stage 2 text-conditioned
+        score; ``budget`` (else one of ``timeout_s``) bounds every stage as in
+        search_by_video."""
         budget = budget if budget is not None else RequestBudget(timeout_s)
         if not self._text_search:
             raise TextSearchUnavailableError(
@@ -294,47 +220,27 @@ class Orchestrator:
         resolved = resolve_text_options(text, options, self._config.text, timeout_s)
         with self._search_slot():
             version = self._text.resolved_version(resolved.model_version)
-            timings: dict[str, float] = {}
-            with self._stage("search_text", "text_encode", timings, budget, "encode"):
-                query = TextQueryEncoder(self._text)(
-                    resolved.text, version, keywords=resolved.keywords,
-                    timeout_s=budget.remaining(),
-                )
-            with self._stage("search_text", "embedding_shortlist", timings, budget, "catalog"):
-                candidates = self._catalog.search_text(
-                    query.embedding,
-                    limit=max(resolved.top_k, resolved.candidates),
-                    model_version=version,
-                    budget=budget,
-                )
-            rescored = []
-            if resolved.rerank and candidates:
-                with self._stage("search_text", "text_rerank", timings, budget, "encode"):
-                    rerank = TextConditionedRerank(self._text, self._config.text.scorer_batch)
-                    rescored = rerank(query, candidates[: resolved.candidates], version,
-                                      budget.remaining())
+            ctx = TextSearchContext(options=resolved, version=version, budget=budget)
+            stages = build_text_pipeline(
+                self._text, self._catalog, rerank=resolved.rerank,
+                scorer_batch=self._config.text.scorer_batch,
+            )
+            timings = self.runner.run("search_text", stages, ctx)
             return TextSearchResult(
-                hits=tuple(merge_stages(candidates, rescored, resolved.top_k)),
-                keywords=query.keywords,
+                hits=tuple(merge_stages(ctx.candidates, ctx.rescored, resolved.top_k)),
+                keywords=ctx.require_query().keywords,
                 model_version=version,
                 stage_seconds=timings,
             )
 
     def recommend(self, video_id: str, k: int | None = None) -> list[tuple[VideoInfo, float]]:
-        """Seed 002: the k videos most similar to an indexed one (5 by default)."""
+        """Recommendations: the k videos most similar to an indexed one (5 by default)."""
         limit = k if k is not None else self._config.search.recommend_k
         if not 1 <= limit <= 100:
             raise InvalidRequestError(f"k must be between 1 and 100, got {limit}")
-        timings: dict[str, float] = {}
-        with self._stage("recommend", "embedding_neighbours", timings, resource="catalog"):
-            try:
-                return self._catalog.nearest_by_embedding(video_id, limit)
-            except VideoNotFoundError:  # the catalog's error carries only the id
-                raise VideoNotFoundError(
-                    f"no indexed video has id {video_id!r}: recommendations start from a "
-                    "video in the catalog; index it first, or check the id with GetVideo "
-                    "(`vidsearch get ID`)"
-                ) from None
+        ctx = RecommendContext(video_id=video_id, limit=limit)
+        self.runner.run("recommend", [EmbeddingNeighbours(self._catalog)], ctx)
+        return ctx.found
 
     def stats(self) -> ServiceStats:
         catalog_stats = self._catalog.stats()

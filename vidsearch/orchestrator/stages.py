@@ -1,9 +1,11 @@
-"""Search stages: small objects with a ``name`` (the metric label) and ``__call__(ctx)``.
+"""The search-by-video stages and the pipelines they make, one per search mode.
 
-Pipelines are lists of these, built from the request's mode, so a deployment can swap the
-rerank without touching the service. No stage knows about gRPC. ``resource`` names the
-stage limit a stage runs under (``admission``); the request's budget (deadline and
-cancellation) rides in the context and reaches the decoder, inference and catalog calls.
+Near-duplicate search (``texture``): whole-video hash filter, texture order. Duration
+matching (``duration``): key-frame hits aligned into matched segments, ranked by how
+much of the shorter video repeats (or, with ``alignment``, by similarity-matrix
+alignment). Key-frame matching (``keyframe``): the same by near key-frame codes alone.
+``pipeline.PipelineRunner`` runs them; the request's budget rides in the context and
+reaches the decoder, inference and catalog calls.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from vidsearch.orchestrator.alignment import Alignment, align_matrix, normalise
 from vidsearch.orchestrator.api import MatchedSegment, SearchHit, SearchMode
 from vidsearch.orchestrator.encoding import DecodedFrames, EncodedVideo, FrameDecoder, VideoEncoder
 from vidsearch.orchestrator.matching import VideoMatch, align, group_hits, repetition_degree
+from vidsearch.orchestrator.pipeline import Stage
 from vidsearch.orchestrator.query_views import split_views
 
 log = logging.getLogger(__name__)
@@ -83,29 +86,30 @@ class SearchContext:
         return self.encoded
 
 
-class Stage(Protocol):
-    name: str
+class DecodeInput(Protocol):
+    """A context with a video file to decode (a search's query, or a video to index)."""
 
-    @property
-    def resource(self) -> str | None:
-        """The stage limit it holds while running (None: not limited)."""
-        ...
-
-    def __call__(self, ctx: SearchContext) -> None: ...
+    path: Path
+    budget: RequestBudget
+    decoded: DecodedFrames | None
 
 
 class DecodeStage:
+    """Sampled frames of the file, under the media limits (shared by index and search)."""
+
     name = "decode"
     resource = "decode"
 
     def __init__(self, decoder: FrameDecoder) -> None:
         self._decoder = decoder
 
-    def __call__(self, ctx: SearchContext) -> None:
+    def __call__(self, ctx: DecodeInput) -> None:
         ctx.decoded = self._decoder(ctx.path, budget=ctx.budget)
 
 
 class EncodeStage:
+    """The query's codes and textures (and those of its views, for alignment)."""
+
     name = "encode"
     resource = "encode"
 
@@ -126,7 +130,8 @@ class EncodeStage:
 
 
 class HashCoarseFilter:
-    """Whole-video codes within the Hamming threshold (top-N), ordered by texture in Qdrant.
+    """Near-duplicate search: whole-video codes within the Hamming threshold (top-N),
+    ordered by texture in Qdrant.
 
     The coarse filter and the texture ordering run as ONE server-side query (a prefetch on
     ``hash`` feeding a nearest query on ``texture``), so the catalog does not ship the
@@ -184,9 +189,10 @@ class KeyframeCoarseFilter:
 class SegmentMatcher:
     """Align key-frame hits per reference into matched segments.
 
-    Mode 2 ("duration") judges key frames by texture distance (under
-    ``max_texture_distance`` when set); mode 3 ("keyframe") by near codes alone. Mode 1
-    uses this only to attach segments to the whole-video candidates it ranked.
+    Duration matching judges key frames by texture distance (under
+    ``max_texture_distance`` when set); key-frame matching by near codes alone.
+    Near-duplicate search uses this only to attach segments to the whole-video
+    candidates it ranked.
     """
 
     name = "segment_match"
@@ -212,8 +218,9 @@ class SegmentMatcher:
 
 
 class RepetitionRanker:
-    """Modes 2 and 3: repetition degree = matched duration / shorter duration, thresholded;
-    score = repetition degree x mean similarity of the matched seconds."""
+    """Duration and key-frame matching: repetition degree = matched duration / shorter
+    duration, thresholded; score = repetition degree x mean similarity of the matched
+    seconds. The candidates' metadata comes in one catalog call."""
 
     name = "repetition_rank"
     resource = "catalog"
@@ -223,10 +230,10 @@ class RepetitionRanker:
 
     def __call__(self, ctx: SearchContext) -> None:
         encoded = ctx.require_encoded()
+        infos = self._catalog.get_videos(list(ctx.matches), budget=ctx.budget)
         hits: list[SearchHit] = []
         for video_id, match in ctx.matches.items():
-            ctx.budget.check("reading the matched videos")
-            info = self._catalog.get_video(video_id)
+            info = infos.get(video_id)
             if info is None:  # deleted between the two queries
                 continue
             repetition = repetition_degree(
@@ -253,7 +260,7 @@ class RepetitionRanker:
 
 
 class TextureRerank:
-    """Mode 1: nearest by texture distance among the coarse candidates (already ordered)."""
+    """Near-duplicate search: nearest by texture distance among the coarse candidates."""
 
     name = "texture_rerank"
     resource = None
@@ -321,11 +328,12 @@ class CandidateFrames:
         if not ctx.candidate_ids:
             return
         ctx.reference_frames = self._catalog.keyframe_vectors(ctx.candidate_ids, budget=ctx.budget)
-        for video_id in ctx.candidate_ids:
-            ctx.budget.check("reading the candidate videos")
-            info = self._catalog.get_video(video_id)
-            if info is not None and video_id in ctx.reference_frames:
-                ctx.candidate_infos[video_id] = info
+        infos = self._catalog.get_videos(ctx.candidate_ids, budget=ctx.budget)
+        ctx.candidate_infos = {
+            video_id: infos[video_id]
+            for video_id in ctx.candidate_ids
+            if video_id in infos and video_id in ctx.reference_frames
+        }
 
 
 class Background:
@@ -498,10 +506,10 @@ def build_search_pipeline(
     *,
     alignment: bool = False,
     background: Background | None = None,
-) -> list[Stage]:
-    """The stage list for one seed 001 retrieval mode (``alignment``: mode duration by
+) -> list[Stage[SearchContext]]:
+    """The stage list for one search mode (``alignment``: duration matching by
     similarity-matrix alignment, normalised against ``background``)."""
-    head: list[Stage] = [DecodeStage(decoder), EncodeStage(encoder)]
+    head: list[Stage[SearchContext]] = [DecodeStage(decoder), EncodeStage(encoder)]
     if mode == "duration" and alignment:
         return [
             *head,
@@ -511,7 +519,7 @@ def build_search_pipeline(
             BackgroundBias(background or Background(None)),
             AlignmentRanker(step_s),
         ]
-    keyframes: list[Stage] = [KeyframeCoarseFilter(catalog), SegmentMatcher(step_s)]
+    keyframes: list[Stage[SearchContext]] = [KeyframeCoarseFilter(catalog), SegmentMatcher(step_s)]
     if mode == "texture":
         return [*head, HashCoarseFilter(catalog), *keyframes, TextureRerank()]
     return [*head, *keyframes, RepetitionRanker(catalog)]

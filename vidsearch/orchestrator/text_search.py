@@ -1,4 +1,4 @@
-"""Seed 003 through the served models: text features at index time, SearchByText stages.
+"""Text search through the served models: text features at index time, SearchByText stages.
 
 Three served models (``vidsearch.contract.models``): ``text_encoder`` (tokens, global
 text feature, stage 1 text embedding), ``text_video_embedder`` (a video's stage 1
@@ -6,18 +6,18 @@ embedding and the per-frame features stage 2 needs, computed once at index time 
 stored with the video) and ``text_video_scorer`` (query-conditioned score of aligned
 rows). Tokenisation uses the MiniLM package's tokenizer files, the same vocabulary the
 served encoder was exported with; keywords come from KeyBERT over the SERVED encoder,
-so the serving path needs no PyTorch.
+so the serving path needs no PyTorch. The method and its source: ``docs/design.md``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from vidsearch.catalog.base import TextCandidate, TextFeatures
+from vidsearch.catalog.base import Catalog, TextCandidate, TextFeatures
 from vidsearch.config import TextSearchConfig
 from vidsearch.contract.models import (
     ATTENTION_MASK,
@@ -43,14 +43,17 @@ from vidsearch.contract.models import (
     ModelContract,
     Tensor,
 )
+from vidsearch.deadline import RequestBudget
 from vidsearch.inference.base import BackendUnavailableError, InferenceBackend, ModelNotFoundError
 from vidsearch.orchestrator.api import TextHit
+from vidsearch.orchestrator.options import ResolvedTextOptions
+from vidsearch.orchestrator.pipeline import Stage
 
 MAX_QUERY_TOKENS = 64
 
 
 def serves_text_models(backend: InferenceBackend) -> bool:
-    """True when every seed 003 model has a ready version."""
+    """True when every text-search model has a ready version."""
     try:
         return all(backend.model_versions(model.name) for model in TEXT_SEARCH_MODELS)
     except Exception:  # an unreachable backend answers "not now", not a crash
@@ -76,7 +79,7 @@ class EncodedQuery:
 
 
 class TextModels:
-    """The seed 003 models of one backend: versions, sizes, and the calls into them."""
+    """The text-search models of one backend: versions, sizes, and the calls into them."""
 
     def __init__(self, backend: InferenceBackend, config: TextSearchConfig,
                  timeout_s: float | None = None) -> None:
@@ -168,7 +171,7 @@ class TextModels:
 
 
 class TextQueryEncoder:
-    """Stage ``text_encode``: the query's token/global features, embedding and keywords."""
+    """The query's token/global features, embedding and keywords."""
 
     def __init__(self, models: TextModels, max_keyword_words: int = 2) -> None:
         self._models = models
@@ -208,7 +211,7 @@ class TextQueryEncoder:
 
 
 class TextConditionedRerank:
-    """Stage ``text_rerank``: the scorer over the shortlist, candidates padded to one length."""
+    """The scorer over the shortlist, candidates padded to one length."""
 
     def __init__(self, models: TextModels, batch: int) -> None:
         self._models = models
@@ -262,3 +265,79 @@ def merge_stages(candidates: list[TextCandidate], rescored: list[TextHit],
     rest = [TextHit(c.info, c.similarity, c.similarity) for c in candidates
             if c.info.video_id not in seen]
     return (rescored + rest)[:top_k]
+
+
+@dataclass
+class TextSearchContext:
+    """One text query, and what each stage makes of it."""
+
+    options: ResolvedTextOptions
+    version: int  # of the text models, the same for every stage
+    budget: RequestBudget = field(default_factory=RequestBudget.unlimited)
+    query: EncodedQuery | None = None
+    candidates: list[TextCandidate] = field(default_factory=list)
+    rescored: list[TextHit] = field(default_factory=list)
+
+    def require_query(self) -> EncodedQuery:
+        if self.query is None:
+            raise RuntimeError("pipeline misconfigured: text_encode stage must run first")
+        return self.query
+
+
+class TextEncodeStage:
+    name = "text_encode"
+    resource = "encode"
+
+    def __init__(self, models: TextModels) -> None:
+        self._encode = TextQueryEncoder(models)
+
+    def __call__(self, ctx: TextSearchContext) -> None:
+        ctx.query = self._encode(
+            ctx.options.text, ctx.version, keywords=ctx.options.keywords,
+            timeout_s=ctx.budget.remaining(),
+        )
+
+
+class EmbeddingShortlist:
+    """Stage 1: videos nearest the query embedding, among those of the same text models."""
+
+    name = "embedding_shortlist"
+    resource = "catalog"
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+
+    def __call__(self, ctx: TextSearchContext) -> None:
+        ctx.candidates = self._catalog.search_text(
+            ctx.require_query().embedding,
+            limit=max(ctx.options.top_k, ctx.options.candidates),
+            model_version=ctx.version,
+            budget=ctx.budget,
+        )
+
+
+class TextRerankStage:
+    """Stage 2: the text-conditioned score of the shortlist's first ``candidates``."""
+
+    name = "text_rerank"
+    resource = "encode"
+
+    def __init__(self, models: TextModels, batch: int) -> None:
+        self._rerank = TextConditionedRerank(models, batch)
+
+    def __call__(self, ctx: TextSearchContext) -> None:
+        if ctx.candidates:
+            ctx.rescored = self._rerank(
+                ctx.require_query(), ctx.candidates[: ctx.options.candidates], ctx.version,
+                ctx.budget.remaining(),
+            )
+
+
+def build_text_pipeline(
+    models: TextModels, catalog: Catalog, *, rerank: bool, scorer_batch: int
+) -> list[Stage[TextSearchContext]]:
+    """The stage list for SearchByText (``rerank``: with the text-conditioned stage 2)."""
+    stages: list[Stage[TextSearchContext]] = [TextEncodeStage(models), EmbeddingShortlist(catalog)]
+    if rerank:
+        stages.append(TextRerankStage(models, scorer_batch))
+    return stages

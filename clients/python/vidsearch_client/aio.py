@@ -221,7 +221,7 @@ class AsyncVideoSearchClient(ClientCore):
         model_version: int | None = None,
         timeout: float | None = None,
     ) -> SearchResult:
-        """Seed 003: indexed videos described by ``text`` (e.g. "a red circle moves left").
+        """Text search: indexed videos described by ``text`` (e.g. "a red circle moves left").
         Keyword options override ``options``; anything unset uses the server default."""
         request = text_request(text, options, {
             "top_k": top_k, "candidates": candidates, "rerank": rerank,

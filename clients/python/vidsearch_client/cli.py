@@ -247,7 +247,10 @@ def register(subparsers: Any) -> None:
     source.add_argument("--video", type=Path, metavar="FILE", help="local query video")
     source.add_argument("--uri", help="path or file:// URI readable by the server")
     source.add_argument("--text", help="sentence describing the video (SearchByText)")
-    p.add_argument("--mode", choices=SEARCH_MODES, help="rerank mode")
+    p.add_argument("--mode", choices=SEARCH_MODES,
+                   help="texture: near-duplicate search (whole videos by texture distance); "
+                   "duration: duration matching (clips inside longer videos, with segments); "
+                   "keyframe: key-frame matching (near hash codes alone)")
     p.add_argument("--top-k", type=int, help="hits returned (1-1000)")
     p.add_argument("--max-hamming", type=int, help="coarse filter Hamming radius (0-128)")
     p.add_argument("--coarse-limit", type=int, help="candidates kept by the coarse filter")
@@ -265,7 +268,8 @@ def register(subparsers: Any) -> None:
         "recommend",
         cmd_recommend,
         "videos similar to an indexed one",
-        "List the indexed videos most similar to VIDEO_ID (seed 002 embeddings).",
+        "List the indexed videos most similar to VIDEO_ID (recommendations by the "
+        "videos' self-supervised embeddings).",
     )
     p.add_argument("video_id", metavar="VIDEO_ID")
     p.add_argument("--k", type=int, default=5, help="neighbours returned (1-100, default 5)")

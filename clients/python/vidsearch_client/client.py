@@ -177,7 +177,10 @@ class VideoSearchClient(ClientCore):
         timeout: float | None = None,
     ) -> SearchResult:
         """Search with a local file (or raw ``bytes``) as the query; keyword options
-        override ``options``; anything unset uses the server default."""
+        override ``options``; anything unset uses the server default. ``mode``:
+        "texture" (near-duplicate search: whole videos by texture distance), "duration"
+        (duration matching: how much of the shorter video repeats, with the segments) or
+        "keyframe" (key-frame matching on hash codes alone)."""
         chosen = merge_options(options, {
             "mode": mode, "top_k": top_k, "max_hamming": max_hamming,
             "coarse_limit": coarse_limit, "max_texture_distance": max_texture_distance,
@@ -230,7 +233,7 @@ class VideoSearchClient(ClientCore):
         model_version: int | None = None,
         timeout: float | None = None,
     ) -> SearchResult:
-        """Seed 003: indexed videos described by ``text`` (e.g. "a red circle moves left").
+        """Text search: indexed videos described by ``text`` (e.g. "a red circle moves left").
         Keyword options override ``options``; anything unset uses the server default."""
         request = text_request(text, options, {
             "top_k": top_k, "candidates": candidates, "rerank": rerank,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# texture: near-duplicate search; duration: duration matching; keyframe: key-frame matching
 SearchMode = Literal["texture", "duration", "keyframe"]
 SEARCH_MODES: tuple[SearchMode, ...] = ("texture", "duration", "keyframe")
 

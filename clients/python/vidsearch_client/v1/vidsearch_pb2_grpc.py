@@ -81,14 +81,16 @@ class VideoSearchServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def SearchByVideo(self, request_iterator, context):
-        """Find indexed videos that contain (parts of) the query video, best first.
+        """Find indexed videos that contain (parts of) the query video, best first:
+        near-duplicate search, duration matching or key-frame matching (`SearchMode`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Recommend(self, request, context):
-        """Seed 002: indexed videos most similar to an indexed one.
+        """Recommendations: indexed videos most similar to an indexed one (cosine of the
+        videos' self-supervised embeddings).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -102,7 +104,7 @@ class VideoSearchServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def SearchByText(self, request, context):
-        """Seed 003: indexed videos described by a sentence. Stage 1 takes candidates by a
+        """Text search: indexed videos described by a sentence. Stage 1 takes candidates by a
         query-independent embedding (Qdrant); stage 2 rescores them with a model that
         pools each video's frames conditioned on the query text. FAILED_PRECONDITION
         when the server serves no text models.
