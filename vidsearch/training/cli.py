@@ -1,4 +1,4 @@
-"""`vidsearch train barlow|stage1|stage2|starter`: the training commands.
+"""`vidsearch train ...`: the training commands (copy detection, recommendations, text search).
 
 Heavy imports (torch, the trainers) happen inside the handlers so `vidsearch --help`
 stays fast. Each handler returns a process exit code.
@@ -184,16 +184,19 @@ def register(subparsers: Any) -> None:
     sub = train.add_subparsers(dest="train_command", metavar="STAGE")
     train.set_defaults(func=lambda _a: (train.print_help(), 2)[1])
 
-    p = sub.add_parser("barlow", help="seed 002 Barlow Twins pre-training -> OUT/barlow.pt")
+    p = sub.add_parser("barlow",
+                       help="recommendation video embedder (Barlow Twins) -> OUT/barlow.pt")
     _common(p, "models/barlow")
     p.set_defaults(func=_cmd_barlow)
 
-    p = sub.add_parser("stage1", help="seed 001 stage 1 (Formula 1) -> OUT/stage1.pt")
+    p = sub.add_parser("stage1", help="near-duplicate search, stage 1: frame encoder + "
+                                      "texture head -> OUT/stage1.pt")
     _common(p, "models/stage1")
     p.add_argument("--init-from", help="Barlow checkpoint initialising the image sub-model")
     p.set_defaults(func=_cmd_stage1)
 
-    p = sub.add_parser("stage2", help="seed 001 stage 2 (Formulas 2-8) -> OUT/video_hash*.pt")
+    p = sub.add_parser("stage2", help="near-duplicate search, stage 2: 128-bit hash head "
+                                      "-> OUT/video_hash*.pt")
     _common(p, "models/stage2")
     p.add_argument("--init-from", help="stage 1 checkpoint")
     p.add_argument("--quant-loss", choices=QUANT_LOSSES, help="override the config's quant_loss")
