@@ -83,14 +83,10 @@ def _cmd_stage2(args: argparse.Namespace) -> int:
 def _cmd_starter(args: argparse.Namespace) -> int:
     import json
 
-    from vidsearch.training.config import StarterConfig, load_yaml
+    from vidsearch.training.config import StarterConfig
     from vidsearch.training.starter import run_starter
 
-    path = args.config or DEFAULT_CONFIGS / "starter.yaml"
-    obj = load_yaml(path) if Path(path).exists() else {}
-    if args.threads is not None:
-        obj["num_threads"] = args.threads
-    cfg = StarterConfig.model_validate(obj)
+    cfg = StarterConfig.model_validate(_recipe(args, "starter.yaml"))
     variants = ["formula7", *(args.quant_loss or [])]
     summary = run_starter(cfg, args.out, resume=args.resume, quant_losses=variants,
                           progress=not args.no_progress)
@@ -98,16 +94,24 @@ def _cmd_starter(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recipe(args: argparse.Namespace, default: str) -> dict[str, Any]:
+    """A whole-recipe YAML (``--config`` or configs/training/DEFAULT) with ``--threads``."""
+    from vidsearch.training.config import load_yaml
+
+    path = args.config or DEFAULT_CONFIGS / default
+    obj = load_yaml(path) if Path(path).exists() else {}
+    if args.threads is not None:
+        obj["num_threads"] = args.threads
+    return obj
+
+
 def _cmd_copy_release(args: argparse.Namespace) -> int:
     import json
 
-    from vidsearch.training.config import CopyReleaseConfig, load_yaml
+    from vidsearch.training.config import CopyReleaseConfig
     from vidsearch.training.descriptor import run_copy_release
 
-    path = args.config or DEFAULT_CONFIGS / "copy_release.yaml"
-    obj = load_yaml(path)
-    if args.threads is not None:
-        obj["num_threads"] = args.threads
+    obj = _recipe(args, "copy_release.yaml")
     summary = run_copy_release(CopyReleaseConfig.model_validate(obj), args.out,
                                resume=args.resume, progress=not args.no_progress)
     print(json.dumps({"seconds": summary["seconds"], "total_seconds": summary["total_seconds"]}))
@@ -117,13 +121,9 @@ def _cmd_copy_release(args: argparse.Namespace) -> int:
 def _cmd_semantic(args: argparse.Namespace) -> int:
     import json
 
-    from vidsearch.training.config import load_yaml
     from vidsearch.training.semantic import SemanticTrainConfig, train_semantic
 
-    path = args.config or DEFAULT_CONFIGS / "semantic_release.yaml"
-    obj = load_yaml(path)
-    if args.threads is not None:
-        obj["num_threads"] = args.threads
+    obj = _recipe(args, "semantic_release.yaml")
     _, metrics = train_semantic(SemanticTrainConfig.model_validate(obj),
                                 Path(args.out) / "semantic.pt", resume=args.resume,
                                 progress=not args.no_progress)
@@ -134,13 +134,9 @@ def _cmd_semantic(args: argparse.Namespace) -> int:
 def _cmd_text_release(args: argparse.Namespace) -> int:
     import json
 
-    from vidsearch.training.config import load_yaml
     from vidsearch.training.text_release import TextReleaseConfig, run_text_release
 
-    path = args.config or DEFAULT_CONFIGS / "text_release.yaml"
-    obj = load_yaml(path)
-    if args.threads is not None:
-        obj["num_threads"] = args.threads
+    obj = _recipe(args, "text_release.yaml")
     summary = run_text_release(TextReleaseConfig.model_validate(obj), args.out,
                                resume=args.resume, progress=not args.no_progress)
     print(json.dumps({"seconds": summary["seconds"], "final": summary["final"]}))
@@ -151,13 +147,9 @@ def _cmd_text_video(args: Any) -> int:
     import json
 
     from vidsearch.training.checkpoint import release_checkpoint
-    from vidsearch.training.config import load_yaml
     from vidsearch.training.text_video import TextVideoTrainConfig, train_text_video
 
-    path = args.config or Path("configs/training/text_video.yaml")
-    obj = load_yaml(path) if Path(path).exists() else {}
-    if args.threads is not None:
-        obj["num_threads"] = args.threads
+    obj = _recipe(args, "text_video.yaml")
     if args.init_frame_encoder:
         obj["init_frame_encoder"] = args.init_frame_encoder
     cfg = TextVideoTrainConfig.model_validate(obj)
