@@ -1,4 +1,4 @@
-"""Seed 003 heads: shapes, the keyword path, and the adaptive frame weights' behaviour."""
+"""Text-search heads: shapes, the keyword path, and the adaptive frame weights' behaviour."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from vidsearch.networks.text_video import (
     build_text_video_model,
 )
 
-TINY = {"backbone": {"widths": [8, 8, 16, 16], "input_size": 32}, "dim": 16, "embed_dim": 12,
+# The heads do not depend on the frame encoder: the small copy-style trunk keeps this fast
+# (the semantic encoder's chain is tested in tests/training/test_semantic.py).
+TINY = {"visual": "copy_trunk",
+        "backbone": {"widths": [8, 8, 16, 16], "input_size": 32}, "dim": 16, "embed_dim": 12,
         "colour_bins": 0,
         "heads": 2, "max_frames": 8, "keywords": 3, "text_dim": 24, "dropout": 0.0}
 
