@@ -57,7 +57,7 @@ $(STARTER)/video_hash.pt: | $(STAMP)
 	$(VS) train copy-release --config configs/training/copy_starter.yaml --out $(STARTER)
 
 # Text search: the semantic frame encoder (scene facts; not the copy descriptor, which is
-# taught to ignore what captions name), then the text heads on it + MiniLM (~10 min on 2
+# taught to ignore what captions name), then the text heads on it + MiniLM (9 min on 2
 # cores); the shipped one is `make text-release`.
 $(STARTER)/text_video.pt: | $(STAMP)
 	$(VS) train text-release --config configs/training/text_starter.yaml --out $(STARTER)
