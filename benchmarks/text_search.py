@@ -96,9 +96,9 @@ def _quality(checkpoint: Path, cfg: TextBenchConfig) -> tuple[dict[str, Any], An
     )
     from vidsearch.training.text_video_metrics import (
         evaluate_text_video,
-        rank_of_truth,
-        rerank,
-        score_all,
+        recall_metrics,
+        summarise,
+        variant_ranks,
     )
 
     train_cfg = _train_config(checkpoint).model_copy(update={"captions_per_video": 5})
@@ -106,19 +106,16 @@ def _quality(checkpoint: Path, cfg: TextBenchConfig) -> tuple[dict[str, Any], An
     assert model.text_encoder is not None
     d = _test_data(cfg, checkpoint)
     feats = frame_features(model, render_corpus(d, "val", progress=True))
-    captions, video = caption_set(range(TEST_SEEDS, TEST_SEEDS + cfg.test_videos),
-                                  train_cfg.model_copy(update={"data": d}), held_out=True)
+    seeds, test_cfg = range(TEST_SEEDS, TEST_SEEDS + cfg.test_videos), train_cfg.model_copy(
+        update={"data": d})
+    captions, video = caption_set(seeds, test_cfg, held_out=True)
     texts = encode_texts(model.text_encoder, load_tokenizer(), captions, video, train_cfg)
-    out = evaluate_text_video(model, feats, texts, cfg.rerank_n)
-    scores = score_all(model, feats, texts)
-    ranks = rank_of_truth(rerank(scores["stage1"], scores["full"], cfg.rerank_n), video)
-    compositional = ranks[4::5]  # the last caption of each video is its compositional query
-    out |= {f"compositional_r{k}": float((compositional <= k).float().mean())
-            for k in (1, 5, 10)}
-    out["compositional_medr"] = float(compositional.float().median())
+    ranks = variant_ranks(model, feats, texts, cfg.rerank_n)
+    out = summarise(ranks, int(feats.shape[0]), cfg.rerank_n)
+    # the last caption of each video is its compositional query
+    out |= recall_metrics(ranks["stage2"][4::5], "compositional")
     # the same videos asked in the training captions' wording: how much is the wording gap
-    captions, video = caption_set(range(TEST_SEEDS, TEST_SEEDS + cfg.test_videos),
-                                  train_cfg.model_copy(update={"data": d}))
+    captions, video = caption_set(seeds, test_cfg)
     texts = encode_texts(model.text_encoder, load_tokenizer(), captions, video, train_cfg)
     seen = evaluate_text_video(model, feats, texts, cfg.rerank_n)
     out |= {k.replace("stage2", "train_wording"): v for k, v in seen.items()

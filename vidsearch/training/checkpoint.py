@@ -106,6 +106,11 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     )
 
 
+def final_metrics(path: str | Path) -> dict[str, Any]:
+    """A checkpoint's last-epoch metrics without the per-epoch history (recipe summaries)."""
+    return {k: v for k, v in load_checkpoint(path).metrics.items() if k != "history"}
+
+
 def release_checkpoint(path: str | Path) -> Path:
     """Drop the optimizer state in place: a finished model ships at a third of the size
     (it can no longer be resumed, only fine-tuned from, which is what a release is for)."""

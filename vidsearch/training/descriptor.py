@@ -21,7 +21,7 @@ from torch import Tensor
 
 from vidsearch.networks.video_hash import VideoHashModel
 from vidsearch.training import losses as L
-from vidsearch.training.checkpoint import Checkpoint, load_checkpoint, release_checkpoint
+from vidsearch.training.checkpoint import Checkpoint, final_metrics, release_checkpoint
 from vidsearch.training.common import set_threads
 from vidsearch.training.config import CopyReleaseConfig, DescriptorConfig
 from vidsearch.training.data import Corpus, render_splits
@@ -46,10 +46,6 @@ def train_descriptor(cfg: DescriptorConfig, out: str | Path, *, resume: bool = F
     params = [*model.encoder.parameters(), *model.heads.texture.parameters()]
     return train_loop(cfg, Path(out), model, params, descriptor_losses(cfg), lambda _r: False,
                       resume, corpus, val, progress)
-
-
-def _final(path: Path) -> dict[str, Any]:
-    return {k: v for k, v in load_checkpoint(path).metrics.items() if k != "history"}
 
 
 def run_copy_release(cfg: CopyReleaseConfig, out_dir: str | Path, *, resume: bool = False,
@@ -85,7 +81,8 @@ def run_copy_release(cfg: CopyReleaseConfig, out_dir: str | Path, *, resume: boo
         "device": f"cpu x{torch.get_num_threads()} threads",
         "seconds": {k: round(v, 1) for k, v in timings.items()},
         "total_seconds": round(sum(timings.values()), 1),
-        "final": {"descriptor": _final(stage1_path), "video_hash": _final(final_path)},
+        "final": {"descriptor": final_metrics(stage1_path),
+                  "video_hash": final_metrics(final_path)},
     }
     (out / "copy_release_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

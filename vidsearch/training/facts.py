@@ -123,10 +123,17 @@ def scene_labels(scene: SceneFacts) -> list[int]:
 def frame_labels(seed: int, duration_s: float, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Labels [T, heads] of the frames at ``times`` (s) and each frame's scene index [T]."""
     scenes = describe_video(seed, duration_s)
-    starts = np.array([s.start_s for s in scenes])
-    scene_of = np.clip(np.searchsorted(starts, times, side="right") - 1, 0, len(scenes) - 1)
+    scene_of = _scene_of(scenes, times)
     table = np.array([scene_labels(s) for s in scenes], dtype=np.int64)
     return table[scene_of], scene_of
+
+
+def _scene_of(scenes: list[SceneFacts], times: np.ndarray) -> np.ndarray:
+    """Index of the scene showing each time (s)."""
+    starts = np.array([s.start_s for s in scenes])
+    out: np.ndarray = np.clip(np.searchsorted(starts, times, side="right") - 1, 0,
+                              len(scenes) - 1)
+    return out
 
 
 # Dense facts: what covers each cell of a grid over the frame (the topmost shape at the
@@ -159,10 +166,9 @@ def cell_labels(seed: int, duration_s: float, times: np.ndarray, grid: int,
     rows = ((np.arange(grid) + 0.5) / grid * h).astype(np.int64)
     cols = ((np.arange(grid) + 0.5) / grid * w).astype(np.int64)
     out = np.empty((len(times), grid, grid, len(CELL_FACTS) + 1), dtype=np.int64)
-    starts = np.array([s.start_s for s in scenes])
+    scene_of = _scene_of(scenes, times)
     for idx, (start, end) in enumerate(synthetic._scene_bounds(seed, duration_s)):
-        sel = np.nonzero(np.clip(np.searchsorted(starts, times, side="right") - 1, 0,
-                                 len(scenes) - 1) == idx)[0]
+        sel = np.nonzero(scene_of == idx)[0]
         if len(sel) == 0:
             continue
         raw = synthetic._draw_scene(seed, idx, start, end, style).shapes

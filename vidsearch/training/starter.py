@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from vidsearch.training.barlow import train_barlow
-from vidsearch.training.checkpoint import load_checkpoint, release_checkpoint
+from vidsearch.training.checkpoint import final_metrics, release_checkpoint
 from vidsearch.training.common import set_threads
 from vidsearch.training.config import QuantLoss, StarterConfig
 from vidsearch.training.data import render_splits
@@ -28,11 +28,6 @@ from vidsearch.training.hashing import train_stage1, train_stage2
 def stage2_filename(quant_loss: QuantLoss) -> str:
     """``video_hash.pt`` for the seed's Formula 7 recipe, ``video_hash_<variant>.pt`` else."""
     return "video_hash.pt" if quant_loss == "formula7" else f"video_hash_{quant_loss}.pt"
-
-
-def _final(path: Path) -> dict[str, Any]:
-    metrics = load_checkpoint(path).metrics
-    return {k: v for k, v in metrics.items() if k != "history"}
 
 
 def run_starter(cfg: StarterConfig, out_dir: str | Path, *, resume: bool = False,
@@ -61,7 +56,8 @@ def run_starter(cfg: StarterConfig, out_dir: str | Path, *, resume: bool = False
     train_stage1(stage1, stage1_path, resume=resume, corpus=corpus, val=val, progress=progress)
     timings["stage1"] = time.monotonic() - t0
 
-    results: dict[str, Any] = {"barlow": _final(barlow_path), "stage1": _final(stage1_path)}
+    results: dict[str, Any] = {"barlow": final_metrics(barlow_path),
+                               "stage1": final_metrics(stage1_path)}
     shipped_paths = [barlow_path]
     for ql in dict.fromkeys(quant_losses):
         stage2 = cfg.stage2.model_copy(update={
@@ -72,7 +68,7 @@ def run_starter(cfg: StarterConfig, out_dir: str | Path, *, resume: bool = False
         t0 = time.monotonic()
         train_stage2(stage2, path, resume=resume, corpus=corpus, val=val, progress=progress)
         timings[f"stage2_{ql}"] = time.monotonic() - t0
-        results[path.stem] = _final(path)
+        results[path.stem] = final_metrics(path)
         shipped_paths.append(path)
 
     for shipped in shipped_paths:

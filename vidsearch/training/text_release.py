@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from vidsearch.training.checkpoint import load_checkpoint, release_checkpoint
+from vidsearch.training.checkpoint import final_metrics, release_checkpoint
 from vidsearch.training.common import set_threads
 from vidsearch.training.config import DataConfig
 from vidsearch.training.semantic import SemanticTrainConfig, train_semantic
@@ -63,13 +63,8 @@ def run_text_release(cfg: TextReleaseConfig, out_dir: str | Path, *, resume: boo
         "device": f"cpu x{torch.get_num_threads()} threads",
         "seconds": {k: round(v, 1) for k, v in timings.items()},
         "total_seconds": round(sum(timings.values()), 1),
-        "final": {name: _final(path) for name, path in
+        "final": {name: final_metrics(path) for name, path in
                   (("semantic", semantic_path), ("text_video", text_path))},
     }
     (out / "text_release_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
-
-
-def _final(path: Path) -> dict[str, Any]:
-    metrics = load_checkpoint(path).metrics
-    return {k: v for k, v in metrics.items() if k != "history"}
