@@ -62,7 +62,7 @@ def test_frame_labels_follow_the_scenes() -> None:
 
 def _phrases(w: Wording) -> set[str]:
     words = [*w.scene_templates, *w.shape_templates, *(x for o in w.orders for x in o if x),
-             w.intro]
+             *w.intros, *w.short_links]
     for table in (w.shapes, w.sizes, w.motions, w.textures):
         words += [x for options in table.values() for x in options]
     fragments = (f.strip(" ,:") for p in words for f in re.split(r"\{[a-z_]+\}", p))

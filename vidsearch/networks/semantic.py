@@ -36,6 +36,12 @@ class SemanticConfig(BaseModel):
         default=(7, 12, 3, 6),
         description="classes per dense (per grid cell) head, training.facts.CELL_FACTS order")
     dropout: float = Field(default=0.1, ge=0, lt=1)
+    joint_cells: bool = Field(
+        default=False,
+        description="also serve, per pair of dense facts (kind+colour, kind+size, "
+                    "kind+motion, colour+size, colour+motion), the pair's highest joint "
+                    "probability over the cells: 'a red disk' rather than 'red somewhere, a "
+                    "disk somewhere'")
 
     @property
     def grid(self) -> int:
@@ -62,7 +68,9 @@ class SemanticEncoder(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.heads = nn.ModuleList(nn.Linear(self.trunk_dim, n) for n in cfg.head_sizes)
         self.cell_heads = nn.Conv2d(cfg.widths[2], sum(cfg.cell_head_sizes), kernel_size=1)
-        self.feature_dim = self.trunk_dim + sum(cfg.head_sizes) + sum(cfg.cell_head_sizes)
+        self.feature_dim = (self.trunk_dim + sum(cfg.head_sizes) + sum(cfg.cell_head_sizes)
+                            + (sum(a * b for a, b in _joint_sizes(cfg)) if cfg.joint_cells
+                               else 0))
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1),
                              persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1),
@@ -106,7 +114,36 @@ class SemanticEncoder(nn.Module):
         b, t = frames.shape[:2]
         grid, feats = self.trunk_maps(self.pairs(frames))
         probs = [logits.softmax(dim=-1) for logits in self.fact_logits(feats)]
+        cells = [logits.softmax(dim=1) for logits in self.cell_logits(grid)]
         # what is somewhere in the frame: each dense class's highest probability over cells
-        present = [logits.softmax(dim=1).amax(dim=(2, 3)) for logits in self.cell_logits(grid)]
+        present = [p.amax(dim=(2, 3)) for p in cells]
+        if self.cfg.joint_cells:
+            present += joint_presence(cells, self.cfg)
         return torch.cat([feats, *probs, *present], dim=-1).view(b, t, -1)
+
+
+# Dense heads are (kind, colour, size, motion); kind and colour end with a "none"
+# (background) class, size and motion are only defined on shapes.
+_PAIRS = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3))
+
+
+def _shape_classes(cfg: SemanticConfig) -> list[int]:
+    n = list(cfg.cell_head_sizes)
+    return [n[0] - 1, n[1] - 1, n[2], n[3]]
+
+
+def _joint_sizes(cfg: SemanticConfig) -> list[tuple[int, int]]:
+    n = _shape_classes(cfg)
+    return [(n[a], n[b]) for a, b in _PAIRS]
+
+
+def joint_presence(cells: list[Tensor], cfg: SemanticConfig) -> list[Tensor]:
+    """Per pair of dense facts: max over cells of p(a) * p(b) -> [N, |a| * |b|]."""
+    n = _shape_classes(cfg)
+    out = []
+    for a, b in _PAIRS:
+        pa, pb = cells[a][:, : n[a]], cells[b][:, : n[b]]
+        joint = pa.unsqueeze(2) * pb.unsqueeze(1)  # [N, A, B, g, g]
+        out.append(joint.flatten(1, 2).amax(dim=(2, 3)))
+    return out
 

@@ -35,27 +35,60 @@ class Wording:
     scene_templates: tuple[str, ...]  # {shapes}, {texture}
     shape_templates: tuple[str, ...]  # {size} {colour} {noun} {motion}
     orders: tuple[tuple[str, str, str], ...]  # first / middle / last scene links
-    intro: str  # "{n}": number of scenes
+    intros: tuple[str, ...]  # "{n}": number of scenes
+    # Training only: captions that leave facts out (the texture, motions, later scenes)
+    # and short queries naming a few main shapes, the way people type searches.
+    varied: bool = False
+    short_links: tuple[str, ...] = ()
 
 
+# Many synonyms and sentence shapes, so the text heads learn what a word means rather than
+# which training word it was; none of them is a HELD_OUT phrase (a test checks).
 TRAIN = Wording(
-    shapes={"disk": ("disk", "circle"), "ellipse": ("ellipse", "oval"),
-            "rect": ("rectangle", "box"), "ring": ("ring", "hoop"),
-            "triangle": ("triangle",), "cross": ("cross", "plus sign")},
-    sizes={"small": ("small", "little"), "medium": ("medium", "medium-sized"),
-           "large": ("large", "big")},
-    motions={"moving right": ("moving right", "going right"),
-             "moving left": ("moving left", "going left"),
-             "moving up": ("moving up", "going up"), "moving down": ("moving down", "going down"),
-             "spinning": ("spinning", "rotating"), "hovering": ("hovering", "staying still")},
-    textures={"sines": ("wavy", "rippled"), "noise": ("cloudy", "mottled"),
-              "stripes": ("striped",), "checker": ("checkered",),
-              "rings": ("ringed", "concentric-circle"), "cells": ("cellular", "patchwork")},
-    scene_templates=("{shapes} over a {texture} background", "{shapes} on a {texture} pattern"),
-    shape_templates=("a {size}{colour} {noun}{motion}",),
+    shapes={"disk": ("disk", "circle", "dot", "round shape", "ball", "circular shape"),
+            "ellipse": ("ellipse", "oval", "oval shape", "stretched circle",
+                        "flattened circle", "oblong"),
+            "rect": ("rectangle", "box", "square", "rectangular shape", "slab", "brick"),
+            "ring": ("ring", "hoop", "loop", "hollow circle", "circular outline"),
+            "triangle": ("triangle", "wedge", "pyramid", "triangular form"),
+            "cross": ("cross", "plus sign", "plus symbol", "cross mark", "cross shape")},
+    sizes={"small": ("small", "little", "smallish", "compact", "miniature"),
+           "medium": ("medium", "medium-sized", "average-sized", "moderately sized",
+                      "regular-sized"),
+           "large": ("large", "big", "giant", "enormous", "massive", "gigantic", "sizeable")},
+    motions={"moving right": ("moving right", "going right", "sliding right",
+                              "travelling to the right", "moving to the right"),
+             "moving left": ("moving left", "going left", "sliding left",
+                             "travelling to the left", "moving to the left"),
+             "moving up": ("moving up", "going up", "ascending", "moving upwards",
+                           "going upward"),
+             "moving down": ("moving down", "going down", "descending", "dropping",
+                             "moving downwards"),
+             "spinning": ("spinning", "rotating", "turning", "whirling", "revolving"),
+             "hovering": ("hovering", "staying still", "motionless", "stationary",
+                          "standing still", "not moving")},
+    textures={"sines": ("wavy", "rippled", "wave-patterned", "rippling"),
+              "noise": ("cloudy", "mottled", "hazy", "grainy", "speckled"),
+              "stripes": ("striped", "lined", "stripy", "pinstriped"),
+              "checker": ("checkered", "chequered", "checked", "grid-patterned"),
+              "rings": ("ringed", "concentric-circle", "concentric-ring", "circled"),
+              "cells": ("cellular", "patchwork", "cell-patterned", "honeycomb-like",
+                        "stained-glass")},
+    scene_templates=("{shapes} over a {texture} background", "{shapes} on a {texture} pattern",
+                     "{shapes} with a {texture} background", "a {texture} background with "
+                     "{shapes}", "{shapes} in a {texture} scene", "{shapes} on {texture} "
+                     "texture", "{shapes} over {texture} wallpaper"),
+    shape_templates=("a {size}{colour} {noun}{motion}", "a {size}{noun} in {colour}{motion}",
+                     "a {size}{colour}-coloured {noun}{motion}",
+                     "a {size}{noun} coloured {colour}{motion}"),
     orders=(("first", "then", "finally"), ("at the start", "next", "at the end"),
-            ("", "followed by", "and lastly")),
-    intro="a video with {n} scenes: ",
+            ("", "followed by", "and lastly"), ("initially", "afterwards", "lastly"),
+            ("in the first scene", "in the next scene", "in the last scene"),
+            ("", "and then", "and finally"), ("starting with", "then", "ending with")),
+    intros=("a video with {n} scenes: ", "{n} scenes: ", "a clip in {n} parts: ",
+            "footage of {n} scenes: "),
+    varied=True,
+    short_links=(" then ", " followed by ", " and then ", ", then ", " and next "),
 )
 
 HELD_OUT = Wording(
@@ -76,7 +109,7 @@ HELD_OUT = Wording(
     shape_templates=("a {colour} {noun}{size_after}{motion}",),
     orders=(("it opens with", "after that", "it ends with"),
             ("to begin,", "later", "in the end")),
-    intro="{n} shots: ",
+    intros=("{n} shots: ",),
 )
 
 
@@ -97,6 +130,8 @@ def _shape_phrase(s: ShapeFacts, w: Wording, rng: np.random.Generator, motion: b
 def _scene_phrase(sc: SceneFacts, w: Wording, rng: np.random.Generator, detail: int) -> str:
     shapes = " and ".join(_shape_phrase(s, w, rng, motion=i == 0)
                           for i, s in enumerate(sc.shapes[:detail]))
+    if w.varied and rng.random() < 0.2:
+        return shapes  # the background left out
     return _pick(rng, w.scene_templates).format(shapes=shapes,
                                                 texture=_pick(rng, w.textures[sc.texture]))
 
@@ -104,16 +139,30 @@ def _scene_phrase(sc: SceneFacts, w: Wording, rng: np.random.Generator, detail: 
 def caption_from_facts(scenes: list[SceneFacts], w: Wording, rng: np.random.Generator,
                        k: int) -> str:
     """One caption (template set ``k``) of the first three scenes' stated facts."""
+    if w.varied and rng.random() < 0.25:
+        return _short_query(scenes, w, rng)
     links = w.orders[k % len(w.orders)]
     detail = 1 + int(rng.integers(2))
+    told = scenes[:3]
+    if w.varied and len(told) > 1 and rng.random() < 0.3:
+        told = told[:1 + int(rng.integers(len(told) - 1))]  # only the first scene(s)
     parts = []
-    for i, sc in enumerate(scenes[:3]):
-        link = links[0] if i == 0 else links[2] if i == len(scenes[:3]) - 1 else links[1]
+    for i, sc in enumerate(told):
+        link = links[0] if i == 0 else links[2] if i == len(told) - 1 else links[1]
         parts.append(f"{link} {_scene_phrase(sc, w, rng, detail)}".strip())
     text = ", ".join(parts)
     if k % 2 and len(scenes) > 1:
-        text = w.intro.format(n=len(scenes)) + text
+        text = _pick(rng, w.intros).format(n=len(scenes)) + text
     return _articles(text[0].upper() + text[1:] + ".")
+
+
+def _short_query(scenes: list[SceneFacts], w: Wording, rng: np.random.Generator) -> str:
+    """The main shape of one to three consecutive scenes: "a big red box then a green dot"."""
+    n = 1 + int(rng.integers(min(3, len(scenes))))
+    first = int(rng.integers(min(3, len(scenes)) - n + 1))
+    phrases = [_shape_phrase(sc.shapes[0], w, rng, motion=rng.random() < 0.3)
+               for sc in scenes[first:first + n]]
+    return _articles(_pick(rng, w.short_links).join(phrases))
 
 
 def _articles(text: str) -> str:

@@ -199,39 +199,54 @@ class _HeadsOnly(torch.nn.Module):
         self.video, self.scorer, self.logit_scale = model.video, model.scorer, model.logit_scale
 
 
+def _cache_path(cfg: TextVideoTrainConfig, prefix: str, key: list[Any]) -> Path | None:
+    import hashlib
+    import json
+
+    if not cfg.feature_cache:
+        return None
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    return Path(cfg.feature_cache) / f"{prefix}-{digest}.pt"
+
+
 def _cached_features(model: TextVideoModel, cfg: TextVideoTrainConfig, train: Corpus,
                      val: Corpus) -> tuple[Tensor, Tensor, TextSet, TextSet]:
-    """Frozen features, computed once per (data, frame encoder, caption settings)."""
-    import hashlib
+    """Frozen features, computed once: frames per (data, frame encoder), captions per
+    (wording, caption settings), so a new wording does not re-encode every frame."""
     import inspect
-    import json
 
     from vidsearch.training import captions, facts
 
     enc = cfg.init_frame_encoder
-    key = json.dumps([train.data_version, val.data_version, enc,
-                      Path(enc).stat().st_mtime if enc else None, cfg.model.visual,
-                      cfg.model.semantic.model_dump(), cfg.model.backbone.model_dump(),
-                      cfg.model.colour_bins, cfg.captions_per_video, cfg.model.keywords,
-                      cfg.model.keyword_words, cfg.max_tokens, inspect.getsource(captions),
-                      inspect.getsource(facts)], sort_keys=True)
-    path = (Path(cfg.feature_cache) / f"tv-{hashlib.sha1(key.encode()).hexdigest()[:12]}.pt"
-            if cfg.feature_cache else None)
-    if path is not None and path.exists():
-        obj = torch.load(path, weights_only=True)
-        return (obj["feats"], obj["val_feats"], TextSet(**obj["texts"]),
-                TextSet(**obj["val_texts"]))
+    frames_path = _cache_path(cfg, "frames", [
+        train.data_version, val.data_version, enc, Path(enc).stat().st_mtime if enc else None,
+        cfg.model.visual, cfg.model.semantic.model_dump(), cfg.model.backbone.model_dump(),
+        cfg.model.colour_bins])
+    if frames_path is not None and frames_path.exists():
+        obj = torch.load(frames_path, weights_only=True)
+        feats, val_feats = obj["feats"], obj["val_feats"]
+    else:
+        feats, val_feats = frame_features(model, train), frame_features(model, val)
+        if frames_path is not None:
+            frames_path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"feats": feats, "val_feats": val_feats}, frames_path)
+    d = cfg.data
+    texts_path = _cache_path(cfg, "texts", [
+        d.seed_start, d.n_videos, d.val_seed_start, d.n_val_videos, d.duration_s,
+        cfg.captions_per_video, cfg.model.keywords, cfg.model.keyword_words, cfg.max_tokens,
+        inspect.getsource(captions), inspect.getsource(facts)])
+    if texts_path is not None and texts_path.exists():
+        obj = torch.load(texts_path, weights_only=True)
+        return feats, val_feats, TextSet(**obj["texts"]), TextSet(**obj["val_texts"])
     assert model.text_encoder is not None
-    tokenizer, d = load_tokenizer(), cfg.data
-    feats, val_feats = frame_features(model, train), frame_features(model, val)
+    tokenizer = load_tokenizer()
     texts = encode_texts(model.text_encoder, tokenizer,
                          *caption_set(range(d.seed_start, d.seed_start + d.n_videos), cfg), cfg)
     val_texts = encode_texts(model.text_encoder, tokenizer, *caption_set(
         range(d.val_seed_start, d.val_seed_start + d.n_val_videos), cfg, held_out=True), cfg)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"feats": feats, "val_feats": val_feats, "texts": vars(texts),
-                    "val_texts": vars(val_texts)}, path)
+    if texts_path is not None:
+        texts_path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"texts": vars(texts), "val_texts": vars(val_texts)}, texts_path)
     return feats, val_feats, texts, val_texts
 
 
