@@ -18,13 +18,14 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from benchmarks.harness import Latency, Log, SectionConfig, stderr, table, timed
-from vidsearch.evaluation.report import MachineInfo, fmt, machine_info, percentile, section_header
+from benchmarks.harness import Latency, Log, SectionConfig, interleaved, stderr, table, timed
+from vidsearch.evaluation.report import MachineInfo, fmt, machine_info, section_header
 
 if TYPE_CHECKING:
     from vidsearch.catalog.qdrant_edge import QdrantEdgeCatalog
@@ -98,8 +99,7 @@ class ApiUpsertResult:
     videos: int
     keyframes_per_video: int
     seconds: float
-    p50_ms: float  # per upsert_video call
-    p95_ms: float
+    latency: Latency  # per upsert_video call
 
     @property
     def points(self) -> int:
@@ -263,31 +263,23 @@ def _search_loop(
     for q in range(cfg.warmup):
         edge(q)
         base(q)
-    edge_wall, edge_cpu, faiss_wall, faiss_cpu = [], [], [], []
-    edge_top1 = faiss_top1 = 0
-    agreement, candidates = [], []
-    for q in range(cfg.warmup, cfg.warmup + cfg.queries):
-        # Alternate which engine goes first so neither always gets the warmer cache.
-        if q % 2:
-            edge_ids, ew, ec = timed(edge, q)
-            (faiss_ids, count), fw, fc = timed(base, q)
-        else:
-            (faiss_ids, count), fw, fc = timed(base, q)
-            edge_ids, ew, ec = timed(edge, q)
-        edge_wall.append(ew)
-        edge_cpu.append(ec)
-        faiss_wall.append(fw)
-        faiss_cpu.append(fc)
-        planted = int(queries.planted[q])
-        edge_top1 += bool(edge_ids) and edge_ids[0] == planted
-        faiss_top1 += bool(len(faiss_ids)) and int(faiss_ids[0]) == planted
-        both = max(len(edge_ids), len(faiss_ids))
-        agreement.append(len(set(edge_ids) & set(faiss_ids.tolist())) / both if both else 1.0)
-        candidates.append(count)
+    asked = range(cfg.warmup, cfg.warmup + cfg.queries)
+    edge_runs, faiss_runs = zip(
+        *(interleaved(q, partial(edge, q), partial(base, q)) for q in asked), strict=True
+    )
+    edge_ids = [ids for ids, _, _ in edge_runs]
+    faiss_ids = [ids.tolist() for (ids, _), _, _ in faiss_runs]
+
+    def top1(found: list[list[int]]) -> int:  # queries whose first result is the planted item
+        planted = queries.planted[list(asked)]
+        return sum(bool(ids) and ids[0] == p for ids, p in zip(found, planted, strict=True))
+
+    agreement = [len(set(e) & set(f)) / max(len(e), len(f)) if e or f else 1.0
+                 for e, f in zip(edge_ids, faiss_ids, strict=True)]  # fmt: skip
     return SearchResult(
-        n, max_hamming, cfg.queries, Latency.of(edge_wall, edge_cpu),
-        Latency.of(faiss_wall, faiss_cpu), edge_top1, faiss_top1,
-        float(np.mean(agreement)), float(np.mean(candidates)),
+        n, max_hamming, cfg.queries, Latency.of_timed(edge_runs), Latency.of_timed(faiss_runs),
+        top1(edge_ids), top1(faiss_ids), float(np.mean(agreement)),
+        float(np.mean([count for (_, count), _, _ in faiss_runs])),
     )  # fmt: skip
 
 
@@ -315,11 +307,9 @@ def bench_api_upserts(cfg: CatalogBenchConfig, root: Path, log: Log) -> list[Api
         with QdrantEdgeCatalog(path, texture_dim=cfg.texture_dim) as catalog:
             calls = [timed(catalog.upsert_video, record)[1] for record in records]
         shutil.rmtree(path, ignore_errors=True)
-        ms = [c * 1e3 for c in calls]
-        out.append(ApiUpsertResult(cfg.api_videos, frames, sum(calls), percentile(ms, 50),
-                                   percentile(ms, 95)))  # fmt: skip
+        out.append(ApiUpsertResult(cfg.api_videos, frames, sum(calls), Latency.of(calls)))
         log(f"[catalog] upsert_video x{cfg.api_videos} with {frames} key frames: "
-            f"p50 {out[-1].p50_ms:.1f} ms/call")
+            f"p50 {out[-1].latency.p50_ms:.1f} ms/call")
     return out
 
 
@@ -396,8 +386,8 @@ def to_markdown(result: CatalogBenchResult, command: str) -> str:
         lines.append(table({
             "videos": lambda a: a.videos,
             "key frames / video": lambda a: a.keyframes_per_video,
-            "p50 ms / call": lambda a: fmt(a.p50_ms),
-            "p95 ms / call": lambda a: fmt(a.p95_ms),
+            "p50 ms / call": lambda a: fmt(a.latency.p50_ms),
+            "p95 ms / call": lambda a: fmt(a.latency.p95_ms),
             "videos/s": lambda a: fmt(a.videos / a.seconds, 1),
             "points/s": lambda a: f"{a.points / a.seconds:,.0f}",
         }, result.api))  # fmt: skip

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from vidsearch.evaluation.report import md_table, percentile
 
 T = TypeVar("T")
+U = TypeVar("U")
 Log = Callable[[str], None]
 STARTER_CHECKPOINTS = ("video_hash.pt", "barlow.pt")
 
@@ -38,6 +39,18 @@ def timed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, float, fl
     return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
+def interleaved(
+    i: int, first: Callable[[], T], second: Callable[[], U]
+) -> tuple[tuple[T, float, float], tuple[U, float, float]]:
+    """Both ``timed``, ``first`` first when ``i`` is odd: alternating, neither always finds
+    the warmer cache."""
+    if i % 2:
+        a = timed(first)
+        return a, timed(second)
+    b = timed(second)
+    return timed(first), b
+
+
 def table(columns: Mapping[str, Callable[[T], object]], items: Iterable[T]) -> str:
     """``md_table`` with each column's header next to the cell it shows, plus a blank line."""
     return md_table(list(columns), [[cell(x) for cell in columns.values()] for x in items]) + "\n"
@@ -56,6 +69,11 @@ class Latency:
         ms = [s * 1e3 for s in wall_s]
         cpu = percentile([c * 1e3 for c in cpu_s], 50) if cpu_s else None
         return Latency(percentile(ms, 50), percentile(ms, 95), cpu)
+
+    @staticmethod
+    def of_timed(runs: Sequence[tuple[object, float, float]]) -> Latency:
+        """Of ``timed`` results (result, wall s, CPU s)."""
+        return Latency.of([r[1] for r in runs], [r[2] for r in runs])
 
 
 def encode_video(
@@ -101,10 +119,49 @@ def write_reference(
     from vidsearch.media.synthetic import render_video
 
     scale = max(1, render_scale)
-    size = max(2, round(width / scale)), max(2, round(height / scale))
-    frames = render_video(seed, duration_s, fps, *size)
+    frames = render_video(seed, duration_s, fps, max(2, round(width / scale)),
+                          max(2, round(height / scale)))  # fmt: skip
     encode_video(path, frames, fps=fps, width=width, height=height, crf=crf)
     return path
+
+
+class ServedBenchConfig(SectionConfig):
+    """Options of the sections that index generated references into the real server."""
+
+    checkpoints: Path = Path("models/starter")
+    """folder with video_hash.pt + barlow.pt (else: the toy family)"""
+    repository: Path | None = None
+    """serve this exported repository instead"""
+    references: int = 2
+    """videos indexed"""
+    ref_duration_s: float = 3.0
+    """seconds per reference"""
+    width: int = 160
+    height: int = 120
+    fps: float = 8.0
+
+    def media_key(self, seed: int, render_scale: int) -> str:
+        """What a generated file's name says of the settings it was made with."""
+        return f"{self.width}x{self.height}-{self.fps:g}fps-s{render_scale}-seed{seed}"
+
+
+def write_references(
+    cfg: ServedBenchConfig, media: Path, log: Log, *, seed: int, render_scale: int = 1
+) -> tuple[list[tuple[str, Path]], int]:
+    """((id, file) of each reference, files written now): a file already in ``media`` is
+    reused, its name holding every setting it was made with."""
+    key = cfg.media_key(seed, render_scale)
+    refs, generated = [], 0
+    for i in range(cfg.references):
+        vid, path = f"ref{i:04d}", media / f"ref{i:04d}-{cfg.ref_duration_s:g}s-{key}.mp4"
+        if not path.is_file():
+            write_reference(path, seed * 100_003 + i, cfg.ref_duration_s, fps=cfg.fps,
+                            width=cfg.width, height=cfg.height, render_scale=render_scale)
+            generated += 1
+            if generated == 1 or (i + 1) % 10 == 0:
+                log(f"[bench] reference {i + 1}/{cfg.references} written")
+        refs.append((vid, path))
+    return refs, generated
 
 
 def prepare_repository(
@@ -168,3 +225,55 @@ def serving(config: Any) -> Iterator[str]:
         if running is not None:
             running.stop(grace=1.0)
         orchestrator.close()
+
+
+@dataclass(frozen=True)
+class IndexSample:
+    video_id: str
+    duration_s: float
+    bytes: int
+    wall_s: float
+    cpu_s: float  # process CPU (client + server threads) during the call
+
+    @property
+    def rate(self) -> float:
+        return self.duration_s / self.wall_s if self.wall_s > 0 else float("nan")
+
+
+@dataclass
+class Server:
+    """How a section's server was set up, and its references' indexing (one call each)."""
+
+    target: str = ""
+    source: str = ""  # where its models came from, for the section's text
+    toy: bool = False  # the toy family: cheaper inference, meaningless hits
+    export_s: float = 0.0
+    start_s: float = 0.0
+    index: list[IndexSample] = field(default_factory=list)
+
+
+@contextmanager
+def served(
+    cfg: ServedBenchConfig, seed: int, refs: list[tuple[str, Path]], root: Path, server: Server,
+    log: Log, tune: Callable[[Any], object] = lambda config: None,
+) -> Iterator[tuple[Any, Any]]:  # fmt: skip
+    """(SDK client, config) of the real server on loopback serving the models of ``cfg``
+    (``tune`` may change its config first), with ``refs`` indexed one after the other;
+    ``server`` records how."""
+    from vidsearch_client import VideoSearchClient
+
+    (repository, server.source, server.toy), server.export_s, _ = timed(
+        prepare_repository, cfg.checkpoints, cfg.repository, seed, root, log
+    )
+    config = loopback_config(repository, root)
+    tune(config)
+    started = time.perf_counter()
+    with serving(config) as target, VideoSearchClient(target, timeout=600.0) as client:
+        server.start_s, server.target = time.perf_counter() - started, target
+        log(f"[bench] serving on {target} ({server.start_s:.1f} s)")
+        for vid, path in refs:
+            _, wall, cpu = timed(client.index_file, path, vid)
+            server.index.append(
+                IndexSample(vid, cfg.ref_duration_s, path.stat().st_size, wall, cpu)
+            )
+        yield client, config
