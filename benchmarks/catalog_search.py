@@ -14,6 +14,7 @@ plus noise), interleaved query by query so machine noise hits both alike:
 from __future__ import annotations
 
 import gc
+import itertools
 import shutil
 import tempfile
 import time
@@ -170,18 +171,13 @@ def bulk_load_edge(catalog: QdrantEdgeCatalog, data: Dataset, batch: int) -> flo
     shard = catalog.shards[sc.VIDEOS]
     started = time.perf_counter()
     for start in range(0, len(data.codes), batch):
-        stop = min(start + batch, len(data.codes))
-        hashes = data.codes[start:stop].astype(np.float32).tolist()
-        textures = data.textures[start:stop].tolist()
-        points = [
-            qe.Point(
-                sc.video_point_id(video_id(start + i)),
-                {sc.VEC_HASH: h, sc.VEC_TEXTURE: t},
-                {sc.F_VIDEO_ID: video_id(start + i), sc.F_MODEL_VERSION: 1, sc.F_GENERATION: 1},
-            )
-            for i, (h, t) in enumerate(zip(hashes, textures, strict=True))
-        ]
-        shard.update(qe.UpdateOperation.upsert_points(points))
+        hashes = data.codes[start:start + batch].astype(np.float32).tolist()
+        textures = data.textures[start:start + batch].tolist()
+        shard.update(qe.UpdateOperation.upsert_points([
+            qe.Point(sc.video_point_id(video_id(i)), {sc.VEC_HASH: h, sc.VEC_TEXTURE: t},
+                     {sc.F_VIDEO_ID: video_id(i), sc.F_MODEL_VERSION: 1, sc.F_GENERATION: 1})
+            for i, h, t in zip(itertools.count(start), hashes, textures)
+        ]))  # fmt: skip
     shard.flush()
     return time.perf_counter() - started
 
@@ -206,8 +202,10 @@ def faiss_search(
 
 
 def bench_size(
-    n: int, cfg: CatalogBenchConfig, root: Path, log: Log
-) -> tuple[LoadResult, list[SearchResult]]:
+    n: int, cfg: CatalogBenchConfig, root: Path, log: Log, searches: list[SearchResult]
+) -> LoadResult:
+    """Load a catalog of ``n`` points in both engines, then time each threshold's searches
+    (appended to ``searches``)."""
     import faiss
 
     from vidsearch.catalog import schema as sc
@@ -231,16 +229,14 @@ def bench_size(
         disk_mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
         load = LoadResult(n, upsert_s, optimize_s, optimized, int(info.segments_count),
                           int(info.indexed_vectors_count), disk_mb, add_s)  # fmt: skip
-        results = []
         for max_hamming in cfg.max_hamming:
-            r = _search_loop(n, max_hamming, catalog, index, data, queries, cfg)
-            results.append(r)
+            searches.append(r := _search_loop(n, max_hamming, catalog, index, data, queries, cfg))
             log(f"[catalog] n={n} H<={max_hamming}: Edge p50 {r.edge.p50_ms:.2f} ms, "
                 f"FAISS p50 {r.faiss.p50_ms:.2f} ms (x{r.ratio:.2f})")
     finally:
         catalog.close()
         shutil.rmtree(path, ignore_errors=True)
-    return load, results
+    return load
 
 
 def _search_loop(
@@ -291,17 +287,12 @@ def bench_api_upserts(cfg: CatalogBenchConfig, root: Path, log: Log) -> list[Api
     rng = np.random.default_rng([cfg.seed, 7])
     for frames in cfg.api_keyframes:
         data = make_dataset(cfg.api_videos * (1 + frames), cfg.texture_dim, rng)
-        codes = data.codes.astype(np.float32)
+        codes, textures = data.codes.astype(np.float32), data.textures
         records = []
-        for v in range(cfg.api_videos):
-            base = v * (1 + frames)
-            kfs = tuple(
-                KeyFrame(float(k), codes[base + 1 + k], data.textures[base + 1 + k])
-                for k in range(frames)
-            )
-            records.append(
-                VideoRecord(video_id(v), codes[base], data.textures[base], 60.0, 1, keyframes=kfs)
-            )
+        for v in range(cfg.api_videos):  # video v: row b, then its key frames
+            b = v * (1 + frames)
+            kfs = [KeyFrame(float(k), codes[b + 1 + k], textures[b + 1 + k]) for k in range(frames)]
+            records.append(VideoRecord(video_id(v), codes[b], textures[b], 60.0, 1, tuple(kfs)))
         path = root / f"api-{frames}"
         shutil.rmtree(path, ignore_errors=True)
         with QdrantEdgeCatalog(path, texture_dim=cfg.texture_dim) as catalog:
@@ -319,9 +310,7 @@ def run(cfg: CatalogBenchConfig, log: Log = stderr) -> CatalogBenchResult:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="vidsearch-bench-catalog-", dir=cfg.work_dir) as tmp:
         for n in sorted(cfg.sizes):
-            load, searches = bench_size(n, cfg, Path(tmp), log)
-            result.loads.append(load)
-            result.searches.extend(searches)
+            result.loads.append(bench_size(n, cfg, Path(tmp), log, result.searches))
             gc.collect()
         if cfg.api_videos > 0:
             result.api = bench_api_upserts(cfg, Path(tmp), log)

@@ -19,7 +19,6 @@ from vidsearch.evaluation.report import md_table, percentile
 T = TypeVar("T")
 U = TypeVar("U")
 Log = Callable[[str], None]
-STARTER_CHECKPOINTS = ("video_hash.pt", "barlow.pt")
 
 
 class SectionConfig(BaseModel):
@@ -164,35 +163,32 @@ def write_references(
     return refs, generated
 
 
-def prepare_repository(
-    checkpoints: Path, repository: Path | None, seed: int, root: Path, log: Log
-) -> tuple[Path, str, bool]:
-    """(repository to serve, where its models came from, toy?): the starter release exported
-    into ``root``, an exported ``repository`` as is, or the toy family when the starter
-    checkpoints are missing (cheaper inference, meaningless hits: the sections say so)."""
-    if repository is not None:
-        return repository, f"exported repository `{repository}` (as is)", False
-    out = root / "model_repository"
-    paths = [checkpoints / name for name in STARTER_CHECKPOINTS]
-    if all(p.is_file() for p in paths):
-        from vidsearch.evaluation.systems import export_release
-
-        names = " + ".join(p.name for p in paths)
-        source = f"starter checkpoints `{checkpoints}` ({names}), exported by `export_release`"
-        log(f"[serve] exporting {source}")
-        export_release(paths, out)
-        return out, source, False
-    from vidsearch.exporters.families import get_family
+def export_checkpoints(
+    paths: list[Path], folder: Path, repository: Path | None, seed: int, out: Path, log: Log,
+    toy_effect: str,
+) -> tuple[Path, str, bool]:  # fmt: skip
+    """(repository to serve, where its models came from, toy?): an exported ``repository`` as
+    is, else ``paths`` (checkpoints in ``folder``) exported into ``out`` when all are there,
+    else the toy family, tiny stand-in networks (the sections say so: ``toy_effect``)."""
+    from vidsearch.exporters.families import family_for_kind, get_family
     from vidsearch.exporters.pipeline import export_models
 
-    missing = ", ".join(p.name for p in paths if not p.is_file())
-    source = (
-        f"**`toy` family** (no {missing} in `{checkpoints}`): tiny stand-in networks, "
-        f"so inference is cheaper and hits are meaningless"
-    )
-    log("[serve] exporting the toy family (starter checkpoints missing)")
-    export_models([get_family("toy").loader(None, seed)], out)
-    return out, source, True
+    if repository is not None:
+        return repository, f"exported repository `{repository}` (as is)", False
+    if toy := not paths or not all(p.is_file() for p in paths):
+        missing = ", ".join(p.name for p in paths if not p.is_file()) or "checkpoints"
+        source = f"**`toy` family** (no {missing} in `{folder}`): tiny stand-in networks, "
+        source += toy_effect
+        loaded = [get_family("toy").loader(None, seed)]
+    else:
+        from vidsearch.training.checkpoint import load_checkpoint
+
+        names = ", ".join(p.name for p in paths)
+        source = f"checkpoints in `{folder}` ({names}), exported by `export_models`"
+        loaded = [family_for_kind(load_checkpoint(p).kind).loader(p, seed) for p in paths]
+    log(f"[bench] exporting {source}")
+    export_models(loaded, out)
+    return out, source, toy
 
 
 def loopback_config(repository: Path, root: Path) -> Any:
@@ -262,9 +258,11 @@ def served(
     ``server`` records how."""
     from vidsearch_client import VideoSearchClient
 
+    starter = [cfg.checkpoints / "video_hash.pt", cfg.checkpoints / "barlow.pt"]
     (repository, server.source, server.toy), server.export_s, _ = timed(
-        prepare_repository, cfg.checkpoints, cfg.repository, seed, root, log
-    )
+        export_checkpoints, starter, cfg.checkpoints, cfg.repository, seed,
+        root / "model_repository", log, "so inference is cheaper and hits are meaningless",
+    )  # fmt: skip
     config = loopback_config(repository, root)
     tune(config)
     started = time.perf_counter()

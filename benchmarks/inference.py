@@ -25,7 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import Latency, Log, SectionConfig, interleaved, stderr, table
+from benchmarks.harness import (
+    Latency,
+    Log,
+    SectionConfig,
+    export_checkpoints,
+    interleaved,
+    stderr,
+    table,
+)
 from vidsearch.contract.models import FRAME_ENCODER, VIDEO_SEARCH_MODELS
 from vidsearch.evaluation.report import MachineInfo, fmt, machine_info, section_header
 
@@ -103,33 +111,13 @@ class InferenceBenchResult:
 def prepare_repository(cfg: InferenceBenchConfig, root: Path, log: Log) -> tuple[Path, Path, str]:
     """(production repository, CPU twin, description of where the models came from)."""
     from vidsearch.exporters.cpu_twin import sync_cpu_twin
-    from vidsearch.exporters.families import family_for_kind, get_family
-    from vidsearch.exporters.pipeline import export_models
     from vidsearch.exporters.repository import list_models
 
-    production = cfg.repository or root / "model_repository"
-    if cfg.repository is not None:
-        source = f"exported repository `{production}` (as is)"
-    else:
-        checkpoints = sorted(cfg.checkpoints.glob("*.pt")) if cfg.checkpoints.is_dir() else []
-        if checkpoints:
-            from vidsearch.training.checkpoint import load_checkpoint
-
-            loaded = [
-                family_for_kind(load_checkpoint(p).kind).loader(p, cfg.seed) for p in checkpoints
-            ]
-            names = ", ".join(p.name for p in checkpoints)
-            source = f"checkpoints in `{cfg.checkpoints}` ({names}), exported by `export_models`"
-        else:
-            loaded = [get_family("toy").loader(None, cfg.seed)]
-            source = (
-                f"`toy` family (no checkpoints in `{cfg.checkpoints}`), exported by "
-                f"`export_models`: tiny stand-in networks, so the serving overhead dominates"
-            )
-        log(f"[inference] exporting: {source}")
-        export_models(loaded, production)
-    twin = root / "model_repository_cpu"
-    available = list_models(production)
+    production, source, _ = export_checkpoints(
+        sorted(cfg.checkpoints.glob("*.pt")), cfg.checkpoints, cfg.repository, cfg.seed,
+        root / "model_repository", log, "so the serving overhead dominates",
+    )  # fmt: skip
+    twin, available = root / "model_repository_cpu", list_models(production)
     sync_cpu_twin(production, twin, [m for m in cfg.models if available.get(m)],
                   threads=cfg.threads)  # fmt: skip
     return production, twin, source
