@@ -118,8 +118,8 @@ def write_reference(
     from vidsearch.media.synthetic import render_video
 
     scale = max(1, render_scale)
-    frames = render_video(seed, duration_s, fps, max(2, round(width / scale)),
-                          max(2, round(height / scale)))  # fmt: skip
+    size = max(2, round(width / scale)), max(2, round(height / scale))
+    frames = render_video(seed, duration_s, fps, *size)
     encode_video(path, frames, fps=fps, width=width, height=height, crf=crf)
     return path
 
