@@ -14,17 +14,19 @@ plus noise), interleaved query by query so machine noise hits both alike:
 from __future__ import annotations
 
 import gc
+import itertools
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from benchmarks.harness import Latency, Log, SectionConfig, stderr, table, timed
-from vidsearch.evaluation.report import MachineInfo, fmt, machine_info, percentile, section_header
+from benchmarks.harness import Latency, Log, SectionConfig, interleaved, stderr, table, timed
+from vidsearch.evaluation.report import MachineInfo, fmt, machine_info, section_header
 
 if TYPE_CHECKING:
     from vidsearch.catalog.qdrant_edge import QdrantEdgeCatalog
@@ -98,8 +100,7 @@ class ApiUpsertResult:
     videos: int
     keyframes_per_video: int
     seconds: float
-    p50_ms: float  # per upsert_video call
-    p95_ms: float
+    latency: Latency  # per upsert_video call
 
     @property
     def points(self) -> int:
@@ -170,18 +171,13 @@ def bulk_load_edge(catalog: QdrantEdgeCatalog, data: Dataset, batch: int) -> flo
     shard = catalog.shards[sc.VIDEOS]
     started = time.perf_counter()
     for start in range(0, len(data.codes), batch):
-        stop = min(start + batch, len(data.codes))
-        hashes = data.codes[start:stop].astype(np.float32).tolist()
-        textures = data.textures[start:stop].tolist()
-        points = [
-            qe.Point(
-                sc.video_point_id(video_id(start + i)),
-                {sc.VEC_HASH: h, sc.VEC_TEXTURE: t},
-                {sc.F_VIDEO_ID: video_id(start + i), sc.F_MODEL_VERSION: 1, sc.F_GENERATION: 1},
-            )
-            for i, (h, t) in enumerate(zip(hashes, textures, strict=True))
-        ]
-        shard.update(qe.UpdateOperation.upsert_points(points))
+        hashes = data.codes[start:start + batch].astype(np.float32).tolist()
+        textures = data.textures[start:start + batch].tolist()
+        shard.update(qe.UpdateOperation.upsert_points([
+            qe.Point(sc.video_point_id(video_id(i)), {sc.VEC_HASH: h, sc.VEC_TEXTURE: t},
+                     {sc.F_VIDEO_ID: video_id(i), sc.F_MODEL_VERSION: 1, sc.F_GENERATION: 1})
+            for i, h, t in zip(itertools.count(start), hashes, textures)
+        ]))  # fmt: skip
     shard.flush()
     return time.perf_counter() - started
 
@@ -206,8 +202,10 @@ def faiss_search(
 
 
 def bench_size(
-    n: int, cfg: CatalogBenchConfig, root: Path, log: Log
-) -> tuple[LoadResult, list[SearchResult]]:
+    n: int, cfg: CatalogBenchConfig, root: Path, log: Log, searches: list[SearchResult]
+) -> LoadResult:
+    """Load a catalog of ``n`` points in both engines, then time each threshold's searches
+    (appended to ``searches``)."""
     import faiss
 
     from vidsearch.catalog import schema as sc
@@ -231,16 +229,14 @@ def bench_size(
         disk_mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
         load = LoadResult(n, upsert_s, optimize_s, optimized, int(info.segments_count),
                           int(info.indexed_vectors_count), disk_mb, add_s)  # fmt: skip
-        results = []
         for max_hamming in cfg.max_hamming:
-            r = _search_loop(n, max_hamming, catalog, index, data, queries, cfg)
-            results.append(r)
+            searches.append(r := _search_loop(n, max_hamming, catalog, index, data, queries, cfg))
             log(f"[catalog] n={n} H<={max_hamming}: Edge p50 {r.edge.p50_ms:.2f} ms, "
                 f"FAISS p50 {r.faiss.p50_ms:.2f} ms (x{r.ratio:.2f})")
     finally:
         catalog.close()
         shutil.rmtree(path, ignore_errors=True)
-    return load, results
+    return load
 
 
 def _search_loop(
@@ -263,31 +259,23 @@ def _search_loop(
     for q in range(cfg.warmup):
         edge(q)
         base(q)
-    edge_wall, edge_cpu, faiss_wall, faiss_cpu = [], [], [], []
-    edge_top1 = faiss_top1 = 0
-    agreement, candidates = [], []
-    for q in range(cfg.warmup, cfg.warmup + cfg.queries):
-        # Alternate which engine goes first so neither always gets the warmer cache.
-        if q % 2:
-            edge_ids, ew, ec = timed(edge, q)
-            (faiss_ids, count), fw, fc = timed(base, q)
-        else:
-            (faiss_ids, count), fw, fc = timed(base, q)
-            edge_ids, ew, ec = timed(edge, q)
-        edge_wall.append(ew)
-        edge_cpu.append(ec)
-        faiss_wall.append(fw)
-        faiss_cpu.append(fc)
-        planted = int(queries.planted[q])
-        edge_top1 += bool(edge_ids) and edge_ids[0] == planted
-        faiss_top1 += bool(len(faiss_ids)) and int(faiss_ids[0]) == planted
-        both = max(len(edge_ids), len(faiss_ids))
-        agreement.append(len(set(edge_ids) & set(faiss_ids.tolist())) / both if both else 1.0)
-        candidates.append(count)
+    asked = range(cfg.warmup, cfg.warmup + cfg.queries)
+    edge_runs, faiss_runs = zip(
+        *(interleaved(q, partial(edge, q), partial(base, q)) for q in asked), strict=True
+    )
+    edge_ids = [ids for ids, _, _ in edge_runs]
+    faiss_ids = [ids.tolist() for (ids, _), _, _ in faiss_runs]
+
+    def top1(found: list[list[int]]) -> int:  # queries whose first result is the planted item
+        planted = queries.planted[list(asked)]
+        return sum(bool(ids) and ids[0] == p for ids, p in zip(found, planted, strict=True))
+
+    agreement = [len(set(e) & set(f)) / max(len(e), len(f)) if e or f else 1.0
+                 for e, f in zip(edge_ids, faiss_ids, strict=True)]  # fmt: skip
     return SearchResult(
-        n, max_hamming, cfg.queries, Latency.of(edge_wall, edge_cpu),
-        Latency.of(faiss_wall, faiss_cpu), edge_top1, faiss_top1,
-        float(np.mean(agreement)), float(np.mean(candidates)),
+        n, max_hamming, cfg.queries, Latency.of_timed(edge_runs), Latency.of_timed(faiss_runs),
+        top1(edge_ids), top1(faiss_ids), float(np.mean(agreement)),
+        float(np.mean([count for (_, count), _, _ in faiss_runs])),
     )  # fmt: skip
 
 
@@ -299,27 +287,20 @@ def bench_api_upserts(cfg: CatalogBenchConfig, root: Path, log: Log) -> list[Api
     rng = np.random.default_rng([cfg.seed, 7])
     for frames in cfg.api_keyframes:
         data = make_dataset(cfg.api_videos * (1 + frames), cfg.texture_dim, rng)
-        codes = data.codes.astype(np.float32)
+        codes, textures = data.codes.astype(np.float32), data.textures
         records = []
-        for v in range(cfg.api_videos):
-            base = v * (1 + frames)
-            kfs = tuple(
-                KeyFrame(float(k), codes[base + 1 + k], data.textures[base + 1 + k])
-                for k in range(frames)
-            )
-            records.append(
-                VideoRecord(video_id(v), codes[base], data.textures[base], 60.0, 1, keyframes=kfs)
-            )
+        for v in range(cfg.api_videos):  # video v: row b, then its key frames
+            b = v * (1 + frames)
+            kfs = [KeyFrame(float(k), codes[b + 1 + k], textures[b + 1 + k]) for k in range(frames)]
+            records.append(VideoRecord(video_id(v), codes[b], textures[b], 60.0, 1, tuple(kfs)))
         path = root / f"api-{frames}"
         shutil.rmtree(path, ignore_errors=True)
         with QdrantEdgeCatalog(path, texture_dim=cfg.texture_dim) as catalog:
             calls = [timed(catalog.upsert_video, record)[1] for record in records]
         shutil.rmtree(path, ignore_errors=True)
-        ms = [c * 1e3 for c in calls]
-        out.append(ApiUpsertResult(cfg.api_videos, frames, sum(calls), percentile(ms, 50),
-                                   percentile(ms, 95)))  # fmt: skip
+        out.append(ApiUpsertResult(cfg.api_videos, frames, sum(calls), Latency.of(calls)))
         log(f"[catalog] upsert_video x{cfg.api_videos} with {frames} key frames: "
-            f"p50 {out[-1].p50_ms:.1f} ms/call")
+            f"p50 {out[-1].latency.p50_ms:.1f} ms/call")
     return out
 
 
@@ -329,9 +310,7 @@ def run(cfg: CatalogBenchConfig, log: Log = stderr) -> CatalogBenchResult:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="vidsearch-bench-catalog-", dir=cfg.work_dir) as tmp:
         for n in sorted(cfg.sizes):
-            load, searches = bench_size(n, cfg, Path(tmp), log)
-            result.loads.append(load)
-            result.searches.extend(searches)
+            result.loads.append(bench_size(n, cfg, Path(tmp), log, result.searches))
             gc.collect()
         if cfg.api_videos > 0:
             result.api = bench_api_upserts(cfg, Path(tmp), log)
@@ -396,8 +375,8 @@ def to_markdown(result: CatalogBenchResult, command: str) -> str:
         lines.append(table({
             "videos": lambda a: a.videos,
             "key frames / video": lambda a: a.keyframes_per_video,
-            "p50 ms / call": lambda a: fmt(a.p50_ms),
-            "p95 ms / call": lambda a: fmt(a.p95_ms),
+            "p50 ms / call": lambda a: fmt(a.latency.p50_ms),
+            "p95 ms / call": lambda a: fmt(a.latency.p95_ms),
             "videos/s": lambda a: fmt(a.videos / a.seconds, 1),
             "points/s": lambda a: f"{a.points / a.seconds:,.0f}",
         }, result.api))  # fmt: skip

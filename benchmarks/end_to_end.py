@@ -23,15 +23,14 @@ import numpy as np
 
 from benchmarks.harness import (
     Log,
-    SectionConfig,
+    ServedBenchConfig,
+    Server,
     encode_video,
-    loopback_config,
-    prepare_repository,
-    serving,
+    served,
     stderr,
     table,
     timed,
-    write_reference,
+    write_references,
 )
 from vidsearch.evaluation.report import (
     MachineInfo,
@@ -45,21 +44,10 @@ from vidsearch.evaluation.report import (
 TITLE = "End to end: SDK → gRPC server (ONNX Runtime + Qdrant Edge)"
 # Issue 3: end-to-end SearchByVideo for a 10 s 360p query at most 1.5 s p50 on 2 cores.
 TARGET_QUERY_S, TARGET_HEIGHT, TARGET_P50_S = 10.0, 360, 1.5
-OUTSIDE = "outside the stages"
+OUTSIDE, TOTAL = "outside the stages", "**end to end p50**"
 
 
-class EndToEndBenchConfig(SectionConfig):
-    checkpoints: Path = Path("models/starter")
-    """folder with video_hash.pt + barlow.pt (else: the toy family)"""
-    repository: Path | None = None
-    """serve this exported repository instead"""
-    references: int = 2
-    """videos indexed"""
-    ref_duration_s: float = 3.0
-    """seconds per reference"""
-    width: int = 160
-    height: int = 120
-    fps: float = 8.0
+class EndToEndBenchConfig(ServedBenchConfig):
     render_scale: int = 2
     """render content at 1/N of the size, upscale before encoding (1: native)"""
     query_durations: tuple[float, ...] = (2.0, 5.0)
@@ -80,28 +68,11 @@ class EndToEndBenchConfig(SectionConfig):
 
 
 @dataclass(frozen=True)
-class IndexSample:
-    video_id: str
-    duration_s: float
-    bytes: int
-    wall_s: float
-    cpu_s: float  # process CPU (client + server threads) during the call
-
-    @property
-    def rate(self) -> float:
-        return self.duration_s / self.wall_s if self.wall_s > 0 else float("nan")
-
-
-@dataclass(frozen=True)
 class QuerySpec:
     label: str
     path: Path
     duration_s: float
     cuts: tuple[tuple[str, float, float], ...]  # (reference id, start s, end s)
-
-    @property
-    def sources(self) -> set[str]:
-        return {c[0] for c in self.cuts}
 
     def describe(self) -> str:
         return " + ".join(f"{vid} [{a:g}, {b:g}] s" for vid, a, b in self.cuts)
@@ -117,7 +88,6 @@ class QueryResult:
     decode_s: list[float] = field(default_factory=list)
     stages: list[dict[str, float]] = field(default_factory=list)
     top1_source: int = 0  # searches whose first hit is a reference the query was cut from
-    hits: int = 0  # hits of the last search
 
     def p(self, q: float) -> float:
         return percentile(self.e2e_s, q)
@@ -145,25 +115,16 @@ class QueryResult:
 class EndToEndBenchResult:
     config: EndToEndBenchConfig
     machine: MachineInfo
-    source: str = ""
-    toy: bool = False
-    export_s: float = 0.0
-    server_start_s: float = 0.0
-    target: str = ""
+    server: Server = field(default_factory=Server)
     generate_s: float = 0.0
     generated: int = 0  # files written this run (the rest were reused from media_dir)
-    index: list[IndexSample] = field(default_factory=list)
     stats: Any = None
     queries: list[QueryResult] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
-    def index_video_s(self) -> float:
-        return sum(x.duration_s for x in self.index)
-
-    @property
     def index_wall_s(self) -> float:
-        return sum(x.wall_s for x in self.index)
+        return sum(x.wall_s for x in self.server.index)
 
 
 def plan_cuts(
@@ -206,29 +167,18 @@ def copied_frames(cuts: Sequence[tuple[Path, float, float]], fps: float) -> Iter
 
 def prepare_media(
     cfg: EndToEndBenchConfig, media: Path, log: Log
-) -> tuple[list[tuple[str, Path, float]], list[QuerySpec], int]:
-    """(references (id, path, duration), queries, files generated now)."""
-    key = f"{cfg.width}x{cfg.height}-{cfg.fps:g}fps-s{cfg.render_scale}-seed{cfg.seed}"
-    refs: list[tuple[str, Path, float]] = []
-    generated = 0
-    for i in range(cfg.references):
-        vid = f"ref{i:04d}"
-        path = media / f"{vid}-{cfg.ref_duration_s:g}s-{key}.mp4"
-        if not path.is_file():
-            write_reference(path, cfg.seed * 100_003 + i, cfg.ref_duration_s, fps=cfg.fps,
-                            width=cfg.width, height=cfg.height, render_scale=cfg.render_scale)
-            generated += 1
-            if generated == 1 or (i + 1) % 10 == 0:
-                log(f"[end_to_end] reference {i + 1}/{cfg.references} written")
-        refs.append((vid, path, cfg.ref_duration_s))
-    by_id = {vid: path for vid, path, _ in refs}
+) -> tuple[list[tuple[str, Path]], list[QuerySpec], int]:
+    """(references (id, path), queries, files generated now)."""
+    refs, generated = write_references(cfg, media, log, seed=cfg.seed,
+                                       render_scale=cfg.render_scale)  # fmt: skip
+    key = cfg.media_key(cfg.seed, cfg.render_scale)
     queries = []
     for q, duration in enumerate(cfg.query_durations):
-        cuts = plan_cuts(duration, [(vid, d) for vid, _, d in refs], first=q)
+        cuts = plan_cuts(duration, [(vid, cfg.ref_duration_s) for vid, _ in refs], first=q)
         names = "_".join(f"{vid}-{a:g}-{b:g}" for vid, a, b in cuts)
         path = media / f"query-{names}-crf{cfg.query_crf}-{key}.mp4"
         if not path.is_file():
-            frames = copied_frames([(by_id[vid], a, b) for vid, a, b in cuts], cfg.fps)
+            frames = copied_frames([(dict(refs)[vid], a, b) for vid, a, b in cuts], cfg.fps)
             encode_video(path, frames, fps=cfg.fps, width=cfg.width, height=cfg.height,
                          crf=cfg.query_crf)  # fmt: skip
             generated += 1
@@ -253,15 +203,14 @@ def _search(client: Any, q: QueryResult, cfg: EndToEndBenchConfig, fps: float) -
         q.e2e_s.append(wall)
         q.cpu_s.append(cpu)
         q.stages.append(dict(found.stage_seconds))
-        q.mode, q.hits = found.mode or "", len(found.hits)
-        q.top1_source += bool(found.hits and found.hits[0].video.video_id in q.spec.sources)
+        q.mode = found.mode or ""
+        sources = {vid for vid, _, _ in q.spec.cuts}
+        q.top1_source += bool(found.hits and found.hits[0].video.video_id in sources)
         if i % 2:
             q.decode_s.append(timed(decode_video, path, fps=fps, size=cfg.decode_size)[1])
 
 
 def run(cfg: EndToEndBenchConfig, log: Log = stderr) -> EndToEndBenchResult:
-    from vidsearch_client import VideoSearchClient
-
     if cfg.references < 1 or cfg.searches < 1 or not cfg.query_durations:
         raise ValueError("need at least one reference, one search and one query duration")
     result = EndToEndBenchResult(cfg, machine_info())
@@ -272,23 +221,12 @@ def run(cfg: EndToEndBenchConfig, log: Log = stderr) -> EndToEndBenchResult:
         (refs, queries, result.generated), result.generate_s, _ = timed(
             prepare_media, cfg, media, log
         )
-        (repository, result.source, result.toy), result.export_s, _ = timed(
-            prepare_repository, cfg.checkpoints, cfg.repository, cfg.seed, root, log
-        )
-        config = loopback_config(repository, root)
-        t = time.perf_counter()
-        with serving(config) as target, VideoSearchClient(target, timeout=600.0) as client:
-            result.server_start_s, result.target = time.perf_counter() - t, target
-            log(f"[end_to_end] serving on {target} ({result.server_start_s:.1f} s)")
-            for vid, path, duration in refs:
-                _, wall, cpu = timed(client.index_file, path, vid)
-                result.index.append(IndexSample(vid, duration, path.stat().st_size, wall, cpu))
+        with served(cfg, cfg.seed, refs, root, result.server, log) as (client, config):
             log(f"[end_to_end] indexed {len(refs)} videos in {result.index_wall_s:.1f} s")
             result.stats = client.stats()
             for spec in queries:
-                result.queries.append(QueryResult(spec, spec.path.stat().st_size))
-                _search(client, result.queries[-1], cfg, config.media.sample_fps)
-                q = result.queries[-1]
+                result.queries.append(q := QueryResult(spec, spec.path.stat().st_size))
+                _search(client, q, cfg, config.media.sample_fps)
                 log(f"[end_to_end] {spec.label} query: e2e p50 {q.p(50):.3f} s, "
                     f"decode-only p50 {q.decode_p50:.3f} s (x{q.ratio:.1f})")
     result.seconds = time.perf_counter() - started
@@ -302,23 +240,20 @@ def _target_cell(q: QueryResult, height: int) -> str:
 
 
 def to_markdown(result: EndToEndBenchResult, command: str) -> str:
-    cfg, stats, index = result.config, result.stats, result.index
-    backend = f"{stats.inference_backend}" if stats is not None else "onnxruntime"
-    catalog = f"{stats.catalog_backend}" if stats is not None else "qdrant_edge"
-    generated = (
-        f"{result.generated} files generated in {result.generate_s:.0f} s"
-        if result.generated
-        else f"all files reused from `{cfg.media_dir}`"
-    )
+    cfg, stats, server, index = result.config, result.stats, result.server, result.server.index
+    backend, catalog = (stats.inference_backend, stats.catalog_backend) if stats else (
+        "onnxruntime", "qdrant_edge")
+    generated = (f"{result.generated} files generated in {result.generate_s:.0f} s"
+                 if result.generated else f"all files reused from `{cfg.media_dir}`")
     lines = [section_header(TITLE, command, result.machine)]
     lines.append(
-        f"The real gRPC server (`build_server`) in this process on {result.target or 'loopback'}, "
+        f"The real gRPC server (`build_server`) in this process on {server.target or 'loopback'}, "
         f"inference backend `{backend}` (embedded ONNX Runtime, default settings), catalog "
         f"`{catalog}` in a temporary folder (not optimized after indexing, as `vidsearch "
         f"serve` leaves it); driven through the Python SDK (`VideoSearchClient`, files "
         f"streamed in 1 MiB chunks with a SHA-256 checksum). Server started in "
-        f"{result.server_start_s:.1f} s.\n\n"
-        f"- Models: {result.source} (export {result.export_s:.1f} s).\n"
+        f"{server.start_s:.1f} s.\n\n"
+        f"- Models: {server.source} (export {server.export_s:.1f} s).\n"
         f"- Media: {cfg.references} references of {cfg.ref_duration_s:g} s, "
         f"{cfg.width}x{cfg.height} at {cfg.fps:g} fps, H.264 (libx264 veryfast, CRF 23); "
         f"content rendered by `render_video` at 1/{cfg.render_scale} of that size and "
@@ -338,7 +273,7 @@ def to_markdown(result: EndToEndBenchResult, command: str) -> str:
             "size": lambda _: f"{cfg.width}x{cfg.height} @ {cfg.fps:g} fps",
             "mean file MB": lambda _: fmt(statistics.mean(x.bytes for x in index) / 1e6, 3),
             "video-s indexed per wall-s (overall)":
-                lambda _: fmt(result.index_video_s / result.index_wall_s, 1),
+                lambda _: fmt(sum(x.duration_s for x in index) / result.index_wall_s, 1),
             "video-s per wall-s (median of videos)":
                 lambda _: fmt(statistics.median(x.rate for x in index), 1),
             "latency p50 s": lambda _: fmt(percentile(lat, 50), 3),
@@ -359,7 +294,7 @@ def to_markdown(result: EndToEndBenchResult, command: str) -> str:
         f"fps=sample_fps, size={cfg.decode_size})` of the same file, timed alternately with "
         f"the searches; e2e / decode = ratio of the p50s. Top-1 = searches whose first hit "
         f"is a reference the query was cut from"
-        + (" (meaningless with the toy family)" if result.toy else "")
+        + (" (meaningless with the toy family)" if server.toy else "")
         + f". Target (issue 3): a {TARGET_QUERY_S:g} s {TARGET_HEIGHT}p query end to end in "
         f"≤ {TARGET_P50_S:g} s p50 on 2 cores (this machine: {result.machine.nproc} CPUs).\n"
     )
@@ -383,20 +318,18 @@ def to_markdown(result: EndToEndBenchResult, command: str) -> str:
             "temporary file, option checks). Medians of each row, so they need not add up "
             "to the p50.\n"
         )
+        def cells(q: QueryResult, name: str) -> tuple[str, str]:
+            if name == TOTAL:
+                return f"**{fmt(q.p(50), 3)}**", "100 %"
+            value = q.stage_median(name)
+            return fmt(value, 3), f"{100 * value / q.p(50):.0f} %" if q.p(50) > 0 else "—"
+
         names = [*dict.fromkeys(n for q in result.queries for n in q.stage_names()), OUTSIDE]
-        headers = ["stage"]
-        for q in result.queries:
-            headers += [f"{q.spec.label} query s", "share of p50"]
-        rows: list[list[object]] = []
-        for name in names:
-            rows.append([name])
-            for q in result.queries:
-                value = q.stage_median(name)
-                share = f"{100 * value / q.p(50):.0f} %" if q.p(50) > 0 else "—"
-                rows[-1] += [fmt(value, 3), share]
-        rows.append(["**end to end p50**"])
-        for q in result.queries:
-            rows[-1] += [f"**{fmt(q.p(50), 3)}**", "100 %"]
-        lines.append(md_table(headers, rows) + "\n")
+        lines.append(md_table(
+            ["stage", *(h for q in result.queries for h in (f"{q.spec.label} query s",
+                                                              "share of p50"))],
+            [[name, *(c for q in result.queries for c in cells(q, name))]
+             for name in [*names, TOTAL]],
+        ) + "\n")  # fmt: skip
     lines.append(f"Total run time {result.seconds:.0f} s.")
     return "\n".join(lines)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict
 from vidsearch.evaluation.report import md_table, percentile
 
 T = TypeVar("T")
+U = TypeVar("U")
 Log = Callable[[str], None]
-STARTER_CHECKPOINTS = ("video_hash.pt", "barlow.pt")
 
 
 class SectionConfig(BaseModel):
@@ -36,6 +36,18 @@ def timed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, float, fl
     cpu, wall = time.process_time(), time.perf_counter()
     out = fn(*args, **kwargs)
     return out, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def interleaved(
+    i: int, first: Callable[[], T], second: Callable[[], U]
+) -> tuple[tuple[T, float, float], tuple[U, float, float]]:
+    """Both ``timed``, ``first`` first when ``i`` is odd: alternating, neither always finds
+    the warmer cache."""
+    if i % 2:
+        a = timed(first)
+        return a, timed(second)
+    b = timed(second)
+    return timed(first), b
 
 
 def table(columns: Mapping[str, Callable[[T], object]], items: Iterable[T]) -> str:
@@ -56,6 +68,11 @@ class Latency:
         ms = [s * 1e3 for s in wall_s]
         cpu = percentile([c * 1e3 for c in cpu_s], 50) if cpu_s else None
         return Latency(percentile(ms, 50), percentile(ms, 95), cpu)
+
+    @staticmethod
+    def of_timed(runs: Sequence[tuple[object, float, float]]) -> Latency:
+        """Of ``timed`` results (result, wall s, CPU s)."""
+        return Latency.of([r[1] for r in runs], [r[2] for r in runs])
 
 
 def encode_video(
@@ -107,35 +124,71 @@ def write_reference(
     return path
 
 
-def prepare_repository(
-    checkpoints: Path, repository: Path | None, seed: int, root: Path, log: Log
-) -> tuple[Path, str, bool]:
-    """(repository to serve, where its models came from, toy?): the starter release exported
-    into ``root``, an exported ``repository`` as is, or the toy family when the starter
-    checkpoints are missing (cheaper inference, meaningless hits: the sections say so)."""
-    if repository is not None:
-        return repository, f"exported repository `{repository}` (as is)", False
-    out = root / "model_repository"
-    paths = [checkpoints / name for name in STARTER_CHECKPOINTS]
-    if all(p.is_file() for p in paths):
-        from vidsearch.evaluation.systems import export_release
+class ServedBenchConfig(SectionConfig):
+    """Options of the sections that index generated references into the real server."""
 
-        names = " + ".join(p.name for p in paths)
-        source = f"starter checkpoints `{checkpoints}` ({names}), exported by `export_release`"
-        log(f"[serve] exporting {source}")
-        export_release(paths, out)
-        return out, source, False
-    from vidsearch.exporters.families import get_family
+    checkpoints: Path = Path("models/starter")
+    """folder with video_hash.pt + barlow.pt (else: the toy family)"""
+    repository: Path | None = None
+    """serve this exported repository instead"""
+    references: int = 2
+    """videos indexed"""
+    ref_duration_s: float = 3.0
+    """seconds per reference"""
+    width: int = 160
+    height: int = 120
+    fps: float = 8.0
+
+    def media_key(self, seed: int, render_scale: int) -> str:
+        """What a generated file's name says of the settings it was made with."""
+        return f"{self.width}x{self.height}-{self.fps:g}fps-s{render_scale}-seed{seed}"
+
+
+def write_references(
+    cfg: ServedBenchConfig, media: Path, log: Log, *, seed: int, render_scale: int = 1
+) -> tuple[list[tuple[str, Path]], int]:
+    """((id, file) of each reference, files written now): a file already in ``media`` is
+    reused, its name holding every setting it was made with."""
+    key = cfg.media_key(seed, render_scale)
+    refs, generated = [], 0
+    for i in range(cfg.references):
+        vid, path = f"ref{i:04d}", media / f"ref{i:04d}-{cfg.ref_duration_s:g}s-{key}.mp4"
+        if not path.is_file():
+            write_reference(path, seed * 100_003 + i, cfg.ref_duration_s, fps=cfg.fps,
+                            width=cfg.width, height=cfg.height, render_scale=render_scale)
+            generated += 1
+            if generated == 1 or (i + 1) % 10 == 0:
+                log(f"[bench] reference {i + 1}/{cfg.references} written")
+        refs.append((vid, path))
+    return refs, generated
+
+
+def export_checkpoints(
+    paths: list[Path], folder: Path, repository: Path | None, seed: int, out: Path, log: Log,
+    toy_effect: str,
+) -> tuple[Path, str, bool]:  # fmt: skip
+    """(repository to serve, where its models came from, toy?): an exported ``repository`` as
+    is, else ``paths`` (checkpoints in ``folder``) exported into ``out`` when all are there,
+    else the toy family, tiny stand-in networks (the sections say so: ``toy_effect``)."""
+    from vidsearch.exporters.families import family_for_kind, get_family
     from vidsearch.exporters.pipeline import export_models
 
-    missing = ", ".join(p.name for p in paths if not p.is_file())
-    source = (
-        f"**`toy` family** (no {missing} in `{checkpoints}`): tiny stand-in networks, "
-        f"so inference is cheaper and hits are meaningless"
-    )
-    log("[serve] exporting the toy family (starter checkpoints missing)")
-    export_models([get_family("toy").loader(None, seed)], out)
-    return out, source, True
+    if repository is not None:
+        return repository, f"exported repository `{repository}` (as is)", False
+    if toy := not paths or not all(p.is_file() for p in paths):
+        missing = ", ".join(p.name for p in paths if not p.is_file()) or "checkpoints"
+        source = f"**`toy` family** (no {missing} in `{folder}`): tiny stand-in networks, "
+        source += toy_effect
+        loaded = [get_family("toy").loader(None, seed)]
+    else:
+        from vidsearch.training.checkpoint import load_checkpoint
+
+        names = ", ".join(p.name for p in paths)
+        source = f"checkpoints in `{folder}` ({names}), exported by `export_models`"
+        loaded = [family_for_kind(load_checkpoint(p).kind).loader(p, seed) for p in paths]
+    log(f"[bench] exporting {source}")
+    export_models(loaded, out)
+    return out, source, toy
 
 
 def loopback_config(repository: Path, root: Path) -> Any:
@@ -168,3 +221,57 @@ def serving(config: Any) -> Iterator[str]:
         if running is not None:
             running.stop(grace=1.0)
         orchestrator.close()
+
+
+@dataclass(frozen=True)
+class IndexSample:
+    video_id: str
+    duration_s: float
+    bytes: int
+    wall_s: float
+    cpu_s: float  # process CPU (client + server threads) during the call
+
+    @property
+    def rate(self) -> float:
+        return self.duration_s / self.wall_s if self.wall_s > 0 else float("nan")
+
+
+@dataclass
+class Server:
+    """How a section's server was set up, and its references' indexing (one call each)."""
+
+    target: str = ""
+    source: str = ""  # where its models came from, for the section's text
+    toy: bool = False  # the toy family: cheaper inference, meaningless hits
+    export_s: float = 0.0
+    start_s: float = 0.0
+    index: list[IndexSample] = field(default_factory=list)
+
+
+@contextmanager
+def served(
+    cfg: ServedBenchConfig, seed: int, refs: list[tuple[str, Path]], root: Path, server: Server,
+    log: Log, tune: Callable[[Any], object] = lambda config: None,
+) -> Iterator[tuple[Any, Any]]:  # fmt: skip
+    """(SDK client, config) of the real server on loopback serving the models of ``cfg``
+    (``tune`` may change its config first), with ``refs`` indexed one after the other;
+    ``server`` records how."""
+    from vidsearch_client import VideoSearchClient
+
+    starter = [cfg.checkpoints / "video_hash.pt", cfg.checkpoints / "barlow.pt"]
+    (repository, server.source, server.toy), server.export_s, _ = timed(
+        export_checkpoints, starter, cfg.checkpoints, cfg.repository, seed,
+        root / "model_repository", log, "so inference is cheaper and hits are meaningless",
+    )  # fmt: skip
+    config = loopback_config(repository, root)
+    tune(config)
+    started = time.perf_counter()
+    with serving(config) as target, VideoSearchClient(target, timeout=600.0) as client:
+        server.start_s, server.target = time.perf_counter() - started, target
+        log(f"[bench] serving on {target} ({server.start_s:.1f} s)")
+        for vid, path in refs:
+            _, wall, cpu = timed(client.index_file, path, vid)
+            server.index.append(
+                IndexSample(vid, cfg.ref_duration_s, path.stat().st_size, wall, cpu)
+            )
+        yield client, config

@@ -19,12 +19,21 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import Latency, Log, SectionConfig, stderr, table
+from benchmarks.harness import (
+    Latency,
+    Log,
+    SectionConfig,
+    export_checkpoints,
+    interleaved,
+    stderr,
+    table,
+)
 from vidsearch.contract.models import FRAME_ENCODER, VIDEO_SEARCH_MODELS
 from vidsearch.evaluation.report import MachineInfo, fmt, machine_info, section_header
 
@@ -102,36 +111,26 @@ class InferenceBenchResult:
 def prepare_repository(cfg: InferenceBenchConfig, root: Path, log: Log) -> tuple[Path, Path, str]:
     """(production repository, CPU twin, description of where the models came from)."""
     from vidsearch.exporters.cpu_twin import sync_cpu_twin
-    from vidsearch.exporters.families import family_for_kind, get_family
-    from vidsearch.exporters.pipeline import export_models
     from vidsearch.exporters.repository import list_models
 
-    production = cfg.repository or root / "model_repository"
-    if cfg.repository is not None:
-        source = f"exported repository `{production}` (as is)"
-    else:
-        checkpoints = sorted(cfg.checkpoints.glob("*.pt")) if cfg.checkpoints.is_dir() else []
-        if checkpoints:
-            from vidsearch.training.checkpoint import load_checkpoint
-
-            loaded = [
-                family_for_kind(load_checkpoint(p).kind).loader(p, cfg.seed) for p in checkpoints
-            ]
-            names = ", ".join(p.name for p in checkpoints)
-            source = f"checkpoints in `{cfg.checkpoints}` ({names}), exported by `export_models`"
-        else:
-            loaded = [get_family("toy").loader(None, cfg.seed)]
-            source = (
-                f"`toy` family (no checkpoints in `{cfg.checkpoints}`), exported by "
-                f"`export_models`: tiny stand-in networks, so the serving overhead dominates"
-            )
-        log(f"[inference] exporting: {source}")
-        export_models(loaded, production)
-    twin = root / "model_repository_cpu"
-    available = list_models(production)
+    production, source, _ = export_checkpoints(
+        sorted(cfg.checkpoints.glob("*.pt")), cfg.checkpoints, cfg.repository, cfg.seed,
+        root / "model_repository", log, "so the serving overhead dominates",
+    )  # fmt: skip
+    twin, available = root / "model_repository_cpu", list_models(production)
     sync_cpu_twin(production, twin, [m for m in cfg.models if available.get(m)],
                   threads=cfg.threads)  # fmt: skip
     return production, twin, source
+
+
+def frame_dims(signature: Any, spec: Any, frames: int) -> list[int]:
+    """An input's dims after the batch, a dynamic T (the only dynamic one allowed) as
+    ``frames``."""
+    rest = list(spec.shape[1:])
+    if rest.count(-1) > 1 or (-1 in rest and rest.index(-1) != 0):
+        raise ValueError(f"{signature.name}: input {spec.name} {spec.shape}: dynamic dims other "
+                         "than T")  # fmt: skip
+    return [frames if d == -1 else d for d in rest]
 
 
 def make_inputs(
@@ -140,15 +139,7 @@ def make_inputs(
     """Random inputs for ``signature`` with batch ``batch``; a dynamic T becomes ``frames``."""
     out = {}
     for spec in signature.inputs:
-        dims = list(spec.shape)
-        if not dims:
-            raise ValueError(f"{signature.name}: input {spec.name} has no batch dimension")
-        rest = dims[1:]
-        if rest.count(-1) > 1 or (-1 in rest and rest.index(-1) != 0):
-            raise ValueError(
-                f"{signature.name}: input {spec.name} shape {dims} has dynamic dims other than T"
-            )
-        shape = [batch, *(frames if d == -1 else d for d in rest)]
+        shape = [batch, *frame_dims(signature, spec, frames)]
         if spec.dtype == "uint8":
             out[spec.name] = rng.integers(0, 256, size=shape, dtype=np.uint8)
         elif spec.dtype.startswith("float"):
@@ -168,12 +159,9 @@ def time_model(
     for _ in range(cfg.warmup):
         ort_backend.infer(model, inputs)
         triton_backend.infer(model, inputs)
-    seconds: dict[Any, list[float]] = {ort_backend: [], triton_backend: []}
-    for i in range(cfg.iterations):
-        for backend in (ort_backend, triton_backend) if i % 2 else (triton_backend, ort_backend):
-            started = time.perf_counter()
-            backend.infer(model, inputs)
-            seconds[backend].append(time.perf_counter() - started)
+    runs = [interleaved(i, partial(ort_backend.infer, model, inputs),
+                        partial(triton_backend.infer, model, inputs))
+            for i in range(cfg.iterations)]  # fmt: skip
     shapes = ", ".join(
         f"{name} {a.dtype.name}[{','.join(str(d) for d in a.shape)}]" for name, a in inputs.items()
     )
@@ -181,8 +169,8 @@ def time_model(
         a.shape == first_triton[k].shape and np.allclose(a, first_triton[k], rtol=1e-4, atol=1e-4)
         for k, a in first_ort.items()
     )
-    return ModelRow(model, batch, shapes, Latency.of(seconds[ort_backend]),
-                    Latency.of(seconds[triton_backend]), match)  # fmt: skip
+    return ModelRow(model, batch, shapes, Latency.of([o[1] for o, _ in runs]),
+                    Latency.of([t[1] for _, t in runs]), match)  # fmt: skip
 
 
 def perf_analyzer_env(lib_dir: Path) -> dict[str, str]:
@@ -235,9 +223,8 @@ def run_perf_analyzer(
     env = perf_analyzer_env(root / "perf_analyzer_libs")
     shape_args = []
     for spec in signature.inputs:
-        rest = list(spec.shape[1:])
-        if -1 in rest:
-            dims = ",".join(str(cfg.frames if d == -1 else d) for d in rest)
+        if -1 in spec.shape[1:]:
+            dims = ",".join(str(d) for d in frame_dims(signature, spec, cfg.frames))
             shape_args += ["--shape", f"{spec.name}:{dims}"]
     runs = []
     for concurrency in cfg.perf_concurrency:

@@ -17,16 +17,16 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from benchmarks.harness import (
     Log,
-    SectionConfig,
-    loopback_config,
-    prepare_repository,
-    serving,
+    ServedBenchConfig,
+    Server,
+    served,
     stderr,
     table,
-    write_reference,
+    write_references,
 )
 from vidsearch.evaluation.report import MachineInfo, fmt, machine_info, percentile, section_header
 
@@ -34,16 +34,7 @@ TITLE = "Load: SearchByVideo above capacity on loopback (backpressure)"
 OUTCOMES = {"ok": "accepted (OK)", "RESOURCE_EXHAUSTED": "rejected (RESOURCE_EXHAUSTED)"}
 
 
-class LoadBenchConfig(SectionConfig):
-    checkpoints: Path = Path("models/starter")
-    """folder with video_hash.pt + barlow.pt (else: the toy family)"""
-    repository: Path | None = None
-    """serve this exported repository instead"""
-    references: int = 2
-    ref_duration_s: float = 3.0
-    width: int = 160
-    height: int = 120
-    fps: float = 8.0
+class LoadBenchConfig(ServedBenchConfig):
     max_concurrent: int = 1
     """server.max_concurrent_searches"""
     clients: int = 4
@@ -67,9 +58,7 @@ class Call:
 class LoadBenchResult:
     config: LoadBenchConfig
     machine: MachineInfo
-    source: str = ""
-    toy: bool = False
-    target: str = ""
+    server: Server = field(default_factory=Server)
     max_workers: int = 0
     calls: list[Call] = field(default_factory=list)
     wall_s: float = 0.0  # first send to last answer
@@ -119,38 +108,27 @@ def _client_loop(
 
 
 def run(cfg: LoadBenchConfig, log: Log = stderr) -> LoadBenchResult:
-    from vidsearch_client import VideoSearchClient
-
     if cfg.references < 1 or cfg.clients < 1 or cfg.rate <= 0 or cfg.duration_s <= 0:
         raise ValueError("need references, clients, a positive rate and duration")
     result = LoadBenchResult(cfg, machine_info())
-    with tempfile.TemporaryDirectory(prefix="vidsearch-bench-load-", dir=cfg.work_dir) as tmp:
-        root = Path(tmp)
-        refs = [
-            write_reference(root / "media" / f"ref{i:04d}.mp4", cfg.seed * 100_003 + i,
-                            cfg.ref_duration_s, fps=cfg.fps, width=cfg.width, height=cfg.height)
-            for i in range(cfg.references)
-        ]  # fmt: skip
-        repository, result.source, result.toy = prepare_repository(
-            cfg.checkpoints, cfg.repository, cfg.seed, root, log
-        )
-        config = loopback_config(repository, root)
+
+    def tune(config: Any) -> None:
         config.server.max_concurrent_searches = cfg.max_concurrent
         # Enough gRPC workers that every client reaches the orchestrator's gate.
         config.server.max_workers = result.max_workers = max(
             config.server.max_workers, cfg.clients + 2
         )
-        with serving(config) as target:
-            result.target = target
-            with VideoSearchClient(target, timeout=600.0) as client:
-                for i, path in enumerate(refs):
-                    client.index_file(path, f"ref{i:04d}")
-                client.search_video(refs[0])  # warm-up
-            log(f"[load] {len(refs)} indexed on {target}; {cfg.duration_s:g} s of load")
+
+    with tempfile.TemporaryDirectory(prefix="vidsearch-bench-load-", dir=cfg.work_dir) as tmp:
+        refs, _ = write_references(cfg, Path(tmp) / "media", log, seed=cfg.seed)
+        with served(cfg, cfg.seed, refs, Path(tmp), result.server, log, tune) as (client, _):
+            client.search_video(refs[0][1])  # warm-up
+            log(f"[load] {len(refs)} indexed; {cfg.duration_s:g} s of load")
             lock, t0 = threading.Lock(), time.perf_counter()
+            queries = [path for _, path in refs]
             threads = [
                 threading.Thread(target=_client_loop, daemon=True,
-                                 args=(target, refs, i, cfg, t0, result, lock))
+                                 args=(result.server.target, queries, i, cfg, t0, result, lock))
                 for i in range(cfg.clients)
             ]  # fmt: skip
             for t in threads:
@@ -165,10 +143,10 @@ def run(cfg: LoadBenchConfig, log: Log = stderr) -> LoadBenchResult:
 
 
 def to_markdown(result: LoadBenchResult, command: str) -> str:
-    cfg, wall = result.config, result.wall_s
+    cfg, wall, server = result.config, result.wall_s, result.server
     lines = [section_header(TITLE, command, result.machine)]
     lines.append(
-        f"The real gRPC server (`build_server`) in this process on {result.target or 'loopback'} "
+        f"The real gRPC server (`build_server`) in this process on {server.target or 'loopback'} "
         f"(ONNX Runtime + Qdrant Edge, as in the end-to-end section) with "
         f"`server.max_concurrent_searches = {cfg.max_concurrent}` and "
         f"{result.max_workers} gRPC workers. {cfg.references} references of "
@@ -176,7 +154,7 @@ def to_markdown(result: LoadBenchResult, command: str) -> str:
         f"indexed and used as the queries. {cfg.clients} threads, each with its own "
         f"`VideoSearchClient` and retries off (`RetryPolicy(max_attempts=1)`), offer "
         f"{cfg.rate:g} SearchByVideo/s together, open loop, for {cfg.duration_s:g} s.\n\n"
-        f"- Models: {result.source}.\n"
+        f"- Models: {server.source}.\n"
     )
 
     def p(outcome: str, q: float) -> str:

@@ -11,7 +11,9 @@ cardinality and leak data.
 from __future__ import annotations
 
 import re
-from wsgiref.simple_server import WSGIServer
+import socket
+import threading
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
     CollectorRegistry,
@@ -21,8 +23,9 @@ from prometheus_client import (
     Histogram,
     PlatformCollector,
     ProcessCollector,
-    start_http_server,
+    make_wsgi_app,
 )
+from prometheus_client.exposition import ThreadingWSGIServer
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 ProcessCollector(registry=REGISTRY)
@@ -128,8 +131,35 @@ def set_model_info(model: str, version: int, backend: str) -> None:
     ).set(1)
 
 
+# How often the serving loop looks for a shutdown request, so the longest a stop waits.
+# prometheus_client's start_http_server keeps socketserver's 0.5 s: every server stop
+# (each test's, each rollout's) waited that long.
+METRICS_POLL_S = 0.02
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # scrapes are not news
+        pass
+
+
 def start_metrics_http(host: str, port: int) -> tuple[WSGIServer, int]:
-    """Serve :data:`REGISTRY` with prometheus_client's HTTP server (a daemon thread); port 0
-    picks a free port. Stop it with ``server.shutdown(); server.server_close()``."""
-    server, _ = start_http_server(port, addr=host.strip("[]"), registry=REGISTRY)
+    """Serve :data:`REGISTRY` with prometheus_client's WSGI app and threading server, as its
+    ``start_http_server`` does, in a daemon thread that stops promptly (``stop_metrics_http``);
+    port 0 picks a free port."""
+    host = host.strip("[]")
+
+    class MetricsServer(ThreadingWSGIServer):  # IPv4 or IPv6, as the host says
+        address_family = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0][0]
+
+    server = make_server(host, port, make_wsgi_app(REGISTRY), MetricsServer, _QuietHandler)
+    threading.Thread(target=server.serve_forever, args=(METRICS_POLL_S,), daemon=True,
+                     name="metrics-http").start()  # fmt: skip
     return server, int(server.server_port)
+
+
+def stop_metrics_http(server: WSGIServer) -> None:
+    """Stop serving (within ``METRICS_POLL_S``) and close the listening socket."""
+    server.shutdown()
+    server.server_close()

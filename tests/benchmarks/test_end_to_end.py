@@ -41,9 +41,9 @@ def test_smallest_end_to_end_bench(tmp_path: Path) -> None:
         work_dir=tmp_path,
     )
     result = run(cfg, log=lambda _: None)
-    assert result.toy and "toy" in result.source
-    assert [x.video_id for x in result.index] == ["ref0000", "ref0001"]
-    assert all(x.wall_s > 0 and x.duration_s == 3.0 and x.bytes > 0 for x in result.index)
+    assert result.server.toy and "toy" in result.server.source
+    assert [x.video_id for x in result.server.index] == ["ref0000", "ref0001"]
+    assert all(x.wall_s > 0 and x.duration_s == 3.0 and x.bytes > 0 for x in result.server.index)
     assert result.stats is not None and result.stats.videos == 2
     assert result.stats.inference_backend == "onnxruntime"
     assert result.stats.catalog_backend == "qdrant_edge"

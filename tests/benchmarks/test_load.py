@@ -31,7 +31,7 @@ def test_smallest_load_bench(tmp_path: Path) -> None:
         work_dir=tmp_path,
     )
     result = run(cfg, log=lambda _: None)
-    assert result.toy
+    assert result.server.toy
     assert result.other_errors == 0, result.errors
     assert result.accepted >= 1
     assert result.accepted + result.rejected == len(result.calls) > 0

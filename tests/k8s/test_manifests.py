@@ -849,8 +849,7 @@ def prometheus_server(tmp_path: Path) -> Iterator[tuple[str, int]]:
             process.kill()
             process.wait(timeout=10)
         log.close()
-        metrics_server.shutdown()
-        metrics_server.server_close()
+        metrics.stop_metrics_http(metrics_server)
 
 
 def test_real_prometheus_fires_slo_alerts_and_serves_the_hpa_metric(

@@ -118,3 +118,15 @@ def test_label_values_must_be_code_constants() -> None:
     assert metrics.check_label("search_keyframe") == "search_keyframe"
     with pytest.raises(ValueError, match="not a short identifier"):
         metrics.check_label("a video title with spaces")
+
+
+def test_metrics_endpoint_stops_well_under_half_a_second() -> None:
+    """A stop right after a scrape (socketserver's default loop waited out its 0.5 s poll;
+    every server stop, in each test and each rollout, paid it)."""
+    server, port = metrics.start_metrics_http("127.0.0.1", 0)
+    assert "process_cpu_seconds" in _scrape(port)
+    started = time.perf_counter()
+    metrics.stop_metrics_http(server)
+    assert time.perf_counter() - started < 0.2
+    with pytest.raises(OSError):  # the port is closed, not just unanswered
+        _scrape(port)

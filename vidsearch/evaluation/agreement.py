@@ -1,4 +1,4 @@
-"""Does the hash ranking agree with the texture ranking? (seed 001's adaptive-margin claim)
+"""Does the hash ranking agree with the texture ranking? (the hash head's adaptive-margin claim)
 
 Measured per query key frame against every reference key frame: the share of the
 texture top-10 that the Hamming ranking keeps in its top-10 (overlap) and in its top-100

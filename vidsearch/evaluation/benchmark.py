@@ -4,7 +4,8 @@ Systems: the perceptual-hash baseline with and without a flipped query (same ind
 run), then a list of named learned systems, each = (checkpoint set, search mode, config
 overrides applied to VidsearchConfig before build_orchestrator), run through the serving
 path (export -> ONNX Runtime -> Qdrant Edge -> orchestrator). The default list is the
-starter model in modes 3/2/1 and the stage-2 loss variants; ablation rows are data (a
+starter model in key-frame matching, duration matching and near-duplicate search, and the
+stage-2 loss variants in key-frame matching; ablation rows are data (a
 YAML file, see ``load_systems``). A system whose checkpoints are missing is skipped with
 a note. Scores: µAP, R@1, R@10, R@1 per edit family and per source type, matched-segment
 temporal IoU, ms per query, ms per indexed second of video, µAP ratio vs the pHash.
@@ -119,22 +120,23 @@ def _files(entries: Sequence[ReferenceEntry | QueryEntry]) -> list[VideoFile]:
 
 
 def default_systems(checkpoints: Path, *, variants: bool = True) -> list[SystemSpec]:
-    """The starter model in modes 3/2/1, then the stage-2 loss variants in mode 3."""
+    """The starter model in key-frame matching, duration matching and near-duplicate search,
+    then the stage-2 loss variants in key-frame matching (the mode that shows the hash alone)."""
     barlow = checkpoints / "barlow.pt"
     starter = (checkpoints / "video_hash.pt", barlow)
     specs = [
-        SystemSpec("Formula 7 (starter): hash only, key frames (mode 3)", starter, "keyframe"),
-        SystemSpec("Formula 7 (starter): hash coarse + texture rerank, key frames (mode 2)",
-                   starter, "duration"),
-        SystemSpec("Formula 7 (starter): whole-video hash + texture rerank (mode 1)", starter,
-                   "texture"),
+        SystemSpec("Formula 7 (starter): key-frame matching (hash only)", starter, "keyframe"),
+        SystemSpec("Formula 7 (starter): duration matching (key-frame hash coarse filter + "
+                   "texture rerank)", starter, "duration"),
+        SystemSpec("Formula 7 (starter): near-duplicate search (whole-video hash coarse filter "
+                   "+ texture rerank)", starter, "texture"),
     ]
     if variants:
         # formula7_seed: Formula 7 without the rank-distillation addition (the seed as written)
         for name, file in (("Formula 7, no distillation", "formula7_seed"),
                            ("Formula 8", "formula8"), ("fixed margin", "fixed_margin")):
             path = checkpoints / "variants" / f"video_hash_{file}.pt"
-            specs.append(SystemSpec(f"{name}: hash only, key frames (mode 3)", (path, barlow),
+            specs.append(SystemSpec(f"{name}: key-frame matching (hash only)", (path, barlow),
                                     "keyframe"))
     return specs
 
@@ -142,7 +144,7 @@ def default_systems(checkpoints: Path, *, variants: bool = True) -> list[SystemS
 def load_systems(path: Path, checkpoints: Path) -> list[SystemSpec]:
     """Systems from YAML: a list (or ``systems:`` list) of entries
 
-        - name: "starter mode 2, 2 frames per second"
+        - name: "starter, duration matching, 2 frames per second"
           checkpoints: [video_hash.pt, barlow.pt]   # relative to --checkpoints
           mode: duration                              # texture | duration | keyframe
           overrides: {media: {sample_fps: 2.0}}       # nested VidsearchConfig fields

@@ -1,9 +1,10 @@
-"""Seed 002 video feature extractor, pre-trained Barlow-Twins style.
+"""Video embedder for recommendations, pre-trained Barlow-Twins style (from the CN patent
+"Video quick retrieval method and system and video quick recommendation method").
 
-Frame encoder (the same ``FrameEncoder`` as seed 001, so the pre-trained trunk can
-initialise seed 001's image sub-model) -> temporal mean pooling -> projector
-(Linear-BN-ReLU hidden layers, then a Linear to ``out_dim``; 4096 as in the seed).
-The projector output is the video feature the seed retrieves by cosine similarity.
+Frame encoder (the same ``FrameEncoder`` as the copy descriptor, so the pre-trained trunk
+can initialise its image sub-model) -> temporal mean pooling -> projector (Linear-BN-ReLU
+hidden layers, then a Linear to ``out_dim``; 4096 as in the patent). The projector output
+is the video feature that recommendations retrieve by cosine similarity.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class Projector(nn.Module):
 
 
 class VideoEmbedder(nn.Module):
-    """uint8 clips [B,T,H,W,3] -> video embedding [B,D] (seed 002)."""
+    """uint8 clips [B,T,H,W,3] -> video embedding [B,D] (recommendations)."""
 
     def __init__(self, encoder: FrameEncoder, projector: Projector) -> None:
         super().__init__()

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class BackboneConfig(BaseModel):
-    """Image processing sub-model (seed 001): a ResNet trunk on normalised frames."""
+    """Image sub-model of the copy descriptor: a ResNet trunk on normalised frames."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -27,7 +27,8 @@ class BackboneConfig(BaseModel):
 
 
 class HeadsConfig(BaseModel):
-    """Texture and quantization sub-models, parallel on the image feature (seed 001)."""
+    """Texture and hash (quantization) heads of the copy descriptor, parallel on the image
+    feature."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -37,7 +38,8 @@ class HeadsConfig(BaseModel):
 
 
 class VideoHashConfig(BaseModel):
-    """Seed 001 video retrieval model."""
+    """Copy descriptor and hash head: what near-duplicate search and duration / key-frame
+    matching index (from EP 4 390 725 A1)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -46,16 +48,17 @@ class VideoHashConfig(BaseModel):
 
 
 class ProjectorConfig(BaseModel):
-    """Barlow Twins projector (seed 002): hidden layers with BN+ReLU, then the output."""
+    """Barlow Twins projector of the recommendations' video embedder: hidden layers with
+    BN+ReLU, then the output."""
 
     model_config = ConfigDict(extra="forbid")
 
     hidden: list[int] = Field(default_factory=lambda: [1024])
-    out_dim: int = Field(default=4096, ge=2, description="video feature size (seed 002: 4096)")
+    out_dim: int = Field(default=4096, ge=2, description="video feature size (Barlow Twins: 4096)")
 
 
 class VideoEmbedderConfig(BaseModel):
-    """Seed 002 video feature extractor."""
+    """Video embedder for recommendations (Barlow Twins on two clips of a video)."""
 
     model_config = ConfigDict(extra="forbid")
 

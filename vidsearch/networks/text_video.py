@@ -1,8 +1,9 @@
-"""Seed 003: text-to-video retrieval with local feature enhancement and modal interaction.
+"""Text search: text-to-video retrieval with local feature enhancement and modal interaction
+(after the CN patent of that name).
 
-Video side (query-independent, indexable): frames -> our frame encoder (seed 001/002
-trunk instead of CLIP) -> projection + temporal transformer -> temporal frame features
-f; mean pool -> video feature; local enhancement: [video feature ; f_i] -> LSTM ->
+Video side (query-independent, indexable): frames -> our frame encoder (the copy descriptor
+/ video embedder trunk instead of CLIP) -> projection + temporal transformer -> temporal
+frame features f; mean pool -> video feature; local enhancement: [video feature ; f_i] -> LSTM ->
 adaptive weight layer (FC, FC, self-attention, sigmoid) -> per-frame weights a_i.
 Enhanced local video features are a_i * unit(h_i): a low weight shrinks that frame's
 contribution to every similarity it takes part in.
@@ -36,7 +37,7 @@ from vidsearch.networks.video_hash import FrameEncoder, build_frame_encoder
 
 
 class TextVideoConfig(BaseModel):
-    """Architecture of the seed 003 heads (the text encoder is fixed: all-MiniLM-L6-v2)."""
+    """Architecture of the text search heads (the text encoder is fixed: all-MiniLM-L6-v2)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -86,7 +87,7 @@ class Attention(nn.Module):
 
 
 class TemporalBlock(nn.Module):
-    """Pre-norm transformer layer over the frame axis (seed 003 temporal encoder)."""
+    """Pre-norm transformer layer over the frame axis (text search's temporal encoder)."""
 
     def __init__(self, dim: int, heads: int, dropout: float) -> None:
         super().__init__()
@@ -135,7 +136,7 @@ class VideoSide(nn.Module):
     def colour_histogram(self, frames: Tensor) -> Tensor:
         """uint8 [N,S,S,3] -> joint RGB histogram [N,bins^3] (fractions of the pixels).
 
-        Ours, not the patent's: the seed 001 trunk is trained to ignore colour shifts (copy
+        Ours, not the patent's: the copy-descriptor trunk is trained to ignore colour shifts (copy
         detection), while captions name colours; the histogram gives them back, cheaply."""
         k, n = self.colour_bins, frames.shape[0]
         q = torch.div(frames.to(torch.int64) * k, 256, rounding_mode="floor")

@@ -1,8 +1,9 @@
-"""Seed 001 video retrieval model: image sub-model + parallel texture/quantization heads.
+"""Copy descriptor and hash head (near-duplicate search, duration and key-frame matching;
+from EP 4 390 725 A1): image sub-model + parallel texture/quantization heads.
 
 Served models take uint8 RGB frames NHWC and normalise inside (ImageNet mean/std), so
 ONNX Runtime, Triton and TorchServe all preprocess identically. The texture and the
-quantization sub-models both read the image feature IN PARALLEL (seed 001 FIG. 1d, not
+quantization sub-models both read the image feature IN PARALLEL (the patent's FIG. 1d, not
 the stacked FIG. 1e): that is what lets the quantization head learn the texture ranking.
 
 Whole-video mode: heads on the temporal mean of the frame features (the orchestrator

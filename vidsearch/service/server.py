@@ -78,8 +78,7 @@ class RunningServer:
         if self.health_server is not None:
             self.health_server.stop(None).wait()
         if self.metrics_server is not None:
-            self.metrics_server.shutdown()
-            self.metrics_server.server_close()
+            metrics.stop_metrics_http(self.metrics_server)
         log.info("server stopped", extra={"target": self.target})
 
     def __enter__(self) -> RunningServer:
