@@ -1,4 +1,4 @@
-"""Seed 003 keyword extraction: KeyBERT with OUR local all-MiniLM-L6-v2.
+"""Text-search keyword extraction: KeyBERT with OUR local all-MiniLM-L6-v2.
 
 KeyBERT ranks candidate n-grams (1..L words, English stop words removed) by the cosine
 between their embedding and the document's. The patent lemmatises; no lemmatiser ships

@@ -103,7 +103,7 @@ class TemporalBlock(nn.Module):
 
 
 class AdaptiveWeights(nn.Module):
-    """Seed 003 adaptive weight layer: two FC layers, self-attention, sigmoid -> a [B,T]."""
+    """Text-search adaptive weight layer: two FC layers, self-attention, sigmoid -> a [B,T]."""
 
     def __init__(self, dim: int, heads: int) -> None:
         super().__init__()

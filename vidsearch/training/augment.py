@@ -1,11 +1,11 @@
 """Batched, seeded image augmentations (torch), frame-level or clip-level.
 
-Seed 002 applies the SAME random crop/resize, flip, colour jitter, greyscale and
-Gaussian blur to every frame of a clip (``augment_clips``); seed 001's similar pairs are
-(frame, augmented copy) (``augment_frames``). Beyond the seed's list we add what the
-copy-detection benchmark will throw at the model: noise, padding/letterbox, overlays
-(logos, subtitles), picture-in-picture and a cheap re-encode approximation (8x8 block
-smoothing, chroma subsampling, colour quantisation). All randomness comes from the
+Barlow Twins (patent 002) applies the SAME random crop/resize, flip, colour jitter,
+greyscale and Gaussian blur to every frame of a clip (``augment_clips``); the near-duplicate
+trainer's similar pairs are (frame, augmented copy) (``augment_frames``). Beyond the seed's
+list we add what the copy-detection benchmark will throw at the model: noise,
+padding/letterbox, overlays (logos, subtitles), picture-in-picture and a cheap re-encode
+approximation (8x8 block smoothing, chroma subsampling, colour quantisation). All randomness comes from the
 given ``torch.Generator``, so a seed reproduces a batch exactly.
 
 Inputs are float [N,3,H,W] (or [B,T,3,H,W]) in [0,1]; outputs likewise.
@@ -224,7 +224,7 @@ def augment_frames(x: Tensor, cfg: AugmentConfig, generator: torch.Generator,
 
 def augment_clips(x: Tensor, cfg: AugmentConfig, generator: torch.Generator,
                   out_size: int | None = None) -> Tensor:
-    """Clip-level augmentation (seed 002): one draw per clip, shared by its T frames."""
+    """Clip-level augmentation (Barlow Twins): one draw per clip, shared by its T frames."""
     b, t = x.shape[:2]
     out_hw = (out_size, out_size) if out_size else (x.shape[-2], x.shape[-1])
     gi = torch.arange(b).repeat_interleave(t)

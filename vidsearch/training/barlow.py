@@ -1,7 +1,7 @@
-"""Seed 002 pre-training: Barlow Twins on pairs of clips of the same video.
+"""Barlow Twins pre-training: Barlow Twins on pairs of clips of the same video.
 
 Per batch: for each video two random clips of ``clip_len`` 1-fps frames, each clip
-augmented with ONE random draw shared by all its frames (seed 002: "the same random
+augmented with ONE random draw shared by all its frames (the Barlow Twins patent: "the same random
 crop, resize, flip, colour jitter, greyscale, Gaussian blur" for s1 and s2), encoded,
 temporally mean-pooled and projected to z1, z2; loss = Barlow Twins with lambda 0.001.
 Stops when the epoch loss is under ``loss_threshold`` (if set) or at ``max_epochs``.

@@ -68,7 +68,7 @@ class _StageBase(BaseModel):
 
 
 class BarlowConfig(_StageBase):
-    """Seed 002 pre-training: two random clips per video, same augmentation per clip."""
+    """Barlow Twins pre-training: two random clips per video, same augmentation per clip."""
 
     kind: Literal["barlow"] = "barlow"
     model: VideoEmbedderConfig = VideoEmbedderConfig()
@@ -90,7 +90,7 @@ class _HashBase(_StageBase):
 
 
 class Stage1Config(_HashBase):
-    """Seed 001 stage 1: image + texture sub-models by Formula 1 on mined triplets."""
+    """Near-duplicate stage 1: image + texture sub-models by Formula 1 on mined triplets."""
 
     kind: Literal["stage1"] = "stage1"
     init_from: str | None = Field(default=None, description="Barlow checkpoint")
@@ -98,7 +98,7 @@ class Stage1Config(_HashBase):
 
 
 class Stage2Config(_HashBase):
-    """Seed 001 stage 2: texture by Formula 2; image + quantization by Formulas 3-7 / 8."""
+    """Near-duplicate stage 2: texture by Formula 2; image + quantization by Formulas 3-7 / 8."""
 
     kind: Literal["stage2"] = "stage2"
     init_from: str | None = Field(default=None, description="stage 1 checkpoint")

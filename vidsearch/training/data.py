@@ -4,8 +4,8 @@ Videos are rendered at ``render_fps`` (2 by default) and squashed to the square 
 size, like the serving decoder's ``decode_video(path, fps=1.0, size=64)``. The models
 see 1-fps samples; the in-between frames give positives a temporal offset of up to
 half a second, which is what a speed-changed or re-timed copy sampled at 1 fps looks
-like. Seed 001 similar pairs are (frame, augmented copy of the same/neighbour frame);
-seed 002 takes two random clips per video.
+like. Near-duplicate similar pairs are (frame, augmented copy of the same/neighbour frame);
+Barlow Twins takes two random clips per video.
 
 ``data_version`` hashes the generation parameters and the generator's source, so a
 checkpoint records exactly which material it was trained on.
@@ -168,7 +168,7 @@ def _pick_videos(n_videos: int, batch: int, gen: torch.Generator) -> Tensor:
 
 def sample_pairs(corpus: Corpus, batch: int, gen: torch.Generator,
                  temporal_jitter_p: float = 0.5) -> tuple[Tensor, Tensor, Tensor]:
-    """Seed 001 similar pairs: (anchor frame, positive source frame, video id).
+    """Near-duplicate similar pairs: (anchor frame, positive source frame, video id).
 
     The anchor is a 1-fps frame; the positive is the same frame or, with probability
     ``temporal_jitter_p``, a neighbouring rendered frame (+-1/render_fps s). Both are
@@ -186,7 +186,7 @@ def sample_pairs(corpus: Corpus, batch: int, gen: torch.Generator,
 
 def sample_clip_pairs(corpus: Corpus, batch: int, clip_len: int,
                       gen: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
-    """Seed 002: two random clips of ``clip_len`` 1-fps frames from each of ``batch`` videos.
+    """Barlow Twins: two random clips of ``clip_len`` 1-fps frames from each of ``batch`` videos.
 
     Returns clips1, clips2 uint8 [B,T,S,S,3] and the video ids [B]. Clips start at any
     rendered frame, so the two clips are generally not frame-aligned.

@@ -4,7 +4,7 @@ Stage 1 (Formula 1 on a few mined triplets) learned too little on a CPU budget: 
 descriptor needs every other frame of the batch as a negative. Following SSCD (Pizzi et
 al., CVPR 2022): InfoNCE between a lightly edited reference frame and a heavily edited
 copy (crop, pad, flip, rot90, colour, greyscale, blur, noise, overlays, picture in
-picture, re-encode) plus a KoLeo entropy term. The descriptor is the seed 001 texture
+picture, re-encode) plus a KoLeo entropy term. The descriptor is the near-duplicate texture
 head's output, so serving, export and the Hamming coarse filter are unchanged; the hash
 head is then trained by stage 2 (Formula 7 + rank distillation) on the frozen descriptor.
 """

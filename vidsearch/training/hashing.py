@@ -1,4 +1,4 @@
-"""Seed 001 training: stage 1 (Formula 1) and stage 2 (Formulas 2-7 or 2+8).
+"""Near-duplicate training: stage 1 (Formula 1) and stage 2 (Formulas 2-7 or 2+8).
 
 Every step draws one similar-sample set: B pairs (anchor frame lightly augmented,
 positive = heavily augmented copy of the same or a neighbouring frame), each pair used
@@ -109,7 +109,7 @@ def train_loop(cfg: Stage1Config | Stage2Config | DescriptorConfig, out: Path,
                model: VideoHashModel, params: list[torch.nn.Parameter], step_fn: StepFn,
                done: Callable[[dict], bool], resume: bool, corpus: Corpus | None,
                val: Corpus | None, progress: bool) -> Checkpoint | None:
-    """Shared epoch loop of the seed 001 trainers: similar sets, logging, checkpoints."""
+    """Shared epoch loop of the hash + texture trainers: similar sets, logging, checkpoints."""
     name = cfg.kind
     opt = adamw(params, cfg.lr, cfg.weight_decay)
     state = try_resume(out, model, opt, resume)
@@ -204,7 +204,7 @@ def start_video_hash_model(cfg: Stage2Config | DescriptorConfig, out: Path,
 
 
 def init_encoder_from_barlow(model: VideoHashModel, path: str | Path) -> None:
-    """Copy the Barlow-pretrained frame encoder into the seed 001 image sub-model."""
+    """Copy the Barlow-pretrained frame encoder into the hash + texture image sub-model."""
     ck = load_checkpoint(path)
     if ck.kind != "barlow":
         raise ValueError(f"{path}: expected a barlow checkpoint, got {ck.kind}")

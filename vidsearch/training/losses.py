@@ -1,4 +1,4 @@
-"""Loss functions, one per formula of seed 001 (Formulas 1-8) plus seed 002's Barlow Twins.
+"""Loss functions, one per formula of the near-duplicate patent (Formulas 1-8) plus Barlow Twins.
 
 Per-triplet functions return a vector [T] with ``reduction="none"`` because Formula 3
 (adaptive margins) and Formula 8 (texture-loss weighting) need the per-triplet values;
@@ -107,7 +107,7 @@ def formula8_quant_loss(l_em_prime: Tensor, l_triplet: Tensor, l_coding: Tensor,
 
 
 def rank_distill_loss(u: Tensor, texture: Tensor) -> Tensor:
-    """Addition to seed 001 (off by default): code similarity should copy texture similarity.
+    """Ours (off by default): code similarity should copy texture similarity.
 
     The seed's claim is that the quantization ranking agrees with the texture ranking, but
     Formulas 4-8 only look at mined (a, p, n) triplets: the order of everything else is
@@ -126,7 +126,7 @@ def rank_distill_loss(u: Tensor, texture: Tensor) -> Tensor:
 
 
 def barlow_twins_loss(z1: Tensor, z2: Tensor, lambd: float = 0.001, eps: float = 1e-5) -> Tensor:
-    """Seed 002: L = sum_i (1 - C_ii)^2 + lambda * sum_{i != j} C_ij^2.
+    """Barlow Twins: L = sum_i (1 - C_ii)^2 + lambda * sum_{i != j} C_ij^2.
 
     z1, z2 [N, D] are batch-normalised per dimension (mean 0, biased variance 1, as
     BatchNorm1d(affine=False)); C = z1n^T z2n / N is their cross-correlation matrix.

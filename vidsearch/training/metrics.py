@@ -1,4 +1,4 @@
-"""Held-out copy-detection metrics logged by the seed 001 trainers.
+"""Held-out copy-detection metrics logged by the near-duplicate (hash + texture) trainers.
 
 References are the clean 1-fps frames (and whole videos) of held-out synthetic videos;
 queries are heavily augmented copies. Reported per epoch:

@@ -1,4 +1,4 @@
-"""Seed 001 triplet mining (S2011-S2018).
+"""Near-duplicate triplet mining (S2011-S2018).
 
 For each similar pair (sample c, positive p) of a similar-sample set: embed every other
 sample, sort them by texture distance to c from near to far, drop the first k% (so

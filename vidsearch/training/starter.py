@@ -1,9 +1,10 @@
 """The starter recipe: render data once, then Barlow -> stage 1 -> stage 2 (CPU-sized).
 
 Writes into ``out_dir`` (``models/starter`` by default):
-- ``barlow.pt``: seed 002 video embedder (Barlow Twins);
-- ``stages/stage1.pt``: seed 001 after stage 1 (image sub-model initialised from Barlow);
-- ``video_hash.pt``: seed 001 after stage 2 with Formula 7 (+ ``variants/
+- ``barlow.pt``: the recommendation video embedder (Barlow Twins);
+- ``stages/stage1.pt``: hash + texture network after stage 1 (image sub-model initialised
+  from Barlow);
+- ``video_hash.pt``: hash + texture network after stage 2 with Formula 7 (+ ``variants/
   video_hash_formula8.pt`` / ``variants/video_hash_fixed_margin.pt`` when asked for; all
   start from the same stage 1 checkpoint);
 - ``*.metrics.jsonl`` per stage and ``starter_summary.json`` (timings, final metrics).

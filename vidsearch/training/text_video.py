@@ -1,9 +1,9 @@
-"""Seed 003 training: captioned procedural videos, symmetric InfoNCE, `train text-video`.
+"""Text-search heads training: captioned generated videos, symmetric InfoNCE.
 
-CPU budget: the frame encoder (from a seed 001 checkpoint when given) and the MiniLM text
-encoder are FROZEN (the patent fine-tunes CLIP; we cannot afford it on 2 cores), so frame
+CPU budget: the frame encoder (a semantic or copy-descriptor checkpoint) and the MiniLM
+text encoder are FROZEN (the patent fine-tunes CLIP; we cannot afford it on 2 cores), so frame
 features, token/global text features and keyword features are computed once and the
-seed 003 heads train on them. Losses (all symmetric InfoNCE over the batch):
+text-search heads train on them. Losses (all symmetric InfoNCE over the batch):
 text-conditioned score (fine + coarse) + stage 1 joint embedding + mean-pool baseline.
 Held-out split: the DataConfig validation seeds, every caption of each video.
 The checkpoint leaves out the text encoder: it is pinned to the MiniLM package files.
@@ -252,7 +252,7 @@ def _cached_features(model: TextVideoModel, cfg: TextVideoTrainConfig, train: Co
 
 def train_text_video(cfg: TextVideoTrainConfig, out: str | Path, *, resume: bool = False,
                      progress: bool = True) -> tuple[Checkpoint | None, dict[str, Any]]:
-    """Train the seed 003 heads; returns the last checkpoint and the held-out metrics."""
+    """Train the text-search heads; returns the last checkpoint and the held-out metrics."""
     from vidsearch.training.text_video_metrics import evaluate_text_video
 
     set_threads(cfg.num_threads)

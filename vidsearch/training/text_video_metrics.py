@@ -1,4 +1,4 @@
-"""Text -> video retrieval metrics on held-out captions (seed 003 ablations).
+"""Text -> video retrieval metrics on held-out captions (text-search ablations).
 
 Every held-out caption queries the held-out gallery. Variants, same model and data:
 (a) ``meanpool``: cos(mean-pooled temporal video feature, global text feature);
