@@ -62,12 +62,14 @@ def test_every_generated_video_has_tags_and_tags_vary() -> None:
 
 
 def test_titles_are_deterministic_and_mixed() -> None:
-    first = [tags.video_title(s, DURATION) for s in SEEDS]
-    assert first == [tags.video_title(s, DURATION) for s in SEEDS]
-    kinds = [tags.title_kind(s) for s in SEEDS]
+    kinds = [tags.title_kind(s) for s in range(2000)]
     for kind, share in tags.TITLE_SHARES.items():
-        assert kinds.count(kind) / len(kinds) == pytest.approx(share, abs=0.07)
-    for seed, kind, title in zip(SEEDS, kinds, first, strict=True):
+        assert kinds.count(kind) / len(kinds) == pytest.approx(share, abs=0.03)
+    seeds = range(40)
+    first = [tags.video_title(s, DURATION) for s in seeds]
+    assert first == [tags.video_title(s, DURATION) for s in seeds]
+    assert set(kinds[:40]) == set(tags.TITLE_SHARES)  # every kind checked below
+    for seed, kind, title in zip(seeds, kinds[:40], first, strict=True):
         clean = tags.video_title(seed, DURATION, "clean")
         if kind == "empty":
             assert title == ""
