@@ -13,6 +13,7 @@ from vidsearch.media.audio import decode_audio
 from vidsearch.media.mfcc import mfcc
 from vidsearch.media.subtitles import Cue, read_subtitles
 from vidsearch.media.synthetic_audio import (
+    BEATS_PER_S,
     TIMBRES,
     espeak_available,
     generate_video_with_sound,
@@ -21,6 +22,7 @@ from vidsearch.media.synthetic_audio import (
     shape_tone,
     speak,
 )
+from vidsearch.training.facts import describe_video
 
 SR = 16_000
 T = np.arange(2 * SR) / SR
@@ -66,12 +68,15 @@ def test_rhythm_follows_motion() -> None:
     assert rhythm((0.1, 0.01), 0.0) == "right" and rhythm((-0.1, 0.0), 0.0) == "left"
     assert rhythm((0.01, -0.1), 0.0) == "up" and rhythm((0.0, 0.1), 0.0) == "down"
     assert rhythm(STILL, 1.0) == "warble" and rhythm(STILL, 0.1) == "hum"
-    # Drift right at 0.1 frame heights/s: 2 + 30 * 0.1 = 5 beats per second.
-    assert _envelope_rate(shape_tone("disk", 0.15, (0.1, 0.0), 0.0, T)) == pytest.approx(5, abs=0.5)
+    for vel, pattern in (((0.1, 0.0), "right"), ((0.05, 0.0), "right"), ((0.0, -0.1), "up"),
+                         ((0.0, 0.1), "down")):  # one tempo per motion, whatever the speed
+        rate = _envelope_rate(shape_tone("disk", 0.15, vel, 0.0, T))
+        assert rate == pytest.approx(BEATS_PER_S[pattern], abs=0.5)
     hum = shape_tone("disk", 0.15, STILL, 0.0, T)
     rms = np.sqrt((hum.reshape(-1, 160) ** 2).mean(1))
     assert rms.std() < 0.05 * rms.mean()  # hovering: a steady hum (pulses vary by 50%+)
-    assert _envelope_rate(shape_tone("disk", 0.15, STILL, 1.0, T)) == pytest.approx(1.5, abs=0.5)
+    warble = _envelope_rate(shape_tone("disk", 0.15, STILL, 1.0, T))
+    assert warble == pytest.approx(BEATS_PER_S["warble"], abs=0.5)
     # Left: two hits a beat, so the envelope differs from right's at the same speed.
     right = shape_tone("rect", 0.15, (0.1, 0.0), 0.0, T)
     left = shape_tone("rect", 0.15, (-0.1, 0.0), 0.0, T)
@@ -88,21 +93,58 @@ def test_up_glides_up_and_down_glides_down() -> None:
     assert pitch_trend((0.0, -0.1)) > 0 > pitch_trend((0.0, 0.1))
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_sound_changes_at_the_scene_cuts(seed: int) -> None:
-    duration = 25.0
-    coeffs = mfcc(render_soundtrack(seed, duration))[:, 1:]
-    win = 100  # 1 s each side: several beats, so the rhythm averages out
-    centres = np.arange(win, len(coeffs) - win)
-    novelty = np.array([np.linalg.norm(coeffs[i - win : i].mean(0) - coeffs[i : i + win].mean(0))
-                        for i in centres])
-    cuts = [start for start, _ in synthetic._scene_bounds(seed, duration)[1:]
-            if start < duration - 1.0]
-    assert cuts
-    for cut in cuts:
-        near = np.abs(centres / 100 - cut) < 1.0
-        peak = centres[near][np.argmax(novelty[near])] / 100
-        assert peak == pytest.approx(cut, abs=0.15)
+def test_scene_sound_tells_main_shape_kind_and_motion() -> None:
+    """End to end over generated videos (two shapes and noise in every scene): the nearest
+    other scene by sound shares the main shape's kind, and its motion, far above chance."""
+    timbre, tempo, kinds, motions = [], [], [], []
+    for seed in range(50):
+        coeffs = mfcc(render_soundtrack(seed, 20.0))
+        for scene in describe_video(seed, 20.0):
+            part = coeffs[int(scene.start_s * 100) + 20 : int(scene.end_s * 100) - 20]
+            if len(part) < 200:
+                continue
+            energy = part[:, 0] - part[:, 0].mean()
+            lags = [energy[:-k] @ energy[k:] / (energy @ energy) for k in range(1, 80)]
+            timbre.append(np.concatenate([part[:, 1:].mean(0), part[:, 1:].std(0)]))
+            tempo.append(np.array(lags))
+            kinds.append(scene.shapes[0].kind)
+            motions.append(scene.shapes[0].motion)
+
+    def nearest_agrees(features: list[np.ndarray], labels: list[str | None]) -> tuple[float, float]:
+        keep = [i for i, label in enumerate(labels) if label is not None]
+        x = np.stack([features[i] for i in keep])
+        x = (x - x.mean(0)) / (x.std(0) + 1e-9)
+        y = np.array([labels[i] for i in keep])
+        d = ((x[:, None] - x[None]) ** 2).sum(-1)
+        np.fill_diagonal(d, np.inf)
+        chance = max(float(np.mean(y == v)) for v in set(y))
+        return float(np.mean(y[d.argmin(1)] == y)), chance
+
+    kind_hit, kind_chance = nearest_agrees(timbre, list(kinds))
+    motion_hit, motion_chance = nearest_agrees(tempo, motions)
+    assert kind_hit > 2.5 * kind_chance, (kind_hit, kind_chance)
+    assert motion_hit > motion_chance + 0.2, (motion_hit, motion_chance)
+
+
+def test_sound_changes_at_the_scene_cuts() -> None:
+    """At each cut sample the track dips (scenes are separate sounds, faded over 5 ms),
+    and the spectrum 1 s either side of a cut differs far more than elsewhere."""
+    ratios = []
+    for seed in range(6):
+        duration = 25.0
+        track = render_soundtrack(seed, duration)
+        coeffs = mfcc(track)[:, 1:]
+        win = 100  # 1 s each side: several beats, so the rhythm mostly averages out
+        change = np.array([np.linalg.norm(coeffs[i - win : i].mean(0) - coeffs[i : i + win].mean(0))
+                           for i in range(win, len(coeffs) - win)])
+        for start, _ in synthetic._scene_bounds(seed, duration)[1:]:
+            if start > duration - 1.0:
+                continue
+            cut = round(start * SR)
+            assert np.abs(track[cut - 2 : cut + 2]).max() < 0.01  # the dip is at the cut
+            ratios.append(change[round(start * 100) - win] / np.median(change))
+    assert len(ratios) >= 15
+    assert np.median(ratios) > 3.0 and np.mean(np.array(ratios) > 1.5) >= 0.8, sorted(ratios)
 
 
 def test_soundtrack_is_deterministic_and_differs_by_seed() -> None:

@@ -7,8 +7,8 @@ sounds its two largest shapes:
 - **timbre per shape kind** (pure tone for a disk, bell partials for a ring, square wave
   for a rectangle, ...), pitch by size (larger is lower), the largest shape louder;
 - **rhythm per motion**: a shape drifting right pulses once per beat, left twice, up
-  with a rising glide, down with a falling one, faster drift beats faster; a shape
-  without drift warbles when it spins and hums steadily when it hovers;
+  fast with a rising glide, down slowly with a falling one; a shape without drift
+  warbles when it spins and hums steadily when it hovers;
 - **cuts with the scenes**: the sound changes at the frame where the picture cuts, and
   every scene has its own background-noise colour and level;
 - optional **spoken narration** (Debian's ``espeak-ng``), mixed in by the caller.
@@ -43,10 +43,12 @@ TIMBRES: dict[str, tuple[tuple[float, float], ...]] = {
     "triangle": ((1.0, 1.0), (5.0, 0.8), (9.0, 0.3)),
     "cross": tuple((float(k), 1.0 / k) for k in range(1, 11)),
 }
+# One tempo per rhythm (not per speed), so a motion always sounds the same.
+BEATS_PER_S = {"right": 2.0, "left": 2.0, "up": 3.5, "down": 1.25, "warble": 5.0}
 _STILL_DRIFT = 0.02  # frame heights per second below which a shape has no direction
 _SPIN = 0.7  # radians per second above which a still shape is heard spinning
 _FADE_S = 0.005  # at a cut: short enough to be a cut, long enough not to click
-_LEVELS = (0.30, 0.15)  # largest and second-largest shape
+_LEVELS = (0.30, 0.12)  # largest and second-largest shape
 _NARRATION_LEVEL = 0.5
 
 
@@ -66,10 +68,9 @@ def shape_tone(kind: str, size: float, vel: tuple[float, float], spin: float,
     set by its ``size`` (radius in frame heights), in the rhythm of its motion."""
     f0 = 140.0 * 0.25 / size  # 0.08 (small) -> ~440 Hz, 0.25 (large) -> 140 Hz
     pattern = rhythm(vel, spin)
-    rate = 2.0 + 30.0 * float(np.hypot(*vel))  # beats per second
-    beat = (t * rate) % 1.0
+    beat = (t * BEATS_PER_S.get(pattern, 1.0)) % 1.0
     if pattern == "warble":
-        wobble = 1.5 * abs(spin)
+        wobble = BEATS_PER_S["warble"]
         freq = f0 * (1.0 + 0.04 * np.sin(2 * np.pi * wobble * t))
         envelope = 0.6 + 0.4 * np.sin(2 * np.pi * wobble * t)
     elif pattern == "hum":
