@@ -9,7 +9,7 @@ import pytest
 from vidsearch.media.audio import decode_audio
 from vidsearch.media.subtitles import read_subtitles
 from vidsearch.media.synthetic_audio import espeak_available
-from vidsearch.training import tags
+from vidsearch.training import captions, tags
 from vidsearch.training.facts import SceneFacts, ShapeFacts, describe_video
 
 SEEDS = range(300)
@@ -21,7 +21,7 @@ def test_vocabulary_size_and_kinds() -> None:
     assert 140 <= len({t.facts for t in canonical}) <= 170  # ~150 meanings
     assert len(tags.HOT_TAGS) >= 30 and len(tags.DISTRACTOR_TAGS) >= 10
     assert {t.text for t in tags.VOCABULARY} >= {"red", "ring", "red ring", "spinning",
-                                                 "striped background", "hoop", "large ring"}
+                                                 "striped background", "donut", "large ring"}
 
 
 def test_hot_tags_never_overlap_training_tags() -> None:
@@ -39,12 +39,27 @@ def test_hot_tags_never_overlap_training_tags() -> None:
             assert tag.facts in train_meanings  # a synonym of a trained atom
 
 
+def test_hot_synonyms_are_words_no_trained_text_head_has_seen() -> None:
+    def words(wording: captions.Wording) -> set[str]:
+        tables = (wording.shapes, wording.sizes, wording.motions, wording.textures)
+        return {w for table in tables for synonyms in table.values() for w in synonyms}
+
+    trained, held_out = words(captions.TRAIN), words(captions.HELD_OUT)
+    for fact, synonyms in tags.HOT_SYNONYMS.items():
+        for synonym in synonyms:
+            bare = synonym.removesuffix(" background")
+            assert bare not in trained, synonym
+            assert fact[0] == "colour" or bare in held_out, synonym
+    train_synonyms = {s for v in tags.TRAIN_SYNONYMS.values() for s in v}
+    assert not {s.removesuffix(" background") for s in train_synonyms} & held_out
+
+
 def test_ground_truth_follows_the_facts() -> None:
     red_ring = ShapeFacts("ring", "red", "large", "spinning")
     scene = SceneFacts(0.0, 5.0, "stripes", (red_ring, ShapeFacts("disk", "blue", None, None)))
     by_text = {t.text: t for t in tags.VOCABULARY}
     carried = {t.text for t in tags.VOCABULARY if tags.tag_matches(t, [scene])}
-    assert {"red", "ring", "red ring", "hoop", "crimson", "large ring", "ring spinning",
+    assert {"red", "ring", "red ring", "donut", "crimson", "large ring", "ring spinning",
             "striped background", "blue disk", "disk", "spinning"} <= carried
     assert "red disk" not in carried and "blue ring" not in carried  # bound to one shape
     assert "disk spinning" not in carried  # the disk's motion is not stated

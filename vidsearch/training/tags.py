@@ -12,7 +12,7 @@ The vocabulary (~150 canonical tags and their synonyms) is split three ways:
 - ``train``: the only tags training may use as labels or negatives;
 - ``hot``: held out, the "hot topics" a live library gains after training: unseen
   compositions ("purple ring" when purple and ring were only seen apart) and unseen
-  synonyms ("hoop" for ring); a test keeps them disjoint from ``train``;
+  synonyms ("donut" for ring); a test keeps them disjoint from ``train``;
 - ``distractor``: plausible tags that match no generated video ("dog", "sunset"),
   to measure how often a model suggests something that is not there.
 
@@ -77,15 +77,17 @@ TRAIN_SYNONYMS: dict[Fact, tuple[str, ...]] = {
     ("motion", "spinning"): ("rotating",), ("motion", "hovering"): ("still",),
     ("texture", "stripes"): ("stripy background",), ("texture", "checker"): ("chequered",),
 }
+# Held-out wording of the captions (``captions.HELD_OUT``): no trained text head has seen
+# these words (a test checks), plus colour words no caption uses.
 HOT_SYNONYMS: dict[Fact, tuple[str, ...]] = {
-    ("shape", "ring"): ("hoop",), ("shape", "ellipse"): ("oval",),
-    ("shape", "triangle"): ("wedge",), ("shape", "disk"): ("dot",),
+    ("shape", "ring"): ("donut",), ("shape", "ellipse"): ("egg shape",),
+    ("shape", "triangle"): ("three-sided shape",), ("shape", "disk"): ("disc",),
     ("colour", "red"): ("crimson",), ("colour", "purple"): ("violet",),
     ("colour", "blue"): ("azure",), ("colour", "pink"): ("magenta",),
     ("size", "large"): ("huge",), ("size", "small"): ("tiny",),
-    ("motion", "spinning"): ("whirling",), ("motion", "moving up"): ("rising",),
-    ("motion", "moving down"): ("falling",), ("motion", "hovering"): ("floating in place",),
-    ("texture", "sines"): ("rippled background",), ("texture", "cells"): ("mosaic background",),
+    ("motion", "spinning"): ("twirling in place",), ("motion", "moving up"): ("rising",),
+    ("motion", "moving down"): ("sinking",), ("motion", "hovering"): ("floating in place",),
+    ("texture", "sines"): ("undulating background",), ("texture", "cells"): ("mosaic background",),
 }
 DISTRACTORS = ("dog", "cat", "sunset", "beach", "city street", "guitar", "piano music",
                "football", "cooking", "car", "crowd", "forest", "snow", "text on screen")
