@@ -22,7 +22,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PHOTO_PACKAGES := gnome-backgrounds mate-backgrounds plasma-workspace-wallpapers ukui-wallpapers lomiri-wallpapers
 
-.PHONY: help venv models export sample run serve serve-triton test lint layout imports bench protos clean promtool photos copy-release text-release bench-data k8s-check loadtest
+.PHONY: help venv models export sample run serve serve-triton test lint layout imports bench protos clean promtool photos copy-release text-release bench-data speech k8s-check loadtest
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -109,6 +109,12 @@ bench-data: ## install Debian opencv-doc (real videos and photos for `vidsearch 
 	  $(SUDO) apt-get install -y -q --no-install-recommends opencv-doc || \
 	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends opencv-doc; }
 
+# Spoken narration over some generated videos (tag suggestion data, media.synthetic_audio).
+speech: ## install Debian espeak-ng (narration of generated videos) if absent
+	@command -v espeak-ng >/dev/null || \
+	  $(SUDO) apt-get install -y -q --no-install-recommends espeak-ng || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends espeak-ng; }
+
 k8s-check: venv promtool ## render + validate k8s/ (kubernetes-validate --strict, yamllint, promtool)
 	bash scripts/k8s_check.sh
 
@@ -123,7 +129,7 @@ layout:
 imports: venv layout ## check the import-linter contracts of pyproject.toml (arrows one way)
 	cd $(LAYOUT) && $(CURDIR)/$(VENV)/bin/lint-imports --no-cache $(CURDIR)/pyproject.toml
 
-test: venv promtool photos bench-data imports ## run the test suite (real gRPC, Triton, Qdrant Edge, PyAV, Prometheus)
+test: venv promtool photos bench-data speech imports ## run the test suite (real gRPC, Triton, Qdrant Edge, PyAV, Prometheus)
 	bash scripts/k8s_check.sh --no-tests
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 

@@ -63,7 +63,8 @@ def source_name(source: Source) -> str:
     return str(source) if isinstance(source, str | Path) else "the uploaded data"
 
 
-def _open(source: Source) -> av.container.InputContainer:
+def open_container(source: Source) -> av.container.InputContainer:
+    """Open ``source`` for reading; every failure is a :class:`MediaError` naming it."""
     if isinstance(source, bytes | bytearray):
         if not source:
             raise EmptyMediaError(f"{SOURCE} is empty (0 bytes)", source_name(source))
@@ -107,7 +108,8 @@ def _video_stream(container: av.container.InputContainer, name: str) -> av.video
     return stream
 
 
-def _duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
+def stream_duration(container: av.container.InputContainer, stream: av.stream.Stream) -> float:
+    """Declared duration (s) of ``stream``, else of the container, else 0."""
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
     if container.duration is not None:
@@ -117,12 +119,12 @@ def _duration(container: av.container.InputContainer, stream: av.video.stream.Vi
 
 def probe_video(source: Source) -> VideoProbe:
     """Read the header only: duration, size, rate and codec."""
-    container = _open(source)
+    container = open_container(source)
     try:
         stream = _video_stream(container, source_name(source))
         rate = stream.average_rate or stream.guessed_rate
         return VideoProbe(
-            duration_s=_duration(container, stream),
+            duration_s=stream_duration(container, stream),
             width=int(stream.codec_context.width),
             height=int(stream.codec_context.height),
             fps=float(rate) if rate else 0.0,
@@ -165,7 +167,7 @@ def iter_frames(
         raise ValueError(f"fps must be positive, got {fps}")
     name = source_name(source)
     started = time.monotonic()
-    container = _open(source)
+    container = open_container(source)
     try:
         stream = _video_stream(container, name)
         width, height = stream.codec_context.width, stream.codec_context.height
@@ -175,7 +177,7 @@ def iter_frames(
                 "per frame — downscale the video first",
                 name,
             )
-        declared = _duration(container, stream)
+        declared = stream_duration(container, stream)
         if max_duration_s is not None and declared > max_duration_s:
             raise MediaLimitError(
                 f"{SOURCE} lasts {declared:.0f} s; the limit is {max_duration_s:.0f} s — "

@@ -21,9 +21,13 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from vidsearch.media import errors
+from vidsearch.media.audio import decode_audio
 from vidsearch.media.decode import DecodedVideo, ResizeMode, Source, decode_video, source_name
 from vidsearch.media.errors import SOURCE
+from vidsearch.media.mfcc import SAMPLE_RATE
 
 DEFAULT_MEMORY_LIMIT_BYTES = 2 * 1024**3
 _INTERRUPT_POLL_S = 0.05
@@ -55,7 +59,7 @@ def _limit(kind: int, value: int) -> None:
     resource.setrlimit(kind, (value, hard))
 
 
-def _child(conn: Connection, target: Callable[..., DecodedVideo], source: Source,
+def _child(conn: Connection, target: Callable[..., Any], source: Source,
            kwargs: dict[str, Any], memory: int | None, cpu_s: int | None) -> None:  # fmt: skip
     """Runs in the sandbox: limits first, then decode; the answer goes back over ``conn``."""
     try:
@@ -119,8 +123,6 @@ def sandboxed_decode_video(
     child is killed and the exception propagates."""
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
-    if not isinstance(source, str | Path | bytes | bytearray):
-        source = source.read()
     kwargs = {
         "fps": fps,
         "size": size,
@@ -130,6 +132,34 @@ def sandboxed_decode_video(
         "max_duration_s": max_duration_s,
         "timeout_s": timeout_s,
     }
+    decoded: DecodedVideo = _run_in_child(_target, source, kwargs, timeout_s,
+                                          memory_limit_bytes, interrupt)
+    return decoded
+
+
+def sandboxed_decode_audio(
+    source: Source,
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    max_duration_s: float | None = 600.0,
+    timeout_s: float | None = None,
+    memory_limit_bytes: int | None = DEFAULT_MEMORY_LIMIT_BYTES,
+    interrupt: Callable[[], None] | None = None,
+) -> np.ndarray:
+    """:func:`media.audio.decode_audio` in a child process, bounded like the frames."""
+    kwargs = {"sample_rate": sample_rate, "max_duration_s": max_duration_s,
+              "timeout_s": timeout_s}
+    sound: np.ndarray = _run_in_child(decode_audio, source, kwargs, timeout_s,
+                                      memory_limit_bytes, interrupt)
+    return sound
+
+
+def _run_in_child(target: Callable[..., Any], source: Source, kwargs: dict[str, Any],
+                  timeout_s: float | None, memory_limit_bytes: int | None,
+                  interrupt: Callable[[], None] | None) -> Any:
+    """``target(source, **kwargs)`` in a fresh child under the limits; its result or error."""
+    if not isinstance(source, str | Path | bytes | bytearray):
+        source = source.read()
     name = source_name(source)
     grace = _GRACE_S if timeout_s is None else min(_GRACE_S, max(1.0, timeout_s))
     cpu_s = None if timeout_s is None else int(timeout_s + grace) + 1
@@ -137,7 +167,7 @@ def sandboxed_decode_video(
     receiver, sender = ctx.Pipe(duplex=False)
     process = ctx.Process(
         target=_child,
-        args=(sender, _target, source, kwargs, memory_limit_bytes, cpu_s),
+        args=(sender, target, source, kwargs, memory_limit_bytes, cpu_s),
         daemon=True,
     )
     process.start()
@@ -160,8 +190,7 @@ def sandboxed_decode_video(
             ) from None
         if kind != "ok":
             _raise_from_child(kind, payload, name, memory_limit_bytes)
-        decoded: DecodedVideo = payload
-        return decoded
+        return payload
     finally:
         receiver.close()
         if process.is_alive():

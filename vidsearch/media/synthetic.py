@@ -15,12 +15,17 @@ Seed ranges keep material disjoint: training never sees benchmark videos.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
+import av.subtitles.stream
 import numpy as np
+from av.subtitles.subtitle import SubtitleSet
+
+from vidsearch.media.subtitles import ASS_HEADER, Cue
 
 TRAIN_SEEDS = 0  # training videos use seeds [0, 1_000_000)
 BENCH_REFERENCE_SEEDS = 1_000_000  # benchmark references use [1_000_000, 2_000_000)
@@ -330,11 +335,16 @@ def write_video(
     bit_rate: int | None = None,
     pix_fmt: str = "yuv420p",
     preset: str = "veryfast",
+    audio: np.ndarray | None = None,
+    sample_rate: int = 16_000,
+    subtitles: Sequence[Cue] = (),
 ) -> Path:
     """Encode uint8 RGB frames [T, H, W, 3] into a real video file with PyAV.
 
     ``bit_rate`` (bits/s) overrides ``crf`` for constant-bitrate re-encodes (the
-    low-bitrate copy transform). yuv420p needs even width and height.
+    low-bitrate copy transform). yuv420p needs even width and height. ``audio`` (mono
+    float [samples] in [-1, 1] at ``sample_rate``) adds an AAC sound track; ``subtitles``
+    a text subtitle stream (mov_text in MP4, SubRip elsewhere).
     """
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be uint8 [T,H,W,3], got {frames.dtype} {frames.shape}")
@@ -357,11 +367,68 @@ def write_video(
         stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
         if bit_rate is not None:
             stream.bit_rate = int(bit_rate)
+        # Every stream is added before the first packet: the container header lists them.
+        sound = _audio_stream(container, sample_rate) if audio is not None else None
+        text = _subtitle_stream(container, path.suffix.lower() in (".mp4", ".mov")) \
+            if subtitles else None
         for arr in frames:
             frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
+        if sound is not None and audio is not None:
+            _mux_audio(container, sound, audio)
+        if text is not None:
+            _mux_subtitles(container, text, subtitles)
     return path
+
+
+def _audio_stream(container: av.container.OutputContainer, sample_rate: int) -> av.AudioStream:
+    stream = container.add_stream("aac", rate=sample_rate, layout="mono")
+    assert isinstance(stream, av.AudioStream)  # add_stream is typed as any stream kind
+    return stream
+
+
+def _mux_audio(container: av.container.OutputContainer, stream: av.AudioStream,
+               audio: np.ndarray) -> None:
+    """Encode a mono float signal as AAC, 1024 samples (one AAC frame) at a time."""
+    if audio.ndim != 1:
+        raise ValueError(f"audio must be mono [samples], got shape {audio.shape}")
+    sample_rate = stream.rate
+    signal = np.clip(audio, -1.0, 1.0).astype(np.float32)
+    step = 1024  # the AAC frame size
+    for start in range(0, len(signal), step):
+        frame = av.AudioFrame.from_ndarray(signal[None, start : start + step], format="fltp",
+                                           layout="mono")
+        frame.sample_rate, frame.pts = sample_rate, start
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))
+
+
+_SUBTITLE_TIME_BASE = Fraction(1, 1000)  # cue times in milliseconds
+
+
+def _subtitle_stream(container: av.container.OutputContainer,
+                     mp4: bool) -> av.subtitles.stream.SubtitleStream:
+    stream = container.add_stream("mov_text" if mp4 else "subrip")
+    assert isinstance(stream, av.subtitles.stream.SubtitleStream)
+    stream.codec_context.subtitle_header = ASS_HEADER
+    stream.time_base = _SUBTITLE_TIME_BASE
+    return stream
+
+
+def _mux_subtitles(container: av.container.OutputContainer,
+                   stream: av.subtitles.stream.SubtitleStream, cues: Sequence[Cue]) -> None:
+    """Mux text cues (times in milliseconds)."""
+    for index, cue in enumerate(cues):
+        start, end = round(cue.start_s * 1000), round(cue.end_s * 1000)
+        event = f"{index},0,Default,,0,0,0,,{cue.text}".encode()
+        packet = stream.codec_context.encode_subtitle(
+            SubtitleSet.create(text=event, start=0, end=end - start, pts=start)
+        )
+        packet.stream, packet.time_base = stream, _SUBTITLE_TIME_BASE
+        packet.pts = packet.dts = start
+        packet.duration = end - start
+        container.mux(packet)
 
 
 def generate_video_file(
