@@ -1,8 +1,8 @@
 """A user's text search through the real gRPC server finds the video a sentence describes.
 
 Ten videos of the text test split (seeds never trained on) are written as H.264 files and
-indexed through the SDK; each is then searched for with a held-out sentence (wording the
-training captions never use). The shipped text model runs in ONNX Runtime, the index in
+indexed through the SDK; each is then searched for with its five held-out sentences (wording
+the training captions never use). The shipped text model runs in ONNX Runtime, the index in
 Qdrant Edge."""
 
 from __future__ import annotations
@@ -35,12 +35,13 @@ def client(text_server: Any, tmp_path_factory: pytest.TempPathFactory) -> VideoS
 def test_held_out_sentences_find_their_videos(client: VideoSearchClient) -> None:
     ranks = []
     for seed in SEEDS:
-        sentence = held_out_captions(seed, DURATION)[0]
-        hits = client.search_text(sentence, top_k=10, candidates=10).hits
-        ids = [h.video.video_id for h in hits]
-        ranks.append(ids.index(f"video-{seed}") + 1 if f"video-{seed}" in ids else 11)
-    # Chance puts the truth first once in ten and at mean rank 5.5. The shipped model is
-    # well above that but far from the issue's target (R@1 >= 0.5 over 200 videos, see
-    # BENCHMARKS.md "Text → video"): this floor catches a model or serving regression.
-    assert sum(r == 1 for r in ranks) >= 3, ranks
-    assert sum(ranks) / len(ranks) <= 4.0, ranks
+        for sentence in held_out_captions(seed, DURATION):  # 4 paraphrases + 1 short query
+            hits = client.search_text(sentence, top_k=10, candidates=10).hits
+            ids = [h.video.video_id for h in hits]
+            ranks.append(ids.index(f"video-{seed}") + 1 if f"video-{seed}" in ids else 11)
+    # Chance puts the truth first for 5 of the 50 queries, at mean rank 5.5. The shipped
+    # model (measured: 21 of 50 first, mean rank 2.2) is well above that but short of the
+    # issue's target over 200 videos (BENCHMARKS.md "Text → video"): these floors catch a
+    # model or serving regression.
+    assert sum(r == 1 for r in ranks) >= 15, ranks
+    assert sum(ranks) / len(ranks) <= 3.0, ranks
