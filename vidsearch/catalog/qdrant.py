@@ -48,7 +48,6 @@ from vidsearch.catalog.base import (
 )
 from vidsearch.catalog.point_store import PointStore, ScoredPoint, generation_of, match
 from vidsearch.catalog.snapshot_chunks import StoredPoint
-from vidsearch.catalog.tags import TagLibrary
 from vidsearch.catalog.snapshots import (
     CatalogNotEmptyError,
     Progress,
@@ -58,6 +57,7 @@ from vidsearch.catalog.snapshots import (
     load_archive,
     write_snapshot,
 )
+from vidsearch.catalog.tags import TagLibrary
 from vidsearch.catalog.visibility import (
     RawFrameHit,
     ReadWriteLock,

@@ -8,8 +8,8 @@ ordering, so ``flush`` has nothing left to do.
 ``<prefix>_keyframes`` is created before ``<prefix>_videos``, and the videos
 collection is what marks a catalog as existing, so a set-up interrupted half-way is
 finished by the next start. The tag library is ``<prefix>_tags``, opened on its own
-(its vector size is the tag encoder's) and left alone by a restore. Creation tolerates a concurrent creator (several serving
-pods starting together).
+(its vector size is the tag encoder's) and left alone by a restore. Creation tolerates
+a concurrent creator (several serving pods starting together).
 """
 
 from __future__ import annotations

@@ -36,7 +36,6 @@ import numpy as np
 from vidsearch.catalog.base import (
     HASH_BITS,
     IncompatibleModelError,
-    TagFeature,
     TextFeatures,
     VideoInfo,
     VideoRecord,
