@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -191,8 +190,8 @@ class SuggestContext:
     version: int
     top_k: int
     max_distance: float | None
-    video_id: str = ""
-    path: Path | None = None
+    video_id: str = ""  # an indexed video, or
+    path: Path = field(default_factory=Path)  # an upload (when video_id is "")
     budget: RequestBudget = field(default_factory=RequestBudget.unlimited)
     decoded: DecodedFrames | None = None
     feature: TagFeature | None = None
@@ -336,8 +335,8 @@ class TagService:
         library = self.library()
         ctx = SuggestContext(version=self._current or self.models.version(),
                              top_k=check_in("top_k", top_k, 10, 1, MAX_TOP_K),
-                             max_distance=max_distance, video_id=video_id, path=path,
-                             budget=budget or RequestBudget.unlimited())
+                             max_distance=max_distance, video_id=video_id,
+                             path=path or Path(), budget=budget or RequestBudget.unlimited())
         feature: list[Stage[SuggestContext]]
         if path is not None:
             feature = [DecodeStage(self._decoder()), UploadTagFeature(self.models)]

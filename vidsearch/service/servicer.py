@@ -40,9 +40,9 @@ from vidsearch.service.convert import (
     int_in,
     options_from_proto,
     search_to_proto,
+    tag_to_proto,
     text_options_from_proto,
     text_search_to_proto,
-    tag_to_proto,
     video_to_proto,
 )
 from vidsearch.service.errors import ServiceError, invalid_argument, media_named, to_status
