@@ -144,7 +144,7 @@ class VideoSearchServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def SuggestTags(self, request_iterator, context):
-        """Tags (seed 004): a live tag library, embedded by the served tag encoder and compared
+        """Tag suggestions: a live tag library, embedded by the served tag encoder and compared
         with videos' tag features. A tag written by UpsertTags is used by the very next
         request, a deleted one never again; no restart, no retraining. FAILED_PRECONDITION
         when the server serves no tag (or text) models.
