@@ -3,6 +3,8 @@ called through raw gRPC stubs; the tag models are the text-model placeholder."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,11 +13,13 @@ from typing import Any
 import grpc
 import numpy as np
 import pytest
-from vidsearch_client import VideoSearchClient
+from vidsearch_client import AsyncVideoSearchClient, VideoSearchClient
 from vidsearch_client.v1 import vidsearch_pb2 as pb
 from vidsearch_client.v1 import vidsearch_pb2_grpc as pb_grpc
 
+from vidsearch.cli import main as cli_main
 from vidsearch.media.corpus import BenchmarkManifest
+from vidsearch.metrics import REGISTRY
 from vidsearch.orchestrator.tags import PLACEHOLDER_BASE
 
 VOCABULARY = ["red circle", "blue square", "green triangle", "striped background",
@@ -149,6 +153,44 @@ def test_tag_videos_resumes_where_it_stopped(
     assert list(got.video.tags) == list(video.tags) and len(video.tags) == 2
     found = stub.FindVideosByTag(pb.FindVideosByTagRequest(tag=video.tags[0]), timeout=30)
     assert video.video_id in [v.video_id for v in found.videos]
+
+
+def test_the_sdk_and_the_cli_speak_tags(
+    text_server: Any, indexed: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = VideoSearchClient(text_server.target, timeout=120)
+    client.add_tags(VOCABULARY)
+    assert client.add_tags(["sdk only tag"], source="sdk") == 1
+    found = client.suggest_tags(indexed[2], top_k=100)
+    assert "sdk only tag" in [s.tag.text for s in found.tags]
+
+    async def from_async() -> tuple[list[str], list[str]]:
+        async with AsyncVideoSearchClient(text_server.target, timeout=120) as aio:
+            suggested = await aio.suggest_tags(indexed[2], top_k=100)
+            missing = await aio.delete_tags(["sdk only tag", "not there"])
+            return [s.tag.text for s in suggested.tags], missing
+
+    texts, missing = asyncio.run(from_async())
+    assert texts == [s.tag.text for s in found.tags] and missing == ["not there"]
+    assert "sdk only tag" not in [s.tag.text for s in client.suggest_tags(indexed[2]).tags]
+
+    target = ["--target", text_server.target, "--json"]
+    assert cli_main(["tags", "add", "cli tag", *target]) == 0
+    assert json.loads(capsys.readouterr().out) == {"added": 1, "replaced": 0}
+    assert cli_main(["tags", "suggest", indexed[2], "--top-k", "100", *target]) == 0
+    suggested = json.loads(capsys.readouterr().out)
+    assert "cli tag" in [s["tag"]["text"] for s in suggested["tags"]]
+    assert cli_main(["tags", "ls", "--page-size", "1000", *target]) == 0
+    assert "cli tag" in [t["text"] for t in json.loads(capsys.readouterr().out)["tags"]]
+    assert cli_main(["tags", "rm", "cli tag", *target]) == 0
+    assert json.loads(capsys.readouterr().out) == {"deleted": 1, "missing": []}
+    # Every tag stage was timed into the stage histogram, like the other pipelines.
+    for pipeline, stage in (("suggest_tags", "stored_tag_feature"),
+                            ("suggest_tags", "nearest_tags"), ("upsert_tags", "tag_encode"),
+                            ("upsert_tags", "tag_write"), ("index", "tag_feature")):
+        count = REGISTRY.get_sample_value("vidsearch_stage_seconds_count",
+                                          {"pipeline": pipeline, "stage": stage})
+        assert count and count > 0, (pipeline, stage)
 
 
 def test_suggest_tags_with_ten_thousand_tags_against_numpy(
