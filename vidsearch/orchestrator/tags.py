@@ -219,7 +219,7 @@ class StoredTagFeature:
                 f"a tag feature of tag model version {feature.model_version}")
             raise InvalidRequestError(
                 f"video {ctx.video_id!r} has {have}, not one of version {ctx.version}: index "
-                "it again (IndexVideo, or `vidsearch reindex`), or upload it instead")
+                "it again (IndexVideo, `vidsearch index`), or upload it instead")
         ctx.feature = feature
 
 
