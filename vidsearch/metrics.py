@@ -42,7 +42,7 @@ STAGE_SECONDS = Histogram(
     "vidsearch_stage_seconds",
     "Wall time of one stage of a pipeline: index, search_texture (near-duplicate search), "
     "search_duration (duration matching), search_keyframe (key-frame matching), "
-    "search_text (text search), recommend.",
+    "search_text (text search), recommend, suggest_tags and upsert_tags (tag suggestions).",
     labelnames=("pipeline", "stage"),
     buckets=_BUCKETS,
     registry=REGISTRY,

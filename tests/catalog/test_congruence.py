@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from vidsearch.catalog import Catalog, KeyFrame
+from vidsearch.catalog import Catalog, KeyFrame, QdrantCatalog
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # local mode: "no effect" notes
 
@@ -131,3 +131,50 @@ def test_edge_and_local_mode_give_the_same_answers(make_backend: Any, mk: Any) -
     assert "v3" not in str(on_edge) and "ghost" not in str(on_edge)
     assert set(on_edge["key-frame vectors"]) == {"v0", "v1"}
     assert on_edge["stats"].videos == 5 and on_edge["stats"].model_versions == (1,)
+
+
+def tag_workload(catalog: Catalog, mk: Any) -> dict[str, Any]:
+    """The tag library's writes and reads; vectors random, so no ties at any cut-off."""
+    from vidsearch.catalog.tags import TagVector
+
+    assert isinstance(catalog, QdrantCatalog)
+    tags = catalog.tag_library(6)
+
+    def unit() -> np.ndarray:
+        v = mk.rng.normal(size=6).astype(np.float32)
+        return np.asarray(v / np.linalg.norm(v), dtype=np.float32)
+
+    vectors = {f"tag {i}": unit() for i in range(30)}
+    added = tags.upsert([TagVector(t, v, 1 if i % 7 else 2, "feed")
+                         for i, (t, v) in enumerate(vectors.items())])
+    replaced = tags.upsert([TagVector("tag 1", unit(), 1)])
+    deleted = tags.delete(["tag 2", "tag 99"])
+    query = unit()
+    pages, token = [], ""
+    while True:
+        page, token = tags.page(7, token)
+        pages.append([(t.text, t.model_version) for t in page])
+        if not token:
+            break
+    return {
+        "added": added, "replaced": replaced, "deleted": deleted,
+        "nearest 5": [(h.tag.text, h.distance) for h in tags.nearest(query, limit=5,
+                                                                      model_version=1)],
+        "within 0.8": [(h.tag.text, h.distance) for h in tags.nearest(
+            query, limit=30, model_version=1, max_distance=0.8)],
+        "version 2": [h.tag.text for h in tags.nearest(query, limit=30, model_version=2)],
+        "pages": pages,
+        "stale": sorted(t.text for batch in tags.stale(1) for t in batch),
+        "count": tags.count(),
+    }
+
+
+def test_the_tag_library_gives_the_same_answers_on_both_stores(make_backend: Any, mk: Any) -> None:
+    edge, local = make_backend("edge", "edge"), make_backend("local", "local")
+    on_edge = tag_workload(edge.open(), type(mk)(seed=11))
+    on_local = tag_workload(local.open(), type(mk)(seed=11))
+    for name in on_edge:
+        assert_congruent(on_edge[name], on_local[name], name)
+    assert on_edge["replaced"] == [False] and on_edge["deleted"] == [True, False]
+    assert len(on_edge["nearest 5"]) == 5 and on_edge["version 2"] and on_edge["count"] == 29
+    assert 0 < len(on_edge["within 0.8"]) < 25

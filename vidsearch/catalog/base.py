@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from vidsearch.deadline import RequestBudget
+
+if TYPE_CHECKING:
+    from vidsearch.catalog.tags import TagLibrary
 
 HASH_BITS = 128
 
@@ -68,6 +71,15 @@ class TextFeatures:
 
 
 @dataclass(frozen=True)
+class TagFeature:
+    """A video's vector in the tag encoder's space, computed at index time and stored with
+    the video, so tags are suggested for an indexed video without decoding it again."""
+
+    vector: np.ndarray  # (E,) float32
+    model_version: int  # the tag encoder version whose space it is in
+
+
+@dataclass(frozen=True)
 class VideoRecord:
     """Everything stored for one indexed video."""
 
@@ -79,6 +91,7 @@ class VideoRecord:
     keyframes: Sequence[KeyFrame] = ()
     embedding: np.ndarray | None = None  # recommendation embedding
     text: TextFeatures | None = None  # text-search features for SearchByText
+    tag_feature: TagFeature | None = None  # for SuggestTags by video id
     title: str = ""
     tags: tuple[str, ...] = ()
     source: str = ""
@@ -212,6 +225,23 @@ class Catalog(Protocol):
 
     def nearest_by_embedding(self, video_id: str, limit: int) -> list[tuple[VideoInfo, float]]:
         """Recommendations: the videos most similar (cosine) to an indexed one, itself excluded."""
+        ...
+
+    def tag_library(self, dim: int) -> TagLibrary:
+        """The live tag library beside this catalog (``dim``: the tag encoder's size)."""
+        ...
+
+    def tag_feature(self, video_id: str) -> TagFeature | None:
+        """The tag feature stored with an indexed video (None: it has none);
+        VideoNotFoundError when the id is not indexed."""
+        ...
+
+    def set_video_tags(self, video_id: str, tags: Sequence[str]) -> None:
+        """Replace an indexed video's tags (VideoNotFoundError when not indexed)."""
+        ...
+
+    def videos_with_tag(self, tag: str, limit: int) -> list[VideoInfo]:
+        """Up to ``limit`` indexed videos carrying ``tag``."""
         ...
 
     def has_text_vectors(self) -> bool:

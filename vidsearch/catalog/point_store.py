@@ -8,8 +8,9 @@ a directory) and ``ClientPointStore`` (qdrant-client: a Qdrant cluster or local 
 
 Requests are written in qdrant-client's own models (``Filter``, ``QueryRequest``), the
 documented Qdrant query language; points are plain ``StoredPoint`` values, the same unit
-a backup archive holds. A store is named by its role (``schema.VIDEOS`` or
-``schema.KEYFRAMES``); the adapter knows where it lives.
+a backup archive holds. A store is named by its role (``schema.VIDEOS``,
+``schema.KEYFRAMES``, or ``schema.TAGS`` once ``open_tags`` opened the tag library);
+the adapter knows where it lives.
 """
 
 from __future__ import annotations
@@ -58,8 +59,14 @@ class PointStore(Protocol):
         """Create what is missing of both stores, with these vector sizes."""
         ...
 
+    def open_tags(self, dim: int) -> None:
+        """Attach to (or create) the tag library store, with ``dim``-sized cosine vectors
+        ``schema.VEC_TAG``; IncompatibleModelError if it holds another size. Cheap once open
+        (a restore may close it: callers call it before each use)."""
+        ...
+
     def drop(self) -> None:
-        """Delete both stores (a restore in place recreates them)."""
+        """Delete both catalog stores, not the tag library (a restore recreates them)."""
         ...
 
     def ping(self) -> None:

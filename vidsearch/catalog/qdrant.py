@@ -39,6 +39,7 @@ from vidsearch.catalog.base import (
     CatalogStats,
     CatalogUnavailableError,
     KeyFrameHit,
+    TagFeature,
     TextCandidate,
     VideoCandidate,
     VideoInfo,
@@ -56,6 +57,7 @@ from vidsearch.catalog.snapshots import (
     load_archive,
     write_snapshot,
 )
+from vidsearch.catalog.tags import TagLibrary
 from vidsearch.catalog.visibility import (
     RawFrameHit,
     ReadWriteLock,
@@ -455,6 +457,50 @@ class QdrantCatalog:
             )
             [hits] = self.store.query_batch(sc.VIDEOS, [request])
             return [(sc.info_from_payload(h.payload), h.score) for h in hits]
+
+    # -- tags (seed 004) -------------------------------------------------------------
+
+    def tag_library(self, dim: int) -> TagLibrary:
+        """The live tag library beside this catalog, on the same engine."""
+        return TagLibrary(self.store, dim)
+
+    def tag_feature(self, video_id: str) -> TagFeature | None:
+        """The tag feature stored with an indexed video (None: indexed without one)."""
+        with self._lock.reading(), self._using("reading a tag feature"):
+            found = [] if self._dims is None else self.store.retrieve(
+                sc.VIDEOS, [sc.video_point_id(video_id)],
+                payload=[sc.P_TAG_FEATURE, sc.P_TAG_FEATURE_VERSION], vectors=False)
+        if not found:
+            raise VideoNotFoundError(video_id)
+        payload = found[0].payload
+        if sc.P_TAG_FEATURE not in payload:
+            return None
+        return TagFeature(np.asarray(payload[sc.P_TAG_FEATURE], dtype=np.float32),
+                          int(payload[sc.P_TAG_FEATURE_VERSION]))
+
+    def set_video_tags(self, video_id: str, tags: Sequence[str]) -> None:
+        """Replace an indexed video's tags: its point (the commit marker) is rewritten whole
+        with the same generation, so a crash leaves the old tags or the new ones."""
+        with self._lock.writing(), self._using(f"tagging {video_id}"):
+            point = sc.video_point_id(video_id)
+            found = [] if self._dims is None else self.store.retrieve(
+                sc.VIDEOS, [point], payload=True, vectors=True)
+            if not found:
+                raise VideoNotFoundError(video_id)
+            payload = {**found[0].payload, sc.F_TAGS: list(tags)}
+            self.store.upsert(sc.VIDEOS, [StoredPoint(point, found[0].vectors, payload)])
+            self.store.flush(sc.VIDEOS)
+
+    def videos_with_tag(self, tag: str, limit: int) -> list[VideoInfo]:
+        """Indexed videos carrying ``tag`` (exact text), in the store's order."""
+        sc.check_limits(limit)
+        with self._lock.reading(), self._using("finding videos by tag"):
+            if self._dims is None:
+                return []
+            request = m.ScrollRequest(limit=limit, filter=m.Filter(must=[match(sc.F_TAGS, tag)]),
+                                      with_payload=sc.INFO_FIELDS, with_vector=False)
+            points, _ = self.store.scroll(sc.VIDEOS, request)
+        return [sc.info_from_payload(p.payload) for p in points]
 
     def has_text_vectors(self) -> bool:
         """Whether this catalog stores text vectors (fixed when it is created)."""

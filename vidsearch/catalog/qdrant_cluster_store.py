@@ -7,8 +7,9 @@ ordering, so ``flush`` has nothing left to do.
 
 ``<prefix>_keyframes`` is created before ``<prefix>_videos``, and the videos
 collection is what marks a catalog as existing, so a set-up interrupted half-way is
-finished by the next start. Creation tolerates a concurrent creator (several serving
-pods starting together).
+finished by the next start. The tag library is ``<prefix>_tags``, opened on its own
+(its vector size is the tag encoder's) and left alone by a restore. Creation tolerates
+a concurrent creator (several serving pods starting together).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ _NO_GRAPH = m.HnswConfigDiff(m=0)
 _INDEXES = {
     sc.VIDEOS: {
         sc.F_VIDEO_ID: m.PayloadSchemaType.KEYWORD,
+        sc.F_TAGS: m.PayloadSchemaType.KEYWORD,  # finding videos by tag
         sc.F_MODEL_VERSION: m.PayloadSchemaType.INTEGER,
         sc.F_TEXT_VERSION: m.PayloadSchemaType.INTEGER,
     },
@@ -178,7 +180,8 @@ class ClientPointStore:
         self.topology = topology or Topology()
         self.owns_client = owns_client
         self.location = location  # the URL or folder, for messages
-        self.names = {store: f"{prefix}_{store}" for store in (sc.VIDEOS, sc.KEYFRAMES)}
+        self.names = {store: f"{prefix}_{store}" for store in (sc.VIDEOS, sc.KEYFRAMES, sc.TAGS)}
+        self._tags_open = False
         self.label = self.names[sc.VIDEOS] + (f" at {location}" if location else "")
 
     def errors(self, what: str) -> AbstractContextManager[None]:
@@ -192,6 +195,36 @@ class ClientPointStore:
 
     def create(self, dims: sc.Dims) -> None:
         create_collections(self.client, self.names, dims, self.topology)
+
+    def open_tags(self, dim: int) -> None:
+        if self._tags_open:
+            return
+        name = self.names[sc.TAGS]
+        if not self.client.collection_exists(name):
+            try:
+                self.client.create_collection(
+                    name,
+                    vectors_config={sc.VEC_TAG: m.VectorParams(size=dim,
+                                                               distance=m.Distance.COSINE)},
+                    shard_number=1,  # a library holds thousands of tags, not millions
+                    replication_factor=self.topology.replication_factor,
+                    write_consistency_factor=self.topology.wcf(),
+                )
+            except (UnexpectedResponse, ValueError):
+                if not self.client.collection_exists(name):  # else a concurrent creator won
+                    raise
+        vectors = self.client.get_collection(name).config.params.vectors
+        have = vectors.get(sc.VEC_TAG) if isinstance(vectors, Mapping) else None
+        if have is None or have.size != dim:
+            raise IncompatibleModelError(
+                f"the tag library {name} holds vectors of another size than the tag encoder's "
+                f"{dim}: delete the collection and add the tags again"
+            )
+        indexed = self.client.get_collection(name).payload_schema or {}
+        if sc.F_TAG_VERSION not in indexed:
+            self.client.create_payload_index(name, sc.F_TAG_VERSION,
+                                             m.PayloadSchemaType.INTEGER, wait=True)
+        self._tags_open = True
 
     def drop(self) -> None:
         """Videos first: without it the catalog reads as absent, never as half there."""

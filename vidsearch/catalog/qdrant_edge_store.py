@@ -12,6 +12,10 @@ Layout under the catalog directory::
 
 ``catalog.json`` is written last (atomically, by rename), so a directory without it
 never served data; its shards, if any, are loaded and checked against the config.
+
+The tag library (``tags``) is one more shard, in the sibling directory ``<dir>-tags``:
+it is opened on its own (its vector size is the tag encoder's), and a restore, which
+swaps the catalog directory, leaves it alone.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ _NO_GRAPH = qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000
 _INDEXES = {
     sc.VIDEOS: {
         sc.F_VIDEO_ID: qe.PayloadSchemaType.Keyword,
+        sc.F_TAGS: qe.PayloadSchemaType.Keyword,  # finding videos by tag
         sc.F_MODEL_VERSION: qe.PayloadSchemaType.Integer,
         sc.F_TEXT_VERSION: qe.PayloadSchemaType.Integer,
     },
@@ -53,6 +58,16 @@ _INDEXES = {
         sc.F_GENERATION: qe.PayloadSchemaType.Integer,
     },
 }
+
+
+TAGS_SUFFIX = "-tags"
+
+
+def tag_library_config(dim: int) -> qe.EdgeConfig:
+    """The tag library's shard: one cosine vector per tag (exact queries: see ``tags``)."""
+    return qe.EdgeConfig(
+        vectors={sc.VEC_TAG: qe.EdgeVectorParams(dim, qe.Distance.Cosine)}, wal_enabled=True
+    )
 
 
 def edge_config(dims: sc.Dims, store: str) -> qe.EdgeConfig:
@@ -143,6 +158,38 @@ class EdgePointStore:
         self.root = Path(root)
         self.label = str(self.root)
         self.shards: dict[str, qe.EdgeShard] = {}
+        self.tag_root = self.root.with_name(self.root.name + TAGS_SUFFIX)
+        self.tag_shard: qe.EdgeShard | None = None
+
+    def _shard(self, store: str) -> qe.EdgeShard:
+        if store == sc.TAGS:
+            if self.tag_shard is None:
+                raise CatalogError("the tag library is not open (open_tags first)")
+            return self.tag_shard
+        return self.shards[store]
+
+    def open_tags(self, dim: int) -> None:
+        if self.tag_shard is not None:
+            return
+        config = tag_library_config(dim)
+        where = self.tag_root
+        if where.is_dir() and any(where.iterdir()):
+            try:
+                self.tag_shard = qe.EdgeShard.load(str(where), config)
+            except Exception as exc:
+                if "ncompatible" in str(exc):
+                    raise IncompatibleModelError(
+                        f"the tag library in {where} holds vectors of another size than the "
+                        f"tag encoder's {dim}: move it aside and add the tags again"
+                    ) from exc
+                raise
+            return
+        where.mkdir(parents=True, exist_ok=True)
+        shard = qe.EdgeShard.create(str(where), config)
+        shard.update(qe.UpdateOperation.create_field_index(
+            sc.F_TAG_VERSION, qe.PayloadSchemaType.Integer))
+        shard.flush()
+        self.tag_shard = shard
 
     def errors(self, what: str) -> AbstractContextManager[None]:
         return edge_errors(what)
@@ -158,7 +205,8 @@ class EdgePointStore:
         self.shards = open_shards(self.root, dims)
 
     def drop(self) -> None:
-        self.close()
+        """The catalog's shards only: the tag library is not part of a backup."""
+        self._close_catalog_shards()
         for name in (sc.VIDEOS, sc.KEYFRAMES):
             shutil.rmtree(self.root / name, ignore_errors=True)
         (self.root / META_FILE).unlink(missing_ok=True)
@@ -168,30 +216,30 @@ class EdgePointStore:
 
     def upsert(self, store: str, points: Sequence[StoredPoint]) -> None:
         edge = [qe.Point(p.point_id, _any(p.vectors), p.payload) for p in points]
-        self.shards[store].update(qe.UpdateOperation.upsert_points(edge))
+        self._shard(store).update(qe.UpdateOperation.upsert_points(edge))
 
     def delete(self, store: str, selector: list[str] | m.Filter) -> None:
         if isinstance(selector, m.Filter):
             flt = _filter(selector)
             assert flt is not None
-            self.shards[store].update(qe.UpdateOperation.delete_points_by_filter(flt))
+            self._shard(store).update(qe.UpdateOperation.delete_points_by_filter(flt))
         else:
-            self.shards[store].update(qe.UpdateOperation.delete_points(list(selector)))
+            self._shard(store).update(qe.UpdateOperation.delete_points(list(selector)))
 
     def flush(self, store: str) -> None:
-        self.shards[store].flush()
+        self._shard(store).flush()
 
     def retrieve(
         self, store: str, ids: Sequence[str], *, payload: Fields, vectors: Fields
     ) -> list[StoredPoint]:
-        found = self.shards[store].retrieve(list(ids), with_payload=payload, with_vector=vectors)
+        found = self._shard(store).retrieve(list(ids), with_payload=payload, with_vector=vectors)
         return [stored(p) for p in found]
 
     def scroll(
         self, store: str, request: m.ScrollRequest, timeout: int | None = None
     ) -> tuple[list[StoredPoint], Any]:
         """``timeout`` is not Edge's to honour: the catalog checks the budget before."""
-        page, offset = self.shards[store].scroll(
+        page, offset = self._shard(store).scroll(
             qe.ScrollRequest(
                 offset=request.offset, limit=request.limit, filter=_filter(request.filter),
                 with_payload=_any(request.with_payload), with_vector=_any(request.with_vector),
@@ -203,21 +251,28 @@ class EdgePointStore:
         self, store: str, requests: Sequence[m.QueryRequest], timeout: int | None = None
     ) -> list[list[ScoredPoint]]:
         batch = qe.QueryBatchRequest([_query(r) for r in requests])
-        rows = self.shards[store].query_batch(batch)
+        rows = self._shard(store).query_batch(batch)
         return [[scored(p) for p in row] for row in rows]
 
     def count(self, store: str, where: m.Filter | None = None) -> int:
-        return self.shards[store].count(qe.CountRequest(exact=True, filter=_filter(where)))
+        return self._shard(store).count(qe.CountRequest(exact=True, filter=_filter(where)))
 
     def facet(self, store: str, key: str) -> list[Any]:
         """Edge 0.9 keeps a value whose points were all deleted, with count 0: drop it."""
-        found = self.shards[store].facet(qe.FacetRequest(key, limit=1000, exact=True))
+        found = self._shard(store).facet(qe.FacetRequest(key, limit=1000, exact=True))
         return [hit.value for hit in found.hits if hit.count > 0]
 
     def optimize(self) -> bool:
         return any([shard.optimize() for shard in self.shards.values()])
 
     def close(self) -> None:
+        self._close_catalog_shards()
+        if self.tag_shard is not None:
+            self.tag_shard.flush()
+            self.tag_shard.close()
+            self.tag_shard = None
+
+    def _close_catalog_shards(self) -> None:
         for shard in self.shards.values():
             shard.flush()
             shard.close()

@@ -46,11 +46,13 @@ SCHEMA_VERSION = 1
 
 VIDEOS = "videos"
 KEYFRAMES = "keyframes"
+TAGS = "tags"  # the live tag library (``catalog.tags``): one point per tag
 
 VEC_HASH = "hash"
 VEC_TEXTURE = "texture"
 VEC_EMBEDDING = "embedding"
 VEC_TEXT = "text"
+VEC_TAG = "tag"
 
 # Payload fields with an index: filters on them must not scan payloads.
 F_VIDEO_ID = "video_id"
@@ -59,12 +61,19 @@ F_MODEL_VERSION = "model_version"
 F_TIME_S = "time_s"
 F_CONTENT_SHA256 = "content_sha256"
 F_TEXT_VERSION = "text_model_version"
+F_TAGS = "tags"
+F_TAG_TEXT = "text"  # on a tag point
+F_TAG_VERSION = "tag_model_version"  # on a tag point: the tag encoder version of its vector
 
 # Text search stage 2 inputs, stored with the video (never indexed, never in VideoInfo).
 P_TEXT_LOCAL = "text_local"
 P_TEXT_FRAMES = "text_frames"
+# The video's tag feature (in the tag encoder's space) and its model version, stored with
+# the video at index time so SuggestTags for an indexed video needs no decode.
+P_TAG_FEATURE = "tag_feature"
+P_TAG_FEATURE_VERSION = "tag_feature_version"
 # What VideoInfo is built from: reads that return videos fetch these fields only.
-INFO_FIELDS = [F_VIDEO_ID, "title", "tags", "duration_s", "source", F_MODEL_VERSION,
+INFO_FIELDS = [F_VIDEO_ID, "title", F_TAGS, "duration_s", "source", F_MODEL_VERSION,
                F_CONTENT_SHA256, "keyframe_count", F_TEXT_VERSION]
 TEXT_FIELDS = [*INFO_FIELDS, P_TEXT_LOCAL, P_TEXT_FRAMES]
 
@@ -118,6 +127,11 @@ class WantedDims:
 def video_point_id(video_id: str) -> str:
     """Fixed id of a video's point, so an upsert of the same video replaces it."""
     return str(uuid.uuid5(_NAMESPACE, f"video\x00{video_id}"))
+
+
+def tag_point_id(text: str) -> str:
+    """Fixed id of a tag's point: one point per tag text, so re-adding a tag replaces it."""
+    return str(uuid.uuid5(_NAMESPACE, f"tag\x00{text}"))
 
 
 def keyframe_point_id(video_id: str, generation: int, index: int) -> str:
@@ -189,6 +203,11 @@ def check_record(video: VideoRecord, dims: Dims) -> None:
             raise ValueError("embedding must be non-zero (cosine)")
     if video.text is not None:
         _check_text(video.text, dims)
+    if video.tag_feature is not None:
+        feature = _one(_check_vec(video.tag_feature.vector, np.size(video.tag_feature.vector),
+                                  "tag feature"), "tag feature")
+        if not np.any(feature):
+            raise ValueError("tag feature must be non-zero (cosine)")
 
 
 def _check_text(text: TextFeatures, dims: Dims) -> None:
@@ -289,11 +308,18 @@ def video_payload(video: VideoRecord, generation: int) -> dict[str, Any]:
             P_TEXT_LOCAL: encode_matrix(video.text.local),
             P_TEXT_FRAMES: encode_matrix(video.text.frames),
         }
+    tag: dict[str, Any] = {}
+    if video.tag_feature is not None:
+        tag = {
+            P_TAG_FEATURE: np.asarray(video.tag_feature.vector, dtype=np.float32).tolist(),
+            P_TAG_FEATURE_VERSION: int(video.tag_feature.model_version),
+        }
     return {
         **text,
+        **tag,
         F_VIDEO_ID: video.video_id,
         "title": video.title,
-        "tags": list(video.tags),
+        F_TAGS: list(video.tags),
         "duration_s": float(video.duration_s),
         "source": video.source,
         F_MODEL_VERSION: int(video.model_version),
@@ -330,7 +356,7 @@ def info_from_payload(payload: Mapping[str, Any]) -> VideoInfo:
         model_version=int(payload.get(F_MODEL_VERSION, 0)),
         keyframe_count=int(payload.get("keyframe_count", 0)),
         title=str(payload.get("title", "")),
-        tags=tuple(str(t) for t in payload.get("tags") or ()),
+        tags=tuple(str(t) for t in payload.get(F_TAGS) or ()),
         source=str(payload.get("source", "")),
         content_sha256=str(payload.get(F_CONTENT_SHA256, "")),
         text_model_version=int(payload.get(F_TEXT_VERSION, 0)),

@@ -7,7 +7,14 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vidsearch.catalog.base import Catalog, KeyFrame, TextFeatures, VideoInfo, VideoRecord
+from vidsearch.catalog.base import (
+    Catalog,
+    KeyFrame,
+    TagFeature,
+    TextFeatures,
+    VideoInfo,
+    VideoRecord,
+)
 from vidsearch.deadline import RequestBudget
 from vidsearch.orchestrator.api import DuplicateContentError
 from vidsearch.orchestrator.encoding import (
@@ -19,6 +26,7 @@ from vidsearch.orchestrator.encoding import (
 )
 from vidsearch.orchestrator.pipeline import Stage
 from vidsearch.orchestrator.stages import DecodeStage
+from vidsearch.orchestrator.tags import TagModels
 from vidsearch.orchestrator.text_search import TextModels
 
 
@@ -37,6 +45,7 @@ class IndexContext:
     decoded: DecodedFrames | None = None
     encoded: EncodedVideo | None = None
     text: TextFeatures | None = None
+    tag_feature: TagFeature | None = None
     duplicate_of: tuple[str, ...] = ()
     replaced: bool = False
 
@@ -73,6 +82,22 @@ class TextFeaturesStage:
         ctx.text = self._models.video_features(
             ctx.decoded.frames, self._models.resolved_version(), timeout_s=ctx.budget.remaining()
         )
+
+
+class TagFeatureStage:
+    """The video's tag feature, stored with it so SuggestTags by id needs no decode."""
+
+    name = "tag_feature"
+    resource = "encode"
+
+    def __init__(self, models: TagModels) -> None:
+        self._models = models
+
+    def __call__(self, ctx: IndexContext) -> None:
+        if ctx.decoded is None:
+            raise RuntimeError("pipeline misconfigured: decode stage must run first")
+        ctx.tag_feature = self._models.video_feature(
+            ctx.decoded.frames, self._models.version(), ctx.budget.remaining(), text=ctx.text)
 
 
 class CatalogUpsert:
@@ -123,6 +148,7 @@ def _record(ctx: IndexContext, encoded: EncodedVideo, digest: str) -> VideoRecor
         ],
         embedding=encoded.embedding,
         text=ctx.text,
+        tag_feature=ctx.tag_feature,
         title=ctx.title,
         tags=ctx.tags,
         source=ctx.source,
@@ -138,11 +164,15 @@ def build_index_pipeline(
     *,
     text: TextModels | None,
     reject_duplicates: bool,
+    tags: TagModels | None = None,
 ) -> list[Stage[IndexContext]]:
-    """The stage list for IndexVideo (``text``: also store the text-search features)."""
+    """The stage list for IndexVideo (``text``: also store the text-search features;
+    ``tags``: the tag feature)."""
     stages: list[Stage[IndexContext]] = [DecodeStage(decoder), IndexEncode(encoder)]
     if text is not None:
         stages.append(TextFeaturesStage(text))
+    if tags is not None:
+        stages.append(TagFeatureStage(tags))
     stages.append(CatalogUpsert(catalog, write_lock, reject_duplicates=reject_duplicates))
     return stages
 

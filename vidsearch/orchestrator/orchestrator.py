@@ -42,6 +42,7 @@ from vidsearch.orchestrator.stages import (
     SearchContext,
     build_search_pipeline,
 )
+from vidsearch.orchestrator.tags import TagModels, TagService
 from vidsearch.orchestrator.text_search import (
     TextModels,
     TextSearchContext,
@@ -86,6 +87,10 @@ class Orchestrator:
         self.stage_limits = StageLimiters(config.server.stage_limits)
         self.runner = PipelineRunner(self.stage_limits)
         self._write_lock = threading.Lock()
+        # Tags (seed 004): the served tag models, or the text models standing in for them.
+        self._tag_models = TagModels(backend, self._text if text_search else None,
+                                     config.inference.timeout_s)
+        self.tags = TagService(self._tag_models, catalog, self.runner, lambda: self.decoder)
 
     # -- helpers -----------------------------------------------------------------------
     @contextmanager
@@ -150,6 +155,7 @@ class Orchestrator:
             self.decoder, self._encoder, self._catalog, self._write_lock,
             text=self._text if self._text_search else None,
             reject_duplicates=self._config.catalog.duplicate_policy == "reject",
+            tags=self._tag_models if self._tag_models.available() else None,
         )
         timings = self.runner.run("index", stages, ctx)
         info = read_back(self._catalog, video_id)

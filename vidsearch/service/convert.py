@@ -13,6 +13,7 @@ from typing import Any
 from vidsearch_client.v1 import vidsearch_pb2 as pb
 
 from vidsearch.catalog.base import VideoInfo
+from vidsearch.catalog.tags import TagInfo
 from vidsearch.orchestrator.api import (
     SearchMode,
     SearchOptions,
@@ -168,3 +169,8 @@ def text_search_to_proto(result: TextSearchResult) -> pb.SearchResponse:
         stages=[pb.StageTiming(stage=k, seconds=v) for k, v in result.stage_seconds.items()],
         keywords=list(result.keywords),
     )
+
+
+def tag_to_proto(tag: TagInfo) -> pb.Tag:
+    return pb.Tag(text=tag.text, created_at=tag.created_at, source=tag.source,
+                  model_version=tag.model_version)

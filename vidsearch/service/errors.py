@@ -14,6 +14,7 @@
 | CatalogUnavailableError                     | UNAVAILABLE         | passed   |
 | IncompatibleModelError                      | FAILED_PRECONDITION | passed   |
 | TextSearchUnavailableError                  | FAILED_PRECONDITION | passed   |
+| TagsUnavailableError                        | FAILED_PRECONDITION | passed   |
 | OverloadedError                             | RESOURCE_EXHAUSTED  | passed   |
 | DuplicateContentError                       | ALREADY_EXISTS      | passed   |
 | anything else                               | INTERNAL            | generic  |
@@ -52,6 +53,7 @@ from vidsearch.orchestrator.api import (
     OverloadedError,
     TextSearchUnavailableError,
 )
+from vidsearch.orchestrator.tags import TagsUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,8 @@ _TABLE: tuple[tuple[tuple[type[BaseException], ...], grpc.StatusCode], ...] = (
     ((InferenceTimeoutError, DeadlineExceededError), grpc.StatusCode.DEADLINE_EXCEEDED),
     ((RequestCancelledError,), grpc.StatusCode.CANCELLED),
     ((BackendUnavailableError, CatalogUnavailableError), grpc.StatusCode.UNAVAILABLE),
-    ((IncompatibleModelError, TextSearchUnavailableError), grpc.StatusCode.FAILED_PRECONDITION),
+    ((IncompatibleModelError, TextSearchUnavailableError, TagsUnavailableError),
+     grpc.StatusCode.FAILED_PRECONDITION),
     ((OverloadedError,), grpc.StatusCode.RESOURCE_EXHAUSTED),
     ((DuplicateContentError,), grpc.StatusCode.ALREADY_EXISTS),
 )

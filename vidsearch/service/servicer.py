@@ -31,6 +31,7 @@ from vidsearch.orchestrator.api import (
     TextSearchOptions,
     TextSearchResult,
 )
+from vidsearch.orchestrator.tags import TagService
 from vidsearch.service.convert import (
     MAX_TITLE_CHARS,
     check_id,
@@ -39,6 +40,7 @@ from vidsearch.service.convert import (
     int_in,
     options_from_proto,
     search_to_proto,
+    tag_to_proto,
     text_options_from_proto,
     text_search_to_proto,
     video_to_proto,
@@ -95,6 +97,9 @@ class SearchBackend(Protocol):
     def stats(self) -> ServiceStats: ...
 
     def is_ready(self) -> bool: ...
+
+    @property
+    def tags(self) -> TagService: ...
 
 
 def _first_header(requests: Iterator[Any]) -> Any:
@@ -276,3 +281,91 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
             )
 
         return self._serve("Stats", context, body)
+
+    # -- tags (seed 004) ---------------------------------------------------------------
+    def SuggestTags(
+        self, request_iterator: Iterator[Any], context: Any
+    ) -> pb.SuggestTagsResponse:
+        def body() -> pb.SuggestTagsResponse:
+            header = _first_header(request_iterator)
+            opts = header.options
+            top_k = int(opts.top_k) if opts.HasField("top_k") else None
+            max_distance = float(opts.max_distance) if opts.HasField("max_distance") else None
+            uploaded = bool(header.media.source_uri) or header.media.HasField("total_bytes")
+            if header.video_id and uploaded:
+                raise invalid_argument("give either video_id or media, not both")
+            budget = request_budget(context)
+            if header.video_id:
+                hits, version, timings = self._backend.tags.suggest(
+                    video_id=check_id(header.video_id), top_k=top_k,
+                    max_distance=max_distance, budget=budget)
+            else:
+                limits, time_left = self._limits, context.time_remaining
+                with (
+                    receive_media(header.media, request_iterator, limits, time_left) as media,
+                    media_named(media.name),
+                ):
+                    hits, version, timings = self._backend.tags.suggest(
+                        path=media.path, top_k=top_k, max_distance=max_distance, budget=budget)
+            return pb.SuggestTagsResponse(
+                tags=[pb.SuggestedTag(tag=tag_to_proto(h.tag), distance=h.distance)
+                      for h in hits],
+                tag_model_version=version, stage_seconds=timings,
+            )
+
+        return self._serve("SuggestTags", context, body)
+
+    def UpsertTags(self, request: pb.UpsertTagsRequest, context: Any) -> pb.UpsertTagsResponse:
+        def body() -> pb.UpsertTagsResponse:
+            source = check_text("source", request.source, max_chars=MAX_TITLE_CHARS)
+            stored, added = self._backend.tags.upsert(
+                list(request.tags), source, budget=request_budget(context))
+            return pb.UpsertTagsResponse(tags=[tag_to_proto(t) for t in stored], added=added)
+
+        return self._serve("UpsertTags", context, body)
+
+    def DeleteTags(self, request: pb.DeleteTagsRequest, context: Any) -> pb.DeleteTagsResponse:
+        def body() -> pb.DeleteTagsResponse:
+            check_time(context)
+            missing = self._backend.tags.delete(list(request.tags))
+            return pb.DeleteTagsResponse(deleted=len(request.tags) - len(missing),
+                                         missing=missing)
+
+        return self._serve("DeleteTags", context, body)
+
+    def ListTags(self, request: pb.ListTagsRequest, context: Any) -> pb.ListTagsResponse:
+        def body() -> pb.ListTagsResponse:
+            check_time(context)
+            size = int(request.page_size) if request.HasField("page_size") else None
+            page, token = self._backend.tags.page(size, request.page_token)
+            return pb.ListTagsResponse(tags=[tag_to_proto(t) for t in page],
+                                       next_page_token=token)
+
+        return self._serve("ListTags", context, body)
+
+    def TagVideos(self, request: pb.TagVideosRequest, context: Any) -> pb.TagVideosResponse:
+        def body() -> pb.TagVideosResponse:
+            check_time(context)
+            opts = request.options
+            tagged, left = self._backend.tags.tag_videos(
+                max_videos=int(request.max_videos) if request.HasField("max_videos") else None,
+                top_k=int(opts.top_k) if opts.HasField("top_k") else None,
+                max_distance=float(opts.max_distance) if opts.HasField("max_distance") else None,
+            )
+            return pb.TagVideosResponse(
+                videos=[pb.TaggedVideo(video_id=v, tags=t) for v, t in tagged],
+                untagged_left=left,
+            )
+
+        return self._serve("TagVideos", context, body)
+
+    def FindVideosByTag(
+        self, request: pb.FindVideosByTagRequest, context: Any
+    ) -> pb.FindVideosByTagResponse:
+        def body() -> pb.FindVideosByTagResponse:
+            check_time(context)
+            limit = int(request.limit) if request.HasField("limit") else None
+            videos = self._backend.tags.videos_with_tag(request.tag, limit)
+            return pb.FindVideosByTagResponse(videos=[video_to_proto(v) for v in videos])
+
+        return self._serve("FindVideosByTag", context, body)

@@ -40,5 +40,6 @@ def test_generated_code_imports_from_the_client_package() -> None:
     methods = vidsearch_pb2.DESCRIPTOR.services_by_name["VideoSearch"].methods_by_name
     assert set(methods) == {
         "IndexVideo", "DeleteVideo", "GetVideo", "SearchByVideo", "SearchByText", "Recommend",
-        "Stats",
+        "Stats", "SuggestTags", "UpsertTags", "DeleteTags", "ListTags", "TagVideos",
+        "FindVideosByTag",
     }  # fmt: skip

@@ -13,6 +13,11 @@ from vidsearch_client.types import (
     SearchOptions,
     SearchResult,
     Stats,
+    SuggestedTag,
+    Tag,
+    TaggedVideos,
+    TagPage,
+    TagSuggestions,
     TextMatch,
     TextSearchOptions,
     VideoInfo,
@@ -133,3 +138,24 @@ def stats(msg: pb.StatsResponse) -> Stats:
         text_search=msg.text_search,
         text_model_version=msg.text_model_version,
     )
+
+
+def tag(msg: pb.Tag) -> Tag:
+    return Tag(msg.text, msg.created_at, msg.source, int(msg.model_version))
+
+
+def tag_suggestions(msg: pb.SuggestTagsResponse) -> TagSuggestions:
+    return TagSuggestions(
+        tags=tuple(SuggestedTag(tag(s.tag), float(s.distance)) for s in msg.tags),
+        tag_model_version=int(msg.tag_model_version),
+        stage_seconds=dict(msg.stage_seconds),
+    )
+
+
+def tag_page(msg: pb.ListTagsResponse) -> TagPage:
+    return TagPage(tuple(tag(t) for t in msg.tags), msg.next_page_token)
+
+
+def tagged_videos(msg: pb.TagVideosResponse) -> TaggedVideos:
+    return TaggedVideos(tuple((v.video_id, tuple(v.tags)) for v in msg.videos),
+                        int(msg.untagged_left))

@@ -117,3 +117,21 @@ def recommend_request(video_id: str, k: int | None) -> pb.RecommendRequest:
     if k is not None:
         request.k = k
     return request
+
+
+def suggest_header(
+    video_id: str, media: pb.MediaSource | None, top_k: int | None, max_distance: float | None
+) -> pb.SuggestTagsHeader:
+    """By an indexed video's id, or by an upload (``media``)."""
+    return pb.SuggestTagsHeader(video_id=video_id, media=media,
+                                options=tag_options(top_k, max_distance))
+
+
+def tag_options(top_k: int | None, max_distance: float | None) -> pb.TagOptions:
+    return pb.TagOptions(top_k=top_k, max_distance=max_distance)
+
+
+def tag_videos_request(
+    max_videos: int | None, top_k: int | None, max_distance: float | None
+) -> pb.TagVideosRequest:
+    return pb.TagVideosRequest(max_videos=max_videos, options=tag_options(top_k, max_distance))

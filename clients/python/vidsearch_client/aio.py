@@ -16,6 +16,9 @@ from vidsearch_client._core import (
     merge_options,
     recommend_request,
     search_header,
+    suggest_header,
+    tag_tuple,
+    tag_videos_request,
     text_request,
     upload_of,
     uri_source,
@@ -34,6 +37,9 @@ from vidsearch_client.types import (
     SearchOptions,
     SearchResult,
     Stats,
+    TaggedVideos,
+    TagPage,
+    TagSuggestions,
     TextSearchOptions,
     VideoInfo,
 )
@@ -237,6 +243,62 @@ class AsyncVideoSearchClient(ClientCore):
             "Recommend", self._stub.Recommend, recommend_request(video_id, k), timeout
         )
         return _convert.neighbours(response.neighbours)
+
+    # -- tags (seed 004) -----------------------------------------------------------------
+    async def suggest_tags(
+        self, video_id: str, *, top_k: int | None = None, max_distance: float | None = None,
+        timeout: float | None = None,
+    ) -> TagSuggestions:
+        header = suggest_header(video_id, None, top_k, max_distance)
+        response = await self._upload("SuggestTags", self._stub.SuggestTags,
+                                      pb.SuggestTagsRequest, header, None, 1, timeout)
+        return _convert.tag_suggestions(response)
+
+    async def suggest_tags_for_video(
+        self, video: VideoInput, *, top_k: int | None = None, max_distance: float | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE, checksum: bool = True, timeout: float | None = None,
+    ) -> TagSuggestions:
+        upload = upload_of(video, checksum, chunk_size)
+        header = suggest_header("", upload.media(), top_k, max_distance)
+        response = await self._upload("SuggestTags", self._stub.SuggestTags,
+                                      pb.SuggestTagsRequest, header, upload, chunk_size, timeout)
+        return _convert.tag_suggestions(response)
+
+    async def add_tags(
+        self, tags: Sequence[str], *, source: str = "", timeout: float | None = None
+    ) -> int:
+        request = pb.UpsertTagsRequest(tags=tag_tuple(tags), source=source)
+        response = await self._unary("UpsertTags", self._stub.UpsertTags, request, timeout)
+        return int(response.added)
+
+    async def delete_tags(self, tags: Sequence[str], *, timeout: float | None = None) -> list[str]:
+        request = pb.DeleteTagsRequest(tags=tag_tuple(tags))
+        response = await self._unary("DeleteTags", self._stub.DeleteTags, request, timeout)
+        return list(response.missing)
+
+    async def list_tags(
+        self, page_size: int | None = None, page_token: str = "", *,
+        timeout: float | None = None,
+    ) -> TagPage:
+        request = pb.ListTagsRequest(page_size=page_size, page_token=page_token)
+        response = await self._unary("ListTags", self._stub.ListTags, request, timeout)
+        return _convert.tag_page(response)
+
+    async def tag_videos(
+        self, max_videos: int | None = None, *, top_k: int | None = None,
+        max_distance: float | None = None, timeout: float | None = None,
+    ) -> TaggedVideos:
+        request = tag_videos_request(max_videos, top_k, max_distance)
+        response = await self._unary("TagVideos", self._stub.TagVideos, request, timeout)
+        return _convert.tagged_videos(response)
+
+    async def videos_with_tag(
+        self, tag: str, limit: int | None = None, *, timeout: float | None = None
+    ) -> list[VideoInfo]:
+        request = pb.FindVideosByTagRequest(tag=tag, limit=limit)
+        response = await self._unary("FindVideosByTag", self._stub.FindVideosByTag, request,
+                                     timeout)
+        return [_convert.video_info(v) for v in response.videos]
 
     async def stats(self, *, timeout: float | None = None) -> Stats:
         response = await self._unary("Stats", self._stub.Stats, pb.StatsRequest(), timeout)

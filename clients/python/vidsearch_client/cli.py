@@ -17,6 +17,7 @@ from typing import Any
 from vidsearch_client._channel import TOKEN_ENV, default_target
 from vidsearch_client.client import VideoSearchClient
 from vidsearch_client.errors import VidsearchError
+from vidsearch_client.tags_cli import register_tags
 from vidsearch_client.types import SEARCH_MODES, IndexResult, SearchResult, VideoInfo, to_jsonable
 
 Handler = Callable[[argparse.Namespace, VideoSearchClient], int]
@@ -211,12 +212,17 @@ def register(subparsers: Any) -> None:
     """Add index, search, recommend, get, delete, stats and health subcommands."""
     common = _common()
 
-    def add(name: str, handler: Handler, help_: str, description: str) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = subparsers.add_parser(
+    def add_to(
+        where: Any, name: str, handler: Handler, help_: str, description: str
+    ) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = where.add_parser(
             name, parents=[common], help=help_, description=description
         )
         parser.set_defaults(func=_run(handler))
         return parser
+
+    def add(name: str, handler: Handler, help_: str, description: str) -> argparse.ArgumentParser:
+        return add_to(subparsers, name, handler, help_, description)
 
     p = add(
         "index",
@@ -287,6 +293,8 @@ def register(subparsers: Any) -> None:
         "Query the standard gRPC health service; exit 0 only when SERVING.",
     )
     p.add_argument("--service", default="", help="service name (default: the whole server)")
+
+    register_tags(add_to, subparsers, _emit, _table)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

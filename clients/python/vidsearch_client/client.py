@@ -20,6 +20,9 @@ from vidsearch_client._core import (
     merge_options,
     recommend_request,
     search_header,
+    suggest_header,
+    tag_tuple,
+    tag_videos_request,
     text_request,
     upload_of,
     uri_source,
@@ -33,6 +36,9 @@ from vidsearch_client.types import (
     SearchOptions,
     SearchResult,
     Stats,
+    TaggedVideos,
+    TagPage,
+    TagSuggestions,
     TextSearchOptions,
     VideoInfo,
 )
@@ -250,6 +256,68 @@ class VideoSearchClient(ClientCore):
             "Recommend", self._stub.Recommend, recommend_request(video_id, k), timeout
         )
         return _convert.neighbours(response.neighbours)
+
+    # -- tags (seed 004) -----------------------------------------------------------------
+    def suggest_tags(
+        self, video_id: str, *, top_k: int | None = None, max_distance: float | None = None,
+        timeout: float | None = None,
+    ) -> TagSuggestions:
+        """The library's tags nearest to an indexed video (its stored tag feature: no
+        decode), nearest first; ``max_distance``: a cosine distance bound in [0, 2]."""
+        header = suggest_header(video_id, None, top_k, max_distance)
+        response = self._upload("SuggestTags", self._stub.SuggestTags, pb.SuggestTagsRequest,
+                                header, None, 1, timeout)
+        return _convert.tag_suggestions(response)
+
+    def suggest_tags_for_video(
+        self, video: VideoInput, *, top_k: int | None = None, max_distance: float | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE, checksum: bool = True, timeout: float | None = None,
+    ) -> TagSuggestions:
+        """Suggested tags for a local file (or raw ``bytes``) that need not be indexed."""
+        upload = upload_of(video, checksum, chunk_size)
+        header = suggest_header("", upload.media(), top_k, max_distance)
+        response = self._upload("SuggestTags", self._stub.SuggestTags, pb.SuggestTagsRequest,
+                                header, upload, chunk_size, timeout)
+        return _convert.tag_suggestions(response)
+
+    def add_tags(
+        self, tags: Sequence[str], *, source: str = "", timeout: float | None = None
+    ) -> int:
+        """Add tags to the library (or replace them); how many were new. Used by the
+        very next suggestion."""
+        request = pb.UpsertTagsRequest(tags=tag_tuple(tags), source=source)
+        return int(self._unary("UpsertTags", self._stub.UpsertTags, request, timeout).added)
+
+    def delete_tags(self, tags: Sequence[str], *, timeout: float | None = None) -> list[str]:
+        """Remove tags from the library; the ones that were not in it."""
+        request = pb.DeleteTagsRequest(tags=tag_tuple(tags))
+        return list(self._unary("DeleteTags", self._stub.DeleteTags, request, timeout).missing)
+
+    def list_tags(
+        self, page_size: int | None = None, page_token: str = "", *,
+        timeout: float | None = None,
+    ) -> TagPage:
+        """One page of the library (pass the previous page's ``next_page_token``)."""
+        request = pb.ListTagsRequest(page_size=page_size, page_token=page_token)
+        return _convert.tag_page(self._unary("ListTags", self._stub.ListTags, request, timeout))
+
+    def tag_videos(
+        self, max_videos: int | None = None, *, top_k: int | None = None,
+        max_distance: float | None = None, timeout: float | None = None,
+    ) -> TaggedVideos:
+        """Store suggested tags on up to ``max_videos`` untagged indexed videos; call again
+        while ``untagged_left`` shrinks (resumable: tagged videos are skipped)."""
+        request = tag_videos_request(max_videos, top_k, max_distance)
+        return _convert.tagged_videos(
+            self._unary("TagVideos", self._stub.TagVideos, request, timeout))
+
+    def videos_with_tag(
+        self, tag: str, limit: int | None = None, *, timeout: float | None = None
+    ) -> list[VideoInfo]:
+        """Indexed videos carrying ``tag`` (exact text)."""
+        request = pb.FindVideosByTagRequest(tag=tag, limit=limit)
+        response = self._unary("FindVideosByTag", self._stub.FindVideosByTag, request, timeout)
+        return [_convert.video_info(v) for v in response.videos]
 
     # -- operations ----------------------------------------------------------------------
     def stats(self, *, timeout: float | None = None) -> Stats:

@@ -130,6 +130,48 @@ class Stats:
     text_model_version: int = 0
 
 
+@dataclass(frozen=True)
+class Tag:
+    """A tag of the server's tag library."""
+
+    text: str
+    created_at: str = ""  # ISO 8601, UTC
+    source: str = ""
+    model_version: int = 0  # the tag encoder version of its stored vector
+
+
+@dataclass(frozen=True)
+class SuggestedTag:
+    """A suggested tag; ``distance`` is the cosine distance to the video (0 = same)."""
+
+    tag: Tag
+    distance: float
+
+
+@dataclass(frozen=True)
+class TagSuggestions:
+    tags: tuple[SuggestedTag, ...]
+    tag_model_version: int
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TagPage:
+    """One page of the tag library; pass ``next_page_token`` for the next ("" = last)."""
+
+    tags: tuple[Tag, ...]
+    next_page_token: str = ""
+
+
+@dataclass(frozen=True)
+class TaggedVideos:
+    """What one TagVideos call stored: (video id, tags) pairs, and the untagged videos it
+    did not reach (call again to go on)."""
+
+    videos: tuple[tuple[str, tuple[str, ...]], ...]
+    untagged_left: int
+
+
 def to_jsonable(value: Any) -> Any:
     """Dataclasses/tuples as plain JSON types, for ``--json`` output."""
     from dataclasses import asdict, is_dataclass

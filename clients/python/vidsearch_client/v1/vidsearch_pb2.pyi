@@ -283,3 +283,150 @@ class StatsResponse(_message.Message):
     text_search: bool
     text_model_version: int
     def __init__(self, videos: _Optional[int] = ..., keyframes: _Optional[int] = ..., model_name: _Optional[str] = ..., model_version: _Optional[int] = ..., inference_backend: _Optional[str] = ..., catalog_backend: _Optional[str] = ..., text_search: bool = ..., text_model_version: _Optional[int] = ...) -> None: ...
+
+class TagOptions(_message.Message):
+    __slots__ = ("top_k", "max_distance")
+    TOP_K_FIELD_NUMBER: _ClassVar[int]
+    MAX_DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    top_k: int
+    max_distance: float
+    def __init__(self, top_k: _Optional[int] = ..., max_distance: _Optional[float] = ...) -> None: ...
+
+class SuggestTagsHeader(_message.Message):
+    __slots__ = ("video_id", "media", "options")
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    video_id: str
+    media: MediaSource
+    options: TagOptions
+    def __init__(self, video_id: _Optional[str] = ..., media: _Optional[_Union[MediaSource, _Mapping]] = ..., options: _Optional[_Union[TagOptions, _Mapping]] = ...) -> None: ...
+
+class SuggestTagsRequest(_message.Message):
+    __slots__ = ("header", "chunk")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    header: SuggestTagsHeader
+    chunk: Chunk
+    def __init__(self, header: _Optional[_Union[SuggestTagsHeader, _Mapping]] = ..., chunk: _Optional[_Union[Chunk, _Mapping]] = ...) -> None: ...
+
+class Tag(_message.Message):
+    __slots__ = ("text", "created_at", "source", "model_version")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    created_at: str
+    source: str
+    model_version: int
+    def __init__(self, text: _Optional[str] = ..., created_at: _Optional[str] = ..., source: _Optional[str] = ..., model_version: _Optional[int] = ...) -> None: ...
+
+class SuggestedTag(_message.Message):
+    __slots__ = ("tag", "distance")
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    tag: Tag
+    distance: float
+    def __init__(self, tag: _Optional[_Union[Tag, _Mapping]] = ..., distance: _Optional[float] = ...) -> None: ...
+
+class SuggestTagsResponse(_message.Message):
+    __slots__ = ("tags", "tag_model_version", "stage_seconds")
+    class StageSecondsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    TAG_MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STAGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    tags: _containers.RepeatedCompositeFieldContainer[SuggestedTag]
+    tag_model_version: int
+    stage_seconds: _containers.ScalarMap[str, float]
+    def __init__(self, tags: _Optional[_Iterable[_Union[SuggestedTag, _Mapping]]] = ..., tag_model_version: _Optional[int] = ..., stage_seconds: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class UpsertTagsRequest(_message.Message):
+    __slots__ = ("tags", "source")
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    source: str
+    def __init__(self, tags: _Optional[_Iterable[str]] = ..., source: _Optional[str] = ...) -> None: ...
+
+class UpsertTagsResponse(_message.Message):
+    __slots__ = ("tags", "added")
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    ADDED_FIELD_NUMBER: _ClassVar[int]
+    tags: _containers.RepeatedCompositeFieldContainer[Tag]
+    added: int
+    def __init__(self, tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., added: _Optional[int] = ...) -> None: ...
+
+class DeleteTagsRequest(_message.Message):
+    __slots__ = ("tags",)
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tags: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DeleteTagsResponse(_message.Message):
+    __slots__ = ("deleted", "missing")
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    deleted: int
+    missing: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, deleted: _Optional[int] = ..., missing: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListTagsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListTagsResponse(_message.Message):
+    __slots__ = ("tags", "next_page_token")
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    tags: _containers.RepeatedCompositeFieldContainer[Tag]
+    next_page_token: str
+    def __init__(self, tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class TagVideosRequest(_message.Message):
+    __slots__ = ("max_videos", "options")
+    MAX_VIDEOS_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    max_videos: int
+    options: TagOptions
+    def __init__(self, max_videos: _Optional[int] = ..., options: _Optional[_Union[TagOptions, _Mapping]] = ...) -> None: ...
+
+class TaggedVideo(_message.Message):
+    __slots__ = ("video_id", "tags")
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    video_id: str
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, video_id: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TagVideosResponse(_message.Message):
+    __slots__ = ("videos", "untagged_left")
+    VIDEOS_FIELD_NUMBER: _ClassVar[int]
+    UNTAGGED_LEFT_FIELD_NUMBER: _ClassVar[int]
+    videos: _containers.RepeatedCompositeFieldContainer[TaggedVideo]
+    untagged_left: int
+    def __init__(self, videos: _Optional[_Iterable[_Union[TaggedVideo, _Mapping]]] = ..., untagged_left: _Optional[int] = ...) -> None: ...
+
+class FindVideosByTagRequest(_message.Message):
+    __slots__ = ("tag", "limit")
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    tag: str
+    limit: int
+    def __init__(self, tag: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class FindVideosByTagResponse(_message.Message):
+    __slots__ = ("videos",)
+    VIDEOS_FIELD_NUMBER: _ClassVar[int]
+    videos: _containers.RepeatedCompositeFieldContainer[VideoInfo]
+    def __init__(self, videos: _Optional[_Iterable[_Union[VideoInfo, _Mapping]]] = ...) -> None: ...

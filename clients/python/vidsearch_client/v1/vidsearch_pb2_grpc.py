@@ -53,6 +53,36 @@ class VideoSearchStub(object):
                 request_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.SearchByTextRequest.SerializeToString,
                 response_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.SearchResponse.FromString,
                 )
+        self.SuggestTags = channel.stream_unary(
+                '/vidsearch.v1.VideoSearch/SuggestTags',
+                request_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.SuggestTagsRequest.SerializeToString,
+                response_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.SuggestTagsResponse.FromString,
+                )
+        self.UpsertTags = channel.unary_unary(
+                '/vidsearch.v1.VideoSearch/UpsertTags',
+                request_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.UpsertTagsRequest.SerializeToString,
+                response_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.UpsertTagsResponse.FromString,
+                )
+        self.DeleteTags = channel.unary_unary(
+                '/vidsearch.v1.VideoSearch/DeleteTags',
+                request_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.DeleteTagsRequest.SerializeToString,
+                response_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.DeleteTagsResponse.FromString,
+                )
+        self.ListTags = channel.unary_unary(
+                '/vidsearch.v1.VideoSearch/ListTags',
+                request_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.ListTagsRequest.SerializeToString,
+                response_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.ListTagsResponse.FromString,
+                )
+        self.TagVideos = channel.unary_unary(
+                '/vidsearch.v1.VideoSearch/TagVideos',
+                request_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.TagVideosRequest.SerializeToString,
+                response_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.TagVideosResponse.FromString,
+                )
+        self.FindVideosByTag = channel.unary_unary(
+                '/vidsearch.v1.VideoSearch/FindVideosByTag',
+                request_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.FindVideosByTagRequest.SerializeToString,
+                response_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.FindVideosByTagResponse.FromString,
+                )
 
 
 class VideoSearchServicer(object):
@@ -113,6 +143,57 @@ class VideoSearchServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SuggestTags(self, request_iterator, context):
+        """Tag suggestions: a live tag library, embedded by the served tag encoder and compared
+        with videos' tag features. A tag written by UpsertTags is used by the very next
+        request, a deleted one never again; no restart, no retraining. FAILED_PRECONDITION
+        when the server serves no tag (or text) models.
+
+        The tags nearest to an indexed video (header.video_id; its stored tag feature, no
+        decode) or to an uploaded one (header.media, then chunks), nearest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertTags(self, request, context):
+        """Add tags to the library, or replace them (a replaced tag keeps its created_at).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTags(self, request, context):
+        """Remove tags from the library; those not in it are listed in `missing`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTags(self, request, context):
+        """The library, a page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TagVideos(self, request, context):
+        """The labelling worker: give untagged indexed videos their suggested tags and store
+        them on the videos. Visits at most `max_videos` per call; call again until
+        `untagged_left` stops shrinking (a video with no tag within max_distance stays
+        untagged).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindVideosByTag(self, request, context):
+        """Indexed videos carrying a tag (exact text), e.g. to gather videos of a topic.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VideoSearchServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -150,6 +231,36 @@ def add_VideoSearchServicer_to_server(servicer, server):
                     servicer.SearchByText,
                     request_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.SearchByTextRequest.FromString,
                     response_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.SearchResponse.SerializeToString,
+            ),
+            'SuggestTags': grpc.stream_unary_rpc_method_handler(
+                    servicer.SuggestTags,
+                    request_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.SuggestTagsRequest.FromString,
+                    response_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.SuggestTagsResponse.SerializeToString,
+            ),
+            'UpsertTags': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertTags,
+                    request_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.UpsertTagsRequest.FromString,
+                    response_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.UpsertTagsResponse.SerializeToString,
+            ),
+            'DeleteTags': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTags,
+                    request_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.DeleteTagsRequest.FromString,
+                    response_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.DeleteTagsResponse.SerializeToString,
+            ),
+            'ListTags': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTags,
+                    request_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.ListTagsRequest.FromString,
+                    response_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.ListTagsResponse.SerializeToString,
+            ),
+            'TagVideos': grpc.unary_unary_rpc_method_handler(
+                    servicer.TagVideos,
+                    request_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.TagVideosRequest.FromString,
+                    response_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.TagVideosResponse.SerializeToString,
+            ),
+            'FindVideosByTag': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindVideosByTag,
+                    request_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.FindVideosByTagRequest.FromString,
+                    response_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.FindVideosByTagResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -278,5 +389,107 @@ class VideoSearch(object):
         return grpc.experimental.unary_unary(request, target, '/vidsearch.v1.VideoSearch/SearchByText',
             vidsearch_dot_v1_dot_vidsearch__pb2.SearchByTextRequest.SerializeToString,
             vidsearch_dot_v1_dot_vidsearch__pb2.SearchResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SuggestTags(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(request_iterator, target, '/vidsearch.v1.VideoSearch/SuggestTags',
+            vidsearch_dot_v1_dot_vidsearch__pb2.SuggestTagsRequest.SerializeToString,
+            vidsearch_dot_v1_dot_vidsearch__pb2.SuggestTagsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def UpsertTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vidsearch.v1.VideoSearch/UpsertTags',
+            vidsearch_dot_v1_dot_vidsearch__pb2.UpsertTagsRequest.SerializeToString,
+            vidsearch_dot_v1_dot_vidsearch__pb2.UpsertTagsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DeleteTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vidsearch.v1.VideoSearch/DeleteTags',
+            vidsearch_dot_v1_dot_vidsearch__pb2.DeleteTagsRequest.SerializeToString,
+            vidsearch_dot_v1_dot_vidsearch__pb2.DeleteTagsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vidsearch.v1.VideoSearch/ListTags',
+            vidsearch_dot_v1_dot_vidsearch__pb2.ListTagsRequest.SerializeToString,
+            vidsearch_dot_v1_dot_vidsearch__pb2.ListTagsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def TagVideos(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vidsearch.v1.VideoSearch/TagVideos',
+            vidsearch_dot_v1_dot_vidsearch__pb2.TagVideosRequest.SerializeToString,
+            vidsearch_dot_v1_dot_vidsearch__pb2.TagVideosResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def FindVideosByTag(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vidsearch.v1.VideoSearch/FindVideosByTag',
+            vidsearch_dot_v1_dot_vidsearch__pb2.FindVideosByTagRequest.SerializeToString,
+            vidsearch_dot_v1_dot_vidsearch__pb2.FindVideosByTagResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
