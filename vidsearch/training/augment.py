@@ -5,8 +5,8 @@ greyscale and Gaussian blur to every frame of a clip (``augment_clips``); the ne
 trainer's similar pairs are (frame, augmented copy) (``augment_frames``). Beyond the seed's
 list we add what the copy-detection benchmark will throw at the model: noise,
 padding/letterbox, overlays (logos, subtitles), picture-in-picture and a cheap re-encode
-approximation (8x8 block smoothing, chroma subsampling, colour quantisation). All randomness comes from the
-given ``torch.Generator``, so a seed reproduces a batch exactly.
+approximation (8x8 block smoothing, chroma subsampling, colour quantisation). All
+randomness comes from the given ``torch.Generator``, so a seed reproduces a batch exactly.
 
 Inputs are float [N,3,H,W] (or [B,T,3,H,W]) in [0,1]; outputs likewise.
 """
