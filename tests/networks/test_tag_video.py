@@ -118,24 +118,18 @@ def test_concat_baseline_ignores_missing_content() -> None:
     assert not torch.allclose(out[1], moved[1])
 
 
-class _Tiny(torch.nn.Module):
-    """A stand-in MiniLM-shaped backbone: embeddings + one BERT layer, random weights."""
+def _tiny_bert() -> torch.nn.Module:
+    """A MiniLM-shaped backbone, one small BERT layer with random weights (no download)."""
+    from transformers import BertConfig, BertModel
 
-    def __init__(self) -> None:
-        super().__init__()
-        from transformers import BertConfig, BertModel
-
-        self.bert = BertModel(BertConfig(vocab_size=30522, hidden_size=24, num_hidden_layers=1,
-                                         num_attention_heads=2, intermediate_size=32),
-                              add_pooling_layer=False)
-
-    def forward(self, **kw: torch.Tensor) -> object:
-        return self.bert(**kw)
+    return BertModel(BertConfig(vocab_size=30522, hidden_size=24, num_hidden_layers=1,
+                                num_attention_heads=2, intermediate_size=32),
+                     add_pooling_layer=False)
 
 
 def test_tag_encoder_frozen_text_encoder_shared_weights() -> None:
     torch.manual_seed(0)
-    enc = TagEncoder(TextEncoder(_Tiny()), dim=8, text_dim=24).train()
+    enc = TagEncoder(TextEncoder(_tiny_bert()), dim=8, text_dim=24).train()
     assert not enc.text_encoder.training and enc.projection.training
     ids = torch.randint(1000, 2000, (4, 6))
     mask = torch.ones(4, 6, dtype=torch.long)

@@ -219,4 +219,4 @@ class TagEncoder(nn.Module):
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         _, text = self.text_encoder(input_ids, attention_mask)
-        return self.projection(text)  # type: ignore[no-any-return]
+        return self.projection(text)
