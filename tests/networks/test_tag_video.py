@@ -10,9 +10,11 @@ from vidsearch.networks.tag_video import (
     TagEncoder,
     TagVideoConfig,
     TagVideoNetwork,
+    build_tag_encoder,
+    build_tag_video_network,
     tsn_indices,
 )
-from vidsearch.networks.text_encoder import TextEncoder
+from vidsearch.networks.text_encoder import TextEncoder, load_tokenizer, tokenize
 
 
 def test_tsn_centre_frames_at_inference() -> None:
@@ -56,9 +58,8 @@ def _inputs(b: int = 3, t: int = 5, n: int = 9, f: int = 10) -> dict[str, torch.
 
 def _net(**kw: object) -> TagVideoNetwork:
     torch.manual_seed(0)
-    cfg = TagVideoConfig.model_validate(
+    return build_tag_video_network(
         {"frame_dim": 10, "dim": 8, "frame_hidden": 6, "audio_hidden": 4, "text_dim": 24, **kw})
-    return TagVideoNetwork(cfg)
 
 
 @pytest.mark.parametrize("fusion", ["moe", "concat", "mean"])
@@ -140,3 +141,15 @@ def test_tag_encoder_frozen_text_encoder_shared_weights() -> None:
     assert enc.projection.weight.grad is not None
     assert [n for n, p in enc.named_parameters() if p.requires_grad] == [
         "projection.weight", "projection.bias"]
+
+
+def test_tag_encoder_on_the_bundled_minilm() -> None:
+    torch.manual_seed(0)
+    enc = build_tag_encoder(dim=16)
+    ids, mask = tokenize(load_tokenizer(), ["red ring", "a small blue square moving left", ""])
+    with torch.no_grad():
+        out = enc(ids, mask)
+    assert out.shape == (3, 16) and torch.isfinite(out).all()
+    assert not torch.allclose(out[0], out[1])
+    with pytest.raises(ValueError):
+        TagVideoConfig.model_validate({"fusion": "multiply"})

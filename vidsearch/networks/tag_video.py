@@ -14,14 +14,15 @@ them; the served ``VideoTagEncoder`` runs the semantic encoder on raw frames its
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
 from vidsearch.networks.semantic import SemanticEncoder
-from vidsearch.networks.text_encoder import TEXT_DIM, masked_mean
+from vidsearch.networks.text_encoder import TEXT_DIM, build_text_encoder, masked_mean
 
 MODALITIES = ("frames", "audio", "title")
 MFCC_DIM = 13
@@ -116,8 +117,9 @@ class ModalityFusion(nn.Module):
     def __init__(self, kind: Literal["moe", "concat", "mean"], dim: int) -> None:
         super().__init__()
         self.kind = kind
-        self.gates = nn.ModuleDict({m: nn.Linear(dim, 1) for m in MODALITIES})
-        self.concat = (nn.Linear(dim * len(MODALITIES), dim) if kind == "concat" else None)
+        self.gates = (nn.ModuleDict({m: nn.Linear(dim, 1) for m in MODALITIES})
+                      if kind == "moe" else None)
+        self.concat = nn.Linear(dim * len(MODALITIES), dim) if kind == "concat" else None
 
     def forward(self, experts: dict[str, Tensor], present: dict[str, Tensor]) -> Tensor:
         some = next(iter(experts.values()))
@@ -135,7 +137,7 @@ class ModalityFusion(nn.Module):
         if self.concat is not None:
             # The baseline cannot mask a slot away: a missing one is an exact zero input.
             return self.concat(x.flatten(1))
-        if self.kind == "mean":
+        if self.gates is None:  # mean of the present experts
             w = on.to(x.dtype)
         else:
             scores = torch.cat([self.gates[m](x[:, i]) for i, m in enumerate(MODALITIES)], 1)
@@ -179,6 +181,11 @@ class TagVideoNetwork(nn.Module):
         return self.fusion(*self.experts(frames, frame_mask, mfcc, mfcc_mask, title, title_mask))
 
 
+def build_tag_video_network(config: TagVideoConfig | dict[str, Any]) -> TagVideoNetwork:
+    """From a checkpoint's config dict (validated) or a config."""
+    return TagVideoNetwork(TagVideoConfig.model_validate(config))
+
+
 class VideoTagEncoder(nn.Module):
     """Served ``video_tag_encoder``: uint8 frames [B,T,S,S,3] -> tag feature [B,D].
 
@@ -220,3 +227,8 @@ class TagEncoder(nn.Module):
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         _, text = self.text_encoder(input_ids, attention_mask)
         return self.projection(text)
+
+
+def build_tag_encoder(dim: int, path: str | Path | None = None) -> TagEncoder:
+    """The tag encoder on the bundled all-MiniLM-L6-v2 (frozen) with a fresh projection."""
+    return TagEncoder(build_text_encoder(path), dim)
