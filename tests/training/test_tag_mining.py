@@ -8,6 +8,7 @@ import torch
 from vidsearch.training.tag_mining import (
     TagMiningConfig,
     mine_negatives,
+    mine_round,
     negative_candidates,
     paired_distance,
     pairwise_distance,
@@ -77,23 +78,22 @@ def test_delta_equal_margin_mines_only_zero_loss_triplets(distance: str) -> None
     g = torch.Generator().manual_seed(0)
     videos, tags = torch.randn(64, 8, generator=g), torch.randn(40, 8, generator=g)
     positives = torch.randint(0, 40, (64,), generator=g)
-    cfg = TagMiningConfig.model_validate({"margin": 0.1, "mining": "seed",
-                                          "distance": distance})
-    dist = pairwise_distance(videos, tags, cfg.distance)
-    d_ap = dist[torch.arange(64), positives]
     mask = torch.nn.functional.one_hot(positives, 40).bool()
-    picked = mine_negatives(dist, d_ap, mask, cfg, g)
-    ok = picked >= 0
-    assert ok.sum() > 10
-    loss = triplet_loss(videos[ok], tags[positives[ok]], tags[picked[ok]], cfg.margin,
-                        cfg.distance)
-    assert torch.all(loss == 0)
-    assert zero_loss_share(d_ap[ok], dist[ok, picked[ok]], cfg.margin) == 1.0
-    # The semi-hard band keeps triplets that still have a loss.
+    seed = TagMiningConfig.model_validate({"margin": 0.1, "mining": "seed",
+                                           "distance": distance})
+    mined = mine_round(videos, positives, mask, tags, seed, g)
+    assert len(mined.anchor) > 10 and len(mined.anchor) + mined.unmatched == 64
+    assert torch.equal(mined.positive, positives[mined.anchor])
+    loss = triplet_loss(videos[mined.anchor], tags[mined.positive], tags[mined.negative],
+                        seed.margin, seed.distance)
+    assert torch.all(loss == 0) and mined.zero_loss_share == 1.0
+    # The semi-hard band (delta = 0) keeps triplets that still have a loss.
     semi = TagMiningConfig.model_validate({"margin": 0.1, "distance": distance})
-    picked = mine_negatives(dist, d_ap, mask, semi, torch.Generator().manual_seed(1))
-    ok = picked >= 0
-    assert zero_loss_share(d_ap[ok], dist[ok, picked[ok]], semi.margin) < 1.0
+    mined = mine_round(videos, positives, mask, tags, semi, g)
+    loss = triplet_loss(videos[mined.anchor], tags[mined.positive], tags[mined.negative],
+                        semi.margin, semi.distance)
+    assert 0.0 < mined.zero_loss_share < 1.0
+    assert mined.zero_loss_share == pytest.approx(float((loss == 0).float().mean()), abs=0.02)
 
 
 def test_triplet_loss_values() -> None:

@@ -10,6 +10,7 @@ and ``zero_loss_share`` measures what a round actually learns from.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -102,3 +103,33 @@ def zero_loss_share(positive_distance: Tensor, negative_distance: Tensor,
         return 0.0
     zero = (positive_distance - negative_distance + margin) <= 0
     return float(zero.to(torch.float32).mean())
+
+
+@dataclass(frozen=True)
+class MinedRound:
+    """Triplets of one mining round, as rows into the round's videos and library."""
+
+    anchor: Tensor  # [N] video rows that got a negative
+    positive: Tensor  # [N] library index of each anchor's positive tag
+    negative: Tensor  # [N] library index of the mined negative
+    zero_loss_share: float  # of these triplets, at the moment they were mined
+    unmatched: int  # anchors for which no library tag qualified
+
+
+def mine_round(videos: Tensor, positives: Tensor, positive_mask: Tensor, library: Tensor,
+               cfg: TagMiningConfig, generator: torch.Generator) -> MinedRound:
+    """Mine one negative per (video, positive tag) anchor against the re-embedded library.
+
+    ``videos`` [B,D] and ``library`` [K,D] come from the current model; ``positives`` [B]
+    is each anchor's positive tag, ``positive_mask`` [B,K] all tags of that video.
+    """
+    with torch.no_grad():
+        distances = pairwise_distance(videos, library, cfg.distance)
+        rows = torch.arange(videos.shape[0], device=videos.device)
+        d_ap = distances[rows, positives]
+        negatives = mine_negatives(distances, d_ap, positive_mask, cfg, generator)
+    found = negatives >= 0
+    anchor = rows[found]
+    share = zero_loss_share(d_ap[found], distances[anchor, negatives[found]], cfg.margin)
+    return MinedRound(anchor=anchor, positive=positives[found], negative=negatives[found],
+                      zero_loss_share=share, unmatched=int((~found).sum()))
