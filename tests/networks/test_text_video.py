@@ -138,3 +138,21 @@ def test_colour_histogram_frame_features() -> None:
     assert model.video.frame_features(frames).shape == (1, 2, 16 + 8)
     emb, local, f = model.video(frames)
     assert emb.shape == (1, 12) and local.shape == (1, 2, 16) and f.shape == (1, 2, 16)
+
+
+def test_weight_floor_keeps_every_frame_weight_above_it() -> None:
+    """With the scoring layer pushed far negative (what training did to a release), the
+    plain sigmoid weights underflow to 0 and the fine score dies; the floor keeps them."""
+    torch.manual_seed(0)
+    frames = torch.randint(0, 256, (1, 4, 32, 32, 3), dtype=torch.uint8)
+    for floor in (0.0, 0.05):
+        model = build_text_video_model({**TINY, "weight_floor": floor},
+                                       with_text_encoder=False).eval()
+        with torch.no_grad():
+            model.video.weights.score.bias.fill_(-200.0)
+            _, local, _ = model.video(frames)
+        a = local.norm(dim=-1)
+        if floor:
+            assert bool((a >= floor - 1e-6).all())
+        else:
+            assert bool((a == 0).all())

@@ -15,8 +15,14 @@ from collections.abc import Callable
 import av
 import numpy as np
 
-from vidsearch.media.decode import Source, open_container, source_name, stream_duration
-from vidsearch.media.errors import SOURCE, CorruptMediaError, DecodeTimeoutError, MediaLimitError
+from vidsearch.media.decode import (
+    Source,
+    check_declared_duration,
+    guarded_packets,
+    open_container,
+    source_name,
+)
+from vidsearch.media.errors import SOURCE, CorruptMediaError, MediaLimitError
 from vidsearch.media.mfcc import SAMPLE_RATE
 
 
@@ -48,13 +54,7 @@ def decode_audio(
                 f"{SOURCE} uses an audio codec this server cannot decode; re-encode it as AAC",
                 name,
             )
-        declared = stream_duration(container, stream)
-        if max_duration_s is not None and declared > max_duration_s:
-            raise MediaLimitError(
-                f"{SOURCE} lasts {declared:.0f} s; the limit is {max_duration_s:.0f} s — "
-                "cut it into shorter parts",
-                name,
-            )
+        check_declared_duration(container, stream, max_duration_s, name)
         limit = None if max_duration_s is None else int(max_duration_s * sample_rate) + 1
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         chunks: list[np.ndarray] = []
@@ -74,15 +74,10 @@ def decode_audio(
                 chunks.append(chunk)
 
         try:
-            for packet in container.demux(stream):
-                if interrupt is not None:
-                    interrupt()
-                if timeout_s is not None and time.monotonic() - started > timeout_s:
-                    raise DecodeTimeoutError(
-                        f"decoding the sound of {SOURCE} took over {timeout_s:.0f} s; send a "
-                        "shorter video",
-                        name,
-                    )
+            for packet in guarded_packets(container, stream, name=name, started=started,
+                                          timeout_s=timeout_s, interrupt=interrupt,
+                                          what=f"the sound of {SOURCE}",
+                                          advice="send a shorter video"):
                 for frame in packet.decode():
                     keep(resampler.resample(frame))
             keep(resampler.resample(None))  # what the resampler still holds

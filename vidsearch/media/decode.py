@@ -117,6 +117,33 @@ def stream_duration(container: av.container.InputContainer, stream: av.stream.St
     return 0.0
 
 
+def check_declared_duration(container: av.container.InputContainer, stream: av.stream.Stream,
+                            max_duration_s: float | None, name: str) -> None:
+    """Refuse a stream whose header already says it is too long (before decoding it)."""
+    declared = stream_duration(container, stream)
+    if max_duration_s is not None and declared > max_duration_s:
+        raise MediaLimitError(
+            f"{SOURCE} lasts {declared:.0f} s; the limit is {max_duration_s:.0f} s — "
+            "cut it into shorter parts",
+            name,
+        )
+
+
+def guarded_packets(container: av.container.InputContainer, stream: av.stream.Stream, *,
+                    name: str, started: float, timeout_s: float | None,
+                    interrupt: Callable[[], None] | None, what: str, advice: str
+                    ) -> Iterator[av.Packet]:
+    """The stream's packets, calling ``interrupt`` before each and raising a
+    :class:`DecodeTimeoutError` ("decoding WHAT took over N s; ADVICE") past ``timeout_s``."""
+    for packet in container.demux(stream):
+        if interrupt is not None:
+            interrupt()
+        if timeout_s is not None and time.monotonic() - started > timeout_s:
+            raise DecodeTimeoutError(
+                f"decoding {what} took over {timeout_s:.0f} s; {advice}", name)
+        yield packet
+
+
 def probe_video(source: Source) -> VideoProbe:
     """Read the header only: duration, size, rate and codec."""
     container = open_container(source)
@@ -177,28 +204,16 @@ def iter_frames(
                 "per frame — downscale the video first",
                 name,
             )
-        declared = stream_duration(container, stream)
-        if max_duration_s is not None and declared > max_duration_s:
-            raise MediaLimitError(
-                f"{SOURCE} lasts {declared:.0f} s; the limit is {max_duration_s:.0f} s — "
-                "cut it into shorter parts",
-                name,
-            )
+        check_declared_duration(container, stream, max_duration_s, name)
         stream.thread_type = "AUTO"
         step = 1.0 / fps
         next_tick = 0.0
         kept = 0
         first_time: float | None = None
         try:
-            for packet in container.demux(stream):
-                if interrupt is not None:
-                    interrupt()
-                if timeout_s is not None and time.monotonic() - started > timeout_s:
-                    raise DecodeTimeoutError(
-                        f"decoding {SOURCE} took over {timeout_s:.0f} s; send a shorter or "
-                        "smaller video",
-                        name,
-                    )
+            for packet in guarded_packets(container, stream, name=name, started=started,
+                                          timeout_s=timeout_s, interrupt=interrupt,
+                                          what=SOURCE, advice="send a shorter or smaller video"):
                 for frame in packet.decode():
                     if frame.time is None:
                         continue

@@ -57,6 +57,10 @@ class TextVideoConfig(BaseModel):
     text_dim: int = TEXT_DIM
     colour_bins: int = Field(default=4, ge=0, le=8, description="RGB histogram bins per "
                              "channel appended to the frame features (0 = off)")
+    weight_floor: float = Field(
+        default=0.0, ge=0, lt=1, description="lowest adaptive frame weight: a_t = floor + "
+        "(1 - floor) * sigmoid; the fine score only reads the weights' ranking, so without a "
+        "floor they can drift to exactly 0 and switch the fine score off")
 
 
 class Attention(nn.Module):
@@ -131,6 +135,7 @@ class VideoSide(nn.Module):
             TemporalBlock(d, cfg.heads, cfg.dropout) for _ in range(cfg.temporal_layers))
         self.lstm = nn.LSTM(2 * d, d, batch_first=True)
         self.weights = AdaptiveWeights(d, cfg.heads)
+        self.weight_floor = cfg.weight_floor
         self.embed = nn.Linear(d, cfg.embed_dim)
 
     def colour_histogram(self, frames: Tensor) -> Tensor:
@@ -163,7 +168,7 @@ class VideoSide(nn.Module):
             f = block(f)
         video = f.mean(dim=1)
         h, _ = self.lstm(torch.cat([video.unsqueeze(1).expand_as(f), f], dim=-1))
-        a = self.weights(h)
+        a = self.weight_floor + (1.0 - self.weight_floor) * self.weights(h)
         local = a.unsqueeze(-1) * F.normalize(h, dim=-1)
         return F.normalize(self.embed(video), dim=-1), local, f, a
 
