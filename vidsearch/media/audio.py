@@ -79,7 +79,8 @@ def decode_audio(
                                           what=f"the sound of {SOURCE}",
                                           advice="send a shorter video"):
                 for frame in packet.decode():
-                    keep(resampler.resample(frame))
+                    if isinstance(frame, av.AudioFrame):  # an audio stream's packets
+                        keep(resampler.resample(frame))
             keep(resampler.resample(None))  # what the resampler still holds
         except av.error.FFmpegError as exc:
             if not chunks:
