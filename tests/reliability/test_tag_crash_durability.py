@@ -39,6 +39,8 @@ def _run(catalog: Path, count: int, kill_after: float) -> list[str]:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait(30)
+    # what the child printed before the kill but this loop had not read yet was acknowledged
+    lines += [line.strip() for line in proc.stdout]
     return lines
 
 
@@ -61,6 +63,13 @@ def test_acknowledged_tag_writes_survive_kill_9(tmp_path: Path) -> None:
             stored = reopened.tag_library(16).get(sorted(acked | present))
         finally:
             reopened.close()
+        # The delete that follows the last acknowledged add of every third tag may have run
+        # when the kill came, unacknowledged: either state of that one tag is correct.
+        last = next((line for line in reversed(lines) if line.startswith(("ADD", "DEL"))), "")
+        if last.startswith("ADD") and int(last.split()[1][1:]) % 3 == 0:
+            in_flight = last.split()[1]
+            if in_flight not in stored:
+                present.discard(in_flight)
         deleted = {line.split()[1] for line in lines if line.startswith("DEL")}
         assert present <= set(stored), f"trial {trial}: lost {sorted(present - set(stored))}"
         assert not deleted & set(stored), f"trial {trial}: deleted tags came back"
