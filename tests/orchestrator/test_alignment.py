@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vidsearch.orchestrator.alignment import align_matrix, normalise
+from vidsearch.orchestrator.alignment import align_matrix, motion_agreement, normalise, with_motion
 
 
 def _noise(tq: int, tr: int, seed: int = 0, scale: float = 0.05) -> np.ndarray:
@@ -123,3 +123,60 @@ def test_normalise_subtracts_each_query_frames_background_similarity() -> None:
     np.testing.assert_allclose(part, [[0.9, 0.3], [0.0, 0.1]], atol=1e-6)
     assert sim[0, 0] == pytest.approx(0.9)
     np.testing.assert_allclose(normalise(sim, None), sim)
+
+
+def _static_camera(times: np.ndarray, walker: np.ndarray, seed: int) -> np.ndarray:
+    """Unit descriptors of a static scene (one strong background direction) with a small
+    part that changes: a walker whose position over time is ``walker`` (one direction per
+    position), plus a little sensor noise."""
+    rng = np.random.default_rng(seed)
+    dim = 64
+    background = np.zeros(dim)
+    background[0] = 1.0
+    frames = []
+    for t in times:
+        pos = np.zeros(dim)
+        pos[1 + int(walker[int(t)]) % 40] = 0.25
+        frames.append(background + pos + rng.normal(0, 0.01, dim))
+    out = np.asarray(frames)
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def test_motion_tells_a_copy_from_another_stretch_of_the_same_static_camera() -> None:
+    # Both queries match the reference frame by frame about equally (same background); only
+    # the copy's walker moves like the reference's.
+    rng = np.random.default_rng(3)
+    walk_ref = rng.integers(0, 40, 12)
+    walk_other = rng.integers(0, 40, 12)
+    times = _times(12)
+    reference = _static_camera(times, walk_ref, seed=1)
+    copy = _static_camera(times, walk_ref, seed=2)
+    other = _static_camera(times, walk_other, seed=4)
+    aligned = {}
+    for name, query in (("copy", copy), ("other", other)):
+        sim = query @ reference.T - 0.8  # as if normalised: a background frame sits at 0.8
+        plain = align_matrix(sim, times, times)
+        moved = with_motion(plain, query, reference, weight=3.0)
+        aligned[name] = (plain, moved)
+        assert plain.segments and all(len(s.rows) == s.frames for s in plain.segments)
+    seg = max(aligned["copy"][0].segments, key=lambda s: s.score)
+    assert motion_agreement(copy, reference, seg) > 0.8
+    seg = max(aligned["other"][0].segments, key=lambda s: s.score)
+    assert abs(motion_agreement(other, reference, seg)) < 0.3
+    # Appearance alone barely separates them; with motion the copy wins clearly.
+    copy_plain, copy_moved = aligned["copy"]
+    other_plain, other_moved = aligned["other"]
+    assert copy_plain.score < 1.5 * other_plain.score
+    assert copy_moved.score > 2.5 * other_moved.score
+    assert copy_moved.score > 2.5 * copy_plain.score  # 1 + 3 x 0.9 x 11 / 15
+
+
+def test_motion_weight_zero_changes_nothing() -> None:
+    sim = _noise(12, 12)
+    for q in range(2, 9):
+        sim[q, q] = 0.4
+    found = align_matrix(sim, _times(12), _times(12))
+    desc = np.eye(12, 16)
+    assert with_motion(found, desc, desc, weight=0.0) == found
+    assert with_motion(align_matrix(_noise(5, 5, scale=0.01), _times(5), _times(5)), desc[:5],
+                       desc[:5], weight=0.3).segments == ()

@@ -198,7 +198,9 @@ def evaluate(
             if skipped is not None:
                 skipped.append(f"{spec.name}: skipped, missing {', '.join(missing)}")
             continue
-        key = (spec.checkpoints, json.dumps(spec.overrides, sort_keys=True, default=str))
+        # Runs that differ only in how they search share one index.
+        indexing = {k: v for k, v in spec.overrides.items() if k != "search"}
+        key = (spec.checkpoints, json.dumps(indexing, sort_keys=True, default=str))
         groups.setdefault(key, []).append(spec)
     agreements: dict[tuple[Path, ...], Agreement] = {}
     learned: dict[str, QualityRow] = {}
@@ -212,7 +214,9 @@ def evaluate(
             runs = run_learned(
                 repositories[files], refs, queries,
                 modes=[(spec.mode, spec.name) for spec in group],
-                progress=progress, config_overrides=group[0].overrides,
+                progress=progress,
+                config_overrides={k: v for k, v in group[0].overrides.items() if k != "search"},
+                search_overrides=[spec.overrides.get("search", {}) for spec in group],
                 reference_seconds=ref_seconds,
             )  # fmt: skip
             agreement = agreements[files]

@@ -90,59 +90,80 @@ def run_learned(
     work_dir: Path | None = None,
     progress: bool = True,
     config_overrides: Mapping[str, Any] | None = None,
+    search_overrides: Sequence[Mapping[str, Any]] | None = None,
     reference_seconds: float = 0.0,
     background_videos: int = 60,
 ) -> list[SystemRun]:
     """Index the references once, then search every query in each (mode, run name).
 
-    ``config_overrides`` (nested dict) apply to VidsearchConfig before the orchestrator is
-    built: ablations are data. ``reference_seconds`` (total reference duration) gives the
-    indexing throughput. ``background_videos`` fill the background catalog first when
-    the config normalises scores (they are never indexed as references)."""
+    ``config_overrides`` (nested dict) apply to VidsearchConfig before anything is built:
+    ablations are data. ``search_overrides`` (one ``search`` section dict per mode, or
+    None) change only how that run searches, so every run shares the one index: each
+    gets its own orchestrator over the same catalog. ``reference_seconds`` (total
+    reference duration) gives the indexing throughput. ``background_videos`` fill the
+    background catalog first when a run normalises scores (they are never indexed as
+    references)."""
     import time
 
     from vidsearch.orchestrator.factory import build_orchestrator
 
+    per_run = list(search_overrides or [{}] * len(modes))
+    if len(per_run) != len(modes):
+        raise ValueError(f"{len(per_run)} search overrides for {len(modes)} modes")
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
-        config = apply_overrides(VidsearchConfig(), config_overrides or {})
-        config.inference.model_repository = repository
-        config.catalog.path = Path(tmp) / "catalog"
-        config.server.max_concurrent_searches = 1
+        base = apply_overrides(VidsearchConfig(), config_overrides or {})
+        base.inference.model_repository = repository
+        base.catalog.path = Path(tmp) / "catalog"
+        base.server.max_concurrent_searches = 1
         # µAP is threshold-free: every scored candidate is a prediction (as min_repetition=0)
-        config.search.min_score = config.search.raw_min_score = 0.0
-        if background_videos and config.search.normalise:
+        base.search.min_score = base.search.raw_min_score = 0.0
+        configs = [apply_overrides(base, {"search": dict(o)}) for o in per_run]
+        if background_videos and any(c.search.normalise for c in configs):
             from vidsearch.orchestrator.background import fill_background
 
-            fill_background(config, background_videos)
-        orchestrator = build_orchestrator(config)
+            fill_background(base, background_videos)
+        orchestrator = build_orchestrator(base)
         try:
             started = time.perf_counter()
             for ref in tqdm(references, desc="index references", disable=not progress):
                 orchestrator.index_video(ref.path, video_id=ref.video_id, source=str(ref.path))
             orchestrator.optimize_catalog()
             index_seconds = time.perf_counter() - started
-            runs = []
-            for mode, name in modes:
-                run = SystemRun(name, index_seconds=index_seconds,
-                                indexed_video_seconds=reference_seconds)
-                options = SearchOptions(mode=mode, top_k=top_k, min_repetition=0.0)
-                started = time.perf_counter()
-                for query in tqdm(queries, desc=f"search: {name}", disable=not progress):
-                    result = orchestrator.search_by_video(query.path, options)
-                    run.ranked[query.video_id] = [h.video.video_id for h in result.hits]
-                    for hit in result.hits:
-                        run.predictions.append((query.video_id, hit.video.video_id, hit.score))
-                        if hit.segments:
-                            best = max(hit.segments, key=lambda s: s.query_end_s - s.query_start_s)
-                            run.segments[(query.video_id, hit.video.video_id)] = (
-                                (best.query_start_s, best.query_end_s),
-                                (best.reference_start_s, best.reference_end_s),
-                            )
-                run.seconds_per_query = (time.perf_counter() - started) / max(1, len(queries))
-                runs.append(run)
-            return runs
         finally:
             orchestrator.close()
+        runs = []
+        for (mode, name), config in zip(modes, configs, strict=True):
+            run = SystemRun(name, index_seconds=index_seconds,
+                            indexed_video_seconds=reference_seconds)
+            orchestrator = build_orchestrator(config)
+            try:
+                _search_all(orchestrator, queries, run, mode, top_k, progress)
+            finally:
+                orchestrator.close()
+            runs.append(run)
+        return runs
+
+
+def _search_all(orchestrator: Any, queries: Sequence[VideoFile], run: SystemRun,
+                mode: SearchMode, top_k: int, progress: bool) -> None:
+    """Search every query into ``run``: its ranking, (query, reference, score) predictions
+    and each hit's longest matched segment."""
+    import time
+
+    options = SearchOptions(mode=mode, top_k=top_k, min_repetition=0.0)
+    started = time.perf_counter()
+    for query in tqdm(queries, desc=f"search: {run.name}", disable=not progress):
+        result = orchestrator.search_by_video(query.path, options)
+        run.ranked[query.video_id] = [h.video.video_id for h in result.hits]
+        for hit in result.hits:
+            run.predictions.append((query.video_id, hit.video.video_id, hit.score))
+            if hit.segments:
+                best = max(hit.segments, key=lambda s: s.query_end_s - s.query_start_s)
+                run.segments[(query.video_id, hit.video.video_id)] = (
+                    (best.query_start_s, best.query_end_s),
+                    (best.reference_start_s, best.reference_end_s),
+                )
+    run.seconds_per_query = (time.perf_counter() - started) / max(1, len(queries))
 
 
 PHASH_NAME = "perceptual hash (DCT, 64-bit)"

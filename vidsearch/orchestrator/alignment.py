@@ -9,7 +9,7 @@ voting over time offsets and speeds. Why these choices, and what they measured:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -28,6 +28,9 @@ class AlignedSegment:
     score: float  # sum over its frames of (similarity - min_similarity)
     slope: float  # reference seconds per query second (1.0: same speed)
     frames: int  # matched query key frames
+    # The matched cells: query key-frame rows and, for each, its reference column.
+    rows: tuple[int, ...] = field(default=(), repr=False)
+    cols: tuple[int, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,8 @@ def align_matrix(
                     score=float(cells.sum()),
                     slope=float(slope),
                     frames=len(rows),
+                    rows=tuple(int(i) for i in rows),
+                    cols=tuple(int(j) for j in cols),
                 )
             )
             weight[rows[0] : rows[-1] + 1, :] = 0.0  # these query seconds are explained
@@ -193,3 +198,55 @@ def _trim(rows: np.ndarray, cells: np.ndarray, keep: float = 0.25) -> np.ndarray
     floor = keep * float(cells.max())
     strong = np.nonzero(cells >= floor)[0]
     return rows[strong[0] : strong[-1] + 1]
+
+
+def with_motion(
+    alignment: Alignment, query: np.ndarray, reference: np.ndarray, weight: float
+) -> Alignment:
+    """``alignment`` with each segment's score scaled by ``1 + weight x a``, where ``a`` is
+    how alike the two videos *change* along it (``motion_agreement``, shrunk towards 0
+    for segments over few distinct frames; the factor is floored so a score never turns
+    negative).
+
+    A frame descriptor cannot tell a copy from another stretch of the same static camera
+    (same background, other passers-by): both match frame by frame. What differs is what
+    moves: in a copy the two sides change alike (``a`` near 1), in another stretch they do
+    not (near 0), and a video that does not change has no such evidence either way. The
+    factor multiplies the appearance evidence rather than adding to it: two unrelated
+    videos that happen to change at the same moments (scene cuts) have little appearance
+    evidence to amplify. ``query`` [Tq, D] and ``reference`` [Tr, D] are the unit
+    descriptors the similarity matrix was built from.
+    """
+    if weight == 0 or not alignment.segments:
+        return alignment
+    segments = tuple(
+        replace(s, score=s.score * max(0.0, 1.0 + weight * _evidence(query, reference, s)))
+        for s in alignment.segments
+    )
+    best = max(s.score for s in segments)
+    return Alignment(segments, float(best), float(sum(s.score for s in segments)))
+
+
+# Agreement over few distinct frames is weak evidence (three centred vectors agree by
+# chance easily): it counts m / (m + MOTION_PRIOR_FRAMES), m = distinct reference frames - 1.
+MOTION_PRIOR_FRAMES = 4
+
+
+def _evidence(query: np.ndarray, reference: np.ndarray, segment: AlignedSegment) -> float:
+    m = len(set(segment.cols)) - 1
+    return motion_agreement(query, reference, segment) * m / (m + MOTION_PRIOR_FRAMES)
+
+
+def motion_agreement(query: np.ndarray, reference: np.ndarray, segment: AlignedSegment) -> float:
+    """Mean cosine over the segment's matched pairs of the descriptors' changes (each
+    frame minus the mean of its side's matched frames); 0.0 for a segment without cells."""
+    if not segment.rows:
+        return 0.0
+    rows, cols = np.asarray(segment.rows), np.asarray(segment.cols)
+    q = np.asarray(query, np.float64)[rows]
+    r = np.asarray(reference, np.float64)
+    q = q - q.mean(axis=0)
+    r = r[cols] - r[np.unique(cols)].mean(axis=0)
+    q /= np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-9)
+    r /= np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-9)
+    return float(np.mean(np.sum(q * r, axis=1)))

@@ -46,6 +46,7 @@ def resolve_search_options(
         normalise_k=defaults.normalise_k,
         query_views=view_names(defaults.query_views),
         view_penalty=defaults.view_penalty,
+        motion_weight=defaults.motion_weight,
         min_similarity=defaults.min_similarity,
         raw_min_similarity=defaults.raw_min_similarity,
         min_score=defaults.min_score,

@@ -22,7 +22,7 @@ import numpy as np
 
 from vidsearch.catalog.base import Catalog, KeyFrameHit, VideoCandidate, VideoInfo
 from vidsearch.deadline import RequestBudget
-from vidsearch.orchestrator.alignment import Alignment, align_matrix, normalise
+from vidsearch.orchestrator.alignment import Alignment, align_matrix, normalise, with_motion
 from vidsearch.orchestrator.api import MatchedSegment, SearchHit, SearchMode
 from vidsearch.orchestrator.encoding import DecodedFrames, EncodedVideo, FrameDecoder, VideoEncoder
 from vidsearch.orchestrator.matching import VideoMatch, align, group_hits, repetition_degree
@@ -52,6 +52,7 @@ class ResolvedOptions:
     normalise_k: int = 10
     query_views: tuple[str, ...] = ()  # view names (query_views.view_names)
     view_penalty: float = 0.0
+    motion_weight: float = 0.0
     min_similarity: float = 0.0
     raw_min_similarity: float = 0.8
     min_score: float = 0.8
@@ -411,8 +412,9 @@ class AlignmentRanker:
     cosine of the unit copy descriptors) -> background normalisation -> Hough alignment
     (``alignment.align_matrix``); the best query view counts, a view other than the
     original frames less ``view_penalty``. Score: the alignment score (the best segment's
-    sum of normalised similarity along its line), so one threshold means the same for
-    every query. Hits need a segment scoring at least
+    sum of normalised similarity along its line, plus ``motion_weight`` x how alike the two
+    videos change along it: ``alignment.with_motion``), so one threshold means the same
+    for every query. Hits need a segment scoring at least
     ``min_score`` (``raw_min_score`` unnormalised) and ``min_repetition`` (matched query
     seconds / shorter duration)."""
 
@@ -428,6 +430,8 @@ class AlignmentRanker:
         normalised = ctx.query_bias is not None
         floor = opts.min_similarity if normalised else opts.raw_min_similarity
         min_score = opts.min_score if normalised else opts.raw_min_score
+        # measured on normalised scores only; raw cosines sit on another scale
+        motion = opts.motion_weight if normalised else 0.0
         views: list[tuple[np.ndarray, np.ndarray | None, float]] = [
             (encoded.keyframe_texture, ctx.query_bias, 0.0)
         ]
@@ -440,7 +444,7 @@ class AlignmentRanker:
             ctx.budget.check("aligning the candidates")
             ref_times, ref_texture = ctx.reference_frames[video_id]
             result: Alignment | None = None
-            score = 0.0
+            score, chosen, chosen_penalty = 0.0, encoded.keyframe_texture, 0.0
             for query_texture, bias, penalty in views:
                 sim = query_texture @ ref_texture.T
                 if normalised:
@@ -450,7 +454,14 @@ class AlignmentRanker:
                 )
                 if found.segments and (result is None or found.score - penalty > score):
                     result, score = found, found.score - penalty
-            if result is None or score < min_score:
+                    chosen, chosen_penalty = query_texture, penalty
+            if result is None:
+                continue
+            # The view is chosen by appearance; motion then confirms or discounts it once
+            # (scoring every view's motion would pick the luckiest of nine noisy factors).
+            result = with_motion(result, chosen, ref_texture, motion)
+            score = result.score - chosen_penalty
+            if score < min_score:
                 continue
             repetition = repetition_degree(
                 result.matched_query_s, encoded.duration_s, info.duration_s
