@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -97,3 +98,10 @@ class MetricsLog:
 
 def metrics_path(ckpt_path: Path) -> Path:
     return ckpt_path.with_suffix(".metrics.jsonl")
+
+
+def feature_cache_file(directory: str | Path, prefix: str, key: list[Any]) -> Path:
+    """Where frozen features computed from ``key`` (everything they depend on) are cached:
+    ``DIRECTORY/PREFIX-<digest>.pt``; any change of ``key`` is another file."""
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    return Path(directory) / f"{prefix}-{digest}.pt"

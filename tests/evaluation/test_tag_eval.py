@@ -1,0 +1,52 @@
+"""`vidsearch eval tags` on a tiny real run: every row of the section, trained ablations
+reused when unchanged, the section written between its markers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vidsearch.evaluation.report import read_section, update_section
+from vidsearch.evaluation.tags import evaluate_tags, to_markdown
+from vidsearch.media.synthetic_audio import espeak_available
+from vidsearch.training.tag_training import TagTrainConfig, train_tags
+
+
+@pytest.mark.skipif(not espeak_available(), reason="espeak-ng not installed: run `make speech`")
+def test_eval_tags_rows_ablations_and_section(tmp_path: Path) -> None:
+    cfg = TagTrainConfig.model_validate({
+        "data": {"n_train": 4, "n_val": 2, "n_test": 3, "duration_s": 4.0,
+                 "cache_dir": str(tmp_path / "cache")},
+        "model": {"dim": 16, "audio_hidden": 8}, "rounds": 1, "positives_per_video": 4,
+        "batch_size": 8, "num_threads": 1})
+    train_tags(cfg, tmp_path / "tags.pt", progress=False)
+    result = evaluate_tags(tmp_path / "tags.pt", ablations=tmp_path / "ablations",
+                           ablation_rounds=1, progress=False)
+    names = [r.name for r in result.rows]
+    for expected in ("fused (moe), titles as uploaded", "frames only", "sound only",
+                     "title only", "title only, MiniLM without training",
+                     "fused, wrong titles", "fused, empty titles", "concat fusion",
+                     "mean fusion", "seed (delta = m) mining", "random negatives mining"):
+        assert expected in names
+    assert "title only, empty titles" not in names  # nothing to rank with
+    for row in result.rows:
+        assert row.metrics["seen_videos"] == 3
+        assert 0.0 <= row.metrics["seen_r5"] <= 1.0
+    assert result.zero_loss["seed (delta = m) mining"] == [1.0]
+    # The reference at the ablation budget is the run itself: same config, same numbers.
+    main = result.rows[0].metrics
+    reference = next(r for r in result.rows if r.name.startswith("reference"))
+    assert reference.metrics == pytest.approx(main)
+    trained = sorted(p.name for p in (tmp_path / "ablations").glob("*.pt"))
+    again = evaluate_tags(tmp_path / "tags.pt", ablations=tmp_path / "ablations",
+                          ablation_rounds=1, progress=False)
+    assert [r.metrics for r in again.rows] == [r.metrics for r in result.rows]  # reused
+    assert sorted(p.name for p in (tmp_path / "ablations").glob("*.pt")) == trained
+
+    body = to_markdown(result, "moe", None, ablation_rounds=1, n_test=3)
+    out = tmp_path / "BENCHMARKS.md"
+    update_section(out, "tags", "## Tag suggestions\n\n" + body)
+    section = read_section(out, "tags")
+    assert section is not None and "| model | fused (moe), titles as uploaded |" in section
+    assert "Targets (issue 14)" in section
