@@ -1,5 +1,6 @@
 """Tags (seed 004) end to end: the real server on loopback (ONNX Runtime, Qdrant Edge),
-called through raw gRPC stubs; the tag models are the text-model placeholder."""
+called through raw gRPC stubs; the tag models are the text-model placeholder, except in
+the last test, which serves the trained tag models (what `make export` writes)."""
 
 from __future__ import annotations
 
@@ -222,3 +223,29 @@ def test_suggest_tags_with_ten_thousand_tags_against_numpy(
     print(f"SuggestTags p95 {p95 * 1e3:.1f} ms; numpy brute force p95 "
           f"{p95_numpy * 1e3:.2f} ms; ratio {p95 / p95_numpy:.1f}")
     assert p95 < 0.5  # the 20 ms target is for the benchmark machine, not a shared CI core
+
+
+def test_the_trained_tag_models_serve_when_exported(
+    release_server: Any, corpus: BenchmarkManifest
+) -> None:
+    """With everything `make export` writes, suggestions come from the trained tag models
+    (not the placeholder); a tag added is suggested by the next request, a deleted one
+    never again."""
+    client = VideoSearchClient(release_server.target, timeout=120)
+    ref = corpus.references[0]
+    client.index_file(Path(ref.path), ref.video_id)
+    served = release_server.orchestrator.tags.models.version()
+    assert served < PLACEHOLDER_BASE
+    with grpc.insecure_channel(release_server.target) as channel:
+        stub = pb_grpc.VideoSearchStub(channel)
+        added = stub.UpsertTags(pb.UpsertTagsRequest(tags=VOCABULARY), timeout=60)
+        assert {t.model_version for t in added.tags} == {served}
+        before = suggest(stub, ref.video_id, top_k=len(VOCABULARY))
+        assert before.tag_model_version == served
+        assert sorted(s.tag.text for s in before.tags) == sorted(VOCABULARY)
+        stub.UpsertTags(pb.UpsertTagsRequest(tags=["crimson donut"]), timeout=60)
+        after = suggest(stub, ref.video_id, top_k=len(VOCABULARY) + 1)
+        assert "crimson donut" in [s.tag.text for s in after.tags]
+        stub.DeleteTags(pb.DeleteTagsRequest(tags=["crimson donut"]), timeout=60)
+        again = suggest(stub, ref.video_id, top_k=100)
+        assert "crimson donut" not in [s.tag.text for s in again.tags]

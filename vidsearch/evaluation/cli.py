@@ -57,7 +57,8 @@ def register(subparsers: Any) -> None:
                       help="training summary whose wall time the section quotes")
     tags.add_argument("--ablations", type=Path, default=Path("var/tag_ablations"),
                       help="where the ablation models are trained (reused when unchanged)")
-    tags.add_argument("--ablation-rounds", type=int, default=6)
+    tags.add_argument("--ablation-rounds", type=int, default=None,
+                      help="mining rounds of each ablation (default: the checkpoint's)")
     tags.add_argument("--no-ablations", action="store_true", help="skip the trained ablations")
     tags.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"))
     tags.add_argument("--json", type=Path, default=Path("var/bench/tags.json"))
@@ -134,8 +135,7 @@ def run_tags(args: argparse.Namespace) -> int:
                            progress=not args.no_progress)
     save_json(result, args.json)
     summary = json.loads(args.summary.read_text()) if args.summary.is_file() else None
-    body = to_markdown(result, cfg.model.fusion, summary, args.ablation_rounds,
-                       cfg.data.n_test)
+    body = to_markdown(result, cfg.model.fusion, summary, cfg.data.n_test)
     command = ".venv/bin/vidsearch eval " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     markdown = section_header("Tag suggestions (seed 004)", command.strip(), machine)
     update_section(args.out, "tags", markdown + "\n" + body)

@@ -33,8 +33,9 @@ def lr_at(step: int, total: int, base: float, warmup: int) -> float:
 
 
 def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    """``lr`` for every parameter group, times the group's ``lr_scale`` when it has one."""
     for group in opt.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)
 
 
 def adamw(params: Iterable[nn.Parameter], lr: float, weight_decay: float) -> torch.optim.AdamW:

@@ -86,6 +86,15 @@ class TagTrainConfig(BaseModel):
     lr: float = Field(default=2e-3, gt=0)
     weight_decay: float = Field(default=1e-4, ge=0)
     warmup_steps: int = Field(default=20, ge=0)
+    identity_tag_projection: bool = Field(
+        default=False,
+        description="start the tag projection as the identity (needs model.dim = 384): the "
+                    "tag space starts as MiniLM's, so tags never trained on (hot) keep their "
+                    "MiniLM neighbours")
+    tag_projection_lr_scale: float = Field(
+        default=1.0, ge=0,
+        description="the tag projection's learning rate / lr (0: frozen, the tag space stays "
+                    "where the projection starts)")
     modality_dropout: float = Field(
         default=0.2, ge=0, lt=1,
         description="drop each present modality of a training video with this probability "
@@ -280,8 +289,17 @@ def train_tags(cfg: TagTrainConfig, out: str | Path, *, progress: bool = True,
     semantic = load_frame_encoder(cfg.data.frame_encoder)
     model_cfg = cfg.model.model_copy(update={"frame_dim": int(train.frames.shape[-1])})
     model = TagModel(semantic, TagVideoNetwork(model_cfg))
-    params = [p for n, p in model.named_parameters() if not n.startswith("semantic.")]
-    opt = adamw(params, cfg.lr, cfg.weight_decay)
+    if cfg.identity_tag_projection:
+        if model_cfg.dim != TEXT_DIM:
+            raise ValueError(f"identity_tag_projection needs model.dim = {TEXT_DIM}")
+        nn.init.eye_(model.tag_projection.weight)
+        nn.init.zeros_(model.tag_projection.bias)
+    opt = adamw(model.video.parameters(), cfg.lr, cfg.weight_decay)
+    if cfg.tag_projection_lr_scale > 0:
+        opt.add_param_group({"params": list(model.tag_projection.parameters()),
+                             "lr_scale": cfg.tag_projection_lr_scale})
+    else:
+        model.tag_projection.requires_grad_(False)
     train_cols = _columns("train")
     library = vocab[train_cols]  # the training library: hot tags and distractors never train
     truth = truth_matrix(train)[:, train_cols]
@@ -366,7 +384,7 @@ def run_tag_training(cfg: TagTrainConfig, out_dir: str | Path, *,
         "recipe": "tag networks (seed 004): frozen semantic frame encoder + MiniLM features, "
                   "video network + tag projection by triplet loss with mining rounds",
         "data_version": ck.data_version,
-        "config": cfg.model_dump(mode="json"),
+        "config": training_config(ck).model_dump(mode="json"),  # the network as built
         "device": f"cpu x{torch.get_num_threads()} threads",
         "seconds": {k: round(v, 1) for k, v in timings.items()},
         "total_seconds": round(sum(timings.values()), 1),
