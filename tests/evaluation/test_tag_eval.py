@@ -28,7 +28,7 @@ def test_eval_tags_rows_ablations_and_section(tmp_path: Path) -> None:
                      "title only", "title only, MiniLM without training",
                      "fused, wrong titles", "fused, empty titles", "concat fusion",
                      "mean fusion", "seed (delta = m) mining", "random negatives mining",
-                     "tag projection frozen"):
+                     "tag projection frozen", "reference, training seed 1"):
         assert expected in names
     assert "title only, empty titles" not in names  # nothing to rank with
     for row in result.rows:
@@ -38,7 +38,7 @@ def test_eval_tags_rows_ablations_and_section(tmp_path: Path) -> None:
     prior = next(r for r in result.rows if r.name.startswith("tag frequency prior"))
     assert prior.metrics["distractor_top5"] == 0.0  # untrained tags rank last
     trained = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "ablations").glob("*.pt")}
-    assert len(trained) == 5  # concat, mean, seed, random, frozen projection
+    assert len(trained) == 6  # seed 1, concat, mean, seed delta, random, frozen projection
     again = evaluate_tags(tmp_path / "tags.pt", ablations=tmp_path / "ablations",
                           ablation_rounds=1, progress=False)
     for reused, first in zip(again.rows, result.rows, strict=True):  # the same models

@@ -90,12 +90,15 @@ def prior_metrics(train_truth: Tensor, truth: Tensor) -> dict[str, float]:
 
 
 def ablation_configs(base: TagTrainConfig, rounds: int) -> dict[str, TagTrainConfig]:
-    """The trained ablations at ``rounds``: the reference recipe, then each other fusion,
-    each other mining variant and the other tag projection choice (trained or frozen),
-    everything else the reference's."""
+    """The trained ablations at ``rounds``: the reference recipe (and again on another
+    seed), then each other fusion, each other mining variant and the other tag projection
+    choice (trained or frozen), everything else the reference's."""
     small = base.model_copy(update={"rounds": rounds})
     configs = {f"reference: {base.model.fusion} fusion, "
                f"{MINING_NAMES[base.mining.mining]} mining": small}
+    # The same recipe on another seed: how far rows move by chance alone.
+    configs[f"reference, training seed {base.seed + 1}"] = small.model_copy(
+        update={"seed": base.seed + 1})
     for fusion in ("moe", "concat", "mean"):
         if fusion != base.model.fusion:
             configs[f"{fusion} fusion"] = small.model_copy(
