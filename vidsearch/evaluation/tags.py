@@ -8,10 +8,11 @@ added after training, the sound-bearing tags and the distractors). Rows:
   model with modalities masked (frames / sound / title alone), and with every title
   forced clean, noisy, wrong (another video's) or missing;
 - a title-only baseline without training: cosine between the MiniLM title and tag
-  features;
-- fusions and mining variants, each trained on the same data at an ablation budget
-  (fewer rounds, cached under ``--ablations``), with the reference recipe at that same
-  budget so the comparison is like for like.
+  features, and a no-video baseline: training tags by their frequency;
+- trained ablations on the same data (cached under ``--ablations``; the checkpoint's
+  rounds unless ``--ablation-rounds``): the reference recipe (again on another seed, for
+  the size of chance differences), the other fusions, the other mining variants, the
+  other tag projection choice.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Frozen: the semantic frame encoder and MiniLM (their features are cached by
 ``training.tag_data``). Trained: the video network (frame, sound and title branches,
-fusion) and the tag encoder's projection. Each round re-embeds the whole training
+fusion) and, unless ``tag_projection_lr_scale`` is 0 (the starter), the tag encoder's
+projection. Each round re-embeds the whole training
 library and every training video with the current model, mines one negative per
 (video, positive tag) anchor (``tag_mining.mine_round``: delta, margin, distance and the
 variant come from the config), logs the share of triplets already at zero loss, then
