@@ -22,17 +22,19 @@ def test_eval_tags_rows_ablations_and_section(tmp_path: Path) -> None:
         "batch_size": 8, "num_threads": 1})
     train_tags(cfg, tmp_path / "tags.pt", progress=False)
     result = evaluate_tags(tmp_path / "tags.pt", ablations=tmp_path / "ablations",
-                           ablation_rounds=1, progress=False)
+                           ablation_rounds=1, long_videos=2, long_s=8.0, windows=2,
+                           progress=False)
     names = [r.name for r in result.rows]
     for expected in ("fused (moe), titles as uploaded", "frames only", "sound only",
                      "title only", "title only, MiniLM without training",
                      "fused, wrong titles", "fused, empty titles", "concat fusion",
                      "mean fusion", "seed (delta = m) mining", "random negatives mining",
-                     "tag projection frozen", "reference, training seed 1"):
+                     "tag projection frozen", "reference, training seed 1",
+                     "8-s videos, O = 8", "8-s videos, P×O = 2×8"):
         assert expected in names
     assert "title only, empty titles" not in names  # nothing to rank with
     for row in result.rows:
-        assert row.metrics["seen_videos"] == 3
+        assert row.metrics["seen_videos"] == (2 if row.group == "long videos" else 3)
         assert 0.0 <= row.metrics["seen_r5"] <= 1.0
     assert result.zero_loss["seed (delta = m) mining"] == [1.0]
     prior = next(r for r in result.rows if r.name.startswith("tag frequency prior"))
@@ -40,7 +42,8 @@ def test_eval_tags_rows_ablations_and_section(tmp_path: Path) -> None:
     trained = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "ablations").glob("*.pt")}
     assert len(trained) == 6  # seed 1, concat, mean, seed delta, random, frozen projection
     again = evaluate_tags(tmp_path / "tags.pt", ablations=tmp_path / "ablations",
-                          ablation_rounds=1, progress=False)
+                          ablation_rounds=1, long_videos=2, long_s=8.0, windows=2,
+                          progress=False)
     for reused, first in zip(again.rows, result.rows, strict=True):  # the same models
         assert reused.metrics == pytest.approx(first.metrics, nan_ok=True)
     assert {p.name: p.stat().st_mtime_ns  # not retrained

@@ -131,3 +131,10 @@ def test_split_features_follow_the_generator(tmp_path: Path) -> None:
     assert data.title_mask.tolist() == [float(bool(t)) for t in titles]
     assert data.tags == [[t.text for t in video_tags(s, 4.0)] for s in seeds]
     assert load_split(cfg, "train", progress=False).data_version == data.data_version  # cached
+
+
+def test_p_by_o_takes_the_centre_of_each_window_segment() -> None:
+    picked = _inputs().tsn(segments=2, windows=2)  # video 0: 8 frames, 4 segments of 2
+    assert picked.frames[0, :, 0].tolist() == [0.0, 2.0, 4.0, 6.0]
+    assert picked.frames[1, :, 0].tolist() == [8.0, 9.0, 10.0, 11.0]  # 4 frames, 1 each
+    assert picked.frame_mask.shape == (2, 4)

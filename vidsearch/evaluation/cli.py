@@ -60,6 +60,10 @@ def register(subparsers: Any) -> None:
     tags.add_argument("--ablation-rounds", type=int, default=None,
                       help="mining rounds of each ablation (default: the checkpoint's)")
     tags.add_argument("--no-ablations", action="store_true", help="skip the trained ablations")
+    tags.add_argument("--long-videos", type=int, default=40,
+                      help="long test videos for O vs P×O sampling (0: skip)")
+    tags.add_argument("--long-seconds", type=float, default=48.0)
+    tags.add_argument("--windows", type=int, default=3, help="P of P×O on the long videos")
     tags.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"))
     tags.add_argument("--json", type=Path, default=Path("var/bench/tags.json"))
     tags.add_argument("--no-progress", action="store_true")
@@ -132,6 +136,8 @@ def run_tags(args: argparse.Namespace) -> int:
     result = evaluate_tags(args.checkpoint,
                            ablations=None if args.no_ablations else args.ablations,
                            ablation_rounds=args.ablation_rounds,
+                           long_videos=args.long_videos, long_s=args.long_seconds,
+                           windows=args.windows,
                            progress=not args.no_progress)
     save_json(result, args.json)
     summary = json.loads(args.summary.read_text()) if args.summary.is_file() else None

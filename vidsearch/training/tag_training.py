@@ -176,12 +176,15 @@ class VideoInputs:
                        mfcc_mask=self.mfcc_mask * ("audio" in keep),
                        title_mask=self.title_mask * ("title" in keep))
 
-    def tsn(self, segments: int, generator: torch.Generator | None = None) -> VideoInputs:
-        """O frames per video: one random frame per segment (``generator``) or the centre."""
+    def tsn(self, segments: int, generator: torch.Generator | None = None,
+            windows: int = 1) -> VideoInputs:
+        """P×O frames per video (``windows`` P, ``segments`` O): one random frame per
+        segment (``generator``) or the centre one."""
         lengths = self.frame_mask.sum(dim=1).long().clamp(min=1).tolist()
-        idx = torch.tensor([tsn_indices(n, segments, generator=generator)[0] for n in lengths])
+        idx = torch.tensor([[i for window in tsn_indices(n, segments, windows, generator)
+                             for i in window] for n in lengths])
         frames = self.frames.gather(1, idx[..., None].expand(-1, -1, self.frames.shape[-1]))
-        present = self.frame_mask.amax(dim=1, keepdim=True).expand(-1, segments)
+        present = self.frame_mask.amax(dim=1, keepdim=True).expand(-1, idx.shape[1])
         return replace(self, frames=frames, frame_mask=present.contiguous())
 
     def drop_modalities(self, p: float, generator: torch.Generator) -> VideoInputs:
@@ -200,12 +203,12 @@ class VideoInputs:
 
 @torch.no_grad()
 def embed_videos(video: TagVideoNetwork, inputs: VideoInputs, segments: int,
-                 batch: int = 256) -> Tensor:
-    """Tag features [V,D] at inference (TSN centre frames)."""
+                 batch: int = 256, windows: int = 1) -> Tensor:
+    """Tag features [V,D] at inference (TSN centre frames, P = ``windows`` × O)."""
     out = []
     for i in range(0, inputs.frames.shape[0], batch):
         rows = inputs.rows(torch.arange(i, min(i + batch, inputs.frames.shape[0])))
-        out.append(video(*rows.tsn(segments).tensors()))
+        out.append(video(*rows.tsn(segments, windows=windows).tensors()))
     return torch.cat(out)
 
 
@@ -254,11 +257,12 @@ def library_metrics(distances: Tensor, truth: Tensor) -> dict[str, float]:
 
 @torch.no_grad()
 def evaluate_tag_model(model: TagModel, inputs: VideoInputs, truth: Tensor, vocab: Tensor,
-                       segments: int, distance: Distance = "cosine") -> dict[str, float]:
+                       segments: int, distance: Distance = "cosine",
+                       windows: int = 1) -> dict[str, float]:
     """The model's suggestions for ``inputs`` against the whole vocabulary (``vocab``:
     its MiniLM features)."""
     model.eval()
-    videos = embed_videos(model.video, inputs, segments)
+    videos = embed_videos(model.video, inputs, segments, windows=windows)
     return library_metrics(pairwise_distance(videos, model.tag_projection(vocab), distance),
                            truth)
 
