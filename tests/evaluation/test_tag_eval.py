@@ -29,7 +29,7 @@ def test_eval_tags_rows_ablations_and_section(tmp_path: Path) -> None:
                      "title only", "title only, MiniLM without training",
                      "fused, wrong titles", "fused, empty titles", "concat fusion",
                      "mean fusion", "seed (delta = m) mining", "random negatives mining",
-                     "tag projection frozen", "reference, training seed 1",
+                     "tag projection frozen", "reference, training seed 1", "margin 0.4",
                      "8-s videos, O = 8", "8-s videos, P×O = 2×8"):
         assert expected in names
     assert "title only, empty titles" not in names  # nothing to rank with
@@ -40,7 +40,7 @@ def test_eval_tags_rows_ablations_and_section(tmp_path: Path) -> None:
     prior = next(r for r in result.rows if r.name.startswith("tag frequency prior"))
     assert prior.metrics["distractor_top5"] == 0.0  # untrained tags rank last
     trained = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "ablations").glob("*.pt")}
-    assert len(trained) == 6  # seed 1, concat, mean, seed delta, random, frozen projection
+    assert len(trained) == 7  # seed 1, concat, mean, seed delta, random, margin, projection
     again = evaluate_tags(tmp_path / "tags.pt", ablations=tmp_path / "ablations",
                           ablation_rounds=1, long_videos=2, long_s=8.0, windows=2,
                           progress=False)

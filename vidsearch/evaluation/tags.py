@@ -93,8 +93,8 @@ def prior_metrics(train_truth: Tensor, truth: Tensor) -> dict[str, float]:
 
 def ablation_configs(base: TagTrainConfig, rounds: int) -> dict[str, TagTrainConfig]:
     """The trained ablations at ``rounds``: the reference recipe (and again on another
-    seed), then each other fusion, each other mining variant and the other tag projection
-    choice (trained or frozen), everything else the reference's."""
+    seed), then each other fusion, each other mining variant, twice the margin and the
+    other tag projection choice (trained or frozen), everything else the reference's."""
     small = base.model_copy(update={"rounds": rounds})
     configs = {f"reference: {base.model.fusion} fusion, "
                f"{MINING_NAMES[base.mining.mining]} mining": small}
@@ -109,6 +109,9 @@ def ablation_configs(base: TagTrainConfig, rounds: int) -> dict[str, TagTrainCon
         if mining != base.mining.mining:
             configs[f"{label} mining"] = small.model_copy(update={
                 "mining": small.mining.model_copy(update={"mining": mining, "delta": None})})
+    margin = 2 * base.mining.margin
+    configs[f"margin {margin:g}"] = small.model_copy(
+        update={"mining": small.mining.model_copy(update={"margin": margin})})
     if base.tag_projection_lr_scale == 0:
         configs["tag projection trained"] = small.model_copy(
             update={"tag_projection_lr_scale": 1.0})
