@@ -62,9 +62,15 @@ $(STARTER)/video_hash.pt: | $(STAMP)
 $(STARTER)/text_video.pt: | $(STAMP)
 	$(VS) train text-release --config configs/training/text_starter.yaml --out $(STARTER)
 
-models: $(STARTER)/barlow.pt $(STARTER)/video_hash.pt $(STARTER)/text_video.pt ## train the starter models if absent (<= 20 min on 2 cores)
+# Tag suggestions (seed 004): generated tagged videos through the serving decoders, then
+# the tag networks on the frozen features of text_video.pt's semantic encoder + MiniLM
+# (timings in tags_summary.json).
+$(STARTER)/tags.pt: | $(STAMP) $(STARTER)/text_video.pt
+	$(VS) train tags --config configs/training/tags_starter.yaml --out $(STARTER)
 
-$(REPO)/.exported: $(STARTER)/barlow.pt $(STARTER)/video_hash.pt $(STARTER)/text_video.pt | $(STAMP)
+models: $(STARTER)/barlow.pt $(STARTER)/video_hash.pt $(STARTER)/text_video.pt $(STARTER)/tags.pt ## train the starter models if absent (<= 20 min on 2 cores each)
+
+$(REPO)/.exported: $(STARTER)/barlow.pt $(STARTER)/video_hash.pt $(STARTER)/text_video.pt $(STARTER)/tags.pt | $(STAMP)
 	$(VS) export starter --checkpoints $(STARTER) --repository $(REPO) --cpu-twin $(CPU_TWIN) --if-missing
 	touch $@
 

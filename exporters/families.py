@@ -243,4 +243,5 @@ register_family(
     )
 )
 
+import vidsearch.exporters.tag_families  # noqa: E402  (registers "tags")
 import vidsearch.exporters.text_families  # noqa: E402,F401  (registers "text_video")

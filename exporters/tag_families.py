@@ -5,8 +5,10 @@
   contract has no MFCC or title input yet, so those modalities are served as missing).
 
 ``tag_family`` wraps both for ``pipeline.export_models`` (export, ONNX Runtime verification
-against torch, contract check). No family is registered yet: there is no tag checkpoint
-kind to load from until tag training lands.
+against torch, contract check); the family ``tags`` exports a ``tags`` checkpoint
+(``vidsearch train tags``), so ``vidsearch export starter`` picks up models/starter/tags.pt.
+
+Imported for its side effect: ``register_family`` adds the family to the registry.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from vidsearch.contract.models import (
     CLIP_FRAMES,
     INPUT_IDS,
     TAG_ENCODER,
+    TAG_MODELS,
     VIDEO_TAG_ENCODER,
 )
-from vidsearch.exporters.families import LoadedFamily, ServedModel
+from vidsearch.exporters.families import FamilySpec, LoadedFamily, ServedModel, register_family
+from vidsearch.exporters.repository import file_sha256
 
 
 def tag_encoder_model(module: nn.Module, seed: int = 0) -> ServedModel:
@@ -68,3 +72,29 @@ def tag_family(tag_encoder: nn.Module, video_tag_encoder: nn.Module, frame_size:
                 video_tag_encoder_model(video_tag_encoder, frame_size, seed)],
         checkpoint=checkpoint, training_config=dict(training_config or {}),
     )
+
+
+def load_tags_family(checkpoint: Path | None, seed: int) -> LoadedFamily:
+    """Both served tag models of a ``tags`` checkpoint (MiniLM attached from its package)."""
+    from vidsearch.training.checkpoint import load_checkpoint
+    from vidsearch.training.tag_training import load_tag_model
+
+    if checkpoint is None:
+        raise ValueError("family 'tags' needs --checkpoint")
+    ckpt = load_checkpoint(checkpoint)
+    model = load_tag_model(ckpt)
+    family = tag_family(model.tag_encoder(), model.video_tag_encoder(),
+                        int(model.semantic.input_size), seed=seed,
+                        training_config=ckpt.config, checkpoint=checkpoint)
+    family.checkpoint_sha256 = file_sha256(checkpoint)
+    family.metrics = ckpt.metrics
+    family.data_version = ckpt.data_version or None
+    family.checkpoint_model_version = ckpt.model_version
+    return family
+
+
+register_family(FamilySpec(
+    name="tags", loader=load_tags_family, served=tuple(m.name for m in TAG_MODELS),
+    checkpoint_kind="tags",
+    description="seed 004: tag encoder (MiniLM + projection), video tag encoder (frames)",
+))

@@ -60,3 +60,32 @@ def test_tag_models_export_and_verify(tmp_path: Path, fusion: str) -> None:
         experts, _ = video.network.experts(feats, torch.ones(2, 4), torch.zeros(2, 1, 13),
                                            torch.zeros(2, 1), torch.zeros(2, 24), torch.zeros(2))
     np.testing.assert_allclose(served, experts["frames"].numpy(), atol=1e-4)
+
+
+def test_a_tags_checkpoint_exports_as_the_tags_family(tmp_path: Path) -> None:
+    """`vidsearch export starter` finds the family by the checkpoint's kind; the served tag
+    encoder is the bundled MiniLM with the checkpoint's projection."""
+    from vidsearch.exporters.families import family_for_kind
+    from vidsearch.training.checkpoint import Checkpoint, save_checkpoint
+    from vidsearch.training.tag_training import TagModel, TagTrainConfig, load_tag_model
+
+    torch.manual_seed(0)
+    semantic = SemanticEncoder(SemanticConfig(widths=(8, 8, 16, 16), input_size=SIZE))
+    cfg = TagTrainConfig.model_validate(
+        {"model": {"frame_dim": semantic.feature_dim, "dim": 8, "audio_hidden": 4}})
+    model = TagModel(semantic, TagVideoNetwork(cfg.model))
+    config = {**cfg.model_dump(mode="json"), "semantic": semantic.cfg.model_dump(mode="json")}
+    path = save_checkpoint(tmp_path / "tags.pt", Checkpoint(
+        kind="tags", model_version=1, config=config, data_version="tiny", metrics={},
+        state_dict=model.state_dict()))
+    spec = family_for_kind("tags")
+    assert spec.served == tuple(m.name for m in TAG_MODELS)
+    loaded = spec.loader(path, 0)
+    assert loaded.data_version == "tiny" and loaded.checkpoint_sha256
+    exported = export_models([loaded], tmp_path / "repo")
+    for e, contract in zip(exported, TAG_MODELS, strict=True):
+        assert e.verification.passed, e.verification.failures
+        assert contract_problems(contract, e.path / "model.onnx") == []
+    # The exported tag encoder is the checkpoint's projection over MiniLM.
+    reloaded = load_tag_model(path)
+    assert torch.equal(reloaded.tag_encoder().projection.weight, model.tag_projection.weight)

@@ -35,8 +35,21 @@ def starter_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def release_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `make export` writes: every starter model, the trained tag models included."""
+    checkpoints = [STARTER / name for name in ("video_hash.pt", "barlow.pt", "text_video.pt",
+                                               "tags.pt")]
+    missing = [str(p) for p in checkpoints if not p.is_file()]
+    assert not missing, f"starter checkpoints missing: {missing}"
+    repository = tmp_path_factory.mktemp("model_repository_release")
+    export_release(checkpoints, repository)
+    return repository
+
+
+@pytest.fixture(scope="session")
 def text_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The starter release WITH the text-search models (what `make export` writes)."""
+    """The starter release WITH the text-search models but without the tag models (tags
+    then come from the text-model placeholder)."""
     checkpoints = [STARTER / name for name in ("video_hash.pt", "barlow.pt", "text_video.pt")]
     missing = [str(p) for p in checkpoints if not p.is_file()]
     assert not missing, f"starter checkpoints missing: {missing}"
@@ -132,6 +145,18 @@ def text_server(
 ) -> Iterator[LiveServer]:
     """A server whose repository serves the text models (SearchByText on)."""
     server = LiveServer(make_config(text_repository, tmp_path_factory.mktemp("tx") / "catalog"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def release_server(
+    release_repository: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A server on everything `make export` writes (tags from the trained tag models)."""
+    server = LiveServer(make_config(release_repository,
+                                    tmp_path_factory.mktemp("rel") / "catalog"))
     server.start()
     yield server
     server.stop()

@@ -12,8 +12,8 @@ from vidsearch.contract.repository_layout import CONFIG_FILE
 TRACKED = Path(__file__).resolve().parents[2] / "model_repository"
 
 
-def test_tracked_configs_match_the_export(text_repository: Path) -> None:
-    exported = {p.parent.name: p for p in text_repository.glob(f"*/{CONFIG_FILE}")}
+def test_tracked_configs_match_the_export(release_repository: Path) -> None:
+    exported = {p.parent.name: p for p in release_repository.glob(f"*/{CONFIG_FILE}")}
     tracked = {p.parent.name: p for p in TRACKED.glob(f"*/{CONFIG_FILE}")}
     assert sorted(tracked) == sorted(exported) == sorted(MODELS)
     for model, path in sorted(tracked.items()):

@@ -1,5 +1,6 @@
 """Tags (seed 004) end to end: the real server on loopback (ONNX Runtime, Qdrant Edge),
-called through raw gRPC stubs; the tag models are the text-model placeholder."""
+called through raw gRPC stubs; the tag models are the text-model placeholder, except in
+the last test, which serves the trained tag models (what `make export` writes)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from vidsearch.cli import main as cli_main
 from vidsearch.media.corpus import BenchmarkManifest
 from vidsearch.metrics import REGISTRY
 from vidsearch.orchestrator.tags import PLACEHOLDER_BASE
+
+STARTER = Path(__file__).resolve().parents[2] / "models" / "starter"
 
 VOCABULARY = ["red circle", "blue square", "green triangle", "striped background",
               "moving left", "static scene", "yellow star", "fast motion"]
@@ -222,3 +225,60 @@ def test_suggest_tags_with_ten_thousand_tags_against_numpy(
     print(f"SuggestTags p95 {p95 * 1e3:.1f} ms; numpy brute force p95 "
           f"{p95_numpy * 1e3:.2f} ms; ratio {p95 / p95_numpy:.1f}")
     assert p95 < 0.5  # the 20 ms target is for the benchmark machine, not a shared CI core
+
+
+def test_the_trained_tag_models_serve_when_exported(
+    release_server: Any, corpus: BenchmarkManifest
+) -> None:
+    """With everything `make export` writes, suggestions come from the trained tag models
+    (not the placeholder); a tag added is suggested by the next request, a deleted one
+    never again."""
+    client = VideoSearchClient(release_server.target, timeout=120)
+    ref = corpus.references[0]
+    client.index_file(Path(ref.path), ref.video_id)
+    served = release_server.orchestrator.tags.models.version()
+    assert served < PLACEHOLDER_BASE
+    with grpc.insecure_channel(release_server.target) as channel:
+        stub = pb_grpc.VideoSearchStub(channel)
+        added = stub.UpsertTags(pb.UpsertTagsRequest(tags=VOCABULARY), timeout=60)
+        assert {t.model_version for t in added.tags} == {served}
+        before = suggest(stub, ref.video_id, top_k=len(VOCABULARY))
+        assert before.tag_model_version == served
+        assert sorted(s.tag.text for s in before.tags) == sorted(VOCABULARY)
+        # The served space is the trained one: the stored video feature and the ranking
+        # are what PyTorch computes from the checkpoint on the same decoded frames.
+        stored = release_server.orchestrator._catalog.tag_feature(ref.video_id).vector
+        expected = _torch_tag_ranking(Path(ref.path), VOCABULARY)
+        assert float(stored @ expected[0]) > 0.999
+        assert [s.tag.text for s in before.tags] == expected[1]
+        stub.UpsertTags(pb.UpsertTagsRequest(tags=["crimson donut"]), timeout=60)
+        after = suggest(stub, ref.video_id, top_k=len(VOCABULARY) + 1)
+        assert "crimson donut" in [s.tag.text for s in after.tags]
+        stub.DeleteTags(pb.DeleteTagsRequest(tags=["crimson donut"]), timeout=60)
+        again = suggest(stub, ref.video_id, top_k=100)
+        assert "crimson donut" not in [s.tag.text for s in again.tags]
+
+
+def _torch_tag_ranking(path: Path, tags: list[str]) -> tuple[np.ndarray, list[str]]:
+    """The checkpoint's unit video feature (frames as the server decodes them) and ``tags``
+    ranked nearest first, in PyTorch."""
+    import torch
+
+    from vidsearch.config import MediaConfig
+    from vidsearch.media.transforms import resize
+    from vidsearch.networks.text_encoder import load_tokenizer, tokenize
+    from vidsearch.orchestrator.encoding import FrameDecoder
+    from vidsearch.orchestrator.text_search import uniform_subsample
+    from vidsearch.training.tag_training import load_tag_model
+
+    model = load_tag_model(STARTER / "tags.pt")
+    size = model.semantic.input_size
+    frames = FrameDecoder(MediaConfig(sandbox=False), size)(path).frames
+    frames = resize(frames[uniform_subsample(len(frames), 32)], size, size)
+    ids, mask = tokenize(load_tokenizer(), tags)
+    with torch.no_grad():
+        video = model.video_tag_encoder()(torch.from_numpy(frames)[None])[0]
+        library = model.tag_encoder()(ids, mask)
+    video = torch.nn.functional.normalize(video, dim=0)
+    cosine = torch.nn.functional.normalize(library, dim=1) @ video
+    return video.numpy(), [tags[i] for i in cosine.argsort(descending=True).tolist()]

@@ -111,11 +111,10 @@ TEXT_VIDEO_SCORER = ModelContract(
 TEXT_SEARCH_MODELS = (TEXT_ENCODER, TEXT_VIDEO_EMBEDDER, TEXT_VIDEO_SCORER)
 
 # ---- tags (seed 004) ------------------------------------------------------------------
-# The tag encoder embeds tag texts, the video tag encoder a video's frames, into one space.
-# Until the trained tag networks are exported under these names, the orchestrator serves
-# tags from the text models instead (``orchestrator.tags``: ``text_encoder``'s
-# text_embedding and ``text_video_embedder``'s embedding, a placeholder). Not in MODELS
-# until the tag family's exporter writes them into the model repository.
+# The tag encoder embeds tag texts, the video tag encoder a video's frames, into one space
+# (the ``tags`` export family, from models/starter/tags.pt). A model repository without
+# them serves tags from the text models instead (``orchestrator.tags``: ``text_encoder``'s
+# text_embedding and ``text_video_embedder``'s embedding, a placeholder).
 TAG_EMBEDDING = Tensor("tag_embedding", "float32", ("batch", "tag_dim"))
 TAG_FEATURE = Tensor("tag_feature", "float32", ("batch", "tag_dim"))
 TAG_ENCODER = ModelContract(
@@ -125,7 +124,8 @@ VIDEO_TAG_ENCODER = ModelContract("video_tag_encoder", inputs=(CLIP_FRAMES,),
                                   outputs=(TAG_FEATURE,))
 TAG_MODELS = (TAG_ENCODER, VIDEO_TAG_ENCODER)
 
-MODELS: dict[str, ModelContract] = {m.name: m for m in VIDEO_SEARCH_MODELS + TEXT_SEARCH_MODELS}
+MODELS: dict[str, ModelContract] = {
+    m.name: m for m in VIDEO_SEARCH_MODELS + TEXT_SEARCH_MODELS + TAG_MODELS}
 
 
 def signature_problems(

@@ -4,11 +4,13 @@ labelling worker.
 Tags and videos meet in one space: the tag encoder embeds tag texts, the video tag
 encoder a video's frames; suggestions are the library's nearest tags (cosine). Served by
 name (``contract.models.TAG_MODELS``): when the model repository serves ``tag_encoder``
-and ``video_tag_encoder``, they are used. Until the trained networks are exported
-under those names, the **placeholder** is the text-search pair, already trained for one
-space: ``text_encoder``'s ``text_embedding`` for tags and ``text_video_embedder``'s
-``embedding`` for videos. Its versions are numbered ``PLACEHOLDER_BASE + text version``
-so a tag embedded by it is never compared with a real tag encoder's vectors.
+and ``video_tag_encoder`` (`make export` writes them from models/starter/tags.pt), they
+are used; the served video tag encoder takes frames only (sound and title are masked in
+it). A repository without them falls back to the **placeholder**, the text-search
+pair, already trained for one space: ``text_encoder``'s ``text_embedding`` for tags and
+``text_video_embedder``'s ``embedding`` for videos. Its versions are numbered
+``PLACEHOLDER_BASE + text version`` so a tag embedded by it is never compared with a real
+tag encoder's vectors.
 
 A video's tag feature is computed at index time and stored with it (SuggestTags for an
 indexed video reads it: no decode). Tags whose stored vector came from another encoder
@@ -158,6 +160,11 @@ class TagModels:
             vectors = out[TAG_EMBEDDING.name]
         return _unit_rows(np.asarray(vectors, dtype=np.float32))
 
+    def _frame_size(self, version: int) -> int:
+        """The square frame size the video tag encoder of ``version`` takes."""
+        sig = self._backend.signature(VIDEO_TAG_ENCODER.name, version)
+        return int(next(t.shape[-2] for t in sig.inputs if t.name == CLIP_FRAMES.name))
+
     def video_feature(self, frames: np.ndarray, version: int, timeout_s: float | None = None,
                       text: TextFeatures | None = None) -> TagFeature:
         """Index time (or an upload): a video's frames, uint8 [T,S,S,3] -> its tag feature
@@ -169,8 +176,13 @@ class TagModels:
             if text is None or text.model_version != text_version:
                 text = self._text.video_features(frames, text_version, timeout_s)
             return TagFeature(_unit_rows(text.embedding[None])[0], version)
-        picked = frames[uniform_subsample(len(frames), 32)][None]
-        out = self._backend.infer(VIDEO_TAG_ENCODER.name, {CLIP_FRAMES.name: picked},
+        picked = frames[uniform_subsample(len(frames), 32)]
+        size = self._frame_size(version)
+        if picked.shape[1:3] != (size, size):  # the decoder serves the copy models' size
+            from vidsearch.media.transforms import resize
+
+            picked = resize(picked, size, size)
+        out = self._backend.infer(VIDEO_TAG_ENCODER.name, {CLIP_FRAMES.name: picked[None]},
                                   version=version, timeout=timeout_s or self._timeout)
         return TagFeature(_unit_rows(np.asarray(out[TAG_FEATURE.name], np.float32))[0], version)
 

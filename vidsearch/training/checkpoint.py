@@ -3,7 +3,7 @@
 A checkpoint is a dict saved with ``torch.save`` (tensors + plain Python only, so
 ``torch.load(weights_only=True)`` reads it):
 
-    {"kind": "video_hash" | "barlow", "model_version": int, "config": dict,
+    {"kind": "video_hash" | "barlow" | ..., "model_version": int, "config": dict,
      "data_version": str, "metrics": dict, "state_dict": ..., "optimizer": ... | None,
      "epoch": int, "step": int, "created_at": ISO-8601 str}
 
@@ -28,8 +28,8 @@ from vidsearch.networks.barlow import VideoEmbedder, build_video_embedder
 from vidsearch.networks.semantic import SemanticConfig, SemanticEncoder
 from vidsearch.networks.video_hash import VideoHashModel, build_video_hash_model
 
-Kind = Literal["video_hash", "barlow", "text_video", "semantic"]
-KINDS: tuple[str, ...] = ("video_hash", "barlow", "text_video", "semantic")
+Kind = Literal["video_hash", "barlow", "text_video", "semantic", "tags"]
+KINDS: tuple[str, ...] = ("video_hash", "barlow", "text_video", "semantic", "tags")
 
 
 @dataclass
@@ -61,6 +61,10 @@ class Checkpoint:
             from vidsearch.training.text_video import load_text_video
 
             return load_text_video(self)
+        if self.kind == "tags":
+            from vidsearch.training.tag_training import load_tag_model
+
+            return load_tag_model(self)
         model: VideoHashModel | VideoEmbedder | SemanticEncoder
         if self.kind == "semantic":
             model = SemanticEncoder(SemanticConfig.model_validate(self.config["model"]))

@@ -1,4 +1,5 @@
-"""`vidsearch train ...`: the training commands (copy detection, recommendations, text search).
+"""`vidsearch train ...`: the training commands (copy detection, recommendations, text search,
+tags).
 
 Heavy imports (torch, the trainers) happen inside the handlers so `vidsearch --help`
 stays fast. Each handler returns a process exit code.
@@ -161,6 +162,19 @@ def _cmd_text_video(args: Any) -> int:
     return 0
 
 
+def _cmd_tags(args: argparse.Namespace) -> int:
+    import json
+
+    from vidsearch.training.tag_training import TagTrainConfig, run_tag_training
+
+    if args.resume:
+        raise SystemExit("tag training does not resume: a run takes minutes, start it again")
+    cfg = TagTrainConfig.model_validate(_recipe(args, "tags_starter.yaml"))
+    summary = run_tag_training(cfg, args.out, progress=not args.no_progress)
+    print(json.dumps({"seconds": summary["seconds"], "final": summary["final"]}))
+    return 0
+
+
 def _common(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--config", type=existing_file, default=None,
                    help="YAML config (default: configs/training/<command>.yaml if present)")
@@ -237,3 +251,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--release", action="store_true",
                    help="drop the optimizer state when done (a third of the size; no resume)")
     p.set_defaults(func=_cmd_text_video)
+
+    p = sub.add_parser(
+        "tags", help="tag suggestion networks (seed 004) -> OUT/tags.pt",
+        description="Writes generated tagged videos (sound, narration, titles) and reads them "
+                    "back through the serving decoders into cached frozen features (semantic "
+                    "frame encoder, MFCC, MiniLM title), then trains the video network and "
+                    "the tag projection by triplet loss with negative mining rounds. Writes "
+                    "OUT/tags.pt (no optimizer state), OUT/tags.metrics.jsonl (per round: "
+                    "zero-loss share, validation metrics) and OUT/tags_summary.json.")
+    _common(p, "models/tags")
+    p.set_defaults(func=_cmd_tags)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -32,8 +33,9 @@ def lr_at(step: int, total: int, base: float, warmup: int) -> float:
 
 
 def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    """``lr`` for every parameter group, times the group's ``lr_scale`` when it has one."""
     for group in opt.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)
 
 
 def adamw(params: Iterable[nn.Parameter], lr: float, weight_decay: float) -> torch.optim.AdamW:
@@ -97,3 +99,10 @@ class MetricsLog:
 
 def metrics_path(ckpt_path: Path) -> Path:
     return ckpt_path.with_suffix(".metrics.jsonl")
+
+
+def feature_cache_file(directory: str | Path, prefix: str, key: list[Any]) -> Path:
+    """Where frozen features computed from ``key`` (everything they depend on) are cached:
+    ``DIRECTORY/PREFIX-<digest>.pt``; any change of ``key`` is another file."""
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    return Path(directory) / f"{prefix}-{digest}.pt"

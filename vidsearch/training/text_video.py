@@ -35,6 +35,7 @@ from vidsearch.training.checkpoint import Checkpoint, load_checkpoint
 from vidsearch.training.common import (
     MetricsLog,
     adamw,
+    feature_cache_file,
     lr_at,
     metrics_path,
     set_lr,
@@ -200,13 +201,7 @@ class _HeadsOnly(torch.nn.Module):
 
 
 def _cache_path(cfg: TextVideoTrainConfig, prefix: str, key: list[Any]) -> Path | None:
-    import hashlib
-    import json
-
-    if not cfg.feature_cache:
-        return None
-    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-    return Path(cfg.feature_cache) / f"{prefix}-{digest}.pt"
+    return feature_cache_file(cfg.feature_cache, prefix, key) if cfg.feature_cache else None
 
 
 def _cached_features(model: TextVideoModel, cfg: TextVideoTrainConfig, train: Corpus,
