@@ -68,7 +68,7 @@ $(STARTER)/text_video.pt: | $(STAMP)
 $(STARTER)/tags.pt: | $(STAMP) $(STARTER)/text_video.pt
 	$(VS) train tags --config configs/training/tags_starter.yaml --out $(STARTER)
 
-models: $(STARTER)/barlow.pt $(STARTER)/video_hash.pt $(STARTER)/text_video.pt $(STARTER)/tags.pt ## train the starter models if absent (<= 20 min on 2 cores each)
+models: $(STARTER)/barlow.pt $(STARTER)/video_hash.pt $(STARTER)/text_video.pt $(STARTER)/tags.pt ## train the starter models if absent (about 16 min on 2 cores from scratch)
 
 $(REPO)/.exported: $(STARTER)/barlow.pt $(STARTER)/video_hash.pt $(STARTER)/text_video.pt $(STARTER)/tags.pt | $(STAMP)
 	$(VS) export starter --checkpoints $(STARTER) --repository $(REPO) --cpu-twin $(CPU_TWIN) --if-missing
