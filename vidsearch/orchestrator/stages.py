@@ -412,9 +412,9 @@ class AlignmentRanker:
     cosine of the unit copy descriptors) -> background normalisation -> Hough alignment
     (``alignment.align_matrix``); the best query view counts, a view other than the
     original frames less ``view_penalty``. Score: the alignment score (the best segment's
-    sum of normalised similarity along its line, plus ``motion_weight`` x how alike the two
-    videos change along it: ``alignment.with_motion``), so one threshold means the same
-    for every query. Hits need a segment scoring at least
+    sum of normalised similarity along its line, scaled by 1 + ``motion_weight`` x how
+    alike the two videos change along it: ``alignment.with_motion``), so one threshold
+    means the same for every query. Hits need a segment scoring at least
     ``min_score`` (``raw_min_score`` unnormalised) and ``min_repetition`` (matched query
     seconds / shorter duration)."""
 

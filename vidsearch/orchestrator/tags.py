@@ -49,6 +49,7 @@ from vidsearch.contract.models import (
 )
 from vidsearch.deadline import RequestBudget
 from vidsearch.inference.base import InferenceBackend
+from vidsearch.media.transforms import resize
 from vidsearch.orchestrator.api import InvalidRequestError
 from vidsearch.orchestrator.encoding import DecodedFrames, FrameDecoder
 from vidsearch.orchestrator.pipeline import PipelineRunner, Stage
@@ -176,12 +177,8 @@ class TagModels:
             if text is None or text.model_version != text_version:
                 text = self._text.video_features(frames, text_version, timeout_s)
             return TagFeature(_unit_rows(text.embedding[None])[0], version)
-        picked = frames[uniform_subsample(len(frames), 32)]
-        size = self._frame_size(version)
-        if picked.shape[1:3] != (size, size):  # the decoder serves the copy models' size
-            from vidsearch.media.transforms import resize
-
-            picked = resize(picked, size, size)
+        size = self._frame_size(version)  # the decoder serves the copy models' size
+        picked = resize(frames[uniform_subsample(len(frames), 32)], size, size)
         out = self._backend.infer(VIDEO_TAG_ENCODER.name, {CLIP_FRAMES.name: picked[None]},
                                   version=version, timeout=timeout_s or self._timeout)
         return TagFeature(_unit_rows(np.asarray(out[TAG_FEATURE.name], np.float32))[0], version)

@@ -45,6 +45,7 @@ from vidsearch.contract.models import (
 )
 from vidsearch.deadline import RequestBudget
 from vidsearch.inference.base import BackendUnavailableError, InferenceBackend, ModelNotFoundError
+from vidsearch.media.transforms import resize
 from vidsearch.orchestrator.api import TextHit
 from vidsearch.orchestrator.options import ResolvedTextOptions
 from vidsearch.orchestrator.pipeline import Stage
@@ -155,12 +156,8 @@ class TextModels:
                        timeout_s: float | None = None) -> TextFeatures:
         """Index time: one video's frames (uint8 [T,S,S,3]) -> its stored text features."""
         picked = frames[uniform_subsample(len(frames), self._config.max_frames)]
-        size = self.frame_size
-        if picked.shape[1:3] != (size, size):  # the two models may take different sizes
-            from vidsearch.media.transforms import resize
-
-            picked = resize(picked, size, size)
-        batch = picked[None]
+        size = self.frame_size  # the two models may take different sizes (resize: no-op if not)
+        batch = resize(picked, size, size)[None]
         out = self.infer(TEXT_VIDEO_EMBEDDER, {CLIP_FRAMES.name: batch}, version, timeout_s)
         return TextFeatures(
             embedding=out[EMBEDDING.name][0].astype(np.float32),
