@@ -3,12 +3,10 @@
     python -m benchmarks [--scenario configs/bench/release.yaml] [--sections catalog,load]
         [--catalog.sizes 10000,100000] [--help]
 
-A scenario (YAML under configs/bench/; release.yaml by default, what `make bench` runs)
-names the sections to run and their sizes; any option on the command line wins over it.
-Each section is written as soon as its benchmark finishes, between ``<!-- bench:NAME -->``
-markers; sections this command does not run (the quality evaluation and the locust load
-test write their own) stay as they are. A section's "Reproduce:" line is this command with
-every option of that section spelled out.
+Defaults < the scenario (YAML under configs/bench/) < the command line. Each section is
+written between ``<!-- bench:NAME -->`` markers as soon as it is measured, so the sections
+this command does not run (the quality evaluation and the locust load test write their own)
+stay as they are; its "Reproduce:" line spells out every option of that section.
 """
 
 from __future__ import annotations
@@ -72,10 +70,6 @@ class Benchmarks(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:  # fmt: skip
         return (init_settings,)  # no environment; CliApp puts the command line on top
 
-    def write_sections(self) -> list[str]:
-        """Run and write every section asked for; returns those that failed."""
-        return [name for name in self.sections if not self.write(name)]
-
     def write(self, name: str) -> bool:
         """Run one section and write it; on failure, report and leave the section as it was."""
         started = time.perf_counter()
@@ -123,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:  # a value the models reject: say which, no traceback
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
-    failed = benchmarks.write_sections()
+    failed = [name for name in benchmarks.sections if not benchmarks.write(name)]
     if failed:
         print(f"[bench] failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

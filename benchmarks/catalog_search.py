@@ -1,15 +1,6 @@
-"""Search-stage latency: Qdrant Edge catalog vs FAISS IndexBinaryFlat + numpy rerank.
-
-Both engines hold the same synthetic catalog (random ±1 128-bit codes, random unit
-textures) and answer the same queries (a stored code with some bits flipped, its texture
-plus noise), interleaved query by query so machine noise hits both alike:
-
-- **Qdrant Edge**: ``QdrantEdgeCatalog.search_videos`` after ``optimize()``. ``upsert_video``
-  writes one video at a time with three fsyncs, so the catalog is bulk-loaded by batched
-  upserts straight into its own ``videos`` shard; the searches go through the catalog API.
-- **FAISS** (the baseline): ``IndexBinaryFlat`` top ``coarse_limit``, keep Hamming <=
-  threshold, numpy L2 distances of those candidates' textures, top ``limit``.
-"""
+"""Search-stage latency: Qdrant Edge catalog vs FAISS IndexBinaryFlat + numpy rerank, on the
+same synthetic catalog and queries, interleaved; bulk-load and ``upsert_video`` rates. The
+section's text says how each engine is loaded and searched."""
 
 from __future__ import annotations
 
@@ -17,16 +8,15 @@ import gc
 import itertools
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from benchmarks.harness import Latency, Log, SectionConfig, interleaved, stderr, table, timed
-from vidsearch.evaluation.report import MachineInfo, fmt, machine_info, section_header
+from benchmarks import harness as bench
+from vidsearch.evaluation.report import fmt
 
 if TYPE_CHECKING:
     from vidsearch.catalog.qdrant_edge import QdrantEdgeCatalog
@@ -35,7 +25,7 @@ TITLE = "Catalog search: Qdrant Edge vs FAISS IndexBinaryFlat"
 HASH_BITS = 128
 
 
-class CatalogBenchConfig(SectionConfig):
+class CatalogBenchConfig(bench.SectionConfig):
     sizes: tuple[int, ...] = (300, 1000)
     """catalog sizes (points), largest last"""
     queries: int = 6
@@ -67,8 +57,8 @@ class SearchResult:
     size: int
     max_hamming: int
     queries: int
-    edge: Latency
-    faiss: Latency
+    edge: bench.Latency
+    faiss: bench.Latency
     edge_top1: int  # queries whose first result is the planted item
     faiss_top1: int
     agreement: float  # mean |top-limit(Edge) ∩ top-limit(FAISS)| / max(len)
@@ -76,7 +66,7 @@ class SearchResult:
 
     @property
     def ratio(self) -> float:
-        return self.edge.p50_ms / self.faiss.p50_ms if self.faiss.p50_ms > 0 else float("nan")
+        return bench.ratio(self.edge.p50_ms, self.faiss.p50_ms)
 
 
 @dataclass(frozen=True)
@@ -92,7 +82,7 @@ class LoadResult:
 
     @property
     def edge_points_per_s(self) -> float:
-        return self.size / self.edge_upsert_s if self.edge_upsert_s > 0 else float("nan")
+        return bench.ratio(self.size, self.edge_upsert_s)
 
 
 @dataclass(frozen=True)
@@ -100,66 +90,58 @@ class ApiUpsertResult:
     videos: int
     keyframes_per_video: int
     seconds: float
-    latency: Latency  # per upsert_video call
-
-    @property
-    def points(self) -> int:
-        return self.videos * (1 + self.keyframes_per_video)
+    latency: bench.Latency  # per upsert_video call
 
 
 @dataclass
-class CatalogBenchResult:
-    config: CatalogBenchConfig
-    machine: MachineInfo
+class CatalogBenchResult(bench.SectionResult[CatalogBenchConfig]):
     loads: list[LoadResult] = field(default_factory=list)
     searches: list[SearchResult] = field(default_factory=list)
     api: list[ApiUpsertResult] = field(default_factory=list)
-    seconds: float = 0.0
 
 
 @dataclass
-class Dataset:
-    codes: np.ndarray  # (n, 128) int8 of ±1
-    packed: np.ndarray  # (n, 16) uint8, bit set where the code is +1
+class Codes:
+    """Stored items (``make_dataset``) or queries made from them (``make_queries``)."""
+
+    codes: np.ndarray  # (n, 128) of ±1: int8 stored, float32 queries
     textures: np.ndarray  # (n, d) float32, unit norm
+    planted: np.ndarray | None = None  # a query's stored item
+
+    @cached_property
+    def packed(self) -> np.ndarray:  # (n, 16) uint8, bit set where the code is +1
+        return np.packbits(self.codes > 0, axis=1)
 
 
-def make_dataset(n: int, dim: int, rng: np.random.Generator) -> Dataset:
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def make_dataset(n: int, dim: int, rng: np.random.Generator) -> Codes:
     bits = rng.random((n, HASH_BITS), dtype=np.float32) < 0.5
-    textures = rng.standard_normal((n, dim), dtype=np.float32)
-    textures /= np.linalg.norm(textures, axis=1, keepdims=True)
-    return Dataset(np.where(bits, np.int8(1), np.int8(-1)), np.packbits(bits, axis=1), textures)
-
-
-@dataclass
-class Queries:
-    planted: np.ndarray  # (q,) index of the stored item each query was made from
-    codes: np.ndarray  # (q, 128) float32 ±1
-    packed: np.ndarray  # (q, 16) uint8
-    textures: np.ndarray  # (q, d) float32
+    return Codes(np.where(bits, np.int8(1), np.int8(-1)), unit(rng.standard_normal(
+        (n, dim), dtype=np.float32)))  # fmt: skip
 
 
 def make_queries(
-    data: Dataset, count: int, flipped: int, noise: float, rng: np.random.Generator
-) -> Queries:
+    data: Codes, count: int, flipped: int, noise: float, rng: np.random.Generator
+) -> Codes:
     n, dim = data.textures.shape
     planted = rng.choice(n, size=count, replace=count > n)
     codes = data.codes[planted].astype(np.float32)
     for row in codes:
         row[rng.choice(HASH_BITS, size=flipped, replace=False)] *= -1.0
-    textures = data.textures[planted] + rng.standard_normal(
-        (count, dim), dtype=np.float32
-    ) * np.float32(noise / np.sqrt(dim))
-    textures /= np.linalg.norm(textures, axis=1, keepdims=True)
-    return Queries(planted, codes, np.packbits(codes > 0, axis=1), textures)
+    scale = np.float32(noise / np.sqrt(dim))
+    noisy = data.textures[planted] + rng.standard_normal((count, dim), dtype=np.float32) * scale
+    return Codes(codes, unit(noisy), planted)
 
 
 def video_id(index: int) -> str:
     return f"v{index:08d}"
 
 
-def bulk_load_edge(catalog: QdrantEdgeCatalog, data: Dataset, batch: int) -> float:
-    """Batched upserts into the catalog's own ``videos`` shard; seconds incl. the flush.
+def bulk_load_edge(catalog: QdrantEdgeCatalog, data: Codes, batch: int) -> None:
+    """Batched upserts into the catalog's own ``videos`` shard, then a flush.
 
     Same point ids and indexed payload fields as ``upsert_video`` writes (no key frames, no
     unindexed metadata: payload conversion is the slowest part of the load).
@@ -169,17 +151,15 @@ def bulk_load_edge(catalog: QdrantEdgeCatalog, data: Dataset, batch: int) -> flo
     from vidsearch.catalog import schema as sc
 
     shard = catalog.shards[sc.VIDEOS]
-    started = time.perf_counter()
     for start in range(0, len(data.codes), batch):
-        hashes = data.codes[start:start + batch].astype(np.float32).tolist()
-        textures = data.textures[start:start + batch].tolist()
+        rows = slice(start, start + batch)
+        hashes = data.codes[rows].astype(np.float32).tolist()
         shard.update(qe.UpdateOperation.upsert_points([
             qe.Point(sc.video_point_id(video_id(i)), {sc.VEC_HASH: h, sc.VEC_TEXTURE: t},
                      {sc.F_VIDEO_ID: video_id(i), sc.F_MODEL_VERSION: 1, sc.F_GENERATION: 1})
-            for i, h, t in zip(itertools.count(start), hashes, textures)
+            for i, h, t in zip(itertools.count(start), hashes, data.textures[rows].tolist())
         ]))  # fmt: skip
     shard.flush()
-    return time.perf_counter() - started
 
 
 def faiss_search(
@@ -189,23 +169,16 @@ def faiss_search(
     """(top ``limit`` ids by texture distance, number of coarse candidates)."""
     distances, ids = index.search(packed[None, :], coarse_limit)
     candidates = ids[0][(ids[0] >= 0) & (distances[0] <= max_hamming)]
-    if candidates.size == 0:
-        return candidates, 0
     diff = textures[candidates] - texture
     dist = np.einsum("ij,ij->i", diff, diff)
-    if candidates.size > limit:
-        top = np.argpartition(dist, limit - 1)[:limit]
-        order = top[np.argsort(dist[top], kind="stable")]
-    else:
-        order = np.argsort(dist, kind="stable")
-    return candidates[order], int(candidates.size)
+    top = np.argpartition(dist, limit - 1)[:limit] if dist.size > limit else np.arange(dist.size)
+    return candidates[top[np.argsort(dist[top], kind="stable")]], int(candidates.size)
 
 
 def bench_size(
-    n: int, cfg: CatalogBenchConfig, root: Path, log: Log, searches: list[SearchResult]
-) -> LoadResult:
-    """Load a catalog of ``n`` points in both engines, then time each threshold's searches
-    (appended to ``searches``)."""
+    n: int, cfg: CatalogBenchConfig, root: Path, log: bench.Log
+) -> tuple[list[SearchResult], LoadResult]:
+    """Each threshold's searches on a catalog of ``n`` points in both engines, and its loading."""
     import faiss
 
     from vidsearch.catalog import schema as sc
@@ -219,67 +192,55 @@ def bench_size(
     faiss.omp_set_num_threads(cfg.faiss_threads)
     catalog = QdrantEdgeCatalog(path, texture_dim=cfg.texture_dim)
     try:
-        upsert_s = bulk_load_edge(catalog, data, cfg.batch)
-        optimized, optimize_s, _ = timed(catalog.optimize)
+        _, upsert_s, _ = bench.timed(bulk_load_edge, catalog, data, cfg.batch)
+        optimized, optimize_s, _ = bench.timed(catalog.optimize)
         info = catalog.shards[sc.VIDEOS].info()
         log(f"[catalog] n={n}: Edge bulk upsert {upsert_s:.1f} s, optimize {optimize_s:.1f} s "
             f"({info.segments_count} segments, {info.indexed_vectors_count} indexed vectors)")
         index = faiss.IndexBinaryFlat(HASH_BITS)
-        _, add_s, _ = timed(index.add, data.packed)
+        _, add_s, _ = bench.timed(index.add, data.packed)
         disk_mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
-        load = LoadResult(n, upsert_s, optimize_s, optimized, int(info.segments_count),
-                          int(info.indexed_vectors_count), disk_mb, add_s)  # fmt: skip
-        for max_hamming in cfg.max_hamming:
-            searches.append(r := _search_loop(n, max_hamming, catalog, index, data, queries, cfg))
-            log(f"[catalog] n={n} H<={max_hamming}: Edge p50 {r.edge.p50_ms:.2f} ms, "
+        searches = [search(n, h, catalog, index, data, queries, cfg) for h in cfg.max_hamming]
+        for r in searches:
+            log(f"[catalog] n={n} H<={r.max_hamming}: Edge p50 {r.edge.p50_ms:.2f} ms, "
                 f"FAISS p50 {r.faiss.p50_ms:.2f} ms (x{r.ratio:.2f})")
     finally:
         catalog.close()
         shutil.rmtree(path, ignore_errors=True)
-    return load
+    return searches, LoadResult(n, upsert_s, optimize_s, optimized, int(info.segments_count),
+                                int(info.indexed_vectors_count), disk_mb, add_s)  # fmt: skip
 
 
-def _search_loop(
-    n: int, max_hamming: int, catalog: QdrantEdgeCatalog, index: Any, data: Dataset,
-    queries: Queries, cfg: CatalogBenchConfig,
+def search(
+    n: int, max_hamming: int, catalog: QdrantEdgeCatalog, index: Any, data: Codes,
+    queries: Codes, cfg: CatalogBenchConfig,
 ) -> SearchResult:  # fmt: skip
-    def edge(q: int) -> list[int]:
-        found = catalog.search_videos(
-            queries.codes[q], queries.textures[q], max_hamming=max_hamming,
-            coarse_limit=cfg.coarse_limit, limit=cfg.limit,
-        )  # fmt: skip
-        return [int(c.info.video_id[1:]) for c in found]
-
-    def base(q: int) -> tuple[np.ndarray, int]:
-        return faiss_search(
-            index, data.textures, queries.packed[q], queries.textures[q],
-            max_hamming=max_hamming, coarse_limit=cfg.coarse_limit, limit=cfg.limit,
-        )  # fmt: skip
-
-    for q in range(cfg.warmup):
-        edge(q)
-        base(q)
-    asked = range(cfg.warmup, cfg.warmup + cfg.queries)
-    edge_runs, faiss_runs = zip(
-        *(interleaved(q, partial(edge, q), partial(base, q)) for q in asked), strict=True
-    )
-    edge_ids = [ids for ids, _, _ in edge_runs]
-    faiss_ids = [ids.tolist() for (ids, _), _, _ in faiss_runs]
+    """Both engines, the same queries interleaved (warm-up first): latency and agreement."""
+    limits: dict[str, Any] = dict(max_hamming=max_hamming, coarse_limit=cfg.coarse_limit,
+                                  limit=cfg.limit)  # fmt: skip
+    edge, base = bench.alternate(
+        lambda q: [int(c.info.video_id[1:]) for c in catalog.search_videos(
+            queries.codes[q], queries.textures[q], **limits)],
+        lambda q: faiss_search(index, data.textures, queries.packed[q], queries.textures[q],
+                               **limits),
+        cfg.queries, cfg.warmup,
+    )  # fmt: skip
+    edge_ids = [ids for ids, _, _ in edge]
+    faiss_ids = [ids.tolist() for (ids, _), _, _ in base]
+    planted = list(queries.planted[cfg.warmup:]) if queries.planted is not None else []
 
     def top1(found: list[list[int]]) -> int:  # queries whose first result is the planted item
-        planted = queries.planted[list(asked)]
         return sum(bool(ids) and ids[0] == p for ids, p in zip(found, planted, strict=True))
 
     agreement = [len(set(e) & set(f)) / max(len(e), len(f)) if e or f else 1.0
                  for e, f in zip(edge_ids, faiss_ids, strict=True)]  # fmt: skip
     return SearchResult(
-        n, max_hamming, cfg.queries, Latency.of_timed(edge_runs), Latency.of_timed(faiss_runs),
-        top1(edge_ids), top1(faiss_ids), float(np.mean(agreement)),
-        float(np.mean([count for (_, count), _, _ in faiss_runs])),
+        n, max_hamming, cfg.queries, bench.Latency.of(edge), bench.Latency.of(base), top1(edge_ids),
+        top1(faiss_ids), float(np.mean(agreement)), float(np.mean([r[0][1] for r in base])),
     )  # fmt: skip
 
 
-def bench_api_upserts(cfg: CatalogBenchConfig, root: Path, log: Log) -> list[ApiUpsertResult]:
+def bench_api_upserts(cfg: CatalogBenchConfig, root: Path, log: bench.Log) -> list[ApiUpsertResult]:
     """Throughput of ``QdrantEdgeCatalog.upsert_video`` (three flushes per video)."""
     from vidsearch.catalog import KeyFrame, QdrantEdgeCatalog, VideoRecord
 
@@ -296,89 +257,87 @@ def bench_api_upserts(cfg: CatalogBenchConfig, root: Path, log: Log) -> list[Api
         path = root / f"api-{frames}"
         shutil.rmtree(path, ignore_errors=True)
         with QdrantEdgeCatalog(path, texture_dim=cfg.texture_dim) as catalog:
-            calls = [timed(catalog.upsert_video, record)[1] for record in records]
+            calls = [bench.timed(catalog.upsert_video, record) for record in records]
         shutil.rmtree(path, ignore_errors=True)
-        out.append(ApiUpsertResult(cfg.api_videos, frames, sum(calls), Latency.of(calls)))
+        out.append(ApiUpsertResult(cfg.api_videos, frames, sum(c[1] for c in calls),
+                                   bench.Latency.of(calls)))  # fmt: skip
         log(f"[catalog] upsert_video x{cfg.api_videos} with {frames} key frames: "
             f"p50 {out[-1].latency.p50_ms:.1f} ms/call")
     return out
 
 
-def run(cfg: CatalogBenchConfig, log: Log = stderr) -> CatalogBenchResult:
+def run(cfg: CatalogBenchConfig, log: bench.Log = bench.stderr) -> CatalogBenchResult:
     """Every size (largest last), then the catalog-API upsert rates."""
-    result = CatalogBenchResult(cfg, machine_info())
-    started = time.perf_counter()
+    result = CatalogBenchResult(cfg)
     with tempfile.TemporaryDirectory(prefix="vidsearch-bench-catalog-", dir=cfg.work_dir) as tmp:
         for n in sorted(cfg.sizes):
-            result.loads.append(bench_size(n, cfg, Path(tmp), log, result.searches))
+            searches, load = bench_size(n, cfg, Path(tmp), log)
+            result.searches += searches
+            result.loads.append(load)
             gc.collect()
         if cfg.api_videos > 0:
             result.api = bench_api_upserts(cfg, Path(tmp), log)
-    result.seconds = time.perf_counter() - started
-    return result
+    return result.finished()
 
 
 def to_markdown(result: CatalogBenchResult, command: str) -> str:
     cfg = result.config
-    lines = [section_header(TITLE, command, result.machine)]
-    lines.append(
+    lines = [
         f"Synthetic catalog: random ±1 {HASH_BITS}-bit codes and random L2-normalised "
         f"{cfg.texture_dim}-d textures; {cfg.queries} queries per row (after {cfg.warmup} "
-        f"warm-up), each a stored code with {cfg.flipped_bits} bits flipped and its texture "
-        f"plus noise (norm ≈ {cfg.texture_noise}), the same queries for both engines, "
-        f"interleaved. Search: Hamming ≤ max_hamming, coarse top {cfg.coarse_limit}, "
-        f"texture rerank, top {cfg.limit}.\n\n"
-        f"- **Qdrant Edge** (`QdrantEdgeCatalog.search_videos`, after `optimize()`): "
-        f"loaded by batched upserts of {cfg.batch} points written directly into the "
-        f"catalog's own `videos` shard (same shard config, WAL on, one flush at the end), "
-        f"because `upsert_video` writes one video at a time with three flushes; the "
-        f"searches go through the catalog API (Python call, payload and hash vector "
-        f"returned, Hamming recomputed).\n"
+        f"warm-up), each a stored code with {cfg.flipped_bits} bits flipped and its texture plus "
+        f"noise (norm ≈ {cfg.texture_noise}), the same queries for both engines, interleaved. "
+        f"Search: Hamming ≤ max_hamming, coarse top {cfg.coarse_limit}, texture rerank, top "
+        f"{cfg.limit}.\n\n"
+        "- **Qdrant Edge** (`QdrantEdgeCatalog.search_videos`, after `optimize()`): loaded by "
+        f"batched upserts of {cfg.batch} points written directly into the catalog's own "
+        "`videos` shard (same shard config, WAL on, one flush at the end), because "
+        "`upsert_video` writes one video at a time with three flushes; the searches go through "
+        "the catalog API (Python call, payload and hash vector returned, Hamming recomputed).\n"
         f"- **FAISS baseline**: `IndexBinaryFlat` on packed codes, `search(k={cfg.coarse_limit})`, "
-        f"keep distance ≤ max_hamming, numpy L2 rerank of those candidates' textures; "
-        f"FAISS OpenMP threads = {cfg.faiss_threads}. Edge uses its own threads (not "
-        f"configurable from Python): compare the CPU columns too.\n"
-        f"- Ratio = Edge p50 / FAISS p50 (same run). Top-1 = queries whose first result "
-        f"is the planted item. Agreement = mean overlap of the two top-{cfg.limit} lists. "
-        f"Candidates = codes within the threshold, capped at {cfg.coarse_limit}.\n"
-    )
-    lines.append("### Search latency (ms per query, single client)\n")
-    lines.append(table({
-        "points": lambda s: f"{s.size:,}",
-        "max_hamming": lambda s: s.max_hamming,
-        "candidates": lambda s: fmt(s.mean_candidates, 1),
-        "Edge p50": lambda s: fmt(s.edge.p50_ms),
-        "Edge p95": lambda s: fmt(s.edge.p95_ms),
-        "Edge CPU p50": lambda s: fmt(s.edge.cpu_p50_ms),
-        "FAISS p50": lambda s: fmt(s.faiss.p50_ms),
-        "FAISS p95": lambda s: fmt(s.faiss.p95_ms),
-        "FAISS CPU p50": lambda s: fmt(s.faiss.cpu_p50_ms),
-        "Edge/FAISS p50": lambda s: f"{s.ratio:.2f}x",
-        "Edge top-1": lambda s: f"{s.edge_top1}/{s.queries}",
-        "FAISS top-1": lambda s: f"{s.faiss_top1}/{s.queries}",
-        "top-10 agreement": lambda s: fmt(s.agreement, 3),
-    }, result.searches))  # fmt: skip
-    lines.append("### Loading\n")
-    lines.append(table({
-        "points": lambda x: f"{x.size:,}",
-        "Edge bulk upsert (points/s)": lambda x: f"{x.edge_points_per_s:,.0f}",
-        "Edge bulk upsert s": lambda x: fmt(x.edge_upsert_s, 1),
-        "Edge optimize s": lambda x: fmt(x.edge_optimize_s, 1)
-        + ("" if x.edge_optimized else " (nothing to do)"),
-        "Edge segments / indexed vectors": lambda x: f"{x.edge_segments} / "
-        f"{x.edge_indexed_vectors:,}",
-        "Edge on disk MB (both shards, WAL incl.)": lambda x: fmt(x.edge_disk_mb, 0),
-        "FAISS add s": lambda x: fmt(x.faiss_add_s, 3),
-    }, result.loads))  # fmt: skip
+        "keep distance ≤ max_hamming, numpy L2 rerank of those candidates' textures; FAISS "
+        f"OpenMP threads = {cfg.faiss_threads}. Edge uses its own threads (not configurable "
+        "from Python): compare the CPU columns too.\n"
+        "- Ratio = Edge p50 / FAISS p50 (same run). Top-1 = queries whose first result is the "
+        f"planted item. Agreement = mean overlap of the two top-{cfg.limit} lists. Candidates = "
+        f"codes within the threshold, capped at {cfg.coarse_limit}.\n",
+        "### Search latency (ms per query, single client)\n",
+        bench.table({
+            "points": lambda s: f"{s.size:,}",
+            "max_hamming": lambda s: s.max_hamming,
+            "candidates": lambda s: fmt(s.mean_candidates, 1),
+            "Edge p50": lambda s: fmt(s.edge.p50_ms),
+            "Edge p95": lambda s: fmt(s.edge.p95_ms),
+            "Edge CPU p50": lambda s: fmt(s.edge.cpu_p50_ms),
+            "FAISS p50": lambda s: fmt(s.faiss.p50_ms),
+            "FAISS p95": lambda s: fmt(s.faiss.p95_ms),
+            "FAISS CPU p50": lambda s: fmt(s.faiss.cpu_p50_ms),
+            "Edge/FAISS p50": lambda s: f"{s.ratio:.2f}x",
+            "Edge top-1": lambda s: f"{s.edge_top1}/{s.queries}",
+            "FAISS top-1": lambda s: f"{s.faiss_top1}/{s.queries}",
+            "top-10 agreement": lambda s: fmt(s.agreement, 3),
+        }, result.searches),
+        "### Loading\n",
+        bench.table({
+            "points": lambda x: f"{x.size:,}",
+            "Edge bulk upsert (points/s)": lambda x: f"{x.edge_points_per_s:,.0f}",
+            "Edge bulk upsert s": lambda x: fmt(x.edge_upsert_s, 1),
+            "Edge optimize s": lambda x: fmt(x.edge_optimize_s, 1)
+            + ("" if x.edge_optimized else " (nothing to do)"),
+            "Edge segments / indexed vectors":
+                lambda x: f"{x.edge_segments} / {x.edge_indexed_vectors:,}",
+            "Edge on disk MB (both shards, WAL incl.)": lambda x: fmt(x.edge_disk_mb, 0),
+            "FAISS add s": lambda x: fmt(x.faiss_add_s, 3),
+        }, result.loads),
+    ]  # fmt: skip
     if result.api:
-        lines.append("### Catalog API upserts (`upsert_video`, one video at a time, flushed)\n")
-        lines.append(table({
+        lines += ["### Catalog API upserts (`upsert_video`, one video at a time, flushed)\n",
+                  bench.table({
             "videos": lambda a: a.videos,
             "key frames / video": lambda a: a.keyframes_per_video,
             "p50 ms / call": lambda a: fmt(a.latency.p50_ms),
             "p95 ms / call": lambda a: fmt(a.latency.p95_ms),
             "videos/s": lambda a: fmt(a.videos / a.seconds, 1),
-            "points/s": lambda a: f"{a.points / a.seconds:,.0f}",
-        }, result.api))  # fmt: skip
-    lines.append(f"Total run time {result.seconds:.0f} s.")
-    return "\n".join(lines)
+            "points/s": lambda a: f"{a.videos * (1 + a.keyframes_per_video) / a.seconds:,.0f}",
+        }, result.api)]  # fmt: skip
+    return result.markdown(TITLE, command, *lines)

@@ -1,19 +1,11 @@
-"""End to end: the real gRPC server driven through the Python SDK, indexing and search.
-
-The server runs in this process on loopback with the embedded default (ONNX Runtime on the
-starter release, or the toy family when it is missing, which the section says; Qdrant Edge in
-a temporary folder). Everything goes through ``VideoSearchClient`` over gRPC, as a user
-would call it: N generated references are indexed one after the other, then a short and a
-long query (copies cut from indexed references, re-encoded at another CRF) are each searched
-repeatedly. The baseline, same run: decode-only time of the same query file, alternated
-with the searches.
-"""
+"""End to end: the real gRPC server in this process, driven through the Python SDK as a user
+would call it, indexing generated references, then searching copies cut from them; the
+baseline, same run, is decoding the same query file. The section's text says how."""
 
 from __future__ import annotations
 
 import statistics
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,25 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import (
-    Log,
-    ServedBenchConfig,
-    Server,
-    encode_video,
-    served,
-    stderr,
-    table,
-    timed,
-    write_references,
-)
-from vidsearch.evaluation.report import (
-    MachineInfo,
-    fmt,
-    machine_info,
-    md_table,
-    percentile,
-    section_header,
-)
+from benchmarks import harness as bench
+from vidsearch.evaluation.report import fmt, md_table, percentile
 
 TITLE = "End to end: SDK → gRPC server (ONNX Runtime + Qdrant Edge)"
 # Issue 3: end-to-end SearchByVideo for a 10 s 360p query at most 1.5 s p50 on 2 cores.
@@ -47,7 +22,7 @@ TARGET_QUERY_S, TARGET_HEIGHT, TARGET_P50_S = 10.0, 360, 1.5
 OUTSIDE, TOTAL = "outside the stages", "**end to end p50**"
 
 
-class EndToEndBenchConfig(ServedBenchConfig):
+class EndToEndBenchConfig(bench.ServedBenchConfig):
     render_scale: int = 2
     """render content at 1/N of the size, upscale before encoding (1: native)"""
     query_durations: tuple[float, ...] = (2.0, 5.0)
@@ -60,11 +35,8 @@ class EndToEndBenchConfig(ServedBenchConfig):
     """untimed searches per query first"""
     decode_size: int = 64
     """square size of the decode-only baseline's frames"""
-    seed: int = 0
     media_dir: Path | None = None
     """keep generated videos here and reuse them"""
-    work_dir: Path | None = None
-    """where the temporary folder goes (default: the system's temporary folder)"""
 
 
 @dataclass(frozen=True)
@@ -98,7 +70,7 @@ class QueryResult:
 
     @property
     def ratio(self) -> float:
-        return self.p(50) / self.decode_p50 if self.decode_p50 > 0 else float("nan")
+        return bench.ratio(self.p(50), self.decode_p50)
 
     def stage_names(self) -> list[str]:
         return list(dict.fromkeys(name for s in self.stages for name in s))
@@ -112,15 +84,12 @@ class QueryResult:
 
 
 @dataclass
-class EndToEndBenchResult:
-    config: EndToEndBenchConfig
-    machine: MachineInfo
-    server: Server = field(default_factory=Server)
+class EndToEndBenchResult(bench.SectionResult[EndToEndBenchConfig]):
+    server: bench.Server = field(default_factory=bench.Server)
     generate_s: float = 0.0
     generated: int = 0  # files written this run (the rest were reused from media_dir)
     stats: Any = None
     queries: list[QueryResult] = field(default_factory=list)
-    seconds: float = 0.0
 
     @property
     def index_wall_s(self) -> float:
@@ -166,12 +135,11 @@ def copied_frames(cuts: Sequence[tuple[Path, float, float]], fps: float) -> Iter
 
 
 def prepare_media(
-    cfg: EndToEndBenchConfig, media: Path, log: Log
+    cfg: EndToEndBenchConfig, media: Path, log: bench.Log
 ) -> tuple[list[tuple[str, Path]], list[QuerySpec], int]:
     """(references (id, path), queries, files generated now)."""
-    refs, generated = write_references(cfg, media, log, seed=cfg.seed,
-                                       render_scale=cfg.render_scale)  # fmt: skip
-    key = cfg.media_key(cfg.seed, cfg.render_scale)
+    refs, generated = bench.write_references(cfg, media, log, cfg.render_scale)
+    key = cfg.media_key(cfg.render_scale)
     queries = []
     for q, duration in enumerate(cfg.query_durations):
         cuts = plan_cuts(duration, [(vid, cfg.ref_duration_s) for vid, _ in refs], first=q)
@@ -179,7 +147,7 @@ def prepare_media(
         path = media / f"query-{names}-crf{cfg.query_crf}-{key}.mp4"
         if not path.is_file():
             frames = copied_frames([(dict(refs)[vid], a, b) for vid, a, b in cuts], cfg.fps)
-            encode_video(path, frames, fps=cfg.fps, width=cfg.width, height=cfg.height,
+            bench.encode_video(path, frames, fps=cfg.fps, width=cfg.width, height=cfg.height,
                          crf=cfg.query_crf)  # fmt: skip
             generated += 1
         total = sum(b - a for _, a, b in cuts)
@@ -191,37 +159,32 @@ def _search(client: Any, q: QueryResult, cfg: EndToEndBenchConfig, fps: float) -
     """Timed searches of one query, alternated with decode-only runs of its file."""
     from vidsearch.media.decode import decode_video
 
-    path = q.spec.path
-    for _ in range(cfg.warmup):
-        client.search_video(path)
-        decode_video(path, fps=fps, size=cfg.decode_size)
-    for i in range(cfg.searches):
-        # Alternate which goes first so neither always finds the warmer cache.
-        if i % 2 == 0:
-            q.decode_s.append(timed(decode_video, path, fps=fps, size=cfg.decode_size)[1])
-        found, wall, cpu = timed(client.search_video, path)
+    searches, decodes = bench.alternate(
+        lambda _: client.search_video(q.spec.path),
+        lambda _: decode_video(q.spec.path, fps=fps, size=cfg.decode_size),
+        cfg.searches, cfg.warmup,
+    )  # fmt: skip
+    q.decode_s = [wall for _, wall, _ in decodes]
+    sources = {vid for vid, _, _ in q.spec.cuts}
+    for found, wall, cpu in searches:
         q.e2e_s.append(wall)
         q.cpu_s.append(cpu)
         q.stages.append(dict(found.stage_seconds))
         q.mode = found.mode or ""
-        sources = {vid for vid, _, _ in q.spec.cuts}
         q.top1_source += bool(found.hits and found.hits[0].video.video_id in sources)
-        if i % 2:
-            q.decode_s.append(timed(decode_video, path, fps=fps, size=cfg.decode_size)[1])
 
 
-def run(cfg: EndToEndBenchConfig, log: Log = stderr) -> EndToEndBenchResult:
+def run(cfg: EndToEndBenchConfig, log: bench.Log = bench.stderr) -> EndToEndBenchResult:
     if cfg.references < 1 or cfg.searches < 1 or not cfg.query_durations:
         raise ValueError("need at least one reference, one search and one query duration")
-    result = EndToEndBenchResult(cfg, machine_info())
-    started = time.perf_counter()
+    result = EndToEndBenchResult(cfg)
     with tempfile.TemporaryDirectory(prefix="vidsearch-bench-e2e-", dir=cfg.work_dir) as tmp:
         root = Path(tmp)
         media = cfg.media_dir if cfg.media_dir is not None else root / "media"
-        (refs, queries, result.generated), result.generate_s, _ = timed(
+        (refs, queries, result.generated), result.generate_s, _ = bench.timed(
             prepare_media, cfg, media, log
         )
-        with served(cfg, cfg.seed, refs, root, result.server, log) as (client, config):
+        with bench.served(cfg, refs, root, result.server, log) as (client, config):
             log(f"[end_to_end] indexed {len(refs)} videos in {result.index_wall_s:.1f} s")
             result.stats = client.stats()
             for spec in queries:
@@ -229,8 +192,7 @@ def run(cfg: EndToEndBenchConfig, log: Log = stderr) -> EndToEndBenchResult:
                 _search(client, q, cfg, config.media.sample_fps)
                 log(f"[end_to_end] {spec.label} query: e2e p50 {q.p(50):.3f} s, "
                     f"decode-only p50 {q.decode_p50:.3f} s (x{q.ratio:.1f})")
-    result.seconds = time.perf_counter() - started
-    return result
+    return result.finished()
 
 
 def _target_cell(q: QueryResult, height: int) -> str:
@@ -245,37 +207,34 @@ def to_markdown(result: EndToEndBenchResult, command: str) -> str:
         "onnxruntime", "qdrant_edge")
     generated = (f"{result.generated} files generated in {result.generate_s:.0f} s"
                  if result.generated else f"all files reused from `{cfg.media_dir}`")
-    lines = [section_header(TITLE, command, result.machine)]
-    lines.append(
+    lines = [
         f"The real gRPC server (`build_server`) in this process on {server.target or 'loopback'}, "
         f"inference backend `{backend}` (embedded ONNX Runtime, default settings), catalog "
-        f"`{catalog}` in a temporary folder (not optimized after indexing, as `vidsearch "
-        f"serve` leaves it); driven through the Python SDK (`VideoSearchClient`, files "
-        f"streamed in 1 MiB chunks with a SHA-256 checksum). Server started in "
-        f"{server.start_s:.1f} s.\n\n"
+        f"`{catalog}` in a temporary folder (not optimized after indexing, as `vidsearch serve` "
+        "leaves it); driven through the Python SDK (`VideoSearchClient`, files streamed in 1 MiB "
+        f"chunks with a SHA-256 checksum). Server started in {server.start_s:.1f} s.\n\n"
         f"- Models: {server.source} (export {server.export_s:.1f} s).\n"
-        f"- Media: {cfg.references} references of {cfg.ref_duration_s:g} s, "
-        f"{cfg.width}x{cfg.height} at {cfg.fps:g} fps, H.264 (libx264 veryfast, CRF 23); "
-        f"content rendered by `render_video` at 1/{cfg.render_scale} of that size and "
-        f"upscaled (bicubic) before encoding, so every frame moves. Queries: copies cut "
-        f"from indexed references, decoded and re-encoded at CRF {cfg.query_crf}. "
-        f"{generated}.\n"
-        f"- Times are client-side wall clock around each SDK call (upload, server work, "
-        f"response); CPU = process CPU time over the call, client and server threads "
-        f"together (both live in this process).\n"
-    )
-    lines.append("### Indexing throughput (`index_file`, one video at a time)\n")
+        f"- Media: {cfg.references} references of {cfg.ref_duration_s:g} s, {cfg.width}x"
+        f"{cfg.height} at {cfg.fps:g} fps, H.264 (libx264 veryfast, CRF 23); content rendered by "
+        f"`render_video` at 1/{cfg.render_scale} of that size and upscaled (bicubic) before "
+        "encoding, so every frame moves. Queries: copies cut from indexed references, decoded "
+        f"and re-encoded at CRF {cfg.query_crf}. {generated}.\n"
+        "- Times are client-side wall clock around each SDK call (upload, server work, "
+        "response); CPU = process CPU time over the call, client and server threads together "
+        "(both live in this process).\n",
+        "### Indexing throughput (`index_file`, one video at a time)\n",
+    ]
     if index:
         lat = [x.wall_s for x in index]
-        lines.append(table({
+        lines.append(bench.table({
             "videos": lambda _: len(index),
             "video s each": lambda _: f"{cfg.ref_duration_s:g}",
             "size": lambda _: f"{cfg.width}x{cfg.height} @ {cfg.fps:g} fps",
             "mean file MB": lambda _: fmt(statistics.mean(x.bytes for x in index) / 1e6, 3),
             "video-s indexed per wall-s (overall)":
                 lambda _: fmt(sum(x.duration_s for x in index) / result.index_wall_s, 1),
-            "video-s per wall-s (median of videos)":
-                lambda _: fmt(statistics.median(x.rate for x in index), 1),
+            "video-s per wall-s (median of videos)": lambda _: fmt(statistics.median(
+                bench.ratio(x.duration_s, x.wall_s) for x in index), 1),
             "latency p50 s": lambda _: fmt(percentile(lat, 50), 3),
             "latency p95 s": lambda _: fmt(percentile(lat, 95), 3),
             "CPU s per video (median)": lambda _: fmt(statistics.median(x.cpu_s for x in index), 3),
@@ -286,50 +245,49 @@ def to_markdown(result: EndToEndBenchResult, command: str) -> str:
             f"Catalog after indexing (`stats()`): {stats.videos} videos, {stats.keyframes} key "
             f"frames, model `{stats.model_name}` version {stats.model_version}.\n"
         )
-    lines.append("### SearchByVideo latency (end to end through the SDK)\n")
-    mode = next((q.mode for q in result.queries if q.mode), "")
-    lines.append(
-        f"Default mode (`{mode or 'server default'}`), {cfg.searches} timed searches per "
-        f"query after {cfg.warmup} warm-up. Decode-only = `decode_video(path, "
-        f"fps=sample_fps, size={cfg.decode_size})` of the same file, timed alternately with "
-        f"the searches; e2e / decode = ratio of the p50s. Top-1 = searches whose first hit "
-        f"is a reference the query was cut from"
-        + (" (meaningless with the toy family)" if server.toy else "")
-        + f". Target (issue 3): a {TARGET_QUERY_S:g} s {TARGET_HEIGHT}p query end to end in "
-        f"≤ {TARGET_P50_S:g} s p50 on 2 cores (this machine: {result.machine.nproc} CPUs).\n"
-    )
-    lines.append(table({
-        "query": lambda q: q.spec.label,
-        "cut from": lambda q: q.spec.describe(),
-        "file MB": lambda q: fmt(q.bytes / 1e6, 3),
-        "e2e p50 s": lambda q: fmt(q.p(50), 3),
-        "e2e p95 s": lambda q: fmt(q.p(95), 3),
-        "CPU p50 s": lambda q: fmt(percentile(q.cpu_s, 50), 3),
-        "decode-only p50 s": lambda q: fmt(q.decode_p50, 3),
-        "e2e / decode-only": lambda q: f"{q.ratio:.2f}x",
-        "target": lambda q: _target_cell(q, cfg.height),
-        "top-1": lambda q: f"{q.top1_source}/{len(q.e2e_s)}",
-    }, result.queries))  # fmt: skip
+    mode = next((q.mode for q in result.queries if q.mode), "") or "server default"
+    toy = " (meaningless with the toy family)" if server.toy else ""
+    lines += [
+        "### SearchByVideo latency (end to end through the SDK)\n",
+        f"Default mode (`{mode}`), {cfg.searches} timed searches per query after {cfg.warmup} "
+        f"warm-up. Decode-only = `decode_video(path, fps=sample_fps, size={cfg.decode_size})` of "
+        "the same file, timed alternately with the searches; e2e / decode = ratio of the p50s. "
+        f"Top-1 = searches whose first hit is a reference the query was cut from{toy}. Target "
+        f"(issue 3): a {TARGET_QUERY_S:g} s {TARGET_HEIGHT}p query end to end in ≤ "
+        f"{TARGET_P50_S:g} s p50 on 2 cores (this machine: {result.machine.nproc} CPUs).\n",
+        bench.table({
+            "query": lambda q: q.spec.label,
+            "cut from": lambda q: q.spec.describe(),
+            "file MB": lambda q: fmt(q.bytes / 1e6, 3),
+            "e2e p50 s": lambda q: fmt(q.p(50), 3),
+            "e2e p95 s": lambda q: fmt(q.p(95), 3),
+            "CPU p50 s": lambda q: fmt(percentile(q.cpu_s, 50), 3),
+            "decode-only p50 s": lambda q: fmt(q.decode_p50, 3),
+            "e2e / decode-only": lambda q: f"{q.ratio:.2f}x",
+            "target": lambda q: _target_cell(q, cfg.height),
+            "top-1": lambda q: f"{q.top1_source}/{len(q.e2e_s)}",
+        }, result.queries),
+    ]  # fmt: skip
     if result.queries:
-        lines.append("### Where the time goes (median seconds per search)\n")
-        lines.append(
-            "Server stages as `SearchResult.stage_seconds` reports them; "
-            f"*{OUTSIDE}* = wall time minus their sum (upload and checksum, gRPC, the "
-            "temporary file, option checks). Medians of each row, so they need not add up "
-            "to the p50.\n"
-        )
-        def cells(q: QueryResult, name: str) -> tuple[str, str]:
-            if name == TOTAL:
-                return f"**{fmt(q.p(50), 3)}**", "100 %"
-            value = q.stage_median(name)
-            return fmt(value, 3), f"{100 * value / q.p(50):.0f} %" if q.p(50) > 0 else "—"
+        lines += [
+            "### Where the time goes (median seconds per search)\n",
+            f"Server stages as `SearchResult.stage_seconds` reports them; *{OUTSIDE}* = wall time "
+            "minus their sum (upload and checksum, gRPC, the temporary file, option checks). "
+            "Medians of each row, so they need not add up to the p50.\n",
+            _stage_table(result.queries),
+        ]
+    return result.markdown(TITLE, command, *lines)
 
-        names = [*dict.fromkeys(n for q in result.queries for n in q.stage_names()), OUTSIDE]
-        lines.append(md_table(
-            ["stage", *(h for q in result.queries for h in (f"{q.spec.label} query s",
-                                                              "share of p50"))],
-            [[name, *(c for q in result.queries for c in cells(q, name))]
-             for name in [*names, TOTAL]],
-        ) + "\n")  # fmt: skip
-    lines.append(f"Total run time {result.seconds:.0f} s.")
-    return "\n".join(lines)
+
+def _stage_table(queries: list[QueryResult]) -> str:
+    def cells(q: QueryResult, name: str) -> tuple[str, str]:
+        if name == TOTAL:
+            return f"**{fmt(q.p(50), 3)}**", "100 %"
+        value = q.stage_median(name)
+        return fmt(value, 3), f"{100 * value / q.p(50):.0f} %" if q.p(50) > 0 else "—"
+
+    names = [*dict.fromkeys(n for q in queries for n in q.stage_names()), OUTSIDE, TOTAL]
+    return md_table(
+        ["stage", *(h for q in queries for h in (f"{q.spec.label} query s", "share of p50"))],
+        [[name, *(c for q in queries for c in cells(q, name))] for name in names],
+    ) + "\n"

@@ -1,24 +1,32 @@
-"""What the benchmarks share: timing, tables, the models served and the real server on loopback."""
+"""What the sections share: timing, tables, generated references, the models served and the
+real server on loopback."""
 
 from __future__ import annotations
 
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from vidsearch.evaluation.report import md_table, percentile
+from vidsearch.evaluation.report import (
+    MachineInfo,
+    machine_info,
+    md_table,
+    percentile,
+    section_header,
+)
 
 T = TypeVar("T")
 U = TypeVar("U")
 Log = Callable[[str], None]
+Timed = tuple[T, float, float]  # (result, wall seconds, process CPU seconds of all threads)
 
 
 class SectionConfig(BaseModel):
@@ -27,27 +35,60 @@ class SectionConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
+C = TypeVar("C", bound=SectionConfig)
+
+
+@dataclass
+class SectionResult(Generic[C]):
+    """What every section's result holds: its options, the machine as it started, run time."""
+
+    config: C
+    machine: MachineInfo = field(default_factory=machine_info)
+    seconds: float = 0.0
+    started: float = field(default_factory=time.perf_counter, repr=False)
+
+    def finished(self) -> Self:
+        self.seconds = time.perf_counter() - self.started
+        return self
+
+    def markdown(self, title: str, command: str, *blocks: str) -> str:
+        """The section: its header (title, command, date, machine), ``blocks``, run time."""
+        header = section_header(title, command, self.machine)
+        return "\n".join([header, *blocks, f"Total run time {self.seconds:.0f} s."])
+
+
 def stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def timed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, float, float]:
-    """(result, wall seconds, process CPU seconds across all threads)."""
+def timed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> Timed[T]:
     cpu, wall = time.process_time(), time.perf_counter()
     out = fn(*args, **kwargs)
     return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def interleaved(
-    i: int, first: Callable[[], T], second: Callable[[], U]
-) -> tuple[tuple[T, float, float], tuple[U, float, float]]:
-    """Both ``timed``, ``first`` first when ``i`` is odd: alternating, neither always finds
-    the warmer cache."""
-    if i % 2:
-        a = timed(first)
-        return a, timed(second)
-    b = timed(second)
-    return timed(first), b
+def alternate(
+    first: Callable[[int], T], second: Callable[[int], U], n: int, warmup: int = 0
+) -> tuple[list[Timed[T]], list[Timed[U]]]:
+    """``warmup`` untimed calls of both, then ``n`` timed (call ``i`` gets ``i``, warm-ups
+    first), alternating which goes first: a baseline measured this way sees the same machine
+    noise, and neither side always finds the warmer cache."""
+    for i in range(warmup):
+        first(i)
+        second(i)
+    a: list[Timed[T]] = []
+    b: list[Timed[U]] = []
+    for i in range(warmup, warmup + n):
+        if i % 2:
+            a.append(timed(first, i))
+        b.append(timed(second, i))
+        if not i % 2:
+            a.append(timed(first, i))
+    return a, b
+
+
+def ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else float("nan")
 
 
 def table(columns: Mapping[str, Callable[[T], object]], items: Iterable[T]) -> str:
@@ -57,36 +98,29 @@ def table(columns: Mapping[str, Callable[[T], object]], items: Iterable[T]) -> s
 
 @dataclass(frozen=True)
 class Latency:
-    """Milliseconds: p50/p95 of wall time, p50 of process CPU time (all threads) if measured."""
+    """Milliseconds: p50/p95 of wall time and p50 of process CPU time (all threads)."""
 
     p50_ms: float
     p95_ms: float
-    cpu_p50_ms: float | None = None
+    cpu_p50_ms: float
 
     @staticmethod
-    def of(wall_s: list[float], cpu_s: list[float] | None = None) -> Latency:
-        ms = [s * 1e3 for s in wall_s]
-        cpu = percentile([c * 1e3 for c in cpu_s], 50) if cpu_s else None
-        return Latency(percentile(ms, 50), percentile(ms, 95), cpu)
-
-    @staticmethod
-    def of_timed(runs: Sequence[tuple[object, float, float]]) -> Latency:
-        """Of ``timed`` results (result, wall s, CPU s)."""
-        return Latency.of([r[1] for r in runs], [r[2] for r in runs])
+    def of(runs: Sequence[Timed[object]]) -> Latency:
+        wall, cpu = [r[1] * 1e3 for r in runs], [r[2] * 1e3 for r in runs]
+        return Latency(percentile(wall, 50), percentile(wall, 95), percentile(cpu, 50))
 
 
 def encode_video(
     path: Path, frames: Iterable[np.ndarray], *, fps: float, width: int, height: int, crf: int
-) -> int:
-    """RGB frames as H.264 MP4 at ``width`` x ``height`` (bicubic), written atomically;
-    returns the number of frames."""
+) -> None:
+    """RGB frames as H.264 MP4 at ``width`` x ``height`` (bicubic), written atomically and
+    streamed: a 30 s 360p reference does not fit in memory as one array on a small box."""
     import av
 
     if width % 2 or height % 2:
         raise ValueError(f"H.264 yuv420p needs even dimensions, got {width}x{height}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    written = 0
+    tmp, written = path.with_name(f".{path.name}.part"), 0
     with av.open(str(tmp), mode="w", format="mp4") as container:
         stream = container.add_stream(
             "libx264", rate=Fraction(fps).limit_denominator(1001),
@@ -103,7 +137,6 @@ def encode_video(
             raise ValueError(f"no frame to write to {path}")
         container.mux(stream.encode(None))
     tmp.replace(path)
-    return written
 
 
 def write_reference(
@@ -138,23 +171,26 @@ class ServedBenchConfig(SectionConfig):
     width: int = 160
     height: int = 120
     fps: float = 8.0
+    seed: int = 0
+    work_dir: Path | None = None
+    """where the temporary folder goes (default: the system's temporary folder)"""
 
-    def media_key(self, seed: int, render_scale: int) -> str:
+    def media_key(self, render_scale: int) -> str:
         """What a generated file's name says of the settings it was made with."""
-        return f"{self.width}x{self.height}-{self.fps:g}fps-s{render_scale}-seed{seed}"
+        return f"{self.width}x{self.height}-{self.fps:g}fps-s{render_scale}-seed{self.seed}"
 
 
 def write_references(
-    cfg: ServedBenchConfig, media: Path, log: Log, *, seed: int, render_scale: int = 1
+    cfg: ServedBenchConfig, media: Path, log: Log, render_scale: int = 1
 ) -> tuple[list[tuple[str, Path]], int]:
     """((id, file) of each reference, files written now): a file already in ``media`` is
     reused, its name holding every setting it was made with."""
-    key = cfg.media_key(seed, render_scale)
     refs, generated = [], 0
     for i in range(cfg.references):
-        vid, path = f"ref{i:04d}", media / f"ref{i:04d}-{cfg.ref_duration_s:g}s-{key}.mp4"
+        vid = f"ref{i:04d}"
+        path = media / f"{vid}-{cfg.ref_duration_s:g}s-{cfg.media_key(render_scale)}.mp4"
         if not path.is_file():
-            write_reference(path, seed * 100_003 + i, cfg.ref_duration_s, fps=cfg.fps,
+            write_reference(path, cfg.seed * 100_003 + i, cfg.ref_duration_s, fps=cfg.fps,
                             width=cfg.width, height=cfg.height, render_scale=render_scale)
             generated += 1
             if generated == 1 or (i + 1) % 10 == 0:
@@ -170,25 +206,23 @@ def export_checkpoints(
     """(repository to serve, where its models came from, toy?): an exported ``repository`` as
     is, else ``paths`` (checkpoints in ``folder``) exported into ``out`` when all are there,
     else the toy family, tiny stand-in networks (the sections say so: ``toy_effect``)."""
-    from vidsearch.exporters.families import family_for_kind, get_family
+    from vidsearch.evaluation.systems import export_release
+    from vidsearch.exporters.families import get_family
     from vidsearch.exporters.pipeline import export_models
 
     if repository is not None:
         return repository, f"exported repository `{repository}` (as is)", False
-    if toy := not paths or not all(p.is_file() for p in paths):
-        missing = ", ".join(p.name for p in paths if not p.is_file()) or "checkpoints"
-        source = f"**`toy` family** (no {missing} in `{folder}`): tiny stand-in networks, "
-        source += toy_effect
-        loaded = [get_family("toy").loader(None, seed)]
-    else:
-        from vidsearch.training.checkpoint import load_checkpoint
-
+    if paths and all(p.is_file() for p in paths):
         names = ", ".join(p.name for p in paths)
         source = f"checkpoints in `{folder}` ({names}), exported by `export_models`"
-        loaded = [family_for_kind(load_checkpoint(p).kind).loader(p, seed) for p in paths]
+        log(f"[bench] exporting {source}")
+        export_release(paths, out)
+        return out, source, False
+    missing = ", ".join(p.name for p in paths if not p.is_file()) or "checkpoints"
+    source = f"**`toy` family** (no {missing} in `{folder}`): tiny stand-in networks, {toy_effect}"
     log(f"[bench] exporting {source}")
-    export_models(loaded, out)
-    return out, source, toy
+    export_models([get_family("toy").loader(None, seed)], out)
+    return out, source, True
 
 
 def loopback_config(repository: Path, root: Path) -> Any:
@@ -212,15 +246,12 @@ def serving(config: Any) -> Iterator[str]:
     from vidsearch.orchestrator.factory import build_orchestrator
     from vidsearch.service.server import build_server
 
-    orchestrator = build_orchestrator(config)
-    running = None
-    try:
+    with closing(build_orchestrator(config)) as orchestrator:
         running = build_server(config, orchestrator)
-        yield running.target
-    finally:
-        if running is not None:
+        try:
+            yield running.target
+        finally:
             running.stop(grace=1.0)
-        orchestrator.close()
 
 
 @dataclass(frozen=True)
@@ -230,10 +261,6 @@ class IndexSample:
     bytes: int
     wall_s: float
     cpu_s: float  # process CPU (client + server threads) during the call
-
-    @property
-    def rate(self) -> float:
-        return self.duration_s / self.wall_s if self.wall_s > 0 else float("nan")
 
 
 @dataclass
@@ -250,8 +277,8 @@ class Server:
 
 @contextmanager
 def served(
-    cfg: ServedBenchConfig, seed: int, refs: list[tuple[str, Path]], root: Path, server: Server,
-    log: Log, tune: Callable[[Any], object] = lambda config: None,
+    cfg: ServedBenchConfig, refs: list[tuple[str, Path]], root: Path, server: Server, log: Log,
+    tune: Callable[[Any], object] = lambda config: None,
 ) -> Iterator[tuple[Any, Any]]:  # fmt: skip
     """(SDK client, config) of the real server on loopback serving the models of ``cfg``
     (``tune`` may change its config first), with ``refs`` indexed one after the other;
@@ -260,7 +287,7 @@ def served(
 
     starter = [cfg.checkpoints / "video_hash.pt", cfg.checkpoints / "barlow.pt"]
     (repository, server.source, server.toy), server.export_s, _ = timed(
-        export_checkpoints, starter, cfg.checkpoints, cfg.repository, seed,
+        export_checkpoints, starter, cfg.checkpoints, cfg.repository, cfg.seed,
         root / "model_repository", log, "so inference is cheaper and hits are meaningless",
     )  # fmt: skip
     config = loopback_config(repository, root)
@@ -271,7 +298,6 @@ def served(
         log(f"[bench] serving on {target} ({server.start_s:.1f} s)")
         for vid, path in refs:
             _, wall, cpu = timed(client.index_file, path, vid)
-            server.index.append(
-                IndexSample(vid, cfg.ref_duration_s, path.stat().st_size, wall, cpu)
-            )
+            size = path.stat().st_size
+            server.index.append(IndexSample(vid, cfg.ref_duration_s, size, wall, cpu))
         yield client, config

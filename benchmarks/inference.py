@@ -1,13 +1,6 @@
-"""Inference latency: embedded ONNX Runtime vs Triton (CPU twin, gRPC), same run.
-
-The models come from the checkpoints in ``checkpoints`` (every ``*.pt``, family by checkpoint
-kind) or, when there are none, from the ``toy`` family; ``repository`` uses an exported
-production repository instead. For each model and batch size, the embedded
-``OnnxRuntimeBackend`` (the baseline) and ``TritonBackend`` talking gRPC to a real
-tritonserver serving the CPU twin are called alternately with the same inputs; both run
-onnxruntime with the same intra-op threads, so the difference is the serving path. Then
-``perf_analyzer`` drives one served model at a few concurrency levels; its summary is quoted.
-"""
+"""Inference latency: the embedded ONNX Runtime backend vs Triton serving the CPU twin over
+gRPC, alternated on the same inputs, then ``perf_analyzer`` quoted. Both run onnxruntime with
+the same intra-op threads, so the difference is the serving path."""
 
 from __future__ import annotations
 
@@ -18,29 +11,24 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import (
-    Latency,
-    Log,
-    SectionConfig,
-    export_checkpoints,
-    interleaved,
-    stderr,
-    table,
-)
+from benchmarks import harness as bench
 from vidsearch.contract.models import FRAME_ENCODER, VIDEO_SEARCH_MODELS
-from vidsearch.evaluation.report import MachineInfo, fmt, machine_info, section_header
+from vidsearch.evaluation.report import fmt
 
 TITLE = "Inference: embedded ONNX Runtime vs Triton (CPU twin, gRPC)"
+_SUMMARY = re.compile(
+    r"Concurrency:\s*(\d+),\s*throughput:\s*([\d.]+)\s*infer/sec,\s*latency\s*(\d+)\s*usec"
+)
 
 
-class InferenceBenchConfig(SectionConfig):
+class InferenceBenchConfig(bench.SectionConfig):
     checkpoints: Path = Path("models/starter")
     """folder of *.pt (else: the toy family)"""
     repository: Path | None = None
@@ -69,16 +57,16 @@ class ModelRow:
     model: str
     batch: int
     input_shapes: str
-    ort: Latency | None
-    triton: Latency | None
+    ort: bench.Latency | None
+    triton: bench.Latency | None
     outputs_match: bool | None
     note: str = ""
 
     @property
     def ratio(self) -> float | None:
-        if self.ort is None or self.triton is None or self.ort.p50_ms <= 0:
+        if self.ort is None or self.triton is None:
             return None
-        return self.triton.p50_ms / self.ort.p50_ms
+        return bench.ratio(self.triton.p50_ms, self.ort.p50_ms)
 
 
 @dataclass(frozen=True)
@@ -88,49 +76,30 @@ class PerfRun:
     returncode: int
     summary: list[str]
     throughput: float | None  # infer/s from the summary line
-    latency_us: float | None
+    latency_ms: float | None
 
 
 @dataclass
-class InferenceBenchResult:
-    config: InferenceBenchConfig
-    machine: MachineInfo
+class InferenceBenchResult(bench.SectionResult[InferenceBenchConfig]):
     source: str = ""
     export_s: float = 0.0
     triton_start_s: float = 0.0
     queue_delay_us: dict[str, int] = field(default_factory=dict)
-    max_batch: dict[str, int] = field(default_factory=dict)
     rows: list[ModelRow] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # asked for but not exported
     perf: list[PerfRun] = field(default_factory=list)
     perf_model: str = ""
     perf_error: str = ""
-    seconds: float = 0.0
-
-
-def prepare_repository(cfg: InferenceBenchConfig, root: Path, log: Log) -> tuple[Path, Path, str]:
-    """(production repository, CPU twin, description of where the models came from)."""
-    from vidsearch.exporters.cpu_twin import sync_cpu_twin
-    from vidsearch.exporters.repository import list_models
-
-    production, source, _ = export_checkpoints(
-        sorted(cfg.checkpoints.glob("*.pt")), cfg.checkpoints, cfg.repository, cfg.seed,
-        root / "model_repository", log, "so the serving overhead dominates",
-    )  # fmt: skip
-    twin, available = root / "model_repository_cpu", list_models(production)
-    sync_cpu_twin(production, twin, [m for m in cfg.models if available.get(m)],
-                  threads=cfg.threads)  # fmt: skip
-    return production, twin, source
 
 
 def frame_dims(signature: Any, spec: Any, frames: int) -> list[int]:
-    """An input's dims after the batch, a dynamic T (the only dynamic one allowed) as
+    """An input's dims after the batch, a dynamic T (the first, the only one allowed) as
     ``frames``."""
-    rest = list(spec.shape[1:])
-    if rest.count(-1) > 1 or (-1 in rest and rest.index(-1) != 0):
+    dims = [frames if d == -1 and i == 0 else d for i, d in enumerate(spec.shape[1:])]
+    if -1 in dims:
         raise ValueError(f"{signature.name}: input {spec.name} {spec.shape}: dynamic dims other "
                          "than T")  # fmt: skip
-    return [frames if d == -1 else d for d in rest]
+    return dims
 
 
 def make_inputs(
@@ -140,28 +109,24 @@ def make_inputs(
     out = {}
     for spec in signature.inputs:
         shape = [batch, *frame_dims(signature, spec, frames)]
-        if spec.dtype == "uint8":
-            out[spec.name] = rng.integers(0, 256, size=shape, dtype=np.uint8)
-        elif spec.dtype.startswith("float"):
-            out[spec.name] = rng.standard_normal(shape).astype(spec.dtype)
-        else:
-            out[spec.name] = rng.integers(0, 100, size=shape).astype(spec.dtype)
+        high = 256 if spec.dtype == "uint8" else 100
+        x = rng.standard_normal(shape) if spec.dtype.startswith("float") else rng.integers(
+            0, high, shape)  # fmt: skip
+        out[spec.name] = x.astype(spec.dtype)
     return out
 
 
 def time_model(
-    model: str, batch: int, inputs: dict[str, np.ndarray], ort_backend: Any,
-    triton_backend: Any, cfg: InferenceBenchConfig,
+    model: str, batch: int, inputs: dict[str, np.ndarray], ort: Any, triton: Any,
+    cfg: InferenceBenchConfig,
 ) -> ModelRow:  # fmt: skip
-    """Interleaved calls (alternating which backend goes first), warm-up excluded."""
-    first_ort = ort_backend.infer(model, inputs)
-    first_triton = triton_backend.infer(model, inputs)
-    for _ in range(cfg.warmup):
-        ort_backend.infer(model, inputs)
-        triton_backend.infer(model, inputs)
-    runs = [interleaved(i, partial(ort_backend.infer, model, inputs),
-                        partial(triton_backend.infer, model, inputs))
-            for i in range(cfg.iterations)]  # fmt: skip
+    """Interleaved calls (alternating which backend goes first), warm-up excluded; outputs
+    compared on the first call."""
+    first_ort, first_triton = ort.infer(model, inputs), triton.infer(model, inputs)
+    ort_runs, triton_runs = bench.alternate(
+        lambda _: ort.infer(model, inputs), lambda _: triton.infer(model, inputs),
+        cfg.iterations, cfg.warmup,
+    )  # fmt: skip
     shapes = ", ".join(
         f"{name} {a.dtype.name}[{','.join(str(d) for d in a.shape)}]" for name, a in inputs.items()
     )
@@ -169,8 +134,8 @@ def time_model(
         a.shape == first_triton[k].shape and np.allclose(a, first_triton[k], rtol=1e-4, atol=1e-4)
         for k, a in first_ort.items()
     )
-    return ModelRow(model, batch, shapes, Latency.of([o[1] for o, _ in runs]),
-                    Latency.of([t[1] for _, t in runs]), match)  # fmt: skip
+    ort_p, triton_p = bench.Latency.of(ort_runs), bench.Latency.of(triton_runs)
+    return ModelRow(model, batch, shapes, ort_p, triton_p, match)
 
 
 def perf_analyzer_env(lib_dir: Path) -> dict[str, str]:
@@ -184,38 +149,27 @@ def perf_analyzer_env(lib_dir: Path) -> dict[str, str]:
         found = sorted(libs.glob(pattern))
         if not found:
             raise FileNotFoundError(f"no {pattern} in {libs} (needed by perf_analyzer)")
-        link = lib_dir / wanted
-        if not link.exists():
+        if not (link := lib_dir / wanted).exists():
             link.symlink_to(found[0])
-    env = dict(os.environ)
-    env["LD_LIBRARY_PATH"] = os.pathsep.join(
-        p for p in (str(lib_dir), str(libs), env.get("LD_LIBRARY_PATH", "")) if p
-    )
-    return env
-
-
-_SUMMARY = re.compile(
-    r"Concurrency:\s*(\d+),\s*throughput:\s*([\d.]+)\s*infer/sec,\s*latency\s*(\d+)\s*usec"
-)
+    paths = (str(lib_dir), str(libs), os.environ.get("LD_LIBRARY_PATH", ""))
+    return os.environ | {"LD_LIBRARY_PATH": os.pathsep.join(p for p in paths if p)}
 
 
 def summary_lines(output: str) -> list[str]:
-    """The 'Client:'/'Server:' blocks of the last measurement and the final summary."""
-    lines = output.splitlines()
+    """The 'Client:'/'Server:' blocks of the last measurement, the final summary, errors."""
+    lines = [line.rstrip() for line in output.splitlines()]
     starts = [i for i, line in enumerate(lines) if line.strip().startswith("Client:")]
     keep: list[str] = []
     for line in lines[starts[-1]:] if starts else []:
         if line.startswith("Inferences/Second vs. Client"):
             break
-        if line.strip():
-            keep.append(line.rstrip())
-    keep += [line.rstrip() for line in lines if _SUMMARY.search(line)]
-    keep += [line.rstrip() for line in lines if "error" in line.lower() or "fail" in line.lower()]
-    return keep
+        keep += [line] if line.strip() else []
+    return keep + [line for line in lines if _SUMMARY.search(line)] + [
+        line for line in lines if "error" in line.lower() or "fail" in line.lower()]  # fmt: skip
 
 
 def run_perf_analyzer(
-    grpc_url: str, signature: Any, model: str, cfg: InferenceBenchConfig, root: Path, log: Log
+    grpc_url: str, signature: Any, model: str, cfg: InferenceBenchConfig, root: Path, log: bench.Log
 ) -> list[PerfRun]:
     binary = Path(sys.prefix) / "bin" / "perf_analyzer"
     if not (binary.is_file() and os.access(binary, os.X_OK)):
@@ -247,111 +201,102 @@ def run_perf_analyzer(
         except subprocess.TimeoutExpired as exc:
             raw = exc.stdout or b""
             output = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
-            output += f"\n(perf_analyzer stopped after {timeout:.0f} s)"
-            code = -1
+            output, code = output + f"\n(perf_analyzer stopped after {timeout:.0f} s)", -1
         found = _SUMMARY.search(output)
         runs.append(PerfRun(
             concurrency, shown, code, summary_lines(output) or output.strip().splitlines()[-10:],
-            float(found.group(2)) if found else None, float(found.group(3)) if found else None,
+            float(found.group(2)) if found else None, int(found.group(3)) / 1e3 if found else None,
         ))  # fmt: skip
     return runs
 
 
-def run(cfg: InferenceBenchConfig, log: Log = stderr) -> InferenceBenchResult:
+def run(cfg: InferenceBenchConfig, log: bench.Log = bench.stderr) -> InferenceBenchResult:
+    from vidsearch.exporters.cpu_twin import sync_cpu_twin
+    from vidsearch.exporters.repository import list_models
     from vidsearch.exporters.triton_config import read_config
     from vidsearch.inference.onnxruntime_backend import CPU, OnnxRuntimeBackend
     from vidsearch.inference.triton_backend import TritonBackend
     from vidsearch.inference.tritonserver import TritonServerProcess
 
-    result = InferenceBenchResult(cfg, machine_info())
-    started = time.perf_counter()
+    result = InferenceBenchResult(cfg)
     rng = np.random.default_rng(cfg.seed)
-    with tempfile.TemporaryDirectory(prefix="vidsearch-bench-inference-", dir=cfg.work_dir) as tmp:
-        root = Path(tmp)
-        production, twin, result.source = prepare_repository(cfg, root, log)
-        result.export_s = time.perf_counter() - started
-        models = [m for m in cfg.models if (twin / m).is_dir()]
+    with ExitStack() as stack:
+        tmp = tempfile.TemporaryDirectory(prefix="vidsearch-bench-inference-", dir=cfg.work_dir)
+        root = Path(stack.enter_context(tmp))
+        production, result.source, _ = bench.export_checkpoints(
+            sorted(cfg.checkpoints.glob("*.pt")), cfg.checkpoints, cfg.repository, cfg.seed,
+            root / "model_repository", log, "so the serving overhead dominates",
+        )  # fmt: skip
+        twin, available = root / "model_repository_cpu", list_models(production)
+        models = [m for m in cfg.models if available.get(m)]
         result.missing = [m for m in cfg.models if m not in models]
-        for m in models:
-            config = read_config(twin / m / "config.pbtxt")
-            result.max_batch[m] = config.max_batch_size
-            if config.dynamic_batching is not None:
-                result.queue_delay_us[m] = config.dynamic_batching.max_queue_delay_microseconds
-        ort_backend = OnnxRuntimeBackend(production, providers=[CPU], intra_op_threads=cfg.threads)
-        server = TritonServerProcess(twin, work_dir=root / "tritonserver", models=models)
-        server.start()
+        sync_cpu_twin(production, twin, models, threads=cfg.threads)
+        result.export_s = time.perf_counter() - result.started
+        configs = {m: read_config(twin / m / "config.pbtxt") for m in models}
+        result.queue_delay_us = {m: c.dynamic_batching.max_queue_delay_microseconds
+                                 for m, c in configs.items() if c.dynamic_batching is not None}
+        ort = stack.enter_context(closing(OnnxRuntimeBackend(
+            production, providers=[CPU], intra_op_threads=cfg.threads)))  # fmt: skip
+        server = stack.enter_context(
+            TritonServerProcess(twin, work_dir=root / "tritonserver", models=models))
         result.triton_start_s = server.startup_seconds or 0.0
         log(f"[inference] tritonserver ready in {result.triton_start_s:.1f} s ({server.grpc_url})")
-        triton_backend = TritonBackend(server.grpc_url, timeout=60.0)
-        try:
-            for m in models:
-                signature = ort_backend.signature(m)
-                for batch in cfg.batches:
-                    limit = result.max_batch.get(m, 0)
-                    if limit and batch > limit:
-                        note = f"max_batch_size {limit}"
-                        result.rows.append(ModelRow(m, batch, "", None, None, None, note))
-                        continue
-                    inputs = make_inputs(signature, batch, cfg.frames, rng)
-                    row = time_model(m, batch, inputs, ort_backend, triton_backend, cfg)
-                    result.rows.append(row)
-                    log(f"[inference] {m} b={batch}: Triton/ORT p50 x{row.ratio:.2f}")
-            if cfg.perf_concurrency and models:
-                result.perf_model = cfg.perf_model if cfg.perf_model in models else models[0]
-                try:
-                    signature = ort_backend.signature(result.perf_model)
-                    result.perf = run_perf_analyzer(
-                        server.grpc_url, signature, result.perf_model, cfg, root, log
-                    )
-                except (OSError, ImportError) as exc:
-                    result.perf_error = str(exc)
-                    log(f"[inference] perf_analyzer skipped: {exc}")
-        finally:
-            triton_backend.close()
-            ort_backend.close()
-            server.stop()
-    result.seconds = time.perf_counter() - started
-    return result
-
-
+        triton = stack.enter_context(closing(TritonBackend(server.grpc_url, timeout=60.0)))
+        for m in models:
+            limit = configs[m].max_batch_size
+            for batch in cfg.batches:
+                if limit and batch > limit:
+                    note = f"max_batch_size {limit}"
+                    result.rows.append(ModelRow(m, batch, "", None, None, None, note))
+                    continue
+                inputs = make_inputs(ort.signature(m), batch, cfg.frames, rng)
+                result.rows.append(row := time_model(m, batch, inputs, ort, triton, cfg))
+                log(f"[inference] {m} b={batch}: Triton/ORT p50 x{row.ratio:.2f}")
+        if cfg.perf_concurrency and models:
+            result.perf_model = cfg.perf_model if cfg.perf_model in models else models[0]
+            try:
+                result.perf = run_perf_analyzer(server.grpc_url, ort.signature(result.perf_model),
+                                                result.perf_model, cfg, root, log)  # fmt: skip
+            except (OSError, ImportError) as exc:
+                result.perf_error = str(exc)
+                log(f"[inference] perf_analyzer skipped: {exc}")
+    return result.finished()
 def to_markdown(result: InferenceBenchResult, command: str) -> str:
     cfg = result.config
-    lines = [section_header(TITLE, command, result.machine)]
     delays = ", ".join(f"{m} {d} µs" for m, d in sorted(result.queue_delay_us.items()))
-    lines.append(
-        f"Models: {result.source} (export + twin {result.export_s:.1f} s); tritonserver "
-        f"(python-backend CPU twin, the same model.onnx) ready in "
-        f"{result.triton_start_s:.1f} s.\n\n"
-        f"- Baseline: `OnnxRuntimeBackend` in process (CPU provider, intra-op threads "
-        f"{cfg.threads}); compared: `TritonBackend` over gRPC to the twin (onnxruntime "
-        f"inside, intra-op threads {cfg.threads}), dynamic batching as configured "
-        f"(max queue delay: {delays or 'none'}), so a lone request may wait that long.\n"
-        f"- One client, one request at a time, the two backends alternated on the same "
-        f"inputs; {cfg.iterations} timed calls each after {cfg.warmup} warm-up. Video "
-        f"inputs use T = {cfg.frames}. Items/s = batch / p50 latency. Outputs match = the "
-        f"two backends agree (1e-4) on the first call.\n"
-    )
 
     def timing(r: ModelRow, cell: Any) -> object:
         return "—" if r.ort is None or r.triton is None else cell(r.ort, r.triton)
 
-    lines.append(table({
-        "model": lambda r: r.model,
-        "batch": lambda r: r.batch,
-        "ORT p50 ms": lambda r: timing(r, lambda o, t: fmt(o.p50_ms)),
-        "ORT p95 ms": lambda r: timing(r, lambda o, t: fmt(o.p95_ms)),
-        "Triton p50 ms": lambda r: timing(r, lambda o, t: fmt(t.p50_ms)),
-        "Triton p95 ms": lambda r: timing(r, lambda o, t: fmt(t.p95_ms)),
-        "Triton/ORT p50": lambda r: f"{r.ratio:.2f}x" if r.ratio is not None else "—",
-        "ORT items/s": lambda r: timing(r, lambda o, t: f"{r.batch / o.p50_ms * 1e3:,.0f}"),
-        "Triton items/s": lambda r: timing(r, lambda o, t: f"{r.batch / t.p50_ms * 1e3:,.0f}"),
-        "outputs match": lambda r: timing(r, lambda o, t: "yes" if r.outputs_match else "NO"),
-        "inputs / note": lambda r: r.input_shapes if r.ort is not None else r.note,
-    }, result.rows))  # fmt: skip
+    lines = [
+        f"Models: {result.source} (export + twin {result.export_s:.1f} s); tritonserver "
+        "(python-backend CPU twin, the same model.onnx) ready in "
+        f"{result.triton_start_s:.1f} s.\n\n"
+        "- Baseline: `OnnxRuntimeBackend` in process (CPU provider, intra-op threads "
+        f"{cfg.threads}); compared: `TritonBackend` over gRPC to the twin (onnxruntime inside, "
+        f"intra-op threads {cfg.threads}), dynamic batching as configured (max queue delay: "
+        f"{delays or 'none'}), so a lone request may wait that long.\n"
+        "- One client, one request at a time, the two backends alternated on the same inputs; "
+        f"{cfg.iterations} timed calls each after {cfg.warmup} warm-up. Video inputs use T = "
+        f"{cfg.frames}. Items/s = batch / p50 latency. Outputs match = the two backends agree "
+        "(1e-4) on the first call.\n",
+        bench.table({
+            "model": lambda r: r.model,
+            "batch": lambda r: r.batch,
+            "ORT p50 ms": lambda r: timing(r, lambda o, t: fmt(o.p50_ms)),
+            "ORT p95 ms": lambda r: timing(r, lambda o, t: fmt(o.p95_ms)),
+            "Triton p50 ms": lambda r: timing(r, lambda o, t: fmt(t.p50_ms)),
+            "Triton p95 ms": lambda r: timing(r, lambda o, t: fmt(t.p95_ms)),
+            "Triton/ORT p50": lambda r: f"{r.ratio:.2f}x" if r.ratio is not None else "—",
+            "ORT items/s": lambda r: timing(r, lambda o, t: f"{r.batch / o.p50_ms * 1e3:,.0f}"),
+            "Triton items/s": lambda r: timing(r, lambda o, t: f"{r.batch / t.p50_ms * 1e3:,.0f}"),
+            "outputs match": lambda r: timing(r, lambda o, t: "yes" if r.outputs_match else "NO"),
+            "inputs / note": lambda r: r.input_shapes if r.ort is not None else r.note,
+        }, result.rows),
+    ]  # fmt: skip
     if result.missing:
-        lines.append(
-            f"Not measured (no checkpoint of theirs was exported): {', '.join(result.missing)}.\n"
-        )
+        lines.append(f"Not measured (no checkpoint of theirs was exported): "
+                     f"{', '.join(result.missing)}.\n")  # fmt: skip
     if cfg.perf_concurrency:
         chosen = result.perf_model or cfg.perf_model
         lines.append(f"### perf_analyzer: `{chosen}`, batch {cfg.perf_batch}, gRPC\n")
@@ -360,14 +305,12 @@ def to_markdown(result: InferenceBenchResult, command: str) -> str:
         if result.perf_error:
             lines.append(f"Not run: {result.perf_error}\n")
         if result.perf:
-            lines.append(table({
+            lines.append(bench.table({
                 "concurrency": lambda p: p.concurrency,
                 "infer/s": lambda p: fmt(p.throughput, 1),
-                "avg latency ms": lambda p: fmt(None if p.latency_us is None
-                                                else p.latency_us / 1e3),
+                "avg latency ms": lambda p: fmt(p.latency_ms),
                 "exit code": lambda p: p.returncode,
             }, result.perf))  # fmt: skip
-        for p in result.perf:
-            lines.append(f"`{p.command}`\n\n```text\n" + "\n".join(p.summary) + "\n```\n")
-    lines.append(f"Total run time {result.seconds:.0f} s.")
-    return "\n".join(lines)
+        lines += [f"`{p.command}`\n\n```text\n" + "\n".join(p.summary) + "\n```\n"
+                  for p in result.perf]  # fmt: skip
+    return result.markdown(TITLE, command, *lines)

@@ -15,26 +15,19 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import (
-    Log,
-    ServedBenchConfig,
-    Server,
-    served,
-    stderr,
-    table,
-    write_references,
-)
-from vidsearch.evaluation.report import MachineInfo, fmt, machine_info, percentile, section_header
+from benchmarks import harness as bench
+from vidsearch.evaluation.report import fmt, percentile
 
 TITLE = "Load: SearchByVideo above capacity on loopback (backpressure)"
 OUTCOMES = {"ok": "accepted (OK)", "RESOURCE_EXHAUSTED": "rejected (RESOURCE_EXHAUSTED)"}
 
 
-class LoadBenchConfig(ServedBenchConfig):
+class LoadBenchConfig(bench.ServedBenchConfig):
     max_concurrent: int = 1
     """server.max_concurrent_searches"""
     clients: int = 4
@@ -42,9 +35,6 @@ class LoadBenchConfig(ServedBenchConfig):
     rate: float = 16.0
     """offered requests per second, all clients together"""
     duration_s: float = 3.0
-    seed: int = 0
-    work_dir: Path | None = None
-    """where the temporary folder goes (default: the system's temporary folder)"""
 
 
 @dataclass(frozen=True)
@@ -55,10 +45,8 @@ class Call:
 
 
 @dataclass
-class LoadBenchResult:
-    config: LoadBenchConfig
-    machine: MachineInfo
-    server: Server = field(default_factory=Server)
+class LoadBenchResult(bench.SectionResult[LoadBenchConfig]):
+    server: bench.Server = field(default_factory=bench.Server)
     max_workers: int = 0
     calls: list[Call] = field(default_factory=list)
     wall_s: float = 0.0  # first send to last answer
@@ -107,10 +95,10 @@ def _client_loop(
                 result.calls.append(Call(start - t0, time.perf_counter() - start, outcome))
 
 
-def run(cfg: LoadBenchConfig, log: Log = stderr) -> LoadBenchResult:
+def run(cfg: LoadBenchConfig, log: bench.Log = bench.stderr) -> LoadBenchResult:
     if cfg.references < 1 or cfg.clients < 1 or cfg.rate <= 0 or cfg.duration_s <= 0:
         raise ValueError("need references, clients, a positive rate and duration")
-    result = LoadBenchResult(cfg, machine_info())
+    result = LoadBenchResult(cfg)
 
     def tune(config: Any) -> None:
         config.server.max_concurrent_searches = cfg.max_concurrent
@@ -120,32 +108,25 @@ def run(cfg: LoadBenchConfig, log: Log = stderr) -> LoadBenchResult:
         )
 
     with tempfile.TemporaryDirectory(prefix="vidsearch-bench-load-", dir=cfg.work_dir) as tmp:
-        refs, _ = write_references(cfg, Path(tmp) / "media", log, seed=cfg.seed)
-        with served(cfg, cfg.seed, refs, Path(tmp), result.server, log, tune) as (client, _):
+        refs, _ = bench.write_references(cfg, Path(tmp) / "media", log)
+        with bench.served(cfg, refs, Path(tmp), result.server, log, tune) as (client, _):
             client.search_video(refs[0][1])  # warm-up
             log(f"[load] {len(refs)} indexed; {cfg.duration_s:g} s of load")
             lock, t0 = threading.Lock(), time.perf_counter()
             queries = [path for _, path in refs]
-            threads = [
-                threading.Thread(target=_client_loop, daemon=True,
-                                 args=(result.server.target, queries, i, cfg, t0, result, lock))
-                for i in range(cfg.clients)
-            ]  # fmt: skip
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            with ThreadPoolExecutor(cfg.clients) as pool:
+                list(pool.map(lambda i: _client_loop(result.server.target, queries, i, cfg, t0,
+                                                     result, lock), range(cfg.clients)))
             result.wall_s = time.perf_counter() - t0
     result.calls.sort(key=lambda c: c.started)
     log(f"[load] accepted {result.accepted}, rejected {result.rejected}, "
         f"other errors {result.other_errors}")  # fmt: skip
-    return result
+    return result.finished()
 
 
 def to_markdown(result: LoadBenchResult, command: str) -> str:
     cfg, wall, server = result.config, result.wall_s, result.server
-    lines = [section_header(TITLE, command, result.machine)]
-    lines.append(
+    lines = [
         f"The real gRPC server (`build_server`) in this process on {server.target or 'loopback'} "
         f"(ONNX Runtime + Qdrant Edge, as in the end-to-end section) with "
         f"`server.max_concurrent_searches = {cfg.max_concurrent}` and "
@@ -155,25 +136,25 @@ def to_markdown(result: LoadBenchResult, command: str) -> str:
         f"`VideoSearchClient` and retries off (`RetryPolicy(max_attempts=1)`), offer "
         f"{cfg.rate:g} SearchByVideo/s together, open loop, for {cfg.duration_s:g} s.\n\n"
         f"- Models: {server.source}.\n"
-    )
+    ]
 
     def p(outcome: str, q: float) -> str:
         samples = result.latencies(outcome)
         return fmt(percentile(samples, q), 3) if samples else "nan"
 
-    lines.append(table({
+    lines.append(bench.table({
         "outcome": lambda o: OUTCOMES.get(o, "other errors"),
         "calls": lambda o: len(result.latencies(o)) if o in OUTCOMES else result.other_errors,
         "p50 s": lambda o: p(o, 50) if o in OUTCOMES else "",
         "p99 s": lambda o: p(o, 99) if o in OUTCOMES else "",
     }, [*OUTCOMES, "other"]))  # fmt: skip
-    offered = len(result.calls) / wall if wall > 0 else float("nan")
-    served = result.accepted / wall if wall > 0 else float("nan")
+    offered, accepted = bench.ratio(len(result.calls), wall), bench.ratio(result.accepted, wall)
     lines.append(
-        f"Offered {fmt(offered)} calls/s (target {cfg.rate:g}), served {fmt(served)} "
-        f"accepted/s over {wall:.1f} s ({len(result.calls)} calls)."
+        f"Offered {fmt(offered)} calls/s (target {cfg.rate:g}), served {fmt(accepted)} "
+        f"accepted/s over {wall:.1f} s ({len(result.calls)} calls).\n"
     )
     if result.errors:
-        lines.append("\n**Other errors** (must be none):\n")
+        lines.append("**Other errors** (must be none):\n")
         lines.extend(f"- {msg} (x{n})" for msg, n in result.errors.most_common())
-    return "\n".join(lines) + "\n"
+        lines.append("")
+    return result.markdown(TITLE, command, *lines)

@@ -1,26 +1,17 @@
-"""Text -> video: retrieval quality, per-fact accuracy and SearchByText served.
-
-Quality is offline over a **test split** of generated videos (seeds never used for training or
-validation) queried with **held-out wording** (paraphrases and compositional queries the
-training captions never use, ``training.captions.HELD_OUT``); variants from one model and one
-feature set (``training.text_video_metrics``); optionally the same heads trained on the copy
-descriptor (``baseline``) for the encoder comparison. Per-fact accuracy is the semantic
-encoder's, per test scene. Served: the release behind the real gRPC server on loopback, the
-test videos as H.264 files plus training videos as filler (catalog >= 500), each held-out
-caption sent through the SDK, stage 1 only and stage 1 + stage 2 interleaved.
-"""
+"""Text -> video: retrieval quality of every variant on a test split asked in held-out wording
+(``training.text_video_metrics``), the semantic encoder's per-fact accuracy, and SearchByText
+through the real server, stage 1 only vs stage 1 + 2 interleaved. The section's text says how."""
 
 from __future__ import annotations
 
 import statistics
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import Log, SectionConfig, loopback_config, serving, stderr, table
-from vidsearch.evaluation.report import MachineInfo, fmt, machine_info, percentile, section_header
+from benchmarks import harness as bench
+from vidsearch.evaluation.report import fmt, percentile
 
 TITLE = "Text → video"
 VARIANTS = {
@@ -36,7 +27,7 @@ VARIANTS = {
 TEST_SEEDS = 950_000  # text test split: disjoint from training [0, n) and validation 900_000+
 
 
-class TextBenchConfig(SectionConfig):
+class TextBenchConfig(bench.SectionConfig):
     starter: Path = Path("models/starter")
     """folder with video_hash.pt, barlow.pt, text_video.pt"""
     baseline: Path | None = None
@@ -56,9 +47,7 @@ class TextBenchConfig(SectionConfig):
 
 
 @dataclass
-class TextBenchResult:
-    config: TextBenchConfig
-    machine: MachineInfo
+class TextBenchResult(bench.SectionResult[TextBenchConfig]):
     quality: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, float] = field(default_factory=dict)
     catalog_videos: int = 0
@@ -84,43 +73,39 @@ def _test_data(cfg: TextBenchConfig, checkpoint: Path) -> Any:
                                 "photo_videos": 0})
 
 
+def _as(metrics: dict[str, Any], name: str) -> dict[str, Any]:
+    """The (c) metrics of another run, renamed as the row ``name``."""
+    return {k.replace("stage2", name): v for k, v in metrics.items()
+            if k.startswith("stage2_") and "no_kw" not in k}  # fmt: skip
+
+
 def _quality(checkpoint: Path, cfg: TextBenchConfig) -> tuple[dict[str, Any], Any]:
     """Every variant's recall on the test split; also returns the model."""
     from vidsearch.networks.text_encoder import load_tokenizer
+    from vidsearch.training import text_video as tv
+    from vidsearch.training import text_video_metrics as tvm
     from vidsearch.training.data import render_corpus
-    from vidsearch.training.text_video import (
-        caption_set,
-        encode_texts,
-        frame_features,
-        load_text_video,
-    )
-    from vidsearch.training.text_video_metrics import (
-        evaluate_text_video,
-        recall_metrics,
-        summarise,
-        variant_ranks,
-    )
 
     train_cfg = _train_config(checkpoint).model_copy(update={"captions_per_video": 5})
-    model = load_text_video(checkpoint)
-    assert model.text_encoder is not None
+    model = tv.load_text_video(checkpoint)
+    encoder = model.text_encoder
+    assert encoder is not None
     d = _test_data(cfg, checkpoint)
-    feats = frame_features(model, render_corpus(d, "val", progress=True))
-    seeds, test_cfg = range(TEST_SEEDS, TEST_SEEDS + cfg.test_videos), train_cfg.model_copy(
-        update={"data": d})
-    captions, video = caption_set(seeds, test_cfg, held_out=True)
-    texts = encode_texts(model.text_encoder, load_tokenizer(), captions, video, train_cfg)
-    ranks = variant_ranks(model, feats, texts, cfg.rerank_n)
-    out = summarise(ranks, int(feats.shape[0]), cfg.rerank_n)
-    # the last caption of each video is its compositional query
-    out |= recall_metrics(ranks["stage2"][4::5], "compositional")
-    # the same videos asked in the training captions' wording: how much is the wording gap
-    captions, video = caption_set(seeds, test_cfg)
-    texts = encode_texts(model.text_encoder, load_tokenizer(), captions, video, train_cfg)
-    seen = evaluate_text_video(model, feats, texts, cfg.rerank_n)
-    out |= {k.replace("stage2", "train_wording"): v for k, v in seen.items()
-            if k.startswith("stage2_") and "no_kw" not in k}
-    return out, model
+    feats = tv.frame_features(model, render_corpus(d, "val", progress=True))
+    seeds = range(TEST_SEEDS, TEST_SEEDS + cfg.test_videos)
+    test_cfg = train_cfg.model_copy(update={"data": d})
+
+    def texts(held_out: bool) -> Any:
+        captions, video = tv.caption_set(seeds, test_cfg, held_out=held_out)
+        return tv.encode_texts(encoder, load_tokenizer(), captions, video, train_cfg)
+
+    ranks = tvm.variant_ranks(model, feats, texts(held_out=True), cfg.rerank_n)
+    seen = tvm.evaluate_text_video(model, feats, texts(held_out=False), cfg.rerank_n)
+    return (tvm.summarise(ranks, int(feats.shape[0]), cfg.rerank_n)
+            # the last caption of each video is its compositional query
+            | tvm.recall_metrics(ranks["stage2"][4::5], "compositional")
+            # the same videos in the training captions' wording: how much is the wording gap
+            | _as(seen, "train_wording")), model
 
 
 def run_quality(cfg: TextBenchConfig, result: TextBenchResult) -> None:
@@ -129,14 +114,10 @@ def run_quality(cfg: TextBenchConfig, result: TextBenchResult) -> None:
     from vidsearch.training.data import render_corpus
     from vidsearch.training.semantic import corpus_labels, scene_accuracy, shape_accuracy
 
-    quality, model = _quality(cfg.starter / "text_video.pt", cfg)
+    result.quality, model = _quality(cfg.starter / "text_video.pt", cfg)
     if cfg.baseline is not None:
-        base, _ = _quality(cfg.baseline, cfg)
-        quality |= {k.replace("stage2", "baseline"): v for k, v in base.items()
-                    if k.startswith("stage2_") and "no_kw" not in k}
-    result.quality = quality
-    encoder = model.video.encoder
-    if isinstance(encoder, SemanticEncoder):
+        result.quality |= _as(_quality(cfg.baseline, cfg)[0], "baseline")
+    if isinstance(encoder := model.video.encoder, SemanticEncoder):
         d = _test_data(cfg, cfg.starter / "text_video.pt")
         corpus = render_corpus(d, "val", progress=True)
         labels = corpus_labels(d, corpus, "val", encoder.cfg.grid)
@@ -171,46 +152,46 @@ def run_latency(cfg: TextBenchConfig, result: TextBenchResult) -> None:
 
     cfg.work_dir.mkdir(parents=True, exist_ok=True)
     videos = _write_videos(cfg, cfg.work_dir / "videos")
-    d = _test_data(cfg, cfg.starter / "text_video.pt")
+    n_test, duration = sum(v.startswith("test-") for v, _ in videos), _test_data(
+        cfg, cfg.starter / "text_video.pt").duration_s  # fmt: skip
+    # Spread over the test videos and over the five held-out wordings of each.
+    queries = [(i % n_test, held_out_captions(TEST_SEEDS + i % n_test, duration)[
+        (i // n_test + i) % 5]) for i in range(cfg.queries)]  # fmt: skip
     with tempfile.TemporaryDirectory(dir=cfg.work_dir) as tmp:
         repo = Path(tmp) / "repo"
         export_release([cfg.starter / n for n in ("video_hash.pt", "barlow.pt",
                                                   "text_video.pt")], repo)  # fmt: skip
-        config = loopback_config(repo, Path(tmp))
+        config = bench.loopback_config(repo, Path(tmp))
         config.media.sandbox = False
-        with serving(config) as target, VideoSearchClient(target, timeout=300) as client:
+        with bench.serving(config) as target, VideoSearchClient(target, timeout=300) as client:
             for video_id, path in videos:
                 client.index_file(path, video_id)
             result.catalog_videos = client.stats().videos
-            n_test = sum(1 for v, _ in videos if v.startswith("test-"))
-            # Spread over the test videos and over the five held-out wordings of each.
-            queries = [(i % n_test, held_out_captions(TEST_SEEDS + i % n_test, d.duration_s)[
-                (i // n_test + i) % 5]) for i in range(cfg.queries)]
-            for _, text in queries[:3]:  # warm-up
-                client.search_text(text, candidates=cfg.candidates)
-            for truth, text in queries:
-                for rerank in (False, True):
-                    t0 = time.perf_counter()
-                    found = client.search_text(text, candidates=cfg.candidates, rerank=rerank,
-                                               top_k=10)  # fmt: skip
-                    (result.reranked_s if rerank else result.stage1_s).append(
-                        time.perf_counter() - t0
-                    )
-                    if rerank:
-                        for stage, seconds in found.stage_seconds.items():
-                            result.stages.setdefault(stage, []).append(seconds)
-                        ids = [h.video.video_id for h in found.hits]
-                        want = f"test-{truth:04d}"
-                        result.served_ranks.append(ids.index(want) + 1 if want in ids else 11)
+
+            def ask(i: int, rerank: bool) -> tuple[int, Any]:
+                truth, text = queries[i % len(queries)]
+                return truth, client.search_text(text, candidates=cfg.candidates,
+                                                 rerank=rerank, top_k=10)  # fmt: skip
+
+            stage1, reranked = bench.alternate(lambda i: ask(i, False), lambda i: ask(i, True),
+                                         len(queries), min(3, len(queries)))  # fmt: skip
+    result.stage1_s = [wall for _, wall, _ in stage1]
+    result.reranked_s = [wall for _, wall, _ in reranked]
+    for (truth, found), _, _ in reranked:
+        for stage, seconds in found.stage_seconds.items():
+            result.stages.setdefault(stage, []).append(seconds)
+        ids = [h.video.video_id for h in found.hits]
+        want = f"test-{truth:04d}"
+        result.served_ranks.append(ids.index(want) + 1 if want in ids else 11)
 
 
-def run(cfg: TextBenchConfig, log: Log = stderr) -> TextBenchResult:
-    result = TextBenchResult(cfg, machine_info())
+def run(cfg: TextBenchConfig, log: bench.Log = bench.stderr) -> TextBenchResult:
+    result = TextBenchResult(cfg)
     log("[text_search] quality (offline, test split, held-out wording) ...")
     run_quality(cfg, result)
     log("[text_search] latency (served) ...")
     run_latency(cfg, result)
-    return result
+    return result.finished()
 
 
 def _pct(values: dict[str, float], key: str) -> str:
@@ -228,15 +209,15 @@ def to_markdown(result: TextBenchResult, command: str) -> str:
     rows = [k for k in VARIANTS if f"{k}_r1" in quality]
     facts = [name for name in ("texture", "shape", "colour", "size", "motion")
              if f"acc_{name}" in result.facts]
-    return "\n".join([
-        section_header(TITLE, command, result.machine),
+    return result.markdown(
+        TITLE, command,
         f"Quality: {quality['queries']} queries against {quality['gallery']} test videos "
         f"(seeds {TEST_SEEDS}+, never trained or validated on), in the held-out wording: per "
         "video four paraphrases with synonyms, templates and word orders the training captions "
         "never use, and one compositional query (\"a tiny blue disc then a huge red square "
         "block\"). Same model and features for every row; stage 2 rescores the stage 1 top "
         f"{cfg.rerank_n} (ranks beyond it keep stage 1's order).\n",
-        table({
+        bench.table({
             "variant": lambda key: VARIANTS[key],
             "R@1": lambda key: fmt(100 * quality[f"{key}_r1"], 1) + "%",
             "R@5": lambda key: fmt(100 * quality[f"{key}_r5"], 1) + "%",
@@ -248,7 +229,7 @@ def to_markdown(result: TextBenchResult, command: str) -> str:
            "averaged over the scene) name the background and the largest shape's facts. *Each "
            "shape*: the per-cell heads, averaged over the cells each of the two largest shapes "
            "covers in the scene (told where the shape is, not what it is).\n",
-           table({"fact": lambda name: name,
+           bench.table({"fact": lambda name: name,
                   "largest shape (scene heads)": lambda name: _pct(result.facts, f"acc_{name}"),
                   "each shape (cell heads)": lambda name: _pct(result.facts, f"shape_{name}")},
                  facts)]
@@ -258,7 +239,7 @@ def to_markdown(result: TextBenchResult, command: str) -> str:
         f"filler), N = {cfg.candidates} candidates rescored by stage 2, top 10 returned, "
         f"{len(ms)} held-out queries, client-side wall time; stage 1 only measured "
         "interleaved as baseline.\n",
-        table({
+        bench.table({
             "path": lambda row: row[0],
             "p50 ms": lambda row: fmt(statistics.median(row[1]), 1),
             "p95 ms": lambda row: fmt(percentile(row[1], 95), 1),
@@ -266,11 +247,11 @@ def to_markdown(result: TextBenchResult, command: str) -> str:
                 lambda row: f"{statistics.median(row[1]) / statistics.median(base):.2f}x",
         }, paths),
         "Server-side stages of the stage 1 + 2 requests:\n",
-        table({
+        bench.table({
             "stage": lambda item: item[0],
             "p50 ms": lambda item: fmt(1000 * statistics.median(item[1]), 2),
             "p95 ms": lambda item: fmt(1000 * percentile(item[1], 95), 2),
         }, result.stages.items()),
         f"Served retrieval on this catalog: truth at rank 1 for {100 * hit1:.1f}% of the "
-        f"queries, in the top 10 for {100 * hit10:.1f}%.",
-    ])  # fmt: skip
+        f"queries, in the top 10 for {100 * hit10:.1f}%.\n",
+    )  # fmt: skip
