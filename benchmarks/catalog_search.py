@@ -216,17 +216,21 @@ def search(
     queries: Codes, cfg: CatalogBenchConfig,
 ) -> SearchResult:  # fmt: skip
     """Both engines, the same queries interleaved (warm-up first): latency and agreement."""
-    limits: dict[str, Any] = dict(max_hamming=max_hamming, coarse_limit=cfg.coarse_limit,
-                                  limit=cfg.limit)  # fmt: skip
-    edge, base = bench.alternate(
-        lambda q: [int(c.info.video_id[1:]) for c in catalog.search_videos(
-            queries.codes[q], queries.textures[q], **limits)],
-        lambda q: faiss_search(index, data.textures, queries.packed[q], queries.textures[q],
-                               **limits),
-        cfg.queries, cfg.warmup,
-    )  # fmt: skip
-    edge_ids = [ids for ids, _, _ in edge]
-    faiss_ids = [ids.tolist() for (ids, _), _, _ in base]
+
+    def edge(q: int) -> list[int]:
+        found = catalog.search_videos(queries.codes[q], queries.textures[q],
+                                      max_hamming=max_hamming, coarse_limit=cfg.coarse_limit,
+                                      limit=cfg.limit)  # fmt: skip
+        return [int(c.info.video_id[1:]) for c in found]
+
+    def base(q: int) -> tuple[np.ndarray, int]:
+        return faiss_search(index, data.textures, queries.packed[q], queries.textures[q],
+                            max_hamming=max_hamming, coarse_limit=cfg.coarse_limit,
+                            limit=cfg.limit)  # fmt: skip
+
+    edge_runs, faiss_runs = bench.alternate(edge, base, cfg.queries, cfg.warmup)
+    edge_ids = [ids for ids, _, _ in edge_runs]
+    faiss_ids = [ids.tolist() for (ids, _), _, _ in faiss_runs]
     planted = list(queries.planted[cfg.warmup:]) if queries.planted is not None else []
 
     def top1(found: list[list[int]]) -> int:  # queries whose first result is the planted item
@@ -235,8 +239,9 @@ def search(
     agreement = [len(set(e) & set(f)) / max(len(e), len(f)) if e or f else 1.0
                  for e, f in zip(edge_ids, faiss_ids, strict=True)]  # fmt: skip
     return SearchResult(
-        n, max_hamming, cfg.queries, bench.Latency.of(edge), bench.Latency.of(base), top1(edge_ids),
-        top1(faiss_ids), float(np.mean(agreement)), float(np.mean([r[0][1] for r in base])),
+        n, max_hamming, cfg.queries, bench.Latency.of(edge_runs), bench.Latency.of(faiss_runs),
+        top1(edge_ids), top1(faiss_ids), float(np.mean(agreement)),
+        float(np.mean([count for (_, count), _, _ in faiss_runs])),
     )  # fmt: skip
 
 

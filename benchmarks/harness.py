@@ -113,8 +113,8 @@ class Latency:
 def encode_video(
     path: Path, frames: Iterable[np.ndarray], *, fps: float, width: int, height: int, crf: int
 ) -> None:
-    """RGB frames as H.264 MP4 at ``width`` x ``height`` (bicubic), written atomically and
-    streamed: a 30 s 360p reference does not fit in memory as one array on a small box."""
+    """RGB frames as H.264 MP4 at ``width`` x ``height`` (bicubic), streamed (a long clip
+    never sits in memory as one array) and written atomically (reused files are whole)."""
     import av
 
     if width % 2 or height % 2:

@@ -156,16 +156,13 @@ def perf_analyzer_env(lib_dir: Path) -> dict[str, str]:
 
 
 def summary_lines(output: str) -> list[str]:
-    """The 'Client:'/'Server:' blocks of the last measurement, the final summary, errors."""
-    lines = [line.rstrip() for line in output.splitlines()]
+    """The last measurement's 'Client:'/'Server:' blocks and the final summary (what follows
+    them), blank lines out; without them, the last ten lines."""
+    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
     starts = [i for i, line in enumerate(lines) if line.strip().startswith("Client:")]
-    keep: list[str] = []
-    for line in lines[starts[-1]:] if starts else []:
-        if line.startswith("Inferences/Second vs. Client"):
-            break
-        keep += [line] if line.strip() else []
-    return keep + [line for line in lines if _SUMMARY.search(line)] + [
-        line for line in lines if "error" in line.lower() or "fail" in line.lower()]  # fmt: skip
+    if not starts:
+        return lines[-10:]
+    return [line for line in lines[starts[-1]:] if not line.startswith("Inferences/Second vs.")]
 
 
 def run_perf_analyzer(
@@ -204,7 +201,7 @@ def run_perf_analyzer(
             output, code = output + f"\n(perf_analyzer stopped after {timeout:.0f} s)", -1
         found = _SUMMARY.search(output)
         runs.append(PerfRun(
-            concurrency, shown, code, summary_lines(output) or output.strip().splitlines()[-10:],
+            concurrency, shown, code, summary_lines(output),
             float(found.group(2)) if found else None, int(found.group(3)) / 1e3 if found else None,
         ))  # fmt: skip
     return runs

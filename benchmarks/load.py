@@ -1,12 +1,6 @@
-"""Load: SearchByVideo above capacity on loopback; accepted vs RESOURCE_EXHAUSTED.
-
-The real gRPC server (set up as in the end-to-end section) with
-``server.max_concurrent_searches`` small. A few generated references are indexed, then
-``clients`` threads, each with its own ``VideoSearchClient`` and retries off, search with
-those references as queries, open loop: together they offer ``rate`` requests per second for
-``duration_s`` seconds. Each call ends accepted (OK), rejected (RESOURCE_EXHAUSTED: the
-backpressure asked for) or as another error, which must not happen.
-"""
+"""Load: SearchByVideo above capacity on loopback, open loop from several SDK clients with
+retries off; every call must end accepted (OK) or rejected (RESOURCE_EXHAUSTED, the
+backpressure asked for), never as another error. The section's text says how."""
 
 from __future__ import annotations
 
@@ -39,7 +33,6 @@ class LoadBenchConfig(bench.ServedBenchConfig):
 
 @dataclass(frozen=True)
 class Call:
-    started: float  # seconds since the load began
     latency_s: float
     outcome: str  # "ok", "RESOURCE_EXHAUSTED" or the error's class name
 
@@ -92,7 +85,7 @@ def _client_loop(
                 with lock:
                     result.errors[f"{outcome}: {str(exc)[:120]}"] += 1
             with lock:
-                result.calls.append(Call(start - t0, time.perf_counter() - start, outcome))
+                result.calls.append(Call(time.perf_counter() - start, outcome))
 
 
 def run(cfg: LoadBenchConfig, log: bench.Log = bench.stderr) -> LoadBenchResult:
@@ -118,7 +111,6 @@ def run(cfg: LoadBenchConfig, log: bench.Log = bench.stderr) -> LoadBenchResult:
                 list(pool.map(lambda i: _client_loop(result.server.target, queries, i, cfg, t0,
                                                      result, lock), range(cfg.clients)))
             result.wall_s = time.perf_counter() - t0
-    result.calls.sort(key=lambda c: c.started)
     log(f"[load] accepted {result.accepted}, rejected {result.rejected}, "
         f"other errors {result.other_errors}")  # fmt: skip
     return result.finished()
@@ -128,14 +120,13 @@ def to_markdown(result: LoadBenchResult, command: str) -> str:
     cfg, wall, server = result.config, result.wall_s, result.server
     lines = [
         f"The real gRPC server (`build_server`) in this process on {server.target or 'loopback'} "
-        f"(ONNX Runtime + Qdrant Edge, as in the end-to-end section) with "
-        f"`server.max_concurrent_searches = {cfg.max_concurrent}` and "
-        f"{result.max_workers} gRPC workers. {cfg.references} references of "
-        f"{cfg.ref_duration_s:g} s ({cfg.width}x{cfg.height} at {cfg.fps:g} fps, H.264) are "
-        f"indexed and used as the queries. {cfg.clients} threads, each with its own "
-        f"`VideoSearchClient` and retries off (`RetryPolicy(max_attempts=1)`), offer "
-        f"{cfg.rate:g} SearchByVideo/s together, open loop, for {cfg.duration_s:g} s.\n\n"
-        f"- Models: {server.source}.\n"
+        "(ONNX Runtime + Qdrant Edge, as in the end-to-end section) with "
+        f"`server.max_concurrent_searches = {cfg.max_concurrent}` and {result.max_workers} gRPC "
+        f"workers. {cfg.references} references of {cfg.ref_duration_s:g} s ({cfg.width}x"
+        f"{cfg.height} at {cfg.fps:g} fps, H.264) are indexed and used as the queries. "
+        f"{cfg.clients} threads, each with its own `VideoSearchClient` and retries off "
+        f"(`RetryPolicy(max_attempts=1)`), offer {cfg.rate:g} SearchByVideo/s together, open "
+        f"loop, for {cfg.duration_s:g} s.\n\n- Models: {server.source}.\n"
     ]
 
     def p(outcome: str, q: float) -> str:
