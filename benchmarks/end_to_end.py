@@ -148,30 +148,29 @@ def prepare_media(
         if not path.is_file():
             frames = copied_frames([(dict(refs)[vid], a, b) for vid, a, b in cuts], cfg.fps)
             bench.encode_video(path, frames, fps=cfg.fps, width=cfg.width, height=cfg.height,
-                         crf=cfg.query_crf)  # fmt: skip
+                               crf=cfg.query_crf)  # fmt: skip
             generated += 1
         total = sum(b - a for _, a, b in cuts)
         queries.append(QuerySpec(f"{total:g} s", path, total, tuple(cuts)))
     return refs, queries, generated
 
 
-def _search(client: Any, q: QueryResult, cfg: EndToEndBenchConfig, fps: float) -> None:
+def _search(client: Any, spec: QuerySpec, cfg: EndToEndBenchConfig, fps: float) -> QueryResult:
     """Timed searches of one query, alternated with decode-only runs of its file."""
     from vidsearch.media.decode import decode_video
 
     searches, decodes = bench.alternate(
-        lambda _: client.search_video(q.spec.path),
-        lambda _: decode_video(q.spec.path, fps=fps, size=cfg.decode_size),
+        lambda _: client.search_video(spec.path),
+        lambda _: decode_video(spec.path, fps=fps, size=cfg.decode_size),
         cfg.searches, cfg.warmup,
     )  # fmt: skip
-    q.decode_s = [wall for _, wall, _ in decodes]
-    sources = {vid for vid, _, _ in q.spec.cuts}
-    for found, wall, cpu in searches:
-        q.e2e_s.append(wall)
-        q.cpu_s.append(cpu)
-        q.stages.append(dict(found.stage_seconds))
-        q.mode = found.mode or ""
-        q.top1_source += bool(found.hits and found.hits[0].video.video_id in sources)
+    found, sources = [f for f, _, _ in searches], {vid for vid, _, _ in spec.cuts}
+    return QueryResult(
+        spec, spec.path.stat().st_size, mode=found[-1].mode or "",
+        e2e_s=[wall for _, wall, _ in searches], cpu_s=[cpu for _, _, cpu in searches],
+        decode_s=[wall for _, wall, _ in decodes], stages=[dict(f.stage_seconds) for f in found],
+        top1_source=sum(bool(f.hits and f.hits[0].video.video_id in sources) for f in found),
+    )
 
 
 def run(cfg: EndToEndBenchConfig, log: bench.Log = bench.stderr) -> EndToEndBenchResult:
@@ -188,8 +187,7 @@ def run(cfg: EndToEndBenchConfig, log: bench.Log = bench.stderr) -> EndToEndBenc
             log(f"[end_to_end] indexed {len(refs)} videos in {result.index_wall_s:.1f} s")
             result.stats = client.stats()
             for spec in queries:
-                result.queries.append(q := QueryResult(spec, spec.path.stat().st_size))
-                _search(client, q, cfg, config.media.sample_fps)
+                result.queries.append(q := _search(client, spec, cfg, config.media.sample_fps))
                 log(f"[end_to_end] {spec.label} query: e2e p50 {q.p(50):.3f} s, "
                     f"decode-only p50 {q.decode_p50:.3f} s (x{q.ratio:.1f})")
     return result.finished()

@@ -24,6 +24,7 @@ VARIANTS = {
     "train_wording": "(c) asked in the training captions' wording instead (same videos)",
     "baseline": "(c) with the heads on the copy descriptor instead (same recipe)",
 }
+FACTS = ("texture", "shape", "colour", "size", "motion")  # the order of the fact table
 TEST_SEEDS = 950_000  # text test split: disjoint from training [0, n) and validation 900_000+
 
 
@@ -57,20 +58,17 @@ class TextBenchResult(bench.SectionResult[TextBenchConfig]):
     served_ranks: list[int] = field(default_factory=list)  # rank of the truth (11 = miss)
 
 
-def _train_config(checkpoint: Path) -> Any:
+def _configs(cfg: TextBenchConfig, checkpoint: Path) -> tuple[Any, Any]:
+    """The checkpoint's training config, and its data settings with the test seeds as the
+    held-out split."""
     from vidsearch.training.checkpoint import load_checkpoint
     from vidsearch.training.text_video import TextVideoTrainConfig
 
     stored = dict(load_checkpoint(checkpoint).config)
     stored.pop("text_model", None)
-    return TextVideoTrainConfig.model_validate(stored)
-
-
-def _test_data(cfg: TextBenchConfig, checkpoint: Path) -> Any:
-    """The checkpoint's data settings with the test seeds as its held-out split."""
-    d = _train_config(checkpoint).data
-    return d.model_copy(update={"val_seed_start": TEST_SEEDS, "n_val_videos": cfg.test_videos,
-                                "photo_videos": 0})
+    train = TextVideoTrainConfig.model_validate(stored)
+    return train, train.data.model_copy(update={
+        "val_seed_start": TEST_SEEDS, "n_val_videos": cfg.test_videos, "photo_videos": 0})
 
 
 def _as(metrics: dict[str, Any], name: str) -> dict[str, Any]:
@@ -86,11 +84,11 @@ def _quality(checkpoint: Path, cfg: TextBenchConfig) -> tuple[dict[str, Any], An
     from vidsearch.training import text_video_metrics as tvm
     from vidsearch.training.data import render_corpus
 
-    train_cfg = _train_config(checkpoint).model_copy(update={"captions_per_video": 5})
+    train_cfg, d = _configs(cfg, checkpoint)
+    train_cfg = train_cfg.model_copy(update={"captions_per_video": 5})
     model = tv.load_text_video(checkpoint)
     encoder = model.text_encoder
     assert encoder is not None
-    d = _test_data(cfg, checkpoint)
     feats = tv.frame_features(model, render_corpus(d, "val", progress=True))
     seeds = range(TEST_SEEDS, TEST_SEEDS + cfg.test_videos)
     test_cfg = train_cfg.model_copy(update={"data": d})
@@ -118,7 +116,7 @@ def run_quality(cfg: TextBenchConfig, result: TextBenchResult) -> None:
     if cfg.baseline is not None:
         result.quality |= _as(_quality(cfg.baseline, cfg)[0], "baseline")
     if isinstance(encoder := model.video.encoder, SemanticEncoder):
-        d = _test_data(cfg, cfg.starter / "text_video.pt")
+        d = _configs(cfg, cfg.starter / "text_video.pt")[1]
         corpus = render_corpus(d, "val", progress=True)
         labels = corpus_labels(d, corpus, "val", encoder.cfg.grid)
         result.facts = scene_accuracy(encoder, corpus, labels) | shape_accuracy(
@@ -130,7 +128,7 @@ def _write_videos(cfg: TextBenchConfig, root: Path) -> list[tuple[str, Path]]:
     from vidsearch.media.synthetic import write_video
     from vidsearch.training.data import render_corpus
 
-    d = _test_data(cfg, cfg.starter / "text_video.pt")
+    d = _configs(cfg, cfg.starter / "text_video.pt")[1]
     out: list[tuple[str, Path]] = []
     for split, prefix, limit in (("val", "test", cfg.test_videos),
                                  ("train", "fill", cfg.filler_videos)):  # fmt: skip
@@ -152,8 +150,8 @@ def run_latency(cfg: TextBenchConfig, result: TextBenchResult) -> None:
 
     cfg.work_dir.mkdir(parents=True, exist_ok=True)
     videos = _write_videos(cfg, cfg.work_dir / "videos")
-    n_test, duration = sum(v.startswith("test-") for v, _ in videos), _test_data(
-        cfg, cfg.starter / "text_video.pt").duration_s  # fmt: skip
+    n_test = sum(v.startswith("test-") for v, _ in videos)
+    duration = _configs(cfg, cfg.starter / "text_video.pt")[1].duration_s
     # Spread over the test videos and over the five held-out wordings of each.
     queries = [(i % n_test, held_out_captions(TEST_SEEDS + i % n_test, duration)[
         (i // n_test + i) % 5]) for i in range(cfg.queries)]  # fmt: skip
@@ -174,7 +172,7 @@ def run_latency(cfg: TextBenchConfig, result: TextBenchResult) -> None:
                                                  rerank=rerank, top_k=10)  # fmt: skip
 
             stage1, reranked = bench.alternate(lambda i: ask(i, False), lambda i: ask(i, True),
-                                         len(queries), min(3, len(queries)))  # fmt: skip
+                                               len(queries), min(3, len(queries)))  # fmt: skip
     result.stage1_s = [wall for _, wall, _ in stage1]
     result.reranked_s = [wall for _, wall, _ in reranked]
     for (truth, found), _, _ in reranked:
@@ -199,46 +197,44 @@ def _pct(values: dict[str, float], key: str) -> str:
 
 
 def to_markdown(result: TextBenchResult, command: str) -> str:
-    cfg, quality = result.config, result.quality
-    ms = [1000 * s for s in result.reranked_s]
-    base = [1000 * s for s in result.stage1_s]
-    ranks = result.served_ranks
+    cfg, quality, facts, ranks = result.config, result.quality, result.facts, result.served_ranks
+    ms, base = [1000 * s for s in result.reranked_s], [1000 * s for s in result.stage1_s]
     paths = [("stage 1 only (rerank=false)", base), (f"stage 1 + stage 2 (N={cfg.candidates})", ms)]
-    hit1 = sum(r <= 1 for r in ranks) / len(ranks)
-    hit10 = sum(r <= 10 for r in ranks) / len(ranks)
-    rows = [k for k in VARIANTS if f"{k}_r1" in quality]
-    facts = [name for name in ("texture", "shape", "colour", "size", "motion")
-             if f"acc_{name}" in result.facts]
-    return result.markdown(
-        TITLE, command,
-        f"Quality: {quality['queries']} queries against {quality['gallery']} test videos "
-        f"(seeds {TEST_SEEDS}+, never trained or validated on), in the held-out wording: per "
-        "video four paraphrases with synonyms, templates and word orders the training captions "
-        "never use, and one compositional query (\"a tiny blue disc then a huge red square "
-        "block\"). Same model and features for every row; stage 2 rescores the stage 1 top "
+    lines = [
+        f"Quality: {quality['queries']} queries against {quality['gallery']} test videos (seeds "
+        f"{TEST_SEEDS}+, never trained or validated on), in the held-out wording: per video four "
+        "paraphrases with synonyms, templates and word orders the training captions never use, "
+        "and one compositional query (\"a tiny blue disc then a huge red square block\"). Same "
+        "model and features for every row; stage 2 rescores the stage 1 top "
         f"{cfg.rerank_n} (ranks beyond it keep stage 1's order).\n",
         bench.table({
             "variant": lambda key: VARIANTS[key],
-            "R@1": lambda key: fmt(100 * quality[f"{key}_r1"], 1) + "%",
-            "R@5": lambda key: fmt(100 * quality[f"{key}_r5"], 1) + "%",
-            "R@10": lambda key: fmt(100 * quality[f"{key}_r10"], 1) + "%",
+            "R@1": lambda key: _pct(quality, f"{key}_r1"),
+            "R@5": lambda key: _pct(quality, f"{key}_r5"),
+            "R@10": lambda key: _pct(quality, f"{key}_r10"),
             "median rank": lambda key: fmt(quality[f"{key}_medr"], 0),
-        }, rows),
-        *(["Semantic encoder's fact accuracy on the test scenes (facts a viewer could not "
-           "tell are not scored). *Largest shape*: the scene heads (frame probabilities "
-           "averaged over the scene) name the background and the largest shape's facts. *Each "
-           "shape*: the per-cell heads, averaged over the cells each of the two largest shapes "
-           "covers in the scene (told where the shape is, not what it is).\n",
-           bench.table({"fact": lambda name: name,
-                  "largest shape (scene heads)": lambda name: _pct(result.facts, f"acc_{name}"),
-                  "each shape (cell heads)": lambda name: _pct(result.facts, f"shape_{name}")},
-                 facts)]
-          if facts else []),
-        f"Served: SearchByText through the real gRPC server (ONNX Runtime, Qdrant Edge) on "
+        }, [k for k in VARIANTS if f"{k}_r1" in quality]),
+    ]  # fmt: skip
+    if names := [name for name in FACTS if f"acc_{name}" in facts]:
+        lines += [
+            "Semantic encoder's fact accuracy on the test scenes (facts a viewer could not tell "
+            "are not scored). *Largest shape*: the scene heads (frame probabilities averaged over "
+            "the scene) name the background and the largest shape's facts. *Each shape*: the "
+            "per-cell heads, averaged over the cells each of the two largest shapes covers in the "
+            "scene (told where the shape is, not what it is).\n",
+            bench.table({
+                "fact": lambda name: name,
+                "largest shape (scene heads)": lambda name: _pct(facts, f"acc_{name}"),
+                "each shape (cell heads)": lambda name: _pct(facts, f"shape_{name}"),
+            }, names),
+        ]  # fmt: skip
+    return result.markdown(
+        TITLE, command, *lines,
+        "Served: SearchByText through the real gRPC server (ONNX Runtime, Qdrant Edge) on "
         f"loopback, catalog of {result.catalog_videos} videos (the test videos plus training "
         f"filler), N = {cfg.candidates} candidates rescored by stage 2, top 10 returned, "
-        f"{len(ms)} held-out queries, client-side wall time; stage 1 only measured "
-        "interleaved as baseline.\n",
+        f"{len(ms)} held-out queries, client-side wall time; stage 1 only measured interleaved "
+        "as baseline.\n",
         bench.table({
             "path": lambda row: row[0],
             "p50 ms": lambda row: fmt(statistics.median(row[1]), 1),
@@ -252,6 +248,7 @@ def to_markdown(result: TextBenchResult, command: str) -> str:
             "p50 ms": lambda item: fmt(1000 * statistics.median(item[1]), 2),
             "p95 ms": lambda item: fmt(1000 * percentile(item[1], 95), 2),
         }, result.stages.items()),
-        f"Served retrieval on this catalog: truth at rank 1 for {100 * hit1:.1f}% of the "
-        f"queries, in the top 10 for {100 * hit10:.1f}%.\n",
+        f"Served retrieval on this catalog: truth at rank 1 for "
+        f"{100 * sum(r <= 1 for r in ranks) / len(ranks):.1f}% of the queries, in the top 10 for "
+        f"{100 * sum(r <= 10 for r in ranks) / len(ranks):.1f}%.\n",
     )  # fmt: skip
