@@ -3,6 +3,10 @@ real server on loopback."""
 
 from __future__ import annotations
 
+import itertools
+import re
+import statistics
+import string
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -15,13 +19,7 @@ from typing import Any, Generic, Self, TypeVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from vidsearch.evaluation.report import (
-    MachineInfo,
-    machine_info,
-    md_table,
-    percentile,
-    section_header,
-)
+from vidsearch.evaluation.report import MachineInfo, machine_info, percentile, section_header
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -51,10 +49,99 @@ class SectionResult(Generic[C]):
         self.seconds = time.perf_counter() - self.started
         return self
 
-    def markdown(self, title: str, command: str, *blocks: str) -> str:
-        """The section: its header (title, command, date, machine), ``blocks``, run time."""
-        header = section_header(title, command, self.machine)
-        return "\n".join([header, *blocks, f"Total run time {self.seconds:.0f} s."])
+
+TEMPLATES = Path(__file__).with_name("sections")  # NAME.md: the text of section NAME
+_IF, _EACH = re.compile(r"\{\?([\w.]+)\}(.*)"), re.compile(r"\{\*([\w.]+)\}(.*)")
+_AGGREGATE = re.compile(r"p(\d+)|median|len")
+
+
+class _Fill(string.Formatter):
+    """``str.format`` over layers (objects or mappings; the first that has a name wins), plus
+    what the templates need: ``{a.b}`` is an attribute or a key; a missing value (None on
+    the way) reads —, and so does the whole table cell holding it; a bool's ``{x:yes/no}``
+    picks a word; a list takes ``p95`` (nearest rank), ``median`` or ``len`` before the
+    format (``{seconds:p95.3f}``; nan when empty)."""
+
+    def __init__(self, *layers: object) -> None:
+        self.layers, self.missing = layers, False
+
+    def get_value(self, key: int | str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        if isinstance(key, int):
+            return args[key]
+        for layer in self.layers:
+            if isinstance(layer, Mapping) and key in layer:
+                return layer[key]
+            if not isinstance(layer, Mapping) and hasattr(layer, key):
+                return getattr(layer, key)
+        raise KeyError(key)
+
+    def get_field(self, name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        first, *path = name.split(".")
+        value = self.get_value(int(first) if first.isdigit() else first, args, kwargs)
+        for key in path:
+            if value is not None:
+                value = value.get(key) if isinstance(value, Mapping) else getattr(value, key)
+        return value, first
+
+    def format_field(self, value: Any, spec: str) -> str:
+        if isinstance(value, list | tuple) and (how := _AGGREGATE.match(spec)):
+            value, spec = _aggregate(value, how[0]), spec[how.end() :]
+        if value is None:
+            self.missing = True
+            return "—"
+        if isinstance(value, bool) and "/" in spec:
+            return spec.split("/", 1)[not value]
+        return format(value, spec)
+
+    def fill(self, line: str, args: Sequence[Any] = ()) -> str:
+        if not line.startswith("|"):
+            return self.vformat(line, args, {})
+        cells = []
+        for cell in line.split("|")[1:-1]:
+            self.missing = False
+            text = self.vformat(cell, args, {})
+            cells.append(" — " if self.missing else text)
+        return "|".join(["", *cells, ""])
+
+
+def _aggregate(values: Sequence[float], how: str) -> float:
+    if how == "len" or not values:
+        return len(values) if how == "len" else float("nan")
+    return statistics.median(values) if how == "median" else percentile(values, int(how[1:]))
+
+
+def expand(template: str, *layers: object) -> str:
+    """``template`` filled from ``layers`` (see ``_Fill``), line by line: ``{?name}line`` is
+    kept when ``name`` is true; lines in a row that start ``{*name}`` are repeated for each
+    item of ``name``, the item first in the layers (a tuple's fields as ``{0}``, ``{1}``)."""
+    values, kept = _Fill(*layers), []
+    for line in template.splitlines():
+        if when := _IF.fullmatch(line):
+            if not values.get_field(when[1], (), {})[0]:
+                continue
+            line = when[2]
+        each = _EACH.fullmatch(line)
+        kept.append((each[1], each[2]) if each else ("", line))
+    out = []
+    for name, block in itertools.groupby(kept, key=lambda kept_line: kept_line[0]):
+        lines = [line for _, line in block]
+        if not name:
+            out += [values.fill(line) for line in lines]
+            continue
+        for item in values.get_field(name, (), {})[0]:
+            row = (_Fill(*layers), item) if isinstance(item, tuple) else (_Fill(item, *layers), ())
+            out += [row[0].fill(line, row[1]) for line in lines]
+    return "\n".join(out)
+
+
+def render(name: str, result: SectionResult[Any], command: str, **values: object) -> str:
+    """Section ``name``: its header (the template's title, ``command``, date, machine), then
+    ``sections/NAME.md`` filled from ``values``, the result and its config (``cfg``), and
+    the run time."""
+    title, body = (TEMPLATES / f"{name}.md").read_text().split("\n", 1)
+    text = expand(body, {"cfg": result.config, **values}, result).strip()
+    header = section_header(title.removeprefix("## "), command, result.machine)
+    return f"{header}\n{text}\n\nTotal run time {result.seconds:.0f} s."
 
 
 def stderr(message: str) -> None:
@@ -89,11 +176,6 @@ def alternate(
 
 def ratio(a: float, b: float) -> float:
     return a / b if b > 0 else float("nan")
-
-
-def table(columns: Mapping[str, Callable[[T], object]], items: Iterable[T]) -> str:
-    """``md_table`` with each column's header next to the cell it shows, plus a blank line."""
-    return md_table(list(columns), [[cell(x) for cell in columns.values()] for x in items]) + "\n"
 
 
 @dataclass(frozen=True)
