@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import harness as bench
-from vidsearch.evaluation.report import percentile
 
 TEST_SEEDS = 950_000  # text test split: disjoint from training [0, n) and validation 900_000+
 
@@ -40,9 +39,9 @@ class TextBenchResult(bench.SectionResult[TextBenchConfig]):
     quality: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, float] = field(default_factory=dict)
     catalog_videos: int = 0
-    reranked_s: list[float] = field(default_factory=list)
-    stage1_s: list[float] = field(default_factory=list)
-    stages: dict[str, list[float]] = field(default_factory=dict)
+    reranked_ms: list[float] = field(default_factory=list)  # client-side wall time
+    stage1_ms: list[float] = field(default_factory=list)
+    stages_ms: dict[str, list[float]] = field(default_factory=dict)  # server-side, reranked
     served_ranks: list[int] = field(default_factory=list)  # rank of the truth (11 = miss)
 
 
@@ -161,11 +160,11 @@ def run_latency(cfg: TextBenchConfig, result: TextBenchResult) -> None:
 
             stage1, reranked = bench.alternate(lambda i: ask(i, False), lambda i: ask(i, True),
                                                len(queries), min(3, len(queries)))  # fmt: skip
-    result.stage1_s = [wall for _, wall, _ in stage1]
-    result.reranked_s = [wall for _, wall, _ in reranked]
+    result.stage1_ms = [1000 * wall for _, wall, _ in stage1]
+    result.reranked_ms = [1000 * wall for _, wall, _ in reranked]
     for (truth, found), _, _ in reranked:
         for stage, seconds in found.stage_seconds.items():
-            result.stages.setdefault(stage, []).append(seconds)
+            result.stages_ms.setdefault(stage, []).append(1000 * seconds)
         ids = [h.video.video_id for h in found.hits]
         want = f"test-{truth:04d}"
         result.served_ranks.append(ids.index(want) + 1 if want in ids else 11)
@@ -181,15 +180,10 @@ def run(cfg: TextBenchConfig, log: bench.Log = bench.stderr) -> TextBenchResult:
 
 
 def to_markdown(result: TextBenchResult, command: str) -> str:
-    ranks, stage1_ms = result.served_ranks, [1000 * s for s in result.stage1_s]
-    reranked_ms = [1000 * s for s in result.reranked_s]
+    ranks, stage1_ms = result.served_ranks, result.stage1_ms
     return bench.render(
-        "text_search", result, command, test_seeds=TEST_SEEDS,
-        stage1_ms=stage1_ms, reranked_ms=reranked_ms,
-        stage1_vs=statistics.median(stage1_ms) / statistics.median(stage1_ms),
-        reranked_vs=statistics.median(reranked_ms) / statistics.median(stage1_ms),
-        stage_rows=[(stage, 1000 * statistics.median(s), 1000 * percentile(s, 95))
-                    for stage, s in result.stages.items()],
+        "text_search", result, command, test_seeds=TEST_SEEDS, stages=[*result.stages_ms.items()],
+        ratio=statistics.median(result.reranked_ms) / statistics.median(stage1_ms),
         top1=100 * sum(r <= 1 for r in ranks) / len(ranks),
         top10=100 * sum(r <= 10 for r in ranks) / len(ranks),
     )  # fmt: skip
