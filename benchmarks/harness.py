@@ -180,16 +180,19 @@ def ratio(a: float, b: float) -> float:
 
 @dataclass(frozen=True)
 class Latency:
-    """Milliseconds: p50/p95 of wall time and p50 of process CPU time (all threads)."""
+    """Milliseconds: p50/p95 of wall time and p50 of process CPU time (all threads); the
+    rate of ``items`` a call at the p50."""
 
     p50_ms: float
     p95_ms: float
     cpu_p50_ms: float
+    items_per_s: float
 
     @staticmethod
-    def of(runs: Sequence[Timed[object]]) -> Latency:
+    def of(runs: Sequence[Timed[object]], items: int = 1) -> Latency:
         wall, cpu = [r[1] * 1e3 for r in runs], [r[2] * 1e3 for r in runs]
-        return Latency(percentile(wall, 50), percentile(wall, 95), percentile(cpu, 50))
+        p50 = percentile(wall, 50)
+        return Latency(p50, percentile(wall, 95), percentile(cpu, 50), items / p50 * 1e3)
 
 
 def encode_video(
@@ -221,24 +224,6 @@ def encode_video(
     tmp.replace(path)
 
 
-def write_reference(
-    path: Path, seed: int, duration_s: float, *, fps: float, width: int, height: int,
-    render_scale: int = 1, crf: int = 23,
-) -> Path:  # fmt: skip
-    """A seeded synthetic video as H.264 MP4, rendered at 1/``render_scale`` and upscaled.
-
-    Rendering natively at 360p costs ~90 ms a frame on 2 cores, while the upscaled frames
-    still move every frame, so decoding them costs what real 360p H.264 costs.
-    """
-    from vidsearch.media.synthetic import render_video
-
-    scale = max(1, render_scale)
-    size = max(2, round(width / scale)), max(2, round(height / scale))
-    frames = render_video(seed, duration_s, fps, *size)
-    encode_video(path, frames, fps=fps, width=width, height=height, crf=crf)
-    return path
-
-
 class ServedBenchConfig(SectionConfig):
     """Options of the sections that index generated references into the real server."""
 
@@ -266,14 +251,20 @@ def write_references(
     cfg: ServedBenchConfig, media: Path, log: Log, render_scale: int = 1
 ) -> tuple[list[tuple[str, Path]], int]:
     """((id, file) of each reference, files written now): a file already in ``media`` is
-    reused, its name holding every setting it was made with."""
+    reused, its name holding every setting it was made with. Seeded ``render_video`` content
+    at 1/``render_scale`` of the size, upscaled: rendering natively at 360p costs ~90 ms a
+    frame on 2 cores, while the upscaled frames still move every frame, so decoding them
+    costs what real 360p H.264 costs."""
+    from vidsearch.media.synthetic import render_video
+
     refs, generated = [], 0
+    size = [max(2, round(d / max(1, render_scale))) for d in (cfg.width, cfg.height)]
     for i in range(cfg.references):
         vid = f"ref{i:04d}"
         path = media / f"{vid}-{cfg.ref_duration_s:g}s-{cfg.media_key(render_scale)}.mp4"
         if not path.is_file():
-            write_reference(path, cfg.seed * 100_003 + i, cfg.ref_duration_s, fps=cfg.fps,
-                            width=cfg.width, height=cfg.height, render_scale=render_scale)
+            frames = render_video(cfg.seed * 100_003 + i, cfg.ref_duration_s, cfg.fps, *size)
+            encode_video(path, frames, fps=cfg.fps, width=cfg.width, height=cfg.height, crf=23)
             generated += 1
             if generated == 1 or (i + 1) % 10 == 0:
                 log(f"[bench] reference {i + 1}/{cfg.references} written")

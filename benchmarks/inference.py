@@ -66,14 +66,6 @@ class ModelRow:
             return None
         return bench.ratio(self.triton.p50_ms, self.ort.p50_ms)
 
-    @property
-    def ort_items_per_s(self) -> float | None:
-        return None if self.ort is None else self.batch / self.ort.p50_ms * 1e3
-
-    @property
-    def triton_items_per_s(self) -> float | None:
-        return None if self.triton is None else self.batch / self.triton.p50_ms * 1e3
-
 
 @dataclass(frozen=True)
 class PerfRun:
@@ -140,7 +132,7 @@ def time_model(
         a.shape == first_triton[k].shape and np.allclose(a, first_triton[k], rtol=1e-4, atol=1e-4)
         for k, a in first_ort.items()
     )
-    ort_p, triton_p = bench.Latency.of(ort_runs), bench.Latency.of(triton_runs)
+    ort_p, triton_p = bench.Latency.of(ort_runs, batch), bench.Latency.of(triton_runs, batch)
     return ModelRow(model, batch, shapes, ort_p, triton_p, match)
 
 
