@@ -14,6 +14,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Generic, Self, TypeVar
 
 import numpy as np
@@ -50,34 +51,24 @@ class SectionResult(Generic[C]):
         return self
 
 
-TEMPLATES = Path(__file__).with_name("sections")  # NAME.md: the text of section NAME
+TEMPLATES = Path(__file__).with_name("sections")  # NAME.md, the text of section NAME
 _IF, _EACH = re.compile(r"\{\?([\w.]+)\}(.*)"), re.compile(r"\{\*([\w.]+)\}(.*)")
 _AGGREGATE = re.compile(r"p(\d+)|median|len")
 
 
 class _Fill(string.Formatter):
-    """``str.format`` over layers (objects or mappings; the first that has a name wins), plus
-    what the templates need: ``{a.b}`` is an attribute or a key; a missing value (None on
-    the way) reads —, and so does the whole table cell holding it; a bool's ``{x:yes/no}``
-    picks a word; a list takes ``p95`` (nearest rank), ``median`` or ``len`` before the
-    format (``{seconds:p95.3f}``; nan when empty)."""
+    """``str.format`` as the templates use it (sections/README.md): names looked up in
+    ``layers`` in turn, None as —, bool words, aggregates of lists."""
 
     def __init__(self, *layers: object) -> None:
         self.layers, self.missing = layers, False
 
-    def get_value(self, key: int | str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
-        if isinstance(key, int):
-            return args[key]
-        for layer in self.layers:
-            if isinstance(layer, Mapping) and key in layer:
-                return layer[key]
-            if not isinstance(layer, Mapping) and hasattr(layer, key):
-                return getattr(layer, key)
-        raise KeyError(key)
-
     def get_field(self, name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
         first, *path = name.split(".")
-        value = self.get_value(int(first) if first.isdigit() else first, args, kwargs)
+        layer = next((x for x in self.layers if hasattr(x, first)), None)
+        if layer is None and not first.isdigit():
+            raise KeyError(f"{first}: no such value in this section")
+        value = args[int(first)] if first.isdigit() else getattr(layer, first)
         for key in path:
             if value is not None:
                 value = value.get(key) if isinstance(value, Mapping) else getattr(value, key)
@@ -94,6 +85,7 @@ class _Fill(string.Formatter):
         return format(value, spec)
 
     def fill(self, line: str, args: Sequence[Any] = ()) -> str:
+        """``line`` filled; in a table row, a cell with a missing value is — as a whole."""
         if not line.startswith("|"):
             return self.vformat(line, args, {})
         cells = []
@@ -111,9 +103,7 @@ def _aggregate(values: Sequence[float], how: str) -> float:
 
 
 def expand(template: str, *layers: object) -> str:
-    """``template`` filled from ``layers`` (see ``_Fill``), line by line: ``{?name}line`` is
-    kept when ``name`` is true; lines in a row that start ``{*name}`` are repeated for each
-    item of ``name``, the item first in the layers (a tuple's fields as ``{0}``, ``{1}``)."""
+    """``template`` filled from ``layers``, with its ``{?name}`` and ``{*name}`` lines."""
     values, kept = _Fill(*layers), []
     for line in template.splitlines():
         if when := _IF.fullmatch(line):
@@ -127,19 +117,18 @@ def expand(template: str, *layers: object) -> str:
         lines = [line for _, line in block]
         if not name:
             out += [values.fill(line) for line in lines]
-            continue
-        for item in values.get_field(name, (), {})[0]:
-            row = (_Fill(*layers), item) if isinstance(item, tuple) else (_Fill(item, *layers), ())
-            out += [row[0].fill(line, row[1]) for line in lines]
+        for item in values.get_field(name, (), {})[0] if name else ():
+            tuple_ = isinstance(item, tuple)  # its fields are {0}, {1}, ...
+            row = _Fill(*layers) if tuple_ else _Fill(item, *layers)
+            out += [row.fill(line, item if tuple_ else ()) for line in lines]
     return "\n".join(out)
 
 
 def render(name: str, result: SectionResult[Any], command: str, **values: object) -> str:
-    """Section ``name``: its header (the template's title, ``command``, date, machine), then
-    ``sections/NAME.md`` filled from ``values``, the result and its config (``cfg``), and
-    the run time."""
+    """Section ``name``: the title of ``sections/NAME.md``, the header (``command``, date,
+    machine), the rest of it filled from ``values``, the result and ``cfg``, the run time."""
     title, body = (TEMPLATES / f"{name}.md").read_text().split("\n", 1)
-    text = expand(body, {"cfg": result.config, **values}, result).strip()
+    text = expand(body, SimpleNamespace(cfg=result.config, **values), result).strip()
     header = section_header(title.removeprefix("## "), command, result.machine)
     return f"{header}\n{text}\n\nTotal run time {result.seconds:.0f} s."
 
