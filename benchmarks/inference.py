@@ -58,13 +58,8 @@ class ModelRow:
     ort: bench.Latency | None
     triton: bench.Latency | None
     outputs_match: bool | None
+    ratio: float | None = None  # Triton p50 / ORT p50
     note: str = ""
-
-    @property
-    def ratio(self) -> float | None:
-        if self.ort is None or self.triton is None:
-            return None
-        return bench.ratio(self.triton.p50_ms, self.ort.p50_ms)
 
 
 @dataclass(frozen=True)
@@ -86,7 +81,7 @@ class InferenceBenchResult(bench.SectionResult[InferenceBenchConfig]):
     rows: list[ModelRow] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # asked for but not exported
     perf: list[PerfRun] = field(default_factory=list)
-    perf_model: str = ""
+    perf_model: str = ""  # measured by perf_analyzer: cfg.perf_model unless it is not served
     perf_error: str = ""
 
 
@@ -133,7 +128,8 @@ def time_model(
         for k, a in first_ort.items()
     )
     ort_p, triton_p = bench.Latency.of(ort_runs, batch), bench.Latency.of(triton_runs, batch)
-    return ModelRow(model, batch, shapes, ort_p, triton_p, match)
+    return ModelRow(model, batch, shapes, ort_p, triton_p, match,
+                    bench.ratio(triton_p.p50_ms, ort_p.p50_ms))
 
 
 def perf_analyzer_env(lib_dir: Path) -> dict[str, str]:
@@ -214,7 +210,7 @@ def run(cfg: InferenceBenchConfig, log: bench.Log = bench.stderr) -> InferenceBe
     from vidsearch.inference.triton_backend import TritonBackend
     from vidsearch.inference.tritonserver import TritonServerProcess
 
-    result = InferenceBenchResult(cfg)
+    result = InferenceBenchResult(cfg, perf_model=cfg.perf_model)
     rng = np.random.default_rng(cfg.seed)
     with ExitStack() as stack:
         tmp = tempfile.TemporaryDirectory(prefix="vidsearch-bench-inference-", dir=cfg.work_dir)
@@ -243,7 +239,7 @@ def run(cfg: InferenceBenchConfig, log: bench.Log = bench.stderr) -> InferenceBe
             for batch in cfg.batches:
                 if limit and batch > limit:
                     note = f"max_batch_size {limit}"
-                    result.rows.append(ModelRow(m, batch, "", None, None, None, note))
+                    result.rows.append(ModelRow(m, batch, "", None, None, None, note=note))
                     continue
                 inputs = make_inputs(ort.signature(m), batch, cfg.frames, rng)
                 result.rows.append(row := time_model(m, batch, inputs, ort, triton, cfg))
@@ -258,10 +254,8 @@ def run(cfg: InferenceBenchConfig, log: bench.Log = bench.stderr) -> InferenceBe
                 log(f"[inference] perf_analyzer skipped: {exc}")
     return result.finished()
 def to_markdown(result: InferenceBenchResult, command: str) -> str:
-    chosen = result.perf_model or result.config.perf_model
     return bench.render(
-        "inference", result, command, chosen=chosen,
-        substituted=chosen != result.config.perf_model, missing_names=", ".join(result.missing),
-        delays=", ".join(f"{m} {d} µs" for m, d in sorted(result.queue_delay_us.items()))
-        or "none",
+        "inference", result, command, substituted=result.perf_model != result.config.perf_model,
+        missing_names=", ".join(result.missing), delays=", ".join(
+            f"{m} {d} µs" for m, d in sorted(result.queue_delay_us.items())) or "none",
     )  # fmt: skip
