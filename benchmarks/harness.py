@@ -1,5 +1,5 @@
-"""What the sections share: timing, tables, generated references, the models served and the
-real server on loopback."""
+"""What the sections share: timing, the renderer of their templates (sections/), generated
+references, the models served and the real server on loopback."""
 
 from __future__ import annotations
 
