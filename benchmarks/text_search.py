@@ -29,7 +29,7 @@ class TextBenchConfig(bench.SectionConfig):
     queries: int = 5
     """served queries (held-out captions of test videos)"""
     filler_videos: int = 10
-    """training videos indexed beside the test ones"""
+    """unseen videos (the test split's next seeds) indexed beside the test ones"""
     work_dir: Path = Path("var/bench/text")
     """the generated videos are kept here and reused"""
 
@@ -111,20 +111,19 @@ def run_quality(cfg: TextBenchConfig, result: TextBenchResult) -> None:
 
 
 def _write_videos(cfg: TextBenchConfig, root: Path) -> list[tuple[str, Path]]:
-    """Test videos (ids ``test-i``) then filler training videos, as H.264 files."""
+    """Test videos (ids ``test-i``) then unseen filler videos (the next test seeds), as H.264."""
     from vidsearch.media.synthetic import write_video
     from vidsearch.training.data import render_corpus
 
     d = _configs(cfg, cfg.starter / "text_video.pt")[1]
+    corpus = render_corpus(d.model_copy(update={"n_val_videos": cfg.test_videos
+                                                + cfg.filler_videos}), "val", progress=True)
     out: list[tuple[str, Path]] = []
-    for split, prefix, limit in (("val", "test", cfg.test_videos),
-                                 ("train", "fill", cfg.filler_videos)):  # fmt: skip
-        corpus = render_corpus(d, split, progress=True)  # type: ignore[arg-type]
-        for i in range(min(limit, corpus.n_videos)):
-            path = root / f"{prefix}-{i:04d}.mp4"
-            if not path.exists():
-                write_video(path, corpus.frames[i].numpy(), corpus.render_fps, crf=18)
-            out.append((f"{prefix}-{i:04d}", path))
+    for i in range(corpus.n_videos):
+        name = f"test-{i:04d}" if i < cfg.test_videos else f"fill-{i - cfg.test_videos:04d}"
+        if not (path := root / f"{name}.mp4").exists():
+            write_video(path, corpus.frames[i].numpy(), corpus.render_fps, crf=18)
+        out.append((name, path))
     return out
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from vidsearch.media import synthetic
 from vidsearch.training.captions import (
     HELD_OUT,
     TRAIN,
@@ -25,10 +26,12 @@ from vidsearch.training.facts import (
     HEADS,
     IGNORE,
     MOTIONS,
+    _stated_order,
     describe_video,
     frame_labels,
     motion_word,
     size_word,
+    visibility,
 )
 
 TINY_DATA = {"n_videos": 6, "n_val_videos": 4, "duration_s": 8, "frame_size": 32,
@@ -49,6 +52,26 @@ def test_facts_are_stated_only_when_a_viewer_could_tell() -> None:
     assert motion_word((0.0, 0.01), still, 0.1) == "hovering"
 
 
+def _shape(kind: str, size: float, x: float, y: float) -> synthetic._Shape:
+    still = dict(vel=(0.0, 0.0), wobble=(0.0, 0.0, 0.0), angle0=0.0, spin=0.0)
+    return synthetic._Shape(kind=kind, size=size, aspect=0.8, pos0=(x, y),
+                            colors=np.full((2, 3), 200, np.float32), stripe_freq=0.0,
+                            **still)  # type: ignore[arg-type]
+
+
+def test_only_shapes_in_view_are_stated_most_visible_first() -> None:
+    ring = _shape("ring", 0.17, 0.3, 0.5)  # big radius, but a thin outline
+    disk = _shape("disk", 0.15, 0.7, 0.5)  # smaller radius, more to see
+    off = _shape("rect", 0.08, 0.0, 0.5)  # x = -0.1 frame widths: out of frame
+    under = _shape("triangle", 0.05, 0.7, 0.5)  # drawn first, then covered by the disk
+    shapes = (under, ring, disk, off)
+    share, area = visibility(shapes, 0.0, 4.0, 24.0)
+    assert share[1] == pytest.approx(1.0, abs=0.05) and share[2] == pytest.approx(1.0, abs=0.05)
+    assert share[3] == 0.0 and share[0] == 0.0
+    assert _stated_order(shapes, 0.0, 4.0, 24.0) == [2, 1]  # disk (more area), then ring
+    assert area[2] > area[1]
+
+
 def test_frame_labels_follow_the_scenes() -> None:
     scenes = describe_video(11, 24.0)
     times = np.arange(24.0)
@@ -56,13 +79,19 @@ def test_frame_labels_follow_the_scenes() -> None:
     assert labels.shape == (24, len(HEADS)) and scene_of[0] == 0
     assert scene_of[-1] == len([s for s in scenes if s.start_s <= 23.0]) - 1
     colour = [name for name, _ in HEADS].index("colour")
-    for t in (0, 23):
+    stated = labels[:, colour] != IGNORE
+    assert stated.sum() >= 12
+    for t in np.nonzero(stated)[0]:
         assert COLOURS[labels[t, colour]] == scenes[scene_of[t]].shapes[0].colour
+    # a stated shape's facts are left out of the frames that barely show it
+    hidden = sum(int((frame_labels(s, 24.0, times)[0][:, colour] == IGNORE).sum())
+                 for s in range(20))
+    assert 0 < hidden < 0.3 * 20 * 24  # some frames, not most
 
 
 def _phrases(w: Wording) -> set[str]:
     words = [*w.scene_templates, *w.shape_templates, *(x for o in w.orders for x in o if x),
-             *w.intros, *w.short_links]
+             *w.intros, *w.short_links, w.empty_scene]
     for table in (w.shapes, w.sizes, w.motions, w.textures):
         words += [x for options in table.values() for x in options]
     fragments = (f.strip(" ,:") for p in words for f in re.split(r"\{[a-z_]+\}", p))
@@ -88,7 +117,7 @@ def test_compositional_query_names_consecutive_main_shapes() -> None:
     scenes = describe_video(seed, 24.0)
     query = compositional_query(seed, 24.0)
     first, second = query.split(" then ")
-    mains = [sc.shapes[0] for sc in scenes]
+    mains = [sc.shapes[0] for sc in scenes if sc.shapes]
     pairs = list(itertools.pairwise(mains))
     assert any(a.colour in first and b.colour in second for a, b in pairs)
     assert "backdrop" not in query and "background" not in query
@@ -113,6 +142,32 @@ def test_mirroring_swaps_left_and_right() -> None:
     assert (y[:, 4] == left).all() and (cells[:, 0, :, 3] == left).all()
     assert (cells[:, 0, -1, 0] == 5).all()  # the cross is now top-right
     assert clips.shape[1] == 2
+
+
+def test_a_quarter_turn_turns_directions_with_the_frame() -> None:
+    from vidsearch.training.config import DataConfig
+    from vidsearch.training.data import render_corpus
+    from vidsearch.training.semantic import SemanticTrainConfig, corpus_labels, sample_batch
+
+    cfg = SemanticTrainConfig.model_validate({"data": TINY_DATA, "model": TINY_ENCODER,
+                                             "batch_size": 32, "flip_p": 0.0, "turn_p": 1.0,
+                                             "still_p": 0.0})
+    data = DataConfig.model_validate(TINY_DATA)
+    corpus = render_corpus(data, "train", progress=False)
+    labels = corpus_labels(data, corpus, "train", cfg.model.grid)
+    right, up = MOTIONS.index("moving right"), MOTIONS.index("moving up")
+    labels.frames[..., 4] = right
+    labels.cells[..., 3] = IGNORE
+    labels.cells[..., 0, -1, 3] = right  # top-right cell: something moving right
+    gen = torch.Generator().manual_seed(0)
+    clips, y, cells = sample_batch(corpus, labels, cfg, gen)
+    assert (y[:, 4] == up).all()
+    assert (cells[:, 0, 0, 3] == up).all()  # top-right turned counter-clockwise: top-left
+    assert (cells[..., 3] != IGNORE).sum() == len(cells)
+    # the frame turned the same way: its top row is the original's right column
+    plain, _, _ = sample_batch(corpus, labels, cfg.model_copy(update={"turn_p": 0.0}),
+                               torch.Generator().manual_seed(0))
+    assert torch.equal(clips[:, 0, 0, :], plain[:, 0, :, -1])
 
 
 def test_tiny_semantic_run_and_text_release_chain(tmp_path: Path) -> None:

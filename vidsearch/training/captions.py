@@ -36,6 +36,7 @@ class Wording:
     shape_templates: tuple[str, ...]  # {size} {colour} {noun} {motion}
     orders: tuple[tuple[str, str, str], ...]  # first / middle / last scene links
     intros: tuple[str, ...]  # "{n}": number of scenes
+    empty_scene: str  # {texture}: a scene where no shape is in view long enough to mention
     # Training only: captions that leave facts out (the texture, motions, later scenes)
     # and short queries naming a few main shapes, the way people type searches.
     varied: bool = False
@@ -87,6 +88,7 @@ TRAIN = Wording(
             ("", "and then", "and finally"), ("starting with", "then", "ending with")),
     intros=("a video with {n} scenes: ", "{n} scenes: ", "a clip in {n} parts: ",
             "footage of {n} scenes: "),
+    empty_scene="an empty {texture} background",
     varied=True,
     short_links=(" then ", " followed by ", " and then ", ", then ", " and next "),
 )
@@ -110,6 +112,7 @@ HELD_OUT = Wording(
     orders=(("it opens with", "after that", "it ends with"),
             ("to begin,", "later", "in the end")),
     intros=("{n} shots: ",),
+    empty_scene="only a {texture} backdrop",
 )
 
 
@@ -128,6 +131,8 @@ def _shape_phrase(s: ShapeFacts, w: Wording, rng: np.random.Generator, motion: b
 
 
 def _scene_phrase(sc: SceneFacts, w: Wording, rng: np.random.Generator, detail: int) -> str:
+    if not sc.shapes:
+        return w.empty_scene.format(texture=_pick(rng, w.textures[sc.texture]))
     shapes = " and ".join(_shape_phrase(s, w, rng, motion=i == 0)
                           for i, s in enumerate(sc.shapes[:detail]))
     if w.varied and rng.random() < 0.2:
@@ -139,7 +144,7 @@ def _scene_phrase(sc: SceneFacts, w: Wording, rng: np.random.Generator, detail: 
 def caption_from_facts(scenes: list[SceneFacts], w: Wording, rng: np.random.Generator,
                        k: int) -> str:
     """One caption (template set ``k``) of the first three scenes' stated facts."""
-    if w.varied and rng.random() < 0.25:
+    if w.varied and rng.random() < 0.25 and any(sc.shapes for sc in scenes):
         return _short_query(scenes, w, rng)
     links = w.orders[k % len(w.orders)]
     detail = 1 + int(rng.integers(2))
@@ -158,6 +163,7 @@ def caption_from_facts(scenes: list[SceneFacts], w: Wording, rng: np.random.Gene
 
 def _short_query(scenes: list[SceneFacts], w: Wording, rng: np.random.Generator) -> str:
     """The main shape of one to three consecutive scenes: "a big red box then a green dot"."""
+    scenes = [sc for sc in scenes if sc.shapes]
     n = 1 + int(rng.integers(min(3, len(scenes))))
     first = int(rng.integers(min(3, len(scenes)) - n + 1))
     phrases = [_shape_phrase(sc.shapes[0], w, rng, motion=rng.random() < 0.3)
@@ -182,8 +188,12 @@ def captions_for(seed: int, duration_s: float, n: int = 5,
 def compositional_query(seed: int, duration_s: float, k: int = 0) -> str:
     """A short query naming the main shape of consecutive scenes: "a tiny blue disc then a
     red square block" (no backgrounds, no motion: a different kind of sentence)."""
-    scenes = describe_video(seed, duration_s)
+    described = describe_video(seed, duration_s)
+    scenes = [sc for sc in described if sc.shapes]
     rng = np.random.default_rng([seed, 5, k])
+    if not scenes:  # nothing in view long enough to name
+        return HELD_OUT.empty_scene.format(texture=_pick(rng, HELD_OUT.textures[
+            described[0].texture]))
     first = int(rng.integers(max(1, min(2, len(scenes) - 1))))
     picked = scenes[first:first + 2]
     phrases = []

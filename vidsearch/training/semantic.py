@@ -50,6 +50,9 @@ from vidsearch.training.facts import (
 CELL_NONE = (True, True, False, False)
 _CELL_MOTION = CELL_FACTS.index("motion")  # dense heads with a "none" (background) class
 _RIGHT, _LEFT = MOTIONS.index("moving right"), MOTIONS.index("moving left")
+_UP, _DOWN = MOTIONS.index("moving up"), MOTIONS.index("moving down")
+# a quarter turn counter-clockwise (torch.rot90, k=1, over height then width)
+_TURNED = {_RIGHT: _UP, _UP: _LEFT, _LEFT: _DOWN, _DOWN: _RIGHT}
 _MOTION_HEAD = [name for name, _ in HEADS].index("motion")
 
 
@@ -69,6 +72,11 @@ class SemanticTrainConfig(BaseModel):
     steps_per_epoch: int = Field(default=100, ge=1)
     max_epochs: int = Field(default=10, ge=1)
     flip_p: float = Field(default=0.5, ge=0, le=1, description="mirror (left/right swapped)")
+    turn_p: float = Field(
+        default=0.0, ge=0, le=1,
+        description="quarter turn (directions turned with it): the generator drifts shapes "
+                    "sideways more often and faster than up or down, so vertical motion is "
+                    "rare without it")
     still_p: float = Field(default=0.1, ge=0, le=1,
                            description="frames shown without a successor (zero difference)")
     cell_weight: float = Field(default=1.0, ge=0, description="weight of the per-cell facts")
@@ -108,11 +116,18 @@ def _mirror_motion(motion: Tensor) -> Tensor:
     return torch.where(motion == _RIGHT, _LEFT, torch.where(motion == _LEFT, _RIGHT, motion))
 
 
+def _turn_motion(motion: Tensor) -> Tensor:
+    out = motion.clone()
+    for before, after in _TURNED.items():
+        out[motion == before] = after
+    return out
+
+
 def sample_batch(corpus: Corpus, labels: CorpusLabels, cfg: SemanticTrainConfig,
                  gen: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
     """(frame, frame one sampled second later) clips uint8 [B,2,S,S,3], frame labels [B,H]
     and cell labels [B,g,g,F]; mirrored rows have their cells mirrored and left/right
-    swapped."""
+    swapped, turned rows their cells and directions turned."""
     b, n = cfg.batch_size, corpus.frames.shape[1]
     vid = torch.randint(corpus.n_videos, (b,), generator=gen)
     t = torch.randint(n, (b,), generator=gen)
@@ -127,6 +142,12 @@ def sample_batch(corpus: Corpus, labels: CorpusLabels, cfg: SemanticTrainConfig,
                                      y[:, _MOTION_HEAD])
     motion = cells[..., _CELL_MOTION]
     cells[..., _CELL_MOTION] = torch.where(flip[:, None, None], _mirror_motion(motion), motion)
+    turn = torch.rand(b, generator=gen) < cfg.turn_p
+    if bool(turn.any()):
+        clips[turn] = torch.rot90(clips[turn], 1, dims=(2, 3))
+        cells[turn] = torch.rot90(cells[turn], 1, dims=(1, 2))
+        y[turn, _MOTION_HEAD] = _turn_motion(y[turn, _MOTION_HEAD])
+        cells[turn, ..., _CELL_MOTION] = _turn_motion(cells[turn, ..., _CELL_MOTION])
     return clips, y, cells
 
 

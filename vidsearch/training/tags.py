@@ -160,7 +160,9 @@ def video_tags(seed: int, duration_s: float,
 
 
 def describe_main_shape(scene: SceneFacts) -> str:
-    """'large red ring spinning': the stated facts of the scene's largest shape."""
+    """'large red ring spinning': the stated facts of the scene's most visible shape."""
+    if not scene.shapes:
+        return ""
     shape = scene.shapes[0]
     words = [shape.size, shape.colour, WORDS["shape"][shape.kind], shape.motion]
     return " ".join(w for w in words if w)
@@ -169,7 +171,9 @@ def describe_main_shape(scene: SceneFacts) -> str:
 def _clean_title(seed: int, duration_s: float) -> str:
     scenes = describe_video(seed, duration_s)
     longest = max(scenes, key=lambda s: s.end_s - s.start_s)
-    return f"{describe_main_shape(longest)} on a {_word('texture', longest.texture)}"
+    background = f"a {_word('texture', longest.texture)}"
+    main = describe_main_shape(longest)
+    return f"{main} on {background}" if main else background
 
 
 _FILLER = ("wow", "must see", "HD", "#shorts", "amazing", "part 2", "new", "lol", "4K")
@@ -229,8 +233,10 @@ def video_narration(seed: int, duration_s: float) -> Narration | None:
     rng = np.random.default_rng([seed, 0, 13])
     if rng.random() >= NARRATED_SHARE:
         return None
-    first = describe_video(seed, duration_s)[0]
-    text = f"here is a {describe_main_shape(first)}"
+    main = describe_main_shape(describe_video(seed, duration_s)[0])
+    if not main:
+        return None  # nothing in view to talk about
+    text = f"here is a {main}"
     return Narration(text, float(rng.uniform(0.2, 1.0)), bool(rng.random() < SUBTITLED_SHARE))
 
 
