@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 # Pictures of a query that search can add (orchestrator.query_views makes them).
@@ -271,6 +271,21 @@ class ServerConfig(BaseModel):
     max_concurrent_searches: int = Field(4, ge=1)
     stage_limits: StageLimitsConfig = Field(default_factory=StageLimitsConfig)
     max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    max_connection_age_s: float | None = Field(
+        None,
+        gt=0,
+        description="close each client connection after about this long (gRPC sends GOAWAY, "
+        "with +-10% jitter) so clients reconnect and re-resolve: behind a Kubernetes "
+        "Service a long-lived gRPC connection stays on one pod, and pods added by a scale-up "
+        "or a rollout get traffic only from new connections; None = connections never age",
+    )
+    max_connection_age_grace_s: float | None = Field(
+        None,
+        ge=0,
+        description="after that GOAWAY, how long calls in flight on the old connection may "
+        "still run before it is closed (longer than the slowest call: upload + decode + "
+        "search); None = no limit",
+    )
     upload_dir: Path = Path("var/uploads")
     source_uri_roots: list[Path] = Field(
         default_factory=list,
@@ -289,6 +304,12 @@ class ServerConfig(BaseModel):
         None,
         description="YAML/JSON mapping sha256(token) -> {scopes, expires}; unset = no auth",
     )
+
+    @model_validator(mode="after")
+    def _grace_needs_an_age(self) -> ServerConfig:
+        if self.max_connection_age_grace_s is not None and self.max_connection_age_s is None:
+            raise ValueError("server.max_connection_age_grace_s needs server.max_connection_age_s")
+        return self
 
 
 class VidsearchConfig(BaseSettings):

@@ -515,6 +515,14 @@ def test_orchestrator_env_and_config_file_load_into_vidsearch_config(
         assert config.server.tls_cert_file is not None and config.server.tls_key_file is not None
         assert config.server.tls_cert_file.parent == Path(tls_mount["mountPath"])
     assert config.server.metrics_port == ports["metrics"]
+    # Connections age out (clients re-resolve and reach new pods); calls in flight at the
+    # GOAWAY get longer than the slowest search may take.
+    assert config.server.max_connection_age_s is not None
+    assert config.server.max_connection_age_grace_s is not None
+    assert (
+        config.server.max_connection_age_grace_s
+        >= config.media.decode_timeout_s + config.inference.timeout_s
+    )
     writable = {m["mountPath"] for m in c["volumeMounts"] if not m.get("readOnly")}
     assert str(config.server.upload_dir) in writable
 
@@ -552,6 +560,22 @@ def test_qdrant_runs_as_a_cluster_with_persistent_storage(overlay: str) -> None:
     assert 6335 in {p["port"] for p in headless["spec"]["ports"]}
     client = named(rendered(overlay), "Service", "qdrant")
     assert 6335 not in {p["port"] for p in client["spec"]["ports"]}, "p2p stays internal"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_headless_service_lets_clients_balance_over_every_orchestrator(overlay: str) -> None:
+    resources = rendered(overlay)
+    headless = named(resources, "Service", "orchestrator-headless")
+    deployment = named(resources, "Deployment", "orchestrator")
+    assert headless["spec"]["clusterIP"] == "None"
+    assert selects({"matchLabels": headless["spec"]["selector"]}, template_labels(deployment))
+    (port,) = headless["spec"]["ports"]
+    assert container_ports(deployment)[port["targetPort"]] == 50051 == port["port"]
+    # Only ready pods: DNS must not hand clients a pod that is not serving.
+    assert not headless["spec"].get("publishNotReadyAddresses")
+    if overlay == "gpu":  # TLS: the certificate names what clients dial
+        names = named(resources, "Certificate", "orchestrator-grpc-tls")["spec"]["dnsNames"]
+        assert f"orchestrator-headless.{NAMESPACE}.svc.cluster.local" in names
 
 
 # -- network paths --------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from vidsearch_client.v1 import vidsearch_pb2, vidsearch_pb2_grpc
 
 from vidsearch import metrics
-from vidsearch.config import VidsearchConfig
+from vidsearch.config import ServerConfig, VidsearchConfig
 from vidsearch.service.auth import AuthInterceptor, TokenStore
 from vidsearch.service.servicer import SearchBackend, VideoSearchServicer
 from vidsearch.service.tls import server_credentials
@@ -42,6 +42,26 @@ def _host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
 
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000)) if seconds > 0 else 0
+
+
+def server_options(cfg: ServerConfig) -> list[tuple[str, int]]:
+    """The gRPC channel arguments the API server is built with (``server.*``)."""
+    options = [
+        ("grpc.max_receive_message_length", cfg.max_message_bytes),
+        ("grpc.max_send_message_length", cfg.max_message_bytes),
+    ]
+    age, grace = cfg.max_connection_age_s, cfg.max_connection_age_grace_s
+    if age is not None:
+        # GOAWAY after the age (gRPC adds +-10 % jitter, so pods started together do not
+        # drop every connection at once); clients reconnect, re-resolve and spread again.
+        options.append(("grpc.max_connection_age_ms", _ms(age)))
+        if grace is not None:
+            options.append(("grpc.max_connection_age_grace_ms", _ms(grace)))
+    return options
+
+
 @dataclass
 class RunningServer:
     """A started server; call :meth:`stop` (or use as a context manager) to shut down."""
@@ -54,6 +74,7 @@ class RunningServer:
     metrics_port: int | None = None
     health_server: grpc.Server | None = None
     health_port: int | None = None
+    options: tuple[tuple[str, int], ...] = ()  # the gRPC arguments the API server got
     _stopping: threading.Event = field(default_factory=threading.Event)
     _poller: threading.Thread | None = None
 
@@ -144,10 +165,7 @@ def build_server(
     ``source_roots`` limits which server directories ``source_uri`` may name (None: any
     file the process can read)."""
     cfg = config.server
-    message_options = [
-        ("grpc.max_receive_message_length", cfg.max_message_bytes),
-        ("grpc.max_send_message_length", cfg.max_message_bytes),
-    ]
+    options = server_options(cfg)
     credentials = server_credentials(cfg)  # config mistakes fail before anything starts
     interceptors: list[grpc.ServerInterceptor] = []
     if cfg.auth_tokens_file is not None:
@@ -158,7 +176,7 @@ def build_server(
             log.warning("bearer tokens travel in plaintext: set tls_cert_file/tls_key_file")
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=cfg.max_workers, thread_name_prefix="grpc"),
-        options=message_options,
+        options=options,
         interceptors=interceptors,
     )
     limits = UploadLimits(
@@ -192,7 +210,9 @@ def build_server(
 
     poller = _ReadinessPoller(backend, health_servicer, round(stats_poll_s / ready_poll_s))
     poller.poll()  # health is right from the first call
-    running = RunningServer(server=server, host=cfg.host, port=port, health=health_servicer)
+    running = RunningServer(
+        server=server, host=cfg.host, port=port, health=health_servicer, options=tuple(options)
+    )
     if health_server is not None:
         running.health_server, running.health_port = health_server, health_port
         health_server.start()
