@@ -268,6 +268,16 @@ def test_service_and_pod_monitors_scrape_named_metrics_ports() -> None:
     assert jobs == {"orchestrator", "triton", "qdrant"}
 
 
+def _markdown_anchors(path: Path) -> set[str]:
+    """GitHub-style anchors of a Markdown file's headings."""
+    anchors = set()
+    for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^a-z0-9 _-]", "", title).replace(" ", "-"))
+    return anchors
+
+
 def test_prometheus_rule_structure() -> None:
     rules = of_kind(rendered("gpu"), "PrometheusRule")
     assert len(rules) == 1
@@ -291,8 +301,25 @@ def test_prometheus_rule_structure() -> None:
         "VidsearchErrorRatioHigh",
         "TritonQueueTimeHigh",
         "QdrantDown",
+        "VidsearchLoadShedding",
+        "VidsearchStageRejecting",
+        "VidsearchInferenceFallback",
     ):
         assert required in alerts
+    # A vanished target (no `up` series) is alerted on for every scraped job.
+    absent = {
+        m.group(1)
+        for rule in alerts.values()
+        for m in [re.fullmatch(r'absent\(up\{job="([a-z]+)"\}\)', rule["expr"].strip())]
+        if m
+    }
+    assert absent == {"orchestrator", "triton", "qdrant"}
+    # Every alert links a runbook section that exists.
+    anchors = _markdown_anchors(ROOT / "docs" / "runbooks.md")
+    for name, rule in alerts.items():
+        url = rule["annotations"].get("runbook_url", "")
+        path, _, anchor = url.partition("#")
+        assert path == "docs/runbooks.md" and anchor in anchors, f"{name}: runbook_url {url!r}"
     queue = alerts["TritonQueueTimeHigh"]["expr"]
     assert "nv_inference_queue_duration_us" in queue and "nv_inference_request_success" in queue
 
@@ -794,6 +821,29 @@ def test_promtool_accepts_rules_adapter_and_dashboard_queries(tmp_path: Path) ->
         [promtool, "check", "rules", str(broken)], capture_output=True, text=True, timeout=60
     )
     assert rejected.returncode != 0, "promtool must reject invalid PromQL"
+
+
+def test_promtool_unit_tests_of_the_alerts_pass(tmp_path: Path) -> None:
+    """tests/k8s/promtool/*.test.yml: series in, alerts (labels and annotations) out."""
+    promtool = _need("promtool")
+    pr.write_rule_files(rendered("gpu"), tmp_path)
+    tests = sorted((HERE / "promtool").glob("*.test.yml"))
+    assert tests
+    for test in tests:
+        shutil.copy(test, tmp_path / test.name)
+    result = subprocess.run(
+        [promtool, "test", "rules", *(str(tmp_path / t.name) for t in tests)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    tested = set()
+    for test in tests:
+        for case in yaml.safe_load(test.read_text())["tests"]:
+            tested |= {t["alertname"] for t in case.get("alert_rule_test") or []}
+    for name in ("VidsearchOrchestratorAbsent", "TritonAbsent", "QdrantAbsent",
+                 "VidsearchLoadShedding", "VidsearchStageRejecting",
+                 "VidsearchInferenceFallback"):  # fmt: skip
+        assert name in tested, f"{name} has no promtool unit test"
 
 
 def _free_port() -> int:
