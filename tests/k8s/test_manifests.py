@@ -783,12 +783,41 @@ def test_queries_use_metrics_and_labels_the_orchestrator_exposes() -> None:
             used += 1
         for method in re.findall(r'method="([^"]+)"', query):
             assert method in methods, query
-        for alternatives in re.findall(r'code=~"([^"]+)"', query):
+        for alternatives in re.findall(r'code=~?"([^"]+)"', query):
             assert set(alternatives.split("|")) <= codes, query
+        for stage in re.findall(r'\bstage=~?"([^"]+)"', query):
+            assert set(stage.split("|")) <= {"decode", "encode", "catalog"}, query
     assert used > 10
     stage_panels = [e for t, e in pr.dashboard_queries() if "by stage" in t]
     assert stage_panels and all("vidsearch_stage_seconds_bucket" in e for e in stage_panels)
     assert all(re.search(r"sum by \(le, [^)]*stage\)", e) for e in stage_panels)
+
+
+def test_dashboard_covers_rpcs_shedding_fallback_and_triton() -> None:
+    """A panel for each thing an operator asks about, on the metrics that answer it."""
+    panels = pr.dashboard_queries()
+    exprs = [e for _, e in panels]
+
+    def panel_with(*needles: str) -> list[str]:
+        return [t for t, e in panels if all(n in e for n in needles)]
+
+    # Every RPC: per-method latency and rate panels with no method filter.
+    for metric in ("vidsearch_rpc_seconds_bucket", "vidsearch_rpc_total"):
+        per_method = [
+            e for e in exprs if metric in e and re.search(r"by \([^)]*\bmethod\b", e)
+            and "method=" not in e
+        ]  # fmt: skip
+        assert per_method, f"no per-method panel over {metric}"
+    assert panel_with('code="RESOURCE_EXHAUSTED"', "by (method)")
+    assert panel_with("vidsearch_stage_rejected_total", "stage, reason")
+    assert panel_with("vidsearch_stage_queued") and panel_with("vidsearch_stage_in_flight")
+    assert panel_with("vidsearch_inference_fallback_active")
+    assert panel_with("vidsearch_inference_fallback_total")
+    assert panel_with("nv_inference_count", "nv_inference_exec_count")  # batch size
+    assert panel_with("nv_inference_request_failure", "reason")
+    assert panel_with("nv_inference_queue_duration_us")
+    ids = [p["id"] for p in json.loads(pr.DASHBOARD.read_text())["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids must be unique"
 
 
 def test_dashboard_config_map_is_labelled_for_the_grafana_sidecar() -> None:
@@ -944,9 +973,13 @@ def test_real_prometheus_fires_slo_alerts_and_serves_the_hpa_metric(
                 metrics.STAGE_SECONDS.labels(pipeline="search_keyframe", stage="decode").observe(
                     11.0
                 )
+                metrics.RPC_TOTAL.labels(method="SearchByText", code="RESOURCE_EXHAUSTED").inc()
+                metrics.STAGE_REJECTED.labels(stage="decode", reason="queue_full").inc()
+                metrics.INFERENCE_FALLBACK.labels(model="frame_encoder").inc()
 
     inflight = metrics.INFLIGHT.labels(method="SearchByVideo")
     inflight.inc(3)
+    metrics.INFERENCE_FALLBACK_ACTIVE.set(1)
     expected_inflight = sum(
         s.value
         for m in metrics.REGISTRY.collect()
@@ -989,7 +1022,25 @@ def test_real_prometheus_fires_slo_alerts_and_serves_the_hpa_metric(
             and v["metric"].get("pipeline", "search_keyframe") == "search_keyframe"
         ]
         assert decode and float(decode[0]["value"][1]) > 10
+
+        # The load-shedding and fallback panels see what the server counts.
+        def panel(title: str) -> list[dict[str, Any]]:
+            """Non-zero series of every query of the panel."""
+            found: list[dict[str, Any]] = []
+            for expr in (e for t, e in pr.dashboard_queries() if t == title):
+                query = urllib.parse.urlencode({"query": expr})
+                found += _get_json(f"{base}/api/v1/query?{query}")["data"]["result"]
+            return [v for v in found if float(v["value"][1]) > 0]
+
+        shed = panel("Calls turned away (RESOURCE_EXHAUSTED) by method")
+        assert {v["metric"].get("method") for v in shed} >= {"SearchByText"}
+        rejected = panel("Rejections at stage limits (stage, reason)")
+        assert {"stage": "decode", "reason": "queue_full"} in [v["metric"] for v in rejected]
+        fallback = panel("Inference fallback")
+        assert {"pod": "orchestrator-test-0"} in [v["metric"] for v in fallback]
+        assert {"model": "frame_encoder"} in [v["metric"] for v in fallback]
     finally:
         stop.set()
         thread.join(timeout=5)
         inflight.dec(3)
+        metrics.INFERENCE_FALLBACK_ACTIVE.set(0)
