@@ -32,7 +32,7 @@ GPU_ONLY = frozenset({
 
 pytestmark = pytest.mark.triton
 
-MODEL_PY = '''
+MODEL_PY = """
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
@@ -47,9 +47,9 @@ class TritonPythonModel:
             out = pb_utils.Tensor("y", (x * 2).astype(np.float32))
             responses.append(pb_utils.InferenceResponse(output_tensors=[out]))
         return responses
-'''
+"""
 
-CONFIG = '''
+CONFIG = """
 name: "double"
 backend: "python"
 max_batch_size: 8
@@ -57,7 +57,7 @@ input { name: "x" data_type: TYPE_FP32 dims: [ 4 ] }
 output { name: "y" data_type: TYPE_FP32 dims: [ 4 ] }
 instance_group { count: 1 kind: KIND_CPU }
 dynamic_batching { max_queue_delay_microseconds: 100000 }
-'''
+"""
 
 
 def _load(name: str) -> ModuleType:
@@ -145,5 +145,5 @@ def test_labels_and_values_the_panels_rely_on(triton_scrape: str) -> None:
     assert (count, executions) == (4.0, 3.0)
     for name in ("nv_inference_queue_duration_us", "nv_inference_request_success",
                  "nv_inference_pending_request_count"):  # fmt: skip
-        labels = [labels for labels, _ in _samples(triton_scrape, name)]
-        assert labels and all({"model", "version"} <= set(l) for l in labels), name
+        label_sets = [set(labels) for labels, _ in _samples(triton_scrape, name)]
+        assert label_sets and all({"model", "version"} <= found for found in label_sets), name
