@@ -412,7 +412,9 @@ def _effective(pod: dict[str, Any], c: dict[str, Any], field: str) -> Any:
 def test_no_container_can_run_as_root_or_escalate(overlay: str) -> None:
     resources = rendered(overlay)
     accounts = {sa["metadata"]["name"]: sa for sa in of_kind(resources, "ServiceAccount")}
-    for workload in workloads(resources):
+    pods = [r for r in resources if kl.pod_spec(r) is not None]  # CronJobs too
+    assert {r["kind"] for r in pods} >= {"Deployment", "StatefulSet", "CronJob"}
+    for workload in pods:
         pod = kl.pod_spec(workload)
         name = workload["metadata"]["name"]
         assert pod["automountServiceAccountToken"] is False, name
@@ -682,7 +684,10 @@ def test_network_policies_allow_exactly_the_needed_paths(overlay: str) -> None:
     pods = {
         w["metadata"]["name"]: _peer(NAMESPACE, **template_labels(w)) for w in workloads(resources)
     }
+    backup_job = named(resources, "CronJob", "catalog-backup")["spec"]["jobTemplate"]["spec"]
+    pods["catalog-backup"] = _peer(NAMESPACE, **backup_job["template"]["metadata"]["labels"])
     orchestrator, triton, qdrant = pods["orchestrator"], pods["triton"], pods["qdrant"]
+    backup = pods["catalog-backup"]
     prometheus = _peer("monitoring", **{"app.kubernetes.io/name": "prometheus"})
     client = _peer("apps", **{"vidsearch.io/client": "true"})
     stranger = _peer("apps", app="other")
@@ -697,6 +702,8 @@ def test_network_policies_allow_exactly_the_needed_paths(overlay: str) -> None:
         (qdrant, qdrant, 6335),
         (prometheus, triton, 8002),
         (prometheus, qdrant, 6333),
+        (backup, qdrant, 6333),
+        (backup, qdrant, 6334),
     ]
     must_not = [
         (stranger, orchestrator, 50051),
@@ -711,10 +718,16 @@ def test_network_policies_allow_exactly_the_needed_paths(overlay: str) -> None:
         (qdrant, triton, 8001),
         (qdrant, stranger, 443),
         (triton, orchestrator, 50051),
+        (backup, qdrant, 6335),
+        (backup, triton, 8001),
+        (backup, orchestrator, 50051),
+        (backup, stranger, 443),
+        (client, backup, 8080),
+        (orchestrator, backup, 8080),
     ]
     for src, dst, port in must:
         assert allowed(policies, src, dst, port), f"{src} -> {dst}:{port} should be allowed"
-        if dst.namespace == NAMESPACE:  # the port is really served there
+        if dst.namespace == NAMESPACE and dst != backup:  # the port is really served there
             workload = next(w for w in workloads(resources) if template_labels(w) == dst.label_map)
             assert port in container_ports(workload)
     for src, dst, port in must_not:
