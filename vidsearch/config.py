@@ -69,6 +69,24 @@ class InferenceConfig(BaseModel):
         gt=0,
         description="after a failure, how long the fallback serves before Triton is tried again",
     )
+    triton_tls_ca_file: Path | None = Field(
+        None,
+        description="PEM CA bundle that signed Triton's gRPC certificate: TLS to triton_url on "
+        "(Triton started with --grpc-use-ssl); None = plaintext",
+    )
+    triton_tls_cert_file: Path | None = Field(
+        None, description="PEM client certificate for Triton's mutual TLS (--grpc-use-ssl-mutual)"
+    )
+    triton_tls_key_file: Path | None = Field(None, description="PEM key of triton_tls_cert_file")
+
+    @model_validator(mode="after")
+    def _triton_tls_complete(self) -> InferenceConfig:
+        client = (self.triton_tls_cert_file is None, self.triton_tls_key_file is None)
+        if client[0] != client[1]:
+            raise ValueError("inference.triton_tls_cert_file and triton_tls_key_file go together")
+        if self.triton_tls_cert_file is not None and self.triton_tls_ca_file is None:
+            raise ValueError("inference.triton_tls_cert_file needs inference.triton_tls_ca_file")
+        return self
 
 
 class CatalogConfig(BaseModel):
@@ -78,7 +96,16 @@ class CatalogConfig(BaseModel):
     path: Path = Path("var/catalog")
     url: str = "http://localhost:6333"
     prefer_grpc: bool = True
-    api_key: SecretStr | None = None
+    api_key: SecretStr | None = Field(
+        None,
+        description="Qdrant API key (sent as the api-key header on REST and gRPC); in "
+        "Kubernetes from a Secret: VIDSEARCH_CATALOG__API_KEY valueFrom secretKeyRef",
+    )
+    tls_ca_file: Path | None = Field(
+        None,
+        description="PEM CA bundle that signed Qdrant's certificate, for an https:// url "
+        "(REST and gRPC); None = the system's trusted roots",
+    )
     collection_prefix: str = "vidsearch"
     replication_factor: int = Field(2, ge=1)
     duplicate_policy: Literal["report", "reject"] = Field(
@@ -101,6 +128,12 @@ class CatalogConfig(BaseModel):
         description="qdrant_cluster / qdrant_local: collection prefix of the background "
         "catalog; None = <collection_prefix>_background",
     )
+
+    @model_validator(mode="after")
+    def _tls_needs_https(self) -> CatalogConfig:
+        if self.tls_ca_file is not None and not self.url.startswith("https://"):
+            raise ValueError("catalog.tls_ca_file needs an https:// catalog.url")
+        return self
 
     def background_catalog_path(self) -> Path:
         """Where the background catalog's folder is (its own shard/collections)."""

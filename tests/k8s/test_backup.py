@@ -103,18 +103,27 @@ def test_backup_reads_the_catalog_the_orchestrator_serves(
     (o_c,) = [x for x in o_pod["containers"] if x["name"] == "orchestrator"]
     command = o_c["command"]
     o_env = {**env_of(o_c), "VIDSEARCH_CONFIG": command[command.index("--config") + 1]}
-    o_c = {**o_c, "env": [{"name": k, "value": v} for k, v in o_env.items()]}
+    o_values = {**o_c, "env": [{"name": k, "value": v} for k, v in o_env.items()]}
     ours = _catalog_config(overlay, pod, c, tmp_path, monkeypatch)
-    theirs = _catalog_config(overlay, o_pod, o_c, tmp_path, monkeypatch)
-    for field in ("backend", "url", "prefer_grpc", "collection_prefix", "api_key"):
+    theirs = _catalog_config(overlay, o_pod, o_values, tmp_path, monkeypatch)
+    for field in ("backend", "url", "prefer_grpc", "collection_prefix"):
         assert getattr(ours, field) == getattr(theirs, field), field
     assert ours.backend == "qdrant_cluster"
-    # Same secret-sourced settings (the Qdrant API key) as the orchestrator.
+    assert (ours.tls_ca_file is None) == (theirs.tls_ca_file is None)  # TLS where it is on
+    # The Qdrant API key from the same Secret (the backup may use the read-only key).
     secret_env = {e["name"]: e["valueFrom"] for e in o_c.get("env") or [] if "valueFrom" in e}
     ours_from = {e["name"]: e["valueFrom"] for e in c.get("env") or [] if "valueFrom" in e}
     for name, source in secret_env.items():
         if name.startswith("VIDSEARCH_CATALOG__"):
-            assert ours_from.get(name) == source, name
+            mine = ours_from[name]["secretKeyRef"]
+            assert mine["name"] == source["secretKeyRef"]["name"], name
+            assert mine["key"] in (source["secretKeyRef"]["key"], "read-only-api-key"), name
+    assert set(ours_from) <= set(secret_env), "no secret the orchestrator does not use"
+    if ours.tls_ca_file is not None:  # only the CA reaches the backup pod, not a key
+        folder = str(PurePosixPath(str(ours.tls_ca_file)).parent)
+        mount = next(m for m in c["volumeMounts"] if m["mountPath"] == folder)
+        volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+        assert [i["key"] for i in volume["secret"]["items"]] == ["ca.crt"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

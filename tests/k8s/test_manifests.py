@@ -43,7 +43,7 @@ CRD_GROUPS = frozenset({"monitoring.coreos.com", "cert-manager.io"})
 # credentials); k8s/README.md says how.
 OPERATOR_SECRETS: dict[str, frozenset[str]] = {
     "dev": frozenset(),
-    "gpu": frozenset({"vidsearch-auth-tokens"}),
+    "gpu": frozenset({"vidsearch-auth-tokens", "qdrant-api-key"}),
 }
 APT_HINT = "apt-get install -y --no-install-recommends prometheus"
 
@@ -210,7 +210,10 @@ _DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 _ALLOWED = {
     "ServiceMonitor": {"jobLabel", "selector", "endpoints", "namespaceSelector", "targetLabels"},
     "PodMonitor": {"jobLabel", "selector", "podMetricsEndpoints", "namespaceSelector"},
-    "endpoint": {"port", "path", "interval", "scrapeTimeout", "scheme", "relabelings"},
+    "endpoint": {
+        "port", "path", "interval", "scrapeTimeout", "scheme", "relabelings", "tlsConfig",
+        "authorization",
+    },
     "group": {"name", "interval", "rules", "limit"},
     "rule": {"alert", "record", "expr", "for", "labels", "annotations"},
     "Certificate": {
@@ -564,6 +567,14 @@ def test_orchestrator_env_and_config_file_load_into_vidsearch_config(
         container_ports(named(resources, "Deployment", "triton"))[triton_port["targetPort"]] == 8001
     )
 
+    if overlay == "gpu":  # TLS to both backends, verified with the mounted CA
+        tls_mount = next(m for m in c["volumeMounts"] if m["name"] == "grpc-tls")
+        for ca in (config.catalog.tls_ca_file, config.inference.triton_tls_ca_file):
+            assert ca is not None and ca.parent == Path(tls_mount["mountPath"])
+        assert config.catalog.url.startswith("https://")
+        key = next(e for e in c["env"] if e["name"] == "VIDSEARCH_CATALOG__API_KEY")
+        assert key["valueFrom"]["secretKeyRef"] == {"name": "qdrant-api-key", "key": "api-key"}
+
     assert config.catalog.backend == "qdrant_cluster"
     url = urllib.parse.urlsplit(config.catalog.url)
     qdrant = named(resources, "Service", url.hostname or "")
@@ -605,6 +616,66 @@ def test_headless_service_lets_clients_balance_over_every_orchestrator(overlay: 
     if overlay == "gpu":  # TLS: the certificate names what clients dial
         names = named(resources, "Certificate", "orchestrator-grpc-tls")["spec"]["dnsNames"]
         assert f"orchestrator-headless.{NAMESPACE}.svc.cluster.local" in names
+
+
+def _secret_mount(workload: Resource, c: dict[str, Any], path: str) -> tuple[str, dict]:
+    """The Secret name behind the volume mounted at the folder of ``path``, and the mount."""
+    folder = str(Path(path).parent)
+    mount = next(m for m in c["volumeMounts"] if m["mountPath"] == folder)
+    volume = next(v for v in kl.pod_spec(workload)["volumes"] if v["name"] == mount["name"])
+    return volume["secret"]["secretName"], mount
+
+
+def test_backends_speak_tls_and_qdrant_wants_keys_in_production() -> None:
+    resources = rendered("gpu")
+    certificates = {c["spec"]["secretName"]: c["spec"] for c in of_kind(resources, "Certificate")}
+    issuers = {json.dumps(spec["issuerRef"], sort_keys=True) for spec in certificates.values()}
+    assert len(issuers) == 1, "one CA: each Secret's ca.crt verifies the others"
+    orchestrator = named(resources, "Deployment", "orchestrator")
+    o_env = env_of(container(orchestrator, "orchestrator"))
+    qdrant_host = urllib.parse.urlsplit(o_env["VIDSEARCH_CATALOG__URL"]).hostname
+    triton_host = o_env["VIDSEARCH_INFERENCE__TRITON_URL"].rsplit(":", 1)[0]
+
+    qdrant = named(resources, "StatefulSet", "qdrant")
+    q = container(qdrant, "qdrant")
+    q_env = env_of(q)
+    assert q_env["QDRANT__SERVICE__ENABLE_TLS"] == "true"
+    secret, mount = _secret_mount(qdrant, q, q_env["QDRANT__TLS__CERT"])
+    assert mount.get("readOnly")
+    assert secret == _secret_mount(qdrant, q, q_env["QDRANT__TLS__KEY"])[0]
+    assert qdrant_host in certificates[secret]["dnsNames"]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert q[probe]["httpGet"]["scheme"] == "HTTPS"
+    keys = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in q["env"] if "valueFrom" in e
+            and "secretKeyRef" in e["valueFrom"]}  # fmt: skip
+    assert keys["QDRANT__SERVICE__API_KEY"] == {"name": "qdrant-api-key", "key": "api-key"}
+    assert keys["QDRANT__SERVICE__READ_ONLY_API_KEY"]["key"] == "read-only-api-key"
+
+    triton = named(resources, "Deployment", "triton")
+    t = container(triton, "triton")
+    flags = dict(a.split("=", 1) for a in t["args"] if a.startswith("--grpc-"))
+    assert flags["--grpc-use-ssl"] == "true"
+    secret, _ = _secret_mount(triton, t, flags["--grpc-server-cert"])
+    assert secret == _secret_mount(triton, t, flags["--grpc-server-key"])[0]
+    assert triton_host in certificates[secret]["dnsNames"]
+
+    # Prometheus scrapes Qdrant's /metrics over TLS with the read-only key.
+    (endpoint,) = named(resources, "PodMonitor", "qdrant")["spec"]["podMetricsEndpoints"]
+    assert endpoint["scheme"] == "https" and endpoint["tlsConfig"]["serverName"] == qdrant_host
+    assert endpoint["authorization"]["credentials"]["key"] == "read-only-api-key"
+    # No API key or literal secret in any env value.
+    for r in resources:
+        for c in kl.all_containers(kl.pod_spec(r) or {}):
+            for e in c.get("env") or []:
+                assert not ("API_KEY" in e["name"] and "value" in e), e["name"]
+
+
+def test_dev_overlay_talks_plaintext_without_keys() -> None:
+    """Dev has no cert-manager and no operator Secrets: nothing of the above."""
+    resources = rendered("dev")
+    assert not of_kind(resources, "Certificate")
+    dump = json.dumps(resources)
+    assert "qdrant-api-key" not in dump and "--grpc-use-ssl" not in dump
 
 
 # -- network paths --------------------------------------------------------------------------
