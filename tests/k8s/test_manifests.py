@@ -211,7 +211,13 @@ _ALLOWED = {
     "ServiceMonitor": {"jobLabel", "selector", "endpoints", "namespaceSelector", "targetLabels"},
     "PodMonitor": {"jobLabel", "selector", "podMetricsEndpoints", "namespaceSelector"},
     "endpoint": {
-        "port", "path", "interval", "scrapeTimeout", "scheme", "relabelings", "tlsConfig",
+        "port",
+        "path",
+        "interval",
+        "scrapeTimeout",
+        "scheme",
+        "relabelings",
+        "tlsConfig",
         "authorization",
     },
     "group": {"name", "interval", "rules", "limit"},
@@ -539,8 +545,8 @@ def test_orchestrator_env_and_config_file_load_into_vidsearch_config(
     ports = container_ports(deployment)
     assert config.server.host == "0.0.0.0"
     assert config.server.port == ports["grpc"]
-    assert config.server.health_port == ports["health"] == probe_port(
-        deployment, c["readinessProbe"]
+    assert (
+        config.server.health_port == ports["health"] == probe_port(deployment, c["readinessProbe"])
     )
     if overlay == "gpu":  # production: TLS on the API port from the mounted Secret
         tls_mount = next(m for m in c["volumeMounts"] if m["name"] == "grpc-tls")
@@ -808,28 +814,46 @@ def test_network_policies_allow_exactly_the_needed_paths(overlay: str) -> None:
 
 
 # -- autoscaling ----------------------------------------------------------------------------
-def test_hpa_scales_the_orchestrator_on_the_adapter_metric() -> None:
+HPA_METRICS = {  # Deployment -> the adapter metric its HPA scales on, and its series
+    "orchestrator": ("vidsearch_inflight_requests", "vidsearch_inflight_requests"),
+    "triton": ("triton_queue_ms_per_request", "nv_inference_queue_duration_us"),
+}
+
+
+def test_hpas_scale_orchestrator_and_triton_on_adapter_metrics() -> None:
     resources = rendered("gpu")
-    hpas = of_kind(resources, "HorizontalPodAutoscaler")
-    assert len(hpas) == 1
-    hpa = hpas[0]
-    assert hpa["apiVersion"] == "autoscaling/v2"
-    target = hpa["spec"]["scaleTargetRef"]
-    assert (target["apiVersion"], target["kind"], target["name"]) == (
-        "apps/v1",
-        "Deployment",
-        "orchestrator",
-    )
-    deployment = named(resources, "Deployment", "orchestrator")
-    assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
-    assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
-    pods_metrics = [
-        m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Pods"
-    ]
-    adapter_names = {rule["name"]["as"] for rule in pr.adapter_rules()}
-    assert pods_metrics and set(pods_metrics) <= adapter_names
-    if any(m["type"] == "Resource" for m in hpa["spec"]["metrics"]):  # utilisation needs requests
-        assert container(deployment, "orchestrator")["resources"]["requests"]["cpu"]
+    hpas = {
+        h["spec"]["scaleTargetRef"]["name"]: h
+        for h in of_kind(resources, "HorizontalPodAutoscaler")
+    }
+    assert set(hpas) == set(HPA_METRICS)
+    adapter = {rule["name"]["as"]: rule for rule in pr.adapter_rules()}
+    for name, hpa in hpas.items():
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        target = hpa["spec"]["scaleTargetRef"]
+        assert (target["apiVersion"], target["kind"]) == ("apps/v1", "Deployment")
+        deployment = named(resources, "Deployment", name)
+        assert "replicas" not in deployment["spec"], f"the HPA owns {name}'s replica count"
+        assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+        pods_metrics = [
+            m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Pods"
+        ]
+        metric, series = HPA_METRICS[name]
+        assert metric in pods_metrics and set(pods_metrics) <= set(adapter)
+        assert pr.series_name(adapter[metric]["seriesQuery"]) == series
+        if any(m["type"] == "Resource" for m in hpa["spec"]["metrics"]):  # needs requests
+            assert container(deployment, name)["resources"]["requests"]["cpu"]
+    # Triton: never below 2 (one may be drained, PDB), and it scales before the queue-time
+    # alert (50 ms) fires.
+    triton = hpas["triton"]["spec"]
+    assert triton["minReplicas"] >= 2
+    (queue,) = [m["pods"]["target"] for m in triton["metrics"] if m["type"] == "Pods"]
+    alert = next(
+        r for g in pr.prometheus_rule_groups(resources)["groups"] for r in g["rules"]
+        if r.get("alert") == "TritonQueueTimeHigh"
+    )  # fmt: skip
+    alert_ms = float(re.search(r">\s*([0-9.e]+)", alert["expr"]).group(1)) / 1000  # type: ignore[union-attr]
+    assert queue["type"] == "AverageValue" and float(queue["averageValue"]) < alert_ms
 
 
 # -- every query names real metrics and real label values -----------------------------------
