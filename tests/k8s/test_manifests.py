@@ -382,7 +382,9 @@ def test_triton_serving_flags_probes_and_shm(overlay: str) -> None:
     triton = named(rendered(overlay), "Deployment", "triton")
     c = container(triton, "triton")
     args = c["args"]
-    assert "--model-control-mode=explicit" in args
+    # The models image is what a pod serves: no load/unload into one pod's memory.
+    assert "--model-control-mode=none" in args
+    assert not [a for a in args if a.startswith("--load-model")]
     assert "--metrics-port=8002" in args and container_ports(triton)["metrics"] == 8002
     assert "--grpc-port=8001" in args and container_ports(triton)["grpc"] == 8001
     assert c["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
