@@ -4,8 +4,8 @@
 # usage: scripts/canary.sh [options] STEP
 #
 # The new version reaches Triton through the models image, not through this script:
-# export it, build vidsearch-models:<tag> holding FROM and TO (the repository keeps the
-# newest two versions), set that tag in the overlay and apply (k8s/README.md, "Model
+# export it, build vidsearch-models:<tag> holding FROM and TO (Triton serves the newest
+# two versions of its repository), set that tag in the overlay and apply (k8s/README.md, "Model
 # rollout"). Every Triton pod then serves both, and keeps serving them after a restart;
 # Triton runs with --model-control-mode=none, which refuses load/unload requests, so no
 # version can live in one pod's memory.
@@ -21,7 +21,7 @@
 #             version over WINDOW; exit 0 when the canary is within budget, 3 when not
 #   promote   route everything to TO (env on `orchestrator`, rollout), delete the canary
 #   rollback  delete the canary Deployment
-# FROM stays in the models image until an image without it is rolled out.
+# Triton stops serving FROM with the first models image that holds two newer versions.
 #
 # options:
 #   --from N            version serving now (required)
@@ -199,10 +199,10 @@ PYEOF
     run "$K set env deployment/orchestrator VIDSEARCH_INFERENCE__MODEL_VERSION=$TO VIDSEARCH_CATALOG__COLLECTION_PREFIX=$PREFIX"
     run "$K rollout status deployment/orchestrator --timeout=15m"
     run "$K delete deployment orchestrator-canary --ignore-not-found"
-    echo "promoted v$TO; now put VIDSEARCH_INFERENCE__MODEL_VERSION=$TO and the prefix $PREFIX in k8s/ (base/orchestrator.yaml) so the next apply keeps them; v$FROM leaves Triton with the next models image that does not hold it"
+    echo "promoted v$TO; now put VIDSEARCH_INFERENCE__MODEL_VERSION=$TO and the prefix $PREFIX in k8s/ (base/orchestrator.yaml) so the next apply keeps them; Triton serves v$FROM until a models image holds two newer versions"
     ;;
   rollback)
     run "$K delete deployment orchestrator-canary --ignore-not-found"
-    echo "rolled back; v$TO stays in the models image (unused) until the next one"
+    echo "rolled back; Triton keeps serving v$TO (unused) until the models image changes"
     ;;
 esac
