@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import vidsearch_client
-from vidsearch_client._channel import TOKEN_ENV, default_target
+from vidsearch_client._channel import DEFAULT_TIMEOUT_S, TOKEN_ENV, default_target
 from vidsearch_client.client import VideoSearchClient
 from vidsearch_client.errors import VidsearchError
 from vidsearch_client.tags_cli import register_tags
@@ -30,7 +30,7 @@ Handler = Callable[[argparse.Namespace, VideoSearchClient], int]
 # ``_run`` fills these in for whatever was given neither before nor after the subcommand.
 _DEFAULTS: dict[str, Any] = {
     "target": None,
-    "timeout": 60.0,
+    "timeout": DEFAULT_TIMEOUT_S,
     "token": None,
     "tls": False,
     "ca_cert": None,
@@ -51,7 +51,9 @@ def _common() -> argparse.ArgumentParser:
     conn.add_argument(
         "--target", help="server host:port (default: $VIDSEARCH_TARGET or 127.0.0.1:50051)"
     )
-    conn.add_argument("--timeout", type=float, help="deadline per call, seconds (default 60)")
+    conn.add_argument(
+        "--timeout", type=float, help=f"deadline per call, seconds (default {DEFAULT_TIMEOUT_S:g})"
+    )
     conn.add_argument("--token", help=f"bearer token (default: ${TOKEN_ENV})")
     conn.add_argument("--tls", action="store_true", help="use TLS with the system roots")
     conn.add_argument(
