@@ -337,6 +337,12 @@ class ServerConfig(BaseModel):
         None,
         description="YAML/JSON mapping sha256(token) -> {scopes, expires}; unset = no auth",
     )
+    reflection: bool = Field(
+        True,
+        description="gRPC server reflection on the API port, so grpcurl and other generic "
+        "clients can list and call the services without the .proto files (under auth "
+        "tokens it needs an admin token)",
+    )
 
     @model_validator(mode="after")
     def _grace_needs_an_age(self) -> ServerConfig:

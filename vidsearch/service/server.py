@@ -30,6 +30,7 @@ from vidsearch.service.uploads import UploadLimits
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = vidsearch_pb2.DESCRIPTOR.services_by_name["VideoSearch"].full_name
+HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -151,6 +152,20 @@ class _ReadinessPoller:
             self.poll()
 
 
+def _enable_reflection(server: grpc.Server) -> bool:
+    """Serve grpc.reflection.v1alpha, so grpcurl can list and call the API without .proto
+    files. An environment installed before grpcio-reflection became a dependency still
+    serves, without reflection, and says so."""
+    try:
+        from grpc_reflection.v1alpha import reflection
+    except ImportError:
+        log.warning("server reflection off: grpcio-reflection is not installed")
+        return False
+    names = (SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME)
+    reflection.enable_server_reflection(names, server)
+    return True
+
+
 def build_server(
     config: VidsearchConfig,
     backend: SearchBackend,
@@ -190,6 +205,7 @@ def build_server(
     )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflecting = cfg.reflection and _enable_reflection(server)
     address = _host_port(cfg.host, cfg.port)
     if credentials is None:
         port = server.add_insecure_port(address)
@@ -236,6 +252,7 @@ def build_server(
             "metrics_port": running.metrics_port,
             "tls": "mutual" if cfg.tls_client_ca_file else bool(credentials),
             "auth": cfg.auth_tokens_file is not None,
+            "reflection": reflecting,
         },
     )
     return running
