@@ -1,6 +1,6 @@
 """Search-stage latency: Qdrant Edge catalog vs FAISS IndexBinaryFlat + numpy rerank, on the
 same synthetic catalog and queries, interleaved; bulk-load and ``upsert_video`` rates. The
-section's text says how each engine is loaded and searched."""
+text (sections/catalog.md) says how each engine is loaded and searched."""
 
 from __future__ import annotations
 
@@ -16,12 +16,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from benchmarks import harness as bench
-from vidsearch.evaluation.report import fmt
 
 if TYPE_CHECKING:
     from vidsearch.catalog.qdrant_edge import QdrantEdgeCatalog
 
-TITLE = "Catalog search: Qdrant Edge vs FAISS IndexBinaryFlat"
 HASH_BITS = 128
 
 
@@ -63,10 +61,7 @@ class SearchResult:
     faiss_top1: int
     agreement: float  # mean |top-limit(Edge) ∩ top-limit(FAISS)| / max(len)
     mean_candidates: float  # codes within the threshold, capped at coarse_limit (FAISS side)
-
-    @property
-    def ratio(self) -> float:
-        return bench.ratio(self.edge.p50_ms, self.faiss.p50_ms)
+    ratio: float  # Edge p50 / FAISS p50
 
 
 @dataclass(frozen=True)
@@ -79,18 +74,16 @@ class LoadResult:
     edge_indexed_vectors: int  # vectors in indexed (quantized) segments, both named vectors
     edge_disk_mb: float
     faiss_add_s: float
-
-    @property
-    def edge_points_per_s(self) -> float:
-        return bench.ratio(self.size, self.edge_upsert_s)
+    edge_points_per_s: float  # bulk upsert
 
 
 @dataclass(frozen=True)
 class ApiUpsertResult:
     videos: int
     keyframes_per_video: int
-    seconds: float
     latency: bench.Latency  # per upsert_video call
+    videos_per_s: float  # over the calls' total time
+    points_per_s: float  # the videos' points and their key frames'
 
 
 @dataclass
@@ -208,7 +201,8 @@ def bench_size(
         catalog.close()
         shutil.rmtree(path, ignore_errors=True)
     return searches, LoadResult(n, upsert_s, optimize_s, optimized, int(info.segments_count),
-                                int(info.indexed_vectors_count), disk_mb, add_s)  # fmt: skip
+                                int(info.indexed_vectors_count), disk_mb, add_s,
+                                bench.ratio(n, upsert_s))  # fmt: skip
 
 
 def search(
@@ -238,10 +232,11 @@ def search(
 
     agreement = [len(set(e) & set(f)) / max(len(e), len(f)) if e or f else 1.0
                  for e, f in zip(edge_ids, faiss_ids, strict=True)]  # fmt: skip
+    edge_p, faiss_p = bench.Latency.of(edge_runs), bench.Latency.of(faiss_runs)
     return SearchResult(
-        n, max_hamming, cfg.queries, bench.Latency.of(edge_runs), bench.Latency.of(faiss_runs),
-        top1(edge_ids), top1(faiss_ids), float(np.mean(agreement)),
-        float(np.mean([count for (_, count), _, _ in faiss_runs])),
+        n, max_hamming, cfg.queries, edge_p, faiss_p, top1(edge_ids), top1(faiss_ids),
+        float(np.mean(agreement)), float(np.mean([count for (_, count), _, _ in faiss_runs])),
+        bench.ratio(edge_p.p50_ms, faiss_p.p50_ms),
     )  # fmt: skip
 
 
@@ -264,8 +259,9 @@ def bench_api_upserts(cfg: CatalogBenchConfig, root: Path, log: bench.Log) -> li
         with QdrantEdgeCatalog(path, texture_dim=cfg.texture_dim) as catalog:
             calls = [bench.timed(catalog.upsert_video, record) for record in records]
         shutil.rmtree(path, ignore_errors=True)
-        out.append(ApiUpsertResult(cfg.api_videos, frames, sum(c[1] for c in calls),
-                                   bench.Latency.of(calls)))  # fmt: skip
+        seconds = sum(c[1] for c in calls)
+        rates = cfg.api_videos / seconds, cfg.api_videos * (1 + frames) / seconds
+        out.append(ApiUpsertResult(cfg.api_videos, frames, bench.Latency.of(calls), *rates))
         log(f"[catalog] upsert_video x{cfg.api_videos} with {frames} key frames: "
             f"p50 {out[-1].latency.p50_ms:.1f} ms/call")
     return out
@@ -286,63 +282,4 @@ def run(cfg: CatalogBenchConfig, log: bench.Log = bench.stderr) -> CatalogBenchR
 
 
 def to_markdown(result: CatalogBenchResult, command: str) -> str:
-    cfg = result.config
-    lines = [
-        f"Synthetic catalog: random ±1 {HASH_BITS}-bit codes and random L2-normalised "
-        f"{cfg.texture_dim}-d textures; {cfg.queries} queries per row (after {cfg.warmup} "
-        f"warm-up), each a stored code with {cfg.flipped_bits} bits flipped and its texture plus "
-        f"noise (norm ≈ {cfg.texture_noise}), the same queries for both engines, interleaved. "
-        f"Search: Hamming ≤ max_hamming, coarse top {cfg.coarse_limit}, texture rerank, top "
-        f"{cfg.limit}.\n\n"
-        "- **Qdrant Edge** (`QdrantEdgeCatalog.search_videos`, after `optimize()`): loaded by "
-        f"batched upserts of {cfg.batch} points written directly into the catalog's own "
-        "`videos` shard (same shard config, WAL on, one flush at the end), because "
-        "`upsert_video` writes one video at a time with three flushes; the searches go through "
-        "the catalog API (Python call, payload and hash vector returned, Hamming recomputed).\n"
-        f"- **FAISS baseline**: `IndexBinaryFlat` on packed codes, `search(k={cfg.coarse_limit})`, "
-        "keep distance ≤ max_hamming, numpy L2 rerank of those candidates' textures; FAISS "
-        f"OpenMP threads = {cfg.faiss_threads}. Edge uses its own threads (not configurable "
-        "from Python): compare the CPU columns too.\n"
-        "- Ratio = Edge p50 / FAISS p50 (same run). Top-1 = queries whose first result is the "
-        f"planted item. Agreement = mean overlap of the two top-{cfg.limit} lists. Candidates = "
-        f"codes within the threshold, capped at {cfg.coarse_limit}.\n",
-        "### Search latency (ms per query, single client)\n",
-        bench.table({
-            "points": lambda s: f"{s.size:,}",
-            "max_hamming": lambda s: s.max_hamming,
-            "candidates": lambda s: fmt(s.mean_candidates, 1),
-            "Edge p50": lambda s: fmt(s.edge.p50_ms),
-            "Edge p95": lambda s: fmt(s.edge.p95_ms),
-            "Edge CPU p50": lambda s: fmt(s.edge.cpu_p50_ms),
-            "FAISS p50": lambda s: fmt(s.faiss.p50_ms),
-            "FAISS p95": lambda s: fmt(s.faiss.p95_ms),
-            "FAISS CPU p50": lambda s: fmt(s.faiss.cpu_p50_ms),
-            "Edge/FAISS p50": lambda s: f"{s.ratio:.2f}x",
-            "Edge top-1": lambda s: f"{s.edge_top1}/{s.queries}",
-            "FAISS top-1": lambda s: f"{s.faiss_top1}/{s.queries}",
-            "top-10 agreement": lambda s: fmt(s.agreement, 3),
-        }, result.searches),
-        "### Loading\n",
-        bench.table({
-            "points": lambda x: f"{x.size:,}",
-            "Edge bulk upsert (points/s)": lambda x: f"{x.edge_points_per_s:,.0f}",
-            "Edge bulk upsert s": lambda x: fmt(x.edge_upsert_s, 1),
-            "Edge optimize s": lambda x: fmt(x.edge_optimize_s, 1)
-            + ("" if x.edge_optimized else " (nothing to do)"),
-            "Edge segments / indexed vectors":
-                lambda x: f"{x.edge_segments} / {x.edge_indexed_vectors:,}",
-            "Edge on disk MB (both shards, WAL incl.)": lambda x: fmt(x.edge_disk_mb, 0),
-            "FAISS add s": lambda x: fmt(x.faiss_add_s, 3),
-        }, result.loads),
-    ]  # fmt: skip
-    if result.api:
-        lines += ["### Catalog API upserts (`upsert_video`, one video at a time, flushed)\n",
-                  bench.table({
-            "videos": lambda a: a.videos,
-            "key frames / video": lambda a: a.keyframes_per_video,
-            "p50 ms / call": lambda a: fmt(a.latency.p50_ms),
-            "p95 ms / call": lambda a: fmt(a.latency.p95_ms),
-            "videos/s": lambda a: fmt(a.videos / a.seconds, 1),
-            "points/s": lambda a: f"{a.videos * (1 + a.keyframes_per_video) / a.seconds:,.0f}",
-        }, result.api)]  # fmt: skip
-    return result.markdown(TITLE, command, *lines)
+    return bench.render("catalog", result, command, hash_bits=HASH_BITS)

@@ -1,6 +1,6 @@
 """End to end: the real gRPC server in this process, driven through the Python SDK as a user
 would call it, indexing generated references, then searching copies cut from them; the
-baseline, same run, is decoding the same query file. The section's text says how."""
+baseline, same run, is decoding the same query file. sections/end_to_end.md says how."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import numpy as np
 from benchmarks import harness as bench
 from vidsearch.evaluation.report import fmt, md_table, percentile
 
-TITLE = "End to end: SDK → gRPC server (ONNX Runtime + Qdrant Edge)"
 # Issue 3: end-to-end SearchByVideo for a 10 s 360p query at most 1.5 s p50 on 2 cores.
 TARGET_QUERY_S, TARGET_HEIGHT, TARGET_P50_S = 10.0, 360, 1.5
 OUTSIDE, TOTAL = "outside the stages", "**end to end p50**"
@@ -46,31 +45,24 @@ class QuerySpec:
     duration_s: float
     cuts: tuple[tuple[str, float, float], ...]  # (reference id, start s, end s)
 
-    def describe(self) -> str:
+    @property
+    def cut_from(self) -> str:
         return " + ".join(f"{vid} [{a:g}, {b:g}] s" for vid, a, b in self.cuts)
 
 
-@dataclass
+@dataclass(frozen=True)
 class QueryResult:
     spec: QuerySpec
-    bytes: int
-    mode: str = ""
-    e2e_s: list[float] = field(default_factory=list)
-    cpu_s: list[float] = field(default_factory=list)
-    decode_s: list[float] = field(default_factory=list)
-    stages: list[dict[str, float]] = field(default_factory=list)
-    top1_source: int = 0  # searches whose first hit is a reference the query was cut from
-
-    def p(self, q: float) -> float:
-        return percentile(self.e2e_s, q)
-
-    @property
-    def decode_p50(self) -> float:
-        return percentile(self.decode_s, 50)
-
-    @property
-    def ratio(self) -> float:
-        return bench.ratio(self.p(50), self.decode_p50)
+    megabytes: float
+    mode: str
+    e2e_s: list[float]
+    cpu_s: list[float]
+    decode_s: list[float]
+    stages: list[dict[str, float]]
+    top1_source: int  # searches whose first hit is a reference the query was cut from
+    p50: float  # of e2e_s
+    ratio: float  # e2e p50 / decode-only p50
+    meets_target: bool | None  # None: not the query size the target is set for
 
     def stage_names(self) -> list[str]:
         return list(dict.fromkeys(name for s in self.stages for name in s))
@@ -90,10 +82,7 @@ class EndToEndBenchResult(bench.SectionResult[EndToEndBenchConfig]):
     generated: int = 0  # files written this run (the rest were reused from media_dir)
     stats: Any = None
     queries: list[QueryResult] = field(default_factory=list)
-
-    @property
-    def index_wall_s(self) -> float:
-        return sum(x.wall_s for x in self.server.index)
+    index_wall_s: float = 0.0  # the references' indexing, one after the other
 
 
 def plan_cuts(
@@ -165,12 +154,15 @@ def _search(client: Any, spec: QuerySpec, cfg: EndToEndBenchConfig, fps: float) 
         cfg.searches, cfg.warmup,
     )  # fmt: skip
     found, sources = [f for f, _, _ in searches], {vid for vid, _, _ in spec.cuts}
+    e2e, decode = [wall for _, wall, _ in searches], [wall for _, wall, _ in decodes]
+    p50, target = percentile(e2e, 50), abs(spec.duration_s - TARGET_QUERY_S) < 1e-6
     return QueryResult(
-        spec, spec.path.stat().st_size, mode=found[-1].mode or "",
-        e2e_s=[wall for _, wall, _ in searches], cpu_s=[cpu for _, _, cpu in searches],
-        decode_s=[wall for _, wall, _ in decodes], stages=[dict(f.stage_seconds) for f in found],
+        spec, spec.path.stat().st_size / 1e6, found[-1].mode or "", e2e_s=e2e, decode_s=decode,
+        cpu_s=[cpu for _, _, cpu in searches], stages=[dict(f.stage_seconds) for f in found],
         top1_source=sum(bool(f.hits and f.hits[0].video.video_id in sources) for f in found),
-    )
+        p50=p50, ratio=bench.ratio(p50, percentile(decode, 50)),
+        meets_target=p50 <= TARGET_P50_S if target and cfg.height == TARGET_HEIGHT else None,
+    )  # fmt: skip
 
 
 def run(cfg: EndToEndBenchConfig, log: bench.Log = bench.stderr) -> EndToEndBenchResult:
@@ -184,108 +176,41 @@ def run(cfg: EndToEndBenchConfig, log: bench.Log = bench.stderr) -> EndToEndBenc
             prepare_media, cfg, media, log
         )
         with bench.served(cfg, refs, root, result.server, log) as (client, config):
+            result.index_wall_s = sum(x.wall_s for x in result.server.index)
             log(f"[end_to_end] indexed {len(refs)} videos in {result.index_wall_s:.1f} s")
             result.stats = client.stats()
             for spec in queries:
                 result.queries.append(q := _search(client, spec, cfg, config.media.sample_fps))
-                log(f"[end_to_end] {spec.label} query: e2e p50 {q.p(50):.3f} s, "
-                    f"decode-only p50 {q.decode_p50:.3f} s (x{q.ratio:.1f})")
+                log(f"[end_to_end] {spec.label} query: e2e p50 {q.p50:.3f} s, decode-only p50 "
+                    f"{percentile(q.decode_s, 50):.3f} s (x{q.ratio:.1f})")
     return result.finished()
 
 
-def _target_cell(q: QueryResult, height: int) -> str:
-    if abs(q.spec.duration_s - TARGET_QUERY_S) > 1e-6 or height != TARGET_HEIGHT:
-        return "—"
-    return f"p50 ≤ {TARGET_P50_S:g} s: " + ("met" if q.p(50) <= TARGET_P50_S else "**not met**")
-
-
 def to_markdown(result: EndToEndBenchResult, command: str) -> str:
-    cfg, stats, server, index = result.config, result.stats, result.server, result.server.index
-    backend, catalog = (stats.inference_backend, stats.catalog_backend) if stats else (
-        "onnxruntime", "qdrant_edge")
+    cfg, index = result.config, result.server.index
     generated = (f"{result.generated} files generated in {result.generate_s:.0f} s"
                  if result.generated else f"all files reused from `{cfg.media_dir}`")
-    lines = [
-        f"The real gRPC server (`build_server`) in this process on {server.target or 'loopback'}, "
-        f"inference backend `{backend}` (embedded ONNX Runtime, default settings), catalog "
-        f"`{catalog}` in a temporary folder (not optimized after indexing, as `vidsearch serve` "
-        "leaves it); driven through the Python SDK (`VideoSearchClient`, files streamed in 1 MiB "
-        f"chunks with a SHA-256 checksum). Server started in {server.start_s:.1f} s.\n\n"
-        f"- Models: {server.source} (export {server.export_s:.1f} s).\n"
-        f"- Media: {cfg.references} references of {cfg.ref_duration_s:g} s, {cfg.width}x"
-        f"{cfg.height} at {cfg.fps:g} fps, H.264 (libx264 veryfast, CRF 23); content rendered by "
-        f"`render_video` at 1/{cfg.render_scale} of that size and upscaled (bicubic) before "
-        "encoding, so every frame moves. Queries: copies cut from indexed references, decoded "
-        f"and re-encoded at CRF {cfg.query_crf}. {generated}.\n"
-        "- Times are client-side wall clock around each SDK call (upload, server work, "
-        "response); CPU = process CPU time over the call, client and server threads together "
-        "(both live in this process).\n",
-        "### Indexing throughput (`index_file`, one video at a time)\n",
-    ]
-    if index:
-        lat = [x.wall_s for x in index]
-        lines.append(bench.table({
-            "videos": lambda _: len(index),
-            "video s each": lambda _: f"{cfg.ref_duration_s:g}",
-            "size": lambda _: f"{cfg.width}x{cfg.height} @ {cfg.fps:g} fps",
-            "mean file MB": lambda _: fmt(statistics.mean(x.bytes for x in index) / 1e6, 3),
-            "video-s indexed per wall-s (overall)":
-                lambda _: fmt(sum(x.duration_s for x in index) / result.index_wall_s, 1),
-            "video-s per wall-s (median of videos)": lambda _: fmt(statistics.median(
-                bench.ratio(x.duration_s, x.wall_s) for x in index), 1),
-            "latency p50 s": lambda _: fmt(percentile(lat, 50), 3),
-            "latency p95 s": lambda _: fmt(percentile(lat, 95), 3),
-            "CPU s per video (median)": lambda _: fmt(statistics.median(x.cpu_s for x in index), 3),
-            "total wall s": lambda _: fmt(result.index_wall_s, 1),
-        }, [result]))  # fmt: skip
-    if stats is not None:
-        lines.append(
-            f"Catalog after indexing (`stats()`): {stats.videos} videos, {stats.keyframes} key "
-            f"frames, model `{stats.model_name}` version {stats.model_version}.\n"
-        )
-    mode = next((q.mode for q in result.queries if q.mode), "") or "server default"
-    toy = " (meaningless with the toy family)" if server.toy else ""
-    lines += [
-        "### SearchByVideo latency (end to end through the SDK)\n",
-        f"Default mode (`{mode}`), {cfg.searches} timed searches per query after {cfg.warmup} "
-        f"warm-up. Decode-only = `decode_video(path, fps=sample_fps, size={cfg.decode_size})` of "
-        "the same file, timed alternately with the searches; e2e / decode = ratio of the p50s. "
-        f"Top-1 = searches whose first hit is a reference the query was cut from{toy}. Target "
-        f"(issue 3): a {TARGET_QUERY_S:g} s {TARGET_HEIGHT}p query end to end in ≤ "
-        f"{TARGET_P50_S:g} s p50 on 2 cores (this machine: {result.machine.nproc} CPUs).\n",
-        bench.table({
-            "query": lambda q: q.spec.label,
-            "cut from": lambda q: q.spec.describe(),
-            "file MB": lambda q: fmt(q.bytes / 1e6, 3),
-            "e2e p50 s": lambda q: fmt(q.p(50), 3),
-            "e2e p95 s": lambda q: fmt(q.p(95), 3),
-            "CPU p50 s": lambda q: fmt(percentile(q.cpu_s, 50), 3),
-            "decode-only p50 s": lambda q: fmt(q.decode_p50, 3),
-            "e2e / decode-only": lambda q: f"{q.ratio:.2f}x",
-            "target": lambda q: _target_cell(q, cfg.height),
-            "top-1": lambda q: f"{q.top1_source}/{len(q.e2e_s)}",
-        }, result.queries),
-    ]  # fmt: skip
-    if result.queries:
-        lines += [
-            "### Where the time goes (median seconds per search)\n",
-            f"Server stages as `SearchResult.stage_seconds` reports them; *{OUTSIDE}* = wall time "
-            "minus their sum (upload and checksum, gRPC, the temporary file, option checks). "
-            "Medians of each row, so they need not add up to the p50.\n",
-            _stage_table(result.queries),
-        ]
-    return result.markdown(TITLE, command, *lines)
+    return bench.render(
+        "end_to_end", result, command, generated_text=generated,
+        index_mb=statistics.mean(x.bytes for x in index) / 1e6,
+        index_rate=sum(x.duration_s for x in index) / result.index_wall_s,
+        index_rates=[bench.ratio(x.duration_s, x.wall_s) for x in index],
+        index_wall=[x.wall_s for x in index], index_cpu=[x.cpu_s for x in index],
+        mode=next((q.mode for q in result.queries if q.mode), "") or "server default",
+        target_query_s=TARGET_QUERY_S, target_height=TARGET_HEIGHT, target_p50_s=TARGET_P50_S,
+        outside=OUTSIDE, stage_table=_stage_table(result.queries),
+    )  # fmt: skip
 
 
 def _stage_table(queries: list[QueryResult]) -> str:
     def cells(q: QueryResult, name: str) -> tuple[str, str]:
         if name == TOTAL:
-            return f"**{fmt(q.p(50), 3)}**", "100 %"
+            return f"**{fmt(q.p50, 3)}**", "100 %"
         value = q.stage_median(name)
-        return fmt(value, 3), f"{100 * value / q.p(50):.0f} %" if q.p(50) > 0 else "—"
+        return fmt(value, 3), f"{100 * value / q.p50:.0f} %" if q.p50 > 0 else "—"
 
     names = [*dict.fromkeys(n for q in queries for n in q.stage_names()), OUTSIDE, TOTAL]
     return md_table(
         ["stage", *(h for q in queries for h in (f"{q.spec.label} query s", "share of p50"))],
         [[name, *(c for q in queries for c in cells(q, name))] for name in names],
-    ) + "\n"
+    )

@@ -1,8 +1,12 @@
-"""What the sections share: timing, tables, generated references, the models served and the
-real server on loopback."""
+"""What the sections share: timing, the renderer of their templates (sections/), generated
+references, the models served and the real server on loopback."""
 
 from __future__ import annotations
 
+import itertools
+import re
+import statistics
+import string
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -10,18 +14,13 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Generic, Self, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from vidsearch.evaluation.report import (
-    MachineInfo,
-    machine_info,
-    md_table,
-    percentile,
-    section_header,
-)
+from vidsearch.evaluation.report import MachineInfo, machine_info, percentile, section_header
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -51,10 +50,87 @@ class SectionResult(Generic[C]):
         self.seconds = time.perf_counter() - self.started
         return self
 
-    def markdown(self, title: str, command: str, *blocks: str) -> str:
-        """The section: its header (title, command, date, machine), ``blocks``, run time."""
-        header = section_header(title, command, self.machine)
-        return "\n".join([header, *blocks, f"Total run time {self.seconds:.0f} s."])
+
+TEMPLATES = Path(__file__).with_name("sections")  # NAME.md, the text of section NAME
+_IF, _EACH = re.compile(r"\{\?([\w.]+)\}(.*)"), re.compile(r"\{\*([\w.]+)\}(.*)")
+_AGGREGATE = re.compile(r"p(\d+)|median|len")
+
+
+class _Fill(string.Formatter):
+    """``str.format`` as the templates use it (sections/README.md): names looked up in
+    ``layers`` in turn, None as —, bool words, aggregates of lists."""
+
+    def __init__(self, *layers: object) -> None:
+        self.layers, self.missing = layers, False
+
+    def get_field(self, name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        first, *path = name.split(".")
+        layer = next((x for x in self.layers if hasattr(x, first)), None)
+        if layer is None and not first.isdigit():
+            raise KeyError(f"{first}: no such value in this section")
+        value = args[int(first)] if first.isdigit() else getattr(layer, first)
+        for key in path:
+            if value is not None:
+                value = value.get(key) if isinstance(value, Mapping) else getattr(value, key)
+        return value, first
+
+    def format_field(self, value: Any, spec: str) -> str:
+        if isinstance(value, list | tuple) and (how := _AGGREGATE.match(spec)):
+            value, spec = _aggregate(value, how[0]), spec[how.end() :]
+        if value is None:
+            self.missing = True
+            return "—"
+        if isinstance(value, bool) and "/" in spec:
+            return spec.split("/", 1)[not value]
+        return format(value, spec)
+
+    def fill(self, line: str, args: Sequence[Any] = ()) -> str:
+        """``line`` filled; in a table row, a cell with a missing value is — as a whole."""
+        if not line.startswith("|"):
+            return self.vformat(line, args, {})
+        cells = []
+        for cell in line.split("|")[1:-1]:
+            self.missing = False
+            text = self.vformat(cell, args, {})
+            cells.append(" — " if self.missing else text)
+        return "|".join(["", *cells, ""])
+
+
+def _aggregate(values: Sequence[float], how: str) -> float:
+    if how == "len" or not values:
+        return len(values) if how == "len" else float("nan")
+    return statistics.median(values) if how == "median" else percentile(values, int(how[1:]))
+
+
+def expand(template: str, *layers: object) -> str:
+    """``template`` filled from ``layers``, with its ``{?name}`` and ``{*name}`` lines."""
+    values, kept = _Fill(*layers), []
+    for line in template.splitlines():
+        if when := _IF.fullmatch(line):
+            if not values.get_field(when[1], (), {})[0]:
+                continue
+            line = when[2]
+        each = _EACH.fullmatch(line)
+        kept.append((each[1], each[2]) if each else ("", line))
+    out = []
+    for name, block in itertools.groupby(kept, key=lambda kept_line: kept_line[0]):
+        lines = [line for _, line in block]
+        if not name:
+            out += [values.fill(line) for line in lines]
+        for item in values.get_field(name, (), {})[0] if name else ():
+            tuple_ = isinstance(item, tuple)  # its fields are {0}, {1}, ...
+            row = _Fill(*layers) if tuple_ else _Fill(item, *layers)
+            out += [row.fill(line, item if tuple_ else ()) for line in lines]
+    return "\n".join(out)
+
+
+def render(name: str, result: SectionResult[Any], command: str, **values: object) -> str:
+    """Section ``name``: the title of ``sections/NAME.md``, the header (``command``, date,
+    machine), the rest of it filled from ``values``, the result and ``cfg``, the run time."""
+    title, body = (TEMPLATES / f"{name}.md").read_text().split("\n", 1)
+    text = expand(body, SimpleNamespace(cfg=result.config, **values), result).strip()
+    header = section_header(title.removeprefix("## "), command, result.machine)
+    return f"{header}\n{text}\n\nTotal run time {result.seconds:.0f} s."
 
 
 def stderr(message: str) -> None:
@@ -91,23 +167,21 @@ def ratio(a: float, b: float) -> float:
     return a / b if b > 0 else float("nan")
 
 
-def table(columns: Mapping[str, Callable[[T], object]], items: Iterable[T]) -> str:
-    """``md_table`` with each column's header next to the cell it shows, plus a blank line."""
-    return md_table(list(columns), [[cell(x) for cell in columns.values()] for x in items]) + "\n"
-
-
 @dataclass(frozen=True)
 class Latency:
-    """Milliseconds: p50/p95 of wall time and p50 of process CPU time (all threads)."""
+    """Milliseconds: p50/p95 of wall time and p50 of process CPU time (all threads); the
+    rate of ``items`` a call at the p50."""
 
     p50_ms: float
     p95_ms: float
     cpu_p50_ms: float
+    items_per_s: float
 
     @staticmethod
-    def of(runs: Sequence[Timed[object]]) -> Latency:
+    def of(runs: Sequence[Timed[object]], items: int = 1) -> Latency:
         wall, cpu = [r[1] * 1e3 for r in runs], [r[2] * 1e3 for r in runs]
-        return Latency(percentile(wall, 50), percentile(wall, 95), percentile(cpu, 50))
+        p50 = percentile(wall, 50)
+        return Latency(p50, percentile(wall, 95), percentile(cpu, 50), items / p50 * 1e3)
 
 
 def encode_video(
@@ -139,24 +213,6 @@ def encode_video(
     tmp.replace(path)
 
 
-def write_reference(
-    path: Path, seed: int, duration_s: float, *, fps: float, width: int, height: int,
-    render_scale: int = 1, crf: int = 23,
-) -> Path:  # fmt: skip
-    """A seeded synthetic video as H.264 MP4, rendered at 1/``render_scale`` and upscaled.
-
-    Rendering natively at 360p costs ~90 ms a frame on 2 cores, while the upscaled frames
-    still move every frame, so decoding them costs what real 360p H.264 costs.
-    """
-    from vidsearch.media.synthetic import render_video
-
-    scale = max(1, render_scale)
-    size = max(2, round(width / scale)), max(2, round(height / scale))
-    frames = render_video(seed, duration_s, fps, *size)
-    encode_video(path, frames, fps=fps, width=width, height=height, crf=crf)
-    return path
-
-
 class ServedBenchConfig(SectionConfig):
     """Options of the sections that index generated references into the real server."""
 
@@ -184,14 +240,20 @@ def write_references(
     cfg: ServedBenchConfig, media: Path, log: Log, render_scale: int = 1
 ) -> tuple[list[tuple[str, Path]], int]:
     """((id, file) of each reference, files written now): a file already in ``media`` is
-    reused, its name holding every setting it was made with."""
+    reused, its name holding every setting it was made with. Seeded ``render_video`` content
+    at 1/``render_scale`` of the size, upscaled: rendering natively at 360p costs ~90 ms a
+    frame on 2 cores, while the upscaled frames still move every frame, so decoding them
+    costs what real 360p H.264 costs."""
+    from vidsearch.media.synthetic import render_video
+
     refs, generated = [], 0
+    size = [max(2, round(d / max(1, render_scale))) for d in (cfg.width, cfg.height)]
     for i in range(cfg.references):
         vid = f"ref{i:04d}"
         path = media / f"{vid}-{cfg.ref_duration_s:g}s-{cfg.media_key(render_scale)}.mp4"
         if not path.is_file():
-            write_reference(path, cfg.seed * 100_003 + i, cfg.ref_duration_s, fps=cfg.fps,
-                            width=cfg.width, height=cfg.height, render_scale=render_scale)
+            frames = render_video(cfg.seed * 100_003 + i, cfg.ref_duration_s, cfg.fps, *size)
+            encode_video(path, frames, fps=cfg.fps, width=cfg.width, height=cfg.height, crf=23)
             generated += 1
             if generated == 1 or (i + 1) % 10 == 0:
                 log(f"[bench] reference {i + 1}/{cfg.references} written")

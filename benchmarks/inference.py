@@ -20,9 +20,7 @@ import numpy as np
 
 from benchmarks import harness as bench
 from vidsearch.contract.models import FRAME_ENCODER, VIDEO_SEARCH_MODELS
-from vidsearch.evaluation.report import fmt
 
-TITLE = "Inference: embedded ONNX Runtime vs Triton (CPU twin, gRPC)"
 _SUMMARY = re.compile(
     r"Concurrency:\s*(\d+),\s*throughput:\s*([\d.]+)\s*infer/sec,\s*latency\s*(\d+)\s*usec"
 )
@@ -60,13 +58,8 @@ class ModelRow:
     ort: bench.Latency | None
     triton: bench.Latency | None
     outputs_match: bool | None
+    ratio: float | None = None  # Triton p50 / ORT p50
     note: str = ""
-
-    @property
-    def ratio(self) -> float | None:
-        if self.ort is None or self.triton is None:
-            return None
-        return bench.ratio(self.triton.p50_ms, self.ort.p50_ms)
 
 
 @dataclass(frozen=True)
@@ -74,7 +67,7 @@ class PerfRun:
     concurrency: int
     command: str
     returncode: int
-    summary: list[str]
+    output: str  # perf_analyzer's summary
     throughput: float | None  # infer/s from the summary line
     latency_ms: float | None
 
@@ -88,7 +81,7 @@ class InferenceBenchResult(bench.SectionResult[InferenceBenchConfig]):
     rows: list[ModelRow] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # asked for but not exported
     perf: list[PerfRun] = field(default_factory=list)
-    perf_model: str = ""
+    perf_model: str = ""  # measured by perf_analyzer: cfg.perf_model unless it is not served
     perf_error: str = ""
 
 
@@ -134,8 +127,9 @@ def time_model(
         a.shape == first_triton[k].shape and np.allclose(a, first_triton[k], rtol=1e-4, atol=1e-4)
         for k, a in first_ort.items()
     )
-    ort_p, triton_p = bench.Latency.of(ort_runs), bench.Latency.of(triton_runs)
-    return ModelRow(model, batch, shapes, ort_p, triton_p, match)
+    ort_p, triton_p = bench.Latency.of(ort_runs, batch), bench.Latency.of(triton_runs, batch)
+    return ModelRow(model, batch, shapes, ort_p, triton_p, match,
+                    bench.ratio(triton_p.p50_ms, ort_p.p50_ms))
 
 
 def perf_analyzer_env(lib_dir: Path) -> dict[str, str]:
@@ -155,14 +149,15 @@ def perf_analyzer_env(lib_dir: Path) -> dict[str, str]:
     return os.environ | {"LD_LIBRARY_PATH": os.pathsep.join(p for p in paths if p)}
 
 
-def summary_lines(output: str) -> list[str]:
+def summary(output: str) -> str:
     """The last measurement's 'Client:'/'Server:' blocks and the final summary (what follows
     them), blank lines out; without them, the last ten lines."""
     lines = [line.rstrip() for line in output.splitlines() if line.strip()]
     starts = [i for i, line in enumerate(lines) if line.strip().startswith("Client:")]
     if not starts:
-        return lines[-10:]
-    return [line for line in lines[starts[-1]:] if not line.startswith("Inferences/Second vs.")]
+        return "\n".join(lines[-10:])
+    return "\n".join(line for line in lines[starts[-1]:]
+                     if not line.startswith("Inferences/Second vs."))  # fmt: skip
 
 
 def run_perf_analyzer(
@@ -201,7 +196,7 @@ def run_perf_analyzer(
             output, code = output + f"\n(perf_analyzer stopped after {timeout:.0f} s)", -1
         found = _SUMMARY.search(output)
         runs.append(PerfRun(
-            concurrency, shown, code, summary_lines(output),
+            concurrency, shown, code, summary(output),
             float(found.group(2)) if found else None, int(found.group(3)) / 1e3 if found else None,
         ))  # fmt: skip
     return runs
@@ -215,7 +210,7 @@ def run(cfg: InferenceBenchConfig, log: bench.Log = bench.stderr) -> InferenceBe
     from vidsearch.inference.triton_backend import TritonBackend
     from vidsearch.inference.tritonserver import TritonServerProcess
 
-    result = InferenceBenchResult(cfg)
+    result = InferenceBenchResult(cfg, perf_model=cfg.perf_model)
     rng = np.random.default_rng(cfg.seed)
     with ExitStack() as stack:
         tmp = tempfile.TemporaryDirectory(prefix="vidsearch-bench-inference-", dir=cfg.work_dir)
@@ -244,7 +239,7 @@ def run(cfg: InferenceBenchConfig, log: bench.Log = bench.stderr) -> InferenceBe
             for batch in cfg.batches:
                 if limit and batch > limit:
                     note = f"max_batch_size {limit}"
-                    result.rows.append(ModelRow(m, batch, "", None, None, None, note))
+                    result.rows.append(ModelRow(m, batch, "", None, None, None, note=note))
                     continue
                 inputs = make_inputs(ort.signature(m), batch, cfg.frames, rng)
                 result.rows.append(row := time_model(m, batch, inputs, ort, triton, cfg))
@@ -259,55 +254,8 @@ def run(cfg: InferenceBenchConfig, log: bench.Log = bench.stderr) -> InferenceBe
                 log(f"[inference] perf_analyzer skipped: {exc}")
     return result.finished()
 def to_markdown(result: InferenceBenchResult, command: str) -> str:
-    cfg = result.config
-    delays = ", ".join(f"{m} {d} µs" for m, d in sorted(result.queue_delay_us.items()))
-
-    def timing(r: ModelRow, cell: Any) -> object:
-        return "—" if r.ort is None or r.triton is None else cell(r.ort, r.triton)
-
-    lines = [
-        f"Models: {result.source} (export + twin {result.export_s:.1f} s); tritonserver "
-        "(python-backend CPU twin, the same model.onnx) ready in "
-        f"{result.triton_start_s:.1f} s.\n\n"
-        "- Baseline: `OnnxRuntimeBackend` in process (CPU provider, intra-op threads "
-        f"{cfg.threads}); compared: `TritonBackend` over gRPC to the twin (onnxruntime inside, "
-        f"intra-op threads {cfg.threads}), dynamic batching as configured (max queue delay: "
-        f"{delays or 'none'}), so a lone request may wait that long.\n"
-        "- One client, one request at a time, the two backends alternated on the same inputs; "
-        f"{cfg.iterations} timed calls each after {cfg.warmup} warm-up. Video inputs use T = "
-        f"{cfg.frames}. Items/s = batch / p50 latency. Outputs match = the two backends agree "
-        "(1e-4) on the first call.\n",
-        bench.table({
-            "model": lambda r: r.model,
-            "batch": lambda r: r.batch,
-            "ORT p50 ms": lambda r: timing(r, lambda o, t: fmt(o.p50_ms)),
-            "ORT p95 ms": lambda r: timing(r, lambda o, t: fmt(o.p95_ms)),
-            "Triton p50 ms": lambda r: timing(r, lambda o, t: fmt(t.p50_ms)),
-            "Triton p95 ms": lambda r: timing(r, lambda o, t: fmt(t.p95_ms)),
-            "Triton/ORT p50": lambda r: f"{r.ratio:.2f}x" if r.ratio is not None else "—",
-            "ORT items/s": lambda r: timing(r, lambda o, t: f"{r.batch / o.p50_ms * 1e3:,.0f}"),
-            "Triton items/s": lambda r: timing(r, lambda o, t: f"{r.batch / t.p50_ms * 1e3:,.0f}"),
-            "outputs match": lambda r: timing(r, lambda o, t: "yes" if r.outputs_match else "NO"),
-            "inputs / note": lambda r: r.input_shapes if r.ort is not None else r.note,
-        }, result.rows),
-    ]  # fmt: skip
-    if result.missing:
-        lines.append(f"Not measured (no checkpoint of theirs was exported): "
-                     f"{', '.join(result.missing)}.\n")  # fmt: skip
-    if cfg.perf_concurrency:
-        chosen = result.perf_model or cfg.perf_model
-        lines.append(f"### perf_analyzer: `{chosen}`, batch {cfg.perf_batch}, gRPC\n")
-        if chosen != cfg.perf_model:
-            lines.append(f"(`{cfg.perf_model}` is not served; measured `{chosen}` instead.)\n")
-        if result.perf_error:
-            lines.append(f"Not run: {result.perf_error}\n")
-        if result.perf:
-            lines.append(bench.table({
-                "concurrency": lambda p: p.concurrency,
-                "infer/s": lambda p: fmt(p.throughput, 1),
-                "avg latency ms": lambda p: fmt(p.latency_ms),
-                "exit code": lambda p: p.returncode,
-            }, result.perf))  # fmt: skip
-        lines += [f"`{p.command}`\n\n```text\n" + "\n".join(p.summary) + "\n```\n"
-                  for p in result.perf]  # fmt: skip
-    return result.markdown(TITLE, command, *lines)
+    return bench.render(
+        "inference", result, command, substituted=result.perf_model != result.config.perf_model,
+        missing_names=", ".join(result.missing), delays=", ".join(
+            f"{m} {d} µs" for m, d in sorted(result.queue_delay_us.items())) or "none",
+    )  # fmt: skip

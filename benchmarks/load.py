@@ -1,6 +1,6 @@
 """Load: SearchByVideo above capacity on loopback, open loop from several SDK clients with
 retries off; every call must end accepted (OK) or rejected (RESOURCE_EXHAUSTED, the
-backpressure asked for), never as another error. The section's text says how."""
+backpressure asked for), never as another error. sections/load.md says how."""
 
 from __future__ import annotations
 
@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import harness as bench
-from vidsearch.evaluation.report import fmt, percentile
 
-TITLE = "Load: SearchByVideo above capacity on loopback (backpressure)"
-OUTCOMES = {"ok": "accepted (OK)", "RESOURCE_EXHAUSTED": "rejected (RESOURCE_EXHAUSTED)"}
+OK, REJECTED = "ok", "RESOURCE_EXHAUSTED"
 
 
 class LoadBenchConfig(bench.ServedBenchConfig):
@@ -31,34 +29,14 @@ class LoadBenchConfig(bench.ServedBenchConfig):
     duration_s: float = 3.0
 
 
-@dataclass(frozen=True)
-class Call:
-    latency_s: float
-    outcome: str  # "ok", "RESOURCE_EXHAUSTED" or the error's class name
-
-
 @dataclass
 class LoadBenchResult(bench.SectionResult[LoadBenchConfig]):
     server: bench.Server = field(default_factory=bench.Server)
     max_workers: int = 0
-    calls: list[Call] = field(default_factory=list)
+    # Seconds of each call by outcome: "ok", "RESOURCE_EXHAUSTED" or the error's class name.
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {OK: [], REJECTED: []})
     wall_s: float = 0.0  # first send to last answer
     errors: Counter[str] = field(default_factory=Counter)  # other errors, by type: message
-
-    def latencies(self, outcome: str) -> list[float]:
-        return [c.latency_s for c in self.calls if c.outcome == outcome]
-
-    @property
-    def accepted(self) -> int:
-        return len(self.latencies("ok"))
-
-    @property
-    def rejected(self) -> int:
-        return len(self.latencies("RESOURCE_EXHAUSTED"))
-
-    @property
-    def other_errors(self) -> int:
-        return len(self.calls) - self.accepted - self.rejected
 
 
 def _client_loop(
@@ -77,15 +55,15 @@ def _client_loop(
             start = time.perf_counter()
             try:
                 client.search_video(queries[(index + n) % len(queries)])
-                outcome = "ok"
+                outcome = OK
             except ResourceExhausted:
-                outcome = "RESOURCE_EXHAUSTED"
+                outcome = REJECTED
             except Exception as exc:  # counted and reported: must not happen
                 outcome = type(exc).__name__
                 with lock:
                     result.errors[f"{outcome}: {str(exc)[:120]}"] += 1
             with lock:
-                result.calls.append(Call(time.perf_counter() - start, outcome))
+                result.latencies.setdefault(outcome, []).append(time.perf_counter() - start)
 
 
 def run(cfg: LoadBenchConfig, log: bench.Log = bench.stderr) -> LoadBenchResult:
@@ -111,41 +89,15 @@ def run(cfg: LoadBenchConfig, log: bench.Log = bench.stderr) -> LoadBenchResult:
                 list(pool.map(lambda i: _client_loop(result.server.target, queries, i, cfg, t0,
                                                      result, lock), range(cfg.clients)))
             result.wall_s = time.perf_counter() - t0
-    log(f"[load] accepted {result.accepted}, rejected {result.rejected}, "
-        f"other errors {result.other_errors}")  # fmt: skip
+    log(f"[load] accepted {len(result.latencies[OK])}, rejected "
+        f"{len(result.latencies[REJECTED])}, other errors {result.errors.total()}")  # fmt: skip
     return result.finished()
 
 
 def to_markdown(result: LoadBenchResult, command: str) -> str:
-    cfg, wall, server = result.config, result.wall_s, result.server
-    lines = [
-        f"The real gRPC server (`build_server`) in this process on {server.target or 'loopback'} "
-        "(ONNX Runtime + Qdrant Edge, as in the end-to-end section) with "
-        f"`server.max_concurrent_searches = {cfg.max_concurrent}` and {result.max_workers} gRPC "
-        f"workers. {cfg.references} references of {cfg.ref_duration_s:g} s ({cfg.width}x"
-        f"{cfg.height} at {cfg.fps:g} fps, H.264) are indexed and used as the queries. "
-        f"{cfg.clients} threads, each with its own `VideoSearchClient` and retries off "
-        f"(`RetryPolicy(max_attempts=1)`), offer {cfg.rate:g} SearchByVideo/s together, open "
-        f"loop, for {cfg.duration_s:g} s.\n\n- Models: {server.source}.\n"
-    ]
-
-    def p(outcome: str, q: float) -> str:
-        samples = result.latencies(outcome)
-        return fmt(percentile(samples, q), 3) if samples else "nan"
-
-    lines.append(bench.table({
-        "outcome": lambda o: OUTCOMES.get(o, "other errors"),
-        "calls": lambda o: len(result.latencies(o)) if o in OUTCOMES else result.other_errors,
-        "p50 s": lambda o: p(o, 50) if o in OUTCOMES else "",
-        "p99 s": lambda o: p(o, 99) if o in OUTCOMES else "",
-    }, [*OUTCOMES, "other"]))  # fmt: skip
-    offered, accepted = bench.ratio(len(result.calls), wall), bench.ratio(result.accepted, wall)
-    lines.append(
-        f"Offered {fmt(offered)} calls/s (target {cfg.rate:g}), served {fmt(accepted)} "
-        f"accepted/s over {wall:.1f} s ({len(result.calls)} calls).\n"
-    )
-    if result.errors:
-        lines.append("**Other errors** (must be none):\n")
-        lines.extend(f"- {msg} (x{n})" for msg, n in result.errors.most_common())
-        lines.append("")
-    return result.markdown(TITLE, command, *lines)
+    calls = sum(len(seconds) for seconds in result.latencies.values())
+    return bench.render(
+        "load", result, command, calls=calls, other_errors=result.errors.total(),
+        errors=result.errors.most_common(), offered=bench.ratio(calls, result.wall_s),
+        served=bench.ratio(len(result.latencies[OK]), result.wall_s),
+    )  # fmt: skip

@@ -1,6 +1,6 @@
 """Text -> video: retrieval quality of every variant on a test split asked in held-out wording
 (``training.text_video_metrics``), the semantic encoder's per-fact accuracy, and SearchByText
-through the real server, stage 1 only vs stage 1 + 2 interleaved. The section's text says how."""
+through the real server, stage 1 only vs stage 1 + 2 interleaved (sections/text_search.md)."""
 
 from __future__ import annotations
 
@@ -11,20 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import harness as bench
-from vidsearch.evaluation.report import fmt, percentile
 
-TITLE = "Text → video"
-VARIANTS = {
-    "meanpool": "(a) mean-pooled video vs global text",
-    "stage1": "(b) stage 1 only: query-independent embedding (what Qdrant serves)",
-    "stage2": "(c) stage 1 + text-conditioned stage 2",
-    "stage2_no_kw": "(d) as (c) without keyword enhancement",
-    "full_gallery": "stage 2 score over the whole gallery (no shortlist)",
-    "compositional": "(c) on the compositional queries only",
-    "train_wording": "(c) asked in the training captions' wording instead (same videos)",
-    "baseline": "(c) with the heads on the copy descriptor instead (same recipe)",
-}
-FACTS = ("texture", "shape", "colour", "size", "motion")  # the order of the fact table
 TEST_SEEDS = 950_000  # text test split: disjoint from training [0, n) and validation 900_000+
 
 
@@ -52,9 +39,9 @@ class TextBenchResult(bench.SectionResult[TextBenchConfig]):
     quality: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, float] = field(default_factory=dict)
     catalog_videos: int = 0
-    reranked_s: list[float] = field(default_factory=list)
-    stage1_s: list[float] = field(default_factory=list)
-    stages: dict[str, list[float]] = field(default_factory=dict)
+    reranked_ms: list[float] = field(default_factory=list)  # client-side wall time
+    stage1_ms: list[float] = field(default_factory=list)
+    stages_ms: dict[str, list[float]] = field(default_factory=dict)  # server-side, reranked
     served_ranks: list[int] = field(default_factory=list)  # rank of the truth (11 = miss)
 
 
@@ -173,11 +160,11 @@ def run_latency(cfg: TextBenchConfig, result: TextBenchResult) -> None:
 
             stage1, reranked = bench.alternate(lambda i: ask(i, False), lambda i: ask(i, True),
                                                len(queries), min(3, len(queries)))  # fmt: skip
-    result.stage1_s = [wall for _, wall, _ in stage1]
-    result.reranked_s = [wall for _, wall, _ in reranked]
+    result.stage1_ms = [1000 * wall for _, wall, _ in stage1]
+    result.reranked_ms = [1000 * wall for _, wall, _ in reranked]
     for (truth, found), _, _ in reranked:
         for stage, seconds in found.stage_seconds.items():
-            result.stages.setdefault(stage, []).append(seconds)
+            result.stages_ms.setdefault(stage, []).append(1000 * seconds)
         ids = [h.video.video_id for h in found.hits]
         want = f"test-{truth:04d}"
         result.served_ranks.append(ids.index(want) + 1 if want in ids else 11)
@@ -192,63 +179,11 @@ def run(cfg: TextBenchConfig, log: bench.Log = bench.stderr) -> TextBenchResult:
     return result.finished()
 
 
-def _pct(values: dict[str, float], key: str) -> str:
-    return fmt(100 * values[key], 1) + "%" if key in values else "—"
-
-
 def to_markdown(result: TextBenchResult, command: str) -> str:
-    cfg, quality, facts, ranks = result.config, result.quality, result.facts, result.served_ranks
-    ms, base = [1000 * s for s in result.reranked_s], [1000 * s for s in result.stage1_s]
-    paths = [("stage 1 only (rerank=false)", base), (f"stage 1 + stage 2 (N={cfg.candidates})", ms)]
-    lines = [
-        f"Quality: {quality['queries']} queries against {quality['gallery']} test videos (seeds "
-        f"{TEST_SEEDS}+, never trained or validated on), in the held-out wording: per video four "
-        "paraphrases with synonyms, templates and word orders the training captions never use, "
-        "and one compositional query (\"a tiny blue disc then a huge red square block\"). Same "
-        "model and features for every row; stage 2 rescores the stage 1 top "
-        f"{cfg.rerank_n} (ranks beyond it keep stage 1's order).\n",
-        bench.table({
-            "variant": lambda key: VARIANTS[key],
-            "R@1": lambda key: _pct(quality, f"{key}_r1"),
-            "R@5": lambda key: _pct(quality, f"{key}_r5"),
-            "R@10": lambda key: _pct(quality, f"{key}_r10"),
-            "median rank": lambda key: fmt(quality[f"{key}_medr"], 0),
-        }, [k for k in VARIANTS if f"{k}_r1" in quality]),
-    ]  # fmt: skip
-    if names := [name for name in FACTS if f"acc_{name}" in facts]:
-        lines += [
-            "Semantic encoder's fact accuracy on the test scenes (facts a viewer could not tell "
-            "are not scored). *Largest shape*: the scene heads (frame probabilities averaged over "
-            "the scene) name the background and the largest shape's facts. *Each shape*: the "
-            "per-cell heads, averaged over the cells each of the two largest shapes covers in the "
-            "scene (told where the shape is, not what it is).\n",
-            bench.table({
-                "fact": lambda name: name,
-                "largest shape (scene heads)": lambda name: _pct(facts, f"acc_{name}"),
-                "each shape (cell heads)": lambda name: _pct(facts, f"shape_{name}"),
-            }, names),
-        ]  # fmt: skip
-    return result.markdown(
-        TITLE, command, *lines,
-        "Served: SearchByText through the real gRPC server (ONNX Runtime, Qdrant Edge) on "
-        f"loopback, catalog of {result.catalog_videos} videos (the test videos plus training "
-        f"filler), N = {cfg.candidates} candidates rescored by stage 2, top 10 returned, "
-        f"{len(ms)} held-out queries, client-side wall time; stage 1 only measured interleaved "
-        "as baseline.\n",
-        bench.table({
-            "path": lambda row: row[0],
-            "p50 ms": lambda row: fmt(statistics.median(row[1]), 1),
-            "p95 ms": lambda row: fmt(percentile(row[1], 95), 1),
-            "vs stage 1 p50":
-                lambda row: f"{statistics.median(row[1]) / statistics.median(base):.2f}x",
-        }, paths),
-        "Server-side stages of the stage 1 + 2 requests:\n",
-        bench.table({
-            "stage": lambda item: item[0],
-            "p50 ms": lambda item: fmt(1000 * statistics.median(item[1]), 2),
-            "p95 ms": lambda item: fmt(1000 * percentile(item[1], 95), 2),
-        }, result.stages.items()),
-        f"Served retrieval on this catalog: truth at rank 1 for "
-        f"{100 * sum(r <= 1 for r in ranks) / len(ranks):.1f}% of the queries, in the top 10 for "
-        f"{100 * sum(r <= 10 for r in ranks) / len(ranks):.1f}%.\n",
+    ranks, stage1_ms = result.served_ranks, result.stage1_ms
+    return bench.render(
+        "text_search", result, command, test_seeds=TEST_SEEDS, stages=[*result.stages_ms.items()],
+        ratio=statistics.median(result.reranked_ms) / statistics.median(stage1_ms),
+        top1=100 * sum(r <= 1 for r in ranks) / len(ranks),
+        top10=100 * sum(r <= 10 for r in ranks) / len(ranks),
     )  # fmt: skip

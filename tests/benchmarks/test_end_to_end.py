@@ -55,7 +55,7 @@ def test_smallest_end_to_end_bench(tmp_path: Path) -> None:
         assert all(s > 0 for s in q.e2e_s + q.decode_s)
         assert q.mode == SearchConfig().mode  # the server's default
         assert {"decode", "encode"} <= set(q.stage_names())
-        assert q.p(50) > 0 and q.stage_median("decode") > 0  # figures, not timing claims
+        assert q.p50 > 0 and q.stage_median("decode") > 0  # figures, not timing claims
         assert q.ratio > 0
     assert [p.name for p in tmp_path.iterdir()] == ["no-checkpoints"]  # work dir cleaned up
 

@@ -35,7 +35,7 @@ def test_smallest_inference_bench(tmp_path: Path) -> None:
     assert [(r.model, r.batch) for r in skipped] == [("video_embedder", 16)]  # max_batch_size 8
     assert len(result.perf) == 1, result.perf_error
     perf = result.perf[0]
-    assert perf.returncode == 0, perf.summary
+    assert perf.returncode == 0, perf.output
     assert perf.throughput and perf.throughput > 0
     md = to_markdown(result, COMMAND)
     lines = md.splitlines()
