@@ -22,7 +22,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PHOTO_PACKAGES := gnome-backgrounds mate-backgrounds plasma-workspace-wallpapers ukui-wallpapers lomiri-wallpapers
 
-.PHONY: help venv models export sample run serve serve-triton test lint layout imports bench protos clean promtool photos copy-release text-release bench-data speech k8s-check loadtest
+.PHONY: help venv models export sample run serve serve-triton test lint layout imports bench protos clean promtool photos copy-release text-release bench-data speech k8s-check loadtest images
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -123,6 +123,13 @@ speech: ## install Debian espeak-ng (narration of generated videos) if absent
 
 k8s-check: venv promtool ## render + validate k8s/ (kubernetes-validate --strict, yamllint, promtool)
 	bash scripts/k8s_check.sh
+
+# The images k8s/ names (docker/*.Dockerfile), built with docker or podman. The engine is
+# checked first, so a machine without one says so before `make export` spends minutes.
+images: ## build the container images k8s/ names (docker or podman; exports the models first)
+	@bash scripts/build_images.sh --check-engine
+	$(MAKE) export
+	bash scripts/build_images.sh
 
 # The installed layout (exporters/ as vidsearch/exporters, the way setuptools' package-dir
 # maps it), hard-linked under build/, for the tools that read source trees: lint-imports, mypy.

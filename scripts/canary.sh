@@ -3,25 +3,31 @@
 #
 # usage: scripts/canary.sh [options] STEP
 #
+# The new version reaches Triton through the models image, not through this script:
+# export it, build vidsearch-models:<tag> holding FROM and TO (Triton serves the newest
+# two versions of its repository), set that tag in the overlay and apply (k8s/README.md, "Model
+# rollout"). Every Triton pod then serves both, and keeps serving them after a restart;
+# Triton runs with --model-control-mode=none, which refuses load/unload requests, so no
+# version can live in one pod's memory.
+#
 # STEP (run them in this order; each is idempotent enough to re-run):
-#   start     load version TO next to FROM in Triton (`vidsearch models load`), create the
-#             canary Deployment `orchestrator-canary` (a copy of `orchestrator` with
-#             VIDSEARCH_INFERENCE__MODEL_VERSION=TO, label track=canary, its own catalog
-#             collections VIDSEARCH_CATALOG__COLLECTION_PREFIX=vidsearch-vTO) and re-index
-#             that catalog with TO (`vidsearch reindex --model-version TO` in the canary pod)
+#   check     every Triton pod serves TO of every orchestrator model (exit 3 if not)
+#   start     check, then create the canary Deployment `orchestrator-canary` (a copy of
+#             `orchestrator` with VIDSEARCH_INFERENCE__MODEL_VERSION=TO, label
+#             track=canary, its own catalog collections
+#             VIDSEARCH_CATALOG__COLLECTION_PREFIX=vidsearch-vTO) and re-index that
+#             catalog with TO (`vidsearch reindex --model-version TO` in the canary pod)
 #   compare   query Prometheus for p95 SearchByVideo latency and the error ratio per model
 #             version over WINDOW; exit 0 when the canary is within budget, 3 when not
-#   promote   route everything to TO (env on `orchestrator`, rollout), delete the canary,
-#             unload FROM from Triton
-#   rollback  delete the canary Deployment, unload TO from Triton
+#   promote   route everything to TO (env on `orchestrator`, rollout), delete the canary
+#   rollback  delete the canary Deployment
+# Triton stops serving FROM with the first models image that holds two newer versions.
 #
 # options:
 #   --from N            version serving now (required)
 #   --to N              new version (default FROM+1)
 #   --weight PCT        canary share of orchestrator pods, in percent (default 10)
 #   --namespace NS      (default vidsearch)
-#   --triton HOST:PORT  Triton gRPC address as seen from here (default: port-forward
-#                       svc/triton to 127.0.0.1:8001, started by this script)
 #   --prometheus URL    Prometheus HTTP API (default http://127.0.0.1:9090)
 #   --window DUR        PromQL range for compare (default 10m)
 #   --max-p95-ratio R   canary p95 may be at most R x stable p95 (default 1.2)
@@ -48,9 +54,10 @@
 #
 # Auth: the canary Deployment is a copy of `orchestrator`, so it keeps the tokens Secret
 # mount and VIDSEARCH_SERVER__AUTH_TOKENS_FILE (tests/k8s/test_auth_manifests.py runs this
-# rewrite on the production Deployment). This script calls no vidsearch RPC (Triton model
-# control, kubectl, Prometheus), so it takes no token; calls rejected for a missing or bad
-# token never reach the servicer, so they are not counted as canary errors.
+# rewrite on the production Deployment). This script calls no vidsearch RPC (kubectl,
+# Triton's repository index inside its pods, Prometheus), so it takes no token; calls
+# rejected for a missing or bad token never reach the servicer, so they are not counted
+# as canary errors.
 #
 # Per-version metrics: vidsearch_model_info{version} (value 1 per pod) joined on pod
 # with vidsearch_rpc_seconds / vidsearch_rpc_total (ServiceMonitor keeps the pod label).
@@ -60,14 +67,12 @@ NS=vidsearch
 FROM=""
 TO=""
 WEIGHT=10
-TRITON=""
 PROM=http://127.0.0.1:9090
 WINDOW=10m
 MAX_P95_RATIO=1.2
 MAX_ERROR_RATIO=0.01
 DRY_RUN=0
 STEP=""
-VS=${VS:-vidsearch}
 MODELS="frame_encoder hash_texture_heads video_embedder"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
@@ -79,18 +84,17 @@ while (($#)); do
     --to) TO=$2; shift 2 ;;
     --weight) WEIGHT=$2; shift 2 ;;
     --namespace) NS=$2; shift 2 ;;
-    --triton) TRITON=$2; shift 2 ;;
     --prometheus) PROM=$2; shift 2 ;;
     --window) WINDOW=$2; shift 2 ;;
     --max-p95-ratio) MAX_P95_RATIO=$2; shift 2 ;;
     --max-error-ratio) MAX_ERROR_RATIO=$2; shift 2 ;;
     --dry-run) DRY_RUN=1; shift ;;
     -h|--help) usage; exit 0 ;;
-    start|compare|promote|rollback) [[ -z $STEP ]] || die "one STEP only"; STEP=$1; shift ;;
+    check|start|compare|promote|rollback) [[ -z $STEP ]] || die "one STEP only"; STEP=$1; shift ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done
-[[ -n $STEP ]] || die "STEP missing (start|compare|promote|rollback; see --help)"
+[[ -n $STEP ]] || die "STEP missing (check|start|compare|promote|rollback; see --help)"
 [[ $FROM =~ ^[0-9]+$ ]] || die "--from N is required"
 TO=${TO:-$((FROM + 1))}
 [[ $TO =~ ^[0-9]+$ && $TO != "$FROM" ]] || die "--to must be a version other than --from"
@@ -103,15 +107,34 @@ run() {  # print, then run unless --dry-run
   ((DRY_RUN)) || bash -c "$*"
 }
 
-triton_url() {
-  if [[ -n $TRITON ]]; then echo "$TRITON"; return; fi
-  if ((!DRY_RUN)) && [[ -z ${PF_PID:-} ]]; then
-    $K port-forward svc/triton 8001:8001 >/dev/null 2>&1 &
-    PF_PID=$!
-    trap 'kill $PF_PID 2>/dev/null || true' EXIT
-    sleep 3
+# Triton's repository index, read inside each pod (plain HTTP on the pod's loopback; the
+# gRPC port may speak TLS): what that pod serves, from the models image it started with.
+INDEX_PY='import urllib.request as u; print(u.urlopen(u.Request("http://127.0.0.1:8000/v2/repository/index", data=b"{}", method="POST"), timeout=10).read().decode())'
+CHECK_PY='
+import json, sys
+pod, version, models = sys.argv[1], sys.argv[2], sys.argv[3:]
+ready = {(m["name"], m.get("version")) for m in json.load(sys.stdin) if m.get("state") == "READY"}
+missing = [m for m in models if (m, version) not in ready]
+if missing:
+    sys.exit(f"canary: {pod} does not serve v{version} of {missing}: roll out a models image "
+             "holding it first (k8s/README.md, Model rollout)")
+print(f"{pod}: v{version} of {len(models)} models ready")'
+
+check_triton() {  # every Triton pod serves version $1 of each of $MODELS
+  local version=$1 pods pod
+  echo "+ every Triton pod must serve v$version of: $MODELS"
+  if ((DRY_RUN)); then
+    echo "+ $K get pods -l app.kubernetes.io/name=triton,app.kubernetes.io/part-of=vidsearch -o name"
+    echo "+ each POD: $K exec POD -c triton -- python3 (POST /v2/repository/index) | (check)"
+    return 0
   fi
-  echo 127.0.0.1:8001
+  pods=$($K get pods -l app.kubernetes.io/name=triton,app.kubernetes.io/part-of=vidsearch -o name)
+  [[ -n $pods ]] || { echo "canary: no Triton pod found in $NS" >&2; exit 3; }
+  for pod in $pods; do
+    # shellcheck disable=SC2086  # MODELS: one argument per model
+    $K exec "$pod" -c triton -- python3 -c "$INDEX_PY" \
+      | python3 -c "$CHECK_PY" "$pod" "$version" $MODELS || exit 3
+  done
 }
 
 # PromQL: per-version view of the orchestrator's metrics.
@@ -139,10 +162,11 @@ PYEOF
 }
 
 case $STEP in
+  check)
+    check_triton "$TO"
+    ;;
   start)
-    url=$(triton_url)
-    run "$VS models load $MODELS --version $TO --url $url"
-    run "$VS models list --url $url"
+    check_triton "$TO"
     run "$(canary_manifest)"
     run "$K rollout status deployment/orchestrator-canary --timeout=15m"
     run "$K exec deployment/orchestrator-canary -- vidsearch reindex --model-version $TO"
@@ -172,18 +196,13 @@ sys.exit(0 if ok else 3)
 PYEOF
     ;;
   promote)
-    url=$(triton_url)
     run "$K set env deployment/orchestrator VIDSEARCH_INFERENCE__MODEL_VERSION=$TO VIDSEARCH_CATALOG__COLLECTION_PREFIX=$PREFIX"
     run "$K rollout status deployment/orchestrator --timeout=15m"
     run "$K delete deployment orchestrator-canary --ignore-not-found"
-    run "$VS models unload $MODELS --version $FROM --url $url"
-    run "$VS models list --url $url"
-    echo "promoted v$TO; also set inference.model_version: $TO (vidsearch models route --version $TO --write ...) and the prefix in k8s/ so the next apply keeps it"
+    echo "promoted v$TO; now put VIDSEARCH_INFERENCE__MODEL_VERSION=$TO and the prefix $PREFIX in k8s/ (base/orchestrator.yaml) so the next apply keeps them; Triton serves v$FROM until a models image holds two newer versions"
     ;;
   rollback)
-    url=$(triton_url)
     run "$K delete deployment orchestrator-canary --ignore-not-found"
-    run "$VS models unload $MODELS --version $TO --url $url"
-    run "$VS models list --url $url"
+    echo "rolled back; Triton keeps serving v$TO (unused) until the models image changes"
     ;;
 esac

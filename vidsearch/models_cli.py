@@ -13,7 +13,9 @@ policy lists only what remains, or a plain unload when nothing does). Codes of
 different versions never mix: re-index before routing searches to a new version.
 
 Overrides live in the server only: a plain ``load`` (or a restart) goes back to the
-repository's config.pbtxt policy.
+repository's config.pbtxt policy. So this is for one tritonserver in explicit mode; on
+Kubernetes each Triton pod serves its models image (``--model-control-mode=none`` refuses
+load/unload) and a rollout is a new image tag (k8s/README.md, "Model rollout").
 """
 
 from __future__ import annotations

@@ -27,9 +27,11 @@ K8S = Path(__file__).resolve().parents[2] / "k8s"
 ADAPTER_VALUES = K8S / "monitoring" / "prometheus-adapter-values.yaml"
 DASHBOARD = K8S / "monitoring" / "dashboards" / "vidsearch.json"
 
-# What the adapter substitutes when the HPA asks for one namespace's pods.
+# What the adapter substitutes when an HPA asks for one namespace's pods: the
+# orchestrator's for vidsearch_* series, Triton's for Triton's nv_* series.
 SAMPLE_NAMESPACE = "vidsearch"
 SAMPLE_POD_REGEX = "orchestrator-.*"
+SAMPLE_POD_REGEXES = {"vidsearch_": "orchestrator-.*", "nv_": "triton-.*"}
 # Grafana variables -> values that make each panel a concrete PromQL query.
 DASHBOARD_VARIABLES = {
     "$__rate_interval": "5m",
@@ -61,12 +63,21 @@ def series_name(series_query: str) -> str:
     return match.group(1)
 
 
-def render_adapter_query(rule: dict[str, Any], pod_regex: str = SAMPLE_POD_REGEX) -> str:
+def sample_pod_regex(series: str) -> str:
+    """The pods an HPA on ``series`` scales (by the metric's prefix)."""
+    for prefix, regex in SAMPLE_POD_REGEXES.items():
+        if series.startswith(prefix):
+            return regex
+    return SAMPLE_POD_REGEX
+
+
+def render_adapter_query(rule: dict[str, Any], pod_regex: str | None = None) -> str:
     """``metricsQuery`` with the template fields filled in as the adapter does."""
-    matchers = f'namespace="{SAMPLE_NAMESPACE}",pod=~"{pod_regex}"'
+    series = series_name(rule["seriesQuery"])
+    matchers = f'namespace="{SAMPLE_NAMESPACE}",pod=~"{pod_regex or sample_pod_regex(series)}"'
     query: str = (
         rule["metricsQuery"]
-        .replace("<<.Series>>", series_name(rule["seriesQuery"]))
+        .replace("<<.Series>>", series)
         .replace("<<.LabelMatchers>>", matchers)
         .replace("<<.GroupBy>>", "pod")
     )

@@ -43,7 +43,7 @@ CRD_GROUPS = frozenset({"monitoring.coreos.com", "cert-manager.io"})
 # credentials); k8s/README.md says how.
 OPERATOR_SECRETS: dict[str, frozenset[str]] = {
     "dev": frozenset(),
-    "gpu": frozenset({"vidsearch-auth-tokens"}),
+    "gpu": frozenset({"vidsearch-auth-tokens", "qdrant-api-key"}),
 }
 APT_HINT = "apt-get install -y --no-install-recommends prometheus"
 
@@ -210,7 +210,16 @@ _DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 _ALLOWED = {
     "ServiceMonitor": {"jobLabel", "selector", "endpoints", "namespaceSelector", "targetLabels"},
     "PodMonitor": {"jobLabel", "selector", "podMetricsEndpoints", "namespaceSelector"},
-    "endpoint": {"port", "path", "interval", "scrapeTimeout", "scheme", "relabelings"},
+    "endpoint": {
+        "port",
+        "path",
+        "interval",
+        "scrapeTimeout",
+        "scheme",
+        "relabelings",
+        "tlsConfig",
+        "authorization",
+    },
     "group": {"name", "interval", "rules", "limit"},
     "rule": {"alert", "record", "expr", "for", "labels", "annotations"},
     "Certificate": {
@@ -268,6 +277,16 @@ def test_service_and_pod_monitors_scrape_named_metrics_ports() -> None:
     assert jobs == {"orchestrator", "triton", "qdrant"}
 
 
+def _markdown_anchors(path: Path) -> set[str]:
+    """GitHub-style anchors of a Markdown file's headings."""
+    anchors = set()
+    for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^a-z0-9 _-]", "", title).replace(" ", "-"))
+    return anchors
+
+
 def test_prometheus_rule_structure() -> None:
     rules = of_kind(rendered("gpu"), "PrometheusRule")
     assert len(rules) == 1
@@ -291,8 +310,25 @@ def test_prometheus_rule_structure() -> None:
         "VidsearchErrorRatioHigh",
         "TritonQueueTimeHigh",
         "QdrantDown",
+        "VidsearchLoadShedding",
+        "VidsearchStageRejecting",
+        "VidsearchInferenceFallback",
     ):
         assert required in alerts
+    # A vanished target (no `up` series) is alerted on for every scraped job.
+    absent = {
+        m.group(1)
+        for rule in alerts.values()
+        for m in [re.fullmatch(r'absent\(up\{job="([a-z]+)"\}\)', rule["expr"].strip())]
+        if m
+    }
+    assert absent == {"orchestrator", "triton", "qdrant"}
+    # Every alert links a runbook section that exists.
+    anchors = _markdown_anchors(ROOT / "docs" / "runbooks.md")
+    for name, rule in alerts.items():
+        url = rule["annotations"].get("runbook_url", "")
+        path, _, anchor = url.partition("#")
+        assert path == "docs/runbooks.md" and anchor in anchors, f"{name}: runbook_url {url!r}"
     queue = alerts["TritonQueueTimeHigh"]["expr"]
     assert "nv_inference_queue_duration_us" in queue and "nv_inference_request_success" in queue
 
@@ -346,7 +382,9 @@ def test_triton_serving_flags_probes_and_shm(overlay: str) -> None:
     triton = named(rendered(overlay), "Deployment", "triton")
     c = container(triton, "triton")
     args = c["args"]
-    assert "--model-control-mode=explicit" in args
+    # The models image is what a pod serves: no load/unload into one pod's memory.
+    assert "--model-control-mode=none" in args
+    assert not [a for a in args if a.startswith("--load-model")]
     assert "--metrics-port=8002" in args and container_ports(triton)["metrics"] == 8002
     assert "--grpc-port=8001" in args and container_ports(triton)["grpc"] == 8001
     assert c["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
@@ -385,7 +423,9 @@ def _effective(pod: dict[str, Any], c: dict[str, Any], field: str) -> Any:
 def test_no_container_can_run_as_root_or_escalate(overlay: str) -> None:
     resources = rendered(overlay)
     accounts = {sa["metadata"]["name"]: sa for sa in of_kind(resources, "ServiceAccount")}
-    for workload in workloads(resources):
+    pods = [r for r in resources if kl.pod_spec(r) is not None]  # CronJobs too
+    assert {r["kind"] for r in pods} >= {"Deployment", "StatefulSet", "CronJob"}
+    for workload in pods:
         pod = kl.pod_spec(workload)
         name = workload["metadata"]["name"]
         assert pod["automountServiceAccountToken"] is False, name
@@ -507,14 +547,22 @@ def test_orchestrator_env_and_config_file_load_into_vidsearch_config(
     ports = container_ports(deployment)
     assert config.server.host == "0.0.0.0"
     assert config.server.port == ports["grpc"]
-    assert config.server.health_port == ports["health"] == probe_port(
-        deployment, c["readinessProbe"]
+    assert (
+        config.server.health_port == ports["health"] == probe_port(deployment, c["readinessProbe"])
     )
     if overlay == "gpu":  # production: TLS on the API port from the mounted Secret
         tls_mount = next(m for m in c["volumeMounts"] if m["name"] == "grpc-tls")
         assert config.server.tls_cert_file is not None and config.server.tls_key_file is not None
         assert config.server.tls_cert_file.parent == Path(tls_mount["mountPath"])
     assert config.server.metrics_port == ports["metrics"]
+    # Connections age out (clients re-resolve and reach new pods); calls in flight at the
+    # GOAWAY get longer than the slowest search may take.
+    assert config.server.max_connection_age_s is not None
+    assert config.server.max_connection_age_grace_s is not None
+    assert (
+        config.server.max_connection_age_grace_s
+        >= config.media.decode_timeout_s + config.inference.timeout_s
+    )
     writable = {m["mountPath"] for m in c["volumeMounts"] if not m.get("readOnly")}
     assert str(config.server.upload_dir) in writable
 
@@ -526,6 +574,14 @@ def test_orchestrator_env_and_config_file_load_into_vidsearch_config(
     assert (
         container_ports(named(resources, "Deployment", "triton"))[triton_port["targetPort"]] == 8001
     )
+
+    if overlay == "gpu":  # TLS to both backends, verified with the mounted CA
+        tls_mount = next(m for m in c["volumeMounts"] if m["name"] == "grpc-tls")
+        for ca in (config.catalog.tls_ca_file, config.inference.triton_tls_ca_file):
+            assert ca is not None and ca.parent == Path(tls_mount["mountPath"])
+        assert config.catalog.url.startswith("https://")
+        key = next(e for e in c["env"] if e["name"] == "VIDSEARCH_CATALOG__API_KEY")
+        assert key["valueFrom"]["secretKeyRef"] == {"name": "qdrant-api-key", "key": "api-key"}
 
     assert config.catalog.backend == "qdrant_cluster"
     url = urllib.parse.urlsplit(config.catalog.url)
@@ -552,6 +608,82 @@ def test_qdrant_runs_as_a_cluster_with_persistent_storage(overlay: str) -> None:
     assert 6335 in {p["port"] for p in headless["spec"]["ports"]}
     client = named(rendered(overlay), "Service", "qdrant")
     assert 6335 not in {p["port"] for p in client["spec"]["ports"]}, "p2p stays internal"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_headless_service_lets_clients_balance_over_every_orchestrator(overlay: str) -> None:
+    resources = rendered(overlay)
+    headless = named(resources, "Service", "orchestrator-headless")
+    deployment = named(resources, "Deployment", "orchestrator")
+    assert headless["spec"]["clusterIP"] == "None"
+    assert selects({"matchLabels": headless["spec"]["selector"]}, template_labels(deployment))
+    (port,) = headless["spec"]["ports"]
+    assert container_ports(deployment)[port["targetPort"]] == 50051 == port["port"]
+    # Only ready pods: DNS must not hand clients a pod that is not serving.
+    assert not headless["spec"].get("publishNotReadyAddresses")
+    if overlay == "gpu":  # TLS: the certificate names what clients dial
+        names = named(resources, "Certificate", "orchestrator-grpc-tls")["spec"]["dnsNames"]
+        assert f"orchestrator-headless.{NAMESPACE}.svc.cluster.local" in names
+
+
+def _secret_mount(workload: Resource, c: dict[str, Any], path: str) -> tuple[str, dict]:
+    """The Secret name behind the volume mounted at the folder of ``path``, and the mount."""
+    folder = str(Path(path).parent)
+    mount = next(m for m in c["volumeMounts"] if m["mountPath"] == folder)
+    volume = next(v for v in kl.pod_spec(workload)["volumes"] if v["name"] == mount["name"])
+    return volume["secret"]["secretName"], mount
+
+
+def test_backends_speak_tls_and_qdrant_wants_keys_in_production() -> None:
+    resources = rendered("gpu")
+    certificates = {c["spec"]["secretName"]: c["spec"] for c in of_kind(resources, "Certificate")}
+    issuers = {json.dumps(spec["issuerRef"], sort_keys=True) for spec in certificates.values()}
+    assert len(issuers) == 1, "one CA: each Secret's ca.crt verifies the others"
+    orchestrator = named(resources, "Deployment", "orchestrator")
+    o_env = env_of(container(orchestrator, "orchestrator"))
+    qdrant_host = urllib.parse.urlsplit(o_env["VIDSEARCH_CATALOG__URL"]).hostname
+    triton_host = o_env["VIDSEARCH_INFERENCE__TRITON_URL"].rsplit(":", 1)[0]
+
+    qdrant = named(resources, "StatefulSet", "qdrant")
+    q = container(qdrant, "qdrant")
+    q_env = env_of(q)
+    assert q_env["QDRANT__SERVICE__ENABLE_TLS"] == "true"
+    secret, mount = _secret_mount(qdrant, q, q_env["QDRANT__TLS__CERT"])
+    assert mount.get("readOnly")
+    assert secret == _secret_mount(qdrant, q, q_env["QDRANT__TLS__KEY"])[0]
+    assert qdrant_host in certificates[secret]["dnsNames"]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert q[probe]["httpGet"]["scheme"] == "HTTPS"
+    keys = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in q["env"] if "valueFrom" in e
+            and "secretKeyRef" in e["valueFrom"]}  # fmt: skip
+    assert keys["QDRANT__SERVICE__API_KEY"] == {"name": "qdrant-api-key", "key": "api-key"}
+    assert keys["QDRANT__SERVICE__READ_ONLY_API_KEY"]["key"] == "read-only-api-key"
+
+    triton = named(resources, "Deployment", "triton")
+    t = container(triton, "triton")
+    flags = dict(a.split("=", 1) for a in t["args"] if a.startswith("--grpc-"))
+    assert flags["--grpc-use-ssl"] == "true"
+    secret, _ = _secret_mount(triton, t, flags["--grpc-server-cert"])
+    assert secret == _secret_mount(triton, t, flags["--grpc-server-key"])[0]
+    assert triton_host in certificates[secret]["dnsNames"]
+
+    # Prometheus scrapes Qdrant's /metrics over TLS with the read-only key.
+    (endpoint,) = named(resources, "PodMonitor", "qdrant")["spec"]["podMetricsEndpoints"]
+    assert endpoint["scheme"] == "https" and endpoint["tlsConfig"]["serverName"] == qdrant_host
+    assert endpoint["authorization"]["credentials"]["key"] == "read-only-api-key"
+    # No API key or literal secret in any env value.
+    for r in resources:
+        for c in kl.all_containers(kl.pod_spec(r) or {}):
+            for e in c.get("env") or []:
+                assert not ("API_KEY" in e["name"] and "value" in e), e["name"]
+
+
+def test_dev_overlay_talks_plaintext_without_keys() -> None:
+    """Dev has no cert-manager and no operator Secrets: nothing of the above."""
+    resources = rendered("dev")
+    assert not of_kind(resources, "Certificate")
+    dump = json.dumps(resources)
+    assert "qdrant-api-key" not in dump and "--grpc-use-ssl" not in dump
 
 
 # -- network paths --------------------------------------------------------------------------
@@ -631,7 +763,10 @@ def test_network_policies_allow_exactly_the_needed_paths(overlay: str) -> None:
     pods = {
         w["metadata"]["name"]: _peer(NAMESPACE, **template_labels(w)) for w in workloads(resources)
     }
+    backup_job = named(resources, "CronJob", "catalog-backup")["spec"]["jobTemplate"]["spec"]
+    pods["catalog-backup"] = _peer(NAMESPACE, **backup_job["template"]["metadata"]["labels"])
     orchestrator, triton, qdrant = pods["orchestrator"], pods["triton"], pods["qdrant"]
+    backup = pods["catalog-backup"]
     prometheus = _peer("monitoring", **{"app.kubernetes.io/name": "prometheus"})
     client = _peer("apps", **{"vidsearch.io/client": "true"})
     stranger = _peer("apps", app="other")
@@ -646,6 +781,8 @@ def test_network_policies_allow_exactly_the_needed_paths(overlay: str) -> None:
         (qdrant, qdrant, 6335),
         (prometheus, triton, 8002),
         (prometheus, qdrant, 6333),
+        (backup, qdrant, 6333),
+        (backup, qdrant, 6334),
     ]
     must_not = [
         (stranger, orchestrator, 50051),
@@ -660,10 +797,16 @@ def test_network_policies_allow_exactly_the_needed_paths(overlay: str) -> None:
         (qdrant, triton, 8001),
         (qdrant, stranger, 443),
         (triton, orchestrator, 50051),
+        (backup, qdrant, 6335),
+        (backup, triton, 8001),
+        (backup, orchestrator, 50051),
+        (backup, stranger, 443),
+        (client, backup, 8080),
+        (orchestrator, backup, 8080),
     ]
     for src, dst, port in must:
         assert allowed(policies, src, dst, port), f"{src} -> {dst}:{port} should be allowed"
-        if dst.namespace == NAMESPACE:  # the port is really served there
+        if dst.namespace == NAMESPACE and dst != backup:  # the port is really served there
             workload = next(w for w in workloads(resources) if template_labels(w) == dst.label_map)
             assert port in container_ports(workload)
     for src, dst, port in must_not:
@@ -673,28 +816,46 @@ def test_network_policies_allow_exactly_the_needed_paths(overlay: str) -> None:
 
 
 # -- autoscaling ----------------------------------------------------------------------------
-def test_hpa_scales_the_orchestrator_on_the_adapter_metric() -> None:
+HPA_METRICS = {  # Deployment -> the adapter metric its HPA scales on, and its series
+    "orchestrator": ("vidsearch_inflight_requests", "vidsearch_inflight_requests"),
+    "triton": ("triton_queue_ms_per_request", "nv_inference_queue_duration_us"),
+}
+
+
+def test_hpas_scale_orchestrator_and_triton_on_adapter_metrics() -> None:
     resources = rendered("gpu")
-    hpas = of_kind(resources, "HorizontalPodAutoscaler")
-    assert len(hpas) == 1
-    hpa = hpas[0]
-    assert hpa["apiVersion"] == "autoscaling/v2"
-    target = hpa["spec"]["scaleTargetRef"]
-    assert (target["apiVersion"], target["kind"], target["name"]) == (
-        "apps/v1",
-        "Deployment",
-        "orchestrator",
-    )
-    deployment = named(resources, "Deployment", "orchestrator")
-    assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
-    assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
-    pods_metrics = [
-        m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Pods"
-    ]
-    adapter_names = {rule["name"]["as"] for rule in pr.adapter_rules()}
-    assert pods_metrics and set(pods_metrics) <= adapter_names
-    if any(m["type"] == "Resource" for m in hpa["spec"]["metrics"]):  # utilisation needs requests
-        assert container(deployment, "orchestrator")["resources"]["requests"]["cpu"]
+    hpas = {
+        h["spec"]["scaleTargetRef"]["name"]: h
+        for h in of_kind(resources, "HorizontalPodAutoscaler")
+    }
+    assert set(hpas) == set(HPA_METRICS)
+    adapter = {rule["name"]["as"]: rule for rule in pr.adapter_rules()}
+    for name, hpa in hpas.items():
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        target = hpa["spec"]["scaleTargetRef"]
+        assert (target["apiVersion"], target["kind"]) == ("apps/v1", "Deployment")
+        deployment = named(resources, "Deployment", name)
+        assert "replicas" not in deployment["spec"], f"the HPA owns {name}'s replica count"
+        assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+        pods_metrics = [
+            m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Pods"
+        ]
+        metric, series = HPA_METRICS[name]
+        assert metric in pods_metrics and set(pods_metrics) <= set(adapter)
+        assert pr.series_name(adapter[metric]["seriesQuery"]) == series
+        if any(m["type"] == "Resource" for m in hpa["spec"]["metrics"]):  # needs requests
+            assert container(deployment, name)["resources"]["requests"]["cpu"]
+    # Triton: never below 2 (one may be drained, PDB), and it scales before the queue-time
+    # alert (50 ms) fires.
+    triton = hpas["triton"]["spec"]
+    assert triton["minReplicas"] >= 2
+    (queue,) = [m["pods"]["target"] for m in triton["metrics"] if m["type"] == "Pods"]
+    alert = next(
+        r for g in pr.prometheus_rule_groups(resources)["groups"] for r in g["rules"]
+        if r.get("alert") == "TritonQueueTimeHigh"
+    )  # fmt: skip
+    alert_ms = float(re.search(r">\s*([0-9.e]+)", alert["expr"]).group(1)) / 1000  # type: ignore[union-attr]
+    assert queue["type"] == "AverageValue" and float(queue["averageValue"]) < alert_ms
 
 
 # -- every query names real metrics and real label values -----------------------------------
@@ -732,12 +893,41 @@ def test_queries_use_metrics_and_labels_the_orchestrator_exposes() -> None:
             used += 1
         for method in re.findall(r'method="([^"]+)"', query):
             assert method in methods, query
-        for alternatives in re.findall(r'code=~"([^"]+)"', query):
+        for alternatives in re.findall(r'code=~?"([^"]+)"', query):
             assert set(alternatives.split("|")) <= codes, query
+        for stage in re.findall(r'\bstage=~?"([^"]+)"', query):
+            assert set(stage.split("|")) <= {"decode", "encode", "catalog"}, query
     assert used > 10
     stage_panels = [e for t, e in pr.dashboard_queries() if "by stage" in t]
     assert stage_panels and all("vidsearch_stage_seconds_bucket" in e for e in stage_panels)
     assert all(re.search(r"sum by \(le, [^)]*stage\)", e) for e in stage_panels)
+
+
+def test_dashboard_covers_rpcs_shedding_fallback_and_triton() -> None:
+    """A panel for each thing an operator asks about, on the metrics that answer it."""
+    panels = pr.dashboard_queries()
+    exprs = [e for _, e in panels]
+
+    def panel_with(*needles: str) -> list[str]:
+        return [t for t, e in panels if all(n in e for n in needles)]
+
+    # Every RPC: per-method latency and rate panels with no method filter.
+    for metric in ("vidsearch_rpc_seconds_bucket", "vidsearch_rpc_total"):
+        per_method = [
+            e for e in exprs if metric in e and re.search(r"by \([^)]*\bmethod\b", e)
+            and "method=" not in e
+        ]  # fmt: skip
+        assert per_method, f"no per-method panel over {metric}"
+    assert panel_with('code="RESOURCE_EXHAUSTED"', "by (method)")
+    assert panel_with("vidsearch_stage_rejected_total", "stage, reason")
+    assert panel_with("vidsearch_stage_queued") and panel_with("vidsearch_stage_in_flight")
+    assert panel_with("vidsearch_inference_fallback_active")
+    assert panel_with("vidsearch_inference_fallback_total")
+    assert panel_with("nv_inference_count", "nv_inference_exec_count")  # batch size
+    assert panel_with("nv_inference_request_failure", "reason")
+    assert panel_with("nv_inference_queue_duration_us")
+    ids = [p["id"] for p in json.loads(pr.DASHBOARD.read_text())["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids must be unique"
 
 
 def test_dashboard_config_map_is_labelled_for_the_grafana_sidecar() -> None:
@@ -770,6 +960,29 @@ def test_promtool_accepts_rules_adapter_and_dashboard_queries(tmp_path: Path) ->
         [promtool, "check", "rules", str(broken)], capture_output=True, text=True, timeout=60
     )
     assert rejected.returncode != 0, "promtool must reject invalid PromQL"
+
+
+def test_promtool_unit_tests_of_the_alerts_pass(tmp_path: Path) -> None:
+    """tests/k8s/promtool/*.test.yml: series in, alerts (labels and annotations) out."""
+    promtool = _need("promtool")
+    pr.write_rule_files(rendered("gpu"), tmp_path)
+    tests = sorted((HERE / "promtool").glob("*.test.yml"))
+    assert tests
+    for test in tests:
+        shutil.copy(test, tmp_path / test.name)
+    result = subprocess.run(
+        [promtool, "test", "rules", *(str(tmp_path / t.name) for t in tests)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    tested = set()
+    for test in tests:
+        for case in yaml.safe_load(test.read_text())["tests"]:
+            tested |= {t["alertname"] for t in case.get("alert_rule_test") or []}
+    for name in ("VidsearchOrchestratorAbsent", "TritonAbsent", "QdrantAbsent",
+                 "VidsearchLoadShedding", "VidsearchStageRejecting",
+                 "VidsearchInferenceFallback"):  # fmt: skip
+        assert name in tested, f"{name} has no promtool unit test"
 
 
 def _free_port() -> int:
@@ -870,9 +1083,13 @@ def test_real_prometheus_fires_slo_alerts_and_serves_the_hpa_metric(
                 metrics.STAGE_SECONDS.labels(pipeline="search_keyframe", stage="decode").observe(
                     11.0
                 )
+                metrics.RPC_TOTAL.labels(method="SearchByText", code="RESOURCE_EXHAUSTED").inc()
+                metrics.STAGE_REJECTED.labels(stage="decode", reason="queue_full").inc()
+                metrics.INFERENCE_FALLBACK.labels(model="frame_encoder").inc()
 
     inflight = metrics.INFLIGHT.labels(method="SearchByVideo")
     inflight.inc(3)
+    metrics.INFERENCE_FALLBACK_ACTIVE.set(1)
     expected_inflight = sum(
         s.value
         for m in metrics.REGISTRY.collect()
@@ -915,7 +1132,25 @@ def test_real_prometheus_fires_slo_alerts_and_serves_the_hpa_metric(
             and v["metric"].get("pipeline", "search_keyframe") == "search_keyframe"
         ]
         assert decode and float(decode[0]["value"][1]) > 10
+
+        # The load-shedding and fallback panels see what the server counts.
+        def panel(title: str) -> list[dict[str, Any]]:
+            """Non-zero series of every query of the panel."""
+            found: list[dict[str, Any]] = []
+            for expr in (e for t, e in pr.dashboard_queries() if t == title):
+                query = urllib.parse.urlencode({"query": expr})
+                found += _get_json(f"{base}/api/v1/query?{query}")["data"]["result"]
+            return [v for v in found if float(v["value"][1]) > 0]
+
+        shed = panel("Calls turned away (RESOURCE_EXHAUSTED) by method")
+        assert {v["metric"].get("method") for v in shed} >= {"SearchByText"}
+        rejected = panel("Rejections at stage limits (stage, reason)")
+        assert {"stage": "decode", "reason": "queue_full"} in [v["metric"] for v in rejected]
+        fallback = panel("Inference fallback")
+        assert {"pod": "orchestrator-test-0"} in [v["metric"] for v in fallback]
+        assert {"model": "frame_encoder"} in [v["metric"] for v in fallback]
     finally:
         stop.set()
         thread.join(timeout=5)
         inflight.dec(3)
+        metrics.INFERENCE_FALLBACK_ACTIVE.set(0)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import ssl
+from typing import Any
 
 from qdrant_client import QdrantClient
 
@@ -10,6 +12,19 @@ from vidsearch.catalog.base import Catalog, CatalogUnavailableError
 from vidsearch.catalog.qdrant_cluster import QdrantClusterCatalog
 from vidsearch.catalog.qdrant_edge import QdrantEdgeCatalog
 from vidsearch.config import CatalogConfig
+
+
+def qdrant_tls_arguments(config: CatalogConfig) -> dict[str, Any]:
+    """qdrant-client arguments that verify Qdrant's certificate with ``tls_ca_file``: the
+    gRPC channel's root certificates and the REST (httpx) client's ``verify`` context."""
+    if config.tls_ca_file is None:
+        return {}
+    try:
+        roots = config.tls_ca_file.read_bytes()
+        context = ssl.create_default_context(cafile=str(config.tls_ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"catalog.tls_ca_file {config.tls_ca_file}: {exc}") from exc
+    return {"grpc_options": {"root_certificates": roots}, "verify": context}
 
 
 def open_catalog(
@@ -41,6 +56,7 @@ def open_catalog(
             api_key=config.api_key.get_secret_value() if config.api_key else None,
             prefer_grpc=config.prefer_grpc,
             timeout=max(1, math.ceil(config.timeout_s)),
+            **qdrant_tls_arguments(config),
         )
         replication, shards = config.replication_factor, config.shard_number
         location, wait = config.url, True

@@ -29,7 +29,12 @@ def build_backend(config: InferenceConfig) -> InferenceBackend:
         from vidsearch.inference.triton_backend import TritonBackend
 
         triton = TritonBackend(
-            config.triton_url, timeout=config.timeout_s, default_version=config.model_version
+            config.triton_url,
+            timeout=config.timeout_s,
+            default_version=config.model_version,
+            tls_ca_file=config.triton_tls_ca_file,
+            tls_cert_file=config.triton_tls_cert_file,
+            tls_key_file=config.triton_tls_key_file,
         )
         if config.fallback == "none":
             return triton

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,12 +54,33 @@ class TritonBackend:
     """InferenceBackend talking to tritonserver at ``url`` (``host:grpc_port``)."""
 
     def __init__(
-        self, url: str, timeout: float | None = 30.0, *, default_version: int | None = None
+        self,
+        url: str,
+        timeout: float | None = 30.0,
+        *,
+        default_version: int | None = None,
+        tls_ca_file: Path | None = None,
+        tls_cert_file: Path | None = None,
+        tls_key_file: Path | None = None,
     ) -> None:
+        """``tls_ca_file``: TLS to a Triton started with ``--grpc-use-ssl``, verified with this
+        CA; ``tls_cert_file`` + ``tls_key_file``: the client's certificate (mutual TLS)."""
         self.url = url
         self.timeout = timeout
         self.default_version = default_version
-        self._client = grpcclient.InferenceServerClient(url)
+        tls: dict[str, Any] = {}
+        if tls_ca_file is not None:
+            for path in (tls_ca_file, tls_cert_file, tls_key_file):
+                if path is not None and not Path(path).is_file():
+                    raise InferenceError(f"Triton TLS file {path} does not exist")
+            tls = {
+                "ssl": True,
+                "root_certificates": str(tls_ca_file),
+                "private_key": str(tls_key_file) if tls_key_file else None,
+                "certificate_chain": str(tls_cert_file) if tls_cert_file else None,
+            }
+        self.tls = tls_ca_file is not None
+        self._client = grpcclient.InferenceServerClient(url, **tls)
         self._signatures: dict[tuple[str, int], ModelSignature] = {}
         self._lock = threading.Lock()
 

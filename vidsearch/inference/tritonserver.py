@@ -23,6 +23,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -67,7 +68,11 @@ class TritonServerProcess:
         grpc_port: int = 0,
         http_port: int = 0,
         metrics_port: int = 0,
+        extra_args: Sequence[str] = (),
     ) -> None:
+        """``extra_args``: more tritonserver flags, e.g. ``--grpc-use-ssl=true`` and its
+        certificate files (readiness is polled over plaintext HTTP either way)."""
+        self.extra_args = tuple(extra_args)
         self.model_repository = Path(model_repository).resolve()
         self.work_dir = Path(work_dir).resolve()
         self.models = models
@@ -154,6 +159,7 @@ class TritonServerProcess:
         command += [
             f"--load-model={m}" for m in (self.models if self.models is not None else ["*"])
         ]
+        command += self.extra_args
         started = time.perf_counter()
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(

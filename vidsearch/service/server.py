@@ -21,7 +21,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from vidsearch_client.v1 import vidsearch_pb2, vidsearch_pb2_grpc
 
 from vidsearch import metrics
-from vidsearch.config import VidsearchConfig
+from vidsearch.config import ServerConfig, VidsearchConfig
 from vidsearch.service.auth import AuthInterceptor, TokenStore
 from vidsearch.service.servicer import SearchBackend, VideoSearchServicer
 from vidsearch.service.tls import server_credentials
@@ -30,6 +30,7 @@ from vidsearch.service.uploads import UploadLimits
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = vidsearch_pb2.DESCRIPTOR.services_by_name["VideoSearch"].full_name
+HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -40,6 +41,26 @@ def _is_loopback(host: str) -> bool:
 
 def _host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000)) if seconds > 0 else 0
+
+
+def server_options(cfg: ServerConfig) -> list[tuple[str, int]]:
+    """The gRPC channel arguments the API server is built with (``server.*``)."""
+    options = [
+        ("grpc.max_receive_message_length", cfg.max_message_bytes),
+        ("grpc.max_send_message_length", cfg.max_message_bytes),
+    ]
+    age, grace = cfg.max_connection_age_s, cfg.max_connection_age_grace_s
+    if age is not None:
+        # GOAWAY after the age (gRPC adds +-10 % jitter, so pods started together do not
+        # drop every connection at once); clients reconnect, re-resolve and spread again.
+        options.append(("grpc.max_connection_age_ms", _ms(age)))
+        if grace is not None:
+            options.append(("grpc.max_connection_age_grace_ms", _ms(grace)))
+    return options
 
 
 @dataclass
@@ -54,6 +75,7 @@ class RunningServer:
     metrics_port: int | None = None
     health_server: grpc.Server | None = None
     health_port: int | None = None
+    options: tuple[tuple[str, int], ...] = ()  # the gRPC arguments the API server got
     _stopping: threading.Event = field(default_factory=threading.Event)
     _poller: threading.Thread | None = None
 
@@ -130,6 +152,20 @@ class _ReadinessPoller:
             self.poll()
 
 
+def _enable_reflection(server: grpc.Server) -> bool:
+    """Serve grpc.reflection.v1alpha, so grpcurl can list and call the API without .proto
+    files. An environment installed before grpcio-reflection became a dependency still
+    serves, without reflection, and says so."""
+    try:
+        from grpc_reflection.v1alpha import reflection
+    except ImportError:
+        log.warning("server reflection off: grpcio-reflection is not installed")
+        return False
+    names = (SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME)
+    reflection.enable_server_reflection(names, server)
+    return True
+
+
 def build_server(
     config: VidsearchConfig,
     backend: SearchBackend,
@@ -144,10 +180,7 @@ def build_server(
     ``source_roots`` limits which server directories ``source_uri`` may name (None: any
     file the process can read)."""
     cfg = config.server
-    message_options = [
-        ("grpc.max_receive_message_length", cfg.max_message_bytes),
-        ("grpc.max_send_message_length", cfg.max_message_bytes),
-    ]
+    options = server_options(cfg)
     credentials = server_credentials(cfg)  # config mistakes fail before anything starts
     interceptors: list[grpc.ServerInterceptor] = []
     if cfg.auth_tokens_file is not None:
@@ -158,7 +191,7 @@ def build_server(
             log.warning("bearer tokens travel in plaintext: set tls_cert_file/tls_key_file")
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=cfg.max_workers, thread_name_prefix="grpc"),
-        options=message_options,
+        options=options,
         interceptors=interceptors,
     )
     limits = UploadLimits(
@@ -172,6 +205,7 @@ def build_server(
     )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflecting = cfg.reflection and _enable_reflection(server)
     address = _host_port(cfg.host, cfg.port)
     if credentials is None:
         port = server.add_insecure_port(address)
@@ -192,7 +226,9 @@ def build_server(
 
     poller = _ReadinessPoller(backend, health_servicer, round(stats_poll_s / ready_poll_s))
     poller.poll()  # health is right from the first call
-    running = RunningServer(server=server, host=cfg.host, port=port, health=health_servicer)
+    running = RunningServer(
+        server=server, host=cfg.host, port=port, health=health_servicer, options=tuple(options)
+    )
     if health_server is not None:
         running.health_server, running.health_port = health_server, health_port
         health_server.start()
@@ -216,6 +252,7 @@ def build_server(
             "metrics_port": running.metrics_port,
             "tls": "mutual" if cfg.tls_client_ca_file else bool(credentials),
             "auth": cfg.auth_tokens_file is not None,
+            "reflection": reflecting,
         },
     )
     return running

@@ -46,7 +46,10 @@ def test_index_reports_failures_and_continues(tiny: Any, tmp_path: Path, capsys:
     )
     assert code == 1
     assert "gone.mp4" in err
-    assert [r["video"]["video_id"] for r in json.loads(out)] == ["good.mp4"]
+    entries = json.loads(out)  # one per file, in order; a failed one carries its error
+    assert [e["path"] for e in entries] == [str(tmp_path / "gone.mp4"), str(good)]
+    assert entries[0]["error"]["code"] is None and "gone.mp4" in entries[0]["error"]["message"]
+    assert [e["video"]["video_id"] for e in entries if "video" in e] == ["good.mp4"]
 
 
 def test_search_table_and_json(tiny: Any, tmp_path: Path, capsys: Any) -> None:

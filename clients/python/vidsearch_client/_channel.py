@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import grpc
 
@@ -14,6 +15,13 @@ DEFAULT_TARGET = "127.0.0.1:50051"
 DEFAULT_TIMEOUT_S = 60.0
 # Search responses with many hits and segments can exceed gRPC's 4 MiB receive default.
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+# gRPC client-side load-balancing policies: pick_first (gRPC's default) keeps one
+# connection to the first address that answers; round_robin connects to every address the
+# target resolves to and spreads calls over them. For a Kubernetes headless Service:
+# target "dns:///orchestrator-headless.vidsearch.svc.cluster.local:50051".
+LoadBalancing = Literal["pick_first", "round_robin"]
+LOAD_BALANCING_POLICIES: tuple[LoadBalancing, ...] = ("pick_first", "round_robin")
 
 
 def default_target() -> str:
@@ -31,6 +39,14 @@ class ChannelSettings:
     certificate_chain: bytes | None = None
     credentials: grpc.ChannelCredentials | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    load_balancing: LoadBalancing | None = None
+
+    def __post_init__(self) -> None:
+        if self.load_balancing is not None and self.load_balancing not in LOAD_BALANCING_POLICIES:
+            raise ValueError(
+                f"load_balancing must be one of {LOAD_BALANCING_POLICIES}, "
+                f"got {self.load_balancing!r}"
+            )
 
     def channel_credentials(self) -> grpc.ChannelCredentials | None:
         """None for a plaintext channel."""
@@ -45,10 +61,16 @@ class ChannelSettings:
         )
 
     def options(self) -> list[tuple[str, Any]]:
-        return [
+        options: list[tuple[str, Any]] = [
             ("grpc.max_receive_message_length", self.max_message_bytes),
             ("grpc.max_send_message_length", self.max_message_bytes),
         ]
+        if self.load_balancing is not None:
+            # The service config is gRPC's documented way to choose the policy
+            # (grpc.lb_policy_name is the older channel argument for the same thing).
+            config: dict[str, Any] = {"loadBalancingConfig": [{self.load_balancing: {}}]}
+            options.append(("grpc.service_config", json.dumps(config)))
+        return options
 
 
 def call_metadata(token: str | None) -> tuple[tuple[str, str], ...]:

@@ -13,6 +13,7 @@ from vidsearch_client._channel import (
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_TIMEOUT_S,
     ChannelSettings,
+    LoadBalancing,
     call_metadata,
     default_target,
 )
@@ -38,6 +39,7 @@ class ClientCore:
         certificate_chain: bytes | None = None,
         credentials: grpc.ChannelCredentials | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        load_balancing: LoadBalancing | None = None,
     ) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
@@ -49,6 +51,7 @@ class ClientCore:
             certificate_chain=certificate_chain,
             credentials=credentials,
             max_message_bytes=max_message_bytes,
+            load_balancing=load_balancing,
         )
         self.timeout = timeout
         self.retry = retry or RetryPolicy()

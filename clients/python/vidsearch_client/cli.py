@@ -1,12 +1,15 @@
 """Command-line client: `vidsearch-client ...` standalone, or `vidsearch ...` subcommands.
 
-Tables for people, ``--json`` for scripts; exit status 0 on success, 1 on a failed call
-(the error, its status code and request id go to stderr), 2 on bad usage.
+Tables for people, ``--json`` for scripts: with ``--json`` stdout carries JSON only (a failed
+call too: ``{"error": {...}}``) and everything for people goes to stderr. Exit status 0 on
+success, 1 on a failed call (the error, its status code and request id go to stderr), 2 on
+bad usage (including a TLS file that cannot be read).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import sys
@@ -14,29 +17,124 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from vidsearch_client._channel import TOKEN_ENV, default_target
+import vidsearch_client
+from vidsearch_client._channel import DEFAULT_TIMEOUT_S, TOKEN_ENV, default_target
 from vidsearch_client.client import VideoSearchClient
 from vidsearch_client.errors import VidsearchError
 from vidsearch_client.tags_cli import register_tags
-from vidsearch_client.types import SEARCH_MODES, IndexResult, SearchResult, VideoInfo, to_jsonable
+from vidsearch_client.types import SEARCH_MODES, SearchResult, VideoInfo, to_jsonable
 
 Handler = Callable[[argparse.Namespace, VideoSearchClient], int]
 
+# The shared flags' real defaults. Their argparse default is SUPPRESS (see _common), so
+# ``_run`` fills these in for whatever was given neither before nor after the subcommand.
+_DEFAULTS: dict[str, Any] = {
+    "target": None,
+    "timeout": DEFAULT_TIMEOUT_S,
+    "token": None,
+    "tls": False,
+    "ca_cert": None,
+    "client_cert": None,
+    "client_key": None,
+    "json": False,
+    "quiet": False,
+}
+
 
 def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    """Connection and output flags, defined once: the parent of the top-level parser and of
+    every subcommand, so they work before or after it. Defaults are SUPPRESS because
+    argparse copies every attribute a subcommand's parser sets over the top-level ones:
+    a default there would overwrite ``--target`` given before the subcommand."""
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     conn = common.add_argument_group("connection")
     conn.add_argument(
-        "--target",
-        default=None,
-        help="server host:port (default: $VIDSEARCH_TARGET or 127.0.0.1:50051)",
+        "--target", help="server host:port (default: $VIDSEARCH_TARGET or 127.0.0.1:50051)"
     )
-    conn.add_argument("--timeout", type=float, default=60.0, help="deadline per call, seconds")
-    conn.add_argument("--token", default=None, help=f"bearer token (default: ${TOKEN_ENV})")
+    conn.add_argument(
+        "--timeout", type=float, help=f"deadline per call, seconds (default {DEFAULT_TIMEOUT_S:g})"
+    )
+    conn.add_argument("--token", help=f"bearer token (default: ${TOKEN_ENV})")
     conn.add_argument("--tls", action="store_true", help="use TLS with the system roots")
-    conn.add_argument("--ca-cert", type=Path, help="PEM root certificates (implies --tls)")
-    common.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    conn.add_argument(
+        "--ca-cert", type=Path, metavar="FILE", help="PEM root certificates (implies --tls)"
+    )
+    conn.add_argument(
+        "--client-cert",
+        type=Path,
+        metavar="FILE",
+        help="PEM client certificate for mutual TLS (with --client-key; implies --tls)",
+    )
+    conn.add_argument(
+        "--client-key", type=Path, metavar="FILE", help="PEM private key of --client-cert"
+    )
+    out = common.add_argument_group("output")
+    out.add_argument(
+        "--json",
+        action="store_true",
+        help="JSON on stdout, nothing else there (messages and errors go to stderr)",
+    )
+    out.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar, no informational messages"
+    )
     return common
+
+
+def _with_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    for name, value in _DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
+    return args
+
+
+class UsageError(Exception):
+    """A mistake in the command line found after parsing: one line on stderr, exit 2."""
+
+
+def _read_pem(path: Path | None, flag: str) -> bytes | None:
+    """The file's bytes, or a UsageError naming the flag (never a traceback)."""
+    if path is None:
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {flag} {path}: {exc.strerror or exc}") from exc
+    if b"-----BEGIN " not in data:
+        raise UsageError(f"{flag} {path} is not a PEM file")
+    return data
+
+
+def _tls_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """VideoSearchClient TLS keyword arguments from the flags (files read here)."""
+    if (args.client_cert is None) != (args.client_key is None):
+        raise UsageError("--client-cert and --client-key go together (mutual TLS needs both)")
+    ca = _read_pem(args.ca_cert, "--ca-cert")
+    cert = _read_pem(args.client_cert, "--client-cert")
+    key = _read_pem(args.client_key, "--client-key")
+    return {
+        "secure": bool(args.tls or ca is not None or cert is not None),
+        "root_certificates": ca,
+        "certificate_chain": cert,
+        "private_key": key,
+    }
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    """A failure as JSON: the gRPC status name (None for a local error), message, request id."""
+    if isinstance(exc, VidsearchError):
+        return {"code": exc.code.name, "message": exc.message, "request_id": exc.request_id}
+    return {"code": None, "message": str(exc), "request_id": None}
+
+
+def _info(args: argparse.Namespace, message: str) -> None:
+    """A message for people (never stdout, so ``--json`` output stays parseable)."""
+    if not args.quiet:
+        print(message, file=sys.stderr)
+
+
+def _show_progress(args: argparse.Namespace, steps: int) -> bool:
+    """A progress bar only for a person watching: stderr is a terminal, no --json/--quiet."""
+    return steps > 1 and not (args.json or args.quiet) and sys.stderr.isatty()
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -72,22 +170,30 @@ def _video_id(path: Path, how: str) -> str:
 
 
 def cmd_index(args: argparse.Namespace, client: VideoSearchClient) -> int:
+    """Index each file; one that fails is reported (also in --json) and the rest go on."""
     from tqdm import tqdm
 
     tags = [t.strip() for group in args.tags or () for t in group.split(",") if t.strip()]
-    results: list[IndexResult] = []
+    entries: list[dict[str, Any]] = []  # --json: one per file, in the order given
+    rows: list[list[Any]] = []
     failures = 0
-    for path in tqdm(args.paths, unit="file", disable=len(args.paths) < 2, file=sys.stderr):
+    bar = tqdm(args.paths, unit="file", disable=not _show_progress(args, len(args.paths)),
+               file=sys.stderr)  # fmt: skip
+    for path in bar:
         video_id = _video_id(path, args.id_from)
         try:
-            results.append(
-                client.index_file(path, video_id, title=args.title or path.stem, tags=tags)
-            )
+            result = client.index_file(path, video_id, title=args.title or path.stem, tags=tags)
         except (VidsearchError, OSError) as exc:
             failures += 1
-            print(f"error: {path}: {exc}", file=sys.stderr)
-    rows = [[*_video_rows([r.video])[0], "yes" if r.replaced else "no"] for r in results]
-    _emit(args, results, lambda: _table((*_VIDEO_HEADERS, "replaced"), rows))
+            tqdm.write(f"error: {path}: {exc}", file=sys.stderr)
+            entries.append({"path": str(path), "video_id": video_id, "error": _error(exc)})
+            continue
+        entries.append({"path": str(path), **to_jsonable(result)})
+        rows.append([*_video_rows([result.video])[0], "yes" if result.replaced else "no"])
+    _emit(args, entries, lambda: _table((*_VIDEO_HEADERS, "replaced"), rows))
+    done = len(args.paths) - failures
+    _info(args, f"indexed {done} of {len(args.paths)} file(s)"
+          + (f", {failures} failed" if failures else ""))  # fmt: skip
     return 1 if failures else 0
 
 
@@ -188,28 +294,31 @@ def cmd_health(args: argparse.Namespace, client: VideoSearchClient) -> int:
 # -- wiring ---------------------------------------------------------------------------------
 def _run(handler: Handler) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        ca = args.ca_cert.read_bytes() if args.ca_cert else None
+        _with_defaults(args)
+        try:
+            tls = _tls_settings(args)
+        except UsageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         try:
             with VideoSearchClient(
                 args.target or default_target(),
                 timeout=args.timeout,
                 token=args.token or os.environ.get(TOKEN_ENV) or None,
-                secure=args.tls or ca is not None,
-                root_certificates=ca,
+                **tls,
             ) as client:
                 return handler(args, client)
-        except VidsearchError as exc:
+        except (VidsearchError, OSError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
-            return 1
-        except (OSError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            if args.json:
+                print(json.dumps({"error": _error(exc)}, indent=2))
             return 1
 
     return run
 
 
 def register(subparsers: Any) -> None:
-    """Add index, search, recommend, get, delete, stats and health subcommands."""
+    """Add index, search, recommend, get, delete, stats, health and tags subcommands."""
     common = _common()
 
     def add_to(
@@ -228,8 +337,10 @@ def register(subparsers: Any) -> None:
         "index",
         cmd_index,
         "upload and index video files",
-        "Upload each file (chunked, SHA-256 checked) and index it; a progress bar "
-        "runs over the files. An existing id is replaced.",
+        "Upload each file (chunked, SHA-256 checked) and index it; on a terminal a "
+        "progress bar runs over the files. An existing id is replaced. A file that fails "
+        "is reported (with --json: in the output, with its error), the others go on, and "
+        "the exit status is 1.",
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="video files")
     p.add_argument(
@@ -294,14 +405,26 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--service", default="", help="service name (default: the whole server)")
 
-    register_tags(add_to, subparsers, _emit, _table)
+    register_tags(add_to, subparsers, _emit, _table, parents=[common])
+
+
+def client_version() -> str:
+    """The installed distribution's version (the source tree's when not installed)."""
+    try:
+        return importlib.metadata.version("vidsearch-client")
+    except importlib.metadata.PackageNotFoundError:
+        return vidsearch_client.__version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the standalone `vidsearch-client` script."""
     parser = argparse.ArgumentParser(
-        prog="vidsearch-client", description="Query a vidsearch server over gRPC."
+        prog="vidsearch-client",
+        description="Query a vidsearch server over gRPC. Connection and output flags go "
+        "before or after the command.",
+        parents=[_common()],
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {client_version()}")
     register(parser.add_subparsers(dest="command", metavar="COMMAND"))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

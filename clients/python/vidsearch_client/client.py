@@ -60,7 +60,7 @@ class VideoSearchClient(ClientCore):
         self, target: str | None = None, *, channel: grpc.Channel | None = None, **kwargs: Any
     ) -> None:
         """``kwargs``: timeout, retry, token, secure, root_certificates, private_key,
-        certificate_chain, credentials, max_message_bytes (see ``ClientCore``)."""
+        certificate_chain, credentials, max_message_bytes, load_balancing (see ``ClientCore``)."""
         super().__init__(target, **kwargs)
         self._owns_channel = channel is None
         self._channel = channel if channel is not None else self._open_channel()

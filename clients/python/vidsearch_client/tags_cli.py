@@ -7,7 +7,7 @@ connection options, output (table or ``--json``) and exit statuses.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,13 @@ Table = Callable[..., str]
 
 
 def register_tags(add: Callable[..., argparse.ArgumentParser], subparsers: Any, emit: Emit,
-                  table: Table) -> None:
-    """The ``tags`` command and its five subcommands; ``add`` wires a handler as in cli."""
+                  table: Table, parents: Sequence[argparse.ArgumentParser] = ()) -> None:
+    """The ``tags`` command and its five subcommands; ``add`` wires a handler as in cli.
+
+    ``parents`` (cli's shared flags) also go on ``tags`` itself, so ``tags --json ls`` works
+    like ``--json tags ls`` and ``tags ls --json``."""
     top = subparsers.add_parser(
-        "tags", help="tag suggestions and the live tag library",
+        "tags", parents=list(parents), help="tag suggestions and the live tag library",
         description="Suggest tags for videos from a tag library that changes while the "
         "server runs: a tag added here is used by the very next suggestion, a removed one "
         "never again (no restart, no retraining).")
