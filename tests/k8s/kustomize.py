@@ -7,6 +7,8 @@ only the standalone binary is installed, ``kustomize build``: the same renderer
 
 from __future__ import annotations
 
+import copy
+import functools
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -90,3 +92,24 @@ def pod_references(resource: Resource) -> list[tuple[str, str]]:
                 if key in source:
                     found.append((kind, source[key]["name"]))
     return found
+
+
+OVERLAYS = Path(__file__).resolve().parents[2] / "k8s" / "overlays"
+
+
+@functools.cache
+def _rendered(overlay: str) -> tuple[Resource, ...]:
+    return tuple(render(OVERLAYS / overlay))
+
+
+def rendered(overlay: str) -> list[Resource]:
+    """A fresh copy of an overlay's resources (rendered once per test run; tests may not
+    leak mutations into each other)."""
+    return copy.deepcopy(list(_rendered(overlay)))
+
+
+def named(resources: list[Resource], kind: str, name: str) -> Resource:
+    """The one resource of that kind and name."""
+    hits = [r for r in resources if r["kind"] == kind and r["metadata"]["name"] == name]
+    assert len(hits) == 1, f"expected one {kind}/{name}, found {len(hits)}"
+    return hits[0]

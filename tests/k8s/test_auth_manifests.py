@@ -11,17 +11,14 @@ canary Deployment that ``scripts/canary.sh`` derives keeps auth on.
 from __future__ import annotations
 
 import base64
-import copy
-import functools
-import importlib.util
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path, PurePosixPath
-from types import ModuleType
 from typing import Any
 
+import kustomize as kl  # tests/k8s is on pytest's pythonpath
 import pytest
 import yaml
 
@@ -35,28 +32,6 @@ SECRET = "vidsearch-auth-tokens"
 DEV_TOKEN = "dev-only-vidsearch-token"  # published in k8s/README.md, dev overlay only
 SEARCH = next(m for m, s in METHOD_SCOPES.items() if s == "search")
 Resource = dict[str, Any]
-
-
-def _kustomize() -> ModuleType:
-    name = "vidsearch_k8s_kustomize"  # shared with test_manifests.py
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE / "kustomize.py")
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-kl = _kustomize()
-
-
-@functools.cache
-def _rendered(overlay: str) -> tuple[Resource, ...]:
-    return tuple(kl.render(ROOT / "k8s" / "overlays" / overlay))
-
-
-def rendered(overlay: str) -> list[Resource]:
-    return copy.deepcopy(list(_rendered(overlay)))
 
 
 def orchestrators(resources: list[Resource]) -> list[tuple[Resource, dict[str, Any]]]:
@@ -99,7 +74,7 @@ def test_every_orchestrator_reads_tokens_from_a_read_only_secret(
 ) -> None:
     from vidsearch.config import VidsearchConfig
 
-    found = orchestrators(rendered(overlay))
+    found = orchestrators(kl.rendered(overlay))
     assert found, "no orchestrator container rendered"
     for workload, c in found:
         path, mount, volume = tokens_mount(workload, c)
@@ -116,7 +91,7 @@ def test_every_orchestrator_reads_tokens_from_a_read_only_secret(
 
 
 def test_dev_secret_holds_digests_and_the_published_dev_token_works(tmp_path: Path) -> None:
-    resources = rendered("dev")
+    resources = kl.rendered("dev")
     workload, c = orchestrators(resources)[0]
     _, _, volume = tokens_mount(workload, c)
     name = volume["secret"]["secretName"]
@@ -130,7 +105,7 @@ def test_dev_secret_holds_digests_and_the_published_dev_token_works(tmp_path: Pa
 
 
 def test_gpu_overlay_carries_no_token_and_no_dev_credential() -> None:
-    resources = rendered("gpu")
+    resources = kl.rendered("gpu")
     secrets = [r for r in resources if r["kind"] == "Secret"]
     assert not [s for s in secrets if unhashed(s["metadata"]["name"]) == SECRET]
     for s in secrets:
@@ -143,7 +118,7 @@ def test_gpu_overlay_carries_no_token_and_no_dev_credential() -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_no_env_value_is_a_literal_token(overlay: str) -> None:
     """Clients in the cluster read VIDSEARCH_TOKEN from a Secret (valueFrom), never a value."""
-    for r in rendered(overlay):
+    for r in kl.rendered(overlay):
         for c in kl.all_containers(kl.pod_spec(r) or {}):
             for e in c.get("env") or []:
                 if "TOKEN" in e["name"] and e["name"] != ENV:
@@ -157,7 +132,7 @@ def test_canary_deployment_keeps_auth_on() -> None:
         capture_output=True, text=True, check=True, timeout=30,
     ).stdout  # fmt: skip
     program = out[out.index("python3 -c '") + len("python3 -c '") : out.index("' | kubectl")]
-    (stable,) = [w for w, _ in orchestrators(rendered("gpu"))]
+    (stable,) = [w for w, _ in orchestrators(kl.rendered("gpu"))]
     stable["spec"]["replicas"] = 10  # as the HPA left it; the render has none
     canary = json.loads(
         subprocess.run(

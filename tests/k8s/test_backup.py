@@ -8,18 +8,15 @@ archives into the backup folder and keeps the newest BACKUP_KEEP of them.
 
 from __future__ import annotations
 
-import copy
-import functools
-import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path, PurePosixPath
-from types import ModuleType
 from typing import Any
 
+import kustomize as kl  # tests/k8s is on pytest's pythonpath
 import numpy as np
 import pytest
 
@@ -31,29 +28,8 @@ OVERLAYS = ("dev", "gpu")
 Resource = dict[str, Any]
 
 
-def _kustomize() -> ModuleType:
-    name = "vidsearch_k8s_kustomize"  # shared with test_manifests.py
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE / "kustomize.py")
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-kl = _kustomize()
-
-
-@functools.cache
-def _rendered(overlay: str) -> tuple[Resource, ...]:
-    return tuple(kl.render(ROOT / "k8s" / "overlays" / overlay))
-
-
 def named(overlay: str, kind: str, name: str) -> Resource:
-    (found,) = [
-        r for r in _rendered(overlay) if r["kind"] == kind and r["metadata"]["name"] == name
-    ]
-    return copy.deepcopy(found)
+    return kl.named(kl.rendered(overlay), kind, name)
 
 
 def backup_container(overlay: str) -> tuple[Resource, dict[str, Any], dict[str, Any]]:

@@ -9,9 +9,7 @@ against stand-in engines to check what it would run and what it says without one
 
 from __future__ import annotations
 
-import copy
 import functools
-import importlib.util
 import os
 import re
 import shutil
@@ -19,9 +17,9 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import kustomize as kl  # tests/k8s is on pytest's pythonpath
 import pytest
 
 HERE = Path(__file__).resolve().parent
@@ -30,24 +28,6 @@ BUILD = ROOT / "scripts" / "build_images.sh"
 OVERLAYS = ("dev", "gpu")
 # Images pulled as published upstream (their own release tags), not built here.
 UPSTREAM = ("nvcr.io/nvidia/tritonserver", "qdrant/qdrant")
-
-
-def _kustomize() -> ModuleType:
-    name = "vidsearch_k8s_kustomize"  # shared with test_manifests.py
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE / "kustomize.py")
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-kl = _kustomize()
-
-
-@functools.cache
-def _rendered(overlay: str) -> tuple[dict[str, Any], ...]:
-    return tuple(kl.render(ROOT / "k8s" / "overlays" / overlay))
 
 
 def dockerfiles() -> list[Path]:
@@ -180,7 +160,7 @@ def test_every_image_the_manifests_name_is_built_and_runs_as_the_pods_uid(overla
     Dockerfile's USER is the uid the pod runs as (a file the image owns stays readable)."""
     built = {image.split(":")[0]: dockerfile for image, dockerfile in built_images().items()}
     seen = set()
-    for resource in copy.deepcopy(list(_rendered(overlay))):
+    for resource in kl.rendered(overlay):
         pod = kl.pod_spec(resource)
         for container in kl.all_containers(pod or {}):
             image = container["image"]
@@ -204,7 +184,7 @@ def test_models_image_holds_what_the_init_containers_copy() -> None:
     copied = {rest.split()[-1] for keyword, rest in final if keyword == "COPY"}
     for overlay in OVERLAYS:
         triton = next(
-            r for r in _rendered(overlay) if r["kind"] == "Deployment"
+            r for r in kl.rendered(overlay) if r["kind"] == "Deployment"
             and r["metadata"]["name"] == "triton"
         )  # fmt: skip
         init = kl.pod_spec(triton)["initContainers"][0]

@@ -10,9 +10,6 @@ and a real Prometheus server that scrapes the orchestrator's metrics endpoint.
 
 from __future__ import annotations
 
-import copy
-import functools
-import importlib.util
 import json
 import os
 import re
@@ -27,9 +24,10 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import kustomize as kl  # tests/k8s is on pytest's pythonpath
+import promrules as pr
 import pytest
 import yaml
 
@@ -50,41 +48,16 @@ APT_HINT = "apt-get install -y --no-install-recommends prometheus"
 Resource = dict[str, Any]
 
 
-def _load(name: str) -> ModuleType:
-    """Import a helper module that sits next to this file (no package, importlib mode)."""
-    module_name = f"vidsearch_k8s_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, HERE / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
-kl = _load("kustomize")
-pr = _load("promrules")
-
-
-@functools.cache
-def _rendered(overlay: str) -> tuple[Resource, ...]:
-    return tuple(kl.render(K8S / "overlays" / overlay))
-
-
-def rendered(overlay: str) -> list[Resource]:
-    """A fresh copy of the rendered overlay (tests may not leak mutations)."""
-    return copy.deepcopy(list(_rendered(overlay)))
+rendered = kl.rendered
 
 
 def of_kind(resources: list[Resource], kind: str) -> list[Resource]:
     return [r for r in resources if r["kind"] == kind]
 
 
-def named(resources: list[Resource], kind: str, name: str) -> Resource:
-    hits = [r for r in of_kind(resources, kind) if r["metadata"]["name"] == name]
-    assert len(hits) == 1, f"expected one {kind}/{name}, found {len(hits)}"
-    return hits[0]
+named = kl.named
 
 
 def workloads(resources: list[Resource]) -> list[Resource]:

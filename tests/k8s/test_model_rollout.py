@@ -12,9 +12,6 @@ are what every Triton pod and every orchestrator serve (k8s/README.md, "Model ro
 
 from __future__ import annotations
 
-import copy
-import functools
-import importlib.util
 import json
 import shutil
 import stat
@@ -22,9 +19,9 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import kustomize as kl  # tests/k8s is on pytest's pythonpath
 import pytest
 import yaml
 
@@ -35,29 +32,6 @@ CANARY = ROOT / "scripts" / "canary.sh"
 Resource = dict[str, Any]
 
 
-def _kustomize() -> ModuleType:
-    name = "vidsearch_k8s_kustomize"  # shared with test_manifests.py
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE / "kustomize.py")
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-kl = _kustomize()
-
-
-@functools.cache
-def _rendered(overlay: str) -> tuple[Resource, ...]:
-    return tuple(kl.render(ROOT / "k8s" / "overlays" / overlay))
-
-
-def named(resources: Any, kind: str, name: str) -> Resource:
-    (found,) = [r for r in resources if r["kind"] == kind and r["metadata"]["name"] == name]
-    return copy.deepcopy(found)
-
-
 def models_tag(overlay_dir: Path) -> str:
     kustomization = yaml.safe_load((overlay_dir / "kustomization.yaml").read_text())
     (entry,) = [i for i in kustomization.get("images") or [] if i["name"] == "vidsearch-models"]
@@ -65,20 +39,20 @@ def models_tag(overlay_dir: Path) -> str:
 
 
 def triton_args(overlay: str) -> list[str]:
-    triton = named(_rendered(overlay), "Deployment", "triton")
+    triton = kl.named(kl.rendered(overlay), "Deployment", "triton")
     (c,) = [c for c in kl.pod_spec(triton)["containers"] if c["name"] == "triton"]
     return list(c["args"])
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_models_tag_and_model_version_are_pinned_in_the_overlay(overlay: str) -> None:
-    resources = _rendered(overlay)
+    resources = kl.rendered(overlay)
     tag = models_tag(ROOT / "k8s" / "overlays" / overlay)
     assert tag and tag != "latest"
-    triton = named(resources, "Deployment", "triton")
+    triton = kl.named(resources, "Deployment", "triton")
     (init,) = kl.pod_spec(triton)["initContainers"]
     assert init["image"] == f"vidsearch-models:{tag}"
-    orchestrator = named(resources, "Deployment", "orchestrator")
+    orchestrator = kl.named(resources, "Deployment", "orchestrator")
     (c,) = [c for c in kl.pod_spec(orchestrator)["containers"] if c["name"] == "orchestrator"]
     env = {e["name"]: e.get("value") for e in c["env"]}
     assert int(env["VIDSEARCH_INFERENCE__MODEL_VERSION"]) >= 1  # never "latest"
@@ -96,7 +70,7 @@ def test_a_new_models_tag_rolls_every_triton_pod_and_nothing_else(tmp_path: Path
     kustomization.write_text(
         kustomization.read_text().replace(f"newTag: {tag}\n", "newTag: 0.2.0-m2\n", 1)
     )
-    before = {(r["kind"], r["metadata"]["name"]): r for r in _rendered("gpu")}
+    before = {(r["kind"], r["metadata"]["name"]): r for r in kl.rendered("gpu")}
     after = {(r["kind"], r["metadata"]["name"]): r for r in kl.render(kustomization.parent)}
     assert before.keys() == after.keys()
     changed = [key for key in before if before[key] != after[key]]

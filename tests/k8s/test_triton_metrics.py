@@ -10,15 +10,14 @@ queries. GPU metrics exist only on a GPU: those names are checked against the li
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
+import kustomize as kl  # tests/k8s is on pytest's pythonpath
 import numpy as np
+import promrules as pr
 import pytest
 import yaml
 
@@ -60,20 +59,9 @@ dynamic_batching { max_queue_delay_microseconds: 100000 }
 """
 
 
-def _load(name: str) -> ModuleType:
-    module_name = f"vidsearch_k8s_{name}"
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, HERE / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        sys.modules[module_name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[module_name])
-    return sys.modules[module_name]
-
-
 def queried_triton_metrics() -> set[str]:
     """Every nv_* metric name in the rendered rules, the adapter values and the dashboard."""
-    kl, pr = _load("kustomize"), _load("promrules")
-    texts = [yaml.safe_dump(pr.prometheus_rule_groups(kl.render(ROOT / "k8s/overlays/gpu")))]
+    texts = [yaml.safe_dump(pr.prometheus_rule_groups(kl.rendered("gpu")))]
     texts += [pr.render_adapter_query(rule) for rule in pr.adapter_rules()]
     texts += [expr for _, expr in pr.dashboard_queries()]
     return {name for text in texts for name in re.findall(r"\bnv_[a-z_]+\b", text)}
