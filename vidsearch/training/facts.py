@@ -155,27 +155,38 @@ def _stated_order(shapes: tuple[synthetic._Shape, ...], start: float, end: float
     return [int(k) for k in np.argsort(-area, kind="stable") if share[k] >= SEEN]
 
 
+@dataclass(frozen=True)
+class _Scene:
+    start_s: float
+    end_s: float
+    texture: str
+    shapes: tuple[synthetic._Shape, ...]  # the renderer's, in draw order
+    stated: tuple[int, ...]  # draw indices of the shapes a viewer sees, most visible first
+
+
 @functools.lru_cache(maxsize=8192)
-def stated_shapes(seed: int, duration_s: float) -> tuple[tuple[synthetic._Shape, ...], ...]:
-    """Per scene of video ``seed``: the renderer's shapes a viewer sees, most visible first."""
+def _scenes(seed: int, duration_s: float) -> tuple[_Scene, ...]:
+    """Every scene of video ``seed`` drawn once, with the shapes a viewer sees (the
+    visibility pass renders the whole scene, so its result is kept for every caller)."""
     style = synthetic._draw_style(np.random.default_rng([seed, 0, 2]))
     out = []
     for idx, (start, end) in enumerate(synthetic._scene_bounds(seed, duration_s)):
-        raw = synthetic._draw_scene(seed, idx, start, end, style).shapes
-        out.append(tuple(raw[k] for k in _stated_order(raw, start, end, duration_s)))
+        sc = synthetic._draw_scene(seed, idx, start, end, style)
+        out.append(_Scene(start, end, sc.kind, sc.shapes,
+                          tuple(_stated_order(sc.shapes, start, end, duration_s))))
     return tuple(out)
+
+
+def stated_shapes(seed: int, duration_s: float) -> tuple[tuple[synthetic._Shape, ...], ...]:
+    """Per scene of video ``seed``: the renderer's shapes a viewer sees, most visible first."""
+    return tuple(tuple(sc.shapes[k] for k in sc.stated) for sc in _scenes(seed, duration_s))
 
 
 @functools.lru_cache(maxsize=8192)
 def _described(seed: int, duration_s: float) -> tuple[SceneFacts, ...]:
-    style = synthetic._draw_style(np.random.default_rng([seed, 0, 2]))
-    bounds = synthetic._scene_bounds(seed, duration_s)
-    return tuple(
-        SceneFacts(start, min(end, duration_s),
-                   synthetic._draw_scene(seed, idx, start, end, style).kind,
-                   tuple(map(_shape_facts, shapes)))
-        for idx, ((start, end), shapes) in enumerate(zip(bounds, stated_shapes(seed, duration_s),
-                                                         strict=True)))
+    return tuple(SceneFacts(sc.start_s, min(sc.end_s, duration_s), sc.texture,
+                            tuple(_shape_facts(sc.shapes[k]) for k in sc.stated))
+                 for sc in _scenes(seed, duration_s))
 
 
 def describe_video(seed: int, duration_s: float) -> list[SceneFacts]:
@@ -217,18 +228,16 @@ def frame_labels(seed: int, duration_s: float, times: np.ndarray) -> tuple[np.nd
     scene_of = _scene_of(scenes, times)
     table = np.array([scene_labels(s) for s in scenes], dtype=np.int64)
     labels = table[scene_of]
-    style = synthetic._draw_style(np.random.default_rng([seed, 0, 2]))
     gy, gx = _view_grid(_VIEW_ROWS)
-    for idx, (start, end) in enumerate(synthetic._scene_bounds(seed, duration_s)):
+    for idx, sc in enumerate(_scenes(seed, duration_s)):
         sel = np.nonzero(scene_of == idx)[0]
         if len(sel) == 0:
             continue
-        raw = synthetic._draw_scene(seed, idx, start, end, style).shapes
-        stated = _stated_order(raw, start, end, duration_s)[:2]
-        whole = _whole_areas(raw, gy, gx)
+        whole = _whole_areas(sc.shapes, gy, gx)
         for i in sel:
-            share = _shown(raw, float(times[i]) - start, gy, gx) / whole
-            for k, columns in zip(stated, (_MAIN_COLUMNS, _SECOND_COLUMNS), strict=False):
+            share = _shown(sc.shapes, float(times[i]) - sc.start_s, gy, gx) / whole
+            for k, columns in zip(sc.stated[:2], (_MAIN_COLUMNS, _SECOND_COLUMNS),
+                                  strict=False):
                 if share[k] < IN_FRAME:
                     labels[i, columns] = IGNORE
     return labels, scene_of
@@ -270,25 +279,23 @@ def cell_labels(seed: int, duration_s: float, times: np.ndarray, grid: int,
     last column is the shape's rank among the scene's stated shapes (0 = background,
     1 = most visible, UNSTATED_RANK = in view here but not stated for the scene)."""
     scenes = describe_video(seed, duration_s)
-    style = synthetic._draw_style(np.random.default_rng([seed, 0, 2]))
     h = 6 * grid  # index map resolution: fine enough to sample each cell's centre
     gy, gx = _view_grid(h, aspect)
     rows = ((np.arange(grid) + 0.5) / grid * h).astype(np.int64)
     cols = ((np.arange(grid) + 0.5) / grid * gy.shape[1]).astype(np.int64)
     out = np.empty((len(times), grid, grid, len(CELL_FACTS) + 1), dtype=np.int64)
     scene_of = _scene_of(scenes, times)
-    for idx, (start, end) in enumerate(synthetic._scene_bounds(seed, duration_s)):
+    for idx, sc in enumerate(_scenes(seed, duration_s)):
         sel = np.nonzero(scene_of == idx)[0]
         if len(sel) == 0:
             continue
-        raw = synthetic._draw_scene(seed, idx, start, end, style).shapes
-        rank = np.full(len(raw) + 1, UNSTATED_RANK, dtype=np.int64)
+        rank = np.full(len(sc.shapes) + 1, UNSTATED_RANK, dtype=np.int64)
         rank[0] = 0
-        for r, k in enumerate(_stated_order(raw, start, end, duration_s)):
+        for r, k in enumerate(sc.stated):
             rank[k + 1] = r + 1
-        table = _cell_table(raw)
+        table = _cell_table(sc.shapes)
         for i in sel:
-            index = _index_map(raw, float(times[i]) - start, gy, gx)[rows][:, cols]
+            index = _index_map(sc.shapes, float(times[i]) - sc.start_s, gy, gx)[rows][:, cols]
             out[i, ..., :-1] = table[index]
             out[i, ..., -1] = rank[index]
     return out
