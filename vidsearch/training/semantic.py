@@ -53,6 +53,7 @@ _RIGHT, _LEFT = MOTIONS.index("moving right"), MOTIONS.index("moving left")
 _UP, _DOWN = MOTIONS.index("moving up"), MOTIONS.index("moving down")
 # a quarter turn counter-clockwise (torch.rot90, k=1, over height then width)
 _TURNED = {_RIGHT: _UP, _UP: _LEFT, _LEFT: _DOWN, _DOWN: _RIGHT}
+_MIRRORED = {_RIGHT: _LEFT, _LEFT: _RIGHT}
 _MOTION_HEAD = [name for name, _ in HEADS].index("motion")
 
 
@@ -112,13 +113,10 @@ def corpus_labels(cfg: DataConfig, corpus: Corpus, split: Split, grid: int) -> C
                         torch.from_numpy(np.stack(cells)))
 
 
-def _mirror_motion(motion: Tensor) -> Tensor:
-    return torch.where(motion == _RIGHT, _LEFT, torch.where(motion == _LEFT, _RIGHT, motion))
-
-
-def _turn_motion(motion: Tensor) -> Tensor:
+def _moved(motion: Tensor, directions: dict[int, int]) -> Tensor:
+    """Motion labels with each direction replaced as the frame was mirrored or turned."""
     out = motion.clone()
-    for before, after in _TURNED.items():
+    for before, after in directions.items():
         out[motion == before] = after
     return out
 
@@ -138,16 +136,14 @@ def sample_batch(corpus: Corpus, labels: CorpusLabels, cfg: SemanticTrainConfig,
     flip = torch.rand(b, generator=gen) < cfg.flip_p
     clips[flip] = clips[flip].flip(dims=[3])
     cells[flip] = cells[flip].flip(dims=[2])
-    y[:, _MOTION_HEAD] = torch.where(flip, _mirror_motion(y[:, _MOTION_HEAD]),
-                                     y[:, _MOTION_HEAD])
-    motion = cells[..., _CELL_MOTION]
-    cells[..., _CELL_MOTION] = torch.where(flip[:, None, None], _mirror_motion(motion), motion)
+    y[flip, _MOTION_HEAD] = _moved(y[flip, _MOTION_HEAD], _MIRRORED)
+    cells[flip, ..., _CELL_MOTION] = _moved(cells[flip, ..., _CELL_MOTION], _MIRRORED)
     turn = torch.rand(b, generator=gen) < cfg.turn_p
     if bool(turn.any()):
         clips[turn] = torch.rot90(clips[turn], 1, dims=(2, 3))
         cells[turn] = torch.rot90(cells[turn], 1, dims=(1, 2))
-        y[turn, _MOTION_HEAD] = _turn_motion(y[turn, _MOTION_HEAD])
-        cells[turn, ..., _CELL_MOTION] = _turn_motion(cells[turn, ..., _CELL_MOTION])
+        y[turn, _MOTION_HEAD] = _moved(y[turn, _MOTION_HEAD], _TURNED)
+        cells[turn, ..., _CELL_MOTION] = _moved(cells[turn, ..., _CELL_MOTION], _TURNED)
     return clips, y, cells
 
 
