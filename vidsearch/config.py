@@ -36,12 +36,23 @@ class MediaConfig(BaseModel):
     max_duration_s: float = Field(4 * 3600.0, gt=0)
     max_pixels: int = Field(3840 * 2160, ge=1, description="largest frame area decoded")
     decode_timeout_s: float = Field(120.0, gt=0)
+    skip_nonreference_frames: bool = Field(
+        True,
+        description="H.264/HEVC: leave undecoded the frames no other frame refers to; each "
+        "sample is then the first reference frame at or after its tick (a few frames "
+        "later at most) and decoding costs about half",
+    )
     sandbox: bool = Field(
         True,
         description="decode in a memory-capped child process, so a hostile file "
         "can only fail its own request",
     )
     sandbox_memory_bytes: int = Field(2 * 1024**3, ge=64 * 1024**2)
+    warm_decoders: int = Field(
+        1, ge=0, le=64,
+        description="sandbox children started ahead of need (each decodes one file), so a "
+        "request does not wait for a fork",
+    )
 
 
 class InferenceConfig(BaseModel):
