@@ -100,6 +100,22 @@ class InferenceConfig(BaseModel):
         return self
 
 
+class HashIndexConfig(BaseModel):
+    """How the Hamming coarse filter finds codes (``catalog.hash_index``): an exact scan
+    below ``graph_above`` codes per segment, an HNSW graph walk above (recall and latency
+    of each in BENCHMARKS.md, "Catalog search")."""
+
+    mode: Literal["auto", "scan", "graph"] = Field(
+        "auto", description="scan: exact always; graph: walk every optimised segment; auto: "
+        "walk segments of at least graph_above codes")
+    graph_above: int = Field(200_000, ge=1, description="codes per segment from which auto walks")
+    m: int = Field(32, ge=1, description="graph edges per code (more: better recall, slower build)")
+    ef_construct: int = Field(256, ge=1, description="candidates while building the graph")
+    ef: int = Field(256, ge=1, description="candidates while walking the graph per query")
+    probe: int = Field(100, ge=1, description="codes a graph walk returns at most (a scan "
+                       "returns the request's coarse limit)")
+
+
 class CatalogConfig(BaseModel):
     """Where the index table (codes) and mapping table (textures) live."""
 
@@ -118,6 +134,7 @@ class CatalogConfig(BaseModel):
         "(REST and gRPC); None = the system's trusted roots",
     )
     collection_prefix: str = "vidsearch"
+    hash_index: HashIndexConfig = Field(default_factory=HashIndexConfig)
     replication_factor: int = Field(2, ge=1)
     duplicate_policy: Literal["report", "reject"] = Field(
         "report",

@@ -46,6 +46,7 @@ from vidsearch.catalog.base import (
     VideoNotFoundError,
     VideoRecord,
 )
+from vidsearch.catalog.hash_index import HashIndex
 from vidsearch.catalog.point_store import PointStore, ScoredPoint, generation_of, match
 from vidsearch.catalog.snapshot_chunks import StoredPoint
 from vidsearch.catalog.snapshots import (
@@ -72,11 +73,7 @@ BATCH = 256  # points a write sends, queries a batch holds, points a page return
 KNN_SLACK = 8  # extra neighbours asked for, in case some are uncommitted frames
 # Other processes may write to a shared cluster: cached model versions expire.
 MODEL_VERSIONS_MAX_AGE_S = 5.0
-# The hash vectors have no HNSW graph (m=0), so a non-"exact" search is still a full scan,
-# but over the binary-quantized codes (xor/popcount), which is exact for ±1 vectors:
-# 4x faster than exact=True (which skips the quantization), same results (BENCHMARKS.md).
-# Rescoring ±1 codes after binary quantization would add nothing.
-FULL_SCAN = m.SearchParams(exact=False, quantization=m.QuantizationSearchParams(rescore=False))
+STORE_SIZES_MAX_AGE_S = 5.0  # the coarse filter's scan-or-graph choice reads them
 EXACT = m.SearchParams(exact=True)
 FRAME_FIELDS = [sc.F_VIDEO_ID, sc.F_TIME_S, sc.F_GENERATION]
 
@@ -117,8 +114,11 @@ class QdrantCatalog:
         text_dim: int | None = None,
         staged_restore: StagedRestore | None = None,
         wait_for_server: bool = False,
+        hash_index: HashIndex | None = None,
     ) -> None:
         self.store = store
+        self.hash_index = hash_index or HashIndex()
+        self._sizes: dict[str, tuple[int, float]] = {}
         self._wanted = sc.WantedDims(texture_dim, embedding_dim, text_dim)
         self._staged_restore = staged_restore
         self._lock = ReadWriteLock()
@@ -318,8 +318,9 @@ class QdrantCatalog:
             code, tex = sc.check_query(hash_bits, texture, self._dims, rows=False)
             threshold = sc.score_threshold(max_hamming)
             sc.check_limits(coarse_limit, limit)
+            params, coarse_limit = self.hash_index.coarse(self._size(sc.VIDEOS), coarse_limit)
             coarse = m.Prefetch(
-                query=code.tolist(), using=sc.VEC_HASH, limit=coarse_limit, params=FULL_SCAN,
+                query=code.tolist(), using=sc.VEC_HASH, limit=coarse_limit, params=params,
                 score_threshold=threshold,
             )
             request = m.QueryRequest(
@@ -352,13 +353,14 @@ class QdrantCatalog:
             codes, texs = sc.check_query(hash_bits, texture, self._dims, rows=True)
             threshold = sc.score_threshold(max_hamming)
             sc.check_limits(limit_per_frame)
+            params, per_frame = self.hash_index.coarse(self._size(sc.KEYFRAMES), limit_per_frame)
 
             def query(pins: Mapping[str, int]) -> list[list[RawFrameHit]]:
                 pinned = _pin_filter(pins)
                 requests = [
                     m.QueryRequest(
                         query=c.tolist(), using=sc.VEC_HASH, filter=pinned,
-                        limit=limit_per_frame, score_threshold=threshold, params=FULL_SCAN,
+                        limit=per_frame, score_threshold=threshold, params=params,
                         with_payload=FRAME_FIELDS, with_vector=[sc.VEC_TEXTURE],
                     )
                     for c in codes
@@ -366,6 +368,15 @@ class QdrantCatalog:
                 return self._query_frames(requests, budget, where)
 
             return visible_keyframes(query, self._committed, texs, limit_per_frame)
+
+    def _size(self, store: str) -> int:
+        """Points in ``store``, counted at most every few seconds (the coarse filter's
+        scan-or-graph choice needs the order of magnitude, not the exact count)."""
+        size, at = self._sizes.get(store, (0, -STORE_SIZES_MAX_AGE_S))
+        if time.monotonic() - at >= STORE_SIZES_MAX_AGE_S:
+            size = self.store.count(store)
+            self._sizes[store] = (size, time.monotonic())
+        return size
 
     def _query_frames(
         self, requests: list[m.QueryRequest], budget: RequestBudget | None, where: str

@@ -28,9 +28,9 @@ from vidsearch.contract.models import (
 )
 from vidsearch.deadline import RequestBudget
 from vidsearch.inference.base import BackendUnavailableError, InferenceBackend, ModelNotFoundError
+from vidsearch.media import sandbox
 from vidsearch.media.decode import DecodedVideo, decode_video
 from vidsearch.media.errors import SOURCE, EmptyMediaError
-from vidsearch.media import sandbox
 from vidsearch.media.sandbox import sandboxed_decode_video
 from vidsearch.media.transforms import resize
 from vidsearch.orchestrator.query_views import split_views, view_frames
