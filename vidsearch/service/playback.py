@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
@@ -52,8 +53,7 @@ class KeptUploads:
         self.sweep()
         self.directory.mkdir(parents=True, exist_ok=True)
         final = self._path(video_id)
-        staging = final.with_suffix(f".{os.getpid()}.part")
-        staging.unlink(missing_ok=True)
+        staging = final.with_name(f"{final.name}.{uuid.uuid4().hex}.part")  # one per call
         try:
             os.link(upload, staging)  # same file system: no copy
         except OSError:

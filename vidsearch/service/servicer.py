@@ -139,13 +139,8 @@ def request_budget(context: grpc.ServicerContext) -> RequestBudget:
 class VideoSearchServicer(pb_grpc.VideoSearchServicer):
     """Implements vidsearch.v1.VideoSearch on a :class:`SearchBackend`."""
 
-    def __init__(
-        self,
-        backend: SearchBackend,
-        limits: UploadLimits,
-        kept: KeptUploads | None = None,
-        stream_chunk_bytes: int = 256 * 1024,
-    ) -> None:
+    def __init__(self, backend: SearchBackend, limits: UploadLimits,
+                 kept: KeptUploads | None = None, stream_chunk_bytes: int = 256 * 1024) -> None:
         self._backend = backend
         self._limits = limits
         # Uploads kept for playback (StreamVideo); default: none kept.
