@@ -229,7 +229,10 @@ class ReviewApp:
 
 async def _vidsearch_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, VidsearchError)
-    return _error(HTTP_STATUS.get(exc.code, 502), exc.message)
+    message = exc.message
+    if exc.code == grpc.StatusCode.UNAVAILABLE:
+        message = f"the vidsearch server is unavailable; retry shortly ({message})"
+    return _error(HTTP_STATUS.get(exc.code, 502), message)
 
 
 async def _http_error(_request: Request, exc: Exception) -> Response:
