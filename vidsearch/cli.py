@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vidsearch.service.cli",
     "vidsearch.catalog_cli",
     "vidsearch.service.auth_cli",
+    "vidsearch.review.cli",
     "vidsearch_client.cli",
 )
 

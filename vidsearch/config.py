@@ -379,6 +379,22 @@ class ServerConfig(BaseModel):
         return self
 
 
+class PlaybackConfig(BaseModel):
+    """What StreamVideo may play back (the review page): a video's recorded source file,
+    or its upload, kept for a while after IndexVideo."""
+
+    keep_uploads_s: float = Field(
+        0.0,
+        ge=0,
+        description="how long the bytes of a video indexed by upload are kept for playback "
+        "(StreamVideo); 0 = not kept (only videos indexed from a source_uri play)",
+    )
+    kept_uploads_dir: Path = Field(
+        Path("var/kept_uploads"), description="where kept uploads live (one file per video)"
+    )
+    chunk_bytes: int = Field(256 * 1024, ge=1024, description="size of each streamed chunk")
+
+
 class VidsearchConfig(BaseSettings):
     """Everything a vidsearch process needs to know."""
 
@@ -392,6 +408,7 @@ class VidsearchConfig(BaseSettings):
     search: SearchConfig = Field(default_factory=SearchConfig)
     text: TextSearchConfig = Field(default_factory=TextSearchConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    playback: PlaybackConfig = Field(default_factory=PlaybackConfig)
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 

@@ -46,6 +46,7 @@ from vidsearch.service.convert import (
     video_to_proto,
 )
 from vidsearch.service.errors import ServiceError, invalid_argument, media_named, to_status
+from vidsearch.service.playback import UPLOAD_SOURCE, KeptUploads, playable_source, stream_file
 from vidsearch.service.uploads import UploadLimits, receive_media
 
 log = logging.getLogger(__name__)
@@ -138,9 +139,13 @@ def request_budget(context: grpc.ServicerContext) -> RequestBudget:
 class VideoSearchServicer(pb_grpc.VideoSearchServicer):
     """Implements vidsearch.v1.VideoSearch on a :class:`SearchBackend`."""
 
-    def __init__(self, backend: SearchBackend, limits: UploadLimits) -> None:
+    def __init__(self, backend: SearchBackend, limits: UploadLimits,
+                 kept: KeptUploads | None = None, stream_chunk_bytes: int = 256 * 1024) -> None:
         self._backend = backend
         self._limits = limits
+        # Uploads kept for playback (StreamVideo); default: none kept.
+        self._kept = kept if kept is not None else KeptUploads(limits.upload_dir / "kept", 0.0)
+        self._stream_chunk_bytes = stream_chunk_bytes
 
     def _serve(self, method: str, context: grpc.ServicerContext, body: Callable[[], T]) -> T:
         """Run ``body`` with metrics, request id and exception → status mapping."""
@@ -196,6 +201,10 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
                     content_sha256=media.sha256,
                     budget=request_budget(context),
                 )
+                if media.source == UPLOAD_SOURCE:
+                    self._kept.keep(video_id, media.path)
+                else:
+                    self._kept.forget(video_id)
             return pb.IndexVideoResponse(
                 video=video_to_proto(result.video),
                 replaced=result.replaced,
@@ -208,7 +217,10 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
         def body() -> pb.DeleteVideoResponse:
             video_id = check_id(request.video_id)
             check_time(context)
-            return pb.DeleteVideoResponse(deleted=bool(self._backend.delete_video(video_id)))
+            deleted = bool(self._backend.delete_video(video_id))
+            if deleted:
+                self._kept.forget(video_id)
+            return pb.DeleteVideoResponse(deleted=deleted)
 
         return self._serve("DeleteVideo", context, body)
 
@@ -369,3 +381,18 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
             return pb.FindVideosByTagResponse(videos=[video_to_proto(v) for v in videos])
 
         return self._serve("FindVideosByTag", context, body)
+
+    # -- playback (the review page) ----------------------------------------------------
+    def StreamVideo(
+        self, request: pb.StreamVideoRequest, context: Any
+    ) -> Iterator[pb.StreamVideoResponse]:
+        def body() -> Iterator[pb.StreamVideoResponse]:
+            video_id = check_id(request.video_id)
+            check_time(context)
+            info = self._backend.get_video(video_id)
+            if info is None:
+                raise ServiceError(grpc.StatusCode.NOT_FOUND, f"video {video_id!r} is not indexed")
+            return stream_file(info, playable_source(info, self._kept), self._stream_chunk_bytes)
+
+        # Errors (unknown id, source gone) surface before the first message.
+        yield from self._serve("StreamVideo", context, body)

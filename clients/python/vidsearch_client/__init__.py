@@ -25,6 +25,7 @@ from vidsearch_client.errors import (
     VidsearchError,
 )
 from vidsearch_client.types import (
+    DownloadedVideo,
     IndexResult,
     MatchedSegment,
     Neighbour,
@@ -50,6 +51,7 @@ __all__ = [
     "AsyncVideoSearchClient",
     "Cancelled",
     "DeadlineExceeded",
+    "DownloadedVideo",
     "FailedPrecondition",
     "IndexResult",
     "Internal",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -23,6 +25,7 @@ from vidsearch_client._core import (
     upload_of,
     uri_source,
 )
+from vidsearch_client._download import StreamWriter
 from vidsearch_client._retry import acall_with_retry
 from vidsearch_client._upload import (
     DEFAULT_CHUNK_SIZE,
@@ -31,6 +34,7 @@ from vidsearch_client._upload import (
     async_request_stream,
 )
 from vidsearch_client.types import (
+    DownloadedVideo,
     IndexResult,
     Neighbour,
     SearchMode,
@@ -299,6 +303,25 @@ class AsyncVideoSearchClient(ClientCore):
         response = await self._unary("FindVideosByTag", self._stub.FindVideosByTag, request,
                                      timeout)
         return [_convert.video_info(v) for v in response.videos]
+
+    async def download(
+        self, video_id: str, dest: str | os.PathLike[str], *, timeout: float | None = None
+    ) -> DownloadedVideo:
+        request = pb.StreamVideoRequest(video_id=video_id)
+
+        async def invoke(remaining: float) -> DownloadedVideo:
+            writer = StreamWriter(dest)
+            try:
+                call = self._stub.StreamVideo(request, timeout=remaining, metadata=self.metadata)
+                async for message in call:
+                    await asyncio.to_thread(writer.add, message)  # file writes off the loop
+                return await asyncio.to_thread(writer.finish)
+            finally:
+                writer.discard()
+
+        return await acall_with_retry(
+            "StreamVideo", invoke, timeout=self.timeout_for(timeout), policy=self.retry
+        )
 
     async def stats(self, *, timeout: float | None = None) -> Stats:
         response = await self._unary("Stats", self._stub.Stats, pb.StatsRequest(), timeout)

@@ -7,6 +7,7 @@ start), and raises a typed :mod:`vidsearch_client.errors` exception on failure.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -27,9 +28,11 @@ from vidsearch_client._core import (
     upload_of,
     uri_source,
 )
+from vidsearch_client._download import StreamWriter
 from vidsearch_client._retry import call_with_retry
 from vidsearch_client._upload import DEFAULT_CHUNK_SIZE, Upload, VideoInput, request_stream
 from vidsearch_client.types import (
+    DownloadedVideo,
     IndexResult,
     Neighbour,
     SearchMode,
@@ -318,6 +321,30 @@ class VideoSearchClient(ClientCore):
         request = pb.FindVideosByTagRequest(tag=tag, limit=limit)
         response = self._unary("FindVideosByTag", self._stub.FindVideosByTag, request, timeout)
         return [_convert.video_info(v) for v in response.videos]
+
+    # -- playback ------------------------------------------------------------------------
+    def download(
+        self, video_id: str, dest: str | os.PathLike[str], *, timeout: float | None = None
+    ) -> DownloadedVideo:
+        """Write an indexed video's bytes to ``dest`` (StreamVideo). Raises
+        :class:`~vidsearch_client.errors.FailedPrecondition` when the server no longer has
+        its source (an upload past the server's retention, a source file gone)."""
+        request = pb.StreamVideoRequest(video_id=video_id)
+
+        def invoke(remaining: float) -> DownloadedVideo:
+            writer = StreamWriter(dest)
+            try:
+                for message in self._stub.StreamVideo(
+                    request, timeout=remaining, metadata=self.metadata
+                ):
+                    writer.add(message)
+                return writer.finish()
+            finally:
+                writer.discard()
+
+        return call_with_retry(
+            "StreamVideo", invoke, timeout=self.timeout_for(timeout), policy=self.retry
+        )
 
     # -- operations ----------------------------------------------------------------------
     def stats(self, *, timeout: float | None = None) -> Stats:

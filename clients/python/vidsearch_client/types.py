@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 # texture: near-duplicate search; duration: duration matching; keyframe: key-frame matching
@@ -170,6 +171,17 @@ class TaggedVideos:
 
     videos: tuple[tuple[str, tuple[str, ...]], ...]
     untagged_left: int
+
+
+@dataclass(frozen=True)
+class DownloadedVideo:
+    """An indexed video's bytes, written by ``download`` (StreamVideo) to ``path``."""
+
+    video_id: str
+    path: Path
+    size: int
+    container: str  # sniffed by the server: "mp4", "matroska", ...
+    content_sha256: str = ""  # recorded at indexing; "" when not computed
 
 
 def to_jsonable(value: Any) -> Any:

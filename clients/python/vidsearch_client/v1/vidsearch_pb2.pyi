@@ -430,3 +430,29 @@ class FindVideosByTagResponse(_message.Message):
     VIDEOS_FIELD_NUMBER: _ClassVar[int]
     videos: _containers.RepeatedCompositeFieldContainer[VideoInfo]
     def __init__(self, videos: _Optional[_Iterable[_Union[VideoInfo, _Mapping]]] = ...) -> None: ...
+
+class StreamVideoRequest(_message.Message):
+    __slots__ = ("video_id",)
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    video_id: str
+    def __init__(self, video_id: _Optional[str] = ...) -> None: ...
+
+class StreamVideoHeader(_message.Message):
+    __slots__ = ("video_id", "total_bytes", "container", "content_sha256")
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    video_id: str
+    total_bytes: int
+    container: str
+    content_sha256: str
+    def __init__(self, video_id: _Optional[str] = ..., total_bytes: _Optional[int] = ..., container: _Optional[str] = ..., content_sha256: _Optional[str] = ...) -> None: ...
+
+class StreamVideoResponse(_message.Message):
+    __slots__ = ("header", "chunk")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    header: StreamVideoHeader
+    chunk: Chunk
+    def __init__(self, header: _Optional[_Union[StreamVideoHeader, _Mapping]] = ..., chunk: _Optional[_Union[Chunk, _Mapping]] = ...) -> None: ...
