@@ -20,8 +20,9 @@ import grpc
 from vidsearch_client.v1 import vidsearch_pb2 as pb
 from vidsearch_client.v1 import vidsearch_pb2_grpc as pb_grpc
 
+import vidsearch
 from vidsearch import metrics
-from vidsearch.catalog.base import VideoInfo
+from vidsearch.catalog.base import VideoFilter, VideoInfo
 from vidsearch.deadline import RequestBudget
 from vidsearch.orchestrator.api import (
     IndexResult,
@@ -37,6 +38,7 @@ from vidsearch.service.convert import (
     check_id,
     check_tags,
     check_text,
+    filter_from_proto,
     int_in,
     options_from_proto,
     search_to_proto,
@@ -45,13 +47,20 @@ from vidsearch.service.convert import (
     text_search_to_proto,
     video_to_proto,
 )
-from vidsearch.service.errors import ServiceError, invalid_argument, media_named, to_status
+from vidsearch.service.errors import (
+    REQUEST_ID_KEY,
+    Failure,
+    ServiceError,
+    invalid_argument,
+    media_named,
+    to_failure,
+    to_status,
+)
 from vidsearch.service.uploads import UploadLimits, receive_media
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-REQUEST_ID_KEY = "x-request-id"
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
@@ -73,6 +82,14 @@ class SearchBackend(Protocol):
     def delete_video(self, video_id: str) -> bool: ...
 
     def get_video(self, video_id: str) -> VideoInfo | None: ...
+
+    def list_videos(
+        self, only: VideoFilter, page_size: int | None, page_token: str
+    ) -> tuple[list[VideoInfo], str]: ...
+
+    def update_video(
+        self, video_id: str, *, title: str | None, tags: tuple[str, ...] | None
+    ) -> VideoInfo: ...
 
     def search_by_video(
         self,
@@ -149,17 +166,19 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
         metrics.INFLIGHT.labels(method=method).inc()
         start = time.perf_counter()
         code = grpc.StatusCode.OK
-        message = ""
         try:
             return body()
         except Exception as exc:
             if context.is_active():
-                code, message = to_status(exc, request_id, method)
+                failure = to_failure(exc, request_id, method)
             else:  # the caller gave up or timed out; nobody reads this answer
                 remaining = context.time_remaining()
                 expired = remaining is not None and remaining <= 0
-                code = grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
-                message = "deadline exceeded" if expired else "cancelled by the client"
+                failure = (Failure(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded",
+                                   "DEADLINE_EXCEEDED") if expired else
+                           Failure(grpc.StatusCode.CANCELLED, "cancelled by the client",
+                                   "CANCELLED"))
+            code = failure.code
         finally:
             elapsed = time.perf_counter() - start
             metrics.INFLIGHT.labels(method=method).dec()
@@ -172,8 +191,8 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
                 extra={"request_id": request_id, "method": method, "code": code.name,
                        "seconds": round(elapsed, 6)},
             )  # fmt: skip
-        context.abort(code, message)
-        raise AssertionError("unreachable: context.abort raises")
+        context.abort_with_status(to_status(failure, request_id))
+        raise AssertionError("unreachable: context.abort_with_status raises")
 
     # -- RPCs -----------------------------------------------------------------------------
     def IndexVideo(self, request_iterator: Iterator[Any], context: Any) -> pb.IndexVideoResponse:
@@ -240,6 +259,34 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
 
         return self._serve("SearchByVideo", context, body)
 
+    def ListVideos(self, request: pb.ListVideosRequest, context: Any) -> pb.ListVideosResponse:
+        def body() -> pb.ListVideosResponse:
+            only = filter_from_proto(request.filter)
+            size = int(request.page_size) if request.HasField("page_size") else None
+            check_time(context)
+            videos, token = self._backend.list_videos(only, size, request.page_token)
+            return pb.ListVideosResponse(videos=[video_to_proto(v) for v in videos],
+                                         next_page_token=token)
+
+        return self._serve("ListVideos", context, body)
+
+    def UpdateVideo(self, request: pb.UpdateVideoRequest, context: Any) -> pb.UpdateVideoResponse:
+        def body() -> pb.UpdateVideoResponse:
+            video_id = check_id(request.video.video_id, "video.video_id")
+            paths = set(request.update_mask.paths)
+            if not paths or not paths <= {"title", "tags"}:
+                raise invalid_argument(
+                    "update_mask must name the fields to replace: title and/or tags, got "
+                    f"{sorted(paths) or 'none'}", field="update_mask")
+            title = (check_text("video.title", request.video.title, max_chars=MAX_TITLE_CHARS)
+                     if "title" in paths else None)
+            tags = check_tags(request.video.tags) if "tags" in paths else None
+            check_time(context)
+            info = self._backend.update_video(video_id, title=title, tags=tags)
+            return pb.UpdateVideoResponse(video=video_to_proto(info))
+
+        return self._serve("UpdateVideo", context, body)
+
     def SearchByText(self, request: pb.SearchByTextRequest, context: Any) -> pb.SearchResponse:
         def body() -> pb.SearchResponse:
             options = text_options_from_proto(request.options)
@@ -270,6 +317,7 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
             metrics.CATALOG_VIDEOS.set(stats.videos)
             metrics.CATALOG_KEYFRAMES.set(stats.keyframes)
             return pb.StatsResponse(
+                server_version=vidsearch.__version__,
                 videos=stats.videos,
                 keyframes=stats.keyframes,
                 model_name=stats.model_name,
