@@ -9,9 +9,7 @@ returns its request id in the trailing metadata ``x-request-id``.
 from __future__ import annotations
 
 import logging
-import re
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -33,6 +31,7 @@ from vidsearch.orchestrator.api import (
     TextSearchResult,
 )
 from vidsearch.orchestrator.tags import TagService
+from vidsearch.service.calls import check_time, first_header, request_budget, request_id_of
 from vidsearch.service.convert import (
     MAX_TITLE_CHARS,
     check_id,
@@ -61,7 +60,6 @@ from vidsearch.service.uploads import UploadLimits, receive_media
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 class SearchBackend(Protocol):
@@ -119,39 +117,6 @@ class SearchBackend(Protocol):
     def tags(self) -> TagService: ...
 
 
-def _first_header(requests: Iterator[Any]) -> Any:
-    first = next(requests, None)
-    if first is None or first.WhichOneof("message") != "header":
-        raise invalid_argument("the first message of the stream must carry the header")
-    return first.header
-
-
-def _request_id(context: grpc.ServicerContext) -> str:
-    """The caller's x-request-id when it is a safe token, else a fresh one."""
-    for key, value in context.invocation_metadata() or ():
-        if key == REQUEST_ID_KEY and isinstance(value, str) and _CLIENT_REQUEST_ID.match(value):
-            return value
-    return uuid.uuid4().hex[:16]
-
-
-def check_time(context: grpc.ServicerContext) -> float | None:
-    """Seconds left before the caller's deadline; fail now rather than work for nobody."""
-    remaining = context.time_remaining()
-    if remaining is not None and remaining <= 0:
-        raise ServiceError(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
-    return remaining
-
-
-def request_budget(context: grpc.ServicerContext) -> RequestBudget:
-    """The call's remaining deadline, cancelled when the call ends early (client cancel,
-    deadline, disconnect), so the orchestrator stops working for nobody."""
-    budget = RequestBudget(check_time(context))
-    # Runs on every termination; after a normal one the work is over and nothing checks.
-    if not context.add_callback(budget.cancel):
-        budget.cancel()  # the call had already ended
-    return budget
-
-
 class VideoSearchServicer(pb_grpc.VideoSearchServicer):
     """Implements vidsearch.v1.VideoSearch on a :class:`SearchBackend`."""
 
@@ -161,7 +126,7 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
 
     def _serve(self, method: str, context: grpc.ServicerContext, body: Callable[[], T]) -> T:
         """Run ``body`` with metrics, request id and exception → status mapping."""
-        request_id = _request_id(context)
+        request_id = request_id_of(context)
         context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
         metrics.INFLIGHT.labels(method=method).inc()
         start = time.perf_counter()
@@ -197,7 +162,7 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
     # -- RPCs -----------------------------------------------------------------------------
     def IndexVideo(self, request_iterator: Iterator[Any], context: Any) -> pb.IndexVideoResponse:
         def body() -> pb.IndexVideoResponse:
-            header = _first_header(request_iterator)
+            header = first_header(request_iterator)
             video_id = check_id(header.video_id)
             title = check_text("title", header.title, max_chars=MAX_TITLE_CHARS)
             tags = check_tags(header.tags)
@@ -244,7 +209,7 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
 
     def SearchByVideo(self, request_iterator: Iterator[Any], context: Any) -> pb.SearchResponse:
         def body() -> pb.SearchResponse:
-            header = _first_header(request_iterator)
+            header = first_header(request_iterator)
             options = options_from_proto(header.options)
             limits, time_left = self._limits, context.time_remaining
             with (
@@ -335,7 +300,7 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
         self, request_iterator: Iterator[Any], context: Any
     ) -> pb.SuggestTagsResponse:
         def body() -> pb.SuggestTagsResponse:
-            header = _first_header(request_iterator)
+            header = first_header(request_iterator)
             opts = header.options
             top_k = int(opts.top_k) if opts.HasField("top_k") else None
             max_distance = float(opts.max_distance) if opts.HasField("max_distance") else None
