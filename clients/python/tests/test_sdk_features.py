@@ -25,8 +25,8 @@ from vidsearch_client import (
     RetryPolicy,
     VideoFilter,
     VideoSearchClient,
+    _upload,
 )
-from vidsearch_client import _upload
 from vidsearch_client._core import ClientCore
 
 FAST_RETRY = RetryPolicy(max_attempts=4, initial_backoff_s=0.01, max_backoff_s=0.02)
@@ -92,17 +92,17 @@ def test_resource_exhausted_is_retried_after_the_servers_retry_delay(tiny: Any) 
 
 def test_resource_exhausted_without_retry_info_is_final(tiny: Any) -> None:
     tiny.servicer.fail = [_overloaded(None)]
-    with VideoSearchClient(tiny.target, retry=FAST_RETRY) as client:
-        with pytest.raises(vc.ResourceExhausted) as caught:
-            client.stats()
+    with (VideoSearchClient(tiny.target, retry=FAST_RETRY) as client,
+          pytest.raises(vc.ResourceExhausted) as caught):
+        client.stats()
     assert len(tiny.servicer.unary) == 1 and caught.value.retry_delay_s is None
 
 
 def test_retry_delay_beyond_the_deadline_gives_up_with_the_delay(tiny: Any) -> None:
     tiny.servicer.fail = [_overloaded(5.0)]
-    with VideoSearchClient(tiny.target, retry=FAST_RETRY, timeout=1.0) as client:
-        with pytest.raises(vc.ResourceExhausted) as caught:
-            client.stats()
+    with (VideoSearchClient(tiny.target, retry=FAST_RETRY, timeout=1.0) as client,
+          pytest.raises(vc.ResourceExhausted) as caught):
+        client.stats()
     assert caught.value.retry_delay_s == pytest.approx(5.0)
     assert len(tiny.servicer.unary) == 1
 
