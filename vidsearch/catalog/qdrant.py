@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 from qdrant_client import models as m
 
+from vidsearch.catalog import filters
 from vidsearch.catalog import schema as sc
 from vidsearch.catalog.base import (
     CatalogStats,
@@ -42,6 +43,7 @@ from vidsearch.catalog.base import (
     TagFeature,
     TextCandidate,
     VideoCandidate,
+    VideoFilter,
     VideoInfo,
     VideoNotFoundError,
     VideoRecord,
@@ -205,10 +207,11 @@ class QdrantCatalog:
             sc.check_record(video, self._dims)
             generation = self._clock.next()
             frames = [StoredPoint(*p) for p in sc.keyframe_points(video, generation)]
+            point = sc.video_point_id(video.video_id)
+            old = self.store.retrieve(sc.VIDEOS, [point], payload=sc.INFO_FIELDS, vectors=False)
+            created = sc.info_from_payload(old[0].payload).created_at if old else None
             marker = StoredPoint(
-                sc.video_point_id(video.video_id),
-                sc.video_vectors(video),
-                sc.video_payload(video, generation),
+                point, sc.video_vectors(video), sc.video_payload(video, generation, created)
             )
             stale = m.Filter(
                 must=[match(sc.F_VIDEO_ID, video.video_id)],
@@ -272,6 +275,35 @@ class QdrantCatalog:
         for page in self._pages(sc.VIDEOS, "iter_videos", request):
             yield from (sc.info_from_payload(p.payload) for p in page)
 
+    def list_videos(
+        self, only: VideoFilter | None, *, page_size: int, offset: str | None = None,
+        budget: RequestBudget | None = None,
+    ) -> tuple[list[VideoInfo], str | None]:
+        """One scroll page of the videos passing ``only`` (filtered by the store, on
+        indexed fields), in point id order, and the next page's offset."""
+        sc.check_limits(page_size)
+        where = "listing videos"
+        with self._lock.reading(), self._using(where, budget):
+            if self._dims is None:
+                return [], None
+            request = m.ScrollRequest(limit=page_size, offset=offset,
+                                      filter=filters.videos_filter(only),
+                                      with_payload=sc.INFO_FIELDS, with_vector=False)
+            page, next_offset = self.store.scroll(sc.VIDEOS, request, _timeout(budget, where))
+        infos = [sc.info_from_payload(p.payload) for p in page]
+        return infos, None if next_offset is None else str(next_offset)
+
+    def _video_ids(self, only: VideoFilter, budget: RequestBudget | None) -> list[str]:
+        """Ids of the videos passing ``only``: key-frame points carry no title or tags, so
+        a key-frame search is restricted by video id (the store finds them)."""
+        if only.video_ids and not (only.tags or only.title_prefix
+                                   or only.model_version is not None):
+            return list(only.video_ids)
+        request = m.ScrollRequest(limit=BATCH, filter=filters.videos_filter(only),
+                                  with_payload=[sc.F_VIDEO_ID], with_vector=False)
+        pages = self._pages(sc.VIDEOS, "filtering videos", request, budget)
+        return [str(p.payload[sc.F_VIDEO_ID]) for page in pages for p in page]
+
     def _pages(
         self, store: str, what: str, request: m.ScrollRequest, budget: RequestBudget | None = None
     ) -> Iterator[list[StoredPoint]]:
@@ -307,9 +339,10 @@ class QdrantCatalog:
         limit: int,
         max_texture_distance: float | None = None,
         budget: RequestBudget | None = None,
+        only: VideoFilter | None = None,
     ) -> list[VideoCandidate]:
-        """One query: exact hash scan (threshold, top ``coarse_limit``) then exact texture
-        rerank."""
+        """One query: exact hash scan (threshold, top ``coarse_limit``, of the videos
+        passing ``only``) then exact texture rerank."""
         where = "the catalog's video search"
         with self._lock.reading(), self._using(where, budget):
             timeout = _timeout(budget, where)
@@ -321,7 +354,7 @@ class QdrantCatalog:
             params, coarse_limit = self.hash_index.coarse(self._size(sc.VIDEOS), coarse_limit)
             coarse = m.Prefetch(
                 query=code.tolist(), using=sc.VEC_HASH, limit=coarse_limit, params=params,
-                score_threshold=threshold,
+                score_threshold=threshold, filter=filters.videos_filter(only),
             )
             request = m.QueryRequest(
                 query=tex.tolist(), using=sc.VEC_TEXTURE, prefetch=[coarse], params=EXACT,
@@ -344,8 +377,10 @@ class QdrantCatalog:
         max_hamming: int | None,
         limit_per_frame: int,
         budget: RequestBudget | None = None,
+        only: VideoFilter | None = None,
     ) -> list[list[KeyFrameHit]]:
-        """Batches of exact hash scans, one per query frame, committed frames only."""
+        """Batches of exact hash scans, one per query frame, committed frames only (of
+        the videos passing ``only``)."""
         where = "the catalog's key-frame search"
         with self._lock.reading(), self._using(where, budget):
             if self._dims is None:
@@ -354,9 +389,15 @@ class QdrantCatalog:
             threshold = sc.score_threshold(max_hamming)
             sc.check_limits(limit_per_frame)
             params, per_frame = self.hash_index.coarse(self._size(sc.KEYFRAMES), limit_per_frame)
+            ids = None if only is None or only.is_empty() else self._video_ids(only, budget)
+            if ids == []:  # no video passes: nothing to scan
+                return [[] for _ in range(len(codes))]
 
             def query(pins: Mapping[str, int]) -> list[list[RawFrameHit]]:
                 pinned = _pin_filter(pins)
+                if ids is not None:
+                    selected = filters.keyframes_of(ids)
+                    pinned = selected if pinned is None else m.Filter(must=[selected, pinned])
                 requests = [
                     m.QueryRequest(
                         query=c.tolist(), using=sc.VEC_HASH, filter=pinned,
@@ -490,17 +531,28 @@ class QdrantCatalog:
                           int(payload[sc.P_TAG_FEATURE_VERSION]))
 
     def set_video_tags(self, video_id: str, tags: Sequence[str]) -> None:
-        """Replace an indexed video's tags: its point (the commit marker) is rewritten whole
-        with the same generation, so a crash leaves the old tags or the new ones."""
-        with self._lock.writing(), self._using(f"tagging {video_id}"):
+        self.update_video(video_id, tags=tags)
+
+    def update_video(
+        self, video_id: str, *, title: str | None = None, tags: Sequence[str] | None = None
+    ) -> VideoInfo:
+        """Replace an indexed video's title and/or tags: its point (the commit marker) is
+        rewritten whole with the same generation, so a crash leaves the old metadata or
+        the new."""
+        with self._lock.writing(), self._using(f"updating {video_id}"):
             point = sc.video_point_id(video_id)
             found = [] if self._dims is None else self.store.retrieve(
                 sc.VIDEOS, [point], payload=True, vectors=True)
             if not found:
-                raise VideoNotFoundError(video_id)
-            payload = {**found[0].payload, sc.F_TAGS: list(tags)}
+                raise VideoNotFoundError(f"video {video_id!r} is not indexed")
+            payload = {**found[0].payload, "updated_at": sc.now_iso()}
+            if title is not None:
+                payload.update({"title": title, sc.F_TITLE_PREFIXES: sc.title_prefixes(title)})
+            if tags is not None:
+                payload[sc.F_TAGS] = list(tags)
             self.store.upsert(sc.VIDEOS, [StoredPoint(point, found[0].vectors, payload)])
             self.store.flush(sc.VIDEOS)
+        return sc.info_from_payload(payload)
 
     def videos_with_tag(self, tag: str, limit: int) -> list[VideoInfo]:
         """Indexed videos carrying ``tag`` (exact text), in the store's order."""
@@ -524,8 +576,10 @@ class QdrantCatalog:
         limit: int,
         model_version: int,
         budget: RequestBudget | None = None,
+        only: VideoFilter | None = None,
     ) -> list[TextCandidate]:
-        """Cosine neighbours of a text embedding with their stored stage 2 features."""
+        """Cosine neighbours of a text embedding with their stored stage 2 features (among
+        the videos passing ``only``)."""
         where = "the catalog's text search"
         with self._lock.reading(), self._using(where, budget):
             timeout = _timeout(budget, where)
@@ -535,7 +589,7 @@ class QdrantCatalog:
                 return []
             request = m.QueryRequest(
                 query=query.tolist(), using=sc.VEC_TEXT, limit=limit,
-                filter=m.Filter(must=[match(sc.F_TEXT_VERSION, model_version)]),
+                filter=filters.videos_filter(only, match(sc.F_TEXT_VERSION, model_version)),
                 with_payload=sc.TEXT_FIELDS, with_vector=[sc.VEC_TEXT],
             )
             [hits] = self.store.query_batch(sc.VIDEOS, [request], timeout)

@@ -44,6 +44,7 @@ _INDEXES = {
     sc.VIDEOS: {
         sc.F_VIDEO_ID: m.PayloadSchemaType.KEYWORD,
         sc.F_TAGS: m.PayloadSchemaType.KEYWORD,  # finding videos by tag
+        sc.F_TITLE_PREFIXES: m.PayloadSchemaType.KEYWORD,  # title_prefix filters
         sc.F_MODEL_VERSION: m.PayloadSchemaType.INTEGER,
         sc.F_TEXT_VERSION: m.PayloadSchemaType.INTEGER,
     },

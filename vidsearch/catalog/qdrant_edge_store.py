@@ -51,6 +51,7 @@ _INDEXES = {
     sc.VIDEOS: {
         sc.F_VIDEO_ID: qe.PayloadSchemaType.Keyword,
         sc.F_TAGS: qe.PayloadSchemaType.Keyword,  # finding videos by tag
+        sc.F_TITLE_PREFIXES: qe.PayloadSchemaType.Keyword,  # title_prefix filters
         sc.F_MODEL_VERSION: qe.PayloadSchemaType.Integer,
         sc.F_TEXT_VERSION: qe.PayloadSchemaType.Integer,
     },
@@ -130,12 +131,15 @@ def open_shards(root: Path, dims: sc.Dims, hash_index: HashIndex) -> dict[str, q
                 where = root / store
                 config = edge_config(dims, store, hash_index)
                 if where.is_dir() and any(where.iterdir()):
-                    shards[store] = qe.EdgeShard.load(str(where), config)
-                    continue
-                shard = qe.EdgeShard.create(str(where), config)
+                    shard = qe.EdgeShard.load(str(where), config)
+                else:
+                    shard = qe.EdgeShard.create(str(where), config)
                 shards[store] = shard
+                # A catalog from an older release gains the indexes added since.
+                indexed = shard.info().payload_schema
                 for field, kind in _INDEXES[store].items():
-                    shard.update(qe.UpdateOperation.create_field_index(field, kind))
+                    if field not in indexed:
+                        shard.update(qe.UpdateOperation.create_field_index(field, kind))
                 shard.flush()
     except BaseException:
         for shard in shards.values():
