@@ -13,6 +13,7 @@ import pytest
 import torch
 import yaml
 
+from vidsearch.evaluation.cli import register as register_eval
 from vidsearch.networks.captioner import BOS, EOS, UNK
 from vidsearch.training.caption_data import (
     CaptionDataConfig,
@@ -128,6 +129,16 @@ def test_tiny_captioner_trains_through_the_cli(tmp_path: Path) -> None:
     assert (tmp_path / "cache").is_dir() and any((tmp_path / "cache").iterdir())
     assert torch.equal(train.feats, load_caption_split(
         CaptionerTrainConfig.model_validate(cfg).data, "train").feats)  # read back
+    evaluation = argparse.ArgumentParser()
+    register_eval(evaluation.add_subparsers(dest="command"))
+    report = tmp_path / "captions.json"
+    args = evaluation.parse_args(["eval", "captions", "--checkpoint", str(out / "captioner.pt"),
+                                  "--decoding", "greedy", "--json", str(report),
+                                  "--no-progress"])
+    assert args.func(args) == 0
+    result = json.loads(report.read_text())
+    assert result["test_videos"] == 2 and "beam" not in result
+    assert result["greedy"]["cider_d"] == summary["final"]["greedy"]["cider_d"]
 
 
 def test_shipped_captioner_config_parses() -> None:

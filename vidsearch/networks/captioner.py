@@ -2,7 +2,8 @@
 
 - Encoder: the frozen semantic frame features (``networks.semantic``; not the copy
   descriptor, which is taught to ignore colour and direction) in time order, standardised
-  with the training set's statistics and projected to the decoder's width (``memory``).
+  with the training set's statistics and projected to the decoder's width (``memory``),
+  plus each frame's place in the video (attention has no other sense of time order).
 - Decoder (claim 3): an LSTM that, at each word, pools the memory by its **mean** or by
   **temporal attention** on the previous hidden state (``pooling``), and reads the word
   from the hidden state and the pooled context.
@@ -43,12 +44,25 @@ class CaptionerConfig(BaseModel):
     reconstructor: Literal["none", "global", "local"] = "global"
     recon_hidden: int = Field(default=256, ge=8)
     dropout: float = Field(default=0.3, ge=0, lt=1)
+    position_bands: int = Field(
+        default=8, ge=0, description="sin/cos bands of each frame's place in the video added "
+        "to the memory, so attention can move on scene by scene (0: none)")
 
 
 def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
     """Mean of ``x`` [B,N,D] over the rows where ``mask`` [B,N] is 1."""
     m = mask.unsqueeze(-1).to(x.dtype)
     return (x * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
+def frame_positions(mask: Tensor, bands: int) -> Tensor:
+    """Where each frame is in its video (0 first .. 1 last real frame) as sin/cos of
+    ``bands`` frequencies: [B,T] -> [B,T,2*bands]."""
+    n = mask.sum(1, keepdim=True).clamp(min=2.0) - 1.0
+    where = torch.cumsum(torch.ones_like(mask), dim=1).sub(1.0) / n  # [B,T]
+    freq = torch.arange(1, bands + 1, dtype=mask.dtype, device=mask.device) * (math.pi / 2)
+    angle = where.unsqueeze(-1) * freq
+    return torch.cat([angle.sin(), angle.cos()], dim=-1)
 
 
 class AdditiveAttention(nn.Module):
@@ -60,9 +74,13 @@ class AdditiveAttention(nn.Module):
         self.query = nn.Linear(query_dim, dim, bias=False)
         self.score = nn.Linear(dim, 1, bias=False)
 
-    def forward(self, keys: Tensor, mask: Tensor, query: Tensor) -> tuple[Tensor, Tensor]:
-        """keys [B,N,K], mask [B,N], query [B,Q] -> (pooled [B,K], weights [B,N])."""
-        e = self.score(torch.tanh(self.key(keys) + self.query(query).unsqueeze(1))).squeeze(-1)
+    def forward(self, keys: Tensor, mask: Tensor, query: Tensor,
+                projected: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """keys [B,N,K], mask [B,N], query [B,Q] -> (pooled [B,K], weights [B,N]).
+
+        ``projected``: ``self.key(keys)``, when the caller reuses it over many queries."""
+        k = self.key(keys) if projected is None else projected
+        e = self.score(torch.tanh(k + self.query(query).unsqueeze(1))).squeeze(-1)
         w = e.masked_fill(mask <= 0, -1e9).softmax(dim=-1)
         return (w.unsqueeze(-1) * keys).sum(1), w
 
@@ -80,6 +98,7 @@ class Captioner(nn.Module):
         self.register_buffer("feat_mean", torch.zeros(cfg.feature_dim))
         self.register_buffer("feat_std", torch.ones(cfg.feature_dim))
         self.frame_proj = nn.Linear(cfg.feature_dim, h)
+        self.position = nn.Linear(2 * cfg.position_bands, h) if cfg.position_bands else None
         self.init_state = nn.Linear(h, 2 * h)
         self.embed = nn.Embedding(cfg.vocab_size, cfg.embed, padding_idx=PAD)
         self.attention = (AdditiveAttention(h, h, cfg.attention_dim)
@@ -94,29 +113,37 @@ class Captioner(nn.Module):
 
     def encode(self, feats: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Frame features [B,T,F] + mask [B,T] -> memory [B,T,H], initial h, c [B,H]."""
-        memory = self.drop(F.relu(self.frame_proj(self.standardise(feats))))
+        x = self.frame_proj(self.standardise(feats))
+        if self.position is not None:
+            x = x + self.position(frame_positions(mask, self.cfg.position_bands))
+        memory = self.drop(F.relu(x))
         h0, c0 = torch.tanh(self.init_state(masked_mean(memory, mask))).chunk(2, dim=-1)
         return memory, h0.contiguous(), c0.contiguous()
 
-    def pool(self, memory: Tensor, mask: Tensor, h: Tensor) -> Tensor:
+    def pool(self, memory: Tensor, mask: Tensor, h: Tensor,
+             keys: Tensor | None = None) -> Tensor:
         """Claim 3: the frames integrated for this word, by mean or by temporal attention."""
         if self.attention is None:
             return masked_mean(memory, mask)
-        return self.attention(memory, mask, h)[0]
+        return self.attention(memory, mask, h, keys)[0]
 
-    def step(self, words: Tensor, h: Tensor, c: Tensor, memory: Tensor,
-             mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """One word: previous words [B] and state -> next-word logits [B,V], new h, c."""
-        ctx = self.pool(memory, mask, h)
+    def step(self, words: Tensor, h: Tensor, c: Tensor, memory: Tensor, mask: Tensor,
+             keys: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """One word: previous words [B] and state -> next-word logits [B,V], new h, c.
+
+        ``keys``: the attention's projection of ``memory``, computed once per sentence
+        in training (the served step recomputes it: a few frames, a few rows)."""
+        ctx = self.pool(memory, mask, h, keys)
         h, c = self.cell(torch.cat([self.embed(words), ctx], dim=-1), (h, c))
         return self.out(self.drop(torch.cat([h, ctx], dim=-1))), h, c
 
     def forward(self, feats: Tensor, mask: Tensor, words: Tensor) -> tuple[Tensor, Tensor]:
         """Teacher forcing: input words [B,L] (BOS first) -> logits [B,L,V], hidden [B,L,H]."""
         memory, h, c = self.encode(feats, mask)
+        keys = self.attention.key(memory) if self.attention is not None else None
         logits, hidden = [], []
         for t in range(words.shape[1]):
-            out, h, c = self.step(words[:, t], h, c, memory, mask)
+            out, h, c = self.step(words[:, t], h, c, memory, mask, keys)
             logits.append(out)
             hidden.append(h)
         return torch.stack(logits, 1), torch.stack(hidden, 1)

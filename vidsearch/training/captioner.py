@@ -80,7 +80,7 @@ class CaptionerTrainConfig(BaseModel):
     weight_decay: float = Field(default=0.0, ge=0)
     warmup_steps: int = Field(default=50, ge=0)
     grad_clip: float = Field(default=5.0, gt=0)
-    max_words: int = Field(default=48, ge=2, description="decoding stops after this many")
+    max_words: int = Field(default=64, ge=2, description="decoding stops after this many")
     beam: int = Field(default=5, ge=1)
     length_alpha: float = Field(default=0.0, ge=0, description="beam length normalisation")
     min_word_count: int = Field(default=1, ge=1)
@@ -250,6 +250,25 @@ def load_captioner(path: str | Path | Checkpoint) -> tuple[StoredCaptioner, Voca
                              Captioner(mcfg), build_reconstructor(mcfg))
     stored.load_state_dict(ck.state_dict, strict=True)
     return stored.eval(), Vocabulary(tuple(ck.config["vocabulary"]))
+
+
+def evaluate_checkpoint(path: str | Path, decodings: Sequence[str] = ("greedy", "beam"),
+                        *, progress: bool = True, **overrides: Any) -> dict[str, Any]:
+    """`vidsearch eval captions`: a captioner checkpoint on its data config's test split
+    (cached features; rendered and encoded if absent). ``overrides``: config fields
+    (beam, length_alpha, max_words) or ``n_test``."""
+    ck = load_checkpoint(path)
+    stored, vocab = load_captioner(ck)
+    fields = {k: v for k, v in ck.config.items() if k in CaptionerTrainConfig.model_fields}
+    cfg = CaptionerTrainConfig.model_validate(fields)
+    if "n_test" in overrides:
+        cfg.data = cfg.data.model_copy(update={"n_test": overrides.pop("n_test")})
+    cfg = cfg.model_copy(update=overrides)
+    test = load_caption_split(cfg.data, "test", progress)
+    return {"checkpoint": str(path), "test_videos": test.n_videos,
+            "references_per_video": cfg.data.captions_per_video,
+            **{how: evaluate(stored.captioner, vocab, test, "beam" if how == "beam" else
+                             "greedy", cfg, meteor=True) for how in decodings}}
 
 
 def caption_sentences(model: Captioner, vocab: Vocabulary, feats: Tensor,
