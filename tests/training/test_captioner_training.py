@@ -138,6 +138,7 @@ def test_tiny_captioner_trains_through_the_cli(tmp_path: Path) -> None:
     assert args.func(args) == 0
     result = json.loads(report.read_text())
     assert result["test_videos"] == 2 and "beam" not in result
+    assert result["reference_caption"]["bleu1"] > 0.3  # a true caption shares its words
     assert result["greedy"]["cider_d"] == summary["final"]["greedy"]["cider_d"]
 
 

@@ -46,6 +46,7 @@ from vidsearch.training.caption_data import (
     pad_captions,
 )
 from vidsearch.training.caption_metrics import fact_accuracy, language_metrics
+from vidsearch.training.captions import captions_for
 from vidsearch.training.checkpoint import Checkpoint, load_checkpoint, release_checkpoint
 from vidsearch.training.common import (
     MetricsLog,
@@ -252,6 +253,15 @@ def load_captioner(path: str | Path | Checkpoint) -> tuple[StoredCaptioner, Voca
     return stored.eval(), Vocabulary(tuple(ck.config["vocabulary"]))
 
 
+def reference_caption_scores(split: CaptionSplit, cfg: CaptionerTrainConfig) -> dict[str, Any]:
+    """The ceiling the wording allows: one more TRAIN-wording caption of each video (not
+    among its references) scored like a generated one."""
+    n = cfg.data.captions_per_video
+    extra = [captions_for(s, cfg.data.duration_s, n + 1)[n] for s in split.seeds]
+    return {**language_metrics(extra, split.refs, meteor=True),
+            **fact_accuracy(extra, split.seeds, cfg.data.duration_s)}
+
+
 def evaluate_checkpoint(path: str | Path, decodings: Sequence[str] = ("greedy", "beam"),
                         *, progress: bool = True, **overrides: Any) -> dict[str, Any]:
     """`vidsearch eval captions`: a captioner checkpoint on its data config's test split
@@ -267,6 +277,7 @@ def evaluate_checkpoint(path: str | Path, decodings: Sequence[str] = ("greedy", 
     test = load_caption_split(cfg.data, "test", progress)
     return {"checkpoint": str(path), "test_videos": test.n_videos,
             "references_per_video": cfg.data.captions_per_video,
+            "reference_caption": reference_caption_scores(test, cfg),
             **{how: evaluate(stored.captioner, vocab, test, "beam" if how == "beam" else
                              "greedy", cfg, meteor=True) for how in decodings}}
 
