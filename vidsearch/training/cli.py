@@ -280,7 +280,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_cmd_tags)
 
     p = sub.add_parser(
-        "captioner", help="video captioner with a reconstructor (seed 000) -> OUT/captioner.pt",
+        "captioner", help="video captioner with a reconstructor -> OUT/captioner.pt",
         description="Captioner (attention or mean pooling LSTM decoder, global/local/no "
                     "reconstructor) on the frozen semantic frame features of generated "
                     "videos. Writes OUT/captioner.pt (no optimizer state), "
