@@ -12,6 +12,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+from vidsearch.contract.repository_layout import VOCABULARY_FILE
 from vidsearch.contract.triton_config import InstanceGroup, ModelConfig, read_config
 from vidsearch.exporters.repository import (
     CONFIG_FILE,
@@ -44,6 +45,12 @@ def twin_config(production: ModelConfig, *, threads: int = 1, instances: int = 1
     )
 
 
+def _carried(folder: Path) -> dict[str, str]:
+    """Files a production version holds beside its model that the served model needs."""
+    path = folder / VOCABULARY_FILE
+    return {VOCABULARY_FILE: path.read_text()} if path.is_file() else {}
+
+
 def sync_cpu_twin(
     production: Path,
     twin: Path,
@@ -73,7 +80,8 @@ def sync_cpu_twin(
             if existing is not None and (existing / MODEL_FILE).is_file():
                 same = file_sha256(existing / MODEL_FILE) == file_sha256(onnx_path)
                 if same:
-                    (existing / "model.py").write_text(source)
+                    for name, text in {"model.py": source, **_carried(folder)}.items():
+                        (existing / name).write_text(text)
                     continue
                 if not force:
                     raise VersionExistsError(
@@ -90,7 +98,7 @@ def sync_cpu_twin(
                 provenance=provenance,
                 version=version,
                 force=True,
-                extra_files={"model.py": source},
+                extra_files={"model.py": source, **_carried(folder)},
             )
         for version, folder in twin_versions.items():
             if version not in prod_versions:

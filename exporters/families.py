@@ -39,6 +39,7 @@ class ServedModel:
     preferred_batch_size: tuple[int, ...] = ()
     max_queue_delay_us: int = 2000
     warmup_dims: dict[str, tuple[int, ...]] = field(default_factory=dict)  # without batch
+    extra_files: dict[str, str] = field(default_factory=dict)  # written beside model.onnx
 
     @property
     def name(self) -> str:
@@ -243,5 +244,6 @@ register_family(
     )
 )
 
+import vidsearch.exporters.caption_families  # noqa: E402  (registers "captions")
 import vidsearch.exporters.tag_families  # noqa: E402  (registers "tags")
 import vidsearch.exporters.text_families  # noqa: E402,F401  (registers "text_video")

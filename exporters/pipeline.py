@@ -208,6 +208,7 @@ def export_models(
                 provenance=_provenance(family, result, report),
                 version=chosen,
                 force=force,
+                extra_files=served.extra_files,
             )
             exported.append(ExportedModel(served.name, chosen, path, result, report))
     if cpu_twin is not None:

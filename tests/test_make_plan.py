@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHECKPOINTS = ("barlow.pt", "video_hash.pt", "text_video.pt", "tags.pt")
+CHECKPOINTS = ("barlow.pt", "video_hash.pt", "text_video.pt", "tags.pt", "captioner.pt")
 TRAIN = " train "  # every training recipe runs `$(VS) train <recipe> ...`
 
 pytestmark = pytest.mark.skipif(
@@ -37,7 +37,8 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in filter(None, tracked):
         if not (out / name).is_symlink():
             os.utime(out / name, (2_000_000_000, 2_000_000_000))
-    for i, name in enumerate(("tags.pt", "text_video.pt", "video_hash.pt", "barlow.pt")):
+    for i, name in enumerate(("captioner.pt", "tags.pt", "text_video.pt", "video_hash.pt",
+                              "barlow.pt")):
         os.utime(out / "models" / "starter" / name, (1_000_000_000 + i, 1_000_000_000 + i))
     return out
 

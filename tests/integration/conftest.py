@@ -36,9 +36,10 @@ def starter_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def release_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What `make export` writes: every starter model, the trained tag models included."""
+    """What `make export` writes: every starter model, the trained tag models and the
+    captioner included."""
     checkpoints = [STARTER / name for name in ("video_hash.pt", "barlow.pt", "text_video.pt",
-                                               "tags.pt")]
+                                               "tags.pt", "captioner.pt")]
     missing = [str(p) for p in checkpoints if not p.is_file()]
     assert not missing, f"starter checkpoints missing: {missing}"
     repository = tmp_path_factory.mktemp("model_repository_release")

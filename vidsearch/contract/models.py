@@ -124,8 +124,27 @@ VIDEO_TAG_ENCODER = ModelContract("video_tag_encoder", inputs=(CLIP_FRAMES,),
                                   outputs=(TAG_FEATURE,))
 TAG_MODELS = (TAG_ENCODER, VIDEO_TAG_ENCODER)
 
+# ---- captions (seed 000) ----------------------------------------------------------------
+# The caption encoder turns a video's frames into the decoder's memory and first state; the
+# orchestrator then loops over the one-word step (greedy or beam search, numpy), feeding
+# h/c back and repeating the memory per hypothesis. Word ids index the vocabulary file
+# (``repository_layout.VOCABULARY_FILE``) in the caption_step version folder.
+CAPTION_MEMORY = Tensor("caption_memory", "float32", ("batch", "frames", "hidden"))
+DECODER_H = Tensor("h", "float32", ("batch", "hidden"))
+DECODER_C = Tensor("c", "float32", ("batch", "hidden"))
+WORDS = Tensor("words", "int64", ("batch",))
+LOG_PROBS = Tensor("log_probs", "float32", ("batch", "vocab"))
+NEXT_H = Tensor("h_next", "float32", ("batch", "hidden"))
+NEXT_C = Tensor("c_next", "float32", ("batch", "hidden"))
+CAPTION_ENCODER = ModelContract("caption_encoder", inputs=(CLIP_FRAMES,),
+                                outputs=(CAPTION_MEMORY, DECODER_H, DECODER_C))
+CAPTION_STEP = ModelContract(
+    "caption_step", inputs=(WORDS, DECODER_H, DECODER_C, CAPTION_MEMORY, FRAME_MASK),
+    outputs=(LOG_PROBS, NEXT_H, NEXT_C))
+CAPTION_MODELS = (CAPTION_ENCODER, CAPTION_STEP)
+
 MODELS: dict[str, ModelContract] = {
-    m.name: m for m in VIDEO_SEARCH_MODELS + TEXT_SEARCH_MODELS + TAG_MODELS}
+    m.name: m for m in VIDEO_SEARCH_MODELS + TEXT_SEARCH_MODELS + TAG_MODELS + CAPTION_MODELS}
 
 
 def signature_problems(

@@ -10,6 +10,8 @@ from pathlib import Path
 
 MODEL_FILE = "model.onnx"
 CONFIG_FILE = "config.pbtxt"
+# Beside a caption_step version's model.onnx: its words in id order (a JSON list).
+VOCABULARY_FILE = "vocabulary.json"
 
 
 def version_dirs(model_dir: Path) -> dict[int, Path]:

@@ -1,5 +1,5 @@
 """`vidsearch eval`: build (or reuse) the copy-detection benchmark and write the quality table;
-`vidsearch eval tags`: the tag suggestion section."""
+`vidsearch eval tags`: the tag suggestion section; `vidsearch eval captions`: caption quality."""
 
 from __future__ import annotations
 
@@ -68,6 +68,23 @@ def register(subparsers: Any) -> None:
     tags.add_argument("--json", type=Path, default=Path("var/bench/tags.json"))
     tags.add_argument("--no-progress", action="store_true")
     tags.set_defaults(func=run_tags)
+    captions = targets.add_parser(
+        "captions", help="captions: BLEU-4, ROUGE-L, CIDEr-D, METEOR, fact accuracy",
+        description="Decodes the test split of a captioner checkpoint's data config (cached "
+                    "semantic frame features; rendered if absent) greedily and by beam "
+                    "search, and scores the sentences against the videos' reference captions "
+                    "(pycocoevalcap; METEOR and the PTB tokenizer need Java) and the "
+                    "renderer's facts (colour, shape, size, motion). Prints JSON.")
+    captions.add_argument("--checkpoint", type=Path,
+                          default=Path("models/starter/captioner.pt"))
+    captions.add_argument("--decoding", choices=["greedy", "beam", "both"], default="both")
+    captions.add_argument("--beam", type=int, default=None, help="default: the checkpoint's")
+    captions.add_argument("--length-alpha", type=float, default=None,
+                          help="beam length normalisation (default: the checkpoint's)")
+    captions.add_argument("--videos", type=int, default=None, help="test videos (default: all)")
+    captions.add_argument("--json", type=Path, default=Path("var/bench/captions.json"))
+    captions.add_argument("--no-progress", action="store_true")
+    captions.set_defaults(func=run_captions)
 
 
 def corpus_summary(manifest: Any, seed: int) -> str:
@@ -120,6 +137,25 @@ def run(args: argparse.Namespace) -> int:
     markdown = section_header("Copy-detection quality", command.strip(), machine)
     update_section(args.out, "quality", markdown + "\n" + table)
     print(table)
+    return 0
+
+
+def run_captions(args: argparse.Namespace) -> int:
+    import json
+
+    from vidsearch.training.captioner import evaluate_checkpoint
+
+    overrides: dict[str, Any] = {}
+    for key, value in (("beam", args.beam), ("length_alpha", args.length_alpha),
+                       ("n_test", args.videos)):
+        if value is not None:
+            overrides[key] = value
+    decodings = ["greedy", "beam"] if args.decoding == "both" else [args.decoding]
+    result = evaluate_checkpoint(args.checkpoint, decodings, progress=not args.no_progress,
+                                 **overrides)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
     return 0
 
 

@@ -28,8 +28,8 @@ from vidsearch.networks.barlow import VideoEmbedder, build_video_embedder
 from vidsearch.networks.semantic import SemanticConfig, SemanticEncoder
 from vidsearch.networks.video_hash import VideoHashModel, build_video_hash_model
 
-Kind = Literal["video_hash", "barlow", "text_video", "semantic", "tags"]
-KINDS: tuple[str, ...] = ("video_hash", "barlow", "text_video", "semantic", "tags")
+Kind = Literal["video_hash", "barlow", "text_video", "semantic", "tags", "captioner"]
+KINDS: tuple[str, ...] = ("video_hash", "barlow", "text_video", "semantic", "tags", "captioner")
 
 
 @dataclass
@@ -65,6 +65,10 @@ class Checkpoint:
             from vidsearch.training.tag_training import load_tag_model
 
             return load_tag_model(self)
+        if self.kind == "captioner":
+            from vidsearch.training.captioner import load_captioner
+
+            return load_captioner(self)[0]
         model: VideoHashModel | VideoEmbedder | SemanticEncoder
         if self.kind == "semantic":
             model = SemanticEncoder(SemanticConfig.model_validate(self.config["model"]))

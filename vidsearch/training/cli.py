@@ -1,5 +1,5 @@
 """`vidsearch train ...`: the training commands (copy detection, recommendations, text search,
-tags).
+tags, captions).
 
 Heavy imports (torch, the trainers) happen inside the handlers so `vidsearch --help`
 stays fast. Each handler returns a process exit code.
@@ -175,6 +175,22 @@ def _cmd_tags(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_captioner(args: argparse.Namespace) -> int:
+    import json
+
+    from vidsearch.training.captioner import CaptionerTrainConfig, train_captioner
+
+    if args.resume:
+        raise SystemExit("captioner training does not resume: a run takes minutes, start it "
+                         "again (the frame features stay cached)")
+    cfg = CaptionerTrainConfig.model_validate(_recipe(args, "captioner_starter.yaml"))
+    summary = train_captioner(cfg, args.out, progress=not args.no_progress)
+    print(json.dumps({"seconds": summary["seconds"],
+                      "final": {k: {m: v for m, v in r.items() if m != "examples"}
+                                for k, r in summary["final"].items()}}))
+    return 0
+
+
 def _common(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--config", type=existing_file, default=None,
                    help="YAML config (default: configs/training/<command>.yaml if present)")
@@ -262,3 +278,13 @@ def register(subparsers: Any) -> None:
                     "zero-loss share, validation metrics) and OUT/tags_summary.json.")
     _common(p, "models/tags")
     p.set_defaults(func=_cmd_tags)
+
+    p = sub.add_parser(
+        "captioner", help="video captioner with a reconstructor -> OUT/captioner.pt",
+        description="Captioner (attention or mean pooling LSTM decoder, global/local/no "
+                    "reconstructor) on the frozen semantic frame features of generated "
+                    "videos. Writes OUT/captioner.pt (no optimizer state), "
+                    "OUT/captioner.metrics.jsonl (per epoch: losses, validation metrics) and "
+                    "OUT/captioner_summary.json (test split, greedy and beam search).")
+    _common(p, "models/captioner")
+    p.set_defaults(func=_cmd_captioner)
