@@ -84,7 +84,7 @@ def ray_session(address: str | None, num_cpus: int | None) -> Iterator[None]:
     if address:
         ray.init(address=address)
     else:
-        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False)
+        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False)
     try:
         yield
     finally:
