@@ -125,6 +125,16 @@ def test_backfill_indexes_the_archive_and_reports_bad_files(
     assert failures["gone"]["stage"] == "hash"
     assert failures["gone"]["error"].startswith("FileNotFoundError")
     assert set(report["median_stage_seconds"]) >= {"hash", "decode", "encode", "catalog_upsert"}
+    one, four, sixteen = report["projections"]  # the default cluster sizes: 1, 4, 16 nodes
+    assert (one["nodes"], four["nodes"], sixteen["nodes"]) == (1, 4, 16)
+    assert four["decode_per_s"] == pytest.approx(4 * one["decode_per_s"])
+    assert four["encode_per_s"] == pytest.approx(4 * one["encode_per_s"])
+    assert four["write_per_s"] == one["write_per_s"] > 0  # one writer, however many nodes
+    for p in (one, four, sixteen):
+        bounds = {"decode": p["decode_per_s"], "encode": p["encode_per_s"],
+                  "catalog write": p["write_per_s"]}
+        assert p["videos_per_s"] == min(bounds.values()) and bounds[p["bottleneck"]] == min(
+            bounds.values())
 
     config = VidsearchConfig.model_validate(yaml.safe_load(config_path.read_text()))
     orchestrator = build_orchestrator(config)

@@ -23,6 +23,8 @@ import kustomize as kl  # tests/k8s is on pytest's pythonpath
 import pytest
 from kuberay import pod_templates, validate_rayjob
 
+from vidsearch.batch.report import NODE_DECODE_CPUS, NODE_ENCODERS
+
 ROOT = Path(__file__).resolve().parents[2]
 Resource = dict[str, Any]
 
@@ -93,6 +95,8 @@ def test_a_cpu_decode_group_and_a_gpu_encode_group(rayjob: Resource) -> None:
         cpu = _container(group["template"])["resources"]["requests"]["cpu"]
         assert group["rayStartParams"]["num-cpus"] == cpu
         assert group["minReplicas"] <= group["replicas"] <= group["maxReplicas"]
+    # `vidsearch backfill` projects its throughput onto nodes of this shape by default.
+    assert (int(decode["rayStartParams"]["num-cpus"]), gpus) == (NODE_DECODE_CPUS, NODE_ENCODERS)
     spec = encode["template"]["spec"]
     assert spec["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in \

@@ -9,15 +9,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vidsearch.batch.report import NODE_DECODE_CPUS, NODE_ENCODERS, PROJECTED_NODES
 from vidsearch.cli_args import existing_file
 
 if TYPE_CHECKING:
-    from vidsearch.batch.report import Item
+    from vidsearch.batch.manifest import ManifestEntry
+    from vidsearch.batch.pipeline import BackfillOptions
+    from vidsearch.batch.report import BackfillReport, Item
+    from vidsearch.config import VidsearchConfig
 
 DESCRIPTION = """\
 Index the videos a manifest lists (CSV or JSON Lines: source = a path or file:// URI,
@@ -68,9 +72,27 @@ def register(subparsers: Any) -> None:
                            help="videos the writer takes from the stream at once")
     parser.add_argument("--metrics-port", type=int, default=None,
                         help="serve the Prometheus counters on this port while running")
+    plan = parser.add_argument_group("capacity projection (from this run's stage costs)")
+    plan.add_argument("--project-nodes", type=_counts, default=PROJECTED_NODES,
+                      help="comma-separated cluster sizes to project throughput for "
+                      f"(default {','.join(map(str, PROJECTED_NODES))})")
+    plan.add_argument("--project-decode-cpus", type=int, default=NODE_DECODE_CPUS,
+                      help="decode CPUs per projected node (the RayJob's decode-cpu group)")
+    plan.add_argument("--project-encoders", type=int, default=NODE_ENCODERS,
+                      help="encode actors per projected node (GPUs of its encode-gpu group)")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="print a line per finished video")
     parser.set_defaults(func=backfill)
+
+
+def _counts(value: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a list of positive counts")
+    return counts
 
 
 @contextmanager
@@ -96,11 +118,40 @@ def _print_item(item: Item) -> None:
     print(f"{item.status} {item.entry.video_id}{where}", flush=True)
 
 
+def run_job(config: VidsearchConfig, entries: Sequence[ManifestEntry], options: BackfillOptions,
+            *, reindex: bool = False, address: str | None = None, num_cpus: int | None = None,
+            project_onto: tuple[Sequence[int], int, int] = (PROJECTED_NODES, NODE_DECODE_CPUS,
+                                                            NODE_ENCODERS),
+            on_item: Callable[[Item], None] = lambda item: None) -> BackfillReport:  # fmt: skip
+    """The whole command: the orchestrator the config describes (the driver's catalog
+    writer), Ray (joined or local), the pipeline over ``entries`` (or, with ``reindex``,
+    over the catalog's videos not at the target version), then the catalog optimized, and
+    the run's throughput projected onto (cluster sizes, decode CPUs, encoders per node)."""
+    from vidsearch.batch.pipeline import reindex_entries, run_backfill
+    from vidsearch.batch.report import project
+    from vidsearch.orchestrator.factory import build_orchestrator
+
+    orchestrator = build_orchestrator(config)
+    try:
+        missing: list[str] = []
+        if reindex:
+            entries, missing = reindex_entries(orchestrator, options.model_version)
+        with ray_session(address, num_cpus):
+            report = run_backfill(orchestrator, config, entries, options, missing=missing,
+                                  on_item=on_item)
+        orchestrator.optimize_catalog()
+        nodes, decode_cpus, encoders = project_onto
+        report.projections = [project(report, n, decode_cpus=decode_cpus, encoders=encoders)
+                              for n in nodes]  # fmt: skip
+        return report
+    finally:
+        orchestrator.close()
+
+
 def backfill(args: argparse.Namespace) -> int:
     from vidsearch.batch.manifest import ManifestError, read_manifest
-    from vidsearch.batch.pipeline import BackfillOptions, reindex_entries, run_backfill
+    from vidsearch.batch.pipeline import BackfillOptions
     from vidsearch.config import load_config
-    from vidsearch.orchestrator.factory import build_orchestrator
 
     try:
         entries = read_manifest(args.manifest) if args.manifest else []
@@ -124,17 +175,12 @@ def backfill(args: argparse.Namespace) -> int:
 
         metrics_server, port = start_metrics_http(config.server.host, args.metrics_port)
         print(f"metrics on http://{config.server.host}:{port}/metrics", flush=True)
-    orchestrator = build_orchestrator(config)
     try:
-        missing: list[str] = []
-        if args.reindex:
-            entries, missing = reindex_entries(orchestrator, args.model_version)
-        with ray_session(args.address, args.num_cpus):
-            report = run_backfill(orchestrator, config, entries, options, missing=missing,
-                                  on_item=_print_item if args.verbose else lambda item: None)
-        orchestrator.optimize_catalog()
+        report = run_job(config, entries, options, reindex=args.reindex, address=args.address,
+                         num_cpus=args.num_cpus, project_onto=(args.project_nodes,
+                         args.project_decode_cpus, args.project_encoders),
+                         on_item=_print_item if args.verbose else lambda item: None)
     finally:
-        orchestrator.close()
         if metrics_server is not None:
             from vidsearch.metrics import stop_metrics_http
 

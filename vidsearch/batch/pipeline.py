@@ -256,8 +256,10 @@ def run_backfill(
               "options": options}
     data = (
         ray.data.from_items(items, override_num_blocks=min(len(items), MAX_BLOCKS))
+        # A decode task reserves what its sandboxed decoder may use: a CPU and the sandbox's
+        # memory cap (so a node runs no more decoders than its memory holds).
         .map(decode, fn_kwargs=kwargs,  # type: ignore[arg-type]  # the kwargs fill the rest
-             num_cpus=options.decode_cpus, max_retries=options.retries)
+             num_cpus=options.decode_cpus, memory=config.media.sandbox_memory_bytes)
         .map_batches(Encoder, fn_constructor_args=(config, text_search, target, options),
                      batch_size=options.encode_batch, batch_format="numpy",
                      compute=ray.data.ActorPoolStrategy(size=options.encoders),

@@ -14,6 +14,9 @@ from vidsearch import metrics
 from vidsearch.batch.manifest import ManifestEntry
 
 INDEXED, SKIPPED, FAILED = "indexed", "skipped", "failed"
+# What `vidsearch backfill` projects its throughput onto by default: cluster sizes, and a
+# node as the RayJob in k8s/backfill shapes it (decode CPUs; encode actors, one per GPU).
+PROJECTED_NODES, NODE_DECODE_CPUS, NODE_ENCODERS = (1, 4, 16), 16, 1
 # Stages whose per-video seconds are measured: hash (SHA-256 of the file), decode (the
 # sandboxed decoder), the encode stages (encode, text_encode, tag_feature) and catalog_upsert.
 ENCODE_STAGES = ("encode", "text_encode", "tag_feature")
@@ -53,6 +56,7 @@ class BackfillReport:
     retries: int = 0
     started: float = field(default_factory=time.perf_counter)
     wall_s: float = 0.0
+    projections: list[Projection] = field(default_factory=list)  # see ``project``
 
     def add(self, item: Item) -> None:
         """Count a finished item, in this report and in the Prometheus counters."""
@@ -99,6 +103,8 @@ class BackfillReport:
             "videos_per_s": round(self.videos_per_s, 4),
             "median_stage_seconds": {s: round(self.per_video_s(s), 4)
                                      for s in sorted(self.stage_seconds)},
+            "projections": [asdict(p) | {"videos_per_s": p.videos_per_s,
+                                         "bottleneck": p.bottleneck} for p in self.projections],
             "failures": [asdict(f) for f in self.failures],
         }  # fmt: skip
         path.write_text(json.dumps(payload, indent=2) + "\n")
@@ -112,6 +118,9 @@ class BackfillReport:
             "median seconds per video: " + ", ".join(
                 f"{stage} {self.per_video_s(stage):.3f}" for stage in sorted(self.stage_seconds)),
         ]
+        lines += [f"projected on {p.nodes} node(s): {p.videos_per_s:.2f} videos/s (decode "
+                  f"{p.decode_per_s:.2f}, encode {p.encode_per_s:.2f}, catalog write "
+                  f"{p.write_per_s:.2f}; bottleneck {p.bottleneck})" for p in self.projections]
         lines += [f"  failed {f.video_id} ({f.source}) at {f.stage}: {f.error}"
                   for f in self.failures[:20]]
         if len(self.failures) > 20:
@@ -124,6 +133,8 @@ class Projection:
     """Videos/s of ``nodes`` nodes, each stage's bound and the stage that limits."""
 
     nodes: int
+    decode_cpus: int  # per node
+    encoders: int  # per node
     decode_per_s: float
     encode_per_s: float
     write_per_s: float
@@ -150,7 +161,7 @@ def project(report: BackfillReport, nodes: int, *, decode_cpus: int, encoders: i
     encode = report.encode_s() / encode_speedup
     write = report.per_video_s("catalog_upsert")
     return Projection(
-        nodes,
+        nodes, decode_cpus, encoders,
         nodes * decode_cpus / decode if decode > 0 else float("inf"),
         nodes * encoders / encode if encode > 0 else float("inf"),
         1.0 / write if write > 0 else float("inf"),
