@@ -45,4 +45,5 @@ def to_markdown(result: BackfillBenchResult, command: str) -> str:
     rate, first = bench.ratio(len(result.server.index), index_s), result.runs[0][1]
     return bench.render("backfill", result, command, index_s=index_s, index_rate=rate,
                         first=first, node=first.projections[0],
+                        slower=max(r.videos_per_s for _, r in result.runs) < rate,
                         rows=[(w, r, bench.ratio(r.videos_per_s, rate)) for w, r in result.runs])
