@@ -9,11 +9,13 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +35,7 @@ from vidsearch.orchestrator.api import SearchOptions
 from vidsearch.orchestrator.factory import build_orchestrator
 
 STARTER = Path(__file__).resolve().parents[2] / "models" / "starter"
-VIDEOS = 30
+VIDEOS = 24
 
 
 @dataclass(frozen=True)
@@ -167,17 +169,24 @@ def test_killed_half_way_then_rerun_indexes_each_video_once(
     config = _config(starter_repository, tmp_path)
     command = [sys.executable, "-m", "vidsearch", "backfill", str(archive.manifest), "--config",
                str(config), "--report", str(tmp_path / "killed.json"), "--write-batch", "2",
-               "--num-cpus", "2", "-v"]  # fmt: skip
+               "--num-cpus", "2", "--metrics-port", "0", "-v"]  # fmt: skip
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              text=True, start_new_session=True)  # fmt: skip
-    seen = []
+    seen, metrics_url = [], ""
     assert child.stdout is not None
     for line in child.stdout:  # a real run, killed once a third of the videos are written
+        if line.startswith("metrics on "):
+            metrics_url = line.split()[-1]
         if line.startswith("indexed "):
             seen.append(line.split()[1])
         if len(seen) >= VIDEOS // 3:
             break
     assert len(seen) >= VIDEOS // 3, f"the run ended early, having written {seen}"
+    # Progress on Prometheus while it runs: at least the videos it said it wrote.
+    scraped = urllib.request.urlopen(metrics_url, timeout=10).read().decode()
+    counted = re.search(r'^vidsearch_backfill_videos_total\{outcome="indexed"\} (\S+)$', scraped,
+                        flags=re.M)  # fmt: skip
+    assert counted is not None and float(counted[1]) >= len(seen)
     os.killpg(child.pid, signal.SIGKILL)  # the driver and every Ray process it started
     child.wait(timeout=60)
     assert child.returncode == -signal.SIGKILL and not (tmp_path / "killed.json").exists()
