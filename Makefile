@@ -22,7 +22,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PHOTO_PACKAGES := gnome-backgrounds mate-backgrounds plasma-workspace-wallpapers ukui-wallpapers lomiri-wallpapers
 
-.PHONY: help venv models export sample run serve serve-triton test lint layout imports bench protos clean promtool photos copy-release text-release bench-data speech k8s-check loadtest images
+.PHONY: help venv models export sample run serve serve-triton test lint layout imports bench protos clean promtool photos copy-release text-release bench-data speech browser k8s-check loadtest images
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	# torch first, pinned to the local CPU wheel, so nothing pulls a CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e clients/python -e ".[dev,triton,bench,torchserve,backfill]"
+	$(PY) -m pip install -q -e clients/python -e ".[dev,triton,bench,torchserve,web,backfill]"
 	# locust needs a newer geventhttpclient than tritonclient[http] declares; we only use
 	# tritonclient's gRPC client, so install it after and accept pip's warning.
 	$(PY) -m pip install -q "locust==2.47.0" 2>&1 | grep -v "is ignored" || true
@@ -86,8 +86,9 @@ var/.background-filled: | $(REPO)/.exported
 	$(VS) catalog background --videos 40 --config $(CONFIG)
 	touch $@
 
-run: export sample var/.background-filled ## set up, index the sample corpus and serve on localhost (embedded default)
-	$(VS) serve --config $(CONFIG) --index-dir $(SAMPLE)/references
+REVIEW_PORT ?= 8765
+run: export sample var/.background-filled ## set up, index the sample corpus and serve on localhost (embedded default), with the review page
+	$(VS) serve --config $(CONFIG) --index-dir $(SAMPLE)/references --review-port $(REVIEW_PORT)
 
 serve-triton: export sample var/.background-filled ## serve with the real tritonserver (CPU twin) behind the orchestrator
 	$(VS) serve --config $(CONFIG) --with-tritonserver $(CPU_TWIN) --index-dir $(SAMPLE)/references
@@ -121,6 +122,12 @@ speech: ## install Debian espeak-ng (narration of generated videos) if absent
 	  $(SUDO) apt-get install -y -q --no-install-recommends espeak-ng || \
 	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends espeak-ng; }
 
+# The review page's test drives a real browser: Debian's chromium through its chromedriver.
+browser: ## install Debian chromium + chromium-driver (the review page's browser test) if absent
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  $(SUDO) apt-get install -y -q --no-install-recommends chromium chromium-driver || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends chromium chromium-driver; }
+
 k8s-check: venv promtool ## render + validate k8s/ (kubernetes-validate --strict, yamllint, promtool)
 	bash scripts/k8s_check.sh
 
@@ -142,7 +149,7 @@ layout:
 imports: venv layout ## check the import-linter contracts of pyproject.toml (arrows one way)
 	cd $(LAYOUT) && $(CURDIR)/$(VENV)/bin/lint-imports --no-cache $(CURDIR)/pyproject.toml
 
-test: venv promtool photos bench-data speech imports ## run the test suite (real gRPC, Triton, Qdrant Edge, PyAV, Prometheus)
+test: venv promtool photos bench-data speech browser imports ## run the test suite (real gRPC, Triton, Qdrant Edge, PyAV, Prometheus)
 	bash scripts/k8s_check.sh --no-tests
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 

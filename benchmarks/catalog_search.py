@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -45,6 +45,10 @@ class CatalogBenchConfig(bench.SectionConfig):
     """videos written through upsert_video (0: skip)"""
     api_keyframes: tuple[int, ...] = (0, 30)
     """key frames per video of the upsert_video runs"""
+    hash_index: Literal["auto", "scan", "graph"] = "auto"
+    """the catalog's coarse filter (catalog.hash_index.mode): exact scan, HNSW graph walk"""
+    graph_above: int = 200_000
+    """auto: codes per segment from which the graph is walked"""
     seed: int = 0
     work_dir: Path | None = None
     """where the temporary catalogs go (default: the system's temporary folder)"""
@@ -54,6 +58,7 @@ class CatalogBenchConfig(bench.SectionConfig):
 class SearchResult:
     size: int
     max_hamming: int
+    coarse: str  # how Edge's coarse filter ran: scan or graph
     queries: int
     edge: bench.Latency
     faiss: bench.Latency
@@ -175,6 +180,7 @@ def bench_size(
     import faiss
 
     from vidsearch.catalog import schema as sc
+    from vidsearch.catalog.hash_index import HashIndex
     from vidsearch.catalog.qdrant_edge import QdrantEdgeCatalog
 
     rng = np.random.default_rng([cfg.seed, n])
@@ -183,7 +189,8 @@ def bench_size(
     path = root / f"edge-{n}"
     shutil.rmtree(path, ignore_errors=True)
     faiss.omp_set_num_threads(cfg.faiss_threads)
-    catalog = QdrantEdgeCatalog(path, texture_dim=cfg.texture_dim)
+    hash_index = HashIndex(mode=cfg.hash_index, graph_above=cfg.graph_above)
+    catalog = QdrantEdgeCatalog(path, texture_dim=cfg.texture_dim, hash_index=hash_index)
     try:
         _, upsert_s, _ = bench.timed(bulk_load_edge, catalog, data, cfg.batch)
         optimized, optimize_s, _ = bench.timed(catalog.optimize)
@@ -233,8 +240,9 @@ def search(
     agreement = [len(set(e) & set(f)) / max(len(e), len(f)) if e or f else 1.0
                  for e, f in zip(edge_ids, faiss_ids, strict=True)]  # fmt: skip
     edge_p, faiss_p = bench.Latency.of(edge_runs), bench.Latency.of(faiss_runs)
+    coarse = "graph" if catalog.hash_index.walks_graph(n) else "scan"
     return SearchResult(
-        n, max_hamming, cfg.queries, edge_p, faiss_p, top1(edge_ids), top1(faiss_ids),
+        n, max_hamming, coarse, cfg.queries, edge_p, faiss_p, top1(edge_ids), top1(faiss_ids),
         float(np.mean(agreement)), float(np.mean([count for (_, count), _, _ in faiss_runs])),
         bench.ratio(edge_p.p50_ms, faiss_p.p50_ms),
     )  # fmt: skip
@@ -282,4 +290,6 @@ def run(cfg: CatalogBenchConfig, log: bench.Log = bench.stderr) -> CatalogBenchR
 
 
 def to_markdown(result: CatalogBenchResult, command: str) -> str:
-    return bench.render("catalog", result, command, hash_bits=HASH_BITS)
+    from vidsearch.catalog.hash_index import HashIndex
+
+    return bench.render("catalog", result, command, hash_bits=HASH_BITS, probe=HashIndex().probe)

@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vidsearch.catalog_cli",
     "vidsearch.batch.cli",
     "vidsearch.service.auth_cli",
+    "vidsearch.review.cli",
     "vidsearch_client.cli",
 )
 

@@ -36,12 +36,23 @@ class MediaConfig(BaseModel):
     max_duration_s: float = Field(4 * 3600.0, gt=0)
     max_pixels: int = Field(3840 * 2160, ge=1, description="largest frame area decoded")
     decode_timeout_s: float = Field(120.0, gt=0)
+    skip_nonreference_frames: bool = Field(
+        True,
+        description="H.264/HEVC: leave undecoded the frames no other frame refers to; each "
+        "sample is then the first reference frame at or after its tick (a few frames "
+        "later at most) and decoding costs about half",
+    )
     sandbox: bool = Field(
         True,
         description="decode in a memory-capped child process, so a hostile file "
         "can only fail its own request",
     )
     sandbox_memory_bytes: int = Field(2 * 1024**3, ge=64 * 1024**2)
+    warm_decoders: int = Field(
+        1, ge=0, le=64,
+        description="sandbox children started ahead of need (each decodes one file), so a "
+        "request does not wait for a fork",
+    )
 
 
 class InferenceConfig(BaseModel):
@@ -89,6 +100,22 @@ class InferenceConfig(BaseModel):
         return self
 
 
+class HashIndexConfig(BaseModel):
+    """How the Hamming coarse filter finds codes (``catalog.hash_index``): an exact scan
+    below ``graph_above`` codes per segment, an HNSW graph walk above (recall and latency
+    of each in BENCHMARKS.md, "Catalog search")."""
+
+    mode: Literal["auto", "scan", "graph"] = Field(
+        "auto", description="scan: exact always; graph: walk every optimised segment; auto: "
+        "walk segments of at least graph_above codes")
+    graph_above: int = Field(200_000, ge=1, description="codes per segment from which auto walks")
+    m: int = Field(32, ge=1, description="graph edges per code (more: better recall, slower build)")
+    ef_construct: int = Field(256, ge=1, description="candidates while building the graph")
+    ef: int = Field(256, ge=1, description="candidates while walking the graph per query")
+    probe: int = Field(100, ge=1, description="codes a graph walk returns at most (a scan "
+                       "returns the request's coarse limit)")
+
+
 class CatalogConfig(BaseModel):
     """Where the index table (codes) and mapping table (textures) live."""
 
@@ -107,6 +134,7 @@ class CatalogConfig(BaseModel):
         "(REST and gRPC); None = the system's trusted roots",
     )
     collection_prefix: str = "vidsearch"
+    hash_index: HashIndexConfig = Field(default_factory=HashIndexConfig)
     replication_factor: int = Field(2, ge=1)
     duplicate_policy: Literal["report", "reject"] = Field(
         "report",
@@ -351,6 +379,22 @@ class ServerConfig(BaseModel):
         return self
 
 
+class PlaybackConfig(BaseModel):
+    """What StreamVideo may play back (the review page): a video's recorded source file,
+    or its upload, kept for a while after IndexVideo."""
+
+    keep_uploads_s: float = Field(
+        0.0,
+        ge=0,
+        description="how long the bytes of a video indexed by upload are kept for playback "
+        "(StreamVideo); 0 = not kept (only videos indexed from a source_uri play)",
+    )
+    kept_uploads_dir: Path = Field(
+        Path("var/kept_uploads"), description="where kept uploads live (one file per video)"
+    )
+    chunk_bytes: int = Field(256 * 1024, ge=1024, description="size of each streamed chunk")
+
+
 class VidsearchConfig(BaseSettings):
     """Everything a vidsearch process needs to know."""
 
@@ -364,6 +408,7 @@ class VidsearchConfig(BaseSettings):
     search: SearchConfig = Field(default_factory=SearchConfig)
     text: TextSearchConfig = Field(default_factory=TextSearchConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    playback: PlaybackConfig = Field(default_factory=PlaybackConfig)
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 

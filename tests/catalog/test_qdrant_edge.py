@@ -12,6 +12,7 @@ import qdrant_edge as qe
 
 from vidsearch.catalog import CatalogError, CatalogUnavailableError, KeyFrame, QdrantEdgeCatalog
 from vidsearch.catalog import schema as sc
+from vidsearch.catalog.hash_index import HashIndex
 from vidsearch.catalog.qdrant_edge_store import META_FILE, edge_config
 
 
@@ -44,7 +45,7 @@ def test_binary_quantized_scan_is_exact_after_optimize(tmp_path: Path, mk) -> No
         shard.update(qe.UpdateOperation.upsert_points(points))
         shard.flush()
     # Force quantized segments at this small size (the default threshold is megabytes).
-    config = edge_config(sc.Dims(8, None), sc.VIDEOS)
+    config = edge_config(sc.Dims(8, None), sc.VIDEOS, HashIndex())
     config = qe.EdgeConfig(
         vectors=config.vectors,
         wal_enabled=True,

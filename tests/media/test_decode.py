@@ -183,3 +183,23 @@ def test_iter_frames_streams(tmp_path: Path) -> None:
     assert len(first) == 1 and first[0].time_s == 0.0
     assert reader.bytes_read < len(data) // 2  # the rest of the file was never read
     frames.close()
+
+
+def test_skipping_nonreference_frames_samples_the_next_reference_frame(tmp_path: Path) -> None:
+    """H.264 with B-frames: each sample is the first reference frame at or after its tick,
+    so some samples move a few frames later and none moves earlier; other codecs are
+    sampled exactly as before."""
+    fps = 25.0
+    clip = render_video(5, 6.0, fps, 96, 64)
+    h264 = write_video(tmp_path / "b.mp4", clip, fps)  # libx264 veryfast: B-frames
+    plain = decode_video(h264, fps=1.0, size=32)
+    skipped = decode_video(h264, fps=1.0, size=32, skip_nonreference=True)
+    assert len(skipped.timestamps) == len(plain.timestamps) == 6
+    delay = skipped.timestamps - plain.timestamps
+    assert np.all(delay >= 0) and np.all(delay <= 4 / fps + 1e-6)
+    assert np.any(delay > 0), "no tick fell on a non-reference frame: nothing was skipped"
+    mpeg4 = write_video(tmp_path / "m.avi", clip, fps, codec="mpeg4", crf=None)
+    np.testing.assert_array_equal(
+        decode_video(mpeg4, fps=1.0, size=32, skip_nonreference=True).timestamps,
+        decode_video(mpeg4, fps=1.0, size=32).timestamps,
+    )

@@ -135,3 +135,38 @@ def test_an_interrupt_stops_in_process_decoding_between_packets(mp4: Path) -> No
     with pytest.raises(_Stopped):
         decode_video(mp4, fps=8.0, size=32, interrupt=interrupt)
     assert packets == 4  # stopped at the fourth packet, not after the whole file
+
+
+def test_warm_pool_recovers_after_a_waiting_child_is_killed(mp4: Path) -> None:
+    """A child killed while it waits is never handed a request: the next decode gets a
+    live one, and the pool is back to its size soon after."""
+    import os
+    import signal
+
+    sandbox.POOL.resize(1)
+    sandboxed_decode_video(mp4, fps=1.0, size=16, timeout_s=30)  # fills the pool
+    waiting = _wait_for_children(1)
+    os.kill(waiting[0], signal.SIGKILL)
+    for _ in range(2):  # the killed child is skipped; its replacement serves the second
+        video = sandboxed_decode_video(mp4, fps=1.0, size=16, timeout_s=30)
+        assert len(video.frames) == 4
+    refilled = _wait_for_children(1)
+    assert waiting[0] not in refilled
+
+
+def test_each_decode_runs_in_a_child_of_its_own(mp4: Path) -> None:
+    """Warm children decode one file each: the pids that served two decodes differ."""
+    sandbox.POOL.resize(1)
+    sandboxed_decode_video(mp4, fps=1.0, size=16, timeout_s=30)
+    first = _wait_for_children(1)[0]
+    sandboxed_decode_video(mp4, fps=1.0, size=16, timeout_s=30)
+    second = _wait_for_children(1)[0]
+    assert first != second
+
+
+def _wait_for_children(n: int, timeout_s: float = 20.0) -> list[int]:
+    deadline = time.monotonic() + timeout_s
+    while len(waiting := sandbox.POOL.waiting()) < n:
+        assert time.monotonic() < deadline, f"pool holds {len(waiting)} children, not {n}"
+        time.sleep(0.05)
+    return waiting

@@ -111,6 +111,23 @@ class VideoInfo:
     source: str = ""
     content_sha256: str = ""
     text_model_version: int = 0  # text features' model version; 0 = none stored
+    created_at: str = ""  # ISO 8601 UTC: when the id was first indexed ("" if unknown)
+    updated_at: str = ""  # ISO 8601 UTC: when it was last indexed or updated
+
+
+@dataclass(frozen=True)
+class VideoFilter:
+    """Which videos a listing or a search considers: every set field must hold (empty:
+    every video). Applied inside the catalog, on indexed payload fields (``filters``)."""
+
+    tags: tuple[str, ...] = ()  # carries every one of these
+    video_ids: tuple[str, ...] = ()  # one of these ids
+    title_prefix: str = ""  # the title starts with this (case-sensitive)
+    model_version: int | None = None  # codes of this model version
+
+    def is_empty(self) -> bool:
+        return not (self.tags or self.video_ids or self.title_prefix) and (
+            self.model_version is None)
 
 
 @dataclass(frozen=True)
@@ -193,10 +210,12 @@ class Catalog(Protocol):
         limit: int,
         max_texture_distance: float | None = None,
         budget: RequestBudget | None = None,
+        only: VideoFilter | None = None,
     ) -> list[VideoCandidate]:
         """Coarse Hamming filter on whole-video codes (server-side prefetch), then the
         nearest by texture distance, ascending. ``budget``: the request's deadline and
-        cancellation (raises its RequestStoppedError rather than start a late query)."""
+        cancellation (raises its RequestStoppedError rather than start a late query);
+        ``only``: videos passing this filter, no others."""
         ...
 
     def search_keyframes(
@@ -207,9 +226,11 @@ class Catalog(Protocol):
         max_hamming: int | None,
         limit_per_frame: int,
         budget: RequestBudget | None = None,
+        only: VideoFilter | None = None,
     ) -> list[list[KeyFrameHit]]:
         """For each query key frame (rows of ``hash_bits``/``texture``), indexed key frames
-        within ``max_hamming``, nearest first; ``budget`` as in :meth:`search_videos`."""
+        within ``max_hamming``, nearest first; ``budget`` and ``only`` as in
+        :meth:`search_videos`."""
         ...
 
     def keyframe_vectors(
@@ -245,6 +266,21 @@ class Catalog(Protocol):
         """Replace an indexed video's tags (VideoNotFoundError when not indexed)."""
         ...
 
+    def update_video(
+        self, video_id: str, *, title: str | None = None, tags: Sequence[str] | None = None
+    ) -> VideoInfo:
+        """Replace an indexed video's title and/or tags (None: keep), no re-indexing; the
+        stored result (VideoNotFoundError when not indexed)."""
+        ...
+
+    def list_videos(
+        self, only: VideoFilter | None, *, page_size: int, offset: str | None = None,
+        budget: RequestBudget | None = None,
+    ) -> tuple[list[VideoInfo], str | None]:
+        """One page of videos passing ``only`` in the store's order, and the offset of
+        the next page (None after the last)."""
+        ...
+
     def videos_with_tag(self, tag: str, limit: int) -> list[VideoInfo]:
         """Up to ``limit`` indexed videos carrying ``tag``."""
         ...
@@ -260,9 +296,11 @@ class Catalog(Protocol):
         limit: int,
         model_version: int,
         budget: RequestBudget | None = None,
+        only: VideoFilter | None = None,
     ) -> list[TextCandidate]:
         """Text search stage 1: videos nearest (cosine) to a text embedding, among those whose
-        text features came from ``model_version``; [] when the catalog has no text vectors."""
+        text features came from ``model_version`` (and passing ``only``); [] when the
+        catalog has no text vectors."""
         ...
 
     def stats(self) -> CatalogStats:

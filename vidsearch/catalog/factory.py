@@ -9,6 +9,7 @@ from typing import Any
 from qdrant_client import QdrantClient
 
 from vidsearch.catalog.base import Catalog, CatalogUnavailableError
+from vidsearch.catalog.hash_index import HashIndex
 from vidsearch.catalog.qdrant_cluster import QdrantClusterCatalog
 from vidsearch.catalog.qdrant_edge import QdrantEdgeCatalog
 from vidsearch.config import CatalogConfig
@@ -46,9 +47,11 @@ def open_catalog(
     cluster that cannot be reached yet does not stop the server from starting: the
     catalog connects on first use and its readiness check reports it down meanwhile.
     """
+    hash_index = HashIndex(**config.hash_index.model_dump())
     if config.backend == "qdrant_edge":
         return QdrantEdgeCatalog(
-            config.path, texture_dim=texture_dim, embedding_dim=embedding_dim, text_dim=text_dim
+            config.path, texture_dim=texture_dim, embedding_dim=embedding_dim, text_dim=text_dim,
+            hash_index=hash_index,
         )
     if config.backend == "qdrant_cluster":
         client = QdrantClient(
@@ -83,6 +86,7 @@ def open_catalog(
             shard_number=shards,
             location=location,
             wait_for_server=wait,
+            hash_index=hash_index,
         )
     except BaseException:
         client.close()
@@ -102,7 +106,7 @@ def open_background_catalog(config: CatalogConfig, main: Catalog) -> Catalog:
     until `vidsearch catalog background` fills it.
     """
     if isinstance(main, QdrantEdgeCatalog):
-        return QdrantEdgeCatalog(config.background_catalog_path())
+        return QdrantEdgeCatalog(config.background_catalog_path(), hash_index=main.hash_index)
     if isinstance(main, QdrantClusterCatalog):
         return main.sibling(config.background_collection_prefix())
     raise ValueError(f"no background catalog for {type(main).__name__}")

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 from qdrant_client import models as m
 
+from vidsearch.catalog import filters
 from vidsearch.catalog import schema as sc
 from vidsearch.catalog.base import (
     CatalogStats,
@@ -42,10 +43,12 @@ from vidsearch.catalog.base import (
     TagFeature,
     TextCandidate,
     VideoCandidate,
+    VideoFilter,
     VideoInfo,
     VideoNotFoundError,
     VideoRecord,
 )
+from vidsearch.catalog.hash_index import HashIndex
 from vidsearch.catalog.point_store import PointStore, ScoredPoint, generation_of, match
 from vidsearch.catalog.snapshot_chunks import StoredPoint
 from vidsearch.catalog.snapshots import (
@@ -72,11 +75,7 @@ BATCH = 256  # points a write sends, queries a batch holds, points a page return
 KNN_SLACK = 8  # extra neighbours asked for, in case some are uncommitted frames
 # Other processes may write to a shared cluster: cached model versions expire.
 MODEL_VERSIONS_MAX_AGE_S = 5.0
-# The hash vectors have no HNSW graph (m=0), so a non-"exact" search is still a full scan,
-# but over the binary-quantized codes (xor/popcount), which is exact for ±1 vectors:
-# 4x faster than exact=True (which skips the quantization), same results (BENCHMARKS.md).
-# Rescoring ±1 codes after binary quantization would add nothing.
-FULL_SCAN = m.SearchParams(exact=False, quantization=m.QuantizationSearchParams(rescore=False))
+STORE_SIZES_MAX_AGE_S = 5.0  # the coarse filter's scan-or-graph choice reads them
 EXACT = m.SearchParams(exact=True)
 FRAME_FIELDS = [sc.F_VIDEO_ID, sc.F_TIME_S, sc.F_GENERATION]
 
@@ -117,8 +116,11 @@ class QdrantCatalog:
         text_dim: int | None = None,
         staged_restore: StagedRestore | None = None,
         wait_for_server: bool = False,
+        hash_index: HashIndex | None = None,
     ) -> None:
         self.store = store
+        self.hash_index = hash_index or HashIndex()
+        self._sizes: dict[str, tuple[int, float]] = {}
         self._wanted = sc.WantedDims(texture_dim, embedding_dim, text_dim)
         self._staged_restore = staged_restore
         self._lock = ReadWriteLock()
@@ -218,10 +220,14 @@ class QdrantCatalog:
             generations = [self._clock.next() for _ in videos]
             frames = [StoredPoint(*p) for video, generation in zip(videos, generations, strict=True)
                       for p in sc.keyframe_points(video, generation)]  # fmt: skip
+            points = [sc.video_point_id(video.video_id) for video in videos]
+            old = self.store.retrieve(sc.VIDEOS, points, payload=sc.INFO_FIELDS, vectors=False)
+            created = {info.video_id: info.created_at
+                       for info in (sc.info_from_payload(p.payload) for p in old)}  # fmt: skip
             markers = [
-                StoredPoint(sc.video_point_id(video.video_id), sc.video_vectors(video),
-                            sc.video_payload(video, generation))
-                for video, generation in zip(videos, generations, strict=True)
+                StoredPoint(point, sc.video_vectors(video),
+                            sc.video_payload(video, generation, created.get(video.video_id)))
+                for point, video, generation in zip(points, videos, generations, strict=True)
             ]  # fmt: skip
             try:
                 for start in range(0, len(frames), BATCH):
@@ -286,6 +292,35 @@ class QdrantCatalog:
         for page in self._pages(sc.VIDEOS, "iter_videos", request):
             yield from (sc.info_from_payload(p.payload) for p in page)
 
+    def list_videos(
+        self, only: VideoFilter | None, *, page_size: int, offset: str | None = None,
+        budget: RequestBudget | None = None,
+    ) -> tuple[list[VideoInfo], str | None]:
+        """One scroll page of the videos passing ``only`` (filtered by the store, on
+        indexed fields), in point id order, and the next page's offset."""
+        sc.check_limits(page_size)
+        where = "listing videos"
+        with self._lock.reading(), self._using(where, budget):
+            if self._dims is None:
+                return [], None
+            request = m.ScrollRequest(limit=page_size, offset=offset,
+                                      filter=filters.videos_filter(only),
+                                      with_payload=sc.INFO_FIELDS, with_vector=False)
+            page, next_offset = self.store.scroll(sc.VIDEOS, request, _timeout(budget, where))
+        infos = [sc.info_from_payload(p.payload) for p in page]
+        return infos, None if next_offset is None else str(next_offset)
+
+    def _video_ids(self, only: VideoFilter, budget: RequestBudget | None) -> list[str]:
+        """Ids of the videos passing ``only``: key-frame points carry no title or tags, so
+        a key-frame search is restricted by video id (the store finds them)."""
+        if only.video_ids and not (only.tags or only.title_prefix
+                                   or only.model_version is not None):
+            return list(only.video_ids)
+        request = m.ScrollRequest(limit=BATCH, filter=filters.videos_filter(only),
+                                  with_payload=[sc.F_VIDEO_ID], with_vector=False)
+        pages = self._pages(sc.VIDEOS, "filtering videos", request, budget)
+        return [str(p.payload[sc.F_VIDEO_ID]) for page in pages for p in page]
+
     def _pages(
         self, store: str, what: str, request: m.ScrollRequest, budget: RequestBudget | None = None
     ) -> Iterator[list[StoredPoint]]:
@@ -321,9 +356,10 @@ class QdrantCatalog:
         limit: int,
         max_texture_distance: float | None = None,
         budget: RequestBudget | None = None,
+        only: VideoFilter | None = None,
     ) -> list[VideoCandidate]:
-        """One query: exact hash scan (threshold, top ``coarse_limit``) then exact texture
-        rerank."""
+        """One query: exact hash scan (threshold, top ``coarse_limit``, of the videos
+        passing ``only``) then exact texture rerank."""
         where = "the catalog's video search"
         with self._lock.reading(), self._using(where, budget):
             timeout = _timeout(budget, where)
@@ -332,9 +368,10 @@ class QdrantCatalog:
             code, tex = sc.check_query(hash_bits, texture, self._dims, rows=False)
             threshold = sc.score_threshold(max_hamming)
             sc.check_limits(coarse_limit, limit)
+            params, coarse_limit = self.hash_index.coarse(self._size(sc.VIDEOS), coarse_limit)
             coarse = m.Prefetch(
-                query=code.tolist(), using=sc.VEC_HASH, limit=coarse_limit, params=FULL_SCAN,
-                score_threshold=threshold,
+                query=code.tolist(), using=sc.VEC_HASH, limit=coarse_limit, params=params,
+                score_threshold=threshold, filter=filters.videos_filter(only),
             )
             request = m.QueryRequest(
                 query=tex.tolist(), using=sc.VEC_TEXTURE, prefetch=[coarse], params=EXACT,
@@ -357,8 +394,10 @@ class QdrantCatalog:
         max_hamming: int | None,
         limit_per_frame: int,
         budget: RequestBudget | None = None,
+        only: VideoFilter | None = None,
     ) -> list[list[KeyFrameHit]]:
-        """Batches of exact hash scans, one per query frame, committed frames only."""
+        """Batches of exact hash scans, one per query frame, committed frames only (of
+        the videos passing ``only``)."""
         where = "the catalog's key-frame search"
         with self._lock.reading(), self._using(where, budget):
             if self._dims is None:
@@ -366,13 +405,20 @@ class QdrantCatalog:
             codes, texs = sc.check_query(hash_bits, texture, self._dims, rows=True)
             threshold = sc.score_threshold(max_hamming)
             sc.check_limits(limit_per_frame)
+            params, per_frame = self.hash_index.coarse(self._size(sc.KEYFRAMES), limit_per_frame)
+            ids = None if only is None or only.is_empty() else self._video_ids(only, budget)
+            if ids == []:  # no video passes: nothing to scan
+                return [[] for _ in range(len(codes))]
 
             def query(pins: Mapping[str, int]) -> list[list[RawFrameHit]]:
                 pinned = _pin_filter(pins)
+                if ids is not None:
+                    selected = filters.keyframes_of(ids)
+                    pinned = selected if pinned is None else m.Filter(must=[selected, pinned])
                 requests = [
                     m.QueryRequest(
                         query=c.tolist(), using=sc.VEC_HASH, filter=pinned,
-                        limit=limit_per_frame, score_threshold=threshold, params=FULL_SCAN,
+                        limit=per_frame, score_threshold=threshold, params=params,
                         with_payload=FRAME_FIELDS, with_vector=[sc.VEC_TEXTURE],
                     )
                     for c in codes
@@ -380,6 +426,15 @@ class QdrantCatalog:
                 return self._query_frames(requests, budget, where)
 
             return visible_keyframes(query, self._committed, texs, limit_per_frame)
+
+    def _size(self, store: str) -> int:
+        """Points in ``store``, counted at most every few seconds (the coarse filter's
+        scan-or-graph choice needs the order of magnitude, not the exact count)."""
+        size, at = self._sizes.get(store, (0, -STORE_SIZES_MAX_AGE_S))
+        if time.monotonic() - at >= STORE_SIZES_MAX_AGE_S:
+            size = self.store.count(store)
+            self._sizes[store] = (size, time.monotonic())
+        return size
 
     def _query_frames(
         self, requests: list[m.QueryRequest], budget: RequestBudget | None, where: str
@@ -493,17 +548,28 @@ class QdrantCatalog:
                           int(payload[sc.P_TAG_FEATURE_VERSION]))
 
     def set_video_tags(self, video_id: str, tags: Sequence[str]) -> None:
-        """Replace an indexed video's tags: its point (the commit marker) is rewritten whole
-        with the same generation, so a crash leaves the old tags or the new ones."""
-        with self._lock.writing(), self._using(f"tagging {video_id}"):
+        self.update_video(video_id, tags=tags)
+
+    def update_video(
+        self, video_id: str, *, title: str | None = None, tags: Sequence[str] | None = None
+    ) -> VideoInfo:
+        """Replace an indexed video's title and/or tags: its point (the commit marker) is
+        rewritten whole with the same generation, so a crash leaves the old metadata or
+        the new."""
+        with self._lock.writing(), self._using(f"updating {video_id}"):
             point = sc.video_point_id(video_id)
             found = [] if self._dims is None else self.store.retrieve(
                 sc.VIDEOS, [point], payload=True, vectors=True)
             if not found:
-                raise VideoNotFoundError(video_id)
-            payload = {**found[0].payload, sc.F_TAGS: list(tags)}
+                raise VideoNotFoundError(f"video {video_id!r} is not indexed")
+            payload = {**found[0].payload, "updated_at": sc.now_iso()}
+            if title is not None:
+                payload.update({"title": title, sc.F_TITLE_PREFIXES: sc.title_prefixes(title)})
+            if tags is not None:
+                payload[sc.F_TAGS] = list(tags)
             self.store.upsert(sc.VIDEOS, [StoredPoint(point, found[0].vectors, payload)])
             self.store.flush(sc.VIDEOS)
+        return sc.info_from_payload(payload)
 
     def videos_with_tag(self, tag: str, limit: int) -> list[VideoInfo]:
         """Indexed videos carrying ``tag`` (exact text), in the store's order."""
@@ -527,8 +593,10 @@ class QdrantCatalog:
         limit: int,
         model_version: int,
         budget: RequestBudget | None = None,
+        only: VideoFilter | None = None,
     ) -> list[TextCandidate]:
-        """Cosine neighbours of a text embedding with their stored stage 2 features."""
+        """Cosine neighbours of a text embedding with their stored stage 2 features (among
+        the videos passing ``only``)."""
         where = "the catalog's text search"
         with self._lock.reading(), self._using(where, budget):
             timeout = _timeout(budget, where)
@@ -538,7 +606,7 @@ class QdrantCatalog:
                 return []
             request = m.QueryRequest(
                 query=query.tolist(), using=sc.VEC_TEXT, limit=limit,
-                filter=m.Filter(must=[match(sc.F_TEXT_VERSION, model_version)]),
+                filter=filters.videos_filter(only, match(sc.F_TEXT_VERSION, model_version)),
                 with_payload=sc.TEXT_FIELDS, with_vector=[sc.VEC_TEXT],
             )
             [hits] = self.store.query_batch(sc.VIDEOS, [request], timeout)

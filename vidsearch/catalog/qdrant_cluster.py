@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from qdrant_client import QdrantClient
 
+from vidsearch.catalog.hash_index import HashIndex
 from vidsearch.catalog.qdrant import QdrantCatalog
 from vidsearch.catalog.qdrant_cluster_store import ClientPointStore, Topology
 
@@ -32,14 +33,16 @@ class QdrantClusterCatalog(QdrantCatalog):
         owns_client: bool = True,
         location: str = "",
         wait_for_server: bool = False,
+        hash_index: HashIndex | None = None,
     ) -> None:
         topology = Topology(replication_factor, shard_number, write_consistency_factor)
         self._client_store = ClientPointStore(
-            client, prefix, topology, owns_client=owns_client, location=location
+            client, prefix, topology, owns_client=owns_client, location=location,
+            hash_index=hash_index,
         )
         super().__init__(
             self._client_store, texture_dim=texture_dim, embedding_dim=embedding_dim,
-            text_dim=text_dim, wait_for_server=wait_for_server,
+            text_dim=text_dim, wait_for_server=wait_for_server, hash_index=hash_index,
         )
 
     def sibling(self, prefix: str) -> QdrantClusterCatalog:
@@ -56,4 +59,5 @@ class QdrantClusterCatalog(QdrantCatalog):
             owns_client=False,
             location=store.location,
             wait_for_server=True,
+            hash_index=self.hash_index,
         )

@@ -32,6 +32,7 @@ from vidsearch.catalog.base import (
     CatalogUnavailableError,
     IncompatibleModelError,
 )
+from vidsearch.catalog.hash_index import HashIndex
 from vidsearch.catalog.point_store import Fields, ScoredPoint, scored, stored
 from vidsearch.catalog.snapshot_chunks import StoredPoint
 
@@ -43,6 +44,7 @@ _INDEXES = {
     sc.VIDEOS: {
         sc.F_VIDEO_ID: m.PayloadSchemaType.KEYWORD,
         sc.F_TAGS: m.PayloadSchemaType.KEYWORD,  # finding videos by tag
+        sc.F_TITLE_PREFIXES: m.PayloadSchemaType.KEYWORD,  # title_prefix filters
         sc.F_MODEL_VERSION: m.PayloadSchemaType.INTEGER,
         sc.F_TEXT_VERSION: m.PayloadSchemaType.INTEGER,
     },
@@ -111,11 +113,13 @@ def existing_dims(client: QdrantClient, videos: str, wanted: sc.WantedDims) -> s
     return wanted.check(dims, f"collection {videos}")
 
 
-def _vectors(dims: sc.Dims, store: str) -> dict[str, m.VectorParams]:
+def _vectors(dims: sc.Dims, store: str, hash_index: HashIndex) -> dict[str, m.VectorParams]:
     bq = m.BinaryQuantization(binary=m.BinaryQuantizationConfig(always_ram=True))
+    graph = m.HnswConfigDiff(m=hash_index.graph_m, ef_construct=hash_index.ef_construct,
+                             full_scan_threshold=hash_index.full_scan_threshold_kb)
     vectors = {
         sc.VEC_HASH: m.VectorParams(
-            size=HASH_BITS, distance=m.Distance.DOT, quantization_config=bq, hnsw_config=_NO_GRAPH
+            size=HASH_BITS, distance=m.Distance.DOT, quantization_config=bq, hnsw_config=graph
         ),
         sc.VEC_TEXTURE: m.VectorParams(
             size=dims.texture, distance=m.Distance.EUCLID, hnsw_config=_NO_GRAPH
@@ -134,7 +138,8 @@ def _vectors(dims: sc.Dims, store: str) -> dict[str, m.VectorParams]:
 
 
 def create_collections(
-    client: QdrantClient, names: Mapping[str, str], dims: sc.Dims, topology: Topology
+    client: QdrantClient, names: Mapping[str, str], dims: sc.Dims, topology: Topology,
+    hash_index: HashIndex,
 ) -> None:
     """Create what is missing: collections (key frames first), then payload indexes."""
     for store in (sc.KEYFRAMES, sc.VIDEOS):
@@ -143,7 +148,7 @@ def create_collections(
             try:
                 client.create_collection(
                     name,
-                    vectors_config=_vectors(dims, store),
+                    vectors_config=_vectors(dims, store, hash_index),
                     hnsw_config=_NO_GRAPH,
                     shard_number=topology.shard_number,
                     replication_factor=topology.replication_factor,
@@ -175,8 +180,10 @@ class ClientPointStore:
         *,
         owns_client: bool = True,
         location: str = "",
+        hash_index: HashIndex | None = None,
     ) -> None:
         self.client, self.prefix = client, prefix
+        self.hash_index = hash_index or HashIndex()
         self.topology = topology or Topology()
         self.owns_client = owns_client
         self.location = location  # the URL or folder, for messages
@@ -194,7 +201,7 @@ class ClientPointStore:
         return dims
 
     def create(self, dims: sc.Dims) -> None:
-        create_collections(self.client, self.names, dims, self.topology)
+        create_collections(self.client, self.names, dims, self.topology, self.hash_index)
 
     def open_tags(self, dim: int) -> None:
         if self._tags_open:

@@ -5,9 +5,9 @@ database server, and the same query plan (exact hash scan with a score threshold
 prefetch, exact texture rerank) runs as on a cluster. Layout and the point store:
 ``qdrant_edge_store``; restore by directory swap: ``qdrant_edge_backup``.
 
-Binary quantization of ``hash`` is configured but, as in Qdrant itself, only built when
-segments are optimised: call ``optimize()`` after bulk indexing. Scores of ±1 codes are
-exact either way.
+Binary quantization of ``hash`` (and its HNSW graph, see ``hash_index``) is configured
+but, as in Qdrant itself, only built when segments are optimised: call ``optimize()``
+after bulk indexing. Scores of ±1 codes are exact either way.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import qdrant_edge as qe
 
+from vidsearch.catalog.hash_index import HashIndex
 from vidsearch.catalog.qdrant import QdrantCatalog
 from vidsearch.catalog.qdrant_edge_backup import DirectorySwap, finish_interrupted_restore
 from vidsearch.catalog.qdrant_edge_store import EdgePointStore
@@ -32,13 +33,14 @@ class QdrantEdgeCatalog(QdrantCatalog):
         texture_dim: int | None = None,
         embedding_dim: int | None = None,
         text_dim: int | None = None,
+        hash_index: HashIndex | None = None,
     ) -> None:
         root = Path(path)
         finish_interrupted_restore(root)
-        self._edge = EdgePointStore(root)
+        self._edge = EdgePointStore(root, hash_index)
         super().__init__(
             self._edge, texture_dim=texture_dim, embedding_dim=embedding_dim,
-            text_dim=text_dim, staged_restore=DirectorySwap(self._edge),
+            text_dim=text_dim, staged_restore=DirectorySwap(self._edge), hash_index=hash_index,
         )
 
     @property

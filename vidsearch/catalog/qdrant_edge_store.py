@@ -37,19 +37,21 @@ from vidsearch.catalog.base import (
     CatalogUnavailableError,
     IncompatibleModelError,
 )
+from vidsearch.catalog.hash_index import HashIndex
 from vidsearch.catalog.point_store import Fields, ScoredPoint, scored, stored
 from vidsearch.catalog.snapshot_chunks import StoredPoint
 from vidsearch.deadline import RequestStoppedError
 
 META_FILE = "catalog.json"
 
-# No HNSW graph: every hash query is an exact scan (the threshold must be exact).
+# No HNSW graph on the textures: the rerank is exact over the coarse candidates.
 _NO_GRAPH = qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000)
 
 _INDEXES = {
     sc.VIDEOS: {
         sc.F_VIDEO_ID: qe.PayloadSchemaType.Keyword,
         sc.F_TAGS: qe.PayloadSchemaType.Keyword,  # finding videos by tag
+        sc.F_TITLE_PREFIXES: qe.PayloadSchemaType.Keyword,  # title_prefix filters
         sc.F_MODEL_VERSION: qe.PayloadSchemaType.Integer,
         sc.F_TEXT_VERSION: qe.PayloadSchemaType.Integer,
     },
@@ -70,14 +72,17 @@ def tag_library_config(dim: int) -> qe.EdgeConfig:
     )
 
 
-def edge_config(dims: sc.Dims, store: str) -> qe.EdgeConfig:
-    """Shard configuration of one store (``videos`` or ``keyframes``); WAL on."""
+def edge_config(dims: sc.Dims, store: str, hash_index: HashIndex) -> qe.EdgeConfig:
+    """Shard configuration of one store (``videos`` or ``keyframes``); WAL on. The hash
+    graph settings take effect when a shard is created (a loaded one keeps its own)."""
+    graph = qe.HnswIndexConfig(m=hash_index.graph_m, ef_construct=hash_index.ef_construct,
+                               full_scan_threshold=hash_index.full_scan_threshold_kb)
     vectors = {
         sc.VEC_HASH: qe.EdgeVectorParams(
             HASH_BITS,
             qe.Distance.Dot,
             quantization_config=qe.BinaryQuantizationConfig(always_ram=True),
-            hnsw_config=_NO_GRAPH,
+            hnsw_config=graph,
         ),
         sc.VEC_TEXTURE: qe.EdgeVectorParams(
             dims.texture, qe.Distance.Euclid, hnsw_config=_NO_GRAPH
@@ -117,21 +122,24 @@ def read_dims(root: Path, wanted: sc.WantedDims) -> sc.Dims | None:
     return wanted.check(dims, f"catalog {root}")
 
 
-def open_shards(root: Path, dims: sc.Dims) -> dict[str, qe.EdgeShard]:
+def open_shards(root: Path, dims: sc.Dims, hash_index: HashIndex) -> dict[str, qe.EdgeShard]:
     """Load or create both shards, then record the sizes (last: it marks success)."""
     shards: dict[str, qe.EdgeShard] = {}
     try:
         with edge_errors(f"opening catalog {root}"):
             for store in (sc.VIDEOS, sc.KEYFRAMES):
                 where = root / store
-                config = edge_config(dims, store)
+                config = edge_config(dims, store, hash_index)
                 if where.is_dir() and any(where.iterdir()):
-                    shards[store] = qe.EdgeShard.load(str(where), config)
-                    continue
-                shard = qe.EdgeShard.create(str(where), config)
+                    shard = qe.EdgeShard.load(str(where), config)
+                else:
+                    shard = qe.EdgeShard.create(str(where), config)
                 shards[store] = shard
+                # A catalog from an older release gains the indexes added since.
+                indexed = shard.info().payload_schema
                 for field, kind in _INDEXES[store].items():
-                    shard.update(qe.UpdateOperation.create_field_index(field, kind))
+                    if field not in indexed:
+                        shard.update(qe.UpdateOperation.create_field_index(field, kind))
                 shard.flush()
     except BaseException:
         for shard in shards.values():
@@ -154,8 +162,9 @@ class EdgePointStore:
 
     backend = "qdrant_edge"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, hash_index: HashIndex | None = None) -> None:
         self.root = Path(root)
+        self.hash_index = hash_index or HashIndex()
         self.label = str(self.root)
         self.shards: dict[str, qe.EdgeShard] = {}
         self.tag_root = self.root.with_name(self.root.name + TAGS_SUFFIX)
@@ -202,7 +211,7 @@ class EdgePointStore:
 
     def create(self, dims: sc.Dims) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.shards = open_shards(self.root, dims)
+        self.shards = open_shards(self.root, dims, self.hash_index)
 
     def drop(self) -> None:
         """The catalog's shards only: the tag library is not part of a backup."""
@@ -314,6 +323,7 @@ def _params(params: m.SearchParams | None) -> qe.SearchParams | None:
         return None
     quant = params.quantization
     return qe.SearchParams(
+        hnsw_ef=params.hnsw_ef,
         exact=bool(params.exact),
         quantization=None if quant is None else qe.QuantizationSearchParams(
             ignore=bool(quant.ignore), rescore=quant.rescore, oversampling=quant.oversampling

@@ -62,6 +62,8 @@ F_TIME_S = "time_s"
 F_CONTENT_SHA256 = "content_sha256"
 F_TEXT_VERSION = "text_model_version"
 F_TAGS = "tags"
+F_TITLE_PREFIXES = "title_prefixes"  # every prefix of the title (``filters``)
+MAX_TITLE_PREFIX = 64  # longest prefix stored, so the longest a filter may ask for
 F_TAG_TEXT = "text"  # on a tag point
 F_TAG_VERSION = "tag_model_version"  # on a tag point: the tag encoder version of its vector
 
@@ -74,7 +76,8 @@ P_TAG_FEATURE = "tag_feature"
 P_TAG_FEATURE_VERSION = "tag_feature_version"
 # What VideoInfo is built from: reads that return videos fetch these fields only.
 INFO_FIELDS = [F_VIDEO_ID, "title", F_TAGS, "duration_s", "source", F_MODEL_VERSION,
-               F_CONTENT_SHA256, "keyframe_count", F_TEXT_VERSION]
+               F_CONTENT_SHA256, "keyframe_count", F_TEXT_VERSION, "created_at", "updated_at",
+               "indexed_at"]
 TEXT_FIELDS = [*INFO_FIELDS, P_TEXT_LOCAL, P_TEXT_FRAMES]
 
 _NAMESPACE = uuid.UUID("5b0e7a53-8a43-4d47-9a59-2a0c6f1f7d11")
@@ -300,7 +303,21 @@ def check_text_query(embedding: np.ndarray, dims: Dims, limit: int) -> np.ndarra
     return _one(_check_vec(embedding, dims.text, "text embedding"), "text embedding")
 
 
-def video_payload(video: VideoRecord, generation: int) -> dict[str, Any]:
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def title_prefixes(title: str) -> list[str]:
+    """What a ``title_prefix`` filter matches: each prefix of the title, up to
+    MAX_TITLE_PREFIX characters (Qdrant's keyword index matches whole values)."""
+    return [title[:n] for n in range(1, min(len(title), MAX_TITLE_PREFIX) + 1)]
+
+
+def video_payload(
+    video: VideoRecord, generation: int, created_at: str | None = None
+) -> dict[str, Any]:
+    """``created_at``: the replaced video's, so re-indexing an id keeps its creation time."""
+    now = now_iso()
     text: dict[str, Any] = {}
     if video.text is not None:
         text = {
@@ -325,7 +342,10 @@ def video_payload(video: VideoRecord, generation: int) -> dict[str, Any]:
         F_MODEL_VERSION: int(video.model_version),
         F_CONTENT_SHA256: video.content_sha256,
         "keyframe_count": len(video.keyframes),
-        "indexed_at": datetime.now(UTC).isoformat(),
+        "indexed_at": now,
+        "created_at": created_at or now,
+        "updated_at": now,
+        F_TITLE_PREFIXES: title_prefixes(video.title),
         F_GENERATION: generation,
     }
 
@@ -360,6 +380,9 @@ def info_from_payload(payload: Mapping[str, Any]) -> VideoInfo:
         source=str(payload.get("source", "")),
         content_sha256=str(payload.get(F_CONTENT_SHA256, "")),
         text_model_version=int(payload.get(F_TEXT_VERSION, 0)),
+        # Videos stored before these fields existed: their indexing time stands in.
+        created_at=str(payload.get("created_at") or payload.get("indexed_at") or ""),
+        updated_at=str(payload.get("updated_at") or payload.get("indexed_at") or ""),
     )
 
 

@@ -2,11 +2,16 @@
 
 FFmpeg parses whatever a stranger uploads. A decoder bug (a crash, a huge allocation, an
 endless loop) inside the server process would take every in-flight request down with
-it; in a child it costs only that request. Each call forks a fresh child from a
-``forkserver`` (a clean single-threaded process, so forking never copies the gRPC
-server's threads or locks), caps its address space (RLIMIT_AS) and CPU time
-(RLIMIT_CPU), and kills it when the wall-clock budget runs out. Every failure becomes a
+it; in a child it costs only that request. Each call runs in a child of its own, forked
+from a ``forkserver`` (a clean single-threaded process, so forking never copies the gRPC
+server's threads or locks); the child caps its address space (RLIMIT_AS) and CPU time
+(RLIMIT_CPU) and is killed when the wall-clock budget runs out. Every failure becomes a
 :class:`MediaError` subclass, which the service maps to INVALID_ARGUMENT.
+
+Children are started ahead of need (a warm pool, :class:`WarmPool`): a request takes one
+that already waits, so the fork is off its path, and a replacement starts in the
+background. A child still decodes one file and exits, so one hostile file never meets
+another request's data.
 """
 
 from __future__ import annotations
@@ -57,6 +62,16 @@ def _limit(kind: int, value: int) -> None:
     if hard != resource.RLIM_INFINITY:
         value = min(value, hard)
     resource.setrlimit(kind, (value, hard))
+
+
+def _waiting_child(conn: Connection) -> None:
+    """A warm child: waits for one job, runs it (``_child``), exits."""
+    try:
+        job = conn.recv()
+        conn.send("started")  # the parent now knows the job did not meet a dead child
+    except (EOFError, OSError):  # the pool closed: nothing to do
+        return
+    _child(conn, *job)
 
 
 def _child(conn: Connection, target: Callable[..., Any], source: Source,
@@ -113,6 +128,7 @@ def sandboxed_decode_video(
     timeout_s: float | None = None,
     memory_limit_bytes: int | None = DEFAULT_MEMORY_LIMIT_BYTES,
     interrupt: Callable[[], None] | None = None,
+    skip_nonreference: bool = False,
     _target: Callable[..., DecodedVideo] = decode_video,
 ) -> DecodedVideo:
     """:func:`decode_video` in a child process; same arguments, same result and errors.
@@ -131,6 +147,7 @@ def sandboxed_decode_video(
         "max_pixels": max_pixels,
         "max_duration_s": max_duration_s,
         "timeout_s": timeout_s,
+        "skip_nonreference": skip_nonreference,
     }
     decoded: DecodedVideo = _run_in_child(_target, source, kwargs, timeout_s,
                                           memory_limit_bytes, interrupt)
@@ -154,24 +171,113 @@ def sandboxed_decode_audio(
     return sound
 
 
+class WarmPool:
+    """Children started ahead of need, each waiting for one job.
+
+    ``take`` hands out a live waiting child (a dead one, killed while it waited, is
+    dropped) or, when none waits, starts one on the spot; either way a replacement starts
+    in a background thread, so up to ``size`` children wait at any time.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._idle: list[tuple[Any, Connection]] = []
+        self._lock = threading.Lock()
+        self._starting = 0
+
+    def resize(self, size: int) -> None:
+        with self._lock:
+            self._size = size
+            extra, self._idle = self._idle[size:], self._idle[:size]
+        for process, conn in extra:
+            _discard(process, conn)
+        self._refill()
+
+    def waiting(self) -> list[int]:
+        """Process ids of the children waiting now (for tests and metrics)."""
+        with self._lock:
+            return [p.pid for p, _ in self._idle if p.is_alive()]
+
+    def take(self) -> tuple[Any, Connection]:
+        """A started child and the parent end of its pipe."""
+        child = None
+        with self._lock:
+            while self._idle and child is None:
+                process, conn = self._idle.pop(0)
+                if process.is_alive():
+                    child = (process, conn)
+                else:
+                    _discard(process, conn)
+        self._refill()
+        return child if child is not None else _start_child()
+
+    def _refill(self) -> None:
+        with self._lock:
+            wanted = self._size - len(self._idle) - self._starting
+            self._starting += max(0, wanted)
+        for _ in range(wanted):
+            threading.Thread(target=self._add, daemon=True, name="decode-pool").start()
+
+    def _add(self) -> None:
+        try:
+            child = _start_child()
+        except Exception:  # retried by the next take
+            child = None
+        with self._lock:
+            self._starting -= 1
+            if child is not None and len(self._idle) < self._size:
+                self._idle.append(child)
+                child = None
+        if child is not None:
+            _discard(*child)
+
+
+def _start_child() -> tuple[Any, Connection]:
+    ctx = _mp_context()
+    parent, child_end = ctx.Pipe(duplex=True)
+    process = ctx.Process(target=_waiting_child, args=(child_end,), daemon=True)
+    process.start()
+    child_end.close()  # the child holds its own copy; EOF reaches us if it dies
+    return process, parent
+
+
+def _hand_over(job: tuple[Any, ...]) -> tuple[Any, Connection]:
+    """Give ``job`` to a waiting child; one that died before it started (killed while
+    waiting) is replaced by a fresh one, once."""
+    for attempt in range(2):
+        process, conn = POOL.take() if attempt == 0 else _start_child()
+        try:
+            conn.send(job)
+            if conn.poll(_GRACE_S) and conn.recv() == "started":
+                return process, conn
+        except (OSError, EOFError):
+            pass
+        _discard(process, conn)
+    raise RuntimeError("the decoder sandbox could not start a child process")  # server-side
+
+
+def _discard(process: Any, conn: Connection) -> None:
+    conn.close()  # a waiting child sees EOF and exits
+    process.join(timeout=1.0)
+    if process.is_alive():
+        process.kill()
+        process.join(timeout=1.0)
+
+
+POOL = WarmPool(size=1)
+
+
 def _run_in_child(target: Callable[..., Any], source: Source, kwargs: dict[str, Any],
                   timeout_s: float | None, memory_limit_bytes: int | None,
                   interrupt: Callable[[], None] | None) -> Any:
-    """``target(source, **kwargs)`` in a fresh child under the limits; its result or error."""
+    """``target(source, **kwargs)`` in a child of its own under the limits; its result or
+    error."""
     if not isinstance(source, str | Path | bytes | bytearray):
         source = source.read()
     name = source_name(source)
     grace = _GRACE_S if timeout_s is None else min(_GRACE_S, max(1.0, timeout_s))
     cpu_s = None if timeout_s is None else int(timeout_s + grace) + 1
-    ctx = _mp_context()
-    receiver, sender = ctx.Pipe(duplex=False)
-    process = ctx.Process(
-        target=_child,
-        args=(sender, target, source, kwargs, memory_limit_bytes, cpu_s),
-        daemon=True,
-    )
-    process.start()
-    sender.close()  # the child holds its own copy; EOF reaches us if it dies
+    process, receiver = _hand_over((target, source, kwargs, memory_limit_bytes, cpu_s))
     try:
         wait = None if timeout_s is None else timeout_s + grace
         if not _poll(receiver, wait, interrupt):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from vidsearch.catalog.base import VideoInfo
+from vidsearch.catalog.base import VideoFilter, VideoInfo
 
 SearchMode = Literal["texture", "duration", "keyframe"]
 """How SearchByVideo ranks: ``texture`` near-duplicate search (whole videos by texture
@@ -14,7 +14,12 @@ with segments), ``keyframe`` key-frame matching (repetition degree on near codes
 
 
 class InvalidRequestError(ValueError):
-    """The request cannot be served as asked (maps to INVALID_ARGUMENT)."""
+    """The request cannot be served as asked (maps to INVALID_ARGUMENT); ``field``: the
+    request field at fault, when it is one (sent to the client as a BadRequest)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class OverloadedError(RuntimeError):
@@ -37,6 +42,7 @@ class SearchOptions:
     max_texture_distance: float | None = None
     min_repetition: float | None = None
     model_version: int | None = None
+    only: VideoFilter | None = None  # only videos passing this filter are found
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,7 @@ class TextSearchOptions:
     rerank: bool | None = None
     keywords: bool | None = None
     model_version: int | None = None
+    only: VideoFilter | None = None  # only videos passing this filter are found
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from vidsearch.contract.models import (
 )
 from vidsearch.deadline import RequestBudget
 from vidsearch.inference.base import BackendUnavailableError, InferenceBackend, ModelNotFoundError
+from vidsearch.media import sandbox
 from vidsearch.media.decode import DecodedVideo, decode_video
 from vidsearch.media.errors import SOURCE, EmptyMediaError
 from vidsearch.media.sandbox import sandboxed_decode_video
@@ -83,6 +84,8 @@ class FrameDecoder:
     def __init__(self, media: MediaConfig, frame_size: int) -> None:
         self._media = media
         self._size = frame_size
+        if media.sandbox:
+            sandbox.POOL.resize(media.warm_decoders)
 
     def __call__(self, path: Path, *, budget: RequestBudget | None = None) -> DecodedFrames:
         """Decode ``path``; a cancelled or late ``budget`` stops the decoder mid-file."""
@@ -101,6 +104,7 @@ class FrameDecoder:
             max_duration_s=media.max_duration_s,
             timeout_s=media.decode_timeout_s,
             interrupt=None if budget is None else partial(budget.check, "decoding finished"),
+            skip_nonreference=media.skip_nonreference_frames,
         )
         if len(decoded.frames) == 0:
             raise EmptyMediaError(f"{SOURCE} has no video frame that could be decoded", str(path))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
+from vidsearch.catalog.base import VideoFilter
 from vidsearch.config import SearchConfig, TextSearchConfig
 from vidsearch.orchestrator.api import InvalidRequestError, SearchOptions, TextSearchOptions
 from vidsearch.orchestrator.query_views import view_names
@@ -39,6 +40,7 @@ def resolve_search_options(
         ),
         min_repetition=_pick(options.min_repetition, defaults.min_repetition),
         model_version=options.model_version,
+        only=options.only,
         timeout_s=timeout_s,
         alignment=defaults.alignment,
         rerank_candidates=defaults.rerank_candidates,
@@ -54,23 +56,28 @@ def resolve_search_options(
     )
     if resolved.mode not in ("texture", "duration", "keyframe"):
         raise InvalidRequestError(
-            f"mode must be texture, duration or keyframe, not {resolved.mode!r}"
+            f"mode must be texture, duration or keyframe, not {resolved.mode!r}", field="mode"
         )
     if not 1 <= resolved.top_k <= 1000:
-        raise InvalidRequestError(f"top_k must be between 1 and 1000, got {resolved.top_k}")
+        raise InvalidRequestError(f"top_k must be between 1 and 1000, got {resolved.top_k}",
+                                  field="top_k")
     if not 0 <= resolved.max_hamming <= 128:
         raise InvalidRequestError(
-            f"max_hamming must be between 0 and 128 bits, got {resolved.max_hamming}"
+            f"max_hamming must be between 0 and 128 bits, got {resolved.max_hamming}",
+            field="max_hamming",
         )
     if not 1 <= resolved.coarse_limit <= 100_000:
         raise InvalidRequestError(
-            f"coarse_limit must be between 1 and 100000, got {resolved.coarse_limit}"
+            f"coarse_limit must be between 1 and 100000, got {resolved.coarse_limit}",
+            field="coarse_limit",
         )
     if resolved.max_texture_distance is not None and not resolved.max_texture_distance >= 0:
-        raise InvalidRequestError("max_texture_distance must be a non-negative number")
+        raise InvalidRequestError("max_texture_distance must be a non-negative number",
+                                  field="max_texture_distance")
     if not 0.0 <= resolved.min_repetition <= 1.0:
         raise InvalidRequestError(
-            f"min_repetition must be between 0 and 1, got {resolved.min_repetition}"
+            f"min_repetition must be between 0 and 1, got {resolved.min_repetition}",
+            field="min_repetition",
         )
     _check_version(resolved.model_version)
     return resolved
@@ -85,6 +92,7 @@ class ResolvedTextOptions:
     keywords: bool
     model_version: int | None
     timeout_s: float | None
+    only: VideoFilter | None = None
 
 
 def resolve_text_options(
@@ -94,14 +102,15 @@ def resolve_text_options(
     query = " ".join(text.split())
     if not query:
         raise InvalidRequestError(
-            "text must hold at least one word, e.g. 'a red circle moves left'"
+            "text must hold at least one word, e.g. 'a red circle moves left'", field="text"
         )
     if len(text) > config.max_query_chars:
         raise InvalidRequestError(
-            f"text has {len(text)} characters; at most {config.max_query_chars} are accepted"
+            f"text has {len(text)} characters; at most {config.max_query_chars} are accepted",
+            field="text",
         )
     if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text) or "\x7f" in text:
-        raise InvalidRequestError("text must not contain control characters")
+        raise InvalidRequestError("text must not contain control characters", field="text")
     resolved = ResolvedTextOptions(
         text=query,
         top_k=_pick(options.top_k, config.top_k),
@@ -110,12 +119,15 @@ def resolve_text_options(
         keywords=_pick(options.keywords, config.keywords),
         model_version=options.model_version,
         timeout_s=timeout_s,
+        only=options.only,
     )
     if not 1 <= resolved.top_k <= 1000:
-        raise InvalidRequestError(f"top_k must be between 1 and 1000, got {resolved.top_k}")
+        raise InvalidRequestError(f"top_k must be between 1 and 1000, got {resolved.top_k}",
+                                  field="top_k")
     if not 1 <= resolved.candidates <= 1000:
         raise InvalidRequestError(
-            f"candidates must be between 1 and 1000, got {resolved.candidates}"
+            f"candidates must be between 1 and 1000, got {resolved.candidates}",
+            field="candidates",
         )
     _check_version(resolved.model_version)
     return resolved
@@ -123,4 +135,5 @@ def resolve_text_options(
 
 def _check_version(version: int | None) -> None:
     if version is not None and version < 1:
-        raise InvalidRequestError("model_version must be a positive integer")
+        raise InvalidRequestError("model_version must be a positive integer",
+                                  field="model_version")

@@ -13,11 +13,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from vidsearch import metrics
-from vidsearch.catalog.base import Catalog, IncompatibleModelError, VideoInfo, VideoRecord
+from vidsearch.catalog.base import (
+    Catalog,
+    IncompatibleModelError,
+    VideoFilter,
+    VideoInfo,
+    VideoRecord,
+)
 from vidsearch.config import VidsearchConfig
 from vidsearch.contract.models import FRAME_ENCODER
 from vidsearch.deadline import RequestBudget
 from vidsearch.inference.base import InferenceBackend
+from vidsearch.orchestrator import listing
 from vidsearch.orchestrator.admission import StageLimiters
 from vidsearch.orchestrator.api import (
     DuplicateContentError,
@@ -206,6 +213,19 @@ class Orchestrator:
 
     def get_video(self, video_id: str) -> VideoInfo | None:
         return self._catalog.get_video(video_id)
+
+    def list_videos(
+        self, only: VideoFilter, page_size: int | None, page_token: str
+    ) -> tuple[list[VideoInfo], str]:
+        """One page of the indexed videos passing ``only`` (see ``listing``)."""
+        return listing.list_videos(self._catalog, only, page_size, page_token)
+
+    def update_video(
+        self, video_id: str, *, title: str | None, tags: tuple[str, ...] | None
+    ) -> VideoInfo:
+        """New title and/or tags for an indexed video, without re-indexing it."""
+        with self._write_lock:
+            return listing.update_video(self._catalog, video_id, title, tags)
 
     def search_by_video(
         self,

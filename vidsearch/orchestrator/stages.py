@@ -20,7 +20,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from vidsearch.catalog.base import Catalog, KeyFrameHit, VideoCandidate, VideoInfo
+from vidsearch.catalog.base import Catalog, KeyFrameHit, VideoCandidate, VideoFilter, VideoInfo
 from vidsearch.deadline import RequestBudget
 from vidsearch.orchestrator.alignment import Alignment, align_matrix, normalise, with_motion
 from vidsearch.orchestrator.api import MatchedSegment, SearchHit, SearchMode
@@ -57,6 +57,7 @@ class ResolvedOptions:
     raw_min_similarity: float = 0.8
     min_score: float = 0.8
     raw_min_score: float = 0.5
+    only: VideoFilter | None = None  # only videos passing this filter are found
 
 
 @dataclass
@@ -155,6 +156,7 @@ class HashCoarseFilter:
             limit=ctx.options.coarse_limit,
             max_texture_distance=ctx.options.max_texture_distance,
             budget=ctx.budget,
+            only=ctx.options.only,
         )
         ctx.candidates = {c.info.video_id: c for c in found}
 
@@ -181,6 +183,7 @@ class KeyframeCoarseFilter:
             max_hamming=ctx.options.max_hamming,
             limit_per_frame=ctx.options.keyframe_limit,
             budget=ctx.budget,
+            only=ctx.options.only,
         )
         n = len(encoded.keyframe_bits)
         ctx.keyframe_hits = rows[:n]

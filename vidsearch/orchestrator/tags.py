@@ -95,7 +95,8 @@ def check_tag_texts(texts: Sequence[str]) -> list[str]:
 def check_in(name: str, value: int | None, default: int, low: int, high: int) -> int:
     chosen = default if value is None else value
     if not low <= chosen <= high:
-        raise InvalidRequestError(f"{name} must be between {low} and {high}, got {chosen}")
+        raise InvalidRequestError(f"{name} must be between {low} and {high}, got {chosen}",
+                                  field=name)
     return chosen
 
 
@@ -376,7 +377,7 @@ class TagService:
         try:
             return self.library().page(size, page_token)
         except PageTokenError as exc:
-            raise InvalidRequestError(str(exc)) from None
+            raise InvalidRequestError(str(exc), field="page_token") from None
 
     def tag_videos(self, *, max_videos: int | None, top_k: int | None,
                    max_distance: float | None) -> tuple[list[tuple[str, list[str]]], int]:

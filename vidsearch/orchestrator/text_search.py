@@ -310,6 +310,7 @@ class EmbeddingShortlist:
             limit=max(ctx.options.top_k, ctx.options.candidates),
             model_version=ctx.version,
             budget=ctx.budget,
+            only=ctx.options.only,
         )
 
 

@@ -7,9 +7,10 @@ dump grants nothing; plaintext tokens are never logged either (a failure logs th
     tokens:
       <sha256(token) hex>: {scopes: [search], expires: 2026-01-01T00:00:00Z, name: ci}
 
-Scopes: ``search`` (SearchByVideo, SearchByText, GetVideo, Recommend, Stats), ``index`` (IndexVideo,
-DeleteVideo), ``admin`` (everything, including RPCs added later). The standard health
-service needs no token: Kubernetes probes and load balancers have none.
+Scopes: ``search`` (SearchByVideo, SearchByText, GetVideo, Recommend, Stats,
+StreamVideo), ``index`` (IndexVideo, DeleteVideo), ``admin`` (everything, including RPCs
+added later). The standard health service needs no token: Kubernetes probes and load
+balancers have none.
 Create entries with ``vidsearch auth new-token`` / ``hash-token`` (``auth_cli``).
 """
 
@@ -37,6 +38,7 @@ METHOD_SCOPES: Mapping[str, str] = {
     f"{_SERVICE}GetVideo": "search",
     f"{_SERVICE}Recommend": "search",
     f"{_SERVICE}Stats": "search",
+    f"{_SERVICE}StreamVideo": "search",
     f"{_SERVICE}IndexVideo": "index",
     f"{_SERVICE}DeleteVideo": "index",
 }

@@ -52,6 +52,14 @@ def register(subparsers: Any) -> None:
         help="start the real tritonserver on this (CPU twin) repository and route inference "
         "to it instead of the configured backend",
     )
+    parser.add_argument(
+        "--review-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="also serve the review page (copy matches side by side; needs the web extra) "
+        "on server.host:PORT, as a client of this server; off unless given",
+    )
     parser.set_defaults(func=serve)
     register_reindex(subparsers)
 
@@ -122,7 +130,8 @@ def serve(args: argparse.Namespace) -> int:
         orchestrator = build_orchestrator(config)
         if args.index_dir is not None:
             index_directory(orchestrator, args.index_dir)
-        return _serve_until_signal(config, orchestrator, args.grace, _example_query(args.index_dir))
+        example = _example_query(args.index_dir)
+        return _serve_until_signal(config, orchestrator, args.grace, example, args.review_port)
 
 
 def _example_query(index_dir: Path | None) -> str:
@@ -154,7 +163,16 @@ def index_directory(orchestrator: Any, directory: Path) -> None:
     log.info("catalog ready", extra={"indexed_now": len(todo), "files": len(files)})
 
 
-def _serve_until_signal(config: Any, orchestrator: Any, grace: float, example: str) -> int:
+def _start_review(config: Any, target: str, port: int) -> Any:
+    """The review page beside the server, calling it like any client would."""
+    from vidsearch.review.server import settings_for, start_review
+
+    return start_review(settings_for(config, target), config.server.host, port)
+
+
+def _serve_until_signal(
+    config: Any, orchestrator: Any, grace: float, example: str, review_port: int | None = None
+) -> int:
     from vidsearch.service.server import build_server
 
     stop = threading.Event()
@@ -167,18 +185,23 @@ def _serve_until_signal(config: Any, orchestrator: Any, grace: float, example: s
     signal.signal(signal.SIGINT, _on_signal)
     try:
         running = build_server(config, orchestrator)
+        review = None if review_port is None else _start_review(
+            config, running.target, review_port)
         text = getattr(orchestrator, "text_search_enabled", False)
         print(
             f"vidsearch is serving on {running.target} (metrics on :{running.metrics_port}).\n"
             f"Try:  .venv/bin/vidsearch search --target {running.target} --video {example}"
             + (f'\n      .venv/bin/vidsearch search --target {running.target} --text '
-               f'"a red circle moves to the left"' if text else ""),
+               f'"a red circle moves to the left"' if text else "")
+            + (f"\nReview page (matches side by side): {review.url}" if review else ""),
             flush=True,
         )
         try:
             while not stop.wait(1.0):
                 pass
         finally:
+            if review is not None:
+                review.stop()
             running.stop(grace=grace)
     finally:
         close = getattr(orchestrator, "close", None)

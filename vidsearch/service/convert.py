@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from datetime import datetime
 from typing import Any
 
+from google.protobuf import timestamp_pb2
 from vidsearch_client.v1 import vidsearch_pb2 as pb
 
-from vidsearch.catalog.base import VideoInfo
+from vidsearch.catalog.base import VideoFilter, VideoInfo
+from vidsearch.catalog.filters import MAX_FILTER_IDS, MAX_FILTER_TAGS, MAX_TITLE_PREFIX
 from vidsearch.catalog.tags import TagInfo
 from vidsearch.orchestrator.api import (
     SearchMode,
@@ -39,11 +42,12 @@ _MODES_TO_PROTO = {name: value for value, name in _MODES.items()}
 def check_text(name: str, value: str, *, max_chars: int, required: bool = False) -> str:
     """Non-empty when required, bounded, and free of control characters."""
     if required and not value:
-        raise invalid_argument(f"{name} must not be empty")
+        raise invalid_argument(f"{name} must not be empty", name)
     if len(value) > max_chars:
-        raise invalid_argument(f"{name} is {len(value)} characters long; the limit is {max_chars}")
+        raise invalid_argument(
+            f"{name} is {len(value)} characters long; the limit is {max_chars}", name)
     if any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise invalid_argument(f"{name} must not contain control characters")
+        raise invalid_argument(f"{name} must not contain control characters", name)
     return value
 
 
@@ -51,10 +55,11 @@ def check_id(value: str, name: str = "video_id") -> str:
     return check_text(name, value, max_chars=MAX_ID_CHARS, required=True)
 
 
-def check_tags(tags: Any) -> tuple[str, ...]:
-    if len(tags) > MAX_TAGS:
-        raise invalid_argument(f"at most {MAX_TAGS} tags are allowed, got {len(tags)}")
-    return tuple(check_text("tag", t, max_chars=MAX_TAG_CHARS, required=True) for t in tags)
+def check_tags(tags: Any, name: str = "tags", limit: int = MAX_TAGS) -> tuple[str, ...]:
+    if len(tags) > limit:
+        raise invalid_argument(f"at most {limit} tags are allowed, got {len(tags)}", name)
+    return tuple(check_text(f"{name}[{i}]", t, max_chars=MAX_TAG_CHARS, required=True)
+                 for i, t in enumerate(tags))
 
 
 def int_in(msg: Any, name: str, low: int, high: int) -> int | None:
@@ -62,7 +67,7 @@ def int_in(msg: Any, name: str, low: int, high: int) -> int | None:
         return None
     value = int(getattr(msg, name))
     if not low <= value <= high:
-        raise invalid_argument(f"{name} must be between {low} and {high}, got {value}")
+        raise invalid_argument(f"{name} must be between {low} and {high}, got {value}", name)
     return value
 
 
@@ -71,7 +76,8 @@ def _float_in(msg: Any, name: str, low: float, high: float) -> float | None:
         return None
     value = float(getattr(msg, name))
     if not (math.isfinite(value) and low <= value <= high):
-        raise invalid_argument(f"{name} must be a finite number in [{low}, {high}], got {value}")
+        raise invalid_argument(
+            f"{name} must be a finite number in [{low}, {high}], got {value}", name)
     return value
 
 
@@ -80,7 +86,7 @@ def options_from_proto(msg: pb.SearchOptions) -> SearchOptions:
     mode: SearchMode | None = None
     if msg.mode != pb.SEARCH_MODE_UNSPECIFIED:
         if msg.mode not in _MODES:
-            raise invalid_argument(f"unknown search mode {msg.mode}")
+            raise invalid_argument(f"unknown search mode {msg.mode}", "mode")
         mode = _MODES[msg.mode]
     return SearchOptions(
         mode=mode,
@@ -90,6 +96,26 @@ def options_from_proto(msg: pb.SearchOptions) -> SearchOptions:
         max_texture_distance=_float_in(msg, "max_texture_distance", 0.0, math.inf),
         min_repetition=_float_in(msg, "min_repetition", 0.0, 1.0),
         model_version=int_in(msg, "model_version", 1, 2**31 - 1),
+        only=filter_from_proto(msg.filter),
+    )
+
+
+def filter_from_proto(msg: pb.VideoFilter) -> VideoFilter:
+    """A request's filter, checked (its fields named ``filter.*`` in errors)."""
+    if len(msg.video_ids) > MAX_FILTER_IDS:
+        raise invalid_argument(f"filter.video_ids holds {len(msg.video_ids)} ids; at most "
+                               f"{MAX_FILTER_IDS} are allowed", "filter.video_ids")
+    version = int(msg.model_version) if msg.HasField("model_version") else None
+    if version == 0:
+        raise invalid_argument("filter.model_version must be >= 1 when set",
+                               "filter.model_version")
+    return VideoFilter(
+        tags=check_tags(msg.tags, "filter.tags", MAX_FILTER_TAGS),
+        video_ids=tuple(check_id(v, f"filter.video_ids[{i}]")
+                        for i, v in enumerate(msg.video_ids)),
+        title_prefix=check_text("filter.title_prefix", msg.title_prefix,
+                                max_chars=MAX_TITLE_PREFIX),
+        model_version=version,
     )
 
 
@@ -101,6 +127,7 @@ def text_options_from_proto(msg: pb.TextSearchOptions) -> TextSearchOptions:
         rerank=msg.rerank if msg.HasField("rerank") else None,
         keywords=msg.keyword_enhancement if msg.HasField("keyword_enhancement") else None,
         model_version=int_in(msg, "model_version", 1, 2**31 - 1),
+        only=filter_from_proto(msg.filter),
     )
 
 
@@ -115,7 +142,18 @@ def video_to_proto(info: VideoInfo) -> pb.VideoInfo:
         tags=list(info.tags),
         source=info.source,
         content_sha256=info.content_sha256,
+        create_time=_timestamp(info.created_at),
+        update_time=_timestamp(info.updated_at),
     )
+
+
+def _timestamp(iso: str) -> timestamp_pb2.Timestamp | None:
+    """An ISO 8601 time as a Timestamp; None (unset) when unknown."""
+    if not iso:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(datetime.fromisoformat(iso))
+    return stamp
 
 
 def search_to_proto(result: SearchResult) -> pb.SearchResponse:

@@ -23,6 +23,7 @@ from vidsearch_client.v1 import vidsearch_pb2, vidsearch_pb2_grpc
 from vidsearch import metrics
 from vidsearch.config import ServerConfig, VidsearchConfig
 from vidsearch.service.auth import AuthInterceptor, TokenStore
+from vidsearch.service.playback import KeptUploads
 from vidsearch.service.servicer import SearchBackend, VideoSearchServicer
 from vidsearch.service.tls import server_credentials
 from vidsearch.service.uploads import UploadLimits
@@ -200,8 +201,11 @@ def build_server(
         source_roots=source_roots if source_roots is not None else (cfg.source_uri_roots or None),
         allowed_containers=tuple(cfg.allowed_containers) or None,
     )
+    playback = config.playback
+    kept = KeptUploads(playback.kept_uploads_dir, playback.keep_uploads_s)
+    kept.sweep()  # what expired while the server was down
     vidsearch_pb2_grpc.add_VideoSearchServicer_to_server(
-        VideoSearchServicer(backend, limits), server
+        VideoSearchServicer(backend, limits, kept, playback.chunk_bytes), server
     )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

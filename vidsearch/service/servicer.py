@@ -9,9 +9,7 @@ returns its request id in the trailing metadata ``x-request-id``.
 from __future__ import annotations
 
 import logging
-import re
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -20,8 +18,9 @@ import grpc
 from vidsearch_client.v1 import vidsearch_pb2 as pb
 from vidsearch_client.v1 import vidsearch_pb2_grpc as pb_grpc
 
+import vidsearch
 from vidsearch import metrics
-from vidsearch.catalog.base import VideoInfo
+from vidsearch.catalog.base import VideoFilter, VideoInfo
 from vidsearch.deadline import RequestBudget
 from vidsearch.orchestrator.api import (
     IndexResult,
@@ -32,11 +31,13 @@ from vidsearch.orchestrator.api import (
     TextSearchResult,
 )
 from vidsearch.orchestrator.tags import TagService
+from vidsearch.service.calls import check_time, first_header, request_budget, request_id_of
 from vidsearch.service.convert import (
     MAX_TITLE_CHARS,
     check_id,
     check_tags,
     check_text,
+    filter_from_proto,
     int_in,
     options_from_proto,
     search_to_proto,
@@ -45,14 +46,21 @@ from vidsearch.service.convert import (
     text_search_to_proto,
     video_to_proto,
 )
-from vidsearch.service.errors import ServiceError, invalid_argument, media_named, to_status
+from vidsearch.service.errors import (
+    REQUEST_ID_KEY,
+    Failure,
+    ServiceError,
+    invalid_argument,
+    media_named,
+    to_failure,
+    to_status,
+)
+from vidsearch.service.playback import UPLOAD_SOURCE, KeptUploads, playable_source, stream_file
 from vidsearch.service.uploads import UploadLimits, receive_media
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-REQUEST_ID_KEY = "x-request-id"
-_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 class SearchBackend(Protocol):
@@ -73,6 +81,14 @@ class SearchBackend(Protocol):
     def delete_video(self, video_id: str) -> bool: ...
 
     def get_video(self, video_id: str) -> VideoInfo | None: ...
+
+    def list_videos(
+        self, only: VideoFilter, page_size: int | None, page_token: str
+    ) -> tuple[list[VideoInfo], str]: ...
+
+    def update_video(
+        self, video_id: str, *, title: str | None, tags: tuple[str, ...] | None
+    ) -> VideoInfo: ...
 
     def search_by_video(
         self,
@@ -102,64 +118,37 @@ class SearchBackend(Protocol):
     def tags(self) -> TagService: ...
 
 
-def _first_header(requests: Iterator[Any]) -> Any:
-    first = next(requests, None)
-    if first is None or first.WhichOneof("message") != "header":
-        raise invalid_argument("the first message of the stream must carry the header")
-    return first.header
-
-
-def _request_id(context: grpc.ServicerContext) -> str:
-    """The caller's x-request-id when it is a safe token, else a fresh one."""
-    for key, value in context.invocation_metadata() or ():
-        if key == REQUEST_ID_KEY and isinstance(value, str) and _CLIENT_REQUEST_ID.match(value):
-            return value
-    return uuid.uuid4().hex[:16]
-
-
-def check_time(context: grpc.ServicerContext) -> float | None:
-    """Seconds left before the caller's deadline; fail now rather than work for nobody."""
-    remaining = context.time_remaining()
-    if remaining is not None and remaining <= 0:
-        raise ServiceError(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
-    return remaining
-
-
-def request_budget(context: grpc.ServicerContext) -> RequestBudget:
-    """The call's remaining deadline, cancelled when the call ends early (client cancel,
-    deadline, disconnect), so the orchestrator stops working for nobody."""
-    budget = RequestBudget(check_time(context))
-    # Runs on every termination; after a normal one the work is over and nothing checks.
-    if not context.add_callback(budget.cancel):
-        budget.cancel()  # the call had already ended
-    return budget
-
-
 class VideoSearchServicer(pb_grpc.VideoSearchServicer):
     """Implements vidsearch.v1.VideoSearch on a :class:`SearchBackend`."""
 
-    def __init__(self, backend: SearchBackend, limits: UploadLimits) -> None:
+    def __init__(self, backend: SearchBackend, limits: UploadLimits,
+                 kept: KeptUploads | None = None, stream_chunk_bytes: int = 256 * 1024) -> None:
         self._backend = backend
         self._limits = limits
+        # Uploads kept for playback (StreamVideo); default: none kept.
+        self._kept = kept if kept is not None else KeptUploads(limits.upload_dir / "kept", 0.0)
+        self._stream_chunk_bytes = stream_chunk_bytes
 
     def _serve(self, method: str, context: grpc.ServicerContext, body: Callable[[], T]) -> T:
         """Run ``body`` with metrics, request id and exception → status mapping."""
-        request_id = _request_id(context)
+        request_id = request_id_of(context)
         context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
         metrics.INFLIGHT.labels(method=method).inc()
         start = time.perf_counter()
         code = grpc.StatusCode.OK
-        message = ""
         try:
             return body()
         except Exception as exc:
             if context.is_active():
-                code, message = to_status(exc, request_id, method)
+                failure = to_failure(exc, request_id, method)
             else:  # the caller gave up or timed out; nobody reads this answer
                 remaining = context.time_remaining()
                 expired = remaining is not None and remaining <= 0
-                code = grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
-                message = "deadline exceeded" if expired else "cancelled by the client"
+                failure = (Failure(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded",
+                                   "DEADLINE_EXCEEDED") if expired else
+                           Failure(grpc.StatusCode.CANCELLED, "cancelled by the client",
+                                   "CANCELLED"))
+            code = failure.code
         finally:
             elapsed = time.perf_counter() - start
             metrics.INFLIGHT.labels(method=method).dec()
@@ -172,13 +161,13 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
                 extra={"request_id": request_id, "method": method, "code": code.name,
                        "seconds": round(elapsed, 6)},
             )  # fmt: skip
-        context.abort(code, message)
-        raise AssertionError("unreachable: context.abort raises")
+        context.abort_with_status(to_status(failure, request_id))
+        raise AssertionError("unreachable: context.abort_with_status raises")
 
     # -- RPCs -----------------------------------------------------------------------------
     def IndexVideo(self, request_iterator: Iterator[Any], context: Any) -> pb.IndexVideoResponse:
         def body() -> pb.IndexVideoResponse:
-            header = _first_header(request_iterator)
+            header = first_header(request_iterator)
             video_id = check_id(header.video_id)
             title = check_text("title", header.title, max_chars=MAX_TITLE_CHARS)
             tags = check_tags(header.tags)
@@ -196,6 +185,10 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
                     content_sha256=media.sha256,
                     budget=request_budget(context),
                 )
+                if media.source == UPLOAD_SOURCE:
+                    self._kept.keep(video_id, media.path)
+                else:
+                    self._kept.forget(video_id)
             return pb.IndexVideoResponse(
                 video=video_to_proto(result.video),
                 replaced=result.replaced,
@@ -208,7 +201,10 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
         def body() -> pb.DeleteVideoResponse:
             video_id = check_id(request.video_id)
             check_time(context)
-            return pb.DeleteVideoResponse(deleted=bool(self._backend.delete_video(video_id)))
+            deleted = bool(self._backend.delete_video(video_id))
+            if deleted:
+                self._kept.forget(video_id)
+            return pb.DeleteVideoResponse(deleted=deleted)
 
         return self._serve("DeleteVideo", context, body)
 
@@ -225,7 +221,7 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
 
     def SearchByVideo(self, request_iterator: Iterator[Any], context: Any) -> pb.SearchResponse:
         def body() -> pb.SearchResponse:
-            header = _first_header(request_iterator)
+            header = first_header(request_iterator)
             options = options_from_proto(header.options)
             limits, time_left = self._limits, context.time_remaining
             with (
@@ -239,6 +235,34 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
             return search_to_proto(result)
 
         return self._serve("SearchByVideo", context, body)
+
+    def ListVideos(self, request: pb.ListVideosRequest, context: Any) -> pb.ListVideosResponse:
+        def body() -> pb.ListVideosResponse:
+            only = filter_from_proto(request.filter)
+            size = int(request.page_size) if request.HasField("page_size") else None
+            check_time(context)
+            videos, token = self._backend.list_videos(only, size, request.page_token)
+            return pb.ListVideosResponse(videos=[video_to_proto(v) for v in videos],
+                                         next_page_token=token)
+
+        return self._serve("ListVideos", context, body)
+
+    def UpdateVideo(self, request: pb.UpdateVideoRequest, context: Any) -> pb.UpdateVideoResponse:
+        def body() -> pb.UpdateVideoResponse:
+            video_id = check_id(request.video.video_id, "video.video_id")
+            paths = set(request.update_mask.paths)
+            if not paths or not paths <= {"title", "tags"}:
+                raise invalid_argument(
+                    "update_mask must name the fields to replace: title and/or tags, got "
+                    f"{sorted(paths) or 'none'}", field="update_mask")
+            title = (check_text("video.title", request.video.title, max_chars=MAX_TITLE_CHARS)
+                     if "title" in paths else None)
+            tags = check_tags(request.video.tags) if "tags" in paths else None
+            check_time(context)
+            info = self._backend.update_video(video_id, title=title, tags=tags)
+            return pb.UpdateVideoResponse(video=video_to_proto(info))
+
+        return self._serve("UpdateVideo", context, body)
 
     def SearchByText(self, request: pb.SearchByTextRequest, context: Any) -> pb.SearchResponse:
         def body() -> pb.SearchResponse:
@@ -270,6 +294,7 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
             metrics.CATALOG_VIDEOS.set(stats.videos)
             metrics.CATALOG_KEYFRAMES.set(stats.keyframes)
             return pb.StatsResponse(
+                server_version=vidsearch.__version__,
                 videos=stats.videos,
                 keyframes=stats.keyframes,
                 model_name=stats.model_name,
@@ -287,7 +312,7 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
         self, request_iterator: Iterator[Any], context: Any
     ) -> pb.SuggestTagsResponse:
         def body() -> pb.SuggestTagsResponse:
-            header = _first_header(request_iterator)
+            header = first_header(request_iterator)
             opts = header.options
             top_k = int(opts.top_k) if opts.HasField("top_k") else None
             max_distance = float(opts.max_distance) if opts.HasField("max_distance") else None
@@ -369,3 +394,18 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
             return pb.FindVideosByTagResponse(videos=[video_to_proto(v) for v in videos])
 
         return self._serve("FindVideosByTag", context, body)
+
+    # -- playback (the review page) ----------------------------------------------------
+    def StreamVideo(
+        self, request: pb.StreamVideoRequest, context: Any
+    ) -> Iterator[pb.StreamVideoResponse]:
+        def body() -> Iterator[pb.StreamVideoResponse]:
+            video_id = check_id(request.video_id)
+            check_time(context)
+            info = self._backend.get_video(video_id)
+            if info is None:
+                raise ServiceError(grpc.StatusCode.NOT_FOUND, f"video {video_id!r} is not indexed")
+            return stream_file(info, playable_source(info, self._kept), self._stream_chunk_bytes)
+
+        # Errors (unknown id, source gone) surface before the first message.
+        yield from self._serve("StreamVideo", context, body)

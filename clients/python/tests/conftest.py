@@ -38,18 +38,30 @@ class TinyServicer(pb_grpc.VideoSearchServicer):
 
     uploads: list[Upload] = field(default_factory=list)
     unary: list[tuple[str, Any, dict[str, str]]] = field(default_factory=list)
-    fail: list[grpc.StatusCode] = field(default_factory=list)
+    # a code to abort with, or a grpc.Status (with google.rpc details) to abort with
+    fail: list[grpc.StatusCode | grpc.Status] = field(default_factory=list)
     delay_s: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    inflight: int = 0
+    max_inflight: int = 0  # the most calls that were inside the servicer at once
 
     def _script(self, context: Any) -> None:
-        if self.delay_s:
-            time.sleep(self.delay_s)
+        with self.lock:
+            self.inflight += 1
+            self.max_inflight = max(self.max_inflight, self.inflight)
+        try:
+            if self.delay_s:
+                time.sleep(self.delay_s)
+        finally:
+            with self.lock:
+                self.inflight -= 1
         with self.lock:
             code = self.fail.pop(0) if self.fail else None
-        if code is not None:
+        if isinstance(code, grpc.StatusCode):
             context.set_trailing_metadata((("x-request-id", "req-123"),))
             context.abort(code, f"scripted {code.name}")
+        elif code is not None:
+            context.abort_with_status(code)
 
     def _record_upload(self, requests: Iterator[Any], context: Any) -> Upload:
         first = next(requests)
@@ -132,6 +144,21 @@ class TinyServicer(pb_grpc.VideoSearchServicer):
                 pb.Neighbour(video=self._video(f"n{i}"), score=1 - i / 10) for i in range(k)
             ]
         )
+
+    def ListVideos(self, request: Any, context: Any) -> Any:
+        """Seven videos, ``page_size`` (default 3) a page; the token is the next index."""
+        self._record("ListVideos", request, context)
+        start = int(request.page_token or 0)
+        size = request.page_size if request.HasField("page_size") else 3
+        end = min(start + size, 7)
+        return pb.ListVideosResponse(videos=[self._video(f"v{i}") for i in range(start, end)],
+                                     next_page_token=str(end) if end < 7 else "")
+
+    def UpdateVideo(self, request: Any, context: Any) -> Any:
+        self._record("UpdateVideo", request, context)
+        video = self._video(request.video.video_id, request.video.title)
+        video.tags.extend(request.video.tags)
+        return pb.UpdateVideoResponse(video=video)
 
     def Stats(self, request: Any, context: Any) -> Any:
         self._record("Stats", request, context)

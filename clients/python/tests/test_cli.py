@@ -29,8 +29,8 @@ def test_index_many_files_with_ids_from_stem(tiny: Any, tmp_path: Path, capsys: 
         "--target", tiny.target,
     )  # fmt: skip
     assert code == 0
-    headers = [u.header for u in tiny.servicer.uploads]
-    assert [h.video_id for h in headers] == ["a", "b"]
+    headers = sorted((u.header for u in tiny.servicer.uploads), key=lambda h: h.video_id)
+    assert [h.video_id for h in headers] == ["a", "b"]  # two at a time: any order
     assert [list(h.tags) for h in headers] == [["x", "y", "z"]] * 2
     assert [h.title for h in headers] == ["a", "b"]  # default title: the stem
     assert out.splitlines()[0].split() == [
@@ -50,6 +50,21 @@ def test_index_reports_failures_and_continues(tiny: Any, tmp_path: Path, capsys:
     assert [e["path"] for e in entries] == [str(tmp_path / "gone.mp4"), str(good)]
     assert entries[0]["error"]["code"] is None and "gone.mp4" in entries[0]["error"]["message"]
     assert [e["video"]["video_id"] for e in entries if "video" in e] == ["good.mp4"]
+
+
+def test_index_jobs(tiny: Any, tmp_path: Path, capsys: Any) -> None:
+    """--jobs 1 uploads in the order given; --jobs must be a whole number >= 1."""
+    paths = []
+    for name in ("c.mp4", "a.mp4", "b.mp4"):
+        (tmp_path / name).write_bytes(name.encode() * 10)
+        paths.append(str(tmp_path / name))
+    code, _, _ = _run(capsys, "index", *paths, "--jobs", "1", "--target", tiny.target)
+    assert code == 0
+    assert [u.header.video_id for u in tiny.servicer.uploads] == ["c.mp4", "a.mp4", "b.mp4"]
+    with pytest.raises(SystemExit) as exited:
+        main(["index", *paths, "--jobs", "0", "--target", tiny.target])
+    assert exited.value.code == 2
+    assert "--jobs: must be a whole number >= 1" in capsys.readouterr().err
 
 
 def test_search_table_and_json(tiny: Any, tmp_path: Path, capsys: Any) -> None:

@@ -41,5 +41,5 @@ def test_generated_code_imports_from_the_client_package() -> None:
     assert set(methods) == {
         "IndexVideo", "DeleteVideo", "GetVideo", "SearchByVideo", "SearchByText", "Recommend",
         "Stats", "SuggestTags", "UpsertTags", "DeleteTags", "ListTags", "TagVideos",
-        "FindVideosByTag",
+        "FindVideosByTag", "StreamVideo", "ListVideos", "UpdateVideo",
     }  # fmt: skip

@@ -5,14 +5,18 @@
 ...     hits = client.search_video("query.mp4", top_k=5).hits
 """
 
+from vidsearch_client._channel import Keepalive
 from vidsearch_client._retry import RetryPolicy
+from vidsearch_client._version import VERSION
 from vidsearch_client.aio import AsyncVideoSearchClient
 from vidsearch_client.client import VideoSearchClient
 from vidsearch_client.errors import (
     AlreadyExists,
     Cancelled,
     DeadlineExceeded,
+    ErrorDetails,
     FailedPrecondition,
+    FieldViolation,
     Internal,
     InvalidArgument,
     NotFound,
@@ -25,6 +29,9 @@ from vidsearch_client.errors import (
     VidsearchError,
 )
 from vidsearch_client.types import (
+    DownloadedVideo,
+    IndexItem,
+    IndexOutcome,
     IndexResult,
     MatchedSegment,
     Neighbour,
@@ -40,20 +47,28 @@ from vidsearch_client.types import (
     TagSuggestions,
     TextMatch,
     TextSearchOptions,
+    VideoFilter,
     VideoInfo,
+    VideoPage,
 )
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "AlreadyExists",
     "AsyncVideoSearchClient",
     "Cancelled",
     "DeadlineExceeded",
+    "DownloadedVideo",
+    "ErrorDetails",
     "FailedPrecondition",
+    "FieldViolation",
+    "IndexItem",
+    "IndexOutcome",
     "IndexResult",
     "Internal",
     "InvalidArgument",
+    "Keepalive",
     "MatchedSegment",
     "Neighbour",
     "NotFound",
@@ -76,7 +91,9 @@ __all__ = [
     "Unavailable",
     "Unimplemented",
     "Unknown",
+    "VideoFilter",
     "VideoInfo",
+    "VideoPage",
     "VideoSearchClient",
     "VidsearchError",
     "__version__",

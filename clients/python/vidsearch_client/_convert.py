@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC
 
 from vidsearch_client.types import (
     IndexResult,
@@ -20,7 +21,9 @@ from vidsearch_client.types import (
     TagSuggestions,
     TextMatch,
     TextSearchOptions,
+    VideoFilter,
     VideoInfo,
+    VideoPage,
 )
 from vidsearch_client.v1 import vidsearch_pb2 as pb
 
@@ -42,7 +45,30 @@ def video_info(msg: pb.VideoInfo) -> VideoInfo:
         tags=tuple(msg.tags),
         source=msg.source,
         content_sha256=msg.content_sha256,
+        created_at=_iso(msg, "create_time"),
+        updated_at=_iso(msg, "update_time"),
     )
+
+
+def _iso(msg: pb.VideoInfo, name: str) -> str:
+    if not msg.HasField(name):
+        return ""
+    return str(getattr(msg, name).ToDatetime(tzinfo=UTC).isoformat())
+
+
+def video_filter(only: VideoFilter | None) -> pb.VideoFilter:
+    msg = pb.VideoFilter()
+    if only is not None:
+        msg.tags.extend(only.tags)
+        msg.video_ids.extend(only.video_ids)
+        msg.title_prefix = only.title_prefix
+        if only.model_version is not None:
+            msg.model_version = int(only.model_version)
+    return msg
+
+
+def video_page(msg: pb.ListVideosResponse) -> VideoPage:
+    return VideoPage(tuple(video_info(v) for v in msg.videos), msg.next_page_token)
 
 
 def index_result(msg: pb.IndexVideoResponse) -> IndexResult:
@@ -66,6 +92,8 @@ def search_options(options: SearchOptions | None) -> pb.SearchOptions:
         value = getattr(options, name)
         if value is not None:
             setattr(msg, name, float(value))
+    if options.filter is not None:
+        msg.filter.CopyFrom(video_filter(options.filter))
     return msg
 
 
@@ -81,6 +109,8 @@ def text_search_request(text: str, options: TextSearchOptions | None) -> pb.Sear
             request.options.rerank = bool(options.rerank)
         if options.keyword_enhancement is not None:
             request.options.keyword_enhancement = bool(options.keyword_enhancement)
+        if options.filter is not None:
+            request.options.filter.CopyFrom(video_filter(options.filter))
     return request
 
 
@@ -137,6 +167,7 @@ def stats(msg: pb.StatsResponse) -> Stats:
         catalog_backend=msg.catalog_backend,
         text_search=msg.text_search,
         text_model_version=msg.text_model_version,
+        server_version=msg.server_version,
     )
 
 

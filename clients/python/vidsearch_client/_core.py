@@ -1,38 +1,65 @@
-"""What the sync and async clients share: settings and request construction."""
+"""What the sync and async clients share: the constructor and settings, per-call
+options, and request construction."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import grpc
+from grpc_health.v1 import health_pb2_grpc
 
 from vidsearch_client import _convert
 from vidsearch_client._channel import (
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_TIMEOUT_S,
+    ChannelOption,
     ChannelSettings,
+    Keepalive,
     LoadBalancing,
+    Metadata,
     call_metadata,
     default_target,
+    per_call_metadata,
 )
 from vidsearch_client._retry import RetryPolicy
 from vidsearch_client._upload import Upload, VideoInput, uri_media
-from vidsearch_client.types import SearchOptions, TextSearchOptions
+from vidsearch_client.types import SearchOptions, TextSearchOptions, VideoFilter
 from vidsearch_client.v1 import vidsearch_pb2 as pb
+from vidsearch_client.v1 import vidsearch_pb2_grpc as pb_grpc
+
+ChannelT = TypeVar("ChannelT")
 
 
-class ClientCore:
-    """Holds the connection settings, default deadline, retry policy and token."""
+class CallOptions(NamedTuple):
+    """One call's deadline (seconds, never none) and metadata."""
+
+    timeout: float
+    metadata: tuple[tuple[str, str], ...]
+
+
+class ClientCore(Generic[ChannelT]):
+    """The constructor both clients share (so their signatures cannot drift): connection
+    settings, default deadline, retry policy, token and metadata sent with every call.
+
+    ``channel``: an existing channel to use (not closed by the client); else one is
+    opened to ``target`` (default: $VIDSEARCH_TARGET or 127.0.0.1:50051) with TLS when
+    ``secure`` or certificates are given. ``keepalive``, ``user_agent`` (the
+    application's product token, sent before ``vidsearch-client/VERSION``) and
+    ``channel_options`` (further gRPC channel arguments) shape the opened channel;
+    ``metadata`` is sent with every call, after the bearer ``token``.
+    """
 
     def __init__(
         self,
         target: str | None = None,
         *,
+        channel: ChannelT | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
         retry: RetryPolicy | None = None,
         token: str | None = None,
+        metadata: Metadata = (),
         secure: bool = False,
         root_certificates: bytes | None = None,
         private_key: bytes | None = None,
@@ -40,6 +67,9 @@ class ClientCore:
         credentials: grpc.ChannelCredentials | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         load_balancing: LoadBalancing | None = None,
+        keepalive: Keepalive | None = None,
+        user_agent: str | None = None,
+        channel_options: Sequence[ChannelOption] = (),
     ) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
@@ -52,10 +82,20 @@ class ClientCore:
             credentials=credentials,
             max_message_bytes=max_message_bytes,
             load_balancing=load_balancing,
+            keepalive=keepalive,
+            user_agent=user_agent,
+            channel_options=tuple(channel_options),
         )
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
-        self.metadata = call_metadata(token)
+        self.metadata = call_metadata(token, metadata)
+        self._owns_channel = channel is None
+        self._channel: ChannelT = channel if channel is not None else self._open_channel()
+        self._stub = pb_grpc.VideoSearchStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
+
+    def _open_channel(self) -> ChannelT:
+        raise NotImplementedError
 
     @property
     def target(self) -> str:
@@ -67,6 +107,13 @@ class ClientCore:
         if chosen <= 0:
             raise ValueError(f"timeout must be positive, got {chosen}")
         return chosen
+
+    def _call(
+        self, timeout: float | None, request_id: str | None, metadata: Metadata
+    ) -> CallOptions:
+        """A call's options: its deadline, and its metadata after the client's."""
+        return CallOptions(self.timeout_for(timeout),
+                           per_call_metadata(self.metadata, request_id, metadata))
 
 
 def tag_tuple(tags: Sequence[str]) -> tuple[str, ...]:
@@ -138,3 +185,49 @@ def tag_videos_request(
     max_videos: int | None, top_k: int | None, max_distance: float | None
 ) -> pb.TagVideosRequest:
     return pb.TagVideosRequest(max_videos=max_videos, options=tag_options(top_k, max_distance))
+
+
+def video_filter(
+    only: VideoFilter | None, tags: Sequence[str] | None = None,
+    title_prefix: str | None = None, model_version: int | None = None,
+    video_ids: Sequence[str] | None = None,
+) -> pb.VideoFilter:
+    """A request's filter: ``only`` with the keyword arguments given (not None) over it."""
+    chosen: dict[str, Any] = {key: value for key, value in {
+        "tags": None if tags is None else tag_tuple(tags),
+        "video_ids": None if video_ids is None else tag_tuple(video_ids),
+        "title_prefix": title_prefix, "model_version": model_version,
+    }.items() if value is not None}
+    return _convert.video_filter(dataclasses.replace(only or VideoFilter(), **chosen))
+
+
+def list_videos_request(
+    page_size: int | None, page_token: str, only: pb.VideoFilter
+) -> pb.ListVideosRequest:
+    return pb.ListVideosRequest(page_size=page_size, page_token=page_token, filter=only)
+
+
+def update_video_request(
+    video_id: str, title: str | None, tags: Sequence[str] | None
+) -> pb.UpdateVideoRequest:
+    """Only the fields given (not None) are named in the mask, so only they change."""
+    if title is None and tags is None:
+        raise ValueError("give title and/or tags to update")
+    request = pb.UpdateVideoRequest(video=pb.VideoInfo(video_id=video_id))
+    if title is not None:
+        request.video.title = title
+        request.update_mask.paths.append("title")
+    if tags is not None:
+        request.video.tags.extend(tag_tuple(tags))
+        request.update_mask.paths.append("tags")
+    return request
+
+
+def check_concurrency(concurrency: int) -> None:
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+
+
+def nth_request_id(request_id: str | None, index: int) -> str | None:
+    """The request id of a bulk call's ``index``-th item (``<request_id>-<index>``)."""
+    return f"{request_id}-{index}" if request_id else None

@@ -1,8 +1,11 @@
 """Deadlines and retries shared by the sync and async clients.
 
-Only UNAVAILABLE is retried: it means the request was not served (server restarting,
+UNAVAILABLE is retried: it means the request was not served (server restarting,
 backend briefly down), so sending it again is safe; IndexVideo is an upsert by id.
-Every other code is the answer. The timeout is one overall deadline across attempts.
+RESOURCE_EXHAUSTED is retried when the server says when to (a ``RetryInfo`` detail: it
+shed the request under load); without one it is a limit that retrying will not lift.
+A ``RetryInfo`` delay is honoured as the least wait before the next attempt. Every
+other code is the answer. The timeout is one overall deadline across attempts.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from typing import TypeVar
 
 import grpc
 
-from vidsearch_client.errors import DeadlineExceeded, from_rpc_error
+from vidsearch_client.errors import DeadlineExceeded, error_details, from_rpc_error
 
 T = TypeVar("T")
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE})
+RETRYABLE_WHEN_TOLD = frozenset({grpc.StatusCode.RESOURCE_EXHAUSTED})  # with RetryInfo only
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,15 @@ def _deadline_error(method: str, timeout: float) -> DeadlineExceeded:
 def _next_delay(
     policy: RetryPolicy, failures: int, deadline: float, error: grpc.RpcError
 ) -> float | None:
-    """The backoff before the next attempt, or None when the error is final."""
-    if error.code() not in RETRYABLE or failures >= policy.max_attempts:
+    """The backoff before the next attempt (at least the server's RetryInfo delay), or
+    None when the error is final."""
+    code = error.code()
+    if failures >= policy.max_attempts or code not in RETRYABLE | RETRYABLE_WHEN_TOLD:
         return None
-    delay = policy.backoff(failures)
+    told = error_details(error).retry_delay_s
+    if code in RETRYABLE_WHEN_TOLD and told is None:
+        return None
+    delay = max(policy.backoff(failures), told or 0.0)
     if time.monotonic() + delay >= deadline:
         return None
     return delay

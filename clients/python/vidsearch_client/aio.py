@@ -1,28 +1,42 @@
-"""asyncio client (grpc.aio) with the same API and semantics as the sync client."""
+"""asyncio client (grpc.aio) with the same API and semantics as the sync client.
+
+Nothing blocks the event loop: file hashing and reads run in a thread
+(``asyncio.to_thread``), and calls are grpc.aio's.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import grpc
 import grpc.aio
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from vidsearch_client import _convert
+from vidsearch_client._channel import Metadata
 from vidsearch_client._core import (
+    CallOptions,
     ClientCore,
+    check_concurrency,
     index_header,
+    list_videos_request,
     merge_options,
+    nth_request_id,
     recommend_request,
     search_header,
     suggest_header,
     tag_tuple,
     tag_videos_request,
     text_request,
+    update_video_request,
     upload_of,
     uri_source,
+    video_filter,
 )
+from vidsearch_client._download import StreamWriter
 from vidsearch_client._retry import acall_with_retry
 from vidsearch_client._upload import (
     DEFAULT_CHUNK_SIZE,
@@ -31,6 +45,10 @@ from vidsearch_client._upload import (
     async_request_stream,
 )
 from vidsearch_client.types import (
+    DownloadedVideo,
+    IndexItem,
+    IndexOutcome,
+    IndexProgress,
     IndexResult,
     Neighbour,
     SearchMode,
@@ -41,27 +59,19 @@ from vidsearch_client.types import (
     TagPage,
     TagSuggestions,
     TextSearchOptions,
+    VideoFilter,
     VideoInfo,
+    VideoPage,
 )
 from vidsearch_client.v1 import vidsearch_pb2 as pb
-from vidsearch_client.v1 import vidsearch_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
 
 
-class AsyncVideoSearchClient(ClientCore):
+class AsyncVideoSearchClient(ClientCore[grpc.aio.Channel]):
     """Async client; ``async with AsyncVideoSearchClient(...) as client: ...``.
 
     Create it inside the running event loop (grpc.aio channels bind to it)."""
-
-    def __init__(
-        self, target: str | None = None, *, channel: grpc.aio.Channel | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(target, **kwargs)
-        self._owns_channel = channel is None
-        self._channel = channel if channel is not None else self._open_channel()
-        self._stub = pb_grpc.VideoSearchStub(self._channel)
-        self._health = health_pb2_grpc.HealthStub(self._channel)
 
     def _open_channel(self) -> grpc.aio.Channel:
         credentials = self.settings.channel_credentials()
@@ -82,14 +92,12 @@ class AsyncVideoSearchClient(ClientCore):
 
     # -- plumbing ------------------------------------------------------------------------
     async def _unary(
-        self, method: str, rpc: Callable[..., Awaitable[T]], request: Any, timeout: float | None
+        self, method: str, rpc: Callable[..., Awaitable[T]], request: Any, call: CallOptions
     ) -> T:
         async def invoke(remaining: float) -> T:
-            return await rpc(request, timeout=remaining, metadata=self.metadata)
+            return await rpc(request, timeout=remaining, metadata=call.metadata)
 
-        return await acall_with_retry(
-            method, invoke, timeout=self.timeout_for(timeout), policy=self.retry
-        )
+        return await acall_with_retry(method, invoke, timeout=call.timeout, policy=self.retry)
 
     async def _upload(
         self,
@@ -99,15 +107,13 @@ class AsyncVideoSearchClient(ClientCore):
         header: Any,
         upload: Upload | None,
         chunk_size: int,
-        timeout: float | None,
+        call: CallOptions,
     ) -> T:
         async def invoke(remaining: float) -> T:
             stream: AsyncIterator[Any] = async_request_stream(make, header, upload, chunk_size)
-            return await rpc(stream, timeout=remaining, metadata=self.metadata)
+            return await rpc(stream, timeout=remaining, metadata=call.metadata)
 
-        return await acall_with_retry(
-            method, invoke, timeout=self.timeout_for(timeout), policy=self.retry
-        )
+        return await acall_with_retry(method, invoke, timeout=call.timeout, policy=self.retry)
 
     # -- API (see VideoSearchClient for the documentation of each call) --------------------
     async def index_file(
@@ -120,8 +126,10 @@ class AsyncVideoSearchClient(ClientCore):
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         checksum: bool = True,
         timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
     ) -> IndexResult:
-        upload = upload_of(path, checksum, chunk_size)
+        upload = await asyncio.to_thread(upload_of, path, checksum, chunk_size)
         header = index_header(video_id, title, tags, upload.media())
         response = await self._upload(
             "IndexVideo",
@@ -130,7 +138,7 @@ class AsyncVideoSearchClient(ClientCore):
             header,
             upload,
             chunk_size,
-            timeout,
+            self._call(timeout, request_id, metadata),
         )
         return _convert.index_result(response)
 
@@ -143,21 +151,50 @@ class AsyncVideoSearchClient(ClientCore):
         tags: Sequence[str] = (),
         content_sha256: str | None = None,
         timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
     ) -> IndexResult:
         header = index_header(video_id, title, tags, uri_source(uri, content_sha256))
         response = await self._upload(
-            "IndexVideo", self._stub.IndexVideo, pb.IndexVideoRequest, header, None, 1, timeout
+            "IndexVideo",
+            self._stub.IndexVideo,
+            pb.IndexVideoRequest,
+            header,
+            None,
+            1,
+            self._call(timeout, request_id, metadata),
         )
         return _convert.index_result(response)
 
-    async def delete(self, video_id: str, *, timeout: float | None = None) -> bool:
+    async def delete(
+        self,
+        video_id: str,
+        *,
+        timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
+    ) -> bool:
         request = pb.DeleteVideoRequest(video_id=video_id)
-        response = await self._unary("DeleteVideo", self._stub.DeleteVideo, request, timeout)
+        response = await self._unary(
+            "DeleteVideo",
+            self._stub.DeleteVideo,
+            request,
+            self._call(timeout, request_id, metadata),
+        )
         return bool(response.deleted)
 
-    async def get(self, video_id: str, *, timeout: float | None = None) -> VideoInfo:
+    async def get(
+        self,
+        video_id: str,
+        *,
+        timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
+    ) -> VideoInfo:
         request = pb.GetVideoRequest(video_id=video_id)
-        response = await self._unary("GetVideo", self._stub.GetVideo, request, timeout)
+        response = await self._unary(
+            "GetVideo", self._stub.GetVideo, request, self._call(timeout, request_id, metadata)
+        )
         return _convert.video_info(response.video)
 
     async def search_video(
@@ -172,16 +209,20 @@ class AsyncVideoSearchClient(ClientCore):
         max_texture_distance: float | None = None,
         min_repetition: float | None = None,
         model_version: int | None = None,
+        filter: VideoFilter | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         checksum: bool = True,
         timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
     ) -> SearchResult:
         chosen = merge_options(options, {
             "mode": mode, "top_k": top_k, "max_hamming": max_hamming,
             "coarse_limit": coarse_limit, "max_texture_distance": max_texture_distance,
             "min_repetition": min_repetition, "model_version": model_version,
+            "filter": filter,
         })  # fmt: skip
-        upload = upload_of(video, checksum, chunk_size)
+        upload = await asyncio.to_thread(upload_of, video, checksum, chunk_size)
         header = search_header(chosen, upload.media())
         response = await self._upload(
             "SearchByVideo",
@@ -190,7 +231,7 @@ class AsyncVideoSearchClient(ClientCore):
             header,
             upload,
             chunk_size,
-            timeout,
+            self._call(timeout, request_id, metadata),
         )
         return _convert.search_result(response)
 
@@ -201,6 +242,8 @@ class AsyncVideoSearchClient(ClientCore):
         *,
         content_sha256: str | None = None,
         timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
         **overrides: Any,
     ) -> SearchResult:
         header = search_header(merge_options(options, overrides), uri_source(uri, content_sha256))
@@ -211,7 +254,7 @@ class AsyncVideoSearchClient(ClientCore):
             header,
             None,
             1,
-            timeout,
+            self._call(timeout, request_id, metadata),
         )
         return _convert.search_result(response)
 
@@ -225,86 +268,344 @@ class AsyncVideoSearchClient(ClientCore):
         rerank: bool | None = None,
         keyword_enhancement: bool | None = None,
         model_version: int | None = None,
+        filter: VideoFilter | None = None,
         timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
     ) -> SearchResult:
         """Text search: indexed videos described by ``text`` (e.g. "a red circle moves left").
         Keyword options override ``options``; anything unset uses the server default."""
         request = text_request(text, options, {
             "top_k": top_k, "candidates": candidates, "rerank": rerank,
             "keyword_enhancement": keyword_enhancement, "model_version": model_version,
+            "filter": filter,
         })  # fmt: skip
-        response = await self._unary("SearchByText", self._stub.SearchByText, request, timeout)
+        response = await self._unary(
+            "SearchByText",
+            self._stub.SearchByText,
+            request,
+            self._call(timeout, request_id, metadata),
+        )
         return _convert.search_result(response)
 
     async def recommend(
-        self, video_id: str, k: int | None = 5, *, timeout: float | None = None
+        self,
+        video_id: str,
+        k: int | None = 5,
+        *,
+        timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
     ) -> list[Neighbour]:
         response = await self._unary(
-            "Recommend", self._stub.Recommend, recommend_request(video_id, k), timeout
+            "Recommend",
+            self._stub.Recommend,
+            recommend_request(video_id, k),
+            self._call(timeout, request_id, metadata),
         )
         return _convert.neighbours(response.neighbours)
 
     # -- tags (seed 004) -----------------------------------------------------------------
     async def suggest_tags(
-        self, video_id: str, *, top_k: int | None = None, max_distance: float | None = None,
+        self,
+        video_id: str,
+        *,
+        top_k: int | None = None,
+        max_distance: float | None = None,
         timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
     ) -> TagSuggestions:
         header = suggest_header(video_id, None, top_k, max_distance)
-        response = await self._upload("SuggestTags", self._stub.SuggestTags,
-                                      pb.SuggestTagsRequest, header, None, 1, timeout)
+        response = await self._upload(
+            "SuggestTags",
+            self._stub.SuggestTags,
+            pb.SuggestTagsRequest,
+            header,
+            None,
+            1,
+            self._call(timeout, request_id, metadata),
+        )
         return _convert.tag_suggestions(response)
 
     async def suggest_tags_for_video(
-        self, video: VideoInput, *, top_k: int | None = None, max_distance: float | None = None,
-        chunk_size: int = DEFAULT_CHUNK_SIZE, checksum: bool = True, timeout: float | None = None,
+        self,
+        video: VideoInput,
+        *,
+        top_k: int | None = None,
+        max_distance: float | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        checksum: bool = True,
+        timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
     ) -> TagSuggestions:
-        upload = upload_of(video, checksum, chunk_size)
+        upload = await asyncio.to_thread(upload_of, video, checksum, chunk_size)
         header = suggest_header("", upload.media(), top_k, max_distance)
-        response = await self._upload("SuggestTags", self._stub.SuggestTags,
-                                      pb.SuggestTagsRequest, header, upload, chunk_size, timeout)
+        response = await self._upload(
+            "SuggestTags",
+            self._stub.SuggestTags,
+            pb.SuggestTagsRequest,
+            header,
+            upload,
+            chunk_size,
+            self._call(timeout, request_id, metadata),
+        )
         return _convert.tag_suggestions(response)
 
     async def add_tags(
-        self, tags: Sequence[str], *, source: str = "", timeout: float | None = None
+        self,
+        tags: Sequence[str],
+        *,
+        source: str = "",
+        timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
     ) -> int:
         request = pb.UpsertTagsRequest(tags=tag_tuple(tags), source=source)
-        response = await self._unary("UpsertTags", self._stub.UpsertTags, request, timeout)
+        response = await self._unary(
+            "UpsertTags", self._stub.UpsertTags, request, self._call(timeout, request_id, metadata)
+        )
         return int(response.added)
 
-    async def delete_tags(self, tags: Sequence[str], *, timeout: float | None = None) -> list[str]:
+    async def delete_tags(
+        self,
+        tags: Sequence[str],
+        *,
+        timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
+    ) -> list[str]:
         request = pb.DeleteTagsRequest(tags=tag_tuple(tags))
-        response = await self._unary("DeleteTags", self._stub.DeleteTags, request, timeout)
+        response = await self._unary(
+            "DeleteTags", self._stub.DeleteTags, request, self._call(timeout, request_id, metadata)
+        )
         return list(response.missing)
 
     async def list_tags(
-        self, page_size: int | None = None, page_token: str = "", *,
+        self,
+        page_size: int | None = None,
+        page_token: str = "",
+        *,
         timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
     ) -> TagPage:
         request = pb.ListTagsRequest(page_size=page_size, page_token=page_token)
-        response = await self._unary("ListTags", self._stub.ListTags, request, timeout)
+        response = await self._unary(
+            "ListTags", self._stub.ListTags, request, self._call(timeout, request_id, metadata)
+        )
         return _convert.tag_page(response)
 
     async def tag_videos(
-        self, max_videos: int | None = None, *, top_k: int | None = None,
-        max_distance: float | None = None, timeout: float | None = None,
+        self,
+        max_videos: int | None = None,
+        *,
+        top_k: int | None = None,
+        max_distance: float | None = None,
+        timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
     ) -> TaggedVideos:
         request = tag_videos_request(max_videos, top_k, max_distance)
-        response = await self._unary("TagVideos", self._stub.TagVideos, request, timeout)
+        response = await self._unary(
+            "TagVideos", self._stub.TagVideos, request, self._call(timeout, request_id, metadata)
+        )
         return _convert.tagged_videos(response)
 
     async def videos_with_tag(
-        self, tag: str, limit: int | None = None, *, timeout: float | None = None
+        self,
+        tag: str,
+        limit: int | None = None,
+        *,
+        timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
     ) -> list[VideoInfo]:
         request = pb.FindVideosByTagRequest(tag=tag, limit=limit)
-        response = await self._unary("FindVideosByTag", self._stub.FindVideosByTag, request,
-                                     timeout)
+        response = await self._unary(
+            "FindVideosByTag",
+            self._stub.FindVideosByTag,
+            request,
+            self._call(timeout, request_id, metadata),
+        )
         return [_convert.video_info(v) for v in response.videos]
 
-    async def stats(self, *, timeout: float | None = None) -> Stats:
-        response = await self._unary("Stats", self._stub.Stats, pb.StatsRequest(), timeout)
+    async def download(
+        self, video_id: str, dest: str | os.PathLike[str], *, timeout: float | None = None,
+        request_id: str | None = None, metadata: Metadata = (),
+    ) -> DownloadedVideo:
+        request = pb.StreamVideoRequest(video_id=video_id)
+        call = self._call(timeout, request_id, metadata)
+
+        async def invoke(remaining: float) -> DownloadedVideo:
+            writer = StreamWriter(dest)
+            try:
+                stream = self._stub.StreamVideo(request, timeout=remaining, metadata=call.metadata)
+                async for message in stream:
+                    await asyncio.to_thread(writer.add, message)  # file writes off the loop
+                return await asyncio.to_thread(writer.finish)
+            finally:
+                writer.discard()
+
+        return await acall_with_retry(
+            "StreamVideo", invoke, timeout=call.timeout, policy=self.retry
+        )
+
+    # -- video listing, updates and bulk indexing ---------------------------------------
+    async def list_video_pages(
+        self,
+        page_size: int | None = None,
+        page_token: str = "",
+        *,
+        filter: VideoFilter | None = None,
+        tags: Sequence[str] | None = None,
+        title_prefix: str | None = None,
+        model_version: int | None = None,
+        video_ids: Sequence[str] | None = None,
+        timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
+    ) -> AsyncIterator[VideoPage]:
+        """The indexed videos passing the filter (``filter``, with the keyword arguments
+        given over it), a page at a time, each page fetched when iteration reaches it
+        (``timeout`` is each page's); start from ``page_token`` to resume."""
+        only = video_filter(filter, tags, title_prefix, model_version, video_ids)
+        token = page_token
+        while True:
+            request = list_videos_request(page_size, token, only)
+            page = _convert.video_page(
+                await self._unary(
+                    "ListVideos",
+                    self._stub.ListVideos,
+                    request,
+                    self._call(timeout, request_id, metadata),
+                )
+            )
+            yield page
+            token = page.next_page_token
+            if not token:
+                return
+
+    async def list_videos(
+        self,
+        page_size: int | None = None,
+        *,
+        filter: VideoFilter | None = None,
+        tags: Sequence[str] | None = None,
+        title_prefix: str | None = None,
+        model_version: int | None = None,
+        video_ids: Sequence[str] | None = None,
+        timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
+    ) -> AsyncIterator[VideoInfo]:
+        """Every indexed video passing the filter, over :meth:`list_video_pages`."""
+        async for page in self.list_video_pages(
+            page_size,
+            filter=filter,
+            tags=tags,
+            title_prefix=title_prefix,
+            model_version=model_version,
+            video_ids=video_ids,
+            timeout=timeout,
+            request_id=request_id,
+            metadata=metadata,
+        ):
+            for video in page.videos:
+                yield video
+
+    async def update_video(
+        self,
+        video_id: str,
+        *,
+        title: str | None = None,
+        tags: Sequence[str] | None = None,
+        timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
+    ) -> VideoInfo:
+        """Replace an indexed video's title and/or tags (those given), without
+        re-indexing it; raises :class:`~vidsearch_client.errors.NotFound`."""
+        request = update_video_request(video_id, title, tags)
+        response = await self._unary(
+            "UpdateVideo",
+            self._stub.UpdateVideo,
+            request,
+            self._call(timeout, request_id, metadata),
+        )
+        return _convert.video_info(response.video)
+
+    async def index_many(
+        self,
+        items: Iterable[IndexItem],
+        *,
+        concurrency: int = 4,
+        progress: IndexProgress | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        checksum: bool = True,
+        timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
+    ) -> list[IndexOutcome]:
+        """Index many videos, at most ``concurrency`` uploads at a time; one outcome per
+        item, in the items' order (a failed item holds its error; the others go on).
+        ``progress(done, total, outcome)`` is called as each finishes; ``timeout`` is
+        each upload's; item i's request id is ``<request_id>-<i>``."""
+        todo = list(items)
+        check_concurrency(concurrency)
+        slots = asyncio.Semaphore(concurrency)
+
+        async def one(index: int, item: IndexItem) -> tuple[int, IndexOutcome]:
+            async with slots:
+                try:
+                    return index, IndexOutcome(
+                        item,
+                        result=await self.index_file(
+                            item.path,
+                            item.video_id,
+                            title=item.title,
+                            tags=item.tags,
+                            chunk_size=chunk_size,
+                            checksum=checksum,
+                            timeout=timeout,
+                            request_id=nth_request_id(request_id, index),
+                            metadata=metadata,
+                        ),
+                    )
+                except Exception as exc:  # the item's outcome; the batch goes on
+                    return index, IndexOutcome(item, error=exc)
+
+        outcomes: dict[int, IndexOutcome] = {}
+        for next_done in asyncio.as_completed([one(i, item) for i, item in enumerate(todo)]):
+            index, outcome = await next_done
+            outcomes[index] = outcome
+            if progress is not None:
+                progress(len(outcomes), len(todo), outcome)
+        return [outcomes[i] for i in range(len(todo))]
+
+    async def stats(
+        self,
+        *,
+        timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
+    ) -> Stats:
+        response = await self._unary(
+            "Stats", self._stub.Stats, pb.StatsRequest(), self._call(timeout, request_id, metadata)
+        )
         return _convert.stats(response)
 
-    async def health(self, service: str = "", *, timeout: float | None = None) -> str:
+    async def health(
+        self,
+        service: str = "",
+        *,
+        timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Metadata = (),
+    ) -> str:
         request = health_pb2.HealthCheckRequest(service=service)
-        response = await self._unary("Health.Check", self._health.Check, request, timeout)
+        response = await self._unary(
+            "Health.Check", self._health.Check, request, self._call(timeout, request_id, metadata)
+        )
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))

@@ -22,7 +22,14 @@ from vidsearch_client._channel import DEFAULT_TIMEOUT_S, TOKEN_ENV, default_targ
 from vidsearch_client.client import VideoSearchClient
 from vidsearch_client.errors import VidsearchError
 from vidsearch_client.tags_cli import register_tags
-from vidsearch_client.types import SEARCH_MODES, SearchResult, VideoInfo, to_jsonable
+from vidsearch_client.types import (
+    SEARCH_MODES,
+    IndexItem,
+    IndexOutcome,
+    SearchResult,
+    VideoInfo,
+    to_jsonable,
+)
 
 Handler = Callable[[argparse.Namespace, VideoSearchClient], int]
 
@@ -119,6 +126,16 @@ def _tls_settings(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
 def _error(exc: BaseException) -> dict[str, Any]:
     """A failure as JSON: the gRPC status name (None for a local error), message, request id."""
     if isinstance(exc, VidsearchError):
@@ -170,29 +187,38 @@ def _video_id(path: Path, how: str) -> str:
 
 
 def cmd_index(args: argparse.Namespace, client: VideoSearchClient) -> int:
-    """Index each file; one that fails is reported (also in --json) and the rest go on."""
+    """Index the files, ``--jobs`` uploads at a time (the server decodes and encodes them
+    side by side); one that fails is reported (also in --json) and the rest go on."""
     from tqdm import tqdm
 
-    tags = [t.strip() for group in args.tags or () for t in group.split(",") if t.strip()]
+    tags = tuple(t.strip() for group in args.tags or () for t in group.split(",") if t.strip())
+    items = [IndexItem(path, _video_id(path, args.id_from), args.title or path.stem, tags)
+             for path in args.paths]  # fmt: skip
+    bar = tqdm(total=len(items), unit="file", disable=not _show_progress(args, len(items)),
+               file=sys.stderr)  # fmt: skip
+
+    def progress(done: int, total: int, outcome: IndexOutcome) -> None:
+        if outcome.error is not None:
+            tqdm.write(f"error: {os.fsdecode(outcome.item.path)}: {outcome.error}",
+                       file=sys.stderr)  # fmt: skip
+        bar.update(1)
+
+    with bar:
+        outcomes = client.index_many(items, concurrency=args.jobs, progress=progress)
     entries: list[dict[str, Any]] = []  # --json: one per file, in the order given
     rows: list[list[Any]] = []
-    failures = 0
-    bar = tqdm(args.paths, unit="file", disable=not _show_progress(args, len(args.paths)),
-               file=sys.stderr)  # fmt: skip
-    for path in bar:
-        video_id = _video_id(path, args.id_from)
-        try:
-            result = client.index_file(path, video_id, title=args.title or path.stem, tags=tags)
-        except (VidsearchError, OSError) as exc:
-            failures += 1
-            tqdm.write(f"error: {path}: {exc}", file=sys.stderr)
-            entries.append({"path": str(path), "video_id": video_id, "error": _error(exc)})
+    for outcome in outcomes:
+        path, result = os.fsdecode(outcome.item.path), outcome.result
+        if result is None or outcome.error is not None:
+            assert outcome.error is not None  # index_many: no result means an error
+            entries.append({"path": path, "video_id": outcome.item.video_id,
+                            "error": _error(outcome.error)})  # fmt: skip
             continue
-        entries.append({"path": str(path), **to_jsonable(result)})
+        entries.append({"path": path, **to_jsonable(result)})
         rows.append([*_video_rows([result.video])[0], "yes" if result.replaced else "no"])
     _emit(args, entries, lambda: _table((*_VIDEO_HEADERS, "replaced"), rows))
-    done = len(args.paths) - failures
-    _info(args, f"indexed {done} of {len(args.paths)} file(s)"
+    failures = len(items) - len(rows)
+    _info(args, f"indexed {len(rows)} of {len(items)} file(s)"
           + (f", {failures} failed" if failures else ""))  # fmt: skip
     return 1 if failures else 0
 
@@ -351,6 +377,8 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--title", default=None, help="title for every file (default: file stem)")
     p.add_argument("--tags", action="append", help="comma-separated tags (repeatable)")
+    p.add_argument("--jobs", type=_positive_int, default=2, metavar="N",
+                   help="files uploaded and indexed at a time (default: 2)")
 
     p = add(
         "search",

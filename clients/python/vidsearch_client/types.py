@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 # texture: near-duplicate search; duration: duration matching; keyframe: key-frame matching
@@ -22,6 +25,53 @@ class VideoInfo:
     tags: tuple[str, ...] = ()
     source: str = ""
     content_sha256: str = ""
+    created_at: str = ""  # ISO 8601 UTC: when the id was first indexed ("" if unknown)
+    updated_at: str = ""  # ISO 8601 UTC: when it was last indexed or updated
+
+
+@dataclass(frozen=True)
+class VideoFilter:
+    """Which indexed videos a listing or search considers: every set field must hold
+    (the server applies it inside its catalog)."""
+
+    tags: tuple[str, ...] = ()  # carries every one of these tags
+    video_ids: tuple[str, ...] = ()  # one of these ids
+    title_prefix: str = ""  # the title starts with this (case-sensitive, <= 64 chars)
+    model_version: int | None = None  # codes of this model version
+
+
+@dataclass(frozen=True)
+class VideoPage:
+    """One page of ListVideos; pass ``next_page_token`` for the next ("" = last)."""
+
+    videos: tuple[VideoInfo, ...]
+    next_page_token: str = ""
+
+
+@dataclass(frozen=True)
+class IndexItem:
+    """One video for :meth:`~vidsearch_client.VideoSearchClient.index_many`."""
+
+    path: str | os.PathLike[str] | bytes
+    video_id: str
+    title: str = ""
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IndexOutcome:
+    """What became of one item of ``index_many``: its result, or the error it raised."""
+
+    item: IndexItem
+    result: IndexResult | None = None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+IndexProgress = Callable[[int, int, IndexOutcome], None]  # (done, total, item just finished)
 
 
 @dataclass(frozen=True)
@@ -44,6 +94,7 @@ class SearchOptions:
     max_texture_distance: float | None = None
     min_repetition: float | None = None
     model_version: int | None = None
+    filter: VideoFilter | None = None  # only videos passing it are found
 
     def __post_init__(self) -> None:
         if self.mode is not None and self.mode not in SEARCH_MODES:
@@ -70,6 +121,7 @@ class TextSearchOptions:
     rerank: bool | None = None  # False: stage 1 (embedding) only
     keyword_enhancement: bool | None = None
     model_version: int | None = None
+    filter: VideoFilter | None = None  # only videos passing it are found
 
 
 @dataclass(frozen=True)
@@ -128,6 +180,7 @@ class Stats:
     catalog_backend: str
     text_search: bool = False  # SearchByText served
     text_model_version: int = 0
+    server_version: str = ""  # the vidsearch server's release
 
 
 @dataclass(frozen=True)
@@ -170,6 +223,17 @@ class TaggedVideos:
 
     videos: tuple[tuple[str, tuple[str, ...]], ...]
     untagged_left: int
+
+
+@dataclass(frozen=True)
+class DownloadedVideo:
+    """An indexed video's bytes, written by ``download`` (StreamVideo) to ``path``."""
+
+    video_id: str
+    path: Path
+    size: int
+    container: str  # sniffed by the server: "mp4", "matroska", ...
+    content_sha256: str = ""  # recorded at indexing; "" when not computed
 
 
 def to_jsonable(value: Any) -> Any:

@@ -83,6 +83,21 @@ class VideoSearchStub(object):
                 request_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.FindVideosByTagRequest.SerializeToString,
                 response_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.FindVideosByTagResponse.FromString,
                 )
+        self.StreamVideo = channel.unary_stream(
+                '/vidsearch.v1.VideoSearch/StreamVideo',
+                request_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.StreamVideoRequest.SerializeToString,
+                response_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.StreamVideoResponse.FromString,
+                )
+        self.ListVideos = channel.unary_unary(
+                '/vidsearch.v1.VideoSearch/ListVideos',
+                request_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.ListVideosRequest.SerializeToString,
+                response_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.ListVideosResponse.FromString,
+                )
+        self.UpdateVideo = channel.unary_unary(
+                '/vidsearch.v1.VideoSearch/UpdateVideo',
+                request_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.UpdateVideoRequest.SerializeToString,
+                response_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.UpdateVideoResponse.FromString,
+                )
 
 
 class VideoSearchServicer(object):
@@ -194,6 +209,35 @@ class VideoSearchServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamVideo(self, request, context):
+        """Playback (the review page): the bytes of an indexed video, when the server still has
+        its source: the file its source_uri named, or the upload, kept for
+        `playback.keep_uploads_s` seconds after IndexVideo. A header first, then the bytes as
+        chunks numbered 0, 1, 2, ... NOT_FOUND when the id is not indexed,
+        FAILED_PRECONDITION when the server no longer has the source.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListVideos(self, request, context):
+        """Video listing and updates (issue 17).
+
+        Indexed videos, a page at a time, optionally filtered (tags, title prefix, model
+        version, ids); the order is the catalog's own and stable across pages.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateVideo(self, request, context):
+        """Change an indexed video's title and/or tags (the fields named in `update_mask`)
+        without re-indexing it; NOT_FOUND when the id is not indexed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VideoSearchServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -261,6 +305,21 @@ def add_VideoSearchServicer_to_server(servicer, server):
                     servicer.FindVideosByTag,
                     request_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.FindVideosByTagRequest.FromString,
                     response_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.FindVideosByTagResponse.SerializeToString,
+            ),
+            'StreamVideo': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamVideo,
+                    request_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.StreamVideoRequest.FromString,
+                    response_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.StreamVideoResponse.SerializeToString,
+            ),
+            'ListVideos': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListVideos,
+                    request_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.ListVideosRequest.FromString,
+                    response_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.ListVideosResponse.SerializeToString,
+            ),
+            'UpdateVideo': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateVideo,
+                    request_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.UpdateVideoRequest.FromString,
+                    response_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.UpdateVideoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -491,5 +550,56 @@ class VideoSearch(object):
         return grpc.experimental.unary_unary(request, target, '/vidsearch.v1.VideoSearch/FindVideosByTag',
             vidsearch_dot_v1_dot_vidsearch__pb2.FindVideosByTagRequest.SerializeToString,
             vidsearch_dot_v1_dot_vidsearch__pb2.FindVideosByTagResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def StreamVideo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/vidsearch.v1.VideoSearch/StreamVideo',
+            vidsearch_dot_v1_dot_vidsearch__pb2.StreamVideoRequest.SerializeToString,
+            vidsearch_dot_v1_dot_vidsearch__pb2.StreamVideoResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListVideos(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vidsearch.v1.VideoSearch/ListVideos',
+            vidsearch_dot_v1_dot_vidsearch__pb2.ListVideosRequest.SerializeToString,
+            vidsearch_dot_v1_dot_vidsearch__pb2.ListVideosResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def UpdateVideo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vidsearch.v1.VideoSearch/UpdateVideo',
+            vidsearch_dot_v1_dot_vidsearch__pb2.UpdateVideoRequest.SerializeToString,
+            vidsearch_dot_v1_dot_vidsearch__pb2.UpdateVideoResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
