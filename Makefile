@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	# torch first, pinned to the local CPU wheel, so nothing pulls a CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e clients/python -e ".[dev,triton,bench,torchserve,web]"
+	$(PY) -m pip install -q -e clients/python -e ".[dev,triton,bench,torchserve,web,backfill]"
 	# locust needs a newer geventhttpclient than tritonclient[http] declares; we only use
 	# tritonclient's gRPC client, so install it after and accept pip's warning.
 	$(PY) -m pip install -q "locust==2.47.0" 2>&1 | grep -v "is ignored" || true

@@ -23,7 +23,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import BaseSettings, CliApp, PydanticBaseSettingsSource, SettingsConfigDict
 
-from benchmarks import catalog_search, end_to_end, inference, load, text_search
+from benchmarks import backfill, catalog_search, end_to_end, inference, load, text_search
+from benchmarks.backfill import BackfillBenchConfig
 from benchmarks.catalog_search import CatalogBenchConfig
 from benchmarks.end_to_end import EndToEndBenchConfig
 from benchmarks.inference import InferenceBenchConfig
@@ -39,8 +40,9 @@ SECTIONS: dict[str, Any] = {  # section name -> its module (run, to_markdown)
     "end_to_end": end_to_end,
     "load": load,
     "text_search": text_search,
+    "backfill": backfill,
 }
-Section = Literal["catalog", "inference", "end_to_end", "load", "text_search"]
+Section = Literal["catalog", "inference", "end_to_end", "load", "text_search", "backfill"]
 
 
 class Benchmarks(BaseSettings):
@@ -61,6 +63,7 @@ class Benchmarks(BaseSettings):
     end_to_end: EndToEndBenchConfig = EndToEndBenchConfig()
     load: LoadBenchConfig = LoadBenchConfig()
     text_search: TextBenchConfig = TextBenchConfig()
+    backfill: BackfillBenchConfig = BackfillBenchConfig()
 
     @classmethod
     def settings_customise_sources(

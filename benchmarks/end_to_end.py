@@ -127,6 +127,8 @@ def prepare_media(
     cfg: EndToEndBenchConfig, media: Path, log: bench.Log
 ) -> tuple[list[tuple[str, Path]], list[QuerySpec], int]:
     """(references (id, path), queries, files generated now)."""
+    from vidsearch.media.synthetic import write_video
+
     refs, generated = bench.write_references(cfg, media, log, cfg.render_scale)
     key = cfg.media_key(cfg.render_scale)
     queries = []
@@ -136,8 +138,7 @@ def prepare_media(
         path = media / f"query-{names}-crf{cfg.query_crf}-{key}.mp4"
         if not path.is_file():
             frames = copied_frames([(dict(refs)[vid], a, b) for vid, a, b in cuts], cfg.fps)
-            bench.encode_video(path, frames, fps=cfg.fps, width=cfg.width, height=cfg.height,
-                               crf=cfg.query_crf)  # fmt: skip
+            write_video(path, frames, cfg.fps, crf=cfg.query_crf, size=(cfg.width, cfg.height))
             generated += 1
         total = sum(b - a for _, a, b in cuts)
         queries.append(QuerySpec(f"{total:g} s", path, total, tuple(cuts)))

@@ -9,15 +9,13 @@ import statistics
 import string
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Generic, Self, TypeVar
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from vidsearch.evaluation.report import MachineInfo, machine_info, percentile, section_header
@@ -184,35 +182,6 @@ class Latency:
         return Latency(p50, percentile(wall, 95), percentile(cpu, 50), items / p50 * 1e3)
 
 
-def encode_video(
-    path: Path, frames: Iterable[np.ndarray], *, fps: float, width: int, height: int, crf: int
-) -> None:
-    """RGB frames as H.264 MP4 at ``width`` x ``height`` (bicubic), streamed (a long clip
-    never sits in memory as one array) and written atomically (reused files are whole)."""
-    import av
-
-    if width % 2 or height % 2:
-        raise ValueError(f"H.264 yuv420p needs even dimensions, got {width}x{height}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp, written = path.with_name(f".{path.name}.part"), 0
-    with av.open(str(tmp), mode="w", format="mp4") as container:
-        stream = container.add_stream(
-            "libx264", rate=Fraction(fps).limit_denominator(1001),
-            options={"preset": "veryfast", "crf": str(crf)},
-        )  # fmt: skip
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for rgb in frames:
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
-                width=width, height=height, format="yuv420p", interpolation="BICUBIC"
-            )
-            container.mux(stream.encode(frame))
-            written += 1
-        if written == 0:
-            raise ValueError(f"no frame to write to {path}")
-        container.mux(stream.encode(None))
-    tmp.replace(path)
-
-
 class ServedBenchConfig(SectionConfig):
     """Options of the sections that index generated references into the real server."""
 
@@ -244,7 +213,7 @@ def write_references(
     at 1/``render_scale`` of the size, upscaled: rendering natively at 360p costs ~90 ms a
     frame on 2 cores, while the upscaled frames still move every frame, so decoding them
     costs what real 360p H.264 costs."""
-    from vidsearch.media.synthetic import render_video
+    from vidsearch.media.synthetic import render_video, write_video
 
     refs, generated = [], 0
     size = [max(2, round(d / max(1, render_scale))) for d in (cfg.width, cfg.height)]
@@ -253,7 +222,7 @@ def write_references(
         path = media / f"{vid}-{cfg.ref_duration_s:g}s-{cfg.media_key(render_scale)}.mp4"
         if not path.is_file():
             frames = render_video(cfg.seed * 100_003 + i, cfg.ref_duration_s, cfg.fps, *size)
-            encode_video(path, frames, fps=cfg.fps, width=cfg.width, height=cfg.height, crf=23)
+            write_video(path, frames, cfg.fps, crf=23, size=(cfg.width, cfg.height))
             generated += 1
             if generated == 1 or (i + 1) % 10 == 0:
                 log(f"[bench] reference {i + 1}/{cfg.references} written")

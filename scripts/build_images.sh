@@ -23,6 +23,9 @@ IMAGES=(
   "vidsearch:$VERSION-cuda docker/orchestrator-cuda.Dockerfile"
   "vidsearch-models:$MODELS_TAG docker/models.Dockerfile"
   "vidsearch-triton-cpu:$VERSION docker/triton-cpu.Dockerfile"
+  # FROM the two vidsearch images above (k8s/backfill's RayJob): built after them.
+  "vidsearch-backfill:$VERSION docker/backfill.Dockerfile"
+  "vidsearch-backfill:$VERSION-cuda docker/backfill-cuda.Dockerfile"
 )
 
 if [ "${1:-}" = "--list" ]; then

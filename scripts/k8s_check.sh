@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make k8s-check`: offline checks of the Kubernetes manifests in k8s/.
 #   1. yamllint (k8s/.yamllint) over every YAML file in k8s/;
-#   2. render each overlay with the real kustomize (`kubectl kustomize`, or `kustomize
+#   2. render each overlay (and k8s/backfill) with the real kustomize (`kubectl kustomize`, or `kustomize
 #      build`) and validate the built-in kinds with `kubernetes-validate --strict`
 #      against the newest bundled Kubernetes schemas (CRDs such as ServiceMonitor,
 #      PrometheusRule and Certificate have no bundled schema: they show as WARN here and
@@ -56,6 +56,14 @@ for overlay in k8s/overlays/*/; do
     "$PROMTOOL" test rules "$work/rules-$name"/*.test.yml
   fi
 done
+
+# The backfill RayJob (k8s/backfill): its ConfigMap, PVC and NetworkPolicies against the
+# bundled schemas; the RayJob itself (no bundled schema: WARN here) is checked against a
+# schema written from KubeRay's API, its pod templates strictly, by
+# tests/k8s/test_backfill_job.py.
+echo "== render + kubernetes-validate --strict (backfill, Kubernetes $KUBE_VERSION)"
+"${KUSTOMIZE[@]}" k8s/backfill >"$work/backfill.yaml"
+"$PY" -m kubernetes_validate --strict --quiet -k "$KUBE_VERSION" "$work/backfill.yaml"
 
 # `make test` runs tests/k8s with the rest of the suite, so it asks for --no-tests here.
 if [ "${1:-}" != "--no-tests" ]; then

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vidsearch.models_cli",
     "vidsearch.service.cli",
     "vidsearch.catalog_cli",
+    "vidsearch.batch.cli",
     "vidsearch.service.auth_cli",
     "vidsearch.review.cli",
     "vidsearch_client.cli",

@@ -42,7 +42,8 @@ STAGE_SECONDS = Histogram(
     "vidsearch_stage_seconds",
     "Wall time of one stage of a pipeline: index, search_texture (near-duplicate search), "
     "search_duration (duration matching), search_keyframe (key-frame matching), "
-    "search_text (text search), recommend, suggest_tags and upsert_tags (tag suggestions).",
+    "search_text (text search), recommend, suggest_tags and upsert_tags (tag suggestions), "
+    "backfill (`vidsearch backfill`: hash, decode, encode stages, catalog_upsert).",
     labelnames=("pipeline", "stage"),
     buckets=_BUCKETS,
     registry=REGISTRY,
@@ -110,6 +111,19 @@ INFERENCE_FALLBACK = Counter(
 INFERENCE_FALLBACK_ACTIVE = Gauge(
     "vidsearch_inference_fallback_active",
     "1 while the primary inference backend is considered down and the fallback serves.",
+    registry=REGISTRY,
+)
+
+BACKFILL_VIDEOS = Counter(
+    "vidsearch_backfill_videos",
+    "Videos a backfill (`vidsearch backfill`) finished, by outcome: indexed, skipped (already "
+    "indexed with the current model version) or failed (in its failure report).",
+    labelnames=("outcome",),
+    registry=REGISTRY,
+)
+BACKFILL_RETRIES = Counter(
+    "vidsearch_backfill_retries",
+    "Item-level retries of a backfill (a stage of one video tried again after a transient error).",
     registry=REGISTRY,
 )
 

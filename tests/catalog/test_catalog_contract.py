@@ -225,6 +225,36 @@ def test_not_found_and_invalid_input(catalog: Catalog, mk) -> None:
     assert catalog.stats() == CatalogStats(0, 0)
 
 
+def test_batch_upsert_writes_each_video_whole_with_one_flush_per_step(
+    catalog: Catalog, mk, monkeypatch
+) -> None:
+    old = mk.video("v1", frames=5, embedding=mk.embedding())
+    catalog.upsert_video(old)
+    batch = [mk.video("v1", frames=2, model_version=2), mk.video("v2", frames=3),
+             mk.video("v3", frames=1, embedding=mk.embedding())]  # fmt: skip
+    flushes: list[str] = []
+    store = catalog.store  # type: ignore[attr-defined]
+    real_flush = store.flush
+    monkeypatch.setattr(store, "flush", lambda name: (flushes.append(name), real_flush(name)))
+    catalog.upsert_videos(batch)
+    assert len(flushes) == 3  # frames, commit markers, stale frames: not 3 per video
+    assert catalog.stats() == CatalogStats(videos=3, keyframes=6, model_versions=(1, 2))
+    for video in batch:
+        info = catalog.get_video(video.video_id)
+        assert info is not None and info.keyframe_count == len(video.keyframes)
+        assert info.model_version == video.model_version
+        hits = search(catalog, video.hash_bits, video.texture, max_hamming=0)
+        assert [c.info.video_id for c in hits] == [video.video_id]
+    old_codes = np.stack([f.hash_bits for f in old.keyframes])
+    old_tex = np.stack([f.texture for f in old.keyframes])
+    assert catalog.search_keyframes(old_codes, old_tex, max_hamming=0,
+                                    limit_per_frame=3) == [[]] * 5  # fmt: skip
+    with pytest.raises(ValueError, match="twice"):
+        catalog.upsert_videos([mk.video("v4"), mk.video("v4")])
+    assert catalog.get_video("v4") is None
+    catalog.upsert_videos([])
+
+
 def test_partial_write_is_invisible(backend, mk) -> None:
     catalog = backend.open()
     committed = mk.video("v1", frames=2)

@@ -241,12 +241,12 @@ def test_make_images_builds_every_image_from_the_root_context(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     calls = [line.split(" ", 1)[1] for line in log.read_text().splitlines()]
     builds = [c for c in calls if c.startswith("build ")]
-    assert len(builds) == len(built_images()) == 4
+    assert len(builds) == len(built_images()) == 6
     assert "build -f docker/models.Dockerfile -t registry.example/team/vidsearch-models:m7 ." in (
         builds
     )
     assert all(c.endswith(" .") for c in builds)
-    assert sum(c.startswith("push ") for c in calls) == 4
+    assert sum(c.startswith("push ") for c in calls) == 6
 
 
 def test_build_context_keeps_out_what_images_must_not_hold() -> None:

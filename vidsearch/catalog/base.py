@@ -173,6 +173,11 @@ class Catalog(Protocol):
         """Add or replace a video; all its points become visible together, and durably."""
         ...
 
+    def upsert_videos(self, videos: Sequence[VideoRecord]) -> None:
+        """``upsert_video`` for a batch (distinct ids): each video visible whole or not at
+        all, the batch made durable once (bulk loads)."""
+        ...
+
     def delete_video(self, video_id: str) -> bool:
         """Remove a video and its key frames; False if it was not there."""
         ...

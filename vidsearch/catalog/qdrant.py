@@ -197,33 +197,50 @@ class QdrantCatalog:
 
     def upsert_video(self, video: VideoRecord) -> None:
         """Key frames first, the video point (commit marker) next, stale frames last."""
-        with self._lock.writing(), self._using(f"upsert {video.video_id}"):
+        self.upsert_videos([video])
+
+    def upsert_videos(self, videos: Sequence[VideoRecord]) -> None:
+        """``upsert_video`` for many videos, each step once for all of them (one flush per
+        step, not per video: a bulk load's flushes dominate its write time); each video is
+        still visible whole or not at all, and a crash leaves each old or new."""
+        if not videos:
+            return
+        ids = [v.video_id for v in videos]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a batch of videos must not name an id twice")
+        with self._lock.writing(), self._using(f"upsert {', '.join(ids[:3])}"):
             if self._dims is None:
-                dims = self._wanted.for_new(int(np.size(video.texture)))
+                dims = self._wanted.for_new(int(np.size(videos[0].texture)))
                 assert dims is not None
-                sc.check_record(video, dims)
+                sc.check_record(videos[0], dims)
                 self.store.create(dims)
                 self._dims = dims
-            sc.check_record(video, self._dims)
-            generation = self._clock.next()
-            frames = [StoredPoint(*p) for p in sc.keyframe_points(video, generation)]
-            point = sc.video_point_id(video.video_id)
-            old = self.store.retrieve(sc.VIDEOS, [point], payload=sc.INFO_FIELDS, vectors=False)
-            created = sc.info_from_payload(old[0].payload).created_at if old else None
-            marker = StoredPoint(
-                point, sc.video_vectors(video), sc.video_payload(video, generation, created)
-            )
-            stale = m.Filter(
-                must=[match(sc.F_VIDEO_ID, video.video_id)],
-                must_not=[match(sc.F_GENERATION, generation)],
-            )
+            for video in videos:
+                sc.check_record(video, self._dims)
+            generations = [self._clock.next() for _ in videos]
+            frames = [StoredPoint(*p) for video, generation in zip(videos, generations, strict=True)
+                      for p in sc.keyframe_points(video, generation)]  # fmt: skip
+            points = [sc.video_point_id(video.video_id) for video in videos]
+            old = self.store.retrieve(sc.VIDEOS, points, payload=sc.INFO_FIELDS, vectors=False)
+            created = {info.video_id: info.created_at
+                       for info in (sc.info_from_payload(p.payload) for p in old)}  # fmt: skip
+            markers = [
+                StoredPoint(point, sc.video_vectors(video),
+                            sc.video_payload(video, generation, created.get(video.video_id)))
+                for point, video, generation in zip(points, videos, generations, strict=True)
+            ]  # fmt: skip
             try:
                 for start in range(0, len(frames), BATCH):
                     self.store.upsert(sc.KEYFRAMES, frames[start : start + BATCH])
                 self.store.flush(sc.KEYFRAMES)
-                self.store.upsert(sc.VIDEOS, [marker])
+                for start in range(0, len(markers), BATCH):
+                    self.store.upsert(sc.VIDEOS, markers[start : start + BATCH])
                 self.store.flush(sc.VIDEOS)
-                self.store.delete(sc.KEYFRAMES, stale)
+                for video, generation in zip(videos, generations, strict=True):
+                    self.store.delete(sc.KEYFRAMES, m.Filter(
+                        must=[match(sc.F_VIDEO_ID, video.video_id)],
+                        must_not=[match(sc.F_GENERATION, generation)],
+                    ))  # fmt: skip
                 self.store.flush(sc.KEYFRAMES)
             finally:
                 self._versions.forget()

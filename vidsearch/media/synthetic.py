@@ -15,7 +15,8 @@ Seed ranges keep material disjoint: training never sees benchmark videos.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -327,7 +328,7 @@ def overlay_shapes(frames: np.ndarray, seed: int, fps: float) -> None:
 
 def write_video(
     path: str | Path,
-    frames: np.ndarray,
+    frames: np.ndarray | Iterable[np.ndarray],
     fps: float,
     *,
     codec: str = "libx264",
@@ -338,48 +339,61 @@ def write_video(
     audio: np.ndarray | None = None,
     sample_rate: int = 16_000,
     subtitles: Sequence[Cue] = (),
+    size: tuple[int, int] | None = None,
 ) -> Path:
-    """Encode uint8 RGB frames [T, H, W, 3] into a real video file with PyAV.
+    """Encode uint8 RGB frames [T, H, W, 3] (an array, or frames one at a time: a long
+    clip need not sit in memory) into a real video file with PyAV, written atomically (a
+    file at ``path`` is whole, and reusable by a later run).
 
+    ``size`` (width, height): every frame scaled to it (bicubic), else the frames' size.
     ``bit_rate`` (bits/s) overrides ``crf`` for constant-bitrate re-encodes (the
     low-bitrate copy transform). yuv420p needs even width and height. ``audio`` (mono
     float [samples] in [-1, 1] at ``sample_rate``) adds an AAC sound track; ``subtitles``
     a text subtitle stream (mov_text in MP4, SubRip elsewhere).
     """
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"frames must be uint8 [T,H,W,3], got {frames.dtype} {frames.shape}")
-    t, h, w = frames.shape[:3]
-    if t == 0:
-        raise ValueError("no frames to write")
+    rest = iter(frames)
+    first = next(rest, None)
+    if first is None or first.ndim != 3 or first.shape[-1] != 3 or first.dtype != np.uint8:
+        got = "no frame" if first is None else f"a frame of {first.dtype} {first.shape}"
+        raise ValueError(f"frames must be uint8 [T,H,W,3] with T > 0, got {got}")
+    w, h = size if size is not None else (first.shape[1], first.shape[0])
     if pix_fmt == "yuv420p" and (h % 2 or w % 2):
         raise ValueError(f"yuv420p needs even dimensions, got {w}x{h}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.part{path.suffix}")  # the suffix names the format
     options: dict[str, str] = {}
     if codec in ("libx264", "libx265"):
         options["preset"] = preset
         if crf is not None and bit_rate is None:
             options["crf"] = str(crf)
-    rate = Fraction(fps).limit_denominator(1001)
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream(codec, rate=rate, options=options)
-        assert isinstance(stream, av.VideoStream)  # add_stream is typed as any stream kind
-        stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
-        if bit_rate is not None:
-            stream.bit_rate = int(bit_rate)
-        # Every stream is added before the first packet: the container header lists them.
-        sound = _audio_stream(container, sample_rate) if audio is not None else None
-        text = _subtitle_stream(container, path.suffix.lower() in (".mp4", ".mov")) \
-            if subtitles else None
-        for arr in frames:
-            frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-        if sound is not None and audio is not None:
-            _mux_audio(container, sound, audio)
-        if text is not None:
-            _mux_subtitles(container, text, subtitles)
-    return path
+    try:
+        with av.open(str(partial), mode="w") as container:
+            stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001),
+                                          options=options)  # fmt: skip
+            assert isinstance(stream, av.VideoStream)  # add_stream is typed as any stream kind
+            stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
+            if bit_rate is not None:
+                stream.bit_rate = int(bit_rate)
+            # Every stream is added before the first packet: the container header lists them.
+            sound = _audio_stream(container, sample_rate) if audio is not None else None
+            text = _subtitle_stream(container, path.suffix.lower() in (".mp4", ".mov")) \
+                if subtitles else None
+            for arr in itertools.chain([first], rest):
+                frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
+                if size is not None:
+                    frame = frame.reformat(width=w, height=h, format=pix_fmt,
+                                           interpolation="BICUBIC")  # fmt: skip
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode(None))
+            if sound is not None and audio is not None:
+                _mux_audio(container, sound, audio)
+            if text is not None:
+                _mux_subtitles(container, text, subtitles)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return partial.replace(path)
 
 
 def _audio_stream(container: av.container.OutputContainer, sample_rate: int) -> av.AudioStream:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from vidsearch.catalog.base import (
     VideoInfo,
     VideoRecord,
 )
+from vidsearch.config import VidsearchConfig
 from vidsearch.deadline import RequestBudget
+from vidsearch.inference.base import InferenceBackend
 from vidsearch.orchestrator.api import DuplicateContentError
 from vidsearch.orchestrator.encoding import (
     DecodedFrames,
@@ -115,22 +118,34 @@ class CatalogUpsert:
         self._reject_duplicates = reject_duplicates
 
     def __call__(self, ctx: IndexContext) -> None:
+        self.write([ctx], [self.checked(ctx)])
+
+    def checked(self, ctx: IndexContext, batch: Mapping[str, str] | None = None) -> VideoRecord:
+        """The record to write for ``ctx``, once the duplicate check passed (``batch``:
+        content digest -> id of the videos checked before it for the same write)."""
         if ctx.encoded is None:
             raise RuntimeError("pipeline misconfigured: encode stage must run first")
         digest = ctx.content_sha256 or file_sha256(ctx.path)
-        ctx.duplicate_of = tuple(
-            d for d in self._catalog.find_by_content(digest) if d != ctx.video_id
-        )
+        found = set(self._catalog.find_by_content(digest))
+        if batch is not None and digest in batch:
+            found.add(batch[digest])
+        ctx.duplicate_of = tuple(sorted(found - {ctx.video_id}))
         if ctx.duplicate_of and self._reject_duplicates:
             raise DuplicateContentError(
                 f"this file is already indexed as {', '.join(ctx.duplicate_of)}; index it "
                 "under that id, delete the other first, or set catalog.duplicate_policy=report"
             )
-        record = _record(ctx, ctx.encoded, digest)
+        return _record(ctx, ctx.encoded, digest)
+
+    def write(self, contexts: Sequence[IndexContext], records: Sequence[VideoRecord]) -> None:
+        """Write checked videos in one catalog call (each visible whole or not at all)."""
         with self._write_lock:
-            ctx.budget.check("the catalog write")  # not started for nobody
-            ctx.replaced = self._catalog.get_video(ctx.video_id) is not None
-            self._catalog.upsert_video(record)
+            for ctx in contexts:
+                ctx.budget.check("the catalog write")  # not started for nobody
+            existing = self._catalog.get_videos([ctx.video_id for ctx in contexts])
+            for ctx in contexts:
+                ctx.replaced = ctx.video_id in existing
+            self._catalog.upsert_videos(records)
 
 
 def _record(ctx: IndexContext, encoded: EncodedVideo, digest: str) -> VideoRecord:
@@ -156,25 +171,49 @@ def _record(ctx: IndexContext, encoded: EncodedVideo, digest: str) -> VideoRecor
     )
 
 
+@dataclass
+class IndexModels:
+    """The served models an index pipeline runs between decode and the catalog write, wired
+    once for the orchestrator and for each backfill encode actor (which has no catalog)."""
+
+    encoder: VideoEncoder
+    text: TextModels
+    tags: TagModels
+    text_search: bool  # store text features (text models served, catalog has text vectors)
+
+    @classmethod
+    def build(cls, config: VidsearchConfig, backend: InferenceBackend, *,
+              text_search: bool) -> IndexModels:  # fmt: skip
+        timeout = config.inference.timeout_s
+        encoder = VideoEncoder(backend, version=config.inference.model_version, timeout_s=timeout)
+        text = TextModels(backend, config.text, timeout)
+        tags = TagModels(backend, text if text_search else None, timeout)
+        return cls(encoder, text, tags, text_search)
+
+    def encode_stages(self) -> list[Stage[IndexContext]]:
+        """Codes and textures, then the text features and the tag feature where served."""
+        stages: list[Stage[IndexContext]] = [IndexEncode(self.encoder)]
+        if self.text_search:
+            stages.append(TextFeaturesStage(self.text))
+        if self.tags.available():
+            stages.append(TagFeatureStage(self.tags))
+        return stages
+
+
 def build_index_pipeline(
     decoder: FrameDecoder,
-    encoder: VideoEncoder,
+    models: IndexModels,
     catalog: Catalog,
     write_lock: threading.Lock,
     *,
-    text: TextModels | None,
     reject_duplicates: bool,
-    tags: TagModels | None = None,
 ) -> list[Stage[IndexContext]]:
-    """The stage list for IndexVideo (``text``: also store the text-search features;
-    ``tags``: the tag feature)."""
-    stages: list[Stage[IndexContext]] = [DecodeStage(decoder), IndexEncode(encoder)]
-    if text is not None:
-        stages.append(TextFeaturesStage(text))
-    if tags is not None:
-        stages.append(TagFeatureStage(tags))
-    stages.append(CatalogUpsert(catalog, write_lock, reject_duplicates=reject_duplicates))
-    return stages
+    """The stage list for IndexVideo: decode, the models' stages, the catalog write."""
+    return [
+        DecodeStage(decoder),
+        *models.encode_stages(),
+        CatalogUpsert(catalog, write_lock, reject_duplicates=reject_duplicates),
+    ]
 
 
 def read_back(catalog: Catalog, video_id: str) -> VideoInfo:

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from vidsearch import metrics
-from vidsearch.catalog.base import Catalog, IncompatibleModelError, VideoFilter, VideoInfo
+from vidsearch.catalog.base import (
+    Catalog,
+    IncompatibleModelError,
+    VideoFilter,
+    VideoInfo,
+    VideoRecord,
+)
 from vidsearch.config import VidsearchConfig
 from vidsearch.contract.models import FRAME_ENCODER
 from vidsearch.deadline import RequestBudget
@@ -21,6 +27,7 @@ from vidsearch.inference.base import InferenceBackend
 from vidsearch.orchestrator import listing
 from vidsearch.orchestrator.admission import StageLimiters
 from vidsearch.orchestrator.api import (
+    DuplicateContentError,
     IndexResult,
     InvalidRequestError,
     OverloadedError,
@@ -31,8 +38,14 @@ from vidsearch.orchestrator.api import (
     TextSearchResult,
     TextSearchUnavailableError,
 )
-from vidsearch.orchestrator.encoding import FrameDecoder, VideoEncoder
-from vidsearch.orchestrator.indexing import IndexContext, build_index_pipeline, read_back
+from vidsearch.orchestrator.encoding import FrameDecoder
+from vidsearch.orchestrator.indexing import (
+    CatalogUpsert,
+    IndexContext,
+    IndexModels,
+    build_index_pipeline,
+    read_back,
+)
 from vidsearch.orchestrator.options import resolve_search_options, resolve_text_options
 from vidsearch.orchestrator.pipeline import PipelineRunner
 from vidsearch.orchestrator.recommend import EmbeddingNeighbours, RecommendContext
@@ -43,9 +56,8 @@ from vidsearch.orchestrator.stages import (
     SearchContext,
     build_search_pipeline,
 )
-from vidsearch.orchestrator.tags import TagModels, TagService
+from vidsearch.orchestrator.tags import TagService
 from vidsearch.orchestrator.text_search import (
-    TextModels,
     TextSearchContext,
     build_text_pipeline,
     merge_stages,
@@ -75,13 +87,12 @@ class Orchestrator:
         self._background = Background(background)
         self._backend_name = backend_name
         self._catalog_name = catalog_name
-        self._encoder = VideoEncoder(
-            backend, version=config.inference.model_version, timeout_s=config.inference.timeout_s
-        )
-        self._decoder: FrameDecoder | None = None
         # Text search: on when the backend serves the text models and the catalog stores text.
+        self.models = IndexModels.build(config, backend, text_search=text_search)
+        self._encoder = self.models.encoder
+        self._decoder: FrameDecoder | None = None
         self._text_search = text_search
-        self._text = TextModels(backend, config.text, config.inference.timeout_s)
+        self._text = self.models.text
         if text_search:
             self._text.warm_up()
         self._search_slots = threading.BoundedSemaphore(config.server.max_concurrent_searches)
@@ -89,8 +100,7 @@ class Orchestrator:
         self.runner = PipelineRunner(self.stage_limits)
         self._write_lock = threading.Lock()
         # Tags (seed 004): the served tag models, or the text models standing in for them.
-        self._tag_models = TagModels(backend, self._text if text_search else None,
-                                     config.inference.timeout_s)
+        self._tag_models = self.models.tags
         self.tags = TagService(self._tag_models, catalog, self.runner, lambda: self.decoder)
 
     # -- helpers -----------------------------------------------------------------------
@@ -153,17 +163,46 @@ class Orchestrator:
             budget=budget if budget is not None else RequestBudget.unlimited(),
         )
         stages = build_index_pipeline(
-            self.decoder, self._encoder, self._catalog, self._write_lock,
-            text=self._text if self._text_search else None,
+            self.decoder, self.models, self._catalog, self._write_lock,
             reject_duplicates=self._config.catalog.duplicate_policy == "reject",
-            tags=self._tag_models if self._tag_models.available() else None,
         )
         timings = self.runner.run("index", stages, ctx)
-        info = read_back(self._catalog, video_id)
-        self._refresh_gauges()
         frames = len(ctx.decoded.frames) if ctx.decoded is not None else 0
         log.info("indexed video", extra={"video_id": video_id, "frames": frames,
                                          "timings": timings})
+        return self._indexed(ctx)
+
+    def store_encoded(
+        self, contexts: Sequence[IndexContext]
+    ) -> list[IndexResult | DuplicateContentError]:
+        """The last stage of ``index_video`` for videos encoded elsewhere (a backfill's
+        encode actors), in one catalog write: each passes the same duplicate check on its
+        own (a refused one gets its error, in its place), the rest are written together."""
+        upsert = CatalogUpsert(self._catalog, self._write_lock,
+                               reject_duplicates=self._config.catalog.duplicate_policy == "reject")
+        checked: dict[str, VideoRecord] = {}
+        digests: dict[str, str] = {}
+        refused: dict[str, DuplicateContentError] = {}
+        for ctx in contexts:
+            try:
+                checked[ctx.video_id] = record = upsert.checked(ctx, digests)
+                digests.setdefault(record.content_sha256, ctx.video_id)
+            except DuplicateContentError as exc:
+                refused[ctx.video_id] = exc
+        written = [ctx for ctx in contexts if ctx.video_id in checked]
+        if written:
+            upsert.write(written, [checked[ctx.video_id] for ctx in written])
+        results = [refused.get(ctx.video_id) or self._result(ctx) for ctx in contexts]
+        self._refresh_gauges()
+        return results
+
+    def _indexed(self, ctx: IndexContext) -> IndexResult:
+        result = self._result(ctx)
+        self._refresh_gauges()
+        return result
+
+    def _result(self, ctx: IndexContext) -> IndexResult:
+        info = read_back(self._catalog, ctx.video_id)
         return IndexResult(video=info, replaced=ctx.replaced, duplicate_of=ctx.duplicate_of)
 
     def delete_video(self, video_id: str) -> bool:
@@ -299,10 +338,19 @@ class Orchestrator:
     def reindex(self, model_version: int | None = None, *, progress: bool = True) -> ReindexReport:
         """Re-encode every video whose codes came from another model version (see
         ``reindex.reindex_catalog``)."""
-        target = self._encoder.resolved_version(model_version)
-        text_target = self._text.resolved_version() if self._text_search else None
+        target, text_target = self.index_targets(model_version)
         return reindex_catalog(self._catalog.iter_videos(), target, self.index_video,
                                text_target=text_target, progress=progress)
+
+    def index_targets(self, model_version: int | None = None) -> tuple[int, int | None]:
+        """(codes' model version, text models' version or None when text search is off)
+        that indexing writes: the versions a video must have to be current."""
+        target = self._encoder.resolved_version(model_version)
+        return target, self._text.resolved_version() if self._text_search else None
+
+    def videos(self) -> Iterator[VideoInfo]:
+        """Every indexed video's metadata (for re-indexing and backfill plans)."""
+        return self._catalog.iter_videos()
 
     def optimize_catalog(self) -> None:
         """After bulk indexing: let the catalog build its quantized segments (Qdrant Edge)."""

@@ -24,6 +24,30 @@ class ReindexReport:
     missing_source: list[str] = field(default_factory=list)
 
 
+def is_current(info: VideoInfo, target: int, text_target: int | None = None) -> bool:
+    """Whether ``info`` was indexed with the versions indexing writes now (``text_target``:
+    the served text models' version when text search is on)."""
+    text_current = text_target is None or info.text_model_version == text_target
+    return info.model_version == target and text_current
+
+
+def plan_reindex(
+    videos: Iterable[VideoInfo], target: int, *, text_target: int | None = None
+) -> tuple[ReindexReport, list[VideoInfo]]:
+    """(report with the current videos and those without a readable source, the videos to
+    re-index from their source)."""
+    report = ReindexReport(model_version=target)
+    todo: list[VideoInfo] = []
+    for info in videos:
+        if is_current(info, target, text_target):
+            report.current.append(info.video_id)
+        elif not info.source or not Path(info.source).is_file():
+            report.missing_source.append(info.video_id)
+        else:
+            todo.append(info)
+    return report, todo
+
+
 def reindex_catalog(
     videos: Iterable[VideoInfo],
     target: int,
@@ -39,18 +63,10 @@ def reindex_catalog(
     text searches, which only compare same-version features, would never find it."""
     from tqdm import tqdm
 
-    report = ReindexReport(model_version=target)
-    for info in tqdm(list(videos), desc="re-index", disable=not progress):
-        text_current = text_target is None or info.text_model_version == text_target
-        if info.model_version == target and text_current:
-            report.current.append(info.video_id)
-            continue
-        source = Path(info.source)
-        if not info.source or not source.is_file():
-            report.missing_source.append(info.video_id)
-            continue
+    report, todo = plan_reindex(videos, target, text_target=text_target)
+    for info in tqdm(todo, desc="re-index", disable=not progress):
         index_video(
-            source,
+            Path(info.source),
             video_id=info.video_id,
             title=info.title,
             tags=info.tags,

@@ -1,0 +1,1 @@
+"""Backfill and re-index on Ray Data (`vidsearch backfill`; the optional extra `backfill`)."""
