@@ -38,8 +38,12 @@ def target(start_server: Any, tokens_file: Path) -> str:
 
 def test_no_token_is_unauthenticated(target: str) -> None:
     with _client(target, None) as client:
-        with pytest.raises(vc.Unauthenticated, match="requires a bearer token"):
-            client.stats()
+        with pytest.raises(vc.Unauthenticated, match="requires a bearer token") as caught:
+            client.stats(request_id="auth-check-1")
+        # the same google.rpc.Status details as every other error (ErrorInfo, request id)
+        assert caught.value.reason == "TOKEN_MISSING"
+        assert caught.value.details.domain == "vidsearch"
+        assert caught.value.request_id == "auth-check-1"
         with pytest.raises(vc.Unauthenticated):
             client.index_file(MP4, "v1")
         with pytest.raises(vc.Unauthenticated):
@@ -58,8 +62,9 @@ def test_unknown_and_malformed_tokens_are_unauthenticated(target: str) -> None:
 
 def test_expired_token_is_unauthenticated(target: str) -> None:
     client = _client(target, TOKENS["expired"])
-    with client, pytest.raises(vc.Unauthenticated, match="expired"):
+    with client, pytest.raises(vc.Unauthenticated, match="expired") as caught:
         client.stats()
+    assert caught.value.reason == "TOKEN_EXPIRED"
 
 
 def test_scopes(target: str) -> None:
@@ -68,8 +73,9 @@ def test_scopes(target: str) -> None:
         assert searcher.get("v1").video_id == "v1"
         searcher.recommend("v1")
         searcher.stats()
-        with pytest.raises(vc.PermissionDenied, match="needs scope 'index'"):
+        with pytest.raises(vc.PermissionDenied, match="needs scope 'index'") as caught:
             searcher.index_file(MP4, "v1")
+        assert caught.value.reason == "SCOPE_MISSING"
         with pytest.raises(vc.PermissionDenied):
             searcher.delete("v1")
     with _client(target, TOKENS["index"]) as indexer:

@@ -28,6 +28,9 @@ from typing import Any
 import grpc
 import yaml
 
+from vidsearch.service.calls import request_id_of
+from vidsearch.service.errors import Failure, to_status
+
 log = logging.getLogger(__name__)
 
 SCOPES = frozenset({"search", "index", "admin"})
@@ -113,17 +116,20 @@ class TokenStore:
                 grpc.StatusCode.UNAUTHENTICATED,
                 "this server requires a bearer token: send metadata 'authorization: Bearer "
                 "<token>' (SDK: token=... or $VIDSEARCH_TOKEN)",
+                reason="TOKEN_MISSING",
             )
         digest = token_digest(token)
         entry = self._entries.get(digest)
         if entry is None:
-            raise _Denied(grpc.StatusCode.UNAUTHENTICATED, "the bearer token is not valid", digest)
+            raise _Denied(grpc.StatusCode.UNAUTHENTICATED, "the bearer token is not valid", digest,
+                          reason="TOKEN_INVALID")  # fmt: skip
         moment = now or datetime.now(UTC)
         if entry.expires is not None and entry.expires <= moment:
             raise _Denied(
                 grpc.StatusCode.UNAUTHENTICATED,
                 f"the bearer token expired at {entry.expires.isoformat()}; ask for a new one",
                 digest,
+                reason="TOKEN_EXPIRED",
             )
         scope = METHOD_SCOPES.get(method, "admin")
         if not entry.allows(scope):
@@ -133,14 +139,17 @@ class TokenStore:
                 f"this token may not call {rpc}: it needs scope {scope!r} "
                 f"(the token has {sorted(entry.scopes)})",
                 digest,
+                reason="SCOPE_MISSING",
             )
         return entry
 
 
 class _Denied(Exception):
-    def __init__(self, code: grpc.StatusCode, message: str, digest: str = "") -> None:
+    def __init__(self, code: grpc.StatusCode, message: str, digest: str = "", *,
+                 reason: str) -> None:  # fmt: skip
         super().__init__(message)
         self.code, self.message, self.digest = code, message, digest
+        self.failure = Failure(code, message, reason)
 
 
 def bearer_token(metadata: Any) -> str | None:
@@ -152,11 +161,12 @@ def bearer_token(metadata: Any) -> str | None:
     return None
 
 
-def _rejecting(handler: grpc.RpcMethodHandler, code: grpc.StatusCode, message: str) -> Any:
-    """A handler of the same shape as ``handler`` that aborts before any work."""
+def _rejecting(handler: grpc.RpcMethodHandler, failure: Failure) -> Any:
+    """A handler of the same shape as ``handler`` that aborts before any work, with the
+    same ``google.rpc.Status`` details (ErrorInfo reason, request id) as every error."""
 
     def abort(_request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort(code, message)
+        context.abort_with_status(to_status(failure, request_id_of(context)))
 
     kind: Callable[..., Any]
     if handler.request_streaming and handler.response_streaming:
@@ -199,5 +209,5 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 denied.code.name,
                 extra={"method": method, "code": denied.code.name, "token_id": denied.digest[:8]},
             )
-            return _rejecting(handler, denied.code, denied.message)
+            return _rejecting(handler, denied.failure)
         return handler

@@ -19,6 +19,10 @@
 | DuplicateContentError                       | ALREADY_EXISTS      | DUPLICATE_CONTENT       |
 | anything else                               | INTERNAL            | INTERNAL                |
 
+Calls the token check (``service.auth``) rejects before any servicer runs carry the same
+details: UNAUTHENTICATED with reason TOKEN_MISSING, TOKEN_INVALID or TOKEN_EXPIRED, and
+PERMISSION_DENIED with SCOPE_MISSING.
+
 Every status carries ``google.rpc.Status`` details (AIP-193): an ``ErrorInfo`` with the
 reason above, domain ``vidsearch`` and the request id; a ``BadRequest`` naming the
 field when one field of the request is at fault (``field=`` of ServiceError and
