@@ -102,12 +102,14 @@ class InferenceConfig(BaseModel):
 
 class HashIndexConfig(BaseModel):
     """How the Hamming coarse filter finds codes (``catalog.hash_index``): an exact scan
-    below ``graph_above`` codes per segment, an HNSW graph walk above (recall and latency
-    of each in BENCHMARKS.md, "Catalog search")."""
+    (default), or with ``auto`` an HNSW graph walk from ``graph_above`` codes per segment
+    (recall and latency of each in BENCHMARKS.md, "Catalog search"). Fixed when a
+    catalog's stores are created."""
 
     mode: Literal["auto", "scan", "graph"] = Field(
-        "auto", description="scan: exact always; graph: walk every optimised segment; auto: "
-        "walk segments of at least graph_above codes")
+        "scan", description="scan: exact always (default: the graph does not yet keep 99% of "
+        "the exact result past ~100k codes, BENCHMARKS.md); graph: walk every optimised "
+        "segment; auto: walk segments of at least graph_above codes")
     graph_above: int = Field(200_000, ge=1, description="codes per segment from which auto walks")
     m: int = Field(32, ge=1, description="graph edges per code (more: better recall, slower build)")
     ef_construct: int = Field(256, ge=1, description="candidates while building the graph")

@@ -37,8 +37,8 @@ def test_collections_are_created_with_the_cluster_settings(mk) -> None:
         assert isinstance(vectors, dict)
         assert vectors["hash"].size == 128 and vectors["hash"].distance == m.Distance.DOT
         assert isinstance(vectors["hash"].quantization_config, m.BinaryQuantization)
-        graph = vectors["hash"].hnsw_config  # the default hash index: auto (see hash_index)
-        assert graph is not None and (graph.m, graph.full_scan_threshold) == (32, 100_000)
+        graph = vectors["hash"].hnsw_config  # the default hash index: scan, no graph
+        assert graph is not None and graph.m == 0
         assert vectors["texture"].distance == m.Distance.EUCLID
         assert vectors["embedding"].distance == m.Distance.COSINE
         frames = client.get_collection("px_keyframes").config.params.vectors

@@ -16,7 +16,9 @@ near-copies; recall of the exact set within Hamming 40): at 100k codes the scan 
 3.0 ms and the default graph (m=32, ef 256, probe 100) 1.0 ms at recall 1.0; a sparser
 graph (m=16, ef_construct 100) kept only 0.63 at 1M codes. Qdrant builds the graph of
 every segment past its indexing threshold (~20k codes), also of one that ``auto`` scans:
-~1.2 ms of CPU per code at m=32, paid when segments are optimised.
+~1.2 ms of CPU per code at m=32, paid when segments are optimised. Through the catalog
+API (BENCHMARKS.md, "Catalog search") the graph kept 0.998 of the exact top 10 at 100k
+codes but 0.93 at 300k, so ``scan`` stays the default and the graph is opt-in.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class HashIndex:
     has a graph and is walked. ``auto``: segments of at least ``graph_above`` codes get a
     graph and are walked, smaller ones are scanned."""
 
-    mode: HashIndexMode = "auto"
+    mode: HashIndexMode = "scan"  # exact; graph/auto are opt-in until their recall holds
     graph_above: int = 200_000
     m: int = 32
     ef_construct: int = 256
