@@ -255,6 +255,12 @@ def test_indexed_video_search_and_a_source_the_server_no_longer_has(
     sign_in(browser, TOKEN)
     kept, gone = corpus.references[0].video_id, corpus.references[-1].video_id
 
+    # The indexed videos are offered as choices (ListVideos through the SDK).
+    choices = wait_for(lambda: js(browser, "return [...document.querySelectorAll("
+                                           "'#indexed-videos option')].map(o => o.value)"),
+                       "the indexed videos to choose from")
+    assert {r.video_id for r in corpus.references} <= set(choices)
+
     # An upload kept for playback is a query too: it finds itself first, and plays.
     browser.find_element("id", "video-id").send_keys(kept)
     browser.find_element("css selector", "#indexed-form button").click()

@@ -31,6 +31,7 @@ from vidsearch.review.media import CONTENT_TYPES, MediaStore
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
+VIDEO_CHOICES = 500  # indexed videos offered in "search by indexed video"
 
 # gRPC status -> HTTP status of the JSON error the page shows.
 HTTP_STATUS = {
@@ -157,6 +158,18 @@ class ReviewApp:
         return JSONResponse({"videos": stats.videos, "text_search": stats.text_search,
                              "model_version": stats.model_version})
 
+    async def videos(self, request: Request) -> Response:
+        """The first page of indexed videos (ids, titles): the choices of "search by
+        indexed video" (the field still takes any id)."""
+        pages = self.client(request).list_video_pages(page_size=VIDEO_CHOICES)
+        try:
+            page = await anext(pages)
+        finally:
+            await pages.aclose()
+        return JSONResponse({"videos": [{"video_id": v.video_id, "title": v.title}
+                                        for v in page.videos],
+                             "more": bool(page.next_page_token)})  # fmt: skip
+
     async def search_upload(self, request: Request) -> Response:
         """Body: the clip's bytes; query: mode, top_k. The clip stays playable here."""
         options = self._options(request)
@@ -251,6 +264,7 @@ def create_app(settings: ReviewSettings) -> Starlette:
     routes = [
         Route("/", review.index),
         Route("/api/stats", review.stats),
+        Route("/api/videos", review.videos),
         Route("/api/search/upload", review.search_upload, methods=["POST"]),
         Route("/api/search/indexed/{video_id:path}", review.search_indexed, methods=["POST"]),
         Route("/api/search/text", review.search_text, methods=["POST"]),

@@ -41,7 +41,24 @@ function say(text, isError = false) {
   $("message").className = isError ? "error" : "";
 }
 
+async function loadVideos() {
+  try {
+    const { videos, more } = await api("/api/videos");
+    const list = $("indexed-videos");
+    list.replaceChildren(...videos.map((v) => {
+      const option = document.createElement("option");
+      option.value = v.video_id;
+      option.label = v.title && v.title !== v.video_id ? v.title : "";
+      return option;
+    }));
+    $("video-id").placeholder = `choose one of ${videos.length}${more ? "+" : ""} indexed videos, or type an id`;
+  } catch (_) {
+    /* the stats line already says what is wrong (e.g. a token is needed) */
+  }
+}
+
 async function loadStats() {
+  loadVideos();
   try {
     const s = await api("/api/stats");
     $("stats").textContent = `${s.videos} videos indexed` +
