@@ -28,9 +28,6 @@ from typing import Any
 import grpc
 import yaml
 
-from vidsearch.service.calls import request_id_of
-from vidsearch.service.errors import Failure, to_status
-
 log = logging.getLogger(__name__)
 
 SCOPES = frozenset({"search", "index", "admin"})
@@ -148,8 +145,7 @@ class _Denied(Exception):
     def __init__(self, code: grpc.StatusCode, message: str, digest: str = "", *,
                  reason: str) -> None:  # fmt: skip
         super().__init__(message)
-        self.code, self.message, self.digest = code, message, digest
-        self.failure = Failure(code, message, reason)
+        self.code, self.message, self.digest, self.reason = code, message, digest, reason
 
 
 def bearer_token(metadata: Any) -> str | None:
@@ -161,9 +157,15 @@ def bearer_token(metadata: Any) -> str | None:
     return None
 
 
-def _rejecting(handler: grpc.RpcMethodHandler, failure: Failure) -> Any:
+def _rejecting(handler: grpc.RpcMethodHandler, denied: _Denied) -> Any:
     """A handler of the same shape as ``handler`` that aborts before any work, with the
     same ``google.rpc.Status`` details (ErrorInfo reason, request id) as every error."""
+    # Imported here: the token CLI imports this module, and `vidsearch --help` must not
+    # pull in the serving stack (av, qdrant_client) that the error table names.
+    from vidsearch.service.calls import request_id_of
+    from vidsearch.service.errors import Failure, to_status
+
+    failure = Failure(denied.code, denied.message, denied.reason)
 
     def abort(_request: Any, context: grpc.ServicerContext) -> Any:
         context.abort_with_status(to_status(failure, request_id_of(context)))
@@ -209,5 +211,5 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 denied.code.name,
                 extra={"method": method, "code": denied.code.name, "token_id": denied.digest[:8]},
             )
-            return _rejecting(handler, denied.failure)
+            return _rejecting(handler, denied)
         return handler
