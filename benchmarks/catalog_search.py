@@ -240,7 +240,7 @@ def search(
     agreement = [len(set(e) & set(f)) / max(len(e), len(f)) if e or f else 1.0
                  for e, f in zip(edge_ids, faiss_ids, strict=True)]  # fmt: skip
     edge_p, faiss_p = bench.Latency.of(edge_runs), bench.Latency.of(faiss_runs)
-    coarse = "graph" if catalog.hash_index.walks_graph(n) else "scan"
+    coarse = "graph" if catalog.hash_index.walks_graph(lambda: n) else "scan"
     return SearchResult(
         n, max_hamming, coarse, cfg.queries, edge_p, faiss_p, top1(edge_ids), top1(faiss_ids),
         float(np.mean(agreement)), float(np.mean([count for (_, count), _, _ in faiss_runs])),

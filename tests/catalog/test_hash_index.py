@@ -101,10 +101,10 @@ def test_auto_scans_below_graph_above_and_walks_above(
 
 def test_coarse_parameters_follow_the_store_size() -> None:
     auto = HashIndex(mode="auto", graph_above=1000, ef=64, probe=50)
-    assert auto.coarse(999, 1000) == (FULL_SCAN, 1000)
-    params, limit = auto.coarse(1000, 1000)
+    assert auto.coarse(lambda: 999, 1000) == (FULL_SCAN, 1000)
+    params, limit = auto.coarse(lambda: 1000, 1000)
     assert (params.hnsw_ef, params.exact, limit) == (64, False, 50)
-    assert HashIndex(mode="scan").coarse(10**9, 1000) == (FULL_SCAN, 1000)
+    assert HashIndex(mode="scan").coarse(lambda: 10**9, 1000) == (FULL_SCAN, 1000)
     assert HashIndex(mode="scan").graph_m == 0 and auto.graph_m == 32
     assert auto.full_scan_threshold_kb == 500  # 1000 codes x 128 floats x 4 bytes
     with pytest.raises(ValueError, match=">= 1"):

@@ -23,6 +23,7 @@ codes but 0.93 at 300k, so ``scan`` stays the default and the graph is opt-in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -67,12 +68,13 @@ class HashIndex:
         codes = 1 if self.mode == "graph" else self.graph_above
         return max(1, codes * _BYTES_PER_CODE // 1024)
 
-    def walks_graph(self, codes: int) -> bool:
-        """Whether a store of ``codes`` codes may hold a segment that is walked."""
-        return self.mode == "graph" or (self.mode == "auto" and codes >= self.graph_above)
+    def walks_graph(self, codes: Callable[[], int]) -> bool:
+        """Whether a store may hold a segment that is walked; ``codes()`` (its size) is
+        asked only in ``auto``, the one mode that depends on it."""
+        return self.mode == "graph" or (self.mode == "auto" and codes() >= self.graph_above)
 
-    def coarse(self, codes: int, limit: int) -> tuple[qm.SearchParams, int]:
-        """Search parameters and limit of a coarse query on a store of ``codes`` codes
+    def coarse(self, codes: Callable[[], int], limit: int) -> tuple[qm.SearchParams, int]:
+        """Search parameters and limit of a coarse query on a store of ``codes()`` codes
         that wants at most ``limit`` codes."""
         if not self.walks_graph(codes):
             return FULL_SCAN, limit

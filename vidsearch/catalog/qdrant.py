@@ -368,7 +368,8 @@ class QdrantCatalog:
             code, tex = sc.check_query(hash_bits, texture, self._dims, rows=False)
             threshold = sc.score_threshold(max_hamming)
             sc.check_limits(coarse_limit, limit)
-            params, coarse_limit = self.hash_index.coarse(self._size(sc.VIDEOS), coarse_limit)
+            params, coarse_limit = self.hash_index.coarse(
+                lambda: self._size(sc.VIDEOS), coarse_limit)
             coarse = m.Prefetch(
                 query=code.tolist(), using=sc.VEC_HASH, limit=coarse_limit, params=params,
                 score_threshold=threshold, filter=filters.videos_filter(only),
@@ -405,7 +406,8 @@ class QdrantCatalog:
             codes, texs = sc.check_query(hash_bits, texture, self._dims, rows=True)
             threshold = sc.score_threshold(max_hamming)
             sc.check_limits(limit_per_frame)
-            params, per_frame = self.hash_index.coarse(self._size(sc.KEYFRAMES), limit_per_frame)
+            params, per_frame = self.hash_index.coarse(
+                lambda: self._size(sc.KEYFRAMES), limit_per_frame)
             ids = None if only is None or only.is_empty() else self._video_ids(only, budget)
             if ids == []:  # no video passes: nothing to scan
                 return [[] for _ in range(len(codes))]

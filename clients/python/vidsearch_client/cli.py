@@ -209,11 +209,11 @@ def cmd_index(args: argparse.Namespace, client: VideoSearchClient) -> int:
     rows: list[list[Any]] = []
     for outcome in outcomes:
         path, result = os.fsdecode(outcome.item.path), outcome.result
-        if result is None or outcome.error is not None:
-            assert outcome.error is not None  # index_many: no result means an error
+        if outcome.error is not None:
             entries.append({"path": path, "video_id": outcome.item.video_id,
                             "error": _error(outcome.error)})  # fmt: skip
             continue
+        assert result is not None  # index_many: an outcome without an error has a result
         entries.append({"path": path, **to_jsonable(result)})
         rows.append([*_video_rows([result.video])[0], "yes" if result.replaced else "no"])
     _emit(args, entries, lambda: _table((*_VIDEO_HEADERS, "replaced"), rows))
