@@ -98,6 +98,7 @@ def browser() -> Iterator[Any]:
                  "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
                  "--window-size=1280,1100", "--autoplay-policy=no-user-gesture-required"):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console, for failures
     from selenium.webdriver.chrome.service import Service
 
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
@@ -106,14 +107,25 @@ def browser() -> Iterator[Any]:
     shutil.rmtree(profile, ignore_errors=True)
 
 
-def wait_for(check: Callable[[], Any], what: str, timeout_s: float = 120.0) -> Any:
+def wait_for(driver: Any, check: Callable[[], Any], what: str, timeout_s: float = 120.0) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = check()
         if value:
             return value
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}; the page shows {page_state(driver)}")
+
+
+def page_state(driver: Any) -> dict[str, Any]:
+    """What a person would see when a wait times out, and the browser's console."""
+    state = dict(js(driver, """return {
+        message: document.getElementById('message').textContent,
+        stats: document.getElementById('stats').textContent,
+        busy: document.body.dataset.busy || '',
+        hits: document.querySelectorAll('#hits > li').length};"""))
+    state["console"] = [entry.get("message") for entry in driver.get_log("browser")][-10:]
+    return state
 
 
 def js(driver: Any, script: str, *args: Any) -> Any:
@@ -187,12 +199,12 @@ def test_copy_review_in_a_real_browser(
 
     # Without a token the page passes the server's refusal on, in words.
     search_clip(browser, query.path)
-    wait_for(lambda: "bearer token" in message(browser), "the missing-token message")
+    wait_for(browser, lambda: "bearer token" in message(browser), "the missing-token message")
     assert "401" not in message(browser) and "Traceback" not in message(browser)
 
     sign_in(browser, TOKEN)
     search_clip(browser, query.path)
-    first = wait_for(lambda: js(browser, "const li = document.querySelector('#hits > li');"
+    first = wait_for(browser, lambda: js(browser, "const li = document.querySelector('#hits > li');"
                                          "return li && li.dataset.videoId"), "the hit list")
     assert first == query.reference_id, message(browser)
 
@@ -208,7 +220,7 @@ def test_copy_review_in_a_real_browser(
     assert f"Hamming distance {top.hamming}" in reasons
     assert "sample" in browser.find_element("css selector", "#hits > li .tags").text
 
-    wait_for(lambda: players_ready(browser), "both videos to load and decode")
+    wait_for(browser, lambda: players_ready(browser), "both videos to load and decode")
     # Grey blocks sit where the API's segments are, on both timelines (within a pixel).
     for side, duration in (("query", expected.query_duration_s),
                            ("reference", top.video.duration_s)):
@@ -233,7 +245,7 @@ def test_copy_review_in_a_real_browser(
             "css selector", f"#{side}-marks .mark.{edge}[data-index='0']").click()
         want_q = getattr(segment, f"query_{edge}_s")
         want_r = getattr(segment, f"reference_{edge}_s")
-        wait_for(lambda: players_ready(browser), "the seek to finish")
+        wait_for(browser, lambda: players_ready(browser), "the seek to finish")
         q, r = current_times(browser)
         assert q == pytest.approx(want_q, abs=0.05) and r == pytest.approx(want_r, abs=0.05)
         played = bar_layout(browser, "reference")["played"]
@@ -242,7 +254,7 @@ def test_copy_review_in_a_real_browser(
     # Playing moves both playheads: the white part grows.
     before = bar_layout(browser, "query")["played"]
     browser.find_element("id", "play-both").click()
-    wait_for(lambda: bar_layout(browser, "query")["played"] > before + 0.02, "playback")
+    wait_for(browser, lambda: bar_layout(browser, "query")["played"] > before + 0.02, "playback")
     browser.find_element("id", "pause-both").click()
     browser.save_screenshot(str(tmp_path / "review-after-jump.png"))
     print(f"screenshots: {tmp_path}")
@@ -256,7 +268,7 @@ def test_indexed_video_search_and_a_source_the_server_no_longer_has(
     kept, gone = corpus.references[0].video_id, corpus.references[-1].video_id
 
     # The indexed videos are offered as choices (ListVideos through the SDK).
-    choices = wait_for(lambda: js(browser, "return [...document.querySelectorAll("
+    choices = wait_for(browser, lambda: js(browser, "return [...document.querySelectorAll("
                                            "'#indexed-videos option')].map(o => o.value)"),
                        "the indexed videos to choose from")
     assert {r.video_id for r in corpus.references} <= set(choices)
@@ -264,16 +276,17 @@ def test_indexed_video_search_and_a_source_the_server_no_longer_has(
     # An upload kept for playback is a query too: it finds itself first, and plays.
     browser.find_element("id", "video-id").send_keys(kept)
     browser.find_element("css selector", "#indexed-form button").click()
-    first = wait_for(lambda: js(browser, "const li = document.querySelector('#hits > li');"
+    first = wait_for(browser, lambda: js(browser, "const li = document.querySelector('#hits > li');"
                                          "return li && li.dataset.videoId"), "the hit list")
     assert first == kept
-    wait_for(lambda: players_ready(browser), "both videos to load")
+    wait_for(browser, lambda: players_ready(browser), "both videos to load")
 
     # A video whose source file is gone: the page says so instead of a broken player.
     browser.find_element("id", "video-id").clear()
     browser.find_element("id", "video-id").send_keys(gone)
     browser.find_element("css selector", "#indexed-form button").click()
-    text = wait_for(lambda: "cannot be played back" in message(browser) and message(browser),
+    text = wait_for(browser,
+                    lambda: "cannot be played back" in message(browser) and message(browser),
                     "the no-source message")
     assert "no longer readable on the server" in text
     assert "/" not in text.replace("s/", ""), f"a server path leaked: {text}"

@@ -1,9 +1,11 @@
 """The review page's HTTP front end (Starlette): static page + a small JSON API.
 
 Every API call forwards the caller's ``Authorization: Bearer`` header to the gRPC server
-through the SDK, so the front end grants nothing the token does not. Errors are JSON
-``{"error": message}`` with the gRPC server's message (which never names server paths) or
-a fixed sentence; no stack trace reaches a response.
+through the SDK, so the front end grants nothing the token does not. The SDK's sync client
+runs in Starlette's thread pool: the page often shares its process with the gRPC server
+and other event loops, where grpc.aio's single poller is a known source of stuck calls.
+Errors are JSON ``{"error": message}`` with the gRPC server's message (which never names
+server paths) or a fixed sentence; no stack trace reaches a response.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import grpc.aio
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from vidsearch_client import AsyncVideoSearchClient, SearchOptions, VidsearchError
+from vidsearch_client import SearchOptions, VideoSearchClient, VidsearchError
 
 from vidsearch.review.explain import result_json, video_json
 from vidsearch.review.media import CONTENT_TYPES, MediaStore
@@ -78,30 +80,30 @@ class ReviewApp:
     def __init__(self, settings: ReviewSettings) -> None:
         self.settings = settings
         self.clips = MediaStore(settings.clip_ttl_s, 4 * settings.max_upload_bytes)
-        self._channel: grpc.aio.Channel | None = None
+        self._channel: grpc.Channel | None = None
 
     # -- plumbing --------------------------------------------------------------------------
-    def _open_channel(self) -> grpc.aio.Channel:
+    def _open_channel(self) -> grpc.Channel:
         size = self.settings.max_message_bytes
         options = [("grpc.max_receive_message_length", size),
                    ("grpc.max_send_message_length", size)]
         target, credentials = self.settings.target, self.settings.credentials
         if credentials is None:
-            return grpc.aio.insecure_channel(target, options=options)
-        return grpc.aio.secure_channel(target, credentials, options=options)
+            return grpc.insecure_channel(target, options=options)
+        return grpc.secure_channel(target, credentials, options=options)
 
     @asynccontextmanager
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
-        self._channel = self._open_channel()  # grpc.aio binds channels to the running loop
+        self._channel = self._open_channel()
         try:
             yield
         finally:
-            await self._channel.close()
+            self._channel.close()
             self.clips.close()
 
-    def client(self, request: Request) -> AsyncVideoSearchClient:
+    def client(self, request: Request) -> VideoSearchClient:
         assert self._channel is not None, "the app runs inside its lifespan"
-        return AsyncVideoSearchClient(
+        return VideoSearchClient(
             self.settings.target, channel=self._channel, token=_token(request),
             timeout=self.settings.timeout_s,
         )
@@ -154,7 +156,7 @@ class ReviewApp:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
     async def stats(self, request: Request) -> Response:
-        stats = await self.client(request).stats()
+        stats = await run_in_threadpool(self.client(request).stats)
         return JSONResponse({"videos": stats.videos, "text_search": stats.text_search,
                              "model_version": stats.model_version})
 
@@ -162,10 +164,7 @@ class ReviewApp:
         """The first page of indexed videos (ids, titles): the choices of "search by
         indexed video" (the field still takes any id)."""
         pages = self.client(request).list_video_pages(page_size=VIDEO_CHOICES)
-        try:
-            page = await anext(pages)
-        finally:
-            await pages.aclose()
+        page = await run_in_threadpool(next, pages)
         return JSONResponse({"videos": [{"video_id": v.video_id, "title": v.title}
                                         for v in page.videos],
                              "more": bool(page.next_page_token)})  # fmt: skip
@@ -175,7 +174,7 @@ class ReviewApp:
         options = self._options(request)
         path = await self._receive_upload(request)
         try:
-            result = await self.client(request).search_video(path, options)
+            result = await run_in_threadpool(self.client(request).search_video, path, options)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -192,8 +191,8 @@ class ReviewApp:
         client = self.client(request)
         path = self.clips.new_path()
         try:
-            fetched = await client.download(video_id, path)
-            result = await client.search_video(path, options)
+            fetched = await run_in_threadpool(client.download, video_id, path)
+            result = await run_in_threadpool(client.search_video, path, options)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -214,17 +213,17 @@ class ReviewApp:
         top_k = payload.get("top_k")
         if top_k is not None and not isinstance(top_k, int):
             raise HTTPException(400, "top_k must be a whole number")
-        result = await self.client(request).search_text(text, top_k=top_k)
+        result = await run_in_threadpool(self.client(request).search_text, text, top_k=top_k)
         return JSONResponse(result_json(result, text=True))
 
     async def play(self, request: Request) -> Response:
         """A ticket URL playing an indexed video; 409 when the server no longer has it."""
         video_id = request.path_params["video_id"]
         client = self.client(request)
-        info = await client.get(video_id)
+        info = await run_in_threadpool(client.get, video_id)
         path = self.clips.new_path()
         try:
-            fetched = await client.download(video_id, path)
+            fetched = await run_in_threadpool(client.download, video_id, path)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
