@@ -20,18 +20,27 @@ def register(subparsers: Any) -> None:
         description=(
             "Builds the copy-detection benchmark if --corpus does not hold one yet (150 "
             "references from real video windows, natural photos through camera paths and "
-            "procedural videos; 200 queries: 60%% copies of a reference segment under 1-3 "
-            "edit families, 40%% negatives of which 40%% hard), runs the perceptual-hash "
+            "procedural videos; 200 queries: 60% copies of a reference segment under 1-3 "
+            "edit families, 40% negatives of which 40% hard), runs the perceptual-hash "
             "baselines and every system end to end through the serving path, and writes "
             "the quality tables into the 'quality' section of --out. Real material is for "
             "evaluation only: needs opencv-doc and the `bench` extra."
         ),
     )
-    parser.add_argument("--corpus", type=Path, default=Path("var/bench/corpus"))
-    parser.add_argument("--checkpoints", type=Path, default=Path("models/starter"))
-    parser.add_argument("--references", type=int, default=150)
-    parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--corpus", type=Path, default=Path("var/bench/corpus"),
+                        help="benchmark folder: used as it is when it holds a manifest.json "
+                        "(--references/--queries/--seed then only apply to a new folder), "
+                        "built there otherwise (default: %(default)s)")
+    parser.add_argument("--checkpoints", type=Path, default=Path("models/starter"),
+                        help="folder the systems' checkpoints are relative to "
+                        "(default: %(default)s)")
+    parser.add_argument("--references", type=int, default=150,
+                        help="reference videos indexed (default: %(default)s)")
+    parser.add_argument("--queries", type=int, default=200,
+                        help="queries searched, 40%% of them negatives (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="corpus seed of a new --corpus: another seed draws another "
+                        "sample (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=1, help="processes building the corpus")
     parser.add_argument("--quick", action="store_true",
                         help=f"smoke run: {QUICK[0]} references, {QUICK[1]} queries")
@@ -39,9 +48,14 @@ def register(subparsers: Any) -> None:
                         help="YAML list of systems (checkpoints, mode, config overrides) "
                         "instead of the default starter + variants rows")
     parser.add_argument("--no-variants", action="store_true", help="skip Formula 8 / fixed margin")
-    parser.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"))
-    parser.add_argument("--json", type=Path, default=Path("var/bench/quality.json"))
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"),
+                        help="markdown file whose 'quality' section is rewritten "
+                        "(default: %(default)s)")
+    parser.add_argument("--json", type=Path, default=Path("var/bench/quality.json"),
+                        help="every row's figures and per-query predictions, for later "
+                        "analysis (default: %(default)s)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bars (for logs and CI)")
     parser.set_defaults(func=run)
     targets = parser.add_subparsers(dest="eval_target", metavar="TARGET")
     tags = targets.add_parser(
