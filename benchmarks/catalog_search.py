@@ -8,6 +8,7 @@ import gc
 import itertools
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -41,6 +42,8 @@ class CatalogBenchConfig(bench.SectionConfig):
     batch: int = 2000
     """points per bulk upsert"""
     faiss_threads: int = 1
+    faiss_hnsw: bool = True
+    """also time FAISS IndexBinaryHNSW with the graph settings of catalog.hash_index"""
     api_videos: int = 3
     """videos written through upsert_video (0: skip)"""
     api_keyframes: tuple[int, ...] = (0, 30)
@@ -67,6 +70,8 @@ class SearchResult:
     agreement: float  # mean |top-limit(Edge) ∩ top-limit(FAISS)| / max(len)
     mean_candidates: float  # codes within the threshold, capped at coarse_limit (FAISS side)
     ratio: float  # Edge p50 / FAISS p50
+    hnsw: bench.Latency | None = None  # FAISS IndexBinaryHNSW, the same queries after
+    hnsw_agreement: float | None = None  # its top-limit vs the exact (IndexBinaryFlat) one
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ class LoadResult:
     edge_disk_mb: float
     faiss_add_s: float
     edge_points_per_s: float  # bulk upsert
+    hnsw_add_s: float | None = None  # FAISS IndexBinaryHNSW build
 
 
 @dataclass(frozen=True)
@@ -199,8 +205,14 @@ def bench_size(
             f"({info.segments_count} segments, {info.indexed_vectors_count} indexed vectors)")
         index = faiss.IndexBinaryFlat(HASH_BITS)
         _, add_s, _ = bench.timed(index.add, data.packed)
+        hnsw, hnsw_add_s = None, None
+        if cfg.faiss_hnsw:  # the graph Qdrant walks, built by FAISS: is lost recall Qdrant's?
+            hnsw = faiss.IndexBinaryHNSW(HASH_BITS, hash_index.m)
+            hnsw.hnsw.efConstruction, hnsw.hnsw.efSearch = hash_index.ef_construct, hash_index.ef
+            _, hnsw_add_s, _ = bench.timed(hnsw.add, data.packed)
         disk_mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
-        searches = [search(n, h, catalog, index, data, queries, cfg) for h in cfg.max_hamming]
+        searches = [search(n, h, catalog, (index, hnsw), data, queries, cfg)
+                    for h in cfg.max_hamming]
         for r in searches:
             log(f"[catalog] n={n} H<={r.max_hamming}: Edge p50 {r.edge.p50_ms:.2f} ms, "
                 f"FAISS p50 {r.faiss.p50_ms:.2f} ms (x{r.ratio:.2f})")
@@ -209,14 +221,16 @@ def bench_size(
         shutil.rmtree(path, ignore_errors=True)
     return searches, LoadResult(n, upsert_s, optimize_s, optimized, int(info.segments_count),
                                 int(info.indexed_vectors_count), disk_mb, add_s,
-                                bench.ratio(n, upsert_s))  # fmt: skip
+                                bench.ratio(n, upsert_s), hnsw_add_s)  # fmt: skip
 
 
 def search(
-    n: int, max_hamming: int, catalog: QdrantEdgeCatalog, index: Any, data: Codes,
-    queries: Codes, cfg: CatalogBenchConfig,
+    n: int, max_hamming: int, catalog: QdrantEdgeCatalog, indexes: tuple[Any, Any],
+    data: Codes, queries: Codes, cfg: CatalogBenchConfig,
 ) -> SearchResult:  # fmt: skip
-    """Both engines, the same queries interleaved (warm-up first): latency and agreement."""
+    """Edge and the exact FAISS scan, the same queries interleaved (warm-up first): latency
+    and agreement; then FAISS's HNSW graph (if built) on the same queries."""
+    index, hnsw = indexes
 
     def edge(q: int) -> list[int]:
         found = catalog.search_videos(queries.codes[q], queries.textures[q],
@@ -224,12 +238,13 @@ def search(
                                       limit=cfg.limit)  # fmt: skip
         return [int(c.info.video_id[1:]) for c in found]
 
-    def base(q: int) -> tuple[np.ndarray, int]:
-        return faiss_search(index, data.textures, queries.packed[q], queries.textures[q],
-                            max_hamming=max_hamming, coarse_limit=cfg.coarse_limit,
-                            limit=cfg.limit)  # fmt: skip
+    def faiss_top(engine: Any, coarse_limit: int) -> Callable[[int], tuple[np.ndarray, int]]:
+        return lambda q: faiss_search(
+            engine, data.textures, queries.packed[q], queries.textures[q],
+            max_hamming=max_hamming, coarse_limit=coarse_limit, limit=cfg.limit)
 
-    edge_runs, faiss_runs = bench.alternate(edge, base, cfg.queries, cfg.warmup)
+    edge_runs, faiss_runs = bench.alternate(edge, faiss_top(index, cfg.coarse_limit),
+                                            cfg.queries, cfg.warmup)  # fmt: skip
     edge_ids = [ids for ids, _, _ in edge_runs]
     faiss_ids = [ids.tolist() for (ids, _), _, _ in faiss_runs]
     planted = list(queries.planted[cfg.warmup:]) if queries.planted is not None else []
@@ -237,14 +252,24 @@ def search(
     def top1(found: list[list[int]]) -> int:  # queries whose first result is the planted item
         return sum(bool(ids) and ids[0] == p for ids, p in zip(found, planted, strict=True))
 
-    agreement = [len(set(e) & set(f)) / max(len(e), len(f)) if e or f else 1.0
-                 for e, f in zip(edge_ids, faiss_ids, strict=True)]  # fmt: skip
+    def agreement(found: list[list[int]]) -> float:  # mean overlap with the exact top-limit
+        return float(np.mean([len(set(e) & set(f)) / max(len(e), len(f)) if e or f else 1.0
+                              for e, f in zip(found, faiss_ids, strict=True)]))  # fmt: skip
+
     edge_p, faiss_p = bench.Latency.of(edge_runs), bench.Latency.of(faiss_runs)
     coarse = "graph" if catalog.hash_index.walks_graph(lambda: n) else "scan"
+    hnsw_p, hnsw_agreement = None, None
+    if hnsw is not None:  # asked for the nearest `probe` codes, as the catalog's graph walk is
+        walk = faiss_top(hnsw, catalog.hash_index.probe)
+        for q in range(cfg.warmup):
+            walk(q)
+        hnsw_runs = [bench.timed(walk, q) for q in range(cfg.warmup, cfg.warmup + cfg.queries)]
+        hnsw_p = bench.Latency.of(hnsw_runs)
+        hnsw_agreement = agreement([ids.tolist() for (ids, _), _, _ in hnsw_runs])
     return SearchResult(
         n, max_hamming, coarse, cfg.queries, edge_p, faiss_p, top1(edge_ids), top1(faiss_ids),
-        float(np.mean(agreement)), float(np.mean([count for (_, count), _, _ in faiss_runs])),
-        bench.ratio(edge_p.p50_ms, faiss_p.p50_ms),
+        agreement(edge_ids), float(np.mean([count for (_, count), _, _ in faiss_runs])),
+        bench.ratio(edge_p.p50_ms, faiss_p.p50_ms), hnsw_p, hnsw_agreement,
     )  # fmt: skip
 
 
@@ -292,4 +317,6 @@ def run(cfg: CatalogBenchConfig, log: bench.Log = bench.stderr) -> CatalogBenchR
 def to_markdown(result: CatalogBenchResult, command: str) -> str:
     from vidsearch.catalog.hash_index import HashIndex
 
-    return bench.render("catalog", result, command, hash_bits=HASH_BITS, probe=HashIndex().probe)
+    graph = HashIndex()
+    return bench.render("catalog", result, command, hash_bits=HASH_BITS, probe=graph.probe,
+                        m=graph.m, ef_construct=graph.ef_construct, ef=graph.ef)
