@@ -203,3 +203,17 @@ def test_skipping_nonreference_frames_samples_the_next_reference_frame(tmp_path:
         decode_video(mpeg4, fps=1.0, size=32, skip_nonreference=True).timestamps,
         decode_video(mpeg4, fps=1.0, size=32).timestamps,
     )
+
+
+def test_skipping_deblocking_keeps_the_samples_and_nearly_their_pixels(tmp_path: Path) -> None:
+    """Without H.264's loop filter the same frames are sampled at the same times; block
+    edges stay (the pixels differ) but, shrunk to the encoder's size, barely."""
+    fps = 25.0
+    clip = render_video(7, 4.0, fps, 320, 240)
+    h264 = write_video(tmp_path / "blocky.mp4", clip, fps, crf=40)  # strong deblocking
+    plain = decode_video(h264, fps=1.0, size=64)
+    skipped = decode_video(h264, fps=1.0, size=64, skip_deblocking=True)
+    np.testing.assert_array_equal(skipped.timestamps, plain.timestamps)
+    diff = np.abs(skipped.frames.astype(np.int16) - plain.frames.astype(np.int16))
+    assert diff.max() > 0, "the loop filter still ran"
+    assert diff.mean() < 3.0  # of 255

@@ -129,6 +129,7 @@ def sandboxed_decode_video(
     memory_limit_bytes: int | None = DEFAULT_MEMORY_LIMIT_BYTES,
     interrupt: Callable[[], None] | None = None,
     skip_nonreference: bool = False,
+    skip_deblocking: bool = False,
     _target: Callable[..., DecodedVideo] = decode_video,
 ) -> DecodedVideo:
     """:func:`decode_video` in a child process; same arguments, same result and errors.
@@ -148,6 +149,7 @@ def sandboxed_decode_video(
         "max_duration_s": max_duration_s,
         "timeout_s": timeout_s,
         "skip_nonreference": skip_nonreference,
+        "skip_deblocking": skip_deblocking,
     }
     decoded: DecodedVideo = _run_in_child(_target, source, kwargs, timeout_s,
                                           memory_limit_bytes, interrupt)

@@ -105,6 +105,7 @@ class FrameDecoder:
             timeout_s=media.decode_timeout_s,
             interrupt=None if budget is None else partial(budget.check, "decoding finished"),
             skip_nonreference=media.skip_nonreference_frames,
+            skip_deblocking=media.skip_deblocking,
         )
         if len(decoded.frames) == 0:
             raise EmptyMediaError(f"{SOURCE} has no video frame that could be decoded", str(path))
