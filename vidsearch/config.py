@@ -303,6 +303,7 @@ class CaptionsConfig(BaseModel):
     max_words: int = Field(40, ge=2, le=200, description="a sentence stops after this many")
     max_frames: int = Field(64, ge=1, description="frames given to caption_encoder at most")
     top_k: int = Field(10, ge=1, le=1000)
+    max_query_chars: int = Field(1000, ge=1, le=100_000)
     candidates: int = Field(
         50, ge=1, le=1000, description="videos each ranking (sentence vector, keywords) "
         "contributes to the fusion")
