@@ -300,7 +300,8 @@ class CaptionsConfig(BaseModel):
     model_version: int | None = Field(None, ge=1, description="pin the captioner's version")
     beam: int = Field(5, ge=1, le=20, description="beam width; 1 = greedy decoding")
     length_alpha: float = Field(0.0, ge=0, description="beam length normalisation (GNMT)")
-    max_words: int = Field(40, ge=2, le=200, description="a sentence stops after this many")
+    max_words: int = Field(64, ge=2, le=200, description="a sentence stops after this many "
+                           "(the starter captioner's training value)")
     max_frames: int = Field(64, ge=1, description="frames given to caption_encoder at most")
     top_k: int = Field(10, ge=1, le=1000)
     max_query_chars: int = Field(1000, ge=1, le=100_000)

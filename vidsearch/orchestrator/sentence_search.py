@@ -32,7 +32,8 @@ STOPWORDS = frozenset((
     "a", "an", "the", "and", "or", "of", "in", "on", "at", "to", "with", "by", "over",
     "then", "next", "first", "finally", "lastly", "last", "is", "are", "it", "its",
     "this", "that", "shape", "coloured", "video", "clip", "scene", "scenes", "footage",
-    "background", "followed", "moving", "going"))
+    "background", "followed", "moving", "going", "start", "starting", "end", "ending",
+    "initially", "afterwards", "part", "parts", "form", "pattern", "texture"))
 _WORD = re.compile(r"[^\W_]+")  # Qdrant's word tokenizer: runs of letters and digits
 
 
@@ -42,8 +43,10 @@ def caption_words(text: str) -> list[str]:
 
 
 def query_words(text: str, limit: int = 16) -> tuple[str, ...]:
-    """The words of a query a caption is matched on: distinct, stopwords left out."""
-    return tuple(dict.fromkeys(w for w in caption_words(text) if w not in STOPWORDS))[:limit]
+    """The words of a query a caption is matched on: distinct, stopwords (and the
+    captions' structure words, numbers of scenes) left out."""
+    kept = (w for w in caption_words(text) if w not in STOPWORDS and not w.isdigit())
+    return tuple(dict.fromkeys(kept))[:limit]
 
 
 def keyword_ranking(found: Sequence[SentenceCandidate], words: Sequence[str]
