@@ -289,7 +289,7 @@ class TextSearchConfig(BaseModel):
 
 
 class CaptionsConfig(BaseModel):
-    """Captions (seed 000): a generated sentence per indexed video, SearchBySentence and
+    """Captions: a generated sentence per indexed video, SearchBySentence and
     SearchByAudio over the stored sentences."""
 
     enabled: Literal["auto", "on", "off"] = Field(

@@ -65,6 +65,7 @@ def _reencode(wav: Path, out: Path, codec: str, container: str) -> Path:
     rate = 48_000 if codec == "libopus" else 22_050
     with av.open(str(wav)) as src, av.open(str(out), "w", format=container) as dst:
         stream = dst.add_stream(codec, rate=rate, layout="mono")
+        assert isinstance(stream, av.AudioStream)
         resampler = av.AudioResampler(format=stream.format.name, layout="mono", rate=rate)
         for frame in src.decode(audio=0):
             for piece in resampler.resample(frame):
@@ -122,6 +123,7 @@ def test_a_spoken_query_is_recognised_and_finds_the_video(
 def _silent_wav(path: Path, seconds: float) -> Path:
     with av.open(str(path), "w", format="wav") as out:
         stream = out.add_stream("pcm_s16le", rate=16_000, layout="mono")
+        assert isinstance(stream, av.AudioStream)
         frame = av.AudioFrame.from_ndarray(np.zeros((1, int(16_000 * seconds)), np.int16),
                                            format="s16", layout="mono")
         frame.sample_rate = 16_000
@@ -137,6 +139,7 @@ def _two_hour_opus(path: Path) -> Path:
     rate, segment = 48_000, path.with_name("segment.ogg")
     with av.open(str(segment), "w", format="ogg") as out:
         stream = out.add_stream("libopus", rate=rate, layout="mono")
+        assert isinstance(stream, av.AudioStream)
         stream.bit_rate = 6000
         frame = av.AudioFrame.from_ndarray(np.zeros((1, rate * 10), np.int16), format="s16",
                                            layout="mono")
@@ -147,15 +150,15 @@ def _two_hour_opus(path: Path) -> Path:
         out.mux(stream.encode(None))
     with av.open(str(segment)) as src, av.open(str(path), "w", format="ogg") as dst:
         template = src.streams.audio[0]
-        packets = [(p.duration, bytes(p)) for p in src.demux(template) if p.size]
+        packets = [(p.duration or 0, bytes(p)) for p in src.demux(template) if p.size]
         stream = dst.add_stream_from_template(template)
         pts = 0
         for _ in range(720):
             for duration, data in packets:
                 packet = av.Packet(data)
                 packet.pts = packet.dts = pts
-                packet.duration, packet.time_base, packet.stream = (
-                    duration, template.time_base, stream)
+                packet.duration, packet.stream = duration, stream
+                packet.time_base = template.time_base  # type: ignore[assignment]
                 dst.mux(packet)
                 pts += duration
     return path

@@ -249,7 +249,7 @@ class VideoSearchServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def SearchBySentence(self, request, context):
-        """Captions (seed 000): every indexed video carries the sentence the served captioner
+        """Captions: every indexed video carries the sentence the served captioner
         wrote for it (`VideoInfo.caption`).
 
         Indexed videos whose generated sentence matches a typed query: the nearest caption
