@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from vidsearch.contract.models import (
     FRAME_MASK,
     WORDS,
 )
-from vidsearch.contract.repository_layout import VOCABULARY_FILE
+from vidsearch.contract.repository_layout import SPEECH_LM_FILE, VOCABULARY_FILE
 from vidsearch.exporters.families import FamilySpec, LoadedFamily, ServedModel, register_family
 from vidsearch.exporters.repository import file_sha256
 from vidsearch.networks.captioner import CaptionEncoderModel, Captioner, CaptionStepModel
@@ -47,7 +48,7 @@ def caption_encoder_model(module: CaptionEncoderModel, frame_size: int,
 
 
 def caption_step_model(module: CaptionStepModel, vocabulary: list[str],
-                       seed: int = 0) -> ServedModel:
+                       seed: int = 0, speech_lm: str | None = None) -> ServedModel:
     """Samples: a beam (rows of one video) and a batch of videos, one padded frame each."""
     rng = np.random.default_rng(seed)
     cap: Captioner = module.captioner
@@ -69,8 +70,23 @@ def caption_step_model(module: CaptionStepModel, vocabulary: list[str],
         max_batch_size=64, preferred_batch_size=(),
         warmup_dims={WORDS.name: (1,), DECODER_H.name: (hid,), DECODER_C.name: (hid,),
                      CAPTION_MEMORY.name: (8, hid), FRAME_MASK.name: (8,)},
-        extra_files={VOCABULARY_FILE: json.dumps(vocabulary) + "\n"},
+        extra_files={VOCABULARY_FILE: json.dumps(vocabulary) + "\n",
+                     **({SPEECH_LM_FILE: speech_lm} if speech_lm is not None else {})},
     )
+
+
+def speech_language_model(config: dict[str, Any], videos: int = 300, per_video: int = 10) -> str:
+    """The spoken-query language model (``media.speech``): bigrams of the TRAIN-wording
+    captions of the checkpoint's first ``videos`` training videos (the split its
+    vocabulary came from)."""
+    from vidsearch.media.speech import build_arpa, spoken_words
+    from vidsearch.training.caption_data import CaptionDataConfig
+    from vidsearch.training.captions import captions_for
+
+    data = CaptionDataConfig.model_validate(config.get("data", {}))
+    seeds = list(data.seeds("train"))[:videos]
+    return build_arpa(spoken_words(c) for s in seeds
+                      for c in captions_for(s, data.duration_s, per_video))
 
 
 def load_caption_family(checkpoint: Path | None, seed: int) -> LoadedFamily:
@@ -86,7 +102,8 @@ def load_caption_family(checkpoint: Path | None, seed: int) -> LoadedFamily:
         family="captions",
         models=[caption_encoder_model(CaptionEncoderModel(stored.frames, stored.captioner),
                                       int(stored.frames.input_size), seed),
-                caption_step_model(CaptionStepModel(stored.captioner), list(vocab.words), seed)],
+                caption_step_model(CaptionStepModel(stored.captioner), list(vocab.words), seed,
+                                   speech_lm=speech_language_model(ckpt.config))],
         checkpoint=checkpoint, checkpoint_sha256=file_sha256(checkpoint),
         training_config=ckpt.config, metrics=ckpt.metrics,
         data_version=ckpt.data_version or None, checkpoint_model_version=ckpt.model_version,

@@ -12,7 +12,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from vidsearch.contract.repository_layout import VOCABULARY_FILE
+from vidsearch.contract.repository_layout import SPEECH_LM_FILE, VOCABULARY_FILE
 from vidsearch.contract.triton_config import InstanceGroup, ModelConfig, read_config
 from vidsearch.exporters.repository import (
     CONFIG_FILE,
@@ -47,8 +47,8 @@ def twin_config(production: ModelConfig, *, threads: int = 1, instances: int = 1
 
 def _carried(folder: Path) -> dict[str, str]:
     """Files a production version holds beside its model that the served model needs."""
-    path = folder / VOCABULARY_FILE
-    return {VOCABULARY_FILE: path.read_text()} if path.is_file() else {}
+    files = (folder / name for name in (VOCABULARY_FILE, SPEECH_LM_FILE))
+    return {path.name: path.read_text() for path in files if path.is_file()}
 
 
 def sync_cpu_twin(

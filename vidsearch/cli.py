@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vidsearch.batch.cli",
     "vidsearch.service.auth_cli",
     "vidsearch.review.cli",
+    "vidsearch.captions_cli",
     "vidsearch_client.cli",
 )
 

@@ -293,6 +293,33 @@ class TextSearchConfig(BaseModel):
     scorer_batch: int = Field(256, ge=1, description="stage 2 rows per inference request")
 
 
+class CaptionsConfig(BaseModel):
+    """Captions: a generated sentence per indexed video, SearchBySentence and
+    SearchByAudio over the stored sentences."""
+
+    enabled: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="auto: caption every indexed video when the model repository serves "
+        "caption_encoder and caption_step; on: refuse to start without them",
+    )
+    model_version: int | None = Field(None, ge=1, description="pin the captioner's version")
+    beam: int = Field(5, ge=1, le=20, description="beam width; 1 = greedy decoding")
+    length_alpha: float = Field(0.0, ge=0, description="beam length normalisation (GNMT)")
+    max_words: int = Field(64, ge=2, le=200, description="a sentence stops after this many "
+                           "(the starter captioner's training value)")
+    max_frames: int = Field(64, ge=1, description="frames given to caption_encoder at most")
+    top_k: int = Field(10, ge=1, le=1000)
+    max_query_chars: int = Field(1000, ge=1, le=100_000)
+    candidates: int = Field(
+        50, ge=1, le=1000, description="videos each ranking (sentence vector, keywords) "
+        "contributes to the fusion")
+    fusion_k: float = Field(
+        60.0, gt=0, description="reciprocal-rank fusion constant: score = sum 1/(k + rank)")
+    max_audio_bytes: int = Field(16 * 1024 * 1024, ge=1, description="largest audio upload")
+    max_audio_s: float = Field(30.0, gt=0, le=600, description="longest spoken query")
+    speech_timeout_s: float = Field(20.0, gt=0, description="decode + recognition budget")
+
+
 class StageLimitConfig(BaseModel):
     """Bounded concurrency and wait queue of one stage; beyond them, RESOURCE_EXHAUSTED."""
 
@@ -414,6 +441,7 @@ class VidsearchConfig(BaseSettings):
     catalog: CatalogConfig = Field(default_factory=CatalogConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     text: TextSearchConfig = Field(default_factory=TextSearchConfig)
+    captions: CaptionsConfig = Field(default_factory=CaptionsConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     playback: PlaybackConfig = Field(default_factory=PlaybackConfig)
     log_level: str = "INFO"

@@ -80,6 +80,16 @@ class TagFeature:
 
 
 @dataclass(frozen=True)
+class Caption:
+    """A video's generated sentence, and its vector in the sentence space (MiniLM)."""
+
+    text: str
+    model_version: int  # the captioner's version that wrote it
+    vector: np.ndarray | None = None  # (S,) float32, SearchBySentence; None: not embedded
+    vector_version: int = 0  # the text encoder version of ``vector``
+
+
+@dataclass(frozen=True)
 class VideoRecord:
     """Everything stored for one indexed video."""
 
@@ -92,6 +102,7 @@ class VideoRecord:
     embedding: np.ndarray | None = None  # recommendation embedding
     text: TextFeatures | None = None  # text-search features for SearchByText
     tag_feature: TagFeature | None = None  # for SuggestTags by video id
+    caption: Caption | None = None  # generated sentence (SearchBySentence / ByAudio)
     title: str = ""
     tags: tuple[str, ...] = ()
     source: str = ""
@@ -113,6 +124,8 @@ class VideoInfo:
     text_model_version: int = 0  # text features' model version; 0 = none stored
     created_at: str = ""  # ISO 8601 UTC: when the id was first indexed ("" if unknown)
     updated_at: str = ""  # ISO 8601 UTC: when it was last indexed or updated
+    caption: str = ""  # the generated sentence ("" = none)
+    caption_model_version: int = 0  # the captioner's version that wrote it; 0 = none
 
 
 @dataclass(frozen=True)
@@ -156,6 +169,15 @@ class TextCandidate:
     info: VideoInfo
     similarity: float  # cosine of the query and video embeddings
     features: TextFeatures
+
+
+@dataclass(frozen=True)
+class SentenceCandidate:
+    """A video found by its stored sentence (``info.caption``), with the cosine of the
+    query's and the caption's sentence vectors."""
+
+    info: VideoInfo
+    similarity: float
 
 
 @dataclass(frozen=True)
@@ -301,6 +323,25 @@ class Catalog(Protocol):
         """Text search stage 1: videos nearest (cosine) to a text embedding, among those whose
         text features came from ``model_version`` (and passing ``only``); [] when the
         catalog has no text vectors."""
+        ...
+
+    def has_sentence_vectors(self) -> bool:
+        """Whether videos can carry caption sentence vectors (fixed at creation)."""
+        ...
+
+    def search_sentences(
+        self,
+        vector: np.ndarray,
+        words: Sequence[str],
+        *,
+        limit: int,
+        vector_version: int,
+        budget: RequestBudget | None = None,
+        only: VideoFilter | None = None,
+    ) -> tuple[list[SentenceCandidate], list[SentenceCandidate]]:
+        """SearchBySentence's two rankings of the videos whose sentence vectors came from
+        ``vector_version``: the ``limit`` nearest sentence vectors, and the ``limit``
+        nearest among captions holding any of ``words`` (full-text index)."""
         ...
 
     def stats(self) -> CatalogStats:

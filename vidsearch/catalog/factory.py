@@ -34,6 +34,7 @@ def open_catalog(
     texture_dim: int | None,
     embedding_dim: int | None,
     text_dim: int | None = None,
+    sentence_dim: int | None = None,
 ) -> Catalog:
     """Open (creating if needed) the catalog of ``config.backend``.
 
@@ -51,7 +52,7 @@ def open_catalog(
     if config.backend == "qdrant_edge":
         return QdrantEdgeCatalog(
             config.path, texture_dim=texture_dim, embedding_dim=embedding_dim, text_dim=text_dim,
-            hash_index=hash_index,
+            sentence_dim=sentence_dim, hash_index=hash_index,
         )
     if config.backend == "qdrant_cluster":
         client = QdrantClient(
@@ -82,6 +83,7 @@ def open_catalog(
             texture_dim=texture_dim,
             embedding_dim=embedding_dim,
             text_dim=text_dim,
+            sentence_dim=sentence_dim,
             replication_factor=replication,
             shard_number=shards,
             location=location,

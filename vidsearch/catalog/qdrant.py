@@ -13,6 +13,8 @@ Every ``Catalog`` method lives here; the engine is a ``PointStore`` adapter
 - **Key frames**: batches of hash scans, post-filtered to committed generations.
 - **Background normalisation**: the k-th nearest committed key frame (exact).
 - **Text search** and **recommendations**: cosine neighbours (HNSW: approximate).
+- **Sentence search** (``sentences``): cosine neighbours of caption sentence vectors,
+  and the same among captions holding a query word (full-text payload index).
 - **Backups**: the logical archive of ``snapshots``, restored beside the live catalog
   and swapped in where the engine can (``StagedRestore``: Edge), else in place.
 
@@ -50,6 +52,7 @@ from vidsearch.catalog.base import (
 )
 from vidsearch.catalog.hash_index import HashIndex
 from vidsearch.catalog.point_store import PointStore, ScoredPoint, generation_of, match
+from vidsearch.catalog.sentences import SentenceSearch
 from vidsearch.catalog.snapshot_chunks import StoredPoint
 from vidsearch.catalog.snapshots import (
     CatalogNotEmptyError,
@@ -97,9 +100,9 @@ class StagedRestore(Protocol):
         ...
 
 
-class QdrantCatalog:
+class QdrantCatalog(SentenceSearch):
     """``Catalog`` and ``CatalogSnapshots`` over a point store; safe for concurrent
-    readers and one writer.
+    readers and one writer (caption sentence search: ``sentences``).
 
     Sizes may be None: an existing catalog knows its own, a new one takes its texture
     size from its first video. With ``wait_for_server`` an unreachable store at start-up
@@ -114,6 +117,7 @@ class QdrantCatalog:
         texture_dim: int | None = None,
         embedding_dim: int | None = None,
         text_dim: int | None = None,
+        sentence_dim: int | None = None,
         staged_restore: StagedRestore | None = None,
         wait_for_server: bool = False,
         hash_index: HashIndex | None = None,
@@ -121,7 +125,7 @@ class QdrantCatalog:
         self.store = store
         self.hash_index = hash_index or HashIndex()
         self._sizes: dict[str, tuple[int, float]] = {}
-        self._wanted = sc.WantedDims(texture_dim, embedding_dim, text_dim)
+        self._wanted = sc.WantedDims(texture_dim, embedding_dim, text_dim, sentence_dim)
         self._staged_restore = staged_restore
         self._lock = ReadWriteLock()
         self._clock = sc.GenerationClock()

@@ -27,6 +27,7 @@ class QdrantClusterCatalog(QdrantCatalog):
         texture_dim: int | None = None,
         embedding_dim: int | None = None,
         text_dim: int | None = None,
+        sentence_dim: int | None = None,
         replication_factor: int = 2,
         shard_number: int = 3,
         write_consistency_factor: int | None = None,
@@ -42,7 +43,8 @@ class QdrantClusterCatalog(QdrantCatalog):
         )
         super().__init__(
             self._client_store, texture_dim=texture_dim, embedding_dim=embedding_dim,
-            text_dim=text_dim, wait_for_server=wait_for_server, hash_index=hash_index,
+            text_dim=text_dim, sentence_dim=sentence_dim, wait_for_server=wait_for_server,
+            hash_index=hash_index,
         )
 
     def sibling(self, prefix: str) -> QdrantClusterCatalog:

@@ -40,13 +40,18 @@ _RETRYABLE_GRPC = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDE
 _RETRYABLE_HTTP = {429, 502, 503, 504}
 # No HNSW graph on hash/texture: every hash query is an exact scan.
 _NO_GRAPH = m.HnswConfigDiff(m=0)
-_INDEXES = {
+_INDEXES: dict[str, dict[str, m.PayloadSchemaType | m.TextIndexParams]] = {
     sc.VIDEOS: {
         sc.F_VIDEO_ID: m.PayloadSchemaType.KEYWORD,
         sc.F_TAGS: m.PayloadSchemaType.KEYWORD,  # finding videos by tag
         sc.F_TITLE_PREFIXES: m.PayloadSchemaType.KEYWORD,  # title_prefix filters
         sc.F_MODEL_VERSION: m.PayloadSchemaType.INTEGER,
         sc.F_TEXT_VERSION: m.PayloadSchemaType.INTEGER,
+        # keyword match of SearchBySentence: words, lower-cased (as the Edge index)
+        sc.F_CAPTION: m.TextIndexParams(type=m.TextIndexType.TEXT,
+                                        tokenizer=m.TokenizerType.WORD, lowercase=True),
+        sc.F_CAPTION_VERSION: m.PayloadSchemaType.INTEGER,
+        sc.F_SENTENCE_VERSION: m.PayloadSchemaType.INTEGER,
     },
     sc.KEYFRAMES: {
         sc.F_VIDEO_ID: m.PayloadSchemaType.KEYWORD,
@@ -107,8 +112,10 @@ def existing_dims(client: QdrantClient, videos: str, wanted: sc.WantedDims) -> s
     if not isinstance(vectors, Mapping) or sc.VEC_TEXTURE not in vectors:
         raise IncompatibleModelError(f"collection {videos} lacks named vector {sc.VEC_TEXTURE}")
     emb, text = vectors.get(sc.VEC_EMBEDDING), vectors.get(sc.VEC_TEXT)
+    sentence = vectors.get(sc.VEC_SENTENCE)
     dims = sc.Dims(
-        vectors[sc.VEC_TEXTURE].size, emb.size if emb else None, text.size if text else None
+        vectors[sc.VEC_TEXTURE].size, emb.size if emb else None, text.size if text else None,
+        sentence.size if sentence else None,
     )
     return wanted.check(dims, f"collection {videos}")
 
@@ -133,6 +140,10 @@ def _vectors(dims: sc.Dims, store: str, hash_index: HashIndex) -> dict[str, m.Ve
     if store == sc.VIDEOS and dims.text is not None:
         vectors[sc.VEC_TEXT] = m.VectorParams(
             size=dims.text, distance=m.Distance.COSINE, hnsw_config=m.HnswConfigDiff(m=16)
+        )
+    if store == sc.VIDEOS and dims.sentence is not None:
+        vectors[sc.VEC_SENTENCE] = m.VectorParams(
+            size=dims.sentence, distance=m.Distance.COSINE, hnsw_config=m.HnswConfigDiff(m=16)
         )
     return vectors
 

@@ -33,6 +33,7 @@ class QdrantEdgeCatalog(QdrantCatalog):
         texture_dim: int | None = None,
         embedding_dim: int | None = None,
         text_dim: int | None = None,
+        sentence_dim: int | None = None,
         hash_index: HashIndex | None = None,
     ) -> None:
         root = Path(path)
@@ -40,7 +41,8 @@ class QdrantEdgeCatalog(QdrantCatalog):
         self._edge = EdgePointStore(root, hash_index)
         super().__init__(
             self._edge, texture_dim=texture_dim, embedding_dim=embedding_dim,
-            text_dim=text_dim, staged_restore=DirectorySwap(self._edge), hash_index=hash_index,
+            text_dim=text_dim, sentence_dim=sentence_dim, staged_restore=DirectorySwap(self._edge),
+            hash_index=hash_index,
         )
 
     @property

@@ -54,6 +54,9 @@ _INDEXES = {
         sc.F_TITLE_PREFIXES: qe.PayloadSchemaType.Keyword,  # title_prefix filters
         sc.F_MODEL_VERSION: qe.PayloadSchemaType.Integer,
         sc.F_TEXT_VERSION: qe.PayloadSchemaType.Integer,
+        sc.F_CAPTION: qe.PayloadSchemaType.Text,  # keyword match of SearchBySentence
+        sc.F_CAPTION_VERSION: qe.PayloadSchemaType.Integer,
+        sc.F_SENTENCE_VERSION: qe.PayloadSchemaType.Integer,
     },
     sc.KEYFRAMES: {
         sc.F_VIDEO_ID: qe.PayloadSchemaType.Keyword,
@@ -94,6 +97,8 @@ def edge_config(dims: sc.Dims, store: str, hash_index: HashIndex) -> qe.EdgeConf
     if store == sc.VIDEOS and dims.text is not None:
         # Text stage 1 shortlists candidates for a reranker: HNSW recall is enough.
         vectors[sc.VEC_TEXT] = qe.EdgeVectorParams(dims.text, qe.Distance.Cosine)
+    if store == sc.VIDEOS and dims.sentence is not None:
+        vectors[sc.VEC_SENTENCE] = qe.EdgeVectorParams(dims.sentence, qe.Distance.Cosine)
     return qe.EdgeConfig(vectors=vectors, wal_enabled=True)
 
 
@@ -118,7 +123,8 @@ def read_dims(root: Path, wanted: sc.WantedDims) -> sc.Dims | None:
     stored = json.loads(meta.read_text())
     if stored.get("schema_version") != sc.SCHEMA_VERSION:
         raise IncompatibleModelError(f"{meta}: unknown schema {stored.get('schema_version')}")
-    dims = sc.Dims(int(stored["texture_dim"]), stored["embedding_dim"], stored.get("text_dim"))
+    dims = sc.Dims(int(stored["texture_dim"]), stored["embedding_dim"], stored.get("text_dim"),
+                   stored.get("sentence_dim"))
     return wanted.check(dims, f"catalog {root}")
 
 
@@ -150,6 +156,7 @@ def open_shards(root: Path, dims: sc.Dims, hash_index: HashIndex) -> dict[str, q
         "texture_dim": dims.texture,
         "embedding_dim": dims.embedding,
         "text_dim": dims.text,
+        "sentence_dim": dims.sentence,
     }
     tmp = root / (META_FILE + ".tmp")
     tmp.write_text(json.dumps(meta))
@@ -313,6 +320,8 @@ def _condition(cond: Any) -> Any:
         return qe.HasIdCondition({str(i) for i in cond.has_id})
     if isinstance(cond, m.FieldCondition) and isinstance(cond.match, m.MatchValue):
         return qe.FieldCondition(cond.key, match=qe.MatchValue(cond.match.value))
+    if isinstance(cond, m.FieldCondition) and isinstance(cond.match, m.MatchTextAny):
+        return qe.FieldCondition(cond.key, match=qe.MatchTextAny(cond.match.text_any))
     if isinstance(cond, m.FieldCondition) and isinstance(cond.match, m.MatchAny):
         return qe.FieldCondition(cond.key, match=qe.MatchAny(_any(list(cond.match.any))))
     raise TypeError(f"no Qdrant Edge form for the condition {cond!r}")

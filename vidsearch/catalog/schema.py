@@ -53,6 +53,7 @@ VEC_TEXTURE = "texture"
 VEC_EMBEDDING = "embedding"
 VEC_TEXT = "text"
 VEC_TAG = "tag"
+VEC_SENTENCE = "sentence"  # the caption's sentence vector (MiniLM), SearchBySentence
 
 # Payload fields with an index: filters on them must not scan payloads.
 F_VIDEO_ID = "video_id"
@@ -64,6 +65,9 @@ F_TEXT_VERSION = "text_model_version"
 F_TAGS = "tags"
 F_TITLE_PREFIXES = "title_prefixes"  # every prefix of the title (``filters``)
 MAX_TITLE_PREFIX = 64  # longest prefix stored, so the longest a filter may ask for
+F_CAPTION = "caption"  # the generated sentence: full-text index (word tokenizer)
+F_CAPTION_VERSION = "caption_model_version"
+F_SENTENCE_VERSION = "sentence_model_version"  # text encoder version of the sentence vector
 F_TAG_TEXT = "text"  # on a tag point
 F_TAG_VERSION = "tag_model_version"  # on a tag point: the tag encoder version of its vector
 
@@ -77,7 +81,7 @@ P_TAG_FEATURE_VERSION = "tag_feature_version"
 # What VideoInfo is built from: reads that return videos fetch these fields only.
 INFO_FIELDS = [F_VIDEO_ID, "title", F_TAGS, "duration_s", "source", F_MODEL_VERSION,
                F_CONTENT_SHA256, "keyframe_count", F_TEXT_VERSION, "created_at", "updated_at",
-               "indexed_at"]
+               "indexed_at", F_CAPTION, F_CAPTION_VERSION]
 TEXT_FIELDS = [*INFO_FIELDS, P_TEXT_LOCAL, P_TEXT_FRAMES]
 
 _NAMESPACE = uuid.UUID("5b0e7a53-8a43-4d47-9a59-2a0c6f1f7d11")
@@ -90,11 +94,13 @@ class Dims:
     texture: int
     embedding: int | None
     text: int | None = None
+    sentence: int | None = None  # caption sentence vectors (absent in older catalogs)
 
     def __post_init__(self) -> None:
         if self.texture < 1:
             raise ValueError(f"texture_dim must be >= 1, got {self.texture}")
-        for name, size in (("embedding_dim", self.embedding), ("text_dim", self.text)):
+        for name, size in (("embedding_dim", self.embedding), ("text_dim", self.text),
+                           ("sentence_dim", self.sentence)):
             if size is not None and size < 1:
                 raise ValueError(f"{name} must be >= 1 or None, got {size}")
 
@@ -107,20 +113,23 @@ class WantedDims:
     texture: int | None = None
     embedding: int | None = None
     text: int | None = None
+    sentence: int | None = None
 
     def for_new(self, texture: int | None = None) -> Dims | None:
         """Sizes to create a catalog with (``texture``: the first video's), if known."""
         size = self.texture if texture is None else texture
-        return None if size is None else Dims(size, self.embedding, self.text)
+        return None if size is None else Dims(size, self.embedding, self.text, self.sentence)
 
     def check(self, have: Dims, where: str) -> Dims:
         """``have`` if it matches. A catalog created without text vectors stays so (a store
-        cannot gain a vector): a wanted text size is not checked against a stored None,
-        text search just finds nothing."""
+        cannot gain a vector): a wanted text (or sentence) size is not checked against a
+        stored None, text (sentence) search just finds nothing."""
         for name, want, size in (
             ("texture_dim", self.texture, have.texture),
             ("embedding_dim", self.embedding, have.embedding),
             ("text_dim", self.text if have.text is not None else None, have.text),
+            ("sentence_dim", self.sentence if have.sentence is not None else None,
+             have.sentence),
         ):
             if want is not None and want != size:
                 raise IncompatibleModelError(f"{where} has {name}={size}, not {want}")
@@ -206,6 +215,14 @@ def check_record(video: VideoRecord, dims: Dims) -> None:
             raise ValueError("embedding must be non-zero (cosine)")
     if video.text is not None:
         _check_text(video.text, dims)
+    if video.caption is not None and video.caption.vector is not None:
+        if dims.sentence is None:
+            raise ValueError("this catalog was created without sentence vectors "
+                             "(sentence_dim=None)")
+        vec = _one(_check_vec(video.caption.vector, dims.sentence, "sentence vector"),
+                   "sentence vector")
+        if not np.any(vec):
+            raise ValueError("sentence vector must be non-zero (cosine)")
     if video.tag_feature is not None:
         feature = _one(_check_vec(video.tag_feature.vector, np.size(video.tag_feature.vector),
                                   "tag feature"), "tag feature")
@@ -270,6 +287,8 @@ def video_vectors(video: VideoRecord) -> dict[str, Any]:
         vectors[VEC_EMBEDDING] = np.asarray(video.embedding, dtype=np.float32).tolist()
     if video.text is not None:
         vectors[VEC_TEXT] = np.asarray(video.text.embedding, dtype=np.float32).tolist()
+    if video.caption is not None and video.caption.vector is not None:
+        vectors[VEC_SENTENCE] = np.asarray(video.caption.vector, dtype=np.float32).tolist()
     return vectors
 
 
@@ -303,6 +322,13 @@ def check_text_query(embedding: np.ndarray, dims: Dims, limit: int) -> np.ndarra
     return _one(_check_vec(embedding, dims.text, "text embedding"), "text embedding")
 
 
+def check_sentence_query(vector: np.ndarray, dims: Dims, limit: int) -> np.ndarray:
+    """Validated sentence query vector (the catalog stores sentence vectors)."""
+    check_limits(limit)
+    assert dims.sentence is not None
+    return _one(_check_vec(vector, dims.sentence, "sentence vector"), "sentence vector")
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -331,9 +357,16 @@ def video_payload(
             P_TAG_FEATURE: np.asarray(video.tag_feature.vector, dtype=np.float32).tolist(),
             P_TAG_FEATURE_VERSION: int(video.tag_feature.model_version),
         }
+    caption: dict[str, Any] = {}
+    if video.caption is not None:
+        caption = {F_CAPTION: video.caption.text,
+                   F_CAPTION_VERSION: int(video.caption.model_version)}
+        if video.caption.vector is not None:
+            caption[F_SENTENCE_VERSION] = int(video.caption.vector_version)
     return {
         **text,
         **tag,
+        **caption,
         F_VIDEO_ID: video.video_id,
         "title": video.title,
         F_TAGS: list(video.tags),
@@ -383,6 +416,8 @@ def info_from_payload(payload: Mapping[str, Any]) -> VideoInfo:
         # Videos stored before these fields existed: their indexing time stands in.
         created_at=str(payload.get("created_at") or payload.get("indexed_at") or ""),
         updated_at=str(payload.get("updated_at") or payload.get("indexed_at") or ""),
+        caption=str(payload.get(F_CAPTION, "")),
+        caption_model_version=int(payload.get(F_CAPTION_VERSION, 0)),
     )
 
 

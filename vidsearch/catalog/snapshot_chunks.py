@@ -37,6 +37,8 @@ def vector_sizes(dims: sc.Dims, store: str) -> dict[str, int]:
         sizes[sc.VEC_EMBEDDING] = dims.embedding
     if store == sc.VIDEOS and dims.text is not None:
         sizes[sc.VEC_TEXT] = dims.text
+    if store == sc.VIDEOS and dims.sentence is not None:
+        sizes[sc.VEC_SENTENCE] = dims.sentence
     return sizes
 
 

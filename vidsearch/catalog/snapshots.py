@@ -73,10 +73,11 @@ class SnapshotManifest:
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
     text_dim: int | None = None  # text-search vectors; absent in older archives
+    sentence_dim: int | None = None  # caption sentence vectors; absent in older archives
 
     @property
     def dims(self) -> sc.Dims:
-        return sc.Dims(self.texture_dim, self.embedding_dim, self.text_dim)
+        return sc.Dims(self.texture_dim, self.embedding_dim, self.text_dim, self.sentence_dim)
 
 
 @runtime_checkable
@@ -155,6 +156,7 @@ def write_snapshot(
                 texture_dim=dims.texture,
                 embedding_dim=dims.embedding,
                 text_dim=dims.text,
+                sentence_dim=dims.sentence,
                 points=counts,
                 model_versions=tuple(sorted(versions)),
                 members=dict(writer.members),

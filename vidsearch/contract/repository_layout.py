@@ -12,6 +12,8 @@ MODEL_FILE = "model.onnx"
 CONFIG_FILE = "config.pbtxt"
 # Beside a caption_step version's model.onnx: its words in id order (a JSON list).
 VOCABULARY_FILE = "vocabulary.json"
+# Beside it: the spoken-query language model (ARPA bigrams of the training captions).
+SPEECH_LM_FILE = "speech_lm.arpa"
 
 
 def version_dirs(model_dir: Path) -> dict[int, Path]:

@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
-PAD, BOS, EOS, UNK = 0, 1, 2, 3  # fixed ids of the special tokens in every vocabulary
+# The fixed ids of the special tokens in every vocabulary (the served contract).
+from vidsearch.contract.caption_words import BOS, EOS, PAD, UNK  # noqa: F401
 
 
 class CaptionerConfig(BaseModel):

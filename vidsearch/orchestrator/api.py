@@ -107,6 +107,42 @@ class TextSearchResult:
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SentenceSearchOptions:
+    """Per-request knobs of SearchBySentence / SearchByAudio; None: configured default."""
+
+    top_k: int | None = None
+    candidates: int | None = None  # videos each ranking brings to the fusion
+    only: VideoFilter | None = None
+
+
+@dataclass(frozen=True)
+class SentenceHit:
+    """One SearchBySentence result: the fused score and the two rankings behind it
+    (rank 0: not in that ranking)."""
+
+    video: VideoInfo  # its caption in ``video.caption``
+    score: float  # reciprocal-rank fusion of the two ranks
+    similarity: float  # cosine of the query's and the caption's sentence vectors
+    vector_rank: int
+    keyword_rank: int
+    matched_words: tuple[str, ...] = ()  # query words the caption holds
+
+
+@dataclass(frozen=True)
+class SentenceSearchResult:
+    hits: tuple[SentenceHit, ...]
+    words: tuple[str, ...]  # the query words matched against the captions' full text
+    model_version: int  # of the text encoder that embedded the query
+    recognized_text: str = ""  # SearchByAudio: what was heard
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class CaptionsUnavailableError(RuntimeError):
+    """This deployment serves no captioner, or no text encoder for sentence vectors
+    (maps to FAILED_PRECONDITION: retrying will not help)."""
+
+
 class TextSearchUnavailableError(RuntimeError):
     """This deployment serves no text models, or its catalog has no text vectors
     (maps to FAILED_PRECONDITION: retrying will not help)."""
@@ -129,3 +165,5 @@ class ServiceStats:
     catalog_backend: str
     text_search: bool = False
     text_model_version: int = 0
+    captions: bool = False
+    caption_model_version: int = 0

@@ -1,5 +1,6 @@
 """The index pipeline: decode → encode (codes, textures, the recommendation embedding)
-→ text features (when text search is on) → catalog write, run by ``PipelineRunner``."""
+→ text features (when text search is on) → tag feature → caption (when the captioner is
+served) → catalog write, run by ``PipelineRunner``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidsearch.catalog.base import (
+    Caption,
     Catalog,
     KeyFrame,
     TagFeature,
@@ -20,6 +22,7 @@ from vidsearch.config import VidsearchConfig
 from vidsearch.deadline import RequestBudget
 from vidsearch.inference.base import InferenceBackend
 from vidsearch.orchestrator.api import DuplicateContentError
+from vidsearch.orchestrator.captions import Captioner, CaptionModels
 from vidsearch.orchestrator.encoding import (
     DecodedFrames,
     EncodedVideo,
@@ -49,6 +52,7 @@ class IndexContext:
     encoded: EncodedVideo | None = None
     text: TextFeatures | None = None
     tag_feature: TagFeature | None = None
+    caption: Caption | None = None
     duplicate_of: tuple[str, ...] = ()
     replaced: bool = False
 
@@ -101,6 +105,21 @@ class TagFeatureStage:
             raise RuntimeError("pipeline misconfigured: decode stage must run first")
         ctx.tag_feature = self._models.video_feature(
             ctx.decoded.frames, self._models.version(), ctx.budget.remaining(), text=ctx.text)
+
+
+class CaptionStage:
+    """The video's generated sentence (and its sentence vector), stored with it."""
+
+    name = "caption"
+    resource = "encode"
+
+    def __init__(self, captioner: Captioner) -> None:
+        self._captioner = captioner
+
+    def __call__(self, ctx: IndexContext) -> None:
+        if ctx.decoded is None:
+            raise RuntimeError("pipeline misconfigured: decode stage must run first")
+        ctx.caption = self._captioner(ctx.decoded, ctx.budget)
 
 
 class CatalogUpsert:
@@ -164,6 +183,7 @@ def _record(ctx: IndexContext, encoded: EncodedVideo, digest: str) -> VideoRecor
         embedding=encoded.embedding,
         text=ctx.text,
         tag_feature=ctx.tag_feature,
+        caption=ctx.caption,
         title=ctx.title,
         tags=ctx.tags,
         source=ctx.source,
@@ -180,15 +200,20 @@ class IndexModels:
     text: TextModels
     tags: TagModels
     text_search: bool  # store text features (text models served, catalog has text vectors)
+    captions: CaptionModels
+    captioning: bool = False  # caption every video (caption models served)
+    sentence_vectors: bool = False  # embed the captions (text served, catalog has the vector)
 
     @classmethod
-    def build(cls, config: VidsearchConfig, backend: InferenceBackend, *,
-              text_search: bool) -> IndexModels:  # fmt: skip
+    def build(cls, config: VidsearchConfig, backend: InferenceBackend, *, text_search: bool,
+              captioning: bool = False, sentence_vectors: bool = False) -> IndexModels:
         timeout = config.inference.timeout_s
         encoder = VideoEncoder(backend, version=config.inference.model_version, timeout_s=timeout)
         text = TextModels(backend, config.text, timeout)
         tags = TagModels(backend, text if text_search else None, timeout)
-        return cls(encoder, text, tags, text_search)
+        captions = CaptionModels(backend, config.captions, config.inference.model_repository,
+                                 timeout)
+        return cls(encoder, text, tags, text_search, captions, captioning, sentence_vectors)
 
     def encode_stages(self) -> list[Stage[IndexContext]]:
         """Codes and textures, then the text features and the tag feature where served."""
@@ -197,6 +222,9 @@ class IndexModels:
             stages.append(TextFeaturesStage(self.text))
         if self.tags.available():
             stages.append(TagFeatureStage(self.tags))
+        if self.captioning:
+            text = self.text if self.sentence_vectors else None
+            stages.append(CaptionStage(Captioner(self.captions, text)))
         return stages
 
 

@@ -95,22 +95,36 @@ class ResolvedTextOptions:
     only: VideoFilter | None = None
 
 
-def resolve_text_options(
-    text: str, options: TextSearchOptions, config: TextSearchConfig, timeout_s: float | None
-) -> ResolvedTextOptions:
-    """SearchByText options and the query text itself."""
+def clean_query_text(text: str, max_chars: int) -> str:
+    """A typed query (SearchByText, SearchBySentence), whitespace collapsed; refused when
+    empty, too long or holding control characters."""
     query = " ".join(text.split())
     if not query:
         raise InvalidRequestError(
             "text must hold at least one word, e.g. 'a red circle moves left'", field="text"
         )
-    if len(text) > config.max_query_chars:
+    if len(text) > max_chars:
         raise InvalidRequestError(
-            f"text has {len(text)} characters; at most {config.max_query_chars} are accepted",
-            field="text",
+            f"text has {len(text)} characters; at most {max_chars} are accepted", field="text"
         )
     if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text) or "\x7f" in text:
         raise InvalidRequestError("text must not contain control characters", field="text")
+    return query
+
+
+def check_top_k(top_k: int, candidates: int) -> None:
+    """Both in 1..1000 (SearchBySentence, SearchByAudio)."""
+    for name, value in (("top_k", top_k), ("candidates", candidates)):
+        if not 1 <= value <= 1000:
+            raise InvalidRequestError(f"{name} must be between 1 and 1000, got {value}",
+                                      field=name)
+
+
+def resolve_text_options(
+    text: str, options: TextSearchOptions, config: TextSearchConfig, timeout_s: float | None
+) -> ResolvedTextOptions:
+    """SearchByText options and the query text itself."""
+    query = clean_query_text(text, config.max_query_chars)
     resolved = ResolvedTextOptions(
         text=query,
         top_k=_pick(options.top_k, config.top_k),

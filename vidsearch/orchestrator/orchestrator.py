@@ -50,6 +50,7 @@ from vidsearch.orchestrator.options import resolve_search_options, resolve_text_
 from vidsearch.orchestrator.pipeline import PipelineRunner
 from vidsearch.orchestrator.recommend import EmbeddingNeighbours, RecommendContext
 from vidsearch.orchestrator.reindex import ReindexReport, reindex_catalog
+from vidsearch.orchestrator.spoken_query import SentenceService
 from vidsearch.orchestrator.stages import (
     Background,
     ResolvedOptions,
@@ -78,6 +79,7 @@ class Orchestrator:
         backend_name: str,
         catalog_name: str,
         text_search: bool = False,
+        captions: bool = False,
         background: Catalog | None = None,
     ) -> None:
         self._config = config
@@ -88,7 +90,11 @@ class Orchestrator:
         self._backend_name = backend_name
         self._catalog_name = catalog_name
         # Text search: on when the backend serves the text models and the catalog stores text.
-        self.models = IndexModels.build(config, backend, text_search=text_search)
+        # Captions: on when the captioner is served; sentence vectors when the text models
+        # are too and the catalog stores them.
+        sentence_vectors = captions and text_search and catalog.has_sentence_vectors()
+        self.models = IndexModels.build(config, backend, text_search=text_search,
+                                        captioning=captions, sentence_vectors=sentence_vectors)
         self._encoder = self.models.encoder
         self._decoder: FrameDecoder | None = None
         self._text_search = text_search
@@ -102,6 +108,9 @@ class Orchestrator:
         # Tags (seed 004): the served tag models, or the text models standing in for them.
         self._tag_models = self.models.tags
         self.tags = TagService(self._tag_models, catalog, self.runner, lambda: self.decoder)
+        self.sentences = SentenceService(
+            self.models.captions, self._text, catalog, self.runner, config.media,
+            enabled=sentence_vectors, search_slot=self._search_slot)
 
     # -- helpers -----------------------------------------------------------------------
     @contextmanager
@@ -313,6 +322,8 @@ class Orchestrator:
             catalog_backend=self._catalog_name,
             text_search=self._text_search,
             text_model_version=self._served_text_version(),
+            captions=self.models.captioning,
+            caption_model_version=self.caption_target() or 0,
         )
 
     def _served_text_version(self) -> int:
@@ -340,13 +351,24 @@ class Orchestrator:
         ``reindex.reindex_catalog``)."""
         target, text_target = self.index_targets(model_version)
         return reindex_catalog(self._catalog.iter_videos(), target, self.index_video,
-                               text_target=text_target, progress=progress)
+                               text_target=text_target, caption_target=self.caption_target(),
+                               progress=progress)
 
     def index_targets(self, model_version: int | None = None) -> tuple[int, int | None]:
         """(codes' model version, text models' version or None when text search is off)
         that indexing writes: the versions a video must have to be current."""
         target = self._encoder.resolved_version(model_version)
         return target, self._text.resolved_version() if self._text_search else None
+
+    def caption_target(self) -> int | None:
+        """The captioner's version indexing writes (None: captions off or not served now);
+        a video captioned by another version is stale."""
+        if not self.models.captioning:
+            return None
+        try:
+            return self.models.captions.resolved_version()
+        except Exception:  # not served right now: no target, nothing is stale for it
+            return None
 
     def videos(self) -> Iterator[VideoInfo]:
         """Every indexed video's metadata (for re-indexing and backfill plans)."""
@@ -364,6 +386,7 @@ class Orchestrator:
         metrics.CATALOG_KEYFRAMES.set(catalog_stats.keyframes)
 
     def close(self) -> None:
+        self.sentences.close()
         if self._background.catalog is not None:
             self._background.catalog.close()
         self._catalog.close()

@@ -117,6 +117,11 @@ class TextModels:
         return self._dim(TEXT_VIDEO_EMBEDDER, EMBEDDING, -1)
 
     @cached_property
+    def sentence_dim(self) -> int:
+        """Size of the encoder's sentence embedding (``text_feature``: caption vectors)."""
+        return self._dim(TEXT_ENCODER, TEXT_FEATURE, -1)
+
+    @cached_property
     def frame_size(self) -> int:
         return self._dim(TEXT_VIDEO_EMBEDDER, CLIP_FRAMES, -2)
 

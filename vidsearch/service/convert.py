@@ -21,6 +21,8 @@ from vidsearch.orchestrator.api import (
     SearchMode,
     SearchOptions,
     SearchResult,
+    SentenceSearchOptions,
+    SentenceSearchResult,
     TextSearchOptions,
     TextSearchResult,
 )
@@ -144,6 +146,8 @@ def video_to_proto(info: VideoInfo) -> pb.VideoInfo:
         content_sha256=info.content_sha256,
         create_time=_timestamp(info.created_at),
         update_time=_timestamp(info.updated_at),
+        caption=info.caption,
+        caption_model_version=info.caption_model_version,
     )
 
 
@@ -206,6 +210,36 @@ def text_search_to_proto(result: TextSearchResult) -> pb.SearchResponse:
         model_version=result.model_version,
         stages=[pb.StageTiming(stage=k, seconds=v) for k, v in result.stage_seconds.items()],
         keywords=list(result.keywords),
+    )
+
+
+def sentence_options_from_proto(msg: pb.SentenceSearchOptions) -> SentenceSearchOptions:
+    """Unset fields stay None so the orchestrator applies the configured defaults."""
+    return SentenceSearchOptions(
+        top_k=int_in(msg, "top_k", 1, 1000),
+        candidates=int_in(msg, "candidates", 1, 1000),
+        only=filter_from_proto(msg.filter),
+    )
+
+
+def sentence_search_to_proto(result: SentenceSearchResult) -> pb.SearchResponse:
+    hits = [
+        pb.SearchHit(
+            video=video_to_proto(hit.video),
+            score=hit.score,
+            sentence=pb.SentenceMatch(
+                similarity=hit.similarity, vector_rank=hit.vector_rank,
+                keyword_rank=hit.keyword_rank, matched_words=list(hit.matched_words),
+            ),
+        )
+        for hit in result.hits
+    ]
+    return pb.SearchResponse(
+        hits=hits,
+        model_version=result.model_version,
+        stages=[pb.StageTiming(stage=k, seconds=v) for k, v in result.stage_seconds.items()],
+        keywords=list(result.words),
+        recognized_text=result.recognized_text,
     )
 
 

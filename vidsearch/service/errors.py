@@ -15,6 +15,7 @@
 | IncompatibleModelError                      | FAILED_PRECONDITION | INCOMPATIBLE_MODEL      |
 | TextSearchUnavailableError                  | FAILED_PRECONDITION | TEXT_SEARCH_UNAVAILABLE |
 | TagsUnavailableError                        | FAILED_PRECONDITION | TAGS_UNAVAILABLE        |
+| CaptionsUnavailableError                    | FAILED_PRECONDITION | CAPTIONS_UNAVAILABLE    |
 | OverloadedError                             | RESOURCE_EXHAUSTED  | OVERLOADED              |
 | DuplicateContentError                       | ALREADY_EXISTS      | DUPLICATE_CONTENT       |
 | anything else                               | INTERNAL            | INTERNAL                |
@@ -62,6 +63,7 @@ from vidsearch.inference.base import (
 )
 from vidsearch.media.errors import MediaError
 from vidsearch.orchestrator.api import (
+    CaptionsUnavailableError,
     DuplicateContentError,
     InvalidRequestError,
     OverloadedError,
@@ -122,6 +124,7 @@ _TABLE: tuple[tuple[type[BaseException], grpc.StatusCode, str], ...] = (
     (IncompatibleModelError, Code.FAILED_PRECONDITION, "INCOMPATIBLE_MODEL"),
     (TextSearchUnavailableError, Code.FAILED_PRECONDITION, "TEXT_SEARCH_UNAVAILABLE"),
     (TagsUnavailableError, Code.FAILED_PRECONDITION, "TAGS_UNAVAILABLE"),
+    (CaptionsUnavailableError, Code.FAILED_PRECONDITION, "CAPTIONS_UNAVAILABLE"),
     (OverloadedError, Code.RESOURCE_EXHAUSTED, "OVERLOADED"),
     (DuplicateContentError, Code.ALREADY_EXISTS, "DUPLICATE_CONTENT"),
 )

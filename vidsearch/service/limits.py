@@ -99,3 +99,38 @@ def check_container(path: Path, allowed: Collection[str], name: str = "the video
     else:
         what = _non_video(head) or "not a video container this server recognises"
     raise invalid_argument(f"{name} is {what}; send a video file ({accepted})")
+
+
+# Spoken queries (SearchByAudio): audio containers, sniffed the same way.
+_AUDIO = {"wav": "WAV", "mp3": "MP3", "aac": "AAC (ADTS)", "mp4": "M4A/MP4", "ogg": "Ogg/Opus",
+          "matroska": "WebM/MKV", "flac": "FLAC"}
+
+
+def sniff_audio(head: bytes) -> str | None:
+    """The audio container of a file from its first bytes (see ``_AUDIO``), or None."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav"
+    if head.startswith(b"ID3"):
+        return "mp3"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:  # ADTS: layer 0
+        return "aac"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:  # MPEG audio frame
+        return "mp3"
+    if head.startswith(b"fLaC"):
+        return "flac"
+    found = sniff_container(head)
+    return found if found in ("mp4", "ogg", "matroska") else None
+
+
+def check_audio_container(path: Path, name: str = "the audio") -> str:
+    """Reject files that are not audio this server decodes; returns the sniffed container."""
+    with path.open("rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    if not head:
+        raise invalid_argument(f"{name} is empty (0 bytes); send a recording of the query")
+    found = sniff_audio(head)
+    if found is not None:
+        return found
+    what = _non_video(head) or "not an audio format this server recognises"
+    accepted = ", ".join(_AUDIO.values())
+    raise invalid_argument(f"{name} is {what}; send an audio file ({accepted})")

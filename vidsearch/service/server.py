@@ -205,7 +205,8 @@ def build_server(
     kept = KeptUploads(playback.kept_uploads_dir, playback.keep_uploads_s)
     kept.sweep()  # what expired while the server was down
     vidsearch_pb2_grpc.add_VideoSearchServicer_to_server(
-        VideoSearchServicer(backend, limits, kept, playback.chunk_bytes), server
+        VideoSearchServicer(backend, limits, kept, playback.chunk_bytes,
+                            audio_max_bytes=config.captions.max_audio_bytes), server
     )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

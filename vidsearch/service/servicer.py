@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -30,6 +31,7 @@ from vidsearch.orchestrator.api import (
     TextSearchOptions,
     TextSearchResult,
 )
+from vidsearch.orchestrator.spoken_query import SentenceService
 from vidsearch.orchestrator.tags import TagService
 from vidsearch.service.calls import check_time, first_header, request_budget, request_id_of
 from vidsearch.service.convert import (
@@ -41,6 +43,8 @@ from vidsearch.service.convert import (
     int_in,
     options_from_proto,
     search_to_proto,
+    sentence_options_from_proto,
+    sentence_search_to_proto,
     tag_to_proto,
     text_options_from_proto,
     text_search_to_proto,
@@ -55,6 +59,7 @@ from vidsearch.service.errors import (
     to_failure,
     to_status,
 )
+from vidsearch.service.limits import check_audio_container
 from vidsearch.service.playback import UPLOAD_SOURCE, KeptUploads, playable_source, stream_file
 from vidsearch.service.uploads import UploadLimits, receive_media
 
@@ -117,14 +122,22 @@ class SearchBackend(Protocol):
     @property
     def tags(self) -> TagService: ...
 
+    @property
+    def sentences(self) -> SentenceService: ...
+
 
 class VideoSearchServicer(pb_grpc.VideoSearchServicer):
     """Implements vidsearch.v1.VideoSearch on a :class:`SearchBackend`."""
 
     def __init__(self, backend: SearchBackend, limits: UploadLimits,
-                 kept: KeptUploads | None = None, stream_chunk_bytes: int = 256 * 1024) -> None:
+                 kept: KeptUploads | None = None, stream_chunk_bytes: int = 256 * 1024,
+                 audio_max_bytes: int | None = None) -> None:
         self._backend = backend
         self._limits = limits
+        # Spoken queries: their own (smaller) size limit; the audio sniff replaces the video's.
+        self._audio_limits = replace(
+            limits, allowed_containers=None,
+            max_bytes=min(limits.max_bytes, audio_max_bytes or limits.max_bytes))
         # Uploads kept for playback (StreamVideo); default: none kept.
         self._kept = kept if kept is not None else KeptUploads(limits.upload_dir / "kept", 0.0)
         self._stream_chunk_bytes = stream_chunk_bytes
@@ -303,9 +316,38 @@ class VideoSearchServicer(pb_grpc.VideoSearchServicer):
                 catalog_backend=stats.catalog_backend,
                 text_search=stats.text_search,
                 text_model_version=stats.text_model_version,
+                captions=stats.captions,
+                caption_model_version=stats.caption_model_version,
             )
 
         return self._serve("Stats", context, body)
+
+    # -- captions (seed 000) -------------------------------------------------------------
+    def SearchBySentence(
+        self, request: pb.SearchBySentenceRequest, context: Any
+    ) -> pb.SearchResponse:
+        def body() -> pb.SearchResponse:
+            options = sentence_options_from_proto(request.options)
+            result = self._backend.sentences.search(request.text, options,
+                                                    request_budget(context))
+            return sentence_search_to_proto(result)
+
+        return self._serve("SearchBySentence", context, body)
+
+    def SearchByAudio(self, request_iterator: Iterator[Any], context: Any) -> pb.SearchResponse:
+        def body() -> pb.SearchResponse:
+            header = first_header(request_iterator)
+            options = sentence_options_from_proto(header.options)
+            limits, time_left = self._audio_limits, context.time_remaining
+            with receive_media(header.media, request_iterator, limits, time_left) as media:
+                name = media.name.replace("uploaded file", "uploaded audio")
+                check_audio_container(media.path, name)
+                with media_named(name):
+                    result = self._backend.sentences.search_audio(media.path, options,
+                                                                  request_budget(context))
+            return sentence_search_to_proto(result)
+
+        return self._serve("SearchByAudio", context, body)
 
     # -- tags (seed 004) ---------------------------------------------------------------
     def SuggestTags(

@@ -16,7 +16,6 @@ is built from the training split's captions only; other words map to UNK.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 from tqdm import tqdm
 
-from vidsearch.networks.captioner import BOS, EOS, PAD, UNK
+from vidsearch.contract.caption_words import BOS, EOS, PAD, SPECIALS, UNK, detokenize, tokenize
 from vidsearch.training.captions import captions_for
 from vidsearch.training.common import feature_cache_file
 from vidsearch.training.config import DataConfig
@@ -36,8 +35,6 @@ from vidsearch.training.data import _generator_digest, render_corpus
 from vidsearch.training.tag_data import _file_digest, load_frame_encoder
 
 Split = Literal["train", "val", "test"]
-SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")  # ids PAD, BOS, EOS, UNK
-_TOKEN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*|[,:]")
 
 
 class CaptionDataConfig(BaseModel):
@@ -68,17 +65,6 @@ class CaptionDataConfig(BaseModel):
                     "val": (self.val_seed_start, self.n_val),
                     "test": (self.test_seed_start, self.n_test)}[split]
         return range(start, start + n)
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-case words (hyphenated ones kept whole) plus ',' and ':' (scene structure)."""
-    return _TOKEN.findall(text.lower())
-
-
-def detokenize(words: Iterable[str]) -> str:
-    """Words -> a sentence: punctuation attached, first letter capitalised, full stop."""
-    text = re.sub(r" ([,:])", r"\1", " ".join(words)).strip(" ,:")
-    return f"{text[:1].upper()}{text[1:]}." if text else ""
 
 
 @dataclass(frozen=True)

@@ -41,5 +41,6 @@ def test_generated_code_imports_from_the_client_package() -> None:
     assert set(methods) == {
         "IndexVideo", "DeleteVideo", "GetVideo", "SearchByVideo", "SearchByText", "Recommend",
         "Stats", "SuggestTags", "UpsertTags", "DeleteTags", "ListTags", "TagVideos",
-        "FindVideosByTag", "StreamVideo", "ListVideos", "UpdateVideo",
+        "FindVideosByTag", "StreamVideo", "ListVideos", "UpdateVideo", "SearchBySentence",
+        "SearchByAudio",
     }  # fmt: skip

@@ -13,6 +13,8 @@ from vidsearch_client.types import (
     SearchMode,
     SearchOptions,
     SearchResult,
+    SentenceMatch,
+    SentenceSearchOptions,
     Stats,
     SuggestedTag,
     Tag,
@@ -47,6 +49,8 @@ def video_info(msg: pb.VideoInfo) -> VideoInfo:
         content_sha256=msg.content_sha256,
         created_at=_iso(msg, "create_time"),
         updated_at=_iso(msg, "update_time"),
+        caption=msg.caption,
+        caption_model_version=msg.caption_model_version,
     )
 
 
@@ -121,6 +125,26 @@ def _text_match(hit: pb.SearchHit) -> TextMatch | None:
     return TextMatch(t.embedding_similarity, t.rescored, t.score, t.fine, t.coarse)
 
 
+def sentence_options(options: SentenceSearchOptions | None) -> pb.SentenceSearchOptions:
+    """Only the fields the caller set are sent, so the server applies its defaults."""
+    msg = pb.SentenceSearchOptions()
+    if options is not None:
+        for name in ("top_k", "candidates"):
+            value = getattr(options, name)
+            if value is not None:
+                setattr(msg, name, int(value))
+        if options.filter is not None:
+            msg.filter.CopyFrom(video_filter(options.filter))
+    return msg
+
+
+def _sentence_match(hit: pb.SearchHit) -> SentenceMatch | None:
+    if not hit.HasField("sentence"):
+        return None
+    s = hit.sentence
+    return SentenceMatch(s.similarity, s.vector_rank, s.keyword_rank, tuple(s.matched_words))
+
+
 def search_result(msg: pb.SearchResponse) -> SearchResult:
     hits = tuple(
         SearchHit(
@@ -140,6 +164,7 @@ def search_result(msg: pb.SearchResponse) -> SearchResult:
                 for seg in hit.segments
             ),
             text=_text_match(hit),
+            sentence=_sentence_match(hit),
         )
         for hit in msg.hits
     )
@@ -150,6 +175,7 @@ def search_result(msg: pb.SearchResponse) -> SearchResult:
         mode=MODE_FROM_PROTO.get(msg.mode),
         stage_seconds={stage.stage: stage.seconds for stage in msg.stages},
         keywords=tuple(msg.keywords),
+        recognized_text=msg.recognized_text,
     )
 
 
@@ -168,6 +194,8 @@ def stats(msg: pb.StatsResponse) -> Stats:
         text_search=msg.text_search,
         text_model_version=msg.text_model_version,
         server_version=msg.server_version,
+        captions=msg.captions,
+        caption_model_version=msg.caption_model_version,
     )
 
 

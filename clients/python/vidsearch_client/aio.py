@@ -38,6 +38,7 @@ from vidsearch_client._core import (
 )
 from vidsearch_client._download import StreamWriter
 from vidsearch_client._retry import acall_with_retry
+from vidsearch_client._sentences import AsyncSentenceCalls
 from vidsearch_client._upload import (
     DEFAULT_CHUNK_SIZE,
     Upload,
@@ -68,7 +69,7 @@ from vidsearch_client.v1 import vidsearch_pb2 as pb
 T = TypeVar("T")
 
 
-class AsyncVideoSearchClient(ClientCore[grpc.aio.Channel]):
+class AsyncVideoSearchClient(AsyncSentenceCalls, ClientCore[grpc.aio.Channel]):
     """Async client; ``async with AsyncVideoSearchClient(...) as client: ...``.
 
     Create it inside the running event loop (grpc.aio channels bind to it)."""

@@ -21,6 +21,7 @@ import vidsearch_client
 from vidsearch_client._channel import DEFAULT_TIMEOUT_S, TOKEN_ENV, default_target
 from vidsearch_client.client import VideoSearchClient
 from vidsearch_client.errors import VidsearchError
+from vidsearch_client.sentence_cli import search_sentences, sentence_table
 from vidsearch_client.tags_cli import register_tags
 from vidsearch_client.types import (
     SEARCH_MODES,
@@ -265,6 +266,10 @@ def _text_table(result: SearchResult) -> str:
 
 
 def cmd_search(args: argparse.Namespace, client: VideoSearchClient) -> int:
+    if args.sentence is not None or args.audio is not None:
+        found = search_sentences(args, client)
+        _emit(args, found, lambda: sentence_table(found, _table))
+        return 0
     if args.text is not None:
         result = client.search_text(
             args.text, top_k=args.top_k, candidates=args.candidates, rerank=args.rerank,
@@ -386,12 +391,17 @@ def register(subparsers: Any) -> None:
         "find indexed videos matching a query video or a sentence",
         "Upload a query video (or name one the server can read with --uri) and list the "
         "matching indexed videos, best first; or describe the video in words with --text "
-        '(e.g. --text "a red circle moves left"). Unset options use the server defaults.',
+        '(e.g. --text "a red circle moves left"), match the videos\' generated captions with '
+        "--sentence, or say it (--audio FILE). Unset options use the server defaults.",
     )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--video", type=Path, metavar="FILE", help="local query video")
     source.add_argument("--uri", help="path or file:// URI readable by the server")
     source.add_argument("--text", help="sentence describing the video (SearchByText)")
+    source.add_argument("--sentence", help="sentence matched against the videos' generated "
+                        "captions (SearchBySentence)")
+    source.add_argument("--audio", type=Path, metavar="FILE", help="spoken query (WAV, MP3, "
+                        "AAC, Opus) recognised, then searched as --sentence (SearchByAudio)")
     p.add_argument("--mode", choices=SEARCH_MODES,
                    help="texture: near-duplicate search (whole videos by texture distance); "
                    "duration: duration matching (clips inside longer videos, with segments); "
@@ -402,8 +412,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-texture-distance", type=float, help="drop hits farther than this")
     p.add_argument("--min-repetition", type=float, help="minimum repetition degree (0-1)")
     p.add_argument("--model-version", type=int, help="model version to query with")
-    text = p.add_argument_group("--text options")
-    text.add_argument("--candidates", type=int, help="stage 1 shortlist rescored (1-1000)")
+    text = p.add_argument_group("--text, --sentence and --audio options")
+    text.add_argument("--candidates", type=int, help="--text: stage 1 shortlist rescored; "
+                      "--sentence/--audio: videos each ranking brings to the fusion (1-1000)")
     text.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None,
                       help="run the text-conditioned stage 2 (default: server's)")
     text.add_argument("--keywords", action=argparse.BooleanOptionalAction, default=None,

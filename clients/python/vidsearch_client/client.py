@@ -41,6 +41,7 @@ from vidsearch_client._core import (
 )
 from vidsearch_client._download import StreamWriter
 from vidsearch_client._retry import call_with_retry
+from vidsearch_client._sentences import SentenceCalls
 from vidsearch_client._upload import DEFAULT_CHUNK_SIZE, Upload, VideoInput, request_stream
 from vidsearch_client.types import (
     DownloadedVideo,
@@ -66,7 +67,7 @@ from vidsearch_client.v1 import vidsearch_pb2 as pb
 T = TypeVar("T")
 
 
-class VideoSearchClient(ClientCore[grpc.Channel]):
+class VideoSearchClient(SentenceCalls, ClientCore[grpc.Channel]):
     """Sync client; use as a context manager or call :meth:`close`. The constructor's
     parameters are :class:`~vidsearch_client._core.ClientCore`'s.
 

@@ -27,6 +27,8 @@ class VideoInfo:
     content_sha256: str = ""
     created_at: str = ""  # ISO 8601 UTC: when the id was first indexed ("" if unknown)
     updated_at: str = ""  # ISO 8601 UTC: when it was last indexed or updated
+    caption: str = ""  # the sentence the server's captioner wrote ("" = none)
+    caption_model_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,26 @@ class TextMatch:
 
 
 @dataclass(frozen=True)
+class SentenceSearchOptions:
+    """Per-request SearchBySentence / SearchByAudio knobs; None: the server's default."""
+
+    top_k: int | None = None
+    candidates: int | None = None  # videos each ranking brings to the fusion
+    filter: VideoFilter | None = None  # only videos passing it are found
+
+
+@dataclass(frozen=True)
+class SentenceMatch:
+    """Why a SearchBySentence / SearchByAudio hit ranks where it does (rank 0: not in
+    that ranking); the hit's score is the reciprocal-rank fusion of both ranks."""
+
+    similarity: float  # cosine of the query and caption sentence vectors
+    vector_rank: int
+    keyword_rank: int
+    matched_words: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class SearchHit:
     """One indexed video matching the query, with the distances that ranked it."""
 
@@ -146,6 +168,7 @@ class SearchHit:
     repetition: float = 0.0
     segments: tuple[MatchedSegment, ...] = ()
     text: TextMatch | None = None  # SearchByText only
+    sentence: SentenceMatch | None = None  # SearchBySentence / SearchByAudio only
 
 
 @dataclass(frozen=True)
@@ -157,7 +180,9 @@ class SearchResult:
     model_version: int
     mode: SearchMode | None
     stage_seconds: dict[str, float] = field(default_factory=dict)
-    keywords: tuple[str, ...] = ()  # SearchByText: keywords the server extracted
+    keywords: tuple[str, ...] = ()  # SearchByText: keywords the server extracted;
+    # SearchBySentence / ByAudio: the query words matched against the captions
+    recognized_text: str = ""  # SearchByAudio: what the server heard (and searched)
 
 
 @dataclass(frozen=True)
@@ -181,6 +206,8 @@ class Stats:
     text_search: bool = False  # SearchByText served
     text_model_version: int = 0
     server_version: str = ""  # the vidsearch server's release
+    captions: bool = False  # indexed videos are captioned (SearchBySentence, ByAudio)
+    caption_model_version: int = 0
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ class IndexVideoResponse(_message.Message):
     def __init__(self, video: _Optional[_Union[VideoInfo, _Mapping]] = ..., replaced: bool = ..., duplicate_of: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class VideoInfo(_message.Message):
-    __slots__ = ("video_id", "duration_s", "model_version", "keyframe_count", "title", "tags", "source", "content_sha256", "create_time", "update_time")
+    __slots__ = ("video_id", "duration_s", "model_version", "keyframe_count", "title", "tags", "source", "content_sha256", "create_time", "update_time", "caption", "caption_model_version")
     VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
     DURATION_S_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +82,8 @@ class VideoInfo(_message.Message):
     CONTENT_SHA256_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CAPTION_FIELD_NUMBER: _ClassVar[int]
+    CAPTION_MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     video_id: str
     duration_s: float
     model_version: int
@@ -92,7 +94,9 @@ class VideoInfo(_message.Message):
     content_sha256: str
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, video_id: _Optional[str] = ..., duration_s: _Optional[float] = ..., model_version: _Optional[int] = ..., keyframe_count: _Optional[int] = ..., title: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., source: _Optional[str] = ..., content_sha256: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    caption: str
+    caption_model_version: int
+    def __init__(self, video_id: _Optional[str] = ..., duration_s: _Optional[float] = ..., model_version: _Optional[int] = ..., keyframe_count: _Optional[int] = ..., title: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., source: _Optional[str] = ..., content_sha256: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., caption: _Optional[str] = ..., caption_model_version: _Optional[int] = ...) -> None: ...
 
 class DeleteVideoRequest(_message.Message):
     __slots__ = ("video_id",)
@@ -169,7 +173,7 @@ class MatchedSegment(_message.Message):
     def __init__(self, query_start_s: _Optional[float] = ..., query_end_s: _Optional[float] = ..., reference_start_s: _Optional[float] = ..., reference_end_s: _Optional[float] = ..., score: _Optional[float] = ...) -> None: ...
 
 class SearchHit(_message.Message):
-    __slots__ = ("video", "score", "hamming", "texture_distance", "repetition", "segments", "text")
+    __slots__ = ("video", "score", "hamming", "texture_distance", "repetition", "segments", "text", "sentence")
     VIDEO_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     HAMMING_FIELD_NUMBER: _ClassVar[int]
@@ -177,6 +181,7 @@ class SearchHit(_message.Message):
     REPETITION_FIELD_NUMBER: _ClassVar[int]
     SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    SENTENCE_FIELD_NUMBER: _ClassVar[int]
     video: VideoInfo
     score: float
     hamming: int
@@ -184,7 +189,20 @@ class SearchHit(_message.Message):
     repetition: float
     segments: _containers.RepeatedCompositeFieldContainer[MatchedSegment]
     text: TextMatch
-    def __init__(self, video: _Optional[_Union[VideoInfo, _Mapping]] = ..., score: _Optional[float] = ..., hamming: _Optional[int] = ..., texture_distance: _Optional[float] = ..., repetition: _Optional[float] = ..., segments: _Optional[_Iterable[_Union[MatchedSegment, _Mapping]]] = ..., text: _Optional[_Union[TextMatch, _Mapping]] = ...) -> None: ...
+    sentence: SentenceMatch
+    def __init__(self, video: _Optional[_Union[VideoInfo, _Mapping]] = ..., score: _Optional[float] = ..., hamming: _Optional[int] = ..., texture_distance: _Optional[float] = ..., repetition: _Optional[float] = ..., segments: _Optional[_Iterable[_Union[MatchedSegment, _Mapping]]] = ..., text: _Optional[_Union[TextMatch, _Mapping]] = ..., sentence: _Optional[_Union[SentenceMatch, _Mapping]] = ...) -> None: ...
+
+class SentenceMatch(_message.Message):
+    __slots__ = ("similarity", "vector_rank", "keyword_rank", "matched_words")
+    SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_RANK_FIELD_NUMBER: _ClassVar[int]
+    KEYWORD_RANK_FIELD_NUMBER: _ClassVar[int]
+    MATCHED_WORDS_FIELD_NUMBER: _ClassVar[int]
+    similarity: float
+    vector_rank: int
+    keyword_rank: int
+    matched_words: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, similarity: _Optional[float] = ..., vector_rank: _Optional[int] = ..., keyword_rank: _Optional[int] = ..., matched_words: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TextMatch(_message.Message):
     __slots__ = ("embedding_similarity", "rescored", "score", "fine", "coarse")
@@ -209,20 +227,22 @@ class StageTiming(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., seconds: _Optional[float] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
-    __slots__ = ("hits", "query_duration_s", "model_version", "mode", "stages", "keywords")
+    __slots__ = ("hits", "query_duration_s", "model_version", "mode", "stages", "keywords", "recognized_text")
     HITS_FIELD_NUMBER: _ClassVar[int]
     QUERY_DURATION_S_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     STAGES_FIELD_NUMBER: _ClassVar[int]
     KEYWORDS_FIELD_NUMBER: _ClassVar[int]
+    RECOGNIZED_TEXT_FIELD_NUMBER: _ClassVar[int]
     hits: _containers.RepeatedCompositeFieldContainer[SearchHit]
     query_duration_s: float
     model_version: int
     mode: SearchMode
     stages: _containers.RepeatedCompositeFieldContainer[StageTiming]
     keywords: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., query_duration_s: _Optional[float] = ..., model_version: _Optional[int] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., stages: _Optional[_Iterable[_Union[StageTiming, _Mapping]]] = ..., keywords: _Optional[_Iterable[str]] = ...) -> None: ...
+    recognized_text: str
+    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., query_duration_s: _Optional[float] = ..., model_version: _Optional[int] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., stages: _Optional[_Iterable[_Union[StageTiming, _Mapping]]] = ..., keywords: _Optional[_Iterable[str]] = ..., recognized_text: _Optional[str] = ...) -> None: ...
 
 class TextSearchOptions(_message.Message):
     __slots__ = ("top_k", "candidates", "rerank", "keyword_enhancement", "model_version", "filter")
@@ -247,6 +267,40 @@ class SearchByTextRequest(_message.Message):
     text: str
     options: TextSearchOptions
     def __init__(self, text: _Optional[str] = ..., options: _Optional[_Union[TextSearchOptions, _Mapping]] = ...) -> None: ...
+
+class SentenceSearchOptions(_message.Message):
+    __slots__ = ("top_k", "candidates", "filter")
+    TOP_K_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    top_k: int
+    candidates: int
+    filter: VideoFilter
+    def __init__(self, top_k: _Optional[int] = ..., candidates: _Optional[int] = ..., filter: _Optional[_Union[VideoFilter, _Mapping]] = ...) -> None: ...
+
+class SearchBySentenceRequest(_message.Message):
+    __slots__ = ("text", "options")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    options: SentenceSearchOptions
+    def __init__(self, text: _Optional[str] = ..., options: _Optional[_Union[SentenceSearchOptions, _Mapping]] = ...) -> None: ...
+
+class SearchByAudioHeader(_message.Message):
+    __slots__ = ("options", "media")
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_FIELD_NUMBER: _ClassVar[int]
+    options: SentenceSearchOptions
+    media: MediaSource
+    def __init__(self, options: _Optional[_Union[SentenceSearchOptions, _Mapping]] = ..., media: _Optional[_Union[MediaSource, _Mapping]] = ...) -> None: ...
+
+class SearchByAudioRequest(_message.Message):
+    __slots__ = ("header", "chunk")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    header: SearchByAudioHeader
+    chunk: Chunk
+    def __init__(self, header: _Optional[_Union[SearchByAudioHeader, _Mapping]] = ..., chunk: _Optional[_Union[Chunk, _Mapping]] = ...) -> None: ...
 
 class RecommendRequest(_message.Message):
     __slots__ = ("video_id", "k")
@@ -275,7 +329,7 @@ class StatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class StatsResponse(_message.Message):
-    __slots__ = ("videos", "keyframes", "model_name", "model_version", "inference_backend", "catalog_backend", "text_search", "text_model_version", "server_version")
+    __slots__ = ("videos", "keyframes", "model_name", "model_version", "inference_backend", "catalog_backend", "text_search", "text_model_version", "server_version", "captions", "caption_model_version")
     VIDEOS_FIELD_NUMBER: _ClassVar[int]
     KEYFRAMES_FIELD_NUMBER: _ClassVar[int]
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -285,6 +339,8 @@ class StatsResponse(_message.Message):
     TEXT_SEARCH_FIELD_NUMBER: _ClassVar[int]
     TEXT_MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CAPTIONS_FIELD_NUMBER: _ClassVar[int]
+    CAPTION_MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     videos: int
     keyframes: int
     model_name: str
@@ -294,7 +350,9 @@ class StatsResponse(_message.Message):
     text_search: bool
     text_model_version: int
     server_version: str
-    def __init__(self, videos: _Optional[int] = ..., keyframes: _Optional[int] = ..., model_name: _Optional[str] = ..., model_version: _Optional[int] = ..., inference_backend: _Optional[str] = ..., catalog_backend: _Optional[str] = ..., text_search: bool = ..., text_model_version: _Optional[int] = ..., server_version: _Optional[str] = ...) -> None: ...
+    captions: bool
+    caption_model_version: int
+    def __init__(self, videos: _Optional[int] = ..., keyframes: _Optional[int] = ..., model_name: _Optional[str] = ..., model_version: _Optional[int] = ..., inference_backend: _Optional[str] = ..., catalog_backend: _Optional[str] = ..., text_search: bool = ..., text_model_version: _Optional[int] = ..., server_version: _Optional[str] = ..., captions: bool = ..., caption_model_version: _Optional[int] = ...) -> None: ...
 
 class TagOptions(_message.Message):
     __slots__ = ("top_k", "max_distance")

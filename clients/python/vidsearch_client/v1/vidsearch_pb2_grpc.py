@@ -98,6 +98,16 @@ class VideoSearchStub(object):
                 request_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.UpdateVideoRequest.SerializeToString,
                 response_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.UpdateVideoResponse.FromString,
                 )
+        self.SearchBySentence = channel.unary_unary(
+                '/vidsearch.v1.VideoSearch/SearchBySentence',
+                request_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.SearchBySentenceRequest.SerializeToString,
+                response_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.SearchResponse.FromString,
+                )
+        self.SearchByAudio = channel.stream_unary(
+                '/vidsearch.v1.VideoSearch/SearchByAudio',
+                request_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.SearchByAudioRequest.SerializeToString,
+                response_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.SearchResponse.FromString,
+                )
 
 
 class VideoSearchServicer(object):
@@ -238,6 +248,29 @@ class VideoSearchServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchBySentence(self, request, context):
+        """Captions: every indexed video carries the sentence the served captioner
+        wrote for it (`VideoInfo.caption`).
+
+        Indexed videos whose generated sentence matches a typed query: the nearest caption
+        sentence vectors (served MiniLM) fused with the captions holding the query's words
+        (full-text index), by reciprocal rank. FAILED_PRECONDITION when the server serves no
+        captioner or no text encoder.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchByAudio(self, request_iterator, context):
+        """A spoken query: the audio uploaded like a video (header, then chunks; WAV, MP3, AAC
+        or Opus), recognised (`SearchResponse.recognized_text`), then searched as
+        SearchBySentence. INVALID_ARGUMENT for audio that is not audio, silent, empty, too
+        long or too large, or in which no word was recognised.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VideoSearchServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -320,6 +353,16 @@ def add_VideoSearchServicer_to_server(servicer, server):
                     servicer.UpdateVideo,
                     request_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.UpdateVideoRequest.FromString,
                     response_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.UpdateVideoResponse.SerializeToString,
+            ),
+            'SearchBySentence': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchBySentence,
+                    request_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.SearchBySentenceRequest.FromString,
+                    response_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.SearchResponse.SerializeToString,
+            ),
+            'SearchByAudio': grpc.stream_unary_rpc_method_handler(
+                    servicer.SearchByAudio,
+                    request_deserializer=vidsearch_dot_v1_dot_vidsearch__pb2.SearchByAudioRequest.FromString,
+                    response_serializer=vidsearch_dot_v1_dot_vidsearch__pb2.SearchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -601,5 +644,39 @@ class VideoSearch(object):
         return grpc.experimental.unary_unary(request, target, '/vidsearch.v1.VideoSearch/UpdateVideo',
             vidsearch_dot_v1_dot_vidsearch__pb2.UpdateVideoRequest.SerializeToString,
             vidsearch_dot_v1_dot_vidsearch__pb2.UpdateVideoResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SearchBySentence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vidsearch.v1.VideoSearch/SearchBySentence',
+            vidsearch_dot_v1_dot_vidsearch__pb2.SearchBySentenceRequest.SerializeToString,
+            vidsearch_dot_v1_dot_vidsearch__pb2.SearchResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SearchByAudio(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(request_iterator, target, '/vidsearch.v1.VideoSearch/SearchByAudio',
+            vidsearch_dot_v1_dot_vidsearch__pb2.SearchByAudioRequest.SerializeToString,
+            vidsearch_dot_v1_dot_vidsearch__pb2.SearchResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
