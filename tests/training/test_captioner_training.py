@@ -131,15 +131,21 @@ def test_tiny_captioner_trains_through_the_cli(tmp_path: Path) -> None:
         CaptionerTrainConfig.model_validate(cfg).data, "train").feats)  # read back
     evaluation = argparse.ArgumentParser()
     register_eval(evaluation.add_subparsers(dest="command"))
-    report = tmp_path / "captions.json"
+    report, bench = tmp_path / "captions.json", tmp_path / "BENCHMARKS.md"
     args = evaluation.parse_args(["eval", "captions", "--checkpoint", str(out / "captioner.pt"),
                                   "--decoding", "greedy", "--json", str(report),
-                                  "--no-progress"])
+                                  "--out", str(bench), "--no-progress"])
     assert args.func(args) == 0
     result = json.loads(report.read_text())
     assert result["test_videos"] == 2 and "beam" not in result
     assert result["reference_caption"]["bleu1"] > 0.3  # a true caption shares its words
     assert result["greedy"]["cider_d"] == summary["final"]["greedy"]["cider_d"]
+    # the 'captions' section: targets, the greedy row as measured, the ceiling; no beam row
+    section = bench.read_text()
+    assert "<!-- bench:captions -->" in section and "Reproduce: `" in section
+    greedy = next(line for line in section.splitlines() if line.startswith("| greedy |"))
+    assert f"| {result['greedy']['cider_d']:.3f} |" in greedy
+    assert "| a true caption (ceiling) |" in section and "| beam" not in section
 
 
 def test_shipped_captioner_config_parses() -> None:

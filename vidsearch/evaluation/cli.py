@@ -88,7 +88,8 @@ def register(subparsers: Any) -> None:
                     "semantic frame features; rendered if absent) greedily and by beam "
                     "search, and scores the sentences against the videos' reference captions "
                     "(pycocoevalcap; METEOR and the PTB tokenizer need Java) and the "
-                    "renderer's facts (colour, shape, size, motion). Prints JSON.")
+                    "renderer's facts (colour, shape, size, motion). Writes the 'captions' "
+                    "section of --out and the full result (with example sentences) to --json.")
     captions.add_argument("--checkpoint", type=Path,
                           default=Path("models/starter/captioner.pt"))
     captions.add_argument("--decoding", choices=["greedy", "beam", "both"], default="both")
@@ -96,6 +97,7 @@ def register(subparsers: Any) -> None:
     captions.add_argument("--length-alpha", type=float, default=None,
                           help="beam length normalisation (default: the checkpoint's)")
     captions.add_argument("--videos", type=int, default=None, help="test videos (default: all)")
+    captions.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"))
     captions.add_argument("--json", type=Path, default=Path("var/bench/captions.json"))
     captions.add_argument("--no-progress", action="store_true")
     captions.set_defaults(func=run_captions)
@@ -157,7 +159,11 @@ def run(args: argparse.Namespace) -> int:
 def run_captions(args: argparse.Namespace) -> int:
     import json
 
+    from vidsearch.evaluation.captions import to_markdown
+    from vidsearch.evaluation.report import machine_info, section_header, update_section
     from vidsearch.training.captioner import evaluate_checkpoint
+
+    machine = machine_info()
 
     overrides: dict[str, Any] = {}
     for key, value in (("beam", args.beam), ("length_alpha", args.length_alpha),
@@ -169,7 +175,11 @@ def run_captions(args: argparse.Namespace) -> int:
                                  **overrides)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    body = to_markdown(result)
+    command = ".venv/bin/vidsearch eval " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    update_section(args.out, "captions", section_header(
+        "Captions (test split)", command.strip(), machine) + "\n" + body)
+    print(body)
     return 0
 
 

@@ -275,7 +275,7 @@ def evaluate_checkpoint(path: str | Path, decodings: Sequence[str] = ("greedy", 
         cfg.data = cfg.data.model_copy(update={"n_test": overrides.pop("n_test")})
     cfg = cfg.model_copy(update=overrides)
     test = load_caption_split(cfg.data, "test", progress)
-    return {"checkpoint": str(path), "test_videos": test.n_videos,
+    return {"checkpoint": str(path), "test_videos": test.n_videos, "beam_width": cfg.beam,
             "references_per_video": cfg.data.captions_per_video,
             "reference_caption": reference_caption_scores(test, cfg),
             **{how: evaluate(stored.captioner, vocab, test, "beam" if how == "beam" else
