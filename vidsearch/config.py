@@ -43,9 +43,10 @@ class MediaConfig(BaseModel):
         "later at most) and decoding costs about half",
     )
     skip_deblocking: bool = Field(
-        False,
+        True,
         description="H.264/HEVC: skip the in-loop deblocking filter (block edges stay, "
-        "invisible at the encoders' input size); decoding costs about a fifth less",
+        "invisible at the encoders' input size); decoding costs about a fifth less at the "
+        "same copy-detection quality (BENCHMARKS.md)",
     )
     sandbox: bool = Field(
         True,
