@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ async def _cancel_when(task: asyncio.Task[Any], started: Callable[[], bool]) -> 
 def test_cancelling_the_task_cancels_the_rpc(tiny: Any, call: str) -> None:
     tiny.servicer.delay_s = 30.0  # the server is still working when the task is cancelled
     client = AsyncVideoSearchClient(tiny.target, timeout=60)  # made outside any loop
-    calls: dict[str, Callable[[], Awaitable[Any]]] = {
+    calls: dict[str, Callable[[], Coroutine[Any, Any, Any]]] = {
         "search_video": lambda: client.search_video(b"q" * 5000, chunk_size=1000),
         "index_file": lambda: client.index_file(b"v" * 5000, "v", chunk_size=1000),
         "stats": lambda: client.stats(),
@@ -105,7 +105,7 @@ def test_an_aio_channel_is_refused() -> None:
     async def scenario() -> None:
         channel = grpc.aio.insecure_channel("127.0.0.1:1")
         with pytest.raises(TypeError, match=r"grpc\.Channel"):
-            AsyncVideoSearchClient(channel=channel)  # type: ignore[arg-type]
+            AsyncVideoSearchClient(channel=channel)
         await channel.close()
 
     asyncio.run(scenario())

@@ -14,16 +14,13 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import grpc
 
 from vidsearch_client.errors import Cancelled
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 class CallScope:
@@ -78,11 +75,12 @@ _SCOPE: contextvars.ContextVar[CallScope | None] = contextvars.ContextVar(
 )
 
 
-def run_in_scope(scope: CallScope, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """``fn(*args, **kwargs)`` (in a worker thread) with ``scope`` as its calls' scope."""
+def context_with(scope: CallScope) -> contextvars.Context:
+    """A copy of the caller's context (what ``asyncio.to_thread`` passes on to the thread)
+    with ``scope`` as the scope of the calls run in it."""
     context = contextvars.copy_context()
     context.run(_SCOPE.set, scope)
-    return context.run(fn, *args, **kwargs)
+    return context
 
 
 def current_scope() -> CallScope | None:

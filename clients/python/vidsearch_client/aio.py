@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from vidsearch_client import _cancel
-from vidsearch_client._cancel import CallScope, run_in_scope
+from vidsearch_client._cancel import CallScope, context_with
 from vidsearch_client._core import ClientCore
 from vidsearch_client.client import VideoSearchClient
 from vidsearch_client.types import IndexOutcome, IndexProgress
@@ -123,7 +123,9 @@ class AsyncVideoSearchClient(ClientCore):
     async def _run(self, fn: Callable[[], T]) -> T:
         """``fn()`` in a worker thread; cancelling the awaiting task cancels its RPCs."""
         scope = CallScope()
-        running = asyncio.get_running_loop().run_in_executor(self._pool, run_in_scope, scope, fn)
+        running = asyncio.get_running_loop().run_in_executor(
+            self._pool, context_with(scope).run, fn
+        )
         try:
             return await running
         except asyncio.CancelledError:
