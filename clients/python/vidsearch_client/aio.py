@@ -1,15 +1,17 @@
 """asyncio client: the sync client's calls, each run in a worker thread.
 
-Why not grpc.aio: a second client over grpc.aio repeated every call's body (request
-building, upload streams, retries, pagination, downloads, bulk indexing) in async form,
-and grpc.aio's process-wide poller has hung calls in processes that also host the sync
-gRPC server, Ray's driver or other event loops (the review page's CI hang). Here each
+Why not grpc.aio: the former async client repeated every call's body over grpc.aio. Call
+specs (request or upload stream, converter, retry policy) run by a sync and a grpc.aio
+runner would still keep the retry loop, the upload stream, the download loop, pagination
+and bulk indexing twice, and keep grpc.aio, whose process-wide poller has hung calls in
+processes that also host the sync gRPC server, Ray's driver or other event loops (the
+review page's CI hang). Here each
 call is written once, in :class:`~vidsearch_client.client.VideoSearchClient` and its
 mixins, and this client runs it in a worker thread of its own pool on a sync channel:
 signatures and docstrings are the sync methods' (ParamSpec-typed wrappers), results,
 errors and retries are theirs, and the event loop never blocks (file hashing and reads,
 the RPC, a download's writes all happen in the thread). Cost, measured against the
-grpc.aio client on loopback: ~0.2 ms more a call (the thread hop and the future API), and
+grpc.aio client on loopback: ~0.3 ms more a call (the thread hop and the future API), and
 at most ``WORKERS`` calls in flight per client (the server serves 8 at a time by default).
 Being on a sync channel, the client may be created outside a running loop, and
 ``channel=`` takes a ``grpc.Channel``.
@@ -20,9 +22,9 @@ cancels the call's scope (see ``_cancel``): the RPC in flight is cancelled throu
 sync stubs' future API (the server sees CANCELLED: an upload stops being read, a
 search's context goes inactive), a retry backoff ends with no further attempt, a
 download's partial file is removed, and ``index_many`` sends no item it had not started.
-A hash already running finishes in its thread but sends nothing. grpc.aio behaved alike
-for the RPC itself (its call is cancelled with the task); what it did natively, the scope
-does here for the blocking code.
+A hash already running finishes in its thread but sends nothing. With grpc.aio the RPC
+was cancelled with its task natively, but ``index_many``'s items, tasks of their own, went
+on after the batch was cancelled.
 """
 
 from __future__ import annotations
