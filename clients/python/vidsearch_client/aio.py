@@ -5,12 +5,12 @@ specs (request or upload stream, converter, retry policy) run by a sync and a gr
 runner would still keep the retry loop, the upload stream, the download loop, pagination
 and bulk indexing twice, and keep grpc.aio, whose process-wide poller has hung calls in
 processes that also host the sync gRPC server, Ray's driver or other event loops (the
-review page's CI hang). Here each
-call is written once, in :class:`~vidsearch_client.client.VideoSearchClient` and its
-mixins, and this client runs it in a worker thread of its own pool on a sync channel:
-signatures and docstrings are the sync methods' (ParamSpec-typed wrappers), results,
-errors and retries are theirs, and the event loop never blocks (file hashing and reads,
-the RPC, a download's writes all happen in the thread). Cost, measured against the
+review page's CI hang). Here each call is written once, in
+:class:`~vidsearch_client.client.VideoSearchClient` and its mixins, and this client runs
+it in a worker thread of its own pool on a sync channel: signatures and docstrings are the
+sync methods' (ParamSpec-typed wrappers), results, errors and retries are theirs, and the
+event loop never blocks (file hashing and reads, the RPC, a download's writes all happen
+in the thread). Cost, measured against the
 grpc.aio client on loopback: ~0.3 ms more a call (the thread hop and the future API), and
 at most ``WORKERS`` calls in flight per client (the server serves 8 at a time by default).
 Being on a sync channel, the client may be created outside a running loop, and
