@@ -44,14 +44,20 @@ class TinyServicer(pb_grpc.VideoSearchServicer):
     lock: threading.Lock = field(default_factory=threading.Lock)
     inflight: int = 0
     max_inflight: int = 0  # the most calls that were inside the servicer at once
+    abandoned: int = 0  # calls whose client went away during the delay (cancelled, deadline)
 
     def _script(self, context: Any) -> None:
         with self.lock:
             self.inflight += 1
             self.max_inflight = max(self.max_inflight, self.inflight)
         try:
-            if self.delay_s:
-                time.sleep(self.delay_s)
+            end = time.monotonic() + self.delay_s
+            while time.monotonic() < end:
+                if not context.is_active():
+                    with self.lock:
+                        self.abandoned += 1
+                    break
+                time.sleep(0.005)
         finally:
             with self.lock:
                 self.inflight -= 1

@@ -7,6 +7,7 @@ blocks, and one API for the sync and async clients."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import time
 from pathlib import Path
@@ -211,6 +212,36 @@ def test_async_client_hashes_files_off_the_event_loop(
         return ticks
 
     assert asyncio.run(run()) >= 10  # ~25 when the loop is free; 0-1 if hashing blocked it
+
+
+TRACE: contextvars.ContextVar[str] = contextvars.ContextVar("trace", default="none")
+
+
+class _SeesTrace(grpc.UnaryUnaryClientInterceptor):
+    """What a tracing interceptor sees: the caller's context variables at call time."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        self.seen.append(TRACE.get())
+        return continuation(details, request)
+
+
+def test_async_calls_run_in_the_callers_context_on_an_injected_channel(tiny: Any) -> None:
+    interceptor = _SeesTrace()
+    channel = grpc.intercept_channel(grpc.insecure_channel(tiny.target), interceptor)
+
+    async def run() -> None:
+        async with AsyncVideoSearchClient(channel=channel) as client:
+            TRACE.set("task-1")
+            await client.stats()
+            assert [v.video_id async for v in client.list_videos(page_size=7)] == [
+                f"v{i}" for i in range(7)]
+
+    asyncio.run(run())
+    channel.close()
+    assert interceptor.seen == ["task-1", "task-1"]
 
 
 def _public(cls: type) -> dict[str, inspect.Signature]:

@@ -1,16 +1,17 @@
-"""What the sync and async clients share: the constructor and settings, per-call
-options, and request construction."""
+"""The client's core: the constructor and settings, the channel, per-call options, how a
+call is sent (deadline, retries, cancellation), and request construction."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from typing import Any, Generic, NamedTuple, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 import grpc
+import grpc.aio
 from grpc_health.v1 import health_pb2_grpc
 
-from vidsearch_client import _convert
+from vidsearch_client import _cancel, _convert
 from vidsearch_client._channel import (
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_TIMEOUT_S,
@@ -23,13 +24,18 @@ from vidsearch_client._channel import (
     default_target,
     per_call_metadata,
 )
-from vidsearch_client._retry import RetryPolicy
-from vidsearch_client._upload import Upload, VideoInput, uri_media
-from vidsearch_client.types import SearchOptions, TextSearchOptions, VideoFilter
+from vidsearch_client._retry import RetryPolicy, call_with_retry
+from vidsearch_client._upload import Upload, request_stream, uri_media
+from vidsearch_client.types import (
+    SearchOptions,
+    SentenceSearchOptions,
+    TextSearchOptions,
+    VideoFilter,
+)
 from vidsearch_client.v1 import vidsearch_pb2 as pb
 from vidsearch_client.v1 import vidsearch_pb2_grpc as pb_grpc
 
-ChannelT = TypeVar("ChannelT")
+OptionsT = TypeVar("OptionsT", SearchOptions, TextSearchOptions, SentenceSearchOptions, VideoFilter)
 
 
 class CallOptions(NamedTuple):
@@ -39,7 +45,7 @@ class CallOptions(NamedTuple):
     metadata: tuple[tuple[str, str], ...]
 
 
-class ClientCore(Generic[ChannelT]):
+class ClientCore:
     """The constructor both clients share (so their signatures cannot drift): connection
     settings, default deadline, retry policy, token and metadata sent with every call.
 
@@ -55,7 +61,7 @@ class ClientCore(Generic[ChannelT]):
         self,
         target: str | None = None,
         *,
-        channel: ChannelT | None = None,
+        channel: grpc.Channel | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
         retry: RetryPolicy | None = None,
         token: str | None = None,
@@ -89,13 +95,23 @@ class ClientCore(Generic[ChannelT]):
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.metadata = call_metadata(token, metadata)
+        if isinstance(channel, grpc.aio.Channel):
+            raise TypeError("channel must be a grpc.Channel (both clients use the sync one)")
         self._owns_channel = channel is None
-        self._channel: ChannelT = channel if channel is not None else self._open_channel()
+        self._channel = channel if channel is not None else self._open_channel()
         self._stub = pb_grpc.VideoSearchStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
+        self._ready()
 
-    def _open_channel(self) -> ChannelT:
-        raise NotImplementedError
+    def _ready(self) -> None:
+        """A subclass's own setup, after the channel (its constructor stays this one)."""
+
+    def _open_channel(self) -> grpc.Channel:
+        credentials = self.settings.channel_credentials()
+        options = self.settings.options()
+        if credentials is None:
+            return grpc.insecure_channel(self.target, options=options)
+        return grpc.secure_channel(self.target, credentials, options=options)
 
     @property
     def target(self) -> str:
@@ -112,8 +128,35 @@ class ClientCore(Generic[ChannelT]):
         self, timeout: float | None, request_id: str | None, metadata: Metadata
     ) -> CallOptions:
         """A call's options: its deadline, and its metadata after the client's."""
+        _cancel.check()  # an async call cancelled before it started sends nothing
         return CallOptions(self.timeout_for(timeout),
                            per_call_metadata(self.metadata, request_id, metadata))
+
+    def _unary(self, method: str, rpc: Any, request: Any, call: CallOptions) -> Any:
+        """A unary RPC with the call's deadline, metadata and retries."""
+
+        def invoke(remaining: float) -> Any:
+            return _cancel.blocking_call(rpc, request, timeout=remaining, metadata=call.metadata)
+
+        return call_with_retry(method, invoke, timeout=call.timeout, policy=self.retry)
+
+    def _upload(
+        self,
+        method: str,
+        rpc: Any,
+        make: Callable[..., Any],
+        header: Any,
+        upload: Upload | None,
+        chunk_size: int,
+        call: CallOptions,
+    ) -> Any:
+        """A client-streaming RPC: the header, then the upload (re-sent whole on a retry)."""
+
+        def invoke(remaining: float) -> Any:
+            stream: Iterator[Any] = request_stream(make, header, upload, chunk_size)
+            return _cancel.blocking_call(rpc, stream, timeout=remaining, metadata=call.metadata)
+
+        return call_with_retry(method, invoke, timeout=call.timeout, policy=self.retry)
 
 
 def tag_tuple(tags: Sequence[str]) -> tuple[str, ...]:
@@ -131,29 +174,27 @@ def search_header(options: SearchOptions | None, media: pb.MediaSource) -> pb.Se
     return pb.SearchByVideoHeader(options=_convert.search_options(options), media=media)
 
 
-def merge_options(options: SearchOptions | None, overrides: dict[str, Any]) -> SearchOptions:
-    """Keyword arguments given explicitly (not None) win over ``options``."""
+def merged(options: OptionsT | None, empty: type[OptionsT], overrides: dict[str, Any]) -> OptionsT:
+    """``options`` (else the defaults) with the keyword arguments given (not None) over it."""
     chosen = {key: value for key, value in overrides.items() if value is not None}
-    return dataclasses.replace(options or SearchOptions(), **chosen)
+    return dataclasses.replace(options or empty(), **chosen)
+
+
+def merge_options(options: SearchOptions | None, overrides: dict[str, Any]) -> SearchOptions:
+    return merged(options, SearchOptions, overrides)
+
+
+def query_text(text: str) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    return text
 
 
 def text_request(
     text: str, options: TextSearchOptions | None, overrides: dict[str, Any]
 ) -> pb.SearchByTextRequest:
-    """Keyword arguments given explicitly (not None) win over ``options``."""
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
-    chosen = {key: value for key, value in overrides.items() if value is not None}
-    merged = dataclasses.replace(options or TextSearchOptions(), **chosen)
-    return _convert.text_search_request(text, merged)
-
-
-def upload_of(video: VideoInput, checksum: bool, chunk_size: int) -> Upload:
-    """Check everything local before the call: errors raised while gRPC iterates the
-    request stream would only surface as an opaque UNKNOWN status."""
-    if chunk_size <= 0:
-        raise ValueError(f"chunk_size must be positive, got {chunk_size}")
-    return Upload.of(video, checksum=checksum)
+    return _convert.text_search_request(
+        query_text(text), merged(options, TextSearchOptions, overrides))
 
 
 def uri_source(uri: str, content_sha256: str | None) -> pb.MediaSource:
@@ -193,12 +234,11 @@ def video_filter(
     video_ids: Sequence[str] | None = None,
 ) -> pb.VideoFilter:
     """A request's filter: ``only`` with the keyword arguments given (not None) over it."""
-    chosen: dict[str, Any] = {key: value for key, value in {
+    return _convert.video_filter(merged(only, VideoFilter, {
         "tags": None if tags is None else tag_tuple(tags),
         "video_ids": None if video_ids is None else tag_tuple(video_ids),
         "title_prefix": title_prefix, "model_version": model_version,
-    }.items() if value is not None}
-    return _convert.video_filter(dataclasses.replace(only or VideoFilter(), **chosen))
+    }))
 
 
 def list_videos_request(

@@ -1,24 +1,25 @@
-"""Deadlines and retries shared by the sync and async clients.
+"""Deadlines and retries of every call (the async client runs the same code in a thread).
 
 UNAVAILABLE is retried: it means the request was not served (server restarting,
 backend briefly down), so sending it again is safe; IndexVideo is an upsert by id.
 RESOURCE_EXHAUSTED is retried when the server says when to (a ``RetryInfo`` detail: it
 shed the request under load); without one it is a limit that retrying will not lift.
 A ``RetryInfo`` delay is honoured as the least wait before the next attempt. Every
-other code is the answer. The timeout is one overall deadline across attempts.
+other code is the answer. The timeout is one overall deadline across attempts. Within an
+async call, cancelling its task ends a backoff and stops the retries (see ``_cancel``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 import grpc
 
+from vidsearch_client._cancel import check, pause
 from vidsearch_client.errors import DeadlineExceeded, error_details, from_rpc_error
 
 T = TypeVar("T")
@@ -82,6 +83,7 @@ def call_with_retry(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise _deadline_error(method, timeout)
+        check()
         try:
             return invoke(remaining)
         except grpc.RpcError as error:
@@ -89,28 +91,4 @@ def call_with_retry(
             delay = _next_delay(policy, failures, deadline, error)
             if delay is None:
                 raise from_rpc_error(error) from error
-        time.sleep(delay)
-
-
-async def acall_with_retry(
-    method: str,
-    invoke: Callable[[float], Awaitable[T]],
-    *,
-    timeout: float,
-    policy: RetryPolicy,
-) -> T:
-    """Async twin of :func:`call_with_retry`."""
-    deadline = time.monotonic() + timeout
-    failures = 0
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise _deadline_error(method, timeout)
-        try:
-            return await invoke(remaining)
-        except grpc.RpcError as error:
-            failures += 1
-            delay = _next_delay(policy, failures, deadline, error)
-            if delay is None:
-                raise from_rpc_error(error) from error
-        await asyncio.sleep(delay)
+        pause(delay)

@@ -6,10 +6,9 @@ from the start.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -75,6 +74,13 @@ def _check_chunk_size(chunk_size: int) -> None:
         raise ValueError(f"chunk_size must be positive, got {chunk_size}")
 
 
+def upload_of(video: VideoInput, checksum: bool, chunk_size: int) -> Upload:
+    """Check everything local before the call: errors raised while gRPC iterates the
+    request stream would only surface as an opaque UNKNOWN status."""
+    _check_chunk_size(chunk_size)
+    return Upload.of(video, checksum=checksum)
+
+
 def request_stream(
     make: RequestFactory, header: Any, upload: Upload | None, chunk_size: int
 ) -> Iterator[Any]:
@@ -101,26 +107,3 @@ def _file_chunks(make: RequestFactory, fh: BinaryIO, chunk_size: int) -> Iterato
     while data := fh.read(chunk_size):
         yield make(chunk=pb.Chunk(sequence=seq, data=data))
         seq += 1
-
-
-async def async_request_stream(
-    make: RequestFactory, header: Any, upload: Upload | None, chunk_size: int
-) -> AsyncIterator[Any]:
-    """Like :func:`request_stream`, with file reads off the event loop."""
-    _check_chunk_size(chunk_size)
-    yield make(header=header)
-    if upload is None:
-        return
-    if upload.data is not None:
-        for message in _bytes_chunks(make, upload.data, chunk_size):
-            yield message
-        return
-    assert upload.path is not None
-    fh = await asyncio.to_thread(upload.path.open, "rb")
-    try:
-        seq = 0
-        while data := await asyncio.to_thread(fh.read, chunk_size):
-            yield make(chunk=pb.Chunk(sequence=seq, data=data))
-            seq += 1
-    finally:
-        await asyncio.to_thread(fh.close)

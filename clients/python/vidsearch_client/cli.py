@@ -19,16 +19,26 @@ from typing import Any
 
 import vidsearch_client
 from vidsearch_client._channel import DEFAULT_TIMEOUT_S, TOKEN_ENV, default_target
+from vidsearch_client.cli_output import (
+    VIDEO_HEADERS,
+    emit,
+    error_json,
+    info,
+    search_table,
+    sentence_table,
+    show_progress,
+    table,
+    text_table,
+    video_rows,
+)
 from vidsearch_client.client import VideoSearchClient
 from vidsearch_client.errors import VidsearchError
-from vidsearch_client.sentence_cli import search_sentences, sentence_table
 from vidsearch_client.tags_cli import register_tags
 from vidsearch_client.types import (
     SEARCH_MODES,
     IndexItem,
     IndexOutcome,
     SearchResult,
-    VideoInfo,
     to_jsonable,
 )
 
@@ -137,51 +147,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _error(exc: BaseException) -> dict[str, Any]:
-    """A failure as JSON: the gRPC status name (None for a local error), message, request id."""
-    if isinstance(exc, VidsearchError):
-        return {"code": exc.code.name, "message": exc.message, "request_id": exc.request_id}
-    return {"code": None, "message": str(exc), "request_id": None}
-
-
-def _info(args: argparse.Namespace, message: str) -> None:
-    """A message for people (never stdout, so ``--json`` output stays parseable)."""
-    if not args.quiet:
-        print(message, file=sys.stderr)
-
-
-def _show_progress(args: argparse.Namespace, steps: int) -> bool:
-    """A progress bar only for a person watching: stderr is a terminal, no --json/--quiet."""
-    return steps > 1 and not (args.json or args.quiet) and sys.stderr.isatty()
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [[str(h) for h in headers], *[[_cell(v) for v in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    if isinstance(value, (tuple, list)):
-        return ",".join(map(str, value))
-    return str(value)
-
-
-def _emit(args: argparse.Namespace, data: Any, table: Callable[[], str]) -> None:
-    print(json.dumps(to_jsonable(data), indent=2) if args.json else table())
-
-
-def _video_rows(videos: Sequence[VideoInfo]) -> list[list[Any]]:
-    return [[v.video_id, v.duration_s, v.keyframe_count, v.model_version, v.title] for v in videos]
-
-
-_VIDEO_HEADERS = ("video_id", "duration_s", "keyframes", "model", "title")
-
-
 # -- commands -------------------------------------------------------------------------------
 def _video_id(path: Path, how: str) -> str:
     return {"name": path.name, "stem": path.stem, "path": str(path)}[how]
@@ -195,7 +160,7 @@ def cmd_index(args: argparse.Namespace, client: VideoSearchClient) -> int:
     tags = tuple(t.strip() for group in args.tags or () for t in group.split(",") if t.strip())
     items = [IndexItem(path, _video_id(path, args.id_from), args.title or path.stem, tags)
              for path in args.paths]  # fmt: skip
-    bar = tqdm(total=len(items), unit="file", disable=not _show_progress(args, len(items)),
+    bar = tqdm(total=len(items), unit="file", disable=not show_progress(args, len(items)),
                file=sys.stderr)  # fmt: skip
 
     def progress(done: int, total: int, outcome: IndexOutcome) -> None:
@@ -212,70 +177,37 @@ def cmd_index(args: argparse.Namespace, client: VideoSearchClient) -> int:
         path, result = os.fsdecode(outcome.item.path), outcome.result
         if outcome.error is not None:
             entries.append({"path": path, "video_id": outcome.item.video_id,
-                            "error": _error(outcome.error)})  # fmt: skip
+                            "error": error_json(outcome.error)})  # fmt: skip
             continue
         assert result is not None  # index_many: an outcome without an error has a result
         entries.append({"path": path, **to_jsonable(result)})
-        rows.append([*_video_rows([result.video])[0], "yes" if result.replaced else "no"])
-    _emit(args, entries, lambda: _table((*_VIDEO_HEADERS, "replaced"), rows))
+        rows.append([*video_rows([result.video])[0], "yes" if result.replaced else "no"])
+    emit(args, entries, lambda: table((*VIDEO_HEADERS, "replaced"), rows))
     failures = len(items) - len(rows)
-    _info(args, f"indexed {len(rows)} of {len(items)} file(s)"
+    info(args, f"indexed {len(rows)} of {len(items)} file(s)"
           + (f", {failures} failed" if failures else ""))  # fmt: skip
     return 1 if failures else 0
 
 
-def _search_table(result: SearchResult) -> str:
-    stages = ", ".join(f"{k} {v:.3f}s" for k, v in result.stage_seconds.items())
-    head = (
-        f"query {result.query_duration_s:.1f}s, model v{result.model_version}, "
-        f"mode {result.mode}, {len(result.hits)} hit(s)" + (f"\nstages: {stages}" if stages else "")
-    )
-    rows = []
-    for rank, hit in enumerate(result.hits, 1):
-        best = max(hit.segments, key=lambda s: s.score, default=None)
-        where = (
-            f"{best.query_start_s:.1f}-{best.query_end_s:.1f}s @ "
-            f"{best.reference_start_s:.1f}-{best.reference_end_s:.1f}s"
-            if best
-            else ""
-        )
-        rows.append(
-            [rank, hit.video.video_id, hit.score, hit.hamming, hit.texture_distance,
-             hit.repetition, where, hit.video.title]
-        )  # fmt: skip
-    headers = ("#", "video_id", "score", "hamming", "texture", "repetition", "best match", "title")
-    return head + "\n" + _table(headers, rows)
-
-
-def _text_table(result: SearchResult) -> str:
-    stages = ", ".join(f"{k} {v:.3f}s" for k, v in result.stage_seconds.items())
-    head = (
-        f"text model v{result.model_version}, keywords: {', '.join(result.keywords) or '-'}, "
-        f"{len(result.hits)} hit(s)" + (f"\nstages: {stages}" if stages else "")
-    )
-    rows = []
-    for rank, hit in enumerate(result.hits, 1):
-        t = hit.text
-        rows.append(
-            [rank, hit.video.video_id, hit.score, t.embedding_similarity if t else "",
-             ("yes" if t.rescored else "no") if t else "", t.fine if t and t.rescored else "",
-             t.coarse if t and t.rescored else "", hit.video.title]
-        )  # fmt: skip
-    headers = ("#", "video_id", "score", "stage 1", "rescored", "fine", "coarse", "title")
-    return head + "\n" + _table(headers, rows)
+def search_sentences(args: argparse.Namespace, client: VideoSearchClient) -> SearchResult:
+    """The search ``--sentence`` or ``--audio`` asks for."""
+    options: dict[str, Any] = {"top_k": args.top_k, "candidates": args.candidates}
+    if args.sentence is not None:
+        return client.search_sentence(args.sentence, **options)
+    return client.search_audio(args.audio, **options)
 
 
 def cmd_search(args: argparse.Namespace, client: VideoSearchClient) -> int:
     if args.sentence is not None or args.audio is not None:
         found = search_sentences(args, client)
-        _emit(args, found, lambda: sentence_table(found, _table))
+        emit(args, found, lambda: sentence_table(found))
         return 0
     if args.text is not None:
         result = client.search_text(
             args.text, top_k=args.top_k, candidates=args.candidates, rerank=args.rerank,
             keyword_enhancement=args.keywords, model_version=args.model_version,
         )  # fmt: skip
-        _emit(args, result, lambda: _text_table(result))
+        emit(args, result, lambda: text_table(result))
         return 0
     options = {
         "mode": args.mode, "top_k": args.top_k, "max_hamming": args.max_hamming,
@@ -286,39 +218,39 @@ def cmd_search(args: argparse.Namespace, client: VideoSearchClient) -> int:
         result = client.search_video(args.video, **options)
     else:
         result = client.search_uri(args.uri, **options)
-    _emit(args, result, lambda: _search_table(result))
+    emit(args, result, lambda: search_table(result))
     return 0
 
 
 def cmd_recommend(args: argparse.Namespace, client: VideoSearchClient) -> int:
     found = client.recommend(args.video_id, args.k)
     rows = [[n.video.video_id, n.score, n.video.duration_s, n.video.title] for n in found]
-    _emit(args, found, lambda: _table(("video_id", "score", "duration_s", "title"), rows))
+    emit(args, found, lambda: table(("video_id", "score", "duration_s", "title"), rows))
     return 0
 
 
 def cmd_get(args: argparse.Namespace, client: VideoSearchClient) -> int:
     info = client.get(args.video_id)
-    _emit(args, info, lambda: _table(_VIDEO_HEADERS, _video_rows([info])))
+    emit(args, info, lambda: table(VIDEO_HEADERS, video_rows([info])))
     return 0
 
 
 def cmd_delete(args: argparse.Namespace, client: VideoSearchClient) -> int:
     deleted = client.delete(args.video_id)
-    _emit(args, {"video_id": args.video_id, "deleted": deleted},
+    emit(args, {"video_id": args.video_id, "deleted": deleted},
           lambda: f"{args.video_id}: {'deleted' if deleted else 'was not indexed'}")  # fmt: skip
     return 0
 
 
 def cmd_stats(args: argparse.Namespace, client: VideoSearchClient) -> int:
     stats = client.stats()
-    _emit(args, stats, lambda: _table(("field", "value"), list(to_jsonable(stats).items())))
+    emit(args, stats, lambda: table(("field", "value"), list(to_jsonable(stats).items())))
     return 0
 
 
 def cmd_health(args: argparse.Namespace, client: VideoSearchClient) -> int:
     status = client.health(args.service)
-    _emit(args, {"service": args.service, "status": status}, lambda: status)
+    emit(args, {"service": args.service, "status": status}, lambda: status)
     return 0 if status == "SERVING" else 1
 
 
@@ -342,7 +274,7 @@ def _run(handler: Handler) -> Callable[[argparse.Namespace], int]:
         except (VidsearchError, OSError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             if args.json:
-                print(json.dumps({"error": _error(exc)}, indent=2))
+                print(json.dumps({"error": error_json(exc)}, indent=2))
             return 1
 
     return run
@@ -444,7 +376,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--service", default="", help="service name (default: the whole server)")
 
-    register_tags(add_to, subparsers, _emit, _table, parents=[common])
+    register_tags(add_to, subparsers, parents=[common])
 
 
 def client_version() -> str:

@@ -10,41 +10,30 @@ raises a typed :mod:`vidsearch_client.errors` exception on failure. Every call t
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import contextvars
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any, TypeVar
+from typing import Any
 
-import grpc
 from grpc_health.v1 import health_pb2
 
 from vidsearch_client import _convert
 from vidsearch_client._channel import Metadata
 from vidsearch_client._core import (
-    CallOptions,
-    ClientCore,
     check_concurrency,
     index_header,
-    list_videos_request,
     merge_options,
     nth_request_id,
     recommend_request,
     search_header,
-    suggest_header,
-    tag_tuple,
-    tag_videos_request,
     text_request,
-    update_video_request,
-    upload_of,
     uri_source,
-    video_filter,
 )
-from vidsearch_client._download import StreamWriter
-from vidsearch_client._retry import call_with_retry
+from vidsearch_client._library import LibraryCalls
 from vidsearch_client._sentences import SentenceCalls
-from vidsearch_client._upload import DEFAULT_CHUNK_SIZE, Upload, VideoInput, request_stream
+from vidsearch_client._tags import TagCalls
+from vidsearch_client._upload import DEFAULT_CHUNK_SIZE, VideoInput, upload_of
 from vidsearch_client.types import (
-    DownloadedVideo,
     IndexItem,
     IndexOutcome,
     IndexProgress,
@@ -54,34 +43,22 @@ from vidsearch_client.types import (
     SearchOptions,
     SearchResult,
     Stats,
-    TaggedVideos,
-    TagPage,
-    TagSuggestions,
     TextSearchOptions,
     VideoFilter,
     VideoInfo,
-    VideoPage,
 )
 from vidsearch_client.v1 import vidsearch_pb2 as pb
 
-T = TypeVar("T")
 
-
-class VideoSearchClient(SentenceCalls, ClientCore[grpc.Channel]):
+class VideoSearchClient(LibraryCalls, TagCalls, SentenceCalls):
     """Sync client; use as a context manager or call :meth:`close`. The constructor's
-    parameters are :class:`~vidsearch_client._core.ClientCore`'s.
+    parameters are :class:`~vidsearch_client._core.ClientCore`'s. Its calls are here and
+    in the mixins (library, tags, sentences); the async client runs these same methods.
 
     >>> with VideoSearchClient("127.0.0.1:50051", timeout=30) as client:
     ...     client.index_file("clip.mp4", "clip-1", title="A clip")
     ...     result = client.search_video("query.mp4", top_k=5)
     """
-
-    def _open_channel(self) -> grpc.Channel:
-        credentials = self.settings.channel_credentials()
-        options = self.settings.options()
-        if credentials is None:
-            return grpc.insecure_channel(self.target, options=options)
-        return grpc.secure_channel(self.target, credentials, options=options)
 
     def close(self) -> None:
         if self._owns_channel:
@@ -92,29 +69,6 @@ class VideoSearchClient(SentenceCalls, ClientCore[grpc.Channel]):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # -- plumbing ------------------------------------------------------------------------
-    def _unary(self, method: str, rpc: Callable[..., T], request: Any, call: CallOptions) -> T:
-        def invoke(remaining: float) -> T:
-            return rpc(request, timeout=remaining, metadata=call.metadata)
-
-        return call_with_retry(method, invoke, timeout=call.timeout, policy=self.retry)
-
-    def _upload(
-        self,
-        method: str,
-        rpc: Callable[..., T],
-        make: Callable[..., Any],
-        header: Any,
-        upload: Upload | None,
-        chunk_size: int,
-        call: CallOptions,
-    ) -> T:
-        def invoke(remaining: float) -> T:
-            stream: Iterator[Any] = request_stream(make, header, upload, chunk_size)
-            return rpc(stream, timeout=remaining, metadata=call.metadata)
-
-        return call_with_retry(method, invoke, timeout=call.timeout, policy=self.retry)
 
     # -- indexing ------------------------------------------------------------------------
     def index_file(
@@ -134,6 +88,7 @@ class VideoSearchClient(SentenceCalls, ClientCore[grpc.Channel]):
 
         With ``checksum`` the SHA-256 and size are sent first so the server rejects a
         corrupted upload."""
+        call = self._call(timeout, request_id, metadata)
         upload = upload_of(path, checksum, chunk_size)
         header = index_header(video_id, title, tags, upload.media())
         response = self._upload(
@@ -143,7 +98,7 @@ class VideoSearchClient(SentenceCalls, ClientCore[grpc.Channel]):
             header,
             upload,
             chunk_size,
-            self._call(timeout, request_id, metadata),
+            call,
         )
         return _convert.index_result(response)
 
@@ -236,6 +191,7 @@ class VideoSearchClient(SentenceCalls, ClientCore[grpc.Channel]):
             "min_repetition": min_repetition, "model_version": model_version,
             "filter": filter,
         })  # fmt: skip
+        call = self._call(timeout, request_id, metadata)
         upload = upload_of(video, checksum, chunk_size)
         header = search_header(chosen, upload.media())
         response = self._upload(
@@ -245,7 +201,7 @@ class VideoSearchClient(SentenceCalls, ClientCore[grpc.Channel]):
             header,
             upload,
             chunk_size,
-            self._call(timeout, request_id, metadata),
+            call,
         )
         return _convert.search_result(response)
 
@@ -321,264 +277,6 @@ class VideoSearchClient(SentenceCalls, ClientCore[grpc.Channel]):
         )
         return _convert.neighbours(response.neighbours)
 
-    # -- tags (seed 004) -----------------------------------------------------------------
-    def suggest_tags(
-        self,
-        video_id: str,
-        *,
-        top_k: int | None = None,
-        max_distance: float | None = None,
-        timeout: float | None = None,
-        request_id: str | None = None,
-        metadata: Metadata = (),
-    ) -> TagSuggestions:
-        """The library's tags nearest to an indexed video (its stored tag feature: no
-        decode), nearest first; ``max_distance``: a cosine distance bound in [0, 2]."""
-        header = suggest_header(video_id, None, top_k, max_distance)
-        response = self._upload(
-            "SuggestTags",
-            self._stub.SuggestTags,
-            pb.SuggestTagsRequest,
-            header,
-            None,
-            1,
-            self._call(timeout, request_id, metadata),
-        )
-        return _convert.tag_suggestions(response)
-
-    def suggest_tags_for_video(
-        self,
-        video: VideoInput,
-        *,
-        top_k: int | None = None,
-        max_distance: float | None = None,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        checksum: bool = True,
-        timeout: float | None = None,
-        request_id: str | None = None,
-        metadata: Metadata = (),
-    ) -> TagSuggestions:
-        """Suggested tags for a local file (or raw ``bytes``) that need not be indexed."""
-        upload = upload_of(video, checksum, chunk_size)
-        header = suggest_header("", upload.media(), top_k, max_distance)
-        response = self._upload(
-            "SuggestTags",
-            self._stub.SuggestTags,
-            pb.SuggestTagsRequest,
-            header,
-            upload,
-            chunk_size,
-            self._call(timeout, request_id, metadata),
-        )
-        return _convert.tag_suggestions(response)
-
-    def add_tags(
-        self,
-        tags: Sequence[str],
-        *,
-        source: str = "",
-        timeout: float | None = None,
-        request_id: str | None = None,
-        metadata: Metadata = (),
-    ) -> int:
-        """Add tags to the library (or replace them); how many were new. Used by the
-        very next suggestion."""
-        request = pb.UpsertTagsRequest(tags=tag_tuple(tags), source=source)
-        return int(
-            self._unary(
-                "UpsertTags",
-                self._stub.UpsertTags,
-                request,
-                self._call(timeout, request_id, metadata),
-            ).added
-        )
-
-    def delete_tags(
-        self,
-        tags: Sequence[str],
-        *,
-        timeout: float | None = None,
-        request_id: str | None = None,
-        metadata: Metadata = (),
-    ) -> list[str]:
-        """Remove tags from the library; the ones that were not in it."""
-        request = pb.DeleteTagsRequest(tags=tag_tuple(tags))
-        return list(
-            self._unary(
-                "DeleteTags",
-                self._stub.DeleteTags,
-                request,
-                self._call(timeout, request_id, metadata),
-            ).missing
-        )
-
-    def list_tags(
-        self,
-        page_size: int | None = None,
-        page_token: str = "",
-        *,
-        timeout: float | None = None,
-        request_id: str | None = None,
-        metadata: Metadata = (),
-    ) -> TagPage:
-        """One page of the library (pass the previous page's ``next_page_token``)."""
-        request = pb.ListTagsRequest(page_size=page_size, page_token=page_token)
-        return _convert.tag_page(
-            self._unary(
-                "ListTags", self._stub.ListTags, request, self._call(timeout, request_id, metadata)
-            )
-        )
-
-    def tag_videos(
-        self,
-        max_videos: int | None = None,
-        *,
-        top_k: int | None = None,
-        max_distance: float | None = None,
-        timeout: float | None = None,
-        request_id: str | None = None,
-        metadata: Metadata = (),
-    ) -> TaggedVideos:
-        """Store suggested tags on up to ``max_videos`` untagged indexed videos; call again
-        while ``untagged_left`` shrinks (resumable: tagged videos are skipped)."""
-        request = tag_videos_request(max_videos, top_k, max_distance)
-        return _convert.tagged_videos(
-            self._unary(
-                "TagVideos",
-                self._stub.TagVideos,
-                request,
-                self._call(timeout, request_id, metadata),
-            )
-        )
-
-    def videos_with_tag(
-        self,
-        tag: str,
-        limit: int | None = None,
-        *,
-        timeout: float | None = None,
-        request_id: str | None = None,
-        metadata: Metadata = (),
-    ) -> list[VideoInfo]:
-        """Indexed videos carrying ``tag`` (exact text)."""
-        request = pb.FindVideosByTagRequest(tag=tag, limit=limit)
-        response = self._unary(
-            "FindVideosByTag",
-            self._stub.FindVideosByTag,
-            request,
-            self._call(timeout, request_id, metadata),
-        )
-        return [_convert.video_info(v) for v in response.videos]
-
-    # -- playback ------------------------------------------------------------------------
-    def download(
-        self, video_id: str, dest: str | os.PathLike[str], *, timeout: float | None = None,
-        request_id: str | None = None, metadata: Metadata = (),
-    ) -> DownloadedVideo:
-        """Write an indexed video's bytes to ``dest`` (StreamVideo). Raises
-        :class:`~vidsearch_client.errors.FailedPrecondition` when the server no longer has
-        its source (an upload past the server's retention, a source file gone)."""
-        request = pb.StreamVideoRequest(video_id=video_id)
-        call = self._call(timeout, request_id, metadata)
-
-        def invoke(remaining: float) -> DownloadedVideo:
-            writer = StreamWriter(dest)
-            try:
-                for message in self._stub.StreamVideo(
-                    request, timeout=remaining, metadata=call.metadata
-                ):
-                    writer.add(message)
-                return writer.finish()
-            finally:
-                writer.discard()
-
-        return call_with_retry(
-            "StreamVideo", invoke, timeout=call.timeout, policy=self.retry
-        )
-
-    # -- video listing, updates and bulk indexing ---------------------------------------
-    def list_video_pages(
-        self,
-        page_size: int | None = None,
-        page_token: str = "",
-        *,
-        filter: VideoFilter | None = None,
-        tags: Sequence[str] | None = None,
-        title_prefix: str | None = None,
-        model_version: int | None = None,
-        video_ids: Sequence[str] | None = None,
-        timeout: float | None = None,
-        request_id: str | None = None,
-        metadata: Metadata = (),
-    ) -> Iterator[VideoPage]:
-        """The indexed videos passing the filter (``filter``, with the keyword arguments
-        given over it), a page at a time, each page fetched when iteration reaches it
-        (``timeout`` is each page's); start from ``page_token`` to resume."""
-        only = video_filter(filter, tags, title_prefix, model_version, video_ids)
-        token = page_token
-        while True:
-            request = list_videos_request(page_size, token, only)
-            page = _convert.video_page(
-                self._unary(
-                    "ListVideos",
-                    self._stub.ListVideos,
-                    request,
-                    self._call(timeout, request_id, metadata),
-                )
-            )
-            yield page
-            token = page.next_page_token
-            if not token:
-                return
-
-    def list_videos(
-        self,
-        page_size: int | None = None,
-        *,
-        filter: VideoFilter | None = None,
-        tags: Sequence[str] | None = None,
-        title_prefix: str | None = None,
-        model_version: int | None = None,
-        video_ids: Sequence[str] | None = None,
-        timeout: float | None = None,
-        request_id: str | None = None,
-        metadata: Metadata = (),
-    ) -> Iterator[VideoInfo]:
-        """Every indexed video passing the filter, over :meth:`list_video_pages`."""
-        for page in self.list_video_pages(
-            page_size,
-            filter=filter,
-            tags=tags,
-            title_prefix=title_prefix,
-            model_version=model_version,
-            video_ids=video_ids,
-            timeout=timeout,
-            request_id=request_id,
-            metadata=metadata,
-        ):
-            yield from page.videos
-
-    def update_video(
-        self,
-        video_id: str,
-        *,
-        title: str | None = None,
-        tags: Sequence[str] | None = None,
-        timeout: float | None = None,
-        request_id: str | None = None,
-        metadata: Metadata = (),
-    ) -> VideoInfo:
-        """Replace an indexed video's title and/or tags (those given), without
-        re-indexing it; raises :class:`~vidsearch_client.errors.NotFound`."""
-        request = update_video_request(video_id, title, tags)
-        response = self._unary(
-            "UpdateVideo",
-            self._stub.UpdateVideo,
-            request,
-            self._call(timeout, request_id, metadata),
-        )
-        return _convert.video_info(response.video)
-
     def index_many(
         self,
         items: Iterable[IndexItem],
@@ -619,7 +317,11 @@ class VideoSearchClient(SentenceCalls, ClientCore[grpc.Channel]):
 
         outcomes: dict[int, IndexOutcome] = {}
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            running = {pool.submit(one, i, item): i for i, item in enumerate(todo)}
+            # Each item in the caller's context: an async caller's cancellation reaches it.
+            running = {
+                pool.submit(contextvars.copy_context().run, one, i, item): i
+                for i, item in enumerate(todo)
+            }
             for future in as_completed(running):
                 outcomes[running[future]] = outcome = future.result()
                 if progress is not None:
@@ -634,6 +336,7 @@ class VideoSearchClient(SentenceCalls, ClientCore[grpc.Channel]):
         request_id: str | None = None,
         metadata: Metadata = (),
     ) -> Stats:
+        """What the server holds and runs: counts, models, backends, versions."""
         return _convert.stats(
             self._unary(
                 "Stats",

@@ -11,14 +11,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from vidsearch_client.cli_output import emit, table
 from vidsearch_client.client import VideoSearchClient
 
-Emit = Callable[[argparse.Namespace, Any, Callable[[], str]], None]
-Table = Callable[..., str]
 
-
-def register_tags(add: Callable[..., argparse.ArgumentParser], subparsers: Any, emit: Emit,
-                  table: Table, parents: Sequence[argparse.ArgumentParser] = ()) -> None:
+def register_tags(add: Callable[..., argparse.ArgumentParser], subparsers: Any,
+                  parents: Sequence[argparse.ArgumentParser] = ()) -> None:
     """The ``tags`` command and its five subcommands; ``add`` wires a handler as in cli.
 
     ``parents`` (cli's shared flags) also go on ``tags`` itself, so ``tags --json ls`` works
