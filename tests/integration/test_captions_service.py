@@ -7,6 +7,7 @@ audio gets INVALID_ARGUMENT that names no server path; reindex refreshes stale c
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import urllib.request
@@ -214,3 +215,26 @@ def test_caption_and_sentence_stages_are_in_the_metrics(client: VideoSearchClien
     assert {("index", "caption"), ("search_sentence", "sentence_encode"),
             ("search_sentence", "sentence_search"), ("search_audio", "audio_decode"),
             ("search_audio", "speech_recognition")} <= seen
+
+
+def test_the_command_line_searches_by_sentence_and_by_voice(
+        server: LiveServer, client: VideoSearchClient, tmp_path: Path, capsys: Any) -> None:
+    """`vidsearch-client search --sentence` / `--audio` as a person runs them: a table for
+    people, the same answer as JSON for scripts."""
+    from vidsearch_client.cli import main
+
+    caption = client.get(f"c{SPOKEN}").caption
+    assert main(["--target", server.target, "search", "--sentence", caption, "--top-k", "3"]) == 0
+    table = capsys.readouterr().out
+    rows = [line.split() for line in table.splitlines() if line.split()[:1] == ["1"]]
+    assert rows and rows[0][1] == f"c{SPOKEN}", table  # rank 1 is the described video
+    assert caption in table
+    wav = _speak(caption, tmp_path / "spoken.wav")
+    assert main(["--target", server.target, "--json", "search", "--audio", str(wav),
+                 "--top-k", "3"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["hits"][0]["video"]["video_id"] == f"c{SPOKEN}"
+    assert answer["recognized_text"]  # what was heard comes back with the hits
+    missing = tmp_path / "nothing.wav"
+    assert main(["--target", server.target, "search", "--audio", str(missing)]) != 0
+    assert "nothing.wav" in capsys.readouterr().err
