@@ -31,7 +31,7 @@ from vidsearch.cli import main
 from vidsearch.config import VidsearchConfig
 from vidsearch.evaluation.systems import export_release
 from vidsearch.media.synthetic import generate_video_file
-from vidsearch.orchestrator.api import SearchOptions
+from vidsearch.orchestrator.api import SearchOptions, SentenceSearchOptions
 from vidsearch.orchestrator.factory import build_orchestrator
 
 STARTER = Path(__file__).resolve().parents[2] / "models" / "starter"
@@ -244,3 +244,39 @@ def test_reindex_to_version_2_keeps_search_working(
     config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")))
     again = _backfill(config_file, tmp_path / "noop.json")  # --reindex: nothing left to move
     assert again["outcomes"] == {} and again["model_version"] == 2
+
+
+def test_backfill_captions_videos_as_the_server_does(
+    ray_runtime: None, release_repository: Path, archive: Archive, tmp_path: Path
+) -> None:
+    """With the captioner served, a backfilled video gets the sentence (and its vector and
+    versions) that the server's own indexing writes for the same file; run again, the
+    captioned videos are current and skipped."""
+    chosen = ["clip02", "clip05", "clip09"]
+    manifest = tmp_path / "three.csv"
+    manifest.write_text("id,source\n" + "".join(f"{v},{archive.videos[v]}\n" for v in chosen))
+    (tmp_path / "backfilled").mkdir()
+    config_path = _config(release_repository, tmp_path / "backfilled")
+    report = _backfill(config_path, tmp_path / "report.json", manifest=manifest)
+    assert report["outcomes"] == {"indexed": 3}
+    assert "caption" in report["median_stage_seconds"]
+    config = VidsearchConfig.model_validate(yaml.safe_load(config_path.read_text()))
+    served = config.model_copy(deep=True)
+    served.catalog.path = tmp_path / "served" / "catalog"
+    backfilled, by_server = build_orchestrator(config), build_orchestrator(served)
+    try:
+        for vid in chosen:
+            by_server.index_video(archive.videos[vid], video_id=vid)
+            mine, theirs = backfilled.get_video(vid), by_server.get_video(vid)
+            assert mine is not None and theirs is not None
+            assert mine.caption and mine.caption == theirs.caption
+            assert mine.caption_model_version == theirs.caption_model_version == 1
+        caption = backfilled.get_video("clip05").caption  # type: ignore[union-attr]
+        found = backfilled.sentences.search(caption, SentenceSearchOptions(top_k=1))
+        assert found.hits[0].video.video_id == "clip05"
+        assert found.hits[0].vector_rank == 1  # its sentence vector was written too
+    finally:
+        backfilled.close()
+        by_server.close()
+    again = _backfill(config_path, tmp_path / "again.json", manifest=manifest)
+    assert again["outcomes"] == {"skipped": 3}

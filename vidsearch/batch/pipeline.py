@@ -28,7 +28,7 @@ import numpy as np
 
 from vidsearch.batch.manifest import ManifestEntry
 from vidsearch.batch.report import FAILED, INDEXED, SKIPPED, BackfillReport, Item
-from vidsearch.catalog.base import TagFeature, TextFeatures
+from vidsearch.catalog.base import Caption, TagFeature, TextFeatures
 from vidsearch.config import VidsearchConfig
 from vidsearch.inference.base import ModelNotFoundError
 from vidsearch.media.errors import DecodeTimeoutError, MediaError
@@ -44,7 +44,7 @@ from vidsearch.orchestrator.stages import DecodeStage
 log = logging.getLogger(__name__)
 PIPELINE = "backfill"  # the stage-seconds label of a backfill
 MAX_BLOCKS = 4096  # manifest blocks (one video each up to this many): the tasks in flight
-Encoded = tuple[EncodedVideo, TextFeatures | None, TagFeature | None]
+Encoded = tuple[EncodedVideo, TextFeatures | None, TagFeature | None, Caption | None]
 
 
 @dataclass(frozen=True)
@@ -149,11 +149,14 @@ class Encoder:
     gRPC channel), the orchestrator's encode stages over each decoded video."""
 
     def __init__(self, config: VidsearchConfig, text_search: bool, target: int,
-                 options: BackfillOptions) -> None:  # fmt: skip
+                 options: BackfillOptions, captioning: bool = False,
+                 sentence_vectors: bool = False) -> None:  # fmt: skip
         from vidsearch.inference.factory import build_backend
 
+        # the same stages as the server's indexing: captions too when the server writes them
         self._models = IndexModels.build(config, build_backend(config.inference),
-                                         text_search=text_search)
+                                         text_search=text_search, captioning=captioning,
+                                         sentence_vectors=sentence_vectors)  # fmt: skip
         if text_search:
             self._models.text.warm_up()
         self._runner = PipelineRunner(_limiters(config))
@@ -173,7 +176,8 @@ class Encoder:
         ctx.decoded, item.payload = cast(DecodedFrames, item.payload), None
         stages = self._models.encode_stages()
         if attempt(item, "encode", lambda: _run(stages, ctx, self._runner, item), self._options):
-            item.status, item.payload = "encoded", (ctx.encoded, ctx.text, ctx.tag_feature)
+            item.status, item.payload = "encoded", (ctx.encoded, ctx.text, ctx.tag_feature,
+                                                    ctx.caption)  # fmt: skip
 
 
 def _limiters(config: VidsearchConfig) -> StageLimiters:
@@ -187,9 +191,11 @@ def _row(item: Item) -> dict[str, Any]:
 
 def current_videos(orchestrator: Orchestrator, target: int,
                    text_target: int | None) -> dict[str, str]:  # fmt: skip
-    """{video id: content SHA-256} of the videos indexed with the current versions."""
+    """{video id: content SHA-256} of the videos indexed with the current versions (the
+    captioner's included: a video captioned by another version is not current)."""
+    caption_target = orchestrator.caption_target()
     return {info.video_id: info.content_sha256 for info in orchestrator.videos()
-            if is_current(info, target, text_target) and info.content_sha256}
+            if is_current(info, target, text_target, caption_target) and info.content_sha256}
 
 
 def reindex_entries(orchestrator: Orchestrator, model_version: int | None = None,
@@ -197,7 +203,8 @@ def reindex_entries(orchestrator: Orchestrator, model_version: int | None = None
     """(the catalog's videos to re-index from their recorded source, ids without a readable
     source): ``vidsearch reindex``'s plan, for the same pipeline as a manifest."""
     target, text_target = orchestrator.index_targets(model_version)
-    plan, todo = plan_reindex(orchestrator.videos(), target, text_target=text_target)
+    plan, todo = plan_reindex(orchestrator.videos(), target, text_target=text_target,
+                              caption_target=orchestrator.caption_target())
     entries = [ManifestEntry(info.video_id, Path(info.source), info.title, info.tags)
                for info in todo]
     return entries, plan.missing_source
@@ -210,7 +217,7 @@ def store(orchestrator: Orchestrator, items: Sequence[Item], target: int,
     contexts = []
     for item in items:
         ctx = _context(item, target)
-        ctx.encoded, ctx.text, ctx.tag_feature = cast(Encoded, item.payload)
+        ctx.encoded, ctx.text, ctx.tag_feature, ctx.caption = cast(Encoded, item.payload)
         contexts.append(ctx)
         item.payload = None
     results: list[Any] = []
@@ -250,7 +257,9 @@ def run_backfill(
         return report.finish()
     current = current_videos(orchestrator, target, text_target)
     frame_size = orchestrator.models.encoder.frame_size()
-    text_search = orchestrator.models.text_search
+    models = orchestrator.models
+    encoder_args = (config, models.text_search, target, options, models.captioning,
+                    models.sentence_vectors)  # fmt: skip
     items = [{"item": pickle.dumps(Item(entry))} for entry in entries]
     kwargs = {"config": config, "frame_size": frame_size, "current": current, "target": target,
               "options": options}
@@ -260,7 +269,7 @@ def run_backfill(
         # memory cap (so a node runs no more decoders than its memory holds).
         .map(decode, fn_kwargs=kwargs,  # type: ignore[arg-type]  # the kwargs fill the rest
              num_cpus=options.decode_cpus, memory=config.media.sandbox_memory_bytes)
-        .map_batches(Encoder, fn_constructor_args=(config, text_search, target, options),
+        .map_batches(Encoder, fn_constructor_args=encoder_args,
                      batch_size=options.encode_batch, batch_format="numpy",
                      compute=ray.data.ActorPoolStrategy(size=options.encoders),
                      num_cpus=options.encoder_cpus, num_gpus=options.encoder_gpus)
