@@ -21,7 +21,8 @@ TINY_RUN = {
               "backbone": {"widths": [8, 8, 16, 16], "input_size": 32}, "dim": 16,
               "embed_dim": 16, "heads": 2, "keywords": 3},
     "batch_size": 6, "steps_per_epoch": 3, "max_epochs": 2, "captions_per_video": 2,
-    "rerank_n": 3, "num_threads": 1,
+    "extra_captions_per_video": 1, "dropped_captions_per_video": 1, "rerank_n": 3,
+    "num_threads": 1,
 }
 
 
@@ -46,6 +47,20 @@ def test_info_nce_is_symmetric_and_prefers_the_diagonal() -> None:
     assert float(info_nce(good)) < 0.01
     x = torch.randn(5, 5)
     assert torch.allclose(info_nce(x), info_nce(x.T))
+
+
+def test_augmented_captions_are_added_to_training_only() -> None:
+    from vidsearch.training.caption_augment import augmented_captions
+    from vidsearch.training.text_video import TextVideoTrainConfig, caption_set
+
+    cfg = TextVideoTrainConfig.model_validate({**TINY_RUN, "extra_captions_per_video": 2})
+    caps, video = caption_set(range(3), cfg, augmented=True)
+    assert torch.equal(torch.bincount(video), torch.full((3,), 5))  # 2 + 2 extra + 1 dropped
+    assert caps[2:4] == augmented_captions(0, 8.0, 2)
+    plain, _ = caption_set(range(3), cfg)  # what validation and benchmarks ask
+    assert plain == [c for s in range(3) for c in captions_for(s, 8.0, 2)]
+    held, _ = caption_set(range(3), cfg, held_out=True)
+    assert not set(held) & set(caps)
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +133,19 @@ def test_cli_registration_parses() -> None:
         ["train", "text-video", "--out", "x", "--threads", "1", "--no-progress"]
     )
     assert args.out == "x" and args.threads == 1 and callable(args.func)
+
+
+def test_new_heads_on_a_shipped_text_video_checkpoint_keep_its_encoder(
+        tiny_checkpoint: Path, tmp_path: Path) -> None:
+    """Retraining the text heads on a text_video.pt's semantic encoder leaves the encoder
+    bit for bit (tags and captions trained on it stay valid)."""
+    from vidsearch.training.checkpoint import load_checkpoint
+    from vidsearch.training.text_video import TextVideoTrainConfig, train_text_video
+
+    cfg = TextVideoTrainConfig.model_validate(
+        {**TINY_RUN, "max_epochs": 1, "init_frame_encoder": str(tiny_checkpoint)})
+    ck, _ = train_text_video(cfg, tmp_path / "text_video.pt", progress=False)
+    assert ck is not None
+    old = load_checkpoint(tiny_checkpoint).state_dict
+    encoder = [k for k in ck.state_dict if k.startswith("video.encoder.")]
+    assert encoder and all(torch.equal(ck.state_dict[k], old[k]) for k in encoder)

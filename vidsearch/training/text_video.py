@@ -30,6 +30,7 @@ from vidsearch.networks.text_encoder import (
     tokenize_keywords,
 )
 from vidsearch.networks.text_video import TextVideoConfig, TextVideoModel, build_text_video_model
+from vidsearch.training.caption_augment import augmented_captions, dropped_captions
 from vidsearch.training.captions import captions_for, held_out_captions
 from vidsearch.training.checkpoint import Checkpoint, load_checkpoint
 from vidsearch.training.common import (
@@ -59,6 +60,13 @@ class TextVideoTrainConfig(BaseModel):
     init_frame_encoder: str | None = Field(
         default=None, description="video_hash/barlow checkpoint whose frame encoder is used")
     captions_per_video: int = Field(default=5, ge=1)
+    extra_captions_per_video: int = Field(
+        default=0, ge=0, description="training only: captions per video in caption_augment's "
+        "EXTRA wording (more synonyms and templates, none of them held-out wording)")
+    dropped_captions_per_video: int = Field(
+        default=0, ge=0, description="training only: TRAIN captions per video with "
+        "``word_dropout`` of their words dropped")
+    word_dropout: float = Field(default=0.15, ge=0, lt=1)
     max_tokens: int = Field(default=64, ge=8)
     batch_size: int = Field(default=32, ge=2)
     lr: float = Field(default=1e-3, gt=0)
@@ -113,18 +121,27 @@ def encode_texts(encoder: TextEncoder, tokenizer: Any, captions: list[str], vide
                    video, captions)
 
 
-def caption_set(corpus_seeds: range, cfg: TextVideoTrainConfig, *, held_out: bool = False
-                ) -> tuple[list[str], Tensor]:
-    """Captions of each video in order and the video index of each caption.
+def caption_set(corpus_seeds: range, cfg: TextVideoTrainConfig, *, held_out: bool = False,
+                augmented: bool = False) -> tuple[list[str], Tensor]:
+    """Captions of each video in order (the same number for every video) and the video
+    index of each caption.
 
     ``held_out``: the wording the model never trains on (held-out paraphrases and one
-    compositional query per video), for validation and benchmarks."""
+    compositional query per video), for validation and benchmarks. ``augmented``
+    (training): also the EXTRA-wording and word-dropped captions of ``caption_augment``."""
     caps, vids = [], []
     for v, seed in enumerate(corpus_seeds):
         n, dur = cfg.captions_per_video, cfg.data.duration_s
-        for c in held_out_captions(seed, dur, n) if held_out else captions_for(seed, dur, n):
-            caps.append(c)
-            vids.append(v)
+        if held_out:
+            mine = held_out_captions(seed, dur, n)
+        else:
+            mine = captions_for(seed, dur, n)
+            if augmented:
+                mine += augmented_captions(seed, dur, cfg.extra_captions_per_video)
+                mine += dropped_captions(seed, dur, cfg.dropped_captions_per_video,
+                                         cfg.word_dropout)
+        caps += mine
+        vids += [v] * len(mine)
     return caps, torch.tensor(vids)
 
 
@@ -181,13 +198,18 @@ def load_text_video(path: str | Path | Checkpoint) -> TextVideoModel:
 
 
 def _init_frame_encoder(model: TextVideoModel, path: str) -> None:
-    """Frozen frame encoder from a semantic checkpoint (whole) or a trunk's ``encoder.*``."""
+    """Frozen frame encoder from a semantic checkpoint (whole), a text_video checkpoint's
+    ``video.encoder.*`` (new heads on a shipped encoder: tags and captions trained on that
+    encoder stay valid) or a trunk's ``encoder.*``."""
     ck = load_checkpoint(path)
-    if (ck.kind == "semantic") != (model.cfg.visual == "semantic"):
+    prefix = "video.encoder." if ck.kind == "text_video" else "encoder."
+    semantic = ck.kind == "semantic" or (
+        ck.kind == "text_video" and ck.config.get("model", {}).get("visual") == "semantic")
+    if semantic != (model.cfg.visual == "semantic"):
         raise ValueError(f"{path} is a {ck.kind} checkpoint; model.visual is "
                          f"{model.cfg.visual!r}")
     enc = ck.state_dict if ck.kind == "semantic" else {
-        k[len("encoder."):]: v for k, v in ck.state_dict.items() if k.startswith("encoder.")}
+        k[len(prefix):]: v for k, v in ck.state_dict.items() if k.startswith(prefix)}
     model.video.encoder.load_state_dict(enc, strict=True)
 
 
@@ -197,6 +219,14 @@ class _HeadsOnly(torch.nn.Module):
     def __init__(self, model: TextVideoModel) -> None:
         super().__init__()
         self.video, self.scorer, self.logit_scale = model.video, model.scorer, model.logit_scale
+
+
+def _data_version(cfg: TextVideoTrainConfig, frames_version: str) -> str:
+    out = f"{frames_version}+captions{cfg.captions_per_video}"
+    if cfg.extra_captions_per_video or cfg.dropped_captions_per_video:
+        out += (f"+extra{cfg.extra_captions_per_video}+dropped"
+                f"{cfg.dropped_captions_per_video}x{cfg.word_dropout:g}")
+    return out
 
 
 def _cache_path(cfg: TextVideoTrainConfig, prefix: str, key: list[Any]) -> Path | None:
@@ -209,7 +239,7 @@ def _cached_features(model: TextVideoModel, cfg: TextVideoTrainConfig, train: Co
     (wording, caption settings), so a new wording does not re-encode every frame."""
     import inspect
 
-    from vidsearch.training import captions, facts
+    from vidsearch.training import caption_augment, captions, facts
 
     enc = cfg.init_frame_encoder
     frames_path = _cache_path(cfg, "frames", [
@@ -228,14 +258,15 @@ def _cached_features(model: TextVideoModel, cfg: TextVideoTrainConfig, train: Co
     texts_path = _cache_path(cfg, "texts", [
         d.seed_start, d.n_videos, d.val_seed_start, d.n_val_videos, d.duration_s,
         cfg.captions_per_video, cfg.model.keywords, cfg.model.keyword_words, cfg.max_tokens,
-        inspect.getsource(captions), inspect.getsource(facts)])
+        cfg.extra_captions_per_video, cfg.dropped_captions_per_video, cfg.word_dropout,
+        inspect.getsource(captions), inspect.getsource(facts), inspect.getsource(caption_augment)])
     if texts_path is not None and texts_path.exists():
         obj = torch.load(texts_path, weights_only=True)
         return feats, val_feats, TextSet(**obj["texts"]), TextSet(**obj["val_texts"])
     assert model.text_encoder is not None
     tokenizer = load_tokenizer()
-    texts = encode_texts(model.text_encoder, tokenizer,
-                         *caption_set(range(d.seed_start, d.seed_start + d.n_videos), cfg), cfg)
+    texts = encode_texts(model.text_encoder, tokenizer, *caption_set(
+        range(d.seed_start, d.seed_start + d.n_videos), cfg, augmented=True), cfg)
     val_texts = encode_texts(model.text_encoder, tokenizer, *caption_set(
         range(d.val_seed_start, d.val_seed_start + d.n_val_videos), cfg, held_out=True), cfg)
     if texts_path is not None:
@@ -296,6 +327,6 @@ def train_text_video(cfg: TextVideoTrainConfig, out: str | Path, *, resume: bool
         state.stop_reason = "max_epochs" if state.epoch >= cfg.max_epochs else None
         config = {**cfg.model_dump(mode="json"), "text_model": TEXT_MODEL}
         ck = write_checkpoint(out, "text_video", heads, opt, config,
-                              f"{train.data_version}+captions{cfg.captions_per_video}",
+                              _data_version(cfg, train.data_version),
                               state, cfg.model_version)
     return ck, metrics
