@@ -43,10 +43,10 @@ class MediaConfig(BaseModel):
         "later at most) and decoding costs about half",
     )
     skip_deblocking: bool = Field(
-        True,
-        description="H.264/HEVC: skip the in-loop deblocking filter (block edges stay, "
-        "invisible at the encoders' input size); decoding costs about a fifth less at the "
-        "same copy-detection quality (BENCHMARKS.md)",
+        False,
+        description="H.264/HEVC: skip the in-loop deblocking filter (block edges stay); "
+        "decoding costs about a fifth less; the release model kept its copy-detection "
+        "quality in one run (BENCHMARKS.md), a barely trained one did not",
     )
     sandbox: bool = Field(
         True,
