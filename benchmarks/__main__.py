@@ -17,13 +17,12 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import BaseSettings, CliApp, PydanticBaseSettingsSource, SettingsConfigDict
 
-from benchmarks import backfill, catalog_search, end_to_end, inference, load, text_search
 from benchmarks.backfill import BackfillBenchConfig
 from benchmarks.catalog_search import CatalogBenchConfig
 from benchmarks.end_to_end import EndToEndBenchConfig
@@ -34,15 +33,8 @@ from vidsearch.evaluation.report import update_section
 
 PROG = "python -m benchmarks"
 RELEASE = Path("configs/bench/release.yaml")  # what `make bench` runs and BENCHMARKS.md shows
-SECTIONS: dict[str, Any] = {  # section name -> its module (run, to_markdown)
-    "catalog": catalog_search,
-    "inference": inference,
-    "end_to_end": end_to_end,
-    "load": load,
-    "text_search": text_search,
-    "backfill": backfill,
-}
 Section = Literal["catalog", "inference", "end_to_end", "load", "text_search", "backfill"]
+SECTIONS = get_args(Section)  # each a field of Benchmarks, its config; its module runs it
 
 
 class Benchmarks(BaseSettings):
@@ -75,9 +67,9 @@ class Benchmarks(BaseSettings):
 
     def write(self, name: str) -> bool:
         """Run one section and write it; on failure, report and leave the section as it was."""
-        started = time.perf_counter()
+        started, cfg = time.perf_counter(), getattr(self, name)
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
-        module, cfg = SECTIONS[name], getattr(self, name)
+        module = sys.modules[type(cfg).__module__]  # run, to_markdown
         try:
             markdown = module.to_markdown(module.run(cfg), reproduce(self.out, name, cfg))
         except Exception:

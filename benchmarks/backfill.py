@@ -4,9 +4,7 @@ stage costs and cluster projection are the backfill report's own (sections/backf
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from benchmarks import harness as bench
@@ -27,12 +25,12 @@ def run(cfg: BackfillBenchConfig, log: bench.Log = bench.stderr) -> BackfillBenc
     from vidsearch.batch import cli, manifest, pipeline
 
     result = BackfillBenchResult(cfg)
-    with tempfile.TemporaryDirectory(prefix="vidsearch-bench-backfill-", dir=cfg.work_dir) as tmp:
-        refs, _ = bench.write_references(cfg, Path(tmp) / "media", log)
-        with bench.served(cfg, refs, Path(tmp), result.server, log) as (_, config):
+    with bench.scratch("backfill", cfg.work_dir) as root:
+        refs, _ = bench.write_references(cfg, root / "media", log)
+        with bench.served(cfg, refs, root, result.server, log) as (_, config):
             pass  # `vidsearch index`: the references indexed one at a time (server.index)
         for workers in cfg.workers:
-            config.catalog.path = Path(tmp) / f"backfill-{workers}"
+            config.catalog.path = root / f"backfill-{workers}"
             report = cli.run_job(config, [manifest.ManifestEntry(*ref) for ref in refs],
                                  pipeline.BackfillOptions(encoders=workers), num_cpus=2 * workers)
             result.runs.append((workers, report))
@@ -41,9 +39,8 @@ def run(cfg: BackfillBenchConfig, log: bench.Log = bench.stderr) -> BackfillBenc
 
 
 def to_markdown(result: BackfillBenchResult, command: str) -> str:
-    index_s = sum(x.wall_s for x in result.server.index)
-    rate, first = bench.ratio(len(result.server.index), index_s), result.runs[0][1]
-    return bench.render("backfill", result, command, index_s=index_s, index_rate=rate,
+    rate, first = bench.ratio(len(result.server.index), result.server.index_s), result.runs[0][1]
+    return bench.render("backfill", result, command, index_rate=rate,
                         first=first, node=first.projections[0],
                         slower=max(r.videos_per_s for _, r in result.runs) < rate,
                         rows=[(w, r, bench.ratio(r.videos_per_s, rate)) for w, r in result.runs])

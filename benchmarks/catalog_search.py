@@ -7,7 +7,6 @@ from __future__ import annotations
 import gc
 import itertools
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -260,10 +259,8 @@ def search(
     coarse = "graph" if catalog.hash_index.walks_graph(lambda: n) else "scan"
     hnsw_p, hnsw_agreement = None, None
     if hnsw is not None:  # asked for the nearest `probe` codes, as the catalog's graph walk is
-        walk = faiss_top(hnsw, catalog.hash_index.probe)
-        for q in range(cfg.warmup):
-            walk(q)
-        hnsw_runs = [bench.timed(walk, q) for q in range(cfg.warmup, cfg.warmup + cfg.queries)]
+        walk = faiss_top(hnsw, catalog.hash_index.probe)  # warm-up calls first, not kept
+        hnsw_runs = [bench.timed(walk, q) for q in range(cfg.warmup + cfg.queries)][cfg.warmup :]
         hnsw_p = bench.Latency.of(hnsw_runs)
         hnsw_agreement = agreement([ids.tolist() for (ids, _), _, _ in hnsw_runs])
     return SearchResult(
@@ -303,14 +300,14 @@ def bench_api_upserts(cfg: CatalogBenchConfig, root: Path, log: bench.Log) -> li
 def run(cfg: CatalogBenchConfig, log: bench.Log = bench.stderr) -> CatalogBenchResult:
     """Every size (largest last), then the catalog-API upsert rates."""
     result = CatalogBenchResult(cfg)
-    with tempfile.TemporaryDirectory(prefix="vidsearch-bench-catalog-", dir=cfg.work_dir) as tmp:
+    with bench.scratch("catalog", cfg.work_dir) as root:
         for n in sorted(cfg.sizes):
-            searches, load = bench_size(n, cfg, Path(tmp), log)
+            searches, load = bench_size(n, cfg, root, log)
             result.searches += searches
             result.loads.append(load)
             gc.collect()
         if cfg.api_videos > 0:
-            result.api = bench_api_upserts(cfg, Path(tmp), log)
+            result.api = bench_api_upserts(cfg, root, log)
     return result.finished()
 
 

@@ -5,7 +5,6 @@ baseline, same run, is decoding the same query file. sections/end_to_end.md says
 from __future__ import annotations
 
 import statistics
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +81,6 @@ class EndToEndBenchResult(bench.SectionResult[EndToEndBenchConfig]):
     generated: int = 0  # files written this run (the rest were reused from media_dir)
     stats: Any = None
     queries: list[QueryResult] = field(default_factory=list)
-    index_wall_s: float = 0.0  # the references' indexing, one after the other
 
 
 def plan_cuts(
@@ -170,15 +168,13 @@ def run(cfg: EndToEndBenchConfig, log: bench.Log = bench.stderr) -> EndToEndBenc
     if cfg.references < 1 or cfg.searches < 1 or not cfg.query_durations:
         raise ValueError("need at least one reference, one search and one query duration")
     result = EndToEndBenchResult(cfg)
-    with tempfile.TemporaryDirectory(prefix="vidsearch-bench-e2e-", dir=cfg.work_dir) as tmp:
-        root = Path(tmp)
+    with bench.scratch("e2e", cfg.work_dir) as root:
         media = cfg.media_dir if cfg.media_dir is not None else root / "media"
         (refs, queries, result.generated), result.generate_s, _ = bench.timed(
             prepare_media, cfg, media, log
         )
         with bench.served(cfg, refs, root, result.server, log) as (client, config):
-            result.index_wall_s = sum(x.wall_s for x in result.server.index)
-            log(f"[end_to_end] indexed {len(refs)} videos in {result.index_wall_s:.1f} s")
+            log(f"[end_to_end] indexed {len(refs)} videos in {result.server.index_s:.1f} s")
             result.stats = client.stats()
             for spec in queries:
                 result.queries.append(q := _search(client, spec, cfg, config.media.sample_fps))
@@ -194,7 +190,7 @@ def to_markdown(result: EndToEndBenchResult, command: str) -> str:
     return bench.render(
         "end_to_end", result, command, generated_text=generated,
         index_mb=statistics.mean(x.bytes for x in index) / 1e6,
-        index_rate=sum(x.duration_s for x in index) / result.index_wall_s,
+        index_rate=sum(x.duration_s for x in index) / result.server.index_s,
         index_rates=[bench.ratio(x.duration_s, x.wall_s) for x in index],
         index_wall=[x.wall_s for x in index], index_cpu=[x.cpu_s for x in index],
         mode=next((q.mode for q in result.queries if q.mode), "") or "server default",

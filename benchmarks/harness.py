@@ -8,6 +8,7 @@ import re
 import statistics
 import string
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
@@ -131,6 +132,13 @@ def render(name: str, result: SectionResult[Any], command: str, **values: object
     return f"{header}\n{text}\n\nTotal run time {result.seconds:.0f} s."
 
 
+@contextmanager
+def scratch(section: str, work_dir: Path | None) -> Iterator[Path]:
+    """A temporary folder for ``section`` in ``work_dir`` (default: the system's), removed after."""
+    with tempfile.TemporaryDirectory(prefix=f"vidsearch-bench-{section}-", dir=work_dir) as tmp:
+        yield Path(tmp)
+
+
 def stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -182,13 +190,21 @@ class Latency:
         return Latency(p50, percentile(wall, 95), percentile(cpu, 50), items / p50 * 1e3)
 
 
-class ServedBenchConfig(SectionConfig):
-    """Options of the sections that index generated references into the real server."""
+class ModelsConfig(SectionConfig):
+    """Options of the sections that export models (``export_checkpoints``) and serve them."""
 
     checkpoints: Path = Path("models/starter")
-    """folder with video_hash.pt + barlow.pt (else: the toy family)"""
+    """folder of the starter checkpoints (else: the toy family)"""
     repository: Path | None = None
     """serve this exported repository instead"""
+    seed: int = 0
+    work_dir: Path | None = None
+    """where the temporary folder goes (default: the system's temporary folder)"""
+
+
+class ServedBenchConfig(ModelsConfig):
+    """Options of the sections that index generated references into the real server."""
+
     references: int = 2
     """videos indexed"""
     ref_duration_s: float = 3.0
@@ -196,9 +212,6 @@ class ServedBenchConfig(SectionConfig):
     width: int = 160
     height: int = 120
     fps: float = 8.0
-    seed: int = 0
-    work_dir: Path | None = None
-    """where the temporary folder goes (default: the system's temporary folder)"""
 
     def media_key(self, render_scale: int) -> str:
         """What a generated file's name says of the settings it was made with."""
@@ -231,29 +244,28 @@ def write_references(
 
 
 def export_checkpoints(
-    paths: list[Path], folder: Path, repository: Path | None, seed: int, out: Path, log: Log,
-    toy_effect: str,
-) -> tuple[Path, str, bool]:  # fmt: skip
-    """(repository to serve, where its models came from, toy?): an exported ``repository`` as
-    is, else ``paths`` (checkpoints in ``folder``) exported into ``out`` when all are there,
-    else the toy family, tiny stand-in networks (the sections say so: ``toy_effect``)."""
+    cfg: ModelsConfig, paths: list[Path], out: Path, log: Log, toy_effect: str
+) -> tuple[Path, str, bool]:
+    """(repository to serve, where its models came from, toy?): ``cfg.repository`` as is,
+    else ``paths`` (checkpoints in ``cfg.checkpoints``) exported into ``out`` when all are
+    there, else the toy family, tiny stand-in networks (the sections say so: ``toy_effect``)."""
     from vidsearch.evaluation.systems import export_release
     from vidsearch.exporters.families import get_family
     from vidsearch.exporters.pipeline import export_models
 
-    if repository is not None:
-        return repository, f"exported repository `{repository}` (as is)", False
+    if cfg.repository is not None:
+        return cfg.repository, f"exported repository `{cfg.repository}` (as is)", False
     if paths and all(p.is_file() for p in paths):
         names = ", ".join(p.name for p in paths)
-        source = f"checkpoints in `{folder}` ({names}), exported by `export_models`"
+        source = f"checkpoints in `{cfg.checkpoints}` ({names}), exported by `export_models`"
         log(f"[bench] exporting {source}")
         export_release(paths, out)
         return out, source, False
     missing = ", ".join(p.name for p in paths if not p.is_file()) or "checkpoints"
-    source = f"**`toy` family** (no {missing} in `{folder}`): tiny stand-in networks, {toy_effect}"
-    log(f"[bench] exporting {source}")
-    export_models([get_family("toy").loader(None, seed)], out)
-    return out, source, True
+    source = f"**`toy` family** (no {missing} in `{cfg.checkpoints}`): tiny stand-in networks"
+    log(f"[bench] exporting {source}, {toy_effect}")
+    export_models([get_family("toy").loader(None, cfg.seed)], out)
+    return out, f"{source}, {toy_effect}", True
 
 
 def loopback_config(repository: Path, root: Path) -> Any:
@@ -305,6 +317,11 @@ class Server:
     start_s: float = 0.0
     index: list[IndexSample] = field(default_factory=list)
 
+    @property
+    def index_s(self) -> float:
+        """Wall time of the references' indexing, one after the other."""
+        return sum(x.wall_s for x in self.index)
+
 
 @contextmanager
 def served(
@@ -317,10 +334,10 @@ def served(
     from vidsearch_client import VideoSearchClient
 
     starter = [cfg.checkpoints / "video_hash.pt", cfg.checkpoints / "barlow.pt"]
+    toy_effect = "so inference is cheaper and hits are meaningless"
     (repository, server.source, server.toy), server.export_s, _ = timed(
-        export_checkpoints, starter, cfg.checkpoints, cfg.repository, cfg.seed,
-        root / "model_repository", log, "so inference is cheaper and hits are meaningless",
-    )  # fmt: skip
+        export_checkpoints, cfg, starter, root / "model_repository", log, toy_effect
+    )
     config = loopback_config(repository, root)
     tune(config)
     started = time.perf_counter()

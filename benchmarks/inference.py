@@ -9,7 +9,6 @@ import re
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
@@ -26,11 +25,7 @@ _SUMMARY = re.compile(
 )
 
 
-class InferenceBenchConfig(bench.SectionConfig):
-    checkpoints: Path = Path("models/starter")
-    """folder of *.pt (else: the toy family)"""
-    repository: Path | None = None
-    """use this exported production repository instead"""
+class InferenceBenchConfig(bench.ModelsConfig):
     models: tuple[str, ...] = tuple(m.name for m in VIDEO_SEARCH_MODELS)
     batches: tuple[int, ...] = (1, 16)
     frames: int = 8
@@ -45,9 +40,6 @@ class InferenceBenchConfig(bench.SectionConfig):
     perf_concurrency: tuple[int, ...] = (2,)
     """perf_analyzer concurrency levels ([]: skip perf_analyzer)"""
     perf_window_ms: int = 500
-    seed: int = 0
-    work_dir: Path | None = None
-    """where the temporary folder goes (default: the system's temporary folder)"""
 
 
 @dataclass(frozen=True)
@@ -213,11 +205,10 @@ def run(cfg: InferenceBenchConfig, log: bench.Log = bench.stderr) -> InferenceBe
     result = InferenceBenchResult(cfg, perf_model=cfg.perf_model)
     rng = np.random.default_rng(cfg.seed)
     with ExitStack() as stack:
-        tmp = tempfile.TemporaryDirectory(prefix="vidsearch-bench-inference-", dir=cfg.work_dir)
-        root = Path(stack.enter_context(tmp))
+        root = stack.enter_context(bench.scratch("inference", cfg.work_dir))
         production, result.source, _ = bench.export_checkpoints(
-            sorted(cfg.checkpoints.glob("*.pt")), cfg.checkpoints, cfg.repository, cfg.seed,
-            root / "model_repository", log, "so the serving overhead dominates",
+            cfg, sorted(cfg.checkpoints.glob("*.pt")), root / "model_repository", log,
+            "so the serving overhead dominates",
         )  # fmt: skip
         twin, available = root / "model_repository_cpu", list_models(production)
         models = [m for m in cfg.models if available.get(m)]

@@ -5,7 +5,6 @@ backpressure asked for), never as another error. sections/load.md says how."""
 from __future__ import annotations
 
 import itertools
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -78,9 +77,9 @@ def run(cfg: LoadBenchConfig, log: bench.Log = bench.stderr) -> LoadBenchResult:
             config.server.max_workers, cfg.clients + 2
         )
 
-    with tempfile.TemporaryDirectory(prefix="vidsearch-bench-load-", dir=cfg.work_dir) as tmp:
-        refs, _ = bench.write_references(cfg, Path(tmp) / "media", log)
-        with bench.served(cfg, refs, Path(tmp), result.server, log, tune) as (client, _):
+    with bench.scratch("load", cfg.work_dir) as root:
+        refs, _ = bench.write_references(cfg, root / "media", log)
+        with bench.served(cfg, refs, root, result.server, log, tune) as (client, _):
             client.search_video(refs[0][1])  # warm-up
             log(f"[load] {len(refs)} indexed; {cfg.duration_s:g} s of load")
             lock, t0 = threading.Lock(), time.perf_counter()

@@ -5,7 +5,6 @@ through the real server, stage 1 only vs stage 1 + 2 interleaved (sections/text_
 from __future__ import annotations
 
 import statistics
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,11 +180,11 @@ def run_latency(cfg: TextBenchConfig, result: TextBenchResult) -> None:
     # Spread over the test videos and over the five held-out wordings of each.
     queries = [(i % n_test, held_out_captions(TEST_SEEDS + i % n_test, duration)[
         (i // n_test + i) % 5]) for i in range(cfg.queries)]  # fmt: skip
-    with tempfile.TemporaryDirectory(dir=cfg.work_dir) as tmp:
-        repo = Path(tmp) / "repo"
+    with bench.scratch("text", cfg.work_dir) as root:
+        repo = root / "repo"
         export_release([cfg.starter / n for n in ("video_hash.pt", "barlow.pt",
                                                   "text_video.pt")], repo)  # fmt: skip
-        config = bench.loopback_config(repo, Path(tmp))
+        config = bench.loopback_config(repo, root)
         config.media.sandbox = False
         with bench.serving(config) as target, VideoSearchClient(target, timeout=300) as client:
             for video_id, path in videos:
