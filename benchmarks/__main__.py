@@ -23,12 +23,21 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import BaseSettings, CliApp, PydanticBaseSettingsSource, SettingsConfigDict
 
-from benchmarks import backfill, catalog_search, end_to_end, inference, load, text_search
+from benchmarks import (
+    backfill,
+    catalog_search,
+    end_to_end,
+    inference,
+    load,
+    tag_suggest,
+    text_search,
+)
 from benchmarks.backfill import BackfillBenchConfig
 from benchmarks.catalog_search import CatalogBenchConfig
 from benchmarks.end_to_end import EndToEndBenchConfig
 from benchmarks.inference import InferenceBenchConfig
 from benchmarks.load import LoadBenchConfig
+from benchmarks.tag_suggest import TagSuggestBenchConfig
 from benchmarks.text_search import TextBenchConfig
 from vidsearch.evaluation.report import update_section
 
@@ -41,8 +50,11 @@ SECTIONS: dict[str, Any] = {  # section name -> its module (run, to_markdown)
     "load": load,
     "text_search": text_search,
     "backfill": backfill,
+    "tag_suggest": tag_suggest,
 }
-Section = Literal["catalog", "inference", "end_to_end", "load", "text_search", "backfill"]
+Section = Literal[
+    "catalog", "inference", "end_to_end", "load", "text_search", "backfill", "tag_suggest"
+]
 
 
 class Benchmarks(BaseSettings):
@@ -64,6 +76,7 @@ class Benchmarks(BaseSettings):
     load: LoadBenchConfig = LoadBenchConfig()
     text_search: TextBenchConfig = TextBenchConfig()
     backfill: BackfillBenchConfig = BackfillBenchConfig()
+    tag_suggest: TagSuggestBenchConfig = TagSuggestBenchConfig()
 
     @classmethod
     def settings_customise_sources(
