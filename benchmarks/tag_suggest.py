@@ -37,7 +37,7 @@ class TagSuggestBenchConfig(bench.ServedBenchConfig):
     library_size: int = 1000
     """tags in the library (distinct word combinations, added through UpsertTags)"""
     batch: int = 256
-    """tags per UpsertTags call (over the tag encoder's max batch, 256, UpsertTags fails)"""
+    """tags per UpsertTags call (more than the encoder's max batch fails: 256, placeholder 64)"""
     searches: int = 50
     """timed SuggestTags calls (and as many brute-force runs, alternated)"""
     warmup: int = 5
