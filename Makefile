@@ -168,9 +168,9 @@ lint: venv imports ## ruff + mypy + import contracts
 # each part is a target of its own, and each section's Reproduce line runs it alone.
 bench: bench-sections bench-quality bench-tags bench-captions loadtest ## rewrite every BENCHMARKS.md section (~3 h on 2 cores)
 
-bench-sections: export bench-data ## catalog, inference, end to end, load, text search, backfill
+bench-sections: export bench-data ## catalog, inference, end to end, load, text search, backfill, tag suggestions
 	$(PY) -m benchmarks --scenario configs/bench/release.yaml --out BENCHMARKS.md \
-	  --sections catalog,inference,end_to_end,load,text_search,backfill
+	  --sections catalog,inference,end_to_end,load,text_search,backfill,tag_suggest
 
 # The quality table's "previous release" row scores the copy descriptor that shipped before.
 $(STARTER)/variants/video_hash_copy800.pt:

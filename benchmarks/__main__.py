@@ -28,12 +28,15 @@ from benchmarks.catalog_search import CatalogBenchConfig
 from benchmarks.end_to_end import EndToEndBenchConfig
 from benchmarks.inference import InferenceBenchConfig
 from benchmarks.load import LoadBenchConfig
+from benchmarks.tag_suggest import TagSuggestBenchConfig
 from benchmarks.text_search import TextBenchConfig
 from vidsearch.evaluation.report import update_section
 
 PROG = "python -m benchmarks"
 RELEASE = Path("configs/bench/release.yaml")  # what `make bench` runs and BENCHMARKS.md shows
-Section = Literal["catalog", "inference", "end_to_end", "load", "text_search", "backfill"]
+Section = Literal[
+    "catalog", "inference", "end_to_end", "load", "text_search", "backfill", "tag_suggest"
+]
 SECTIONS = get_args(Section)  # each a field of Benchmarks, its config; its module runs it
 
 
@@ -56,6 +59,7 @@ class Benchmarks(BaseSettings):
     load: LoadBenchConfig = LoadBenchConfig()
     text_search: TextBenchConfig = TextBenchConfig()
     backfill: BackfillBenchConfig = BackfillBenchConfig()
+    tag_suggest: TagSuggestBenchConfig = TagSuggestBenchConfig()
 
     @classmethod
     def settings_customise_sources(

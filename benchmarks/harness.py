@@ -284,15 +284,16 @@ def loopback_config(repository: Path, root: Path) -> Any:
 
 
 @contextmanager
-def serving(config: Any) -> Iterator[str]:
-    """The real gRPC server (``build_server``) in this process; yields its target."""
+def serving(config: Any) -> Iterator[tuple[str, Any]]:
+    """The real gRPC server (``build_server``) in this process; yields its target and its
+    orchestrator (whose catalog a baseline may read back)."""
     from vidsearch.orchestrator.factory import build_orchestrator
     from vidsearch.service.server import build_server
 
     with closing(build_orchestrator(config)) as orchestrator:
         running = build_server(config, orchestrator)
         try:
-            yield running.target
+            yield running.target, orchestrator
         finally:
             running.stop(grace=1.0)
 
@@ -341,7 +342,7 @@ def served(
     config = loopback_config(repository, root)
     tune(config)
     started = time.perf_counter()
-    with serving(config) as target, VideoSearchClient(target, timeout=600.0) as client:
+    with serving(config) as (target, _), VideoSearchClient(target, timeout=600.0) as client:
         server.start_s, server.target = time.perf_counter() - started, target
         log(f"[bench] serving on {target} ({server.start_s:.1f} s)")
         for vid, path in refs:

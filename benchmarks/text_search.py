@@ -186,7 +186,7 @@ def run_latency(cfg: TextBenchConfig, result: TextBenchResult) -> None:
                                                   "text_video.pt")], repo)  # fmt: skip
         config = bench.loopback_config(repo, root)
         config.media.sandbox = False
-        with bench.serving(config) as target, VideoSearchClient(target, timeout=300) as client:
+        with bench.serving(config) as (target, _), VideoSearchClient(target, timeout=300) as client:
             for video_id, path in videos:
                 client.index_file(path, video_id)
             result.catalog_videos = client.stats().videos

@@ -1,4 +1,5 @@
-"""vidsearch load test: a mixed SearchByVideo / SearchByText / IndexVideo scenario over gRPC.
+"""vidsearch load test: a mixed SearchByVideo / SearchByText / IndexVideo / SuggestTags
+scenario over gRPC.
 
     locust -f loadtest/locustfile.py --headless -u 4 -r 2 -t 30s --host 127.0.0.1:50051 \
         --csv var/loadtest/locust
@@ -26,7 +27,8 @@ from scenario import load_scenario
 
 SCENARIO = load_scenario()
 QUERIES: list[Path] = SCENARIO.media("queries") if SCENARIO.weight_search else []
-REFERENCES: list[Path] = SCENARIO.media("references") if SCENARIO.weight_index else []
+INDEXES = SCENARIO.weight_index or SCENARIO.weight_tags  # SuggestTags asks about its own videos
+REFERENCES: list[Path] = SCENARIO.media("references") if INDEXES else []
 TEXTS: list[str] = SCENARIO.sentences() if SCENARIO.weight_text else []
 
 
@@ -69,6 +71,17 @@ class VideoSearchUser(GrpcUser):
             size=lambda r: len(r.hits),
         )
 
+    def suggest_tags(self) -> None:
+        if not self.indexed:  # a video of its own first (reported: it is an IndexVideo call)
+            self.index_video()
+        if self.indexed:
+            video_id = self.rng.choice(self.indexed)
+            self.call(
+                "SuggestTags",
+                lambda: self.client.suggest_tags(video_id, top_k=SCENARIO.top_k),
+                size=lambda r: len(r.tags),
+            )
+
     def on_stop(self) -> None:
         if SCENARIO.cleanup:
             for video_id in self.indexed:  # not reported: setup/teardown, not load
@@ -82,6 +95,7 @@ class VideoSearchUser(GrpcUser):
             (search_by_video, SCENARIO.weight_search),
             (index_video, SCENARIO.weight_index),
             (search_by_text, SCENARIO.weight_text),
+            (suggest_tags, SCENARIO.weight_tags),
         )
         if weight > 0
     }

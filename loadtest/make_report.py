@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SECTION = "loadtest"
-TITLE = "Load test: locust over gRPC (mixed SearchByVideo / IndexVideo / SearchByText)"
+TITLE = "Load test: locust over gRPC (SearchByVideo / IndexVideo / SearchByText / SuggestTags)"
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,7 @@ set -e
 
 scenario=$("$PY" -c 'import sys; sys.path.insert(0, "loadtest")
 from scenario import load_scenario; s = load_scenario()
-print(f"weights SearchByVideo:IndexVideo:SearchByText = {s.weight_search}:{s.weight_index}:{s.weight_text}; top_k {s.top_k}; SearchByText candidates {s.text_candidates}")')
+print(f"weights SearchByVideo:IndexVideo:SearchByText:SuggestTags = {s.weight_search}:{s.weight_index}:{s.weight_text}:{s.weight_tags}; top_k {s.top_k}; SearchByText candidates {s.text_candidates}")')
 command="make loadtest USERS=$USERS SPAWN_RATE=$SPAWN_RATE DURATION=$DURATION${TARGET:+ TARGET=$TARGET}"
 report_args=(--csv "$csv" --target "$target" --users "$USERS" --spawn-rate "$SPAWN_RATE"
   --duration "$DURATION" --scenario "$scenario" --server "$server_desc" --command "$command")

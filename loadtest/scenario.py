@@ -21,6 +21,7 @@ class Scenario:
     weight_search: int = 3  # SearchByVideo
     weight_index: int = 1  # IndexVideo
     weight_text: int = 1  # SearchByText
+    weight_tags: int = 1  # SuggestTags for a video this user indexed (no decode)
     texts: str = "loadtest/text_queries.txt"  # SearchByText sentences, one per line
     text_candidates: int = 50  # stage 2 candidates N
     queries: str = "var/sample/queries"  # query files for SearchByVideo
@@ -40,7 +41,6 @@ class Scenario:
         if not files:
             raise FileNotFoundError(f"{which}: no video files in {folder}")
         return files
-
 
     def sentences(self) -> list[str]:
         path = Path(self.texts)
@@ -73,8 +73,10 @@ def load_scenario(path: str | os.PathLike[str] | None = None) -> Scenario:
             data[name] = env
     values = {k: _coerce(known[k], v) for k, v in data.items()}
     scenario = Scenario(**values)  # type: ignore[arg-type]
-    if min(scenario.weight_search, scenario.weight_index, scenario.weight_text) < 0:
+    weights = (scenario.weight_search, scenario.weight_index, scenario.weight_text,
+               scenario.weight_tags)  # fmt: skip
+    if min(weights) < 0:
         raise ValueError("weights must be >= 0")
-    if scenario.weight_search + scenario.weight_index + scenario.weight_text == 0:
+    if sum(weights) == 0:
         raise ValueError("every task weight is 0")
     return scenario

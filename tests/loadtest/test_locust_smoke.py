@@ -70,6 +70,7 @@ def test_locust_smoke_against_real_server(
     try:
         assert running.target.startswith("127.0.0.1:")
         orchestrator.index_video(refs / "v1.mp4", video_id="v1", title="v1", source="")
+        orchestrator.tags.upsert(["red circle", "blue square", "fast motion"], source="test")
         env = {
             **{k: v for k, v in os.environ.items() if k != "VIDSEARCH_TOKEN"},
             "LOADTEST_QUERIES": str(queries),
@@ -77,6 +78,9 @@ def test_locust_smoke_against_real_server(
             "LOADTEST_WEIGHT_SEARCH": "2",
             "LOADTEST_WEIGHT_INDEX": "1",
             "LOADTEST_WEIGHT_TEXT": "2",
+            # SuggestTags is not in auth.METHOD_SCOPES, so it needs scope admin: the
+            # search+index token of the auth run would be denied.
+            "LOADTEST_WEIGHT_TAGS": "0" if auth else "2",
             "LOADTEST_TEXT_CANDIDATES": "5",
             "LOADTEST_WAIT_MAX_S": "0.2",
             **token_env,
@@ -123,9 +127,10 @@ def test_locust_smoke_against_real_server(
     report = _make_report_module()
     rows, failures = report.read_stats(csv)
     by_name = {r.name: r for r in rows}
-    assert {"SearchByVideo", "IndexVideo", "SearchByText", "Aggregated"} <= set(by_name)
+    tasks = ["SearchByVideo", "IndexVideo", "SearchByText"] + ["SuggestTags"] * (not auth)
+    assert {*tasks, "Aggregated"} <= set(by_name)
     assert failures == []
-    for name in ("SearchByVideo", "IndexVideo", "SearchByText"):
+    for name in tasks:
         assert by_name[name].requests > 0 and by_name[name].failures == 0
         assert by_name[name].p50_ms > 0
     md = report.to_markdown(
@@ -158,5 +163,6 @@ def test_scenario_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOADTEST_WEIGHT_SEARCH", "0")
     monkeypatch.setenv("LOADTEST_WEIGHT_INDEX", "0")
     monkeypatch.setenv("LOADTEST_WEIGHT_TEXT", "0")
+    monkeypatch.setenv("LOADTEST_WEIGHT_TAGS", "0")
     with pytest.raises(ValueError, match="every task weight is 0"):
         load_scenario()
