@@ -40,7 +40,8 @@ def test_eval_tags_rows_ablations_and_section(tmp_path: Path) -> None:
     prior = next(r for r in result.rows if r.name.startswith("tag frequency prior"))
     assert prior.metrics["distractor_top5"] == 0.0  # untrained tags rank last
     trained = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "ablations").glob("*.pt")}
-    assert len(trained) == 7  # seed 1, concat, mean, seed delta, random, margin, projection
+    assert len(trained) == 8  # seed 1, concat, mean, seed delta, random, margin, projection,
+    # and the loss with the listwise term (the test config has none)
     again = evaluate_tags(tmp_path / "tags.pt", ablations=tmp_path / "ablations",
                           ablation_rounds=1, long_videos=2, long_s=8.0, windows=2,
                           progress=False)

@@ -137,6 +137,18 @@ def test_list_tags_pages_through_the_library(stub: pb_grpc.VideoSearchStub) -> N
     assert pages == -(-total // 3) or pages == -(-total // 3) + 1
 
 
+def test_one_request_may_hold_more_tags_than_an_encoder_batch(
+    stub: pb_grpc.VideoSearchStub,
+) -> None:
+    """300 tags in one UpsertTags (encoders take at most 64 or 256 per call)."""
+    texts = [f"batch tag {i}" for i in range(300)]
+    reply = stub.UpsertTags(pb.UpsertTagsRequest(tags=texts), timeout=120)
+    assert reply.added == 300 and len(reply.tags) == 300
+    listed = {t.text for t in stub.ListTags(pb.ListTagsRequest(page_size=1000), timeout=30).tags}
+    assert set(texts) <= listed
+    stub.DeleteTags(pb.DeleteTagsRequest(tags=texts), timeout=60)
+
+
 def test_tag_videos_resumes_where_it_stopped(
     stub: pb_grpc.VideoSearchStub, indexed: list[str]
 ) -> None:

@@ -16,7 +16,7 @@ from vidsearch_client import RetryPolicy, VideoSearchClient
 from vidsearch_client.v1 import vidsearch_pb2 as pb
 from vidsearch_client.v1 import vidsearch_pb2_grpc as pb_grpc
 
-from vidsearch.service.auth import TokenStore, bearer_token, token_digest
+from vidsearch.service.auth import METHOD_SCOPES, TokenStore, bearer_token, token_digest
 
 TOKENS: dict[str, str] = {
     "search": "s3arch-t0ken-f0r-tests-only",
@@ -73,6 +73,9 @@ def test_scopes(target: str) -> None:
         assert searcher.get("v1").video_id == "v1"
         searcher.recommend("v1")
         searcher.stats()
+        searcher.list_tags()  # reading the tag library is a search
+        with pytest.raises(vc.PermissionDenied, match="needs scope 'index'"):
+            searcher.add_tags(["red ring"])
         with pytest.raises(vc.PermissionDenied, match="needs scope 'index'") as caught:
             searcher.index_file(MP4, "v1")
         assert caught.value.reason == "SCOPE_MISSING"
@@ -87,6 +90,13 @@ def test_scopes(target: str) -> None:
         admin.index_file(MP4, "v1")
         admin.search_video(MP4)
         admin.delete("v1")
+
+
+def test_every_rpc_has_a_scope() -> None:
+    """A new RPC must be given a scope on purpose: unlisted ones need admin."""
+    service = pb.DESCRIPTOR.services_by_name["VideoSearch"]
+    paths = {f"/{service.full_name}/{m.name}" for m in service.methods}
+    assert paths == set(METHOD_SCOPES), sorted(paths ^ set(METHOD_SCOPES))
 
 
 def test_health_needs_no_token(target: str) -> None:

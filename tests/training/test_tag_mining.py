@@ -7,6 +7,7 @@ import torch
 
 from vidsearch.training.tag_mining import (
     TagMiningConfig,
+    listwise_loss,
     mine_negatives,
     mine_round,
     negative_candidates,
@@ -115,3 +116,17 @@ def test_zero_loss_share() -> None:
     assert zero_loss_share(torch.tensor([0.1, 0.5, 0.2]), torch.tensor([0.4, 0.5, 0.3]),
                            0.2) == pytest.approx(1 / 3)
     assert zero_loss_share(torch.zeros(0), torch.zeros(0), 0.2) == 0.0
+
+
+def test_listwise_loss_values() -> None:
+    # cos to the three library tags: 1, 0, -1; at temperature 0.5 the scores are 2, 0, -2.
+    library = torch.tensor([[1.0, 0.0], [0.0, 3.0], [-2.0, 0.0]])
+    anchor = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    truth = torch.tensor([[True, True, False],  # positives 2 and 0 against the negative -2
+                          [False, False, True],  # its positive -2 against 2 and 0
+                          [False, False, False]])  # nothing true: nothing to learn
+    math = torch.log1p(torch.exp(torch.tensor([-4.0, -2.0])))
+    worst = torch.logsumexp(torch.tensor([2.0, 0.0]), dim=0) + 2.0
+    expected = torch.stack([math.mean(), torch.nn.functional.softplus(worst),
+                            torch.tensor(0.0)])
+    torch.testing.assert_close(listwise_loss(anchor, library, truth, 0.5), expected)

@@ -94,10 +94,12 @@ def prior_metrics(train_truth: Tensor, truth: Tensor) -> dict[str, float]:
 def ablation_configs(base: TagTrainConfig, rounds: int) -> dict[str, TagTrainConfig]:
     """The trained ablations at ``rounds``: the reference recipe (and again on another
     seed), then each other fusion, each other mining variant, twice the margin and the
-    other tag projection choice (trained or frozen), everything else the reference's."""
+    other tag projection choice (trained or frozen) and the loss with or without the
+    listwise term, everything else the reference's."""
     small = base.model_copy(update={"rounds": rounds})
+    loss = " + listwise" if base.listwise_weight > 0 else ""
     configs = {f"reference: {base.model.fusion} fusion, "
-               f"{MINING_NAMES[base.mining.mining]} mining": small}
+               f"{MINING_NAMES[base.mining.mining]} mining{loss}": small}
     # The same recipe on another seed: how far rows move by chance alone.
     configs[f"reference, training seed {base.seed + 1}"] = small.model_copy(
         update={"seed": base.seed + 1})
@@ -118,6 +120,12 @@ def ablation_configs(base: TagTrainConfig, rounds: int) -> dict[str, TagTrainCon
     else:
         configs["tag projection frozen"] = small.model_copy(
             update={"tag_projection_lr_scale": 0.0})
+    if base.listwise_weight > 0:
+        configs["triplet loss alone (the seed's), no listwise term"] = small.model_copy(
+            update={"listwise_weight": 0.0})
+    else:
+        configs["triplet + listwise term (weight 0.3)"] = small.model_copy(
+            update={"listwise_weight": 0.3})
     return configs
 
 

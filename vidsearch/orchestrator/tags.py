@@ -57,6 +57,7 @@ from vidsearch.orchestrator.stages import DecodeStage
 from vidsearch.orchestrator.text_search import TextModels, uniform_subsample
 
 PLACEHOLDER_BASE = 1_000_000
+ENCODE_BATCH = 64  # texts per encoder call: the smallest max_batch_size of the text encoders
 MAX_TAG_CHARS = 100
 MAX_TAGS_PER_REQUEST = 1000
 MAX_PAGE_SIZE = 1000
@@ -147,7 +148,12 @@ class TagModels:
 
     def encode_tags(self, texts: list[str], version: int,
                     timeout_s: float | None = None) -> np.ndarray:
-        """[N,E] float32 unit rows, one per tag text."""
+        """[N,E] float32 unit rows, one per tag text, in calls of at most ``ENCODE_BATCH``
+        texts (a request may hold more tags than an encoder's max_batch_size)."""
+        if len(texts) > ENCODE_BATCH:
+            return np.concatenate([self.encode_tags(texts[i:i + ENCODE_BATCH], version,
+                                                    timeout_s)
+                                   for i in range(0, len(texts), ENCODE_BATCH)])
         timeout = timeout_s if timeout_s is not None else self._timeout
         if version >= PLACEHOLDER_BASE:
             assert self._text is not None

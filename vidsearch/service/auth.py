@@ -32,15 +32,15 @@ log = logging.getLogger(__name__)
 
 SCOPES = frozenset({"search", "index", "admin"})
 _SERVICE = "/vidsearch.v1.VideoSearch/"
+# Every RPC of the service is listed (a test checks): readers need "search", writers of the
+# catalog or the tag library "index"; an RPC missing here would fall back to "admin".
+_READ = ("SearchByVideo", "SearchByText", "SearchBySentence", "SearchByAudio", "GetVideo",
+         "ListVideos", "Recommend", "Stats", "StreamVideo", "SuggestTags", "ListTags",
+         "FindVideosByTag")
+_WRITE = ("IndexVideo", "DeleteVideo", "UpdateVideo", "UpsertTags", "DeleteTags", "TagVideos")
 METHOD_SCOPES: Mapping[str, str] = {
-    f"{_SERVICE}SearchByVideo": "search",
-    f"{_SERVICE}SearchByText": "search",
-    f"{_SERVICE}GetVideo": "search",
-    f"{_SERVICE}Recommend": "search",
-    f"{_SERVICE}Stats": "search",
-    f"{_SERVICE}StreamVideo": "search",
-    f"{_SERVICE}IndexVideo": "index",
-    f"{_SERVICE}DeleteVideo": "index",
+    **{f"{_SERVICE}{rpc}": "search" for rpc in _READ},
+    **{f"{_SERVICE}{rpc}": "index" for rpc in _WRITE},
 }
 PUBLIC_PREFIXES = ("/grpc.health.v1.Health/",)
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")

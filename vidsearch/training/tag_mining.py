@@ -67,6 +67,23 @@ def triplet_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: flo
     return F.relu(d_ap - d_an + margin)
 
 
+def listwise_loss(anchor: Tensor, library: Tensor, truth: Tensor,
+                  temperature: float) -> Tensor:
+    """Every true tag against every false tag of the whole library -> [B].
+
+    Per anchor, each positive p scores ``softplus(logsumexp_n(s_n) - s_p)`` with
+    ``s = cos / temperature`` over the negatives n (the other positives do not compete),
+    averaged over the positives. The triplet loss sees one negative per positive; a video
+    carries tens of tags, so what decides R@5 is the order of the whole library: this term
+    trains it directly (including how common a tag is, when the video says little).
+    """
+    scores = (F.normalize(anchor, dim=-1) @ F.normalize(library, dim=-1).T) / temperature
+    truth = truth.to(torch.bool)
+    negatives = torch.logsumexp(scores.masked_fill(truth, float("-inf")), dim=1, keepdim=True)
+    per_positive = F.softplus(negatives - scores) * truth
+    return per_positive.sum(dim=1) / truth.sum(dim=1).clamp(min=1)
+
+
 def negative_candidates(distances: Tensor, positive_distance: Tensor, positive_mask: Tensor,
                         delta: float) -> Tensor:
     """Library tags a negative may be drawn from -> bool [B,K].

@@ -63,6 +63,7 @@ from vidsearch.training.tag_metrics import ranking_metrics, top_k_share
 from vidsearch.training.tag_mining import (
     Distance,
     TagMiningConfig,
+    listwise_loss,
     mine_round,
     pairwise_distance,
     triplet_loss,
@@ -95,6 +96,13 @@ class TagTrainConfig(BaseModel):
         default=1.0, ge=0,
         description="the tag projection's learning rate / lr (0: frozen, the tag space stays "
                     "where the projection starts)")
+    listwise_weight: float = Field(
+        default=0.0, ge=0,
+        description="weight of the listwise term (every true tag of the anchor video against "
+                    "every false one of the training library) added to the triplet loss; "
+                    "0: the seed's triplet loss alone")
+    listwise_temperature: float = Field(default=0.1, gt=0,
+                                        description="cosine temperature of the listwise term")
     modality_dropout: float = Field(
         default=0.2, ge=0, lt=1,
         description="drop each present modality of a training video with this probability "
@@ -341,6 +349,10 @@ def train_tags(cfg: TagTrainConfig, out: str | Path, *, progress: bool = True,
             negative = model.tag_projection(library[mined.negative[b]])
             loss = triplet_loss(anchor, positive, negative, cfg.mining.margin,
                                 cfg.mining.distance).mean()
+            if cfg.listwise_weight > 0:
+                loss = loss + cfg.listwise_weight * listwise_loss(
+                    anchor, model.tag_projection(library), truth[anchor_rows[b]],
+                    cfg.listwise_temperature).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -394,5 +406,7 @@ def run_tag_training(cfg: TagTrainConfig, out_dir: str | Path, *,
 
 
 def training_config(ck: Checkpoint) -> TagTrainConfig:
-    """The config a ``tags`` checkpoint was trained with (its network as built)."""
-    return TagTrainConfig.model_validate({k: ck.config[k] for k in TagTrainConfig.model_fields})
+    """The config a ``tags`` checkpoint was trained with (its network as built); fields
+    newer than the checkpoint take their defaults."""
+    return TagTrainConfig.model_validate({k: ck.config[k] for k in TagTrainConfig.model_fields
+                                          if k in ck.config})
