@@ -29,7 +29,8 @@ SCENARIO = load_scenario()
 QUERIES: list[Path] = SCENARIO.media("queries") if SCENARIO.weight_search else []
 INDEXES = SCENARIO.weight_index or SCENARIO.weight_tags  # SuggestTags asks about its own videos
 REFERENCES: list[Path] = SCENARIO.media("references") if INDEXES else []
-TEXTS: list[str] = SCENARIO.sentences() if SCENARIO.weight_text else []
+TEXTS: list[str] = SCENARIO.lines("texts") if SCENARIO.weight_text else []
+TAGS: list[str] = SCENARIO.lines("tags") if SCENARIO.weight_tags else []
 
 
 class VideoSearchUser(GrpcUser):
@@ -41,6 +42,8 @@ class VideoSearchUser(GrpcUser):
         self.tag = uuid.uuid4().hex[:8]
         self.counter = itertools.count()
         self.indexed: list[str] = []
+        if TAGS:  # SuggestTags needs a library (upsert is idempotent; setup, not reported)
+            self.client.add_tags(TAGS, source="loadtest")
 
     def search_by_video(self) -> None:
         query = self.rng.choice(QUERIES)

@@ -23,6 +23,7 @@ class Scenario:
     weight_text: int = 1  # SearchByText
     weight_tags: int = 1  # SuggestTags for a video this user indexed (no decode)
     texts: str = "loadtest/text_queries.txt"  # SearchByText sentences, one per line
+    tags: str = "loadtest/tags.txt"  # the tag library each user upserts before SuggestTags
     text_candidates: int = 50  # stage 2 candidates N
     queries: str = "var/sample/queries"  # query files for SearchByVideo
     references: str = "var/sample/references"  # files uploaded by IndexVideo
@@ -42,14 +43,15 @@ class Scenario:
             raise FileNotFoundError(f"{which}: no video files in {folder}")
         return files
 
-    def sentences(self) -> list[str]:
-        path = Path(self.texts)
+    def lines(self, which: str = "texts") -> list[str]:
+        """The non-empty, non-comment lines of the file named by ``which`` (texts, tags)."""
+        path = Path(getattr(self, which))
         if not path.is_file():
-            raise FileNotFoundError(f"texts: {path} is not a file of sentences")
+            raise FileNotFoundError(f"{which}: {path} is not a file of lines")
         lines = [line.strip() for line in path.read_text().splitlines()]
         found = [line for line in lines if line and not line.startswith("#")]
         if not found:
-            raise FileNotFoundError(f"texts: no sentence in {path}")
+            raise FileNotFoundError(f"{which}: no line in {path}")
         return found
 
 
