@@ -182,8 +182,9 @@ bench-quality: export bench-data $(STARTER)/variants/video_hash_copy800.pt ## co
 bench-tags: export speech ## tag suggestion quality (`vidsearch eval tags`)
 	$(VS) eval tags --no-progress
 
-bench-captions: export ## caption quality (`vidsearch eval captions`)
+bench-captions: export speech ## caption quality (`vidsearch eval captions`), sentence + spoken-query retrieval (`vidsearch eval sentences`, ~15 min)
 	$(VS) eval captions --no-progress
+	$(VS) eval sentences --no-progress
 
 loadtest: export sample ## locust over gRPC against a local server (or TARGET=host:port), report -> BENCHMARKS.md
 	bash loadtest/run_local.sh

@@ -42,6 +42,41 @@ def test_the_bigram_model_is_a_distribution() -> None:
     assert {"<s>", "</s>"}.isdisjoint(lm_words(arpa)) and "circle" in lm_words(arpa)
 
 
+def _read_arpa(arpa: str) -> dict[tuple[str, ...], tuple[float, float]]:
+    """n-gram -> (probability, back-off weight) of an ARPA model."""
+    table, order = {}, 0
+    for line in arpa.split("\\end\\")[0].splitlines():
+        if line.endswith("-grams:"):
+            order = int(line.strip("\\").split("-")[0])
+        elif order and line.strip():
+            fields = line.split()
+            bow = float(fields[order + 1]) if len(fields) > order + 1 else 0.0
+            table[tuple(fields[1 : order + 1])] = (10 ** float(fields[0]), 10**bow)
+    return table
+
+
+def test_every_history_of_the_trigram_model_is_a_distribution() -> None:
+    arpa = build_arpa([s.split() for s in SENTENCES], order=3)
+    assert "\\3-grams:" in arpa
+    table = _read_arpa(arpa)
+    words = [g[0] for g in table if len(g) == 1 and g[0] != "<s>"]
+
+    def prob(gram: tuple[str, ...]) -> float:
+        if gram in table:
+            return table[gram][0]
+        return (table[gram[:-1]][1] if gram[:-1] in table else 1.0) * prob(gram[1:])
+
+    for history in [("<s>", "a"), ("a", "red"), ("red", "square"), ("then", "a"), ("blue",)]:
+        assert math.fsum(prob((*history, w)) for w in words) == pytest.approx(1.0, abs=1e-3)
+    # what the captions say is likelier than what they never say
+    assert prob(("a", "red", "circle")) > prob(("a", "red", "triangle"))
+
+
+def test_caption_words_missing_from_the_cmu_dictionary_are_pronounced() -> None:
+    arpa = build_arpa([["a", "stripy", "chequered", "background"]])
+    assert {"stripy", "chequered"} <= set(lm_words(arpa))
+
+
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (make speech)")
 def test_a_spoken_sentence_is_recognised(tmp_path: Path) -> None:
     wav = tmp_path / "query.wav"

@@ -1,5 +1,6 @@
 """`vidsearch eval`: build (or reuse) the copy-detection benchmark and write the quality table;
-`vidsearch eval tags`: the tag suggestion section; `vidsearch eval captions`: caption quality."""
+`vidsearch eval tags`: the tag suggestion section; `vidsearch eval captions`: caption quality;
+`vidsearch eval sentences`: SearchBySentence and SearchByAudio retrieval, word error rate."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from vidsearch.evaluation.spoken import SPEEDS, VOICES
 
 QUICK = (30, 40)  # references, queries of a --quick smoke run
 
@@ -101,6 +104,38 @@ def register(subparsers: Any) -> None:
     captions.add_argument("--json", type=Path, default=Path("var/bench/captions.json"))
     captions.add_argument("--no-progress", action="store_true")
     captions.set_defaults(func=run_captions)
+    sentences = targets.add_parser(
+        "sentences", help="SearchBySentence / SearchByAudio: R@1/5/10, ceiling, spoken WER",
+        description="Indexes the captioner's test videos through the serving code in this "
+                    "process (ONNX Runtime, Qdrant Edge; captions from the served captioner), "
+                    "asks for each with a training-wording caption that is not one of its "
+                    "references (SearchBySentence; also SearchByText and a held-out-wording "
+                    "query), and for a ceiling with a true caption stored instead of the "
+                    "generated one; then speaks a subsample of the queries with espeak-ng "
+                    "(each voice and speed, clean and noisy) through SearchByAudio: word "
+                    "error rate, recognition time, spoken vs typed R@5. Writes the "
+                    "'sentences' section of --out and the figures to --json.")
+    sentences.add_argument("--checkpoint", type=Path,
+                           default=Path("models/starter/captioner.pt"),
+                           help="captioner whose data config names the test videos")
+    sentences.add_argument("--repository", type=Path, default=Path("model_repository"),
+                           help="exported model repository served (`make export`)")
+    sentences.add_argument("--videos", type=int, default=None,
+                           help="test videos indexed (default: the data config's n_test)")
+    sentences.add_argument("--queries", type=int, default=40,
+                           help="spoken queries per voice condition (default: %(default)s)")
+    sentences.add_argument("--voices", nargs="+", default=list(VOICES),
+                           help="espeak-ng voices (default: %(default)s)")
+    sentences.add_argument("--speeds", nargs="+", type=int, default=list(SPEEDS),
+                           help="words per minute (default: %(default)s)")
+    sentences.add_argument("--snr-db", type=float, default=15.0,
+                           help="signal-to-noise ratio of the noisy condition")
+    sentences.add_argument("--work-dir", type=Path, default=Path("var/bench/sentences"),
+                           help="rendered videos and speech are kept here and reused")
+    sentences.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"))
+    sentences.add_argument("--json", type=Path, default=Path("var/bench/sentences.json"))
+    sentences.add_argument("--no-progress", action="store_true")
+    sentences.set_defaults(func=run_sentences)
 
 
 def corpus_summary(manifest: Any, seed: int) -> str:
@@ -179,6 +214,29 @@ def run_captions(args: argparse.Namespace) -> int:
     command = ".venv/bin/vidsearch eval " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     update_section(args.out, "captions", section_header(
         "Captions (test split)", command.strip(), machine) + "\n" + body)
+    print(body)
+    return 0
+
+
+def run_sentences(args: argparse.Namespace) -> int:
+    import json
+
+    from vidsearch.evaluation.report import machine_info, section_header, update_section
+    from vidsearch.evaluation.sentences import SentenceEvalOptions, evaluate_sentences
+    from vidsearch.evaluation.sentences_report import to_markdown
+
+    machine = machine_info()
+    result = evaluate_sentences(SentenceEvalOptions(
+        checkpoint=args.checkpoint, repository=args.repository, videos=args.videos,
+        queries=args.queries, voices=tuple(args.voices), speeds=tuple(args.speeds),
+        snr_db=args.snr_db, work_dir=args.work_dir, progress=not args.no_progress))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    body = to_markdown(result)
+    command = ".venv/bin/vidsearch eval " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    update_section(args.out, "sentences", section_header(
+        "Sentence and spoken-query retrieval (test split)", command.strip(), machine)
+        + "\n" + body)
     print(body)
     return 0
 
