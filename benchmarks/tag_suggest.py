@@ -33,7 +33,7 @@ class TagSuggestBenchConfig(bench.ServedBenchConfig):
     library_size: int = 1000
     """tags in the library (distinct word combinations, added through UpsertTags)"""
     batch: int = 256
-    """tags per UpsertTags call (more than the encoder's max batch fails: 256, placeholder 64)"""
+    """tags per UpsertTags call (the server encodes them 64 at a time, whatever the call holds)"""
     searches: int = 50
     """timed SuggestTags calls (and as many brute-force runs, alternated)"""
     warmup: int = 5
