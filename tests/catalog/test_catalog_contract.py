@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,7 @@ from vidsearch.catalog import (
     KeyFrame,
     VideoNotFoundError,
 )
+from vidsearch.catalog import schema as sc
 from vidsearch.deadline import DeadlineExceededError, RequestBudget, RequestCancelledError
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # local mode: "no effect" notes
@@ -472,6 +475,38 @@ def test_model_versions_are_cached_until_a_write(catalog, mk, monkeypatch) -> No
     assert catalog.delete_video("v2")
     assert catalog.stats().model_versions == (1,)
     assert calls == ["facet", "count", "count", "facet"]  # stats counts; versions once
+
+
+def test_a_reader_sees_the_version_of_a_video_a_write_has_just_made_visible(
+    catalog, mk, monkeypatch
+) -> None:
+    """Readers never wait for writers: between the video point's flush and the end of the
+    write, a reader that finds the video at version 2 must not be told by a cached answer
+    that the catalog holds only version 1 (a reindex's searches were refused this way)."""
+    catalog.upsert_video(mk.video("v1", frames=1, model_version=1))
+    assert catalog.model_versions() == (1,)  # cached
+    visible, finish = threading.Event(), threading.Event()
+    real = catalog.store.flush
+
+    def pausing(store: str) -> None:
+        real(store)
+        if store == sc.VIDEOS:  # the new video point is visible; stale frames not yet gone
+            visible.set()
+            assert finish.wait(30)
+
+    monkeypatch.setattr(catalog.store, "flush", pausing)
+    writer = threading.Thread(
+        target=catalog.upsert_video, args=(mk.video("v1", frames=1, model_version=2),))
+    writer.start()
+    try:
+        assert visible.wait(30)
+        info = catalog.get_video("v1")
+        assert info is not None and info.model_version == 2
+        assert catalog.model_versions() == (2,)
+    finally:
+        finish.set()
+        writer.join(30)
+    assert catalog.model_versions() == (2,)
 
 
 def test_get_videos_reads_many_in_one_call(catalog, mk, monkeypatch) -> None:

@@ -233,7 +233,7 @@ class QdrantCatalog(SentenceSearch):
                             sc.video_payload(video, generation, created.get(video.video_id)))
                 for point, video, generation in zip(points, videos, generations, strict=True)
             ]  # fmt: skip
-            try:
+            with self._versions.changing():
                 for start in range(0, len(frames), BATCH):
                     self.store.upsert(sc.KEYFRAMES, frames[start : start + BATCH])
                 self.store.flush(sc.KEYFRAMES)
@@ -246,8 +246,6 @@ class QdrantCatalog(SentenceSearch):
                         must_not=[match(sc.F_GENERATION, generation)],
                     ))  # fmt: skip
                 self.store.flush(sc.KEYFRAMES)
-            finally:
-                self._versions.forget()
 
     def delete_video(self, video_id: str) -> bool:
         """The video point goes first, so its key frames are invisible before they go."""
@@ -256,13 +254,11 @@ class QdrantCatalog(SentenceSearch):
                 return False
             point = sc.video_point_id(video_id)
             existed = bool(self.store.retrieve(sc.VIDEOS, [point], payload=False, vectors=False))
-            try:
+            with self._versions.changing():
                 self.store.delete(sc.VIDEOS, [point])
                 self.store.flush(sc.VIDEOS)
                 self.store.delete(sc.KEYFRAMES, m.Filter(must=[match(sc.F_VIDEO_ID, video_id)]))
                 self.store.flush(sc.KEYFRAMES)
-            finally:
-                self._versions.forget()
             return existed
 
     # -- reads ---------------------------------------------------------------------
@@ -669,13 +665,11 @@ class QdrantCatalog(SentenceSearch):
         complete; a crash mid-way leaves such a subset (restore again with ``force``)."""
         reader = SnapshotReader(archive)
         self._refuse_overwrite(force)
-        try:
+        with self._versions.changing():
             if self._staged_restore is None:
                 self._restore_in_place(reader, force, progress)
             else:
                 self._restore_staged(self._staged_restore, reader, force, progress)
-        finally:
-            self._versions.forget()
         return reader.manifest
 
     def _restore_in_place(
@@ -718,30 +712,46 @@ class QdrantCatalog(SentenceSearch):
 class _ModelVersions:
     """The catalog's model versions, computed (a facet over every video) only when a write
     of this catalog changed them or they are older than ``max_age_s``: every search asks
-    for them, to refuse codes of another model."""
+    for them, to refuse codes of another model.
+
+    Readers never wait for writers (``ReadWriteLock``), so a reader may see a video a write
+    has just made visible before that write ends: while any write is under way the cache is
+    bypassed, and a value computed across a write is not kept."""
 
     def __init__(self, max_age_s: float) -> None:
         self._max_age_s = max_age_s
         self._value: tuple[int, ...] | None = None
         self._at = 0.0
-        self._writes = 0  # a value computed across a write is not kept
+        self._writes = 0  # writes finished
+        self._writing = 0  # writes under way
         self._lock = threading.Lock()
 
     def get(self, compute: Any) -> tuple[int, ...]:
         with self._lock:
-            if self._value is not None and time.monotonic() - self._at < self._max_age_s:
+            fresh = self._value is not None and time.monotonic() - self._at < self._max_age_s
+            if fresh and not self._writing:
+                assert self._value is not None
                 return self._value
-            writes = self._writes
+            writes, keep = self._writes, not self._writing
         value: tuple[int, ...] = compute()
         with self._lock:
-            if writes == self._writes:
+            if keep and writes == self._writes and not self._writing:
                 self._value, self._at = value, time.monotonic()
         return value
 
-    def forget(self) -> None:
+    @contextmanager
+    def changing(self) -> Iterator[None]:
+        """Around a write that may add or remove a model version."""
         with self._lock:
-            self._writes += 1
+            self._writing += 1
             self._value = None
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._writing -= 1
+                self._writes += 1
+                self._value = None
 
 
 def _timeout(budget: RequestBudget | None, where: str) -> int | None:
