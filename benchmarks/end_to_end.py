@@ -17,6 +17,8 @@ from vidsearch.evaluation.report import fmt, md_table, percentile
 
 # Issue 3: end-to-end SearchByVideo for a 10 s 360p query at most 1.5 s p50 on 2 cores.
 TARGET_QUERY_S, TARGET_HEIGHT, TARGET_P50_S = 10.0, 360, 1.5
+# Issue 16: ingest at 360p at least 50x real time per core (video-s per wall-s / cores).
+TARGET_INGEST_HEIGHT, TARGET_INGEST_PER_CORE = 360, 50.0
 OUTSIDE, TOTAL = "outside the stages", "**end to end p50**"
 
 
@@ -35,6 +37,10 @@ class EndToEndBenchConfig(bench.ServedBenchConfig):
     """square size of the decode-only baseline's frames"""
     media_dir: Path | None = None
     """keep generated videos here and reuse them"""
+    index_jobs: tuple[int, ...] = (1, 2)
+    """ingest table: files indexed at a time (`vidsearch index --jobs N`), one row each"""
+    ingest_heights: tuple[int, ...] = ()
+    """ingest table: reference heights besides --height (16:9, same content and length)"""
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,29 @@ class QueryResult:
         return statistics.median(s.get(name, 0.0) for s in self.stages)
 
 
+@dataclass(frozen=True)
+class IngestRun:
+    """The references of one size indexed through ``index_many`` ``jobs`` at a time."""
+
+    width: int
+    height: int
+    jobs: int
+    videos: int
+    video_s: float  # seconds of video indexed
+    wall_s: float
+    cpu_s: float  # process CPU, client and server threads
+    per_core: float  # video-s per wall-s, per CPU of the machine
+    meets_target: bool | None  # None: not the size the target is set for
+
+    @property
+    def rate(self) -> float:
+        return self.video_s / self.wall_s
+
+    @property
+    def per_cpu_s(self) -> float:
+        return self.video_s / self.cpu_s
+
+
 @dataclass
 class EndToEndBenchResult(bench.SectionResult[EndToEndBenchConfig]):
     server: bench.Server = field(default_factory=bench.Server)
@@ -81,6 +110,7 @@ class EndToEndBenchResult(bench.SectionResult[EndToEndBenchConfig]):
     generated: int = 0  # files written this run (the rest were reused from media_dir)
     stats: Any = None
     queries: list[QueryResult] = field(default_factory=list)
+    ingest: list[IngestRun] = field(default_factory=list)
 
 
 def plan_cuts(
@@ -164,9 +194,36 @@ def _search(client: Any, spec: QuerySpec, cfg: EndToEndBenchConfig, fps: float) 
     )  # fmt: skip
 
 
+def _ingest(
+    client: Any, cfg: EndToEndBenchConfig, media: Path, nproc: int, log: bench.Log
+) -> Iterator[IngestRun]:
+    """Each size's references indexed again under new ids, ``jobs`` files at a time, as
+    `vidsearch index --jobs` does (after the searches, so they searched the same catalog)."""
+    from vidsearch_client import IndexItem
+
+    for height in dict.fromkeys((cfg.height, *cfg.ingest_heights)):
+        width = cfg.width if height == cfg.height else 2 * round(height * 16 / 9 / 2)
+        sized = cfg.model_copy(update={"width": width, "height": height})
+        refs, _ = bench.write_references(sized, media, log, cfg.render_scale)
+        for jobs in cfg.index_jobs:
+            items = [IndexItem(path, f"{vid}-{height}p-jobs{jobs}") for vid, path in refs]
+            outcomes, wall, cpu = bench.timed(client.index_many, items, concurrency=jobs)
+            if failed := [o for o in outcomes if o.error is not None]:
+                raise RuntimeError(f"indexing {failed[0].item.path} failed: {failed[0].error}")
+            video_s = len(refs) * cfg.ref_duration_s
+            target = height == TARGET_INGEST_HEIGHT
+            per_core = video_s / wall / nproc
+            yield IngestRun(width, height, jobs, len(refs), video_s, wall, cpu, per_core,
+                            per_core >= TARGET_INGEST_PER_CORE if target else None)
+            log(f"[end_to_end] ingest {height}p, {jobs} at a time: "
+                f"{video_s / wall:.1f} video-s per wall-s")
+
+
 def run(cfg: EndToEndBenchConfig, log: bench.Log = bench.stderr) -> EndToEndBenchResult:
     if cfg.references < 1 or cfg.searches < 1 or not cfg.query_durations:
         raise ValueError("need at least one reference, one search and one query duration")
+    if not cfg.index_jobs or min(cfg.index_jobs) < 1:
+        raise ValueError("index_jobs: at least one number of files at a time, each >= 1")
     result = EndToEndBenchResult(cfg)
     with bench.scratch("e2e", cfg.work_dir) as root:
         media = cfg.media_dir if cfg.media_dir is not None else root / "media"
@@ -180,6 +237,7 @@ def run(cfg: EndToEndBenchConfig, log: bench.Log = bench.stderr) -> EndToEndBenc
                 result.queries.append(q := _search(client, spec, cfg, config.media.sample_fps))
                 log(f"[end_to_end] {spec.label} query: e2e p50 {q.p50:.3f} s, decode-only p50 "
                     f"{percentile(q.decode_s, 50):.3f} s (x{q.ratio:.1f})")
+            result.ingest += _ingest(client, cfg, media, result.machine.nproc, log)
     return result.finished()
 
 
@@ -196,6 +254,7 @@ def to_markdown(result: EndToEndBenchResult, command: str) -> str:
         mode=next((q.mode for q in result.queries if q.mode), "") or "server default",
         target_query_s=TARGET_QUERY_S, target_height=TARGET_HEIGHT, target_p50_s=TARGET_P50_S,
         outside=OUTSIDE, stage_table=_stage_table(result.queries),
+        target_ingest_height=TARGET_INGEST_HEIGHT, target_ingest=TARGET_INGEST_PER_CORE,
     )  # fmt: skip
 
 

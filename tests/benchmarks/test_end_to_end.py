@@ -38,6 +38,7 @@ def test_smallest_end_to_end_bench(tmp_path: Path) -> None:
         query_durations=(2.0, 5.0),
         searches=2,
         warmup=1,
+        ingest_heights=(144,),
         work_dir=tmp_path,
     )
     result = run(cfg, log=lambda _: None)
@@ -57,6 +58,10 @@ def test_smallest_end_to_end_bench(tmp_path: Path) -> None:
         assert {"decode", "encode"} <= set(q.stage_names())
         assert q.p50 > 0 and q.stage_median("decode") > 0  # figures, not timing claims
         assert q.ratio > 0
+    ingest = [(r.width, r.height, r.jobs, r.videos) for r in result.ingest]
+    assert ingest == [(160, 120, 1, 2), (160, 120, 2, 2), (256, 144, 1, 2), (256, 144, 2, 2)]
+    assert all(r.video_s == 6.0 and r.wall_s > 0 and r.cpu_s > 0 for r in result.ingest)
+    assert all(r.meets_target is None for r in result.ingest)  # the target is for 360p
     assert [p.name for p in tmp_path.iterdir()] == ["no-checkpoints"]  # work dir cleaned up
 
     md = to_markdown(result, COMMAND)
@@ -69,6 +74,7 @@ def test_smallest_end_to_end_bench(tmp_path: Path) -> None:
         "### Indexing throughput",
         "### SearchByVideo latency",
         "### Where the time goes",
+        "### Ingest: several files at once",
     ):
         assert heading in md
     index_row = next(line for line in lines if line.startswith("| 2 | 3 | 160x120 @ 8 fps |"))
@@ -84,6 +90,11 @@ def test_smallest_end_to_end_bench(tmp_path: Path) -> None:
     assert any(line.startswith("| decode | ") for line in lines)
     assert any(line.startswith(f"| {OUTSIDE} | ") for line in lines)
     assert "| **end to end p50** |" in md
+    for size, jobs in (("160x120", 1), ("160x120", 2), ("256x144", 1), ("256x144", 2)):
+        row = next(line for line in lines if line.startswith(f"| {size} | {jobs} | 2 |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert all(float(c) > 0 for c in cells[3:7]) and cells[7] == "—"
+        assert float(cells[4]) == pytest.approx(float(cells[3]) / result.machine.nproc, abs=0.1)
 
 
 def test_reproduce_round_trips() -> None:
