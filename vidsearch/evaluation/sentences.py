@@ -125,16 +125,13 @@ def render_test_videos(data: Any, n: int, folder: Path, progress: bool) -> list[
     return out
 
 
-def _config(repository: Path, catalog: Path) -> Any:
-    """The embedded default (ONNX Runtime, Qdrant Edge) with captions and text search on;
-    decoding unsandboxed (a sandbox changes no result, only the cost of each file)."""
-    from vidsearch.config import VidsearchConfig
+def _config(repository: Path, root: Path) -> Any:
+    """The embedded default (ONNX Runtime, Qdrant Edge under ``root``) with captions and
+    text search on; decoding unsandboxed (a sandbox changes no result, only the cost of
+    each file)."""
+    from vidsearch.config import embedded_loopback_config
 
-    config = VidsearchConfig()
-    config.inference.backend = "onnxruntime"
-    config.inference.model_repository = repository
-    config.catalog.backend = "qdrant_edge"
-    config.catalog.path = catalog
+    config = embedded_loopback_config(repository, root)
     config.captions.enabled = config.text.enabled = "on"
     config.media.sandbox = False
     return config
