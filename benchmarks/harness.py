@@ -268,21 +268,6 @@ def export_checkpoints(
     return out, f"{source}, {toy_effect}", True
 
 
-def loopback_config(repository: Path, root: Path) -> Any:
-    """The embedded default (ONNX Runtime, Qdrant Edge under ``root``) on free loopback ports."""
-    from vidsearch.config import VidsearchConfig
-
-    config = VidsearchConfig()
-    config.inference.backend = "onnxruntime"
-    config.inference.model_repository = repository
-    config.catalog.backend = "qdrant_edge"
-    config.catalog.path = root / "catalog"
-    config.server.host = "127.0.0.1"
-    config.server.port = config.server.metrics_port = 0
-    config.server.upload_dir = root / "uploads"
-    return config
-
-
 @contextmanager
 def serving(config: Any) -> Iterator[tuple[str, Any]]:
     """The real gRPC server (``build_server``) in this process; yields its target and its
@@ -334,12 +319,14 @@ def served(
     ``server`` records how."""
     from vidsearch_client import VideoSearchClient
 
+    from vidsearch.config import embedded_loopback_config
+
     starter = [cfg.checkpoints / "video_hash.pt", cfg.checkpoints / "barlow.pt"]
     toy_effect = "so inference is cheaper and hits are meaningless"
     (repository, server.source, server.toy), server.export_s, _ = timed(
         export_checkpoints, cfg, starter, root / "model_repository", log, toy_effect
     )
-    config = loopback_config(repository, root)
+    config = embedded_loopback_config(repository, root)
     tune(config)
     started = time.perf_counter()
     with serving(config) as (target, _), VideoSearchClient(target, timeout=600.0) as client:

@@ -103,6 +103,7 @@ def brute_force(matrix: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
 def run(cfg: TagSuggestBenchConfig, log: bench.Log = bench.stderr) -> TagSuggestBenchResult:
     from vidsearch_client import VideoSearchClient
 
+    from vidsearch.config import embedded_loopback_config
     from vidsearch.orchestrator.tags import PLACEHOLDER_BASE
 
     if min(cfg.references, cfg.library_size, cfg.searches, cfg.batch, cfg.top_k) < 1:
@@ -114,7 +115,7 @@ def run(cfg: TagSuggestBenchConfig, log: bench.Log = bench.stderr) -> TagSuggest
         repository, result.source, _ = bench.export_checkpoints(
             cfg, [cfg.checkpoints / n for n in names], root / "repo", log,
             "latencies of stand-in networks, suggestions meaningless")  # fmt: skip
-        config = bench.loopback_config(repository, root)
+        config = embedded_loopback_config(repository, root)
         with bench.serving(config) as (target, orchestrator), VideoSearchClient(target) as client:
             for vid, path in refs:
                 client.index_file(path, vid)

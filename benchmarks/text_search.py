@@ -170,6 +170,7 @@ def run_latency(cfg: TextBenchConfig, result: TextBenchResult) -> None:
     """SearchByText through the real server: stage 1 only vs stage 1 + 2, interleaved."""
     from vidsearch_client import VideoSearchClient
 
+    from vidsearch.config import embedded_loopback_config
     from vidsearch.evaluation.systems import export_release
     from vidsearch.training.captions import held_out_captions
 
@@ -184,7 +185,7 @@ def run_latency(cfg: TextBenchConfig, result: TextBenchResult) -> None:
         repo = root / "repo"
         export_release([cfg.starter / n for n in ("video_hash.pt", "barlow.pt",
                                                   "text_video.pt")], repo)  # fmt: skip
-        config = bench.loopback_config(repo, root)
+        config = embedded_loopback_config(repo, root)
         config.media.sandbox = False
         with bench.serving(config) as (target, _), VideoSearchClient(target, timeout=300) as client:
             for video_id, path in videos:

@@ -490,3 +490,17 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> VidsearchCo
         data = loaded
     data.update(overrides)
     return VidsearchConfig(**data)
+
+
+def embedded_loopback_config(repository: Path, root: Path) -> VidsearchConfig:
+    """The embedded default (ONNX Runtime on ``repository``, Qdrant Edge under ``root``)
+    on free loopback ports: a whole server in one process, for benchmarks and evaluations."""
+    config = VidsearchConfig()
+    config.inference.backend = "onnxruntime"
+    config.inference.model_repository = repository
+    config.catalog.backend = "qdrant_edge"
+    config.catalog.path = root / "catalog"
+    config.server.host = "127.0.0.1"
+    config.server.port = config.server.metrics_port = 0
+    config.server.upload_dir = root / "uploads"
+    return config

@@ -47,7 +47,7 @@ def test_locust_smoke_against_real_server(
     tmp_path: Path, auth: bool, release_repository: Path
 ) -> None:
     """With auth on, the users send $VIDSEARCH_TOKEN: any call without it would fail."""
-    from benchmarks.harness import loopback_config
+    from vidsearch.config import embedded_loopback_config
     from vidsearch.media.synthetic import render_video, write_video
     from vidsearch.orchestrator.factory import build_orchestrator
     from vidsearch.service.server import build_server
@@ -55,7 +55,7 @@ def test_locust_smoke_against_real_server(
     refs, queries = tmp_path / "refs", tmp_path / "queries"
     for seed, folder in ((1, refs), (2, refs), (1, queries)):
         write_video(folder / f"v{seed}.mp4", render_video(seed, 2.0, 8.0, 160, 120), 8.0)
-    config = loopback_config(release_repository, tmp_path)
+    config = embedded_loopback_config(release_repository, tmp_path)
     token_env: dict[str, str] = {}
     if auth:
         from vidsearch.service.auth import token_digest

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import wave
 from pathlib import Path
 
 import av
@@ -14,6 +16,7 @@ from vidsearch.media.mfcc import mfcc
 from vidsearch.media.subtitles import Cue, read_subtitles
 from vidsearch.media.synthetic_audio import (
     BEATS_PER_S,
+    ESPEAK_RATE,
     TIMBRES,
     espeak_available,
     generate_video_with_sound,
@@ -21,6 +24,7 @@ from vidsearch.media.synthetic_audio import (
     rhythm,
     shape_tone,
     speak,
+    write_wav,
 )
 from vidsearch.training.facts import motion_word
 
@@ -188,3 +192,26 @@ def test_narration_is_speech_mixed_in(tmp_path: Path) -> None:
     sound, track = decode_audio(path), render_soundtrack(4, 4.0)
     n = min(len(sound), len(track))
     assert np.corrcoef(sound[:n], track[:n])[0, 1] < 0.9  # the voice is really there
+
+
+@pytest.mark.skipif(not espeak_available(), reason="espeak-ng not installed: run `make speech`")
+def test_a_voice_at_espeak_rate_is_espeak_ngs_own_samples(tmp_path: Path) -> None:
+    """What `eval sentences` uploads: espeak-ng's samples in the asked voice and speed,
+    written back to 16-bit PCM within one step of what espeak-ng wrote."""
+    text = "a small green cross moving left"
+    said = speak(text, ESPEAK_RATE, voice="en-gb-scotland", speed_wpm=140)
+    own = tmp_path / "espeak.wav"
+    subprocess.run(["espeak-ng", "-v", "en-gb-scotland", "-s", "140", "-w", str(own), text],
+                   check=True, capture_output=True)  # fmt: skip
+
+    def pcm(path: Path) -> tuple[int, np.ndarray]:
+        with wave.open(str(path)) as fh:
+            return fh.getframerate(), np.frombuffer(fh.readframes(fh.getnframes()), "<i2")
+
+    rate, expected = pcm(own)
+    assert rate == ESPEAK_RATE
+    np.testing.assert_array_equal(said, expected.astype(np.float32) / 32768)
+    assert len(said) != len(speak(text, ESPEAK_RATE, voice="en-us", speed_wpm=140))
+    rate, written = pcm(write_wav(tmp_path / "upload.wav", said, ESPEAK_RATE))
+    assert rate == ESPEAK_RATE
+    assert np.abs(written.astype(int) - expected).max() <= 1

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from vidsearch.evaluation.spoken import SPEEDS, VOICES, add_noise, audio_seconds, speak
+from vidsearch.evaluation.spoken import SPEEDS, VOICES, add_noise
 from vidsearch.evaluation.spoken import word_errors as count_word_errors
 
 TOP_K = 10
@@ -125,16 +125,13 @@ def render_test_videos(data: Any, n: int, folder: Path, progress: bool) -> list[
     return out
 
 
-def _config(repository: Path, catalog: Path) -> Any:
-    """The embedded default (ONNX Runtime, Qdrant Edge) with captions and text search on;
-    decoding unsandboxed (a sandbox changes no result, only the cost of each file)."""
-    from vidsearch.config import VidsearchConfig
+def _config(repository: Path, root: Path) -> Any:
+    """The embedded default (ONNX Runtime, Qdrant Edge under ``root``) with captions and
+    text search on; decoding unsandboxed (a sandbox changes no result, only the cost of
+    each file)."""
+    from vidsearch.config import embedded_loopback_config
 
-    config = VidsearchConfig()
-    config.inference.backend = "onnxruntime"
-    config.inference.model_repository = repository
-    config.catalog.backend = "qdrant_edge"
-    config.catalog.path = catalog
+    config = embedded_loopback_config(repository, root)
     config.captions.enabled = config.text.enabled = "on"
     config.media.sandbox = False
     return config
@@ -209,6 +206,7 @@ def _spoken(
 ) -> list[Spoken]:
     """Every voice x speed x (clean, noisy) condition over the same spoken subsample."""
     from vidsearch.media.speech import spoken_words
+    from vidsearch.media.synthetic_audio import ESPEAK_RATE, speak, write_wav
     from vidsearch.orchestrator.api import SentenceSearchOptions
 
     options = SentenceSearchOptions(top_k=TOP_K)
@@ -225,17 +223,12 @@ def _spoken(
         desc = f"spoken: {cond.voice} {cond.speed} wpm{' + noise' if cond.noisy else ''}"
         for i in tqdm(picked, desc=desc, disable=not opts.progress):
             video = videos[i]
-            clean = folder / f"{video.seed}.wav"
-            if not clean.is_file():
-                speak(video.query, clean, voice=cond.voice, speed=cond.speed)
-            wav = clean
+            samples = speak(video.query, ESPEAK_RATE, voice=cond.voice, speed_wpm=cond.speed)
+            name = f"{video.seed}.wav"
             if cond.noisy:  # the same noise for a query on every run
-                wav = add_noise(
-                    clean,
-                    folder / f"{video.seed}-snr{opts.snr_db:g}.wav",
-                    opts.snr_db,
-                    np.random.default_rng(video.seed),
-                )
+                samples = add_noise(samples, opts.snr_db, np.random.default_rng(video.seed))
+                name = f"{video.seed}-snr{opts.snr_db:g}.wav"
+            wav = write_wav(folder / name, samples, ESPEAK_RATE)
             result = orchestrator.sentences.search_audio(wav, options)
             said, heard = spoken_words(video.query), result.recognized_text.split()
             cond.words += len(said)
@@ -243,7 +236,7 @@ def _spoken(
             cond.ranks.append(_rank(video.video_id, result.hits))
             cond.typed_ranks.append(typed[i])
             cond.recognition_s.append(result.stage_seconds["speech_recognition"])
-            cond.audio_s.append(audio_seconds(wav))
+            cond.audio_s.append(samples.size / ESPEAK_RATE)
             if len(cond.examples) < 3:
                 cond.examples.append((" ".join(said), " ".join(heard)))
     return conditions

@@ -11,7 +11,8 @@ sounds its two largest shapes:
   warbles when it spins and hums steadily when it hovers;
 - **cuts with the scenes**: the sound changes at the frame where the picture cuts, and
   every scene has its own background-noise colour and level;
-- optional **spoken narration** (Debian's ``espeak-ng``), mixed in by the caller.
+- optional **spoken narration** (Debian's ``espeak-ng``), mixed in by the caller;
+  ``speak`` also voices the spoken queries of `vidsearch eval sentences`.
 
 Everything is a function of the seed, drawn from random streams the picture never uses,
 so the frames of every seed stay exactly what they were.
@@ -50,6 +51,7 @@ _SPIN = 0.7  # radians per second above which a still shape is heard spinning
 _FADE_S = 0.005  # at a cut: short enough to be a cut, long enough not to click
 _LEVELS = (0.30, 0.12)  # largest and second-largest shape
 _NARRATION_LEVEL = 0.5
+ESPEAK_RATE = 22_050  # Hz espeak-ng writes its voices at (mbrola voices aside)
 
 
 def rhythm(vel: tuple[float, float], spin: float) -> str:
@@ -142,8 +144,11 @@ def espeak_available() -> bool:
     return shutil.which("espeak-ng") is not None
 
 
-def speak(text: str, sample_rate: int = SAMPLE_RATE, *, speed_wpm: int = 160) -> np.ndarray:
-    """``text`` spoken by espeak-ng (English), mono float32 at ``sample_rate``.
+def speak(
+    text: str, sample_rate: int = SAMPLE_RATE, *, voice: str = "en", speed_wpm: int = 160
+) -> np.ndarray:
+    """``text`` spoken by espeak-ng in ``voice`` at ``speed_wpm`` words per minute, mono
+    float32 at ``sample_rate`` (at ``ESPEAK_RATE``: espeak-ng's own samples, unresampled).
 
     espeak-ng is a Debian package (``make speech``); without it this raises rather than
     silently generating a different data set."""
@@ -151,17 +156,33 @@ def speak(text: str, sample_rate: int = SAMPLE_RATE, *, speed_wpm: int = 160) ->
         raise RuntimeError("espeak-ng is not installed: run `make speech` (Debian espeak-ng)")
     with tempfile.TemporaryDirectory(prefix="vidsearch-speech-") as tmp:
         wav = Path(tmp) / "speech.wav"
-        subprocess.run(["espeak-ng", "-v", "en", "-s", str(speed_wpm), "-w", str(wav), "--", text],
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            ["espeak-ng", "-v", voice, "-s", str(speed_wpm), "-w", str(wav), "--", text],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         with wave.open(str(wav), "rb") as reader:
             rate, width = reader.getframerate(), reader.getsampwidth()
             raw = reader.readframes(reader.getnframes())
     if width != 2:
         raise RuntimeError(f"espeak-ng wrote {8 * width}-bit samples; expected 16-bit PCM")
-    voice = np.frombuffer(raw, dtype="<i2").astype(np.float64) / 32768.0
+    samples = np.frombuffer(raw, dtype="<i2").astype(np.float64) / 32768.0
     gcd = int(np.gcd(rate, sample_rate))
-    out: np.ndarray = resample_poly(voice, sample_rate // gcd, rate // gcd).astype(np.float32)
+    out: np.ndarray = resample_poly(samples, sample_rate // gcd, rate // gcd).astype(np.float32)
     return out
+
+
+def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> Path:
+    """``samples`` (mono, clipped to [-1, 1]) as a 16-bit PCM WAV file, e.g. a spoken
+    query to upload."""
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
+    with wave.open(str(path), "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(sample_rate)
+        writer.writeframes(pcm.tobytes())
+    return path
 
 
 def generate_video_with_sound(
