@@ -76,7 +76,12 @@ $(STARTER)/captioner.pt: | $(STAMP) $(STARTER)/text_video.pt
 
 models: $(STARTER)/barlow.pt $(STARTER)/video_hash.pt $(STARTER)/text_video.pt $(STARTER)/tags.pt $(STARTER)/captioner.pt ## train the starter models if absent (about 16 min on 2 cores from scratch)
 
-$(REPO)/.exported: $(STARTER)/barlow.pt $(STARTER)/video_hash.pt $(STARTER)/text_video.pt $(STARTER)/tags.pt $(STARTER)/captioner.pt | $(STAMP)
+# The export runs again when a checkpoint or the exporter code (exporters/, installed as
+# vidsearch.exporters) is newer than the last one; `--if-missing` then exports a new version
+# of every model only if a latest version's provenance names another checkpoint or other
+# exporter sources (their sha256), so a touch or a branch switch back costs a check, no export.
+EXPORTER_SOURCES := $(wildcard exporters/*.py)
+$(REPO)/.exported: $(STARTER)/barlow.pt $(STARTER)/video_hash.pt $(STARTER)/text_video.pt $(STARTER)/tags.pt $(STARTER)/captioner.pt $(EXPORTER_SOURCES) | $(STAMP)
 	$(VS) export starter --checkpoints $(STARTER) --repository $(REPO) --cpu-twin $(CPU_TWIN) --if-missing
 	touch $@
 

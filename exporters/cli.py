@@ -38,7 +38,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--version", type=int, default=None, help="default: next free version")
     parser.add_argument("--force", action="store_true", help="allow overwriting a version")
     parser.add_argument(
-        "--if-missing", action="store_true", help="skip when every model already has a version"
+        "--if-missing",
+        action="store_true",
+        help="skip when every model's latest version came from these checkpoints and this "
+        "exporter code (else export them all again, under one new version)",
     )
     parser.add_argument("--tensorrt", action="store_true", help="add the TensorRT accelerator")
     parser.add_argument("--dynamo", action="store_true", help="use the dynamo ONNX exporter")
@@ -69,17 +72,20 @@ def _families(args: argparse.Namespace) -> list[Any]:
 
 def run(args: argparse.Namespace) -> int:
     from vidsearch.exporters.cpu_twin import sync_cpu_twin
-    from vidsearch.exporters.pipeline import export_models, summary
-    from vidsearch.exporters.repository import list_models
+    from vidsearch.exporters.pipeline import export_models, stale_models, summary
 
     specs = _families(args)
-    served = [name for spec, _ in specs for name in spec.served]
-    existing = list_models(args.repository)
-    if args.if_missing and all(existing.get(name) for name in served):
-        print(f"every model already has a version in {args.repository}: {served}")
-        if args.cpu_twin is not None:
-            sync_cpu_twin(args.repository, args.cpu_twin, served)
-        return 0
+    served = {name: path for spec, path in specs for name in spec.served}
+    if args.if_missing:
+        stale = stale_models(args.repository, served)
+        if not stale:
+            print(f"every model is up to date in {args.repository}: {list(served)}")
+            if args.cpu_twin is not None:
+                sync_cpu_twin(args.repository, args.cpu_twin, list(served))
+            return 0
+        # One new version for all: the orchestrator pins one model_version for its models.
+        for name, reason in stale.items():
+            print(f"exporting again, {name}: {reason}", file=sys.stderr)
     loaded = [spec.loader(path, 0) for spec, path in specs]
     exported = export_models(
         loaded,

@@ -9,7 +9,9 @@ Nothing is written unless every model verifies and matches its contract
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import tempfile
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,10 @@ from vidsearch.exporters.families import LoadedFamily, ServedModel, get_family
 from vidsearch.exporters.onnx_export import DEFAULT_OPSET, ExportResult, export_onnx
 from vidsearch.exporters.repository import (
     MODEL_FILE,
+    RepositoryError,
+    file_sha256,
     next_version,
+    read_provenance,
     version_dirs,
     write_model_version,
 )
@@ -116,8 +121,46 @@ def production_config(
     )
 
 
+def exporter_sources_sha256() -> str:
+    """sha256 over this package's sources (names and bytes), recorded in every version's
+    provenance: ``export --if-missing`` exports again what other exporter code wrote (a
+    hand-bumped EXPORTER_VERSION would be forgotten). The Makefile's export rule depends
+    on the same files, so make runs the check when they change."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def stale_models(repository: Path, checkpoints: Mapping[str, Path | None]) -> dict[str, str]:
+    """Why each served model (name -> the checkpoint it is exported from) needs exporting
+    again: it has no version, or its latest version came from another checkpoint or from
+    other exporter code. Empty when every model is up to date."""
+    code = exporter_sources_sha256()
+    checkpoint_sha: dict[Path, str] = {}
+    reasons: dict[str, str] = {}
+    for model, checkpoint in checkpoints.items():
+        versions = version_dirs(repository / model)
+        if not versions:
+            reasons[model] = "no version"
+            continue
+        try:
+            record = read_provenance(repository, model, max(versions))
+        except (RepositoryError, ValueError):
+            reasons[model] = f"version {max(versions)} has no readable provenance"
+            continue
+        if record.get("exporter_sources_sha256") != code:
+            reasons[model] = f"version {max(versions)} was written by other exporter code"
+        elif checkpoint is not None:
+            if checkpoint not in checkpoint_sha:
+                checkpoint_sha[checkpoint] = file_sha256(checkpoint)
+            if record.get("checkpoint_sha256") != checkpoint_sha[checkpoint]:
+                reasons[model] = f"version {max(versions)} came from another {checkpoint.name}"
+    return reasons
+
+
 def _provenance(
-    family: LoadedFamily, result: ExportResult, report: VerificationReport
+    family: LoadedFamily, result: ExportResult, report: VerificationReport, sources_sha256: str
 ) -> dict[str, Any]:
     return {
         "family": family.family,
@@ -128,6 +171,7 @@ def _provenance(
         "metrics": family.metrics,
         "data_version": family.data_version,
         "exporter_version": EXPORTER_VERSION,
+        "exporter_sources_sha256": sources_sha256,
         "onnx": {
             "opset": result.opset,
             "exporter": result.exporter,
@@ -199,13 +243,14 @@ def export_models(
                 raise SignatureMismatchError(problems)
             staged.append((family, served, result, report, config))
         exported = []
+        sources_sha256 = exporter_sources_sha256()
         for family, served, result, report, config in staged:
             path = write_model_version(
                 repository,
                 served.name,
                 onnx_path=result.path,
                 config=config,
-                provenance=_provenance(family, result, report),
+                provenance=_provenance(family, result, report, sources_sha256),
                 version=chosen,
                 force=force,
                 extra_files=served.extra_files,

@@ -18,6 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINTS = ("barlow.pt", "video_hash.pt", "text_video.pt", "tags.pt", "captioner.pt")
 TRAIN = " train "  # every training recipe runs `$(VS) train <recipe> ...`
+EXPORT = " export starter "  # the export rule runs `$(VS) export starter ...`
 
 pytestmark = pytest.mark.skipif(
     shutil.which("make") is None or shutil.which("git") is None, reason="needs make and git"
@@ -31,14 +32,17 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("make") / "clone"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(out)], check=True)
     shutil.copyfile(ROOT / "Makefile", out / "Makefile")
-    tracked = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=out, check=True, capture_output=True
-    ).stdout.decode().split("\0")
+    tracked = (
+        subprocess.run(["git", "ls-files", "-z"], cwd=out, check=True, capture_output=True)
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, tracked):
         if not (out / name).is_symlink():
             os.utime(out / name, (2_000_000_000, 2_000_000_000))
-    for i, name in enumerate(("captioner.pt", "tags.pt", "text_video.pt", "video_hash.pt",
-                              "barlow.pt")):
+    for i, name in enumerate(
+        ("captioner.pt", "tags.pt", "text_video.pt", "video_hash.pt", "barlow.pt")
+    ):
         os.utime(out / "models" / "starter" / name, (1_000_000_000 + i, 1_000_000_000 + i))
     return out
 
@@ -68,3 +72,21 @@ def test_a_missing_checkpoint_is_trained_and_only_it(clone: Path) -> None:
     finally:
         checkpoint.with_suffix(".away").rename(checkpoint)
     assert len(training) == 1 and "train text-release" in training[0]
+
+
+def test_exporter_code_newer_than_the_last_export_plans_the_export_again(clone: Path) -> None:
+    """`make export` after a pull that changed exporters/ re-runs `export starter
+    --if-missing` (which compares the code's sha256 with the versions' provenance)."""
+    marker = clone / "model_repository" / ".exported"
+    source = clone / "exporters" / "caption_families.py"
+    marker.touch()
+    os.utime(marker, (2_100_000_000, 2_100_000_000))  # exported after every clone file
+    try:
+        assert [line for line in _plan(clone, "export") if EXPORT in line] == []
+        os.utime(source, (2_200_000_000, 2_200_000_000))  # then the exporter changed
+        plan = _plan(clone, "export")
+    finally:
+        marker.unlink()
+        os.utime(source, (2_000_000_000, 2_000_000_000))
+    assert len([line for line in plan if EXPORT in line and "--if-missing" in line]) == 1
+    assert [line for line in plan if TRAIN in line] == []
