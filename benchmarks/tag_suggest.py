@@ -128,8 +128,7 @@ def run(cfg: TagSuggestBenchConfig, log: bench.Log = bench.stderr) -> TagSuggest
             result.tag_model_version, result.placeholder = version, version >= PLACEHOLDER_BASE
             library, matrix = stored_vectors(orchestrator, version)
             result.dim = matrix.shape[1]
-            catalog = orchestrator._catalog  # the server's own: the stored tag features
-            queries = [catalog.tag_feature(vid).vector for vid in ids]
+            queries = [orchestrator.tags.stored_feature(vid).vector for vid in ids]
             served, brute = bench.alternate(
                 lambda i: client.suggest_tags(ids[i % len(ids)], top_k=cfg.top_k),
                 lambda i: brute_force(matrix, queries[i % len(ids)], cfg.top_k),

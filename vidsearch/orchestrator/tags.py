@@ -339,6 +339,12 @@ class TagService:
                     self._current = version
         return self._library
 
+    def stored_feature(self, video_id: str) -> TagFeature | None:
+        """The tag feature stored with an indexed video: what SuggestTags by id ranks the
+        library against, for references that rank it themselves (the benchmark's brute
+        force). None when it has none; VideoNotFoundError when the id is not indexed."""
+        return self._catalog.tag_feature(video_id)
+
     def suggest(self, *, video_id: str = "", path: Path | None = None, top_k: int | None = None,
                 max_distance: float | None = None,
                 budget: RequestBudget | None = None) -> tuple[list[TagHit], int, dict[str, float]]:
