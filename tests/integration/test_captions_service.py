@@ -8,8 +8,6 @@ audio gets INVALID_ARGUMENT that names no server path; reindex refreshes stale c
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,10 +25,11 @@ from vidsearch.catalog import QdrantCatalog
 from vidsearch.catalog import schema as sc
 from vidsearch.catalog.snapshot_chunks import StoredPoint
 from vidsearch.media.synthetic import render_video, write_video
+from vidsearch.media.synthetic_audio import ESPEAK_RATE, espeak_available, speak, write_wav
 
 VIDEOS = 6
 SPOKEN = 1  # the video whose caption is read aloud
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None,
+pytestmark = pytest.mark.skipif(not espeak_available(),
                                 reason="needs Debian's espeak-ng (make speech)")
 
 
@@ -55,10 +54,10 @@ def client(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Vide
     return client
 
 
-def _speak(text: str, path: Path, voice: str = "en-us", speed: int = 130) -> Path:
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text],
-                   check=True)
-    return path
+def _speak(text: str, path: Path) -> Path:
+    """``text`` as espeak-ng speaks it (en-us, 130 words a minute, its own sample rate),
+    written as the WAV file a user would upload."""
+    return write_wav(path, speak(text, ESPEAK_RATE, voice="en-us", speed_wpm=130), ESPEAK_RATE)
 
 
 def _reencode(wav: Path, out: Path, codec: str, container: str) -> Path:

@@ -4,8 +4,6 @@ on speech synthesised by Debian's espeak-ng (`make speech`)."""
 from __future__ import annotations
 
 import math
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from vidsearch.media.speech import (
     spoken_words,
     vocabulary_arpa,
 )
+from vidsearch.media.synthetic_audio import ESPEAK_RATE, espeak_available, speak, write_wav
 
 SENTENCES = ["a red circle moving to the left", "a big blue square going up",
              "a small green triangle sliding right", "a red square then a blue circle"]
@@ -77,11 +76,10 @@ def test_caption_words_missing_from_the_cmu_dictionary_are_pronounced() -> None:
     assert {"stripy", "chequered"} <= set(lm_words(arpa))
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (make speech)")
+@pytest.mark.skipif(not espeak_available(), reason="needs espeak-ng (make speech)")
 def test_a_spoken_sentence_is_recognised(tmp_path: Path) -> None:
-    wav = tmp_path / "query.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "130", "-w", str(wav), SENTENCES[2]],
-                   check=True)
+    spoken = speak(SENTENCES[2], ESPEAK_RATE, voice="en-us", speed_wpm=130)
+    wav = write_wav(tmp_path / "query.wav", spoken, ESPEAK_RATE)
     recognizer = SpeechRecognizer(build_arpa([s.split() for s in SENTENCES]))
     try:
         heard = recognizer.recognize(decode_audio(wav))
