@@ -92,8 +92,9 @@ $(SAMPLE)/manifest.json: | $(STAMP)
 
 sample: $(SAMPLE)/manifest.json ## generate a small sample corpus of H.264 videos
 
-# Score normalisation needs a background set of videos that are never searched (generated).
-var/.background-filled: | $(REPO)/.exported
+# Score normalisation needs a background set of videos that are never searched (generated),
+# encoded by the served model version: refilled (the same videos replaced) after an export.
+var/.background-filled: $(REPO)/.exported
 	$(VS) catalog background --videos 40 --config $(CONFIG)
 	touch $@
 

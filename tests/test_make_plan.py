@@ -85,8 +85,10 @@ def test_exporter_code_newer_than_the_last_export_plans_the_export_again(clone: 
         assert [line for line in _plan(clone, "export") if EXPORT in line] == []
         os.utime(source, (2_200_000_000, 2_200_000_000))  # then the exporter changed
         plan = _plan(clone, "export")
+        refill = [line for line in _plan(clone, "run") if " catalog background " in line]
     finally:
         marker.unlink()
         os.utime(source, (2_000_000_000, 2_000_000_000))
     assert len([line for line in plan if EXPORT in line and "--if-missing" in line]) == 1
     assert [line for line in plan if TRAIN in line] == []
+    assert len(refill) == 1  # the background is encoded again by what was exported
