@@ -178,3 +178,28 @@ def test_example_systems_file_loads_and_names_real_config_fields() -> None:
     assert len(specs) == 4 and len({s.name for s in specs}) == 4
     for spec in specs:
         apply_overrides(VidsearchConfig(), spec.overrides)  # raises on a field that is gone
+
+
+def test_copy_ablations_differ_from_their_baseline_in_one_thing_each() -> None:
+    """The training ablation rows (input size, natural photos) are honest only if each
+    variant's recipe is the baseline's with one change, and the eval rows name them."""
+    from vidsearch.training.config import CopyReleaseConfig, load_yaml
+
+    root = Path(__file__).resolve().parents[2]
+    recipes = {p.stem: CopyReleaseConfig.model_validate(load_yaml(p)).model_dump()
+               for p in sorted((root / "configs/training/ablations").glob("*.yaml"))}
+    base = recipes.pop("copy_112px")
+
+    def changes(a: dict, b: dict, at: str = "") -> list[str]:
+        if isinstance(a, dict) and isinstance(b, dict):
+            return [c for k in a for c in changes(a[k], b[k], f"{at}.{k}")]
+        return [] if a == b else [at]
+
+    assert changes(base, recipes["copy_64px"]) == [".descriptor.model.backbone.input_size"]
+    assert sorted(changes(base, recipes["copy_no_photos"])) == [
+        ".data.n_videos", ".data.photo_videos"]
+    assert base["data"]["photo_videos"] > 0
+    assert recipes["copy_no_photos"]["data"]["photo_videos"] == 0
+    specs = load_systems(root / "configs/eval/copy_ablations.yaml", Path("ck"))
+    named = {spec.checkpoints[0].parent.name for spec in specs}
+    assert {"copy_112px", *recipes} <= named

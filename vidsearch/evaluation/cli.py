@@ -57,6 +57,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", type=Path, default=Path("var/bench/quality.json"),
                         help="every row's figures and per-query predictions, for later "
                         "analysis (default: %(default)s)")
+    parser.add_argument("--section", default="quality",
+                        help="the section of --out to rewrite, e.g. quality_ablations for the "
+                        "training ablations, which keeps the main table (default: %(default)s)")
+    parser.add_argument("--title", default="Copy-detection quality",
+                        help="the section's heading (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bars (for logs and CI)")
     parser.set_defaults(func=run)
@@ -185,8 +190,8 @@ def run(args: argparse.Namespace) -> int:
     summary = corpus_summary(manifest, int(manifest.params.get("seed", args.seed)))
     table = to_markdown(rows, summary, manifest, skipped)
     command = ".venv/bin/vidsearch eval " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-    markdown = section_header("Copy-detection quality", command.strip(), machine)
-    update_section(args.out, "quality", markdown + "\n" + table)
+    markdown = section_header(args.title, command.strip(), machine)
+    update_section(args.out, args.section, markdown + "\n" + table)
     print(table)
     return 0
 
