@@ -36,6 +36,11 @@ class CatalogBenchConfig(bench.SectionConfig):
     limit: int = 10
     texture_dim: int = 128
     flipped_bits: int = 8
+    families: int = 0
+    """near-copy families (0: none): a source code and its copies 1-32 bits away, as a
+    video's re-uploads are; the queries are drawn from their sources"""
+    family_size: int = 20
+    """copies per family"""
     texture_noise: float = 0.3
     """expected norm of the noise added to a query texture"""
     batch: int = 2000
@@ -71,6 +76,8 @@ class SearchResult:
     ratio: float  # Edge p50 / FAISS p50
     hnsw: bench.Latency | None = None  # FAISS IndexBinaryHNSW, the same queries after
     hnsw_agreement: float | None = None  # its top-limit vs the exact (IndexBinaryFlat) one
+    recall: float | None = None  # Edge's coarse candidates vs every code within the threshold
+    copy_recall: float | None = None  # the same, of the query's near-copies (families)
 
 
 @dataclass(frozen=True)
@@ -126,11 +133,33 @@ def make_dataset(n: int, dim: int, rng: np.random.Generator) -> Codes:
         (n, dim), dtype=np.float32)))  # fmt: skip
 
 
+def plant_families(data: Codes, families: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Overwrite the last ``families * size`` codes with copies of ``families`` sources
+    (copy j of a family 1 + 31j/size bits away); the (families, 1 + size) member rows, the
+    source first."""
+    n = len(data.codes)
+    if families * (size + 1) > n:
+        raise ValueError(f"{families} families of {size} copies do not fit in {n} codes")
+    sources = rng.choice(n - families * size, size=families, replace=False)
+    copies = np.arange(n - families * size, n).reshape(families, size)
+    for source, rows in zip(sources, copies, strict=True):
+        for j, row in enumerate(rows):
+            code = data.codes[source].copy()
+            code[rng.choice(HASH_BITS, size=1 + (j * 31) // size, replace=False)] *= -1
+            data.codes[row] = code
+    data.__dict__.pop("packed", None)  # the codes changed
+    return np.concatenate([sources[:, None], copies], axis=1)
+
+
 def make_queries(
-    data: Codes, count: int, flipped: int, noise: float, rng: np.random.Generator
-) -> Codes:
+    data: Codes, count: int, flipped: int, noise: float, rng: np.random.Generator,
+    sources: np.ndarray | None = None,
+) -> Codes:  # fmt: skip
+    """``count`` queries, each a stored code (one of ``sources`` when given) with ``flipped``
+    bits flipped and its texture plus noise."""
     n, dim = data.textures.shape
-    planted = rng.choice(n, size=count, replace=count > n)
+    pool = n if sources is None else sources
+    planted = rng.choice(pool, size=count, replace=count > np.size(pool))
     codes = data.codes[planted].astype(np.float32)
     for row in codes:
         row[rng.choice(HASH_BITS, size=flipped, replace=False)] *= -1.0
@@ -190,7 +219,9 @@ def bench_size(
 
     rng = np.random.default_rng([cfg.seed, n])
     data = make_dataset(n, cfg.texture_dim, rng)
-    queries = make_queries(data, cfg.queries + cfg.warmup, cfg.flipped_bits, cfg.texture_noise, rng)
+    members = plant_families(data, cfg.families, cfg.family_size, rng) if cfg.families else None
+    queries = make_queries(data, cfg.queries + cfg.warmup, cfg.flipped_bits, cfg.texture_noise,
+                           rng, None if members is None else members[:, 0])  # fmt: skip
     path = root / f"edge-{n}"
     shutil.rmtree(path, ignore_errors=True)
     faiss.omp_set_num_threads(cfg.faiss_threads)
@@ -210,7 +241,7 @@ def bench_size(
             hnsw.hnsw.efConstruction, hnsw.hnsw.efSearch = hash_index.ef_construct, hash_index.ef
             _, hnsw_add_s, _ = bench.timed(hnsw.add, data.packed)
         disk_mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
-        searches = [search(n, h, catalog, (index, hnsw), data, queries, cfg)
+        searches = [search(n, h, catalog, (index, hnsw), data, queries, cfg, members)
                     for h in cfg.max_hamming]
         for r in searches:
             log(f"[catalog] n={n} H<={r.max_hamming}: Edge p50 {r.edge.p50_ms:.2f} ms, "
@@ -223,12 +254,36 @@ def bench_size(
                                 bench.ratio(n, upsert_s), hnsw_add_s)  # fmt: skip
 
 
+def coarse_recall(
+    catalog: QdrantEdgeCatalog, index: Any, queries: Codes, cfg: CatalogBenchConfig,
+    max_hamming: int, members: np.ndarray | None,
+) -> tuple[float, float | None]:  # fmt: skip
+    """(recall of every code within the threshold, of the query's family members within
+    it) of Edge's coarse candidates (asked for all of them: limit = coarse limit), against
+    FAISS's exact candidates (the nearest coarse-limit codes within it); untimed."""
+    family_of = {} if members is None else {int(row[0]): set(row.tolist()) for row in members}
+    every, copies = [], []
+    for q in range(cfg.warmup, len(queries.codes)):
+        found = catalog.search_videos(queries.codes[q], queries.textures[q],
+                                      max_hamming=max_hamming, coarse_limit=cfg.coarse_limit,
+                                      limit=cfg.coarse_limit)  # fmt: skip
+        got = {int(c.info.video_id[1:]) for c in found}
+        distances, ids = index.search(queries.packed[q : q + 1], cfg.coarse_limit)
+        exact = set(ids[0][(ids[0] >= 0) & (distances[0] <= max_hamming)].tolist())
+        every.append(len(got & exact) / len(exact) if exact else 1.0)
+        if family_of:
+            near = family_of[int(queries.planted[q])] & exact  # type: ignore[index]
+            copies.append(len(got & near) / len(near) if near else 1.0)
+    return float(np.mean(every)), float(np.mean(copies)) if copies else None
+
+
 def search(
     n: int, max_hamming: int, catalog: QdrantEdgeCatalog, indexes: tuple[Any, Any],
-    data: Codes, queries: Codes, cfg: CatalogBenchConfig,
+    data: Codes, queries: Codes, cfg: CatalogBenchConfig, members: np.ndarray | None = None,
 ) -> SearchResult:  # fmt: skip
     """Edge and the exact FAISS scan, the same queries interleaved (warm-up first): latency
-    and agreement; then FAISS's HNSW graph (if built) on the same queries."""
+    and agreement; then FAISS's HNSW graph (if built) on the same queries; then the recall
+    of Edge's coarse filter (untimed)."""
     index, hnsw = indexes
 
     def edge(q: int) -> list[int]:
@@ -263,10 +318,11 @@ def search(
         hnsw_runs = [bench.timed(walk, q) for q in range(cfg.warmup + cfg.queries)][cfg.warmup :]
         hnsw_p = bench.Latency.of(hnsw_runs)
         hnsw_agreement = agreement([ids.tolist() for (ids, _), _, _ in hnsw_runs])
+    recall, copy_recall = coarse_recall(catalog, index, queries, cfg, max_hamming, members)
     return SearchResult(
         n, max_hamming, coarse, cfg.queries, edge_p, faiss_p, top1(edge_ids), top1(faiss_ids),
         agreement(edge_ids), float(np.mean([count for (_, count), _, _ in faiss_runs])),
-        bench.ratio(edge_p.p50_ms, faiss_p.p50_ms), hnsw_p, hnsw_agreement,
+        bench.ratio(edge_p.p50_ms, faiss_p.p50_ms), hnsw_p, hnsw_agreement, recall, copy_recall,
     )  # fmt: skip
 
 
@@ -314,6 +370,11 @@ def run(cfg: CatalogBenchConfig, log: bench.Log = bench.stderr) -> CatalogBenchR
 def to_markdown(result: CatalogBenchResult, command: str) -> str:
     from vidsearch.catalog.hash_index import HashIndex
 
-    graph = HashIndex()
+    graph, cfg = HashIndex(), result.config
+    families = (f", of which {cfg.families:,} families of near-copies: a source code and "
+                f"{cfg.family_size} copies of it 1 to 32 bits away (as re-uploads of a video "
+                "are), the rest unrelated") if cfg.families else ""
     return bench.render("catalog", result, command, hash_bits=HASH_BITS, probe=graph.probe,
-                        m=graph.m, ef_construct=graph.ef_construct, ef=graph.ef)
+                        m=graph.m, ef_construct=graph.ef_construct, ef=graph.ef,
+                        families_text=families,
+                        query_source=" (a family's source)" if cfg.families else "")

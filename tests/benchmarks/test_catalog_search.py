@@ -12,6 +12,7 @@ from benchmarks.catalog_search import (
     faiss_search,
     make_dataset,
     make_queries,
+    plant_families,
     run,
     to_markdown,
 )
@@ -67,6 +68,8 @@ def test_smallest_catalog_bench(tmp_path: Path) -> None:
         assert s.hnsw is not None and s.hnsw.p50_ms > 0 and s.hnsw_agreement is not None
         few = s.mean_candidates <= 100
         assert s.hnsw_agreement >= 0.9 if few else s.hnsw_agreement < 0.9
+        assert s.coarse == "scan" and s.recall == 1.0  # an exact scan misses nothing
+        assert s.copy_recall is None  # no families planted
     assert [x.size for x in result.loads] == [300, 1000]
     assert all(x.edge_points_per_s > 0 for x in result.loads)
     assert all(x.hnsw_add_s is not None and x.hnsw_add_s > 0 for x in result.loads)
@@ -81,3 +84,23 @@ def test_smallest_catalog_bench(tmp_path: Path) -> None:
     rows = [line for line in lines if line.startswith("| 1,000 |")]
     assert len(rows) == 3  # two thresholds + the loading row
     assert not list(tmp_path.iterdir())  # the temporary catalogs are gone
+
+
+def test_families_are_near_copies_and_the_graph_finds_them(tmp_path: Path) -> None:
+    """With near-copy families planted, the coarse recall of a graph walk is measured
+    against FAISS's exact candidates, over all of them and over the query's family."""
+    data = make_dataset(500, 8, np.random.default_rng(0))
+    members = plant_families(data, 4, 10, np.random.default_rng(1))
+    assert members.shape == (4, 11) and len(set(members.ravel().tolist())) == 44
+    for row in members:
+        bits = [np.count_nonzero(data.codes[r] != data.codes[row[0]]) for r in row[1:]]
+        assert bits == [1 + (j * 31) // 10 for j in range(10)]  # 1 to 28 bits away
+    cfg = CatalogBenchConfig(sizes=(3000,), queries=8, warmup=1, max_hamming=(24, 40),
+                             texture_dim=16, families=30, family_size=10, hash_index="graph",
+                             faiss_hnsw=False, api_videos=0, work_dir=tmp_path)  # fmt: skip
+    result = run(cfg, log=lambda _: None)
+    for s in result.searches:
+        assert s.coarse == "graph" and s.edge_top1 == s.queries
+        assert s.copy_recall == 1.0 and s.recall is not None and s.recall >= s.copy_recall - 0.2
+    md = to_markdown(result, COMMAND)
+    assert "30 families of near-copies" in md and "(a family's source)" in md
