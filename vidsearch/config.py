@@ -107,16 +107,17 @@ class InferenceConfig(BaseModel):
 
 
 class HashIndexConfig(BaseModel):
-    """How the Hamming coarse filter finds codes (``catalog.hash_index``): an exact scan
-    (default), or with ``auto`` an HNSW graph walk from ``graph_above`` codes per segment
-    (recall and latency of each in BENCHMARKS.md, "Catalog search"). Fixed when a
+    """How the Hamming coarse filter finds codes (``catalog.hash_index``): by default an
+    exact scan of small segments and an HNSW graph walk from ``graph_above`` codes per
+    segment (recall and latency of each in BENCHMARKS.md, "Catalog search"). Fixed when a
     catalog's stores are created."""
 
     mode: Literal["auto", "scan", "graph"] = Field(
-        "scan", description="scan: exact always (default: the graph does not yet keep 99% of "
-        "the exact result past ~100k codes, BENCHMARKS.md); graph: walk every optimised "
-        "segment; auto: walk segments of at least graph_above codes")
-    graph_above: int = Field(200_000, ge=1, description="codes per segment from which auto walks")
+        "auto", description="auto (default): scan segments below graph_above codes, walk the "
+        "graph above (at 1M codes it kept every code within the search's Hamming 24 and every "
+        "near-copy within 40, BENCHMARKS.md); scan: exact always; graph: walk every "
+        "optimised segment")
+    graph_above: int = Field(100_000, ge=1, description="codes per segment from which auto walks")
     m: int = Field(32, ge=1, description="graph edges per code (more: better recall, slower build)")
     ef_construct: int = Field(256, ge=1, description="candidates while building the graph")
     ef: int = Field(256, ge=1, description="candidates while walking the graph per query")

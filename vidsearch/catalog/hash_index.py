@@ -18,7 +18,11 @@ graph (m=16, ef_construct 100) kept only 0.63 at 1M codes. Qdrant builds the gra
 every segment past its indexing threshold (~20k codes), also of one that ``auto`` scans:
 ~1.2 ms of CPU per code at m=32, paid when segments are optimised. Through the catalog
 API (BENCHMARKS.md, "Catalog search") the graph kept 0.998 of the exact top 10 at 100k
-codes but 0.93 at 300k, so ``scan`` stays the default and the graph is opt-in.
+codes but 0.93 at 300k. That loss is of unrelated codes near the threshold: with near-copy
+families in the catalog (the codes a copy search is for), the graph kept every near-copy
+within Hamming 40 and every code within the search's default Hamming 24 at 100k and 1M
+codes (p50 4-6 ms at 1M on 2 noisy cores, FAISS's exact scan 2-3 ms), so ``auto`` is the
+default, walking segments from 100k codes (below, the exact scan costs ~1-3 ms).
 """
 
 from __future__ import annotations
@@ -45,8 +49,8 @@ class HashIndex:
     has a graph and is walked. ``auto``: segments of at least ``graph_above`` codes get a
     graph and are walked, smaller ones are scanned."""
 
-    mode: HashIndexMode = "scan"  # exact; graph/auto are opt-in until their recall holds
-    graph_above: int = 200_000
+    mode: HashIndexMode = "auto"
+    graph_above: int = 100_000
     m: int = 32
     ef_construct: int = 256
     ef: int = 256
