@@ -21,7 +21,7 @@ def test_catalog_section_written_and_others_preserved(tmp_path: Path) -> None:
     argv = [
         "--out", str(out), "--sections", "catalog", "--catalog.sizes", "200",
         "--catalog.queries", "3", "--catalog.max-hamming", "40", "--catalog.texture-dim", "16",
-        "--catalog.api-videos", "0",
+        "--catalog.api-videos", "0", "--catalog.families", "3",
     ]  # fmt: skip
     assert main(argv) == 0
     assert main(argv) == 0  # rerun replaces, never duplicates

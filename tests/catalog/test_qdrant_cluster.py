@@ -37,8 +37,10 @@ def test_collections_are_created_with_the_cluster_settings(mk) -> None:
         assert isinstance(vectors, dict)
         assert vectors["hash"].size == 128 and vectors["hash"].distance == m.Distance.DOT
         assert isinstance(vectors["hash"].quantization_config, m.BinaryQuantization)
-        graph = vectors["hash"].hnsw_config  # the default hash index: scan, no graph
-        assert graph is not None and graph.m == 0
+        # The default hash index (auto): a graph, walked in segments from 100k codes
+        graph = vectors["hash"].hnsw_config
+        assert graph is not None and graph.m == 32
+        assert graph.full_scan_threshold == 100_000 * 128 * 4 // 1024
         assert vectors["texture"].distance == m.Distance.EUCLID
         assert vectors["embedding"].distance == m.Distance.COSINE
         frames = client.get_collection("px_keyframes").config.params.vectors
