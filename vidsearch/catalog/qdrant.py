@@ -727,15 +727,13 @@ class _ModelVersions:
         self._lock = threading.Lock()
 
     def get(self, compute: Any) -> tuple[int, ...]:
-        with self._lock:
-            fresh = self._value is not None and time.monotonic() - self._at < self._max_age_s
-            if fresh and not self._writing:
-                assert self._value is not None
+        with self._lock:  # no value is held while a write is under way (``changing``)
+            if self._value is not None and time.monotonic() - self._at < self._max_age_s:
                 return self._value
-            writes, keep = self._writes, not self._writing
+            writes = self._writes
         value: tuple[int, ...] = compute()
-        with self._lock:
-            if keep and writes == self._writes and not self._writing:
+        with self._lock:  # kept only if no write began or ended meanwhile
+            if writes == self._writes and not self._writing:
                 self._value, self._at = value, time.monotonic()
         return value
 
