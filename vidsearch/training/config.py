@@ -37,6 +37,10 @@ class DataConfig(BaseModel):
     val_seed_start: int = Field(default=900_000, ge=0, description="held-out validation seeds")
     n_val_videos: int = Field(default=48, ge=2)
     cache_dir: str | None = Field(default=None, description="reuse rendered corpora across runs")
+    render_workers: int = Field(
+        default=1, ge=1,
+        description="processes rendering videos and reading their facts back (the same "
+                    "frames for any count: the GPU script uses the machine's cores)")
     photo_videos: int = Field(
         default=0, ge=0, description="extra videos filmed over natural photos (media.photos)")
     photo_roots: list[str] = Field(

@@ -17,10 +17,13 @@ import functools
 import hashlib
 import inspect
 import json
+import multiprocessing
 import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import torch
@@ -32,6 +35,34 @@ from vidsearch.media import photos, synthetic
 from vidsearch.training.config import DataConfig
 
 Split = Literal["train", "val"]
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def parallel_map(fn: Callable[[_In], _Out], items: Iterable[_In], workers: int, desc: str,
+                 progress: bool = True) -> list[_Out]:
+    """``[fn(x) for x in items]`` in ``workers`` processes (in order; in this process when
+    1). Spawned, not forked: a fork of a process whose torch thread pool has run can hang.
+    ``fn`` must be a module-level function."""
+    items = list(items)
+    if workers <= 1:
+        return [fn(x) for x in tqdm(items, desc=desc, disable=not progress, leave=False)]
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_one_thread) as pool:
+        chunk = max(1, len(items) // (workers * 8))
+        return list(tqdm(pool.map(fn, items, chunksize=chunk), total=len(items), desc=desc,
+                         disable=not progress, leave=False))
+
+
+def _render_synthetic(job: tuple[int, DataConfig]) -> np.ndarray:
+    seed, cfg = job
+    raw = synthetic.render_video(seed, cfg.duration_s, fps=cfg.render_fps,
+                                 width=cfg.render_width, height=cfg.render_height)
+    return resize_frames(raw, cfg.frame_size).numpy()
 
 
 def _generator_digest() -> str:
@@ -118,12 +149,9 @@ def render_corpus(cfg: DataConfig, split: Split = "train", progress: bool = True
         return Corpus(frames, cfg.render_fps, cfg.sample_fps, version)
     start, n = (cfg.seed_start, cfg.n_videos) if split == "train" else (
         cfg.val_seed_start, cfg.n_val_videos)
-    videos = []
-    for seed in tqdm(range(start, start + n), desc=f"render {split}", disable=not progress,
-                     leave=False):
-        raw = synthetic.render_video(seed, cfg.duration_s, fps=cfg.render_fps,
-                                     width=cfg.render_width, height=cfg.render_height)
-        videos.append(resize_frames(raw, cfg.frame_size))
+    videos = [torch.from_numpy(v) for v in parallel_map(
+        _render_synthetic, ((s, cfg) for s in range(start, start + n)), cfg.render_workers,
+        f"render {split}", progress)]
     n_photo = photo_video_count(cfg, split)
     if n_photo:
         pictures = [p.pixels for p in _photos(cfg)]

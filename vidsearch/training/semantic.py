@@ -37,7 +37,7 @@ from vidsearch.training.common import (
     write_checkpoint,
 )
 from vidsearch.training.config import DataConfig
-from vidsearch.training.data import Corpus, Split, render_corpus
+from vidsearch.training.data import Corpus, Split, parallel_map, render_corpus
 from vidsearch.training.facts import (
     CELL_FACTS,
     HEADS,
@@ -85,6 +85,17 @@ class SemanticTrainConfig(BaseModel):
     brightness: float = Field(default=0.15, ge=0, lt=1)
     seed: int = 0
     num_threads: int | None = Field(default=2, ge=1)
+    device: str = Field(
+        default="cpu",
+        description="torch device to train on: 'cpu', 'cuda', or 'auto' (cuda when there is "
+                    "one); the batches are drawn on the CPU either way")
+    bf16: bool = Field(default=True, description="bf16 autocast when training on a GPU")
+    time_budget_s: float | None = Field(
+        default=None, gt=0,
+        description="stop at the end of the first epoch past this many seconds of training "
+                    "(data preparation not counted); the learning rate then decays over "
+                    "whichever runs out first, steps or time, so a run on a lent machine of "
+                    "unknown speed still ends with a cooled-down model")
     model_version: int = Field(default=1, ge=1)
 
 
@@ -98,6 +109,13 @@ class CorpusLabels:
     cells: Tensor
 
 
+def _video_labels(job: tuple[int, float, np.ndarray, int, float],
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    seed, duration_s, times, grid, aspect = job
+    labels, scenes = frame_labels(seed, duration_s, times)
+    return labels, scenes, cell_labels(seed, duration_s, times, grid, aspect)
+
+
 def corpus_labels(cfg: DataConfig, corpus: Corpus, split: Split, grid: int) -> CorpusLabels:
     """Read every video's facts back from the renderer (seeds of the split, in order)."""
     if cfg.photo_videos:
@@ -105,12 +123,18 @@ def corpus_labels(cfg: DataConfig, corpus: Corpus, split: Split, grid: int) -> C
     start = cfg.seed_start if split == "train" else cfg.val_seed_start
     times = np.arange(corpus.frames.shape[1]) / corpus.render_fps
     aspect = cfg.render_width / cfg.render_height
-    labels, scenes = zip(*(frame_labels(start + v, cfg.duration_s, times)
-                           for v in range(corpus.n_videos)), strict=True)
-    cells = [cell_labels(start + v, cfg.duration_s, times, grid, aspect)
-             for v in range(corpus.n_videos)]
+    jobs = ((start + v, cfg.duration_s, times, grid, aspect) for v in range(corpus.n_videos))
+    labels, scenes, cells = zip(*parallel_map(_video_labels, jobs, cfg.render_workers,
+                                              f"facts {split}", progress=False), strict=True)
     return CorpusLabels(torch.from_numpy(np.stack(labels)), torch.from_numpy(np.stack(scenes)),
                         torch.from_numpy(np.stack(cells)))
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> cuda when available, else cpu; otherwise the named device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
 
 
 def _moved(motion: Tensor, directions: dict[int, int]) -> Tensor:
@@ -149,10 +173,10 @@ def sample_batch(corpus: Corpus, labels: CorpusLabels, cfg: SemanticTrainConfig,
 
 def augment_pairs(x: Tensor, cfg: SemanticTrainConfig, gen: torch.Generator) -> Tensor:
     """Brightness and noise on the normalised (frame, difference) pairs: no fact changes."""
-    n = x.shape[0]
-    gain = 1.0 + (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * cfg.brightness
+    n, dev = x.shape[0], x.device
+    gain = 1.0 + (torch.rand(n, 1, 1, 1, generator=gen, device=dev) * 2 - 1) * cfg.brightness
     x = x * gain
-    return x + cfg.noise_std * torch.randn(x.shape, generator=gen)
+    return x + cfg.noise_std * torch.randn(x.shape, generator=gen, device=dev)
 
 
 def _stated_ce(logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
@@ -177,7 +201,7 @@ def cell_loss(logits: list[Tensor], cells: Tensor, background_weight: float = 0.
     for i, lg in enumerate(logits):
         weight = None
         if i < len(CELL_NONE) and CELL_NONE[i]:
-            weight = torch.ones(lg.shape[1])
+            weight = torch.ones(lg.shape[1], device=lg.device)
             weight[-1] = background_weight
         total = total + _stated_ce(lg, cells[..., i], weight)
     return total
@@ -188,14 +212,16 @@ def scene_accuracy(model: SemanticEncoder, corpus: Corpus, labels: CorpusLabels,
                    batch: int = 4) -> dict[str, float]:
     """Per fact head: accuracy over held-out scenes (frame probabilities averaged per scene)."""
     model.eval()
+    dev = next(model.parameters()).device
     frames = corpus.sampled()
     lab, sc = labels.frames[:, :: corpus.stride], labels.scenes[:, :: corpus.stride]
     hits = torch.zeros(len(HEADS))
     counts = torch.zeros(len(HEADS))
     for i in range(0, len(frames), batch):
-        feats = model.trunk_features(model.pairs(frames[i:i + batch]))
+        feats = model.trunk_features(model.pairs(frames[i:i + batch].to(dev)))
         t = frames.shape[1]
-        probs = [p.softmax(-1).view(-1, t, p.shape[-1]) for p in model.fact_logits(feats)]
+        probs = [p.softmax(-1).view(-1, t, p.shape[-1]).float().cpu()
+                 for p in model.fact_logits(feats)]
         for v in range(probs[0].shape[0]):
             for s in sc[i + v].unique():
                 rows = sc[i + v] == s
@@ -215,14 +241,15 @@ def shape_accuracy(model: SemanticEncoder, corpus: Corpus, labels: CorpusLabels,
     two largest shapes, from the per-cell probabilities averaged over the cells the shape
     covers during the scene (the encoder is told where the shape is, not what it is)."""
     model.eval()
+    dev = next(model.parameters()).device
     frames = corpus.sampled()
     cells, scenes = labels.cells[:, :: corpus.stride], labels.scenes[:, :: corpus.stride]
     hits, counts = torch.zeros(len(CELL_FACTS)), torch.zeros(len(CELL_FACTS))
     for i in range(0, len(frames), batch):
-        grid, _ = model.trunk_maps(model.pairs(frames[i:i + batch]))
+        grid, _ = model.trunk_maps(model.pairs(frames[i:i + batch].to(dev)))
         t = frames.shape[1]
-        probs = [p.softmax(1).view(-1, t, *p.shape[1:]).movedim(2, -1)  # [B,T,g,g,C]
-                 for p in model.cell_logits(grid)]
+        probs = [p.softmax(1).view(-1, t, *p.shape[1:]).movedim(2, -1).float().cpu()
+                 for p in model.cell_logits(grid)]  # [B,T,g,g,C]
         for v in range(probs[0].shape[0]):
             c, sc = cells[i + v], scenes[i + v]
             for s in sc.unique():
@@ -256,7 +283,8 @@ def train_semantic(cfg: SemanticTrainConfig, out: str | Path, *, resume: bool = 
     set_threads(cfg.num_threads)
     torch.manual_seed(cfg.seed)
     out = Path(out)
-    model = SemanticEncoder(cfg.model)
+    device = resolve_device(cfg.device)
+    model = SemanticEncoder(cfg.model).to(device)
     opt = adamw(model.parameters(), cfg.lr, cfg.weight_decay)
     state: RunState = try_resume(out, model, opt, resume)
     if state.epoch >= cfg.max_epochs:
@@ -271,31 +299,50 @@ def train_semantic(cfg: SemanticTrainConfig, out: str | Path, *, resume: bool = 
     total = cfg.max_epochs * cfg.steps_per_epoch
     ck: Checkpoint | None = None
     metrics: dict[str, Any] = {}
+    on_gpu = device.type == "cuda"
+    eval_batch = 32 if on_gpu else 4
+    started = time.monotonic()
+
+    def schedule_step() -> int:
+        if cfg.time_budget_s is None:
+            return state.step
+        return max(state.step, int(total * (time.monotonic() - started) / cfg.time_budget_s))
+
     for epoch in range(state.epoch, cfg.max_epochs):
         model.train()
-        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+        seed = cfg.seed * 1_000_003 + epoch
+        gen = torch.Generator().manual_seed(seed)
+        # brightness and noise are drawn where the pixels are (the same stream on a CPU)
+        aug_gen = torch.Generator(device).manual_seed(seed) if on_gpu else gen
         loss_sum, t1 = 0.0, time.monotonic()
         for _ in tqdm(range(cfg.steps_per_epoch), desc=f"semantic {epoch + 1}",
                       disable=not progress, leave=False):
-            set_lr(opt, lr_at(state.step, total, cfg.lr, cfg.warmup_steps))
-            clips, y, cells = sample_batch(train, labels, cfg, gen)
-            x = augment_pairs(model.pairs(clips)[::2], cfg, gen)
-            grid_map, pooled = model.trunk_maps(x)
-            loss = (fact_loss(model.fact_logits(pooled), y)
-                    + cfg.cell_weight * cell_loss(model.cell_logits(grid_map), cells))
+            set_lr(opt, lr_at(schedule_step(), total, cfg.lr, cfg.warmup_steps))
+            clips, y, cells = (t.to(device, non_blocking=True)
+                               for t in sample_batch(train, labels, cfg, gen))
+            with torch.autocast(device.type, torch.bfloat16, enabled=on_gpu and cfg.bf16):
+                x = augment_pairs(model.pairs(clips)[::2], cfg, aug_gen)
+                grid_map, pooled = model.trunk_maps(x)
+                loss = (fact_loss(model.fact_logits(pooled), y)
+                        + cfg.cell_weight * cell_loss(model.cell_logits(grid_map), cells))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             state.step += 1
             loss_sum += float(loss.detach())
         state.epoch = epoch + 1
-        metrics = scene_accuracy(model, val, val_labels)
+        metrics = scene_accuracy(model, val, val_labels, eval_batch)
         record = {"epoch": state.epoch, "step": state.step,
                   "loss": loss_sum / cfg.steps_per_epoch,
                   "train_seconds": round(time.monotonic() - t1, 2), **metrics}
         state.history.append(record)
         log.write(record)
-        state.stop_reason = "max_epochs" if state.epoch >= cfg.max_epochs else None
+        out_of_time = (cfg.time_budget_s is not None
+                       and time.monotonic() - started >= cfg.time_budget_s)
+        state.stop_reason = ("max_epochs" if state.epoch >= cfg.max_epochs
+                             else "time_budget" if out_of_time else None)
         ck = write_checkpoint(out, "semantic", model, opt, cfg.model_dump(mode="json"),
                               train.data_version, state, cfg.model_version)
+        if out_of_time:
+            break
     return ck, metrics

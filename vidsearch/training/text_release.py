@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vidsearch.training.checkpoint import final_metrics, release_checkpoint
 from vidsearch.training.common import set_threads, write_release_summary
 from vidsearch.training.config import DataConfig
-from vidsearch.training.semantic import SemanticTrainConfig, train_semantic
+from vidsearch.training.semantic import SemanticTrainConfig, load_semantic, train_semantic
 from vidsearch.training.text_video import TextVideoTrainConfig, train_text_video
 
 
@@ -29,6 +29,10 @@ class TextReleaseConfig(BaseModel):
     num_threads: int | None = Field(default=2, ge=1)
     data: DataConfig
     semantic: SemanticTrainConfig = SemanticTrainConfig()
+    semantic_checkpoint: str | None = Field(
+        default=None,
+        description="a semantic encoder trained elsewhere (the GPU script's semantic.pt): "
+                    "the text heads are trained on it and the semantic section is not run")
     text_video: TextVideoTrainConfig = TextVideoTrainConfig()
 
 
@@ -42,14 +46,18 @@ def run_text_release(cfg: TextReleaseConfig, out_dir: str | Path, *, resume: boo
     semantic_path, text_path = out / "stages" / "semantic.pt", out / "text_video.pt"
     shared = {"data": cfg.data, "num_threads": cfg.num_threads}
     semantic = cfg.semantic.model_copy(update=shared)
+    if cfg.semantic_checkpoint:
+        semantic_path = Path(cfg.semantic_checkpoint)
+        semantic = semantic.model_copy(update={"model": load_semantic(semantic_path).cfg})
     text_model = cfg.text_video.model.model_copy(update={"visual": "semantic",
                                                           "semantic": semantic.model})
     text = cfg.text_video.model_copy(update={**shared, "model": text_model,
                                              "init_frame_encoder": str(semantic_path)})
     timings: dict[str, float] = {}
-    t0 = time.monotonic()
-    train_semantic(semantic, semantic_path, resume=resume, progress=progress)
-    timings["semantic"] = time.monotonic() - t0
+    if not cfg.semantic_checkpoint:
+        t0 = time.monotonic()
+        train_semantic(semantic, semantic_path, resume=resume, progress=progress)
+        timings["semantic"] = time.monotonic() - t0
     t0 = time.monotonic()
     train_text_video(text, text_path, resume=resume, progress=progress)
     timings["text_video"] = time.monotonic() - t0
