@@ -402,6 +402,8 @@ def write_video(
 
 
 def _audio_stream(container: av.container.OutputContainer, sample_rate: int) -> av.AudioStream:
+    import av
+
     stream = container.add_stream("aac", rate=sample_rate, layout="mono")
     assert isinstance(stream, av.AudioStream)  # add_stream is typed as any stream kind
     return stream
