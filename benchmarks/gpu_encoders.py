@@ -22,8 +22,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from vidsearch.networks.semantic import SemanticConfig, SemanticEncoder
+from vidsearch.networks.semantic import SemanticEncoder
 from vidsearch.training.checkpoint import load_checkpoint
+from vidsearch.training.semantic import load_frame_encoder
 
 
 class _FramesAsClip(nn.Module):
@@ -40,11 +41,7 @@ class _FramesAsClip(nn.Module):
 def encoders(checkpoints: Path) -> dict[str, tuple[nn.Module, int]]:
     """Served frame encoders: name -> (module taking uint8 [N,S,S,3], S)."""
     copy: Any = load_checkpoint(checkpoints / "video_hash.pt").build_model().encoder
-    text = load_checkpoint(checkpoints / "text_video.pt")
-    semantic = SemanticEncoder(SemanticConfig.model_validate(text.config["model"]["semantic"]))
-    prefix = "video.encoder."
-    semantic.load_state_dict({k[len(prefix):]: v for k, v in text.state_dict.items()
-                              if k.startswith(prefix)})
+    semantic = load_frame_encoder(checkpoints / "text_video.pt")
     return {"frame_encoder (copy descriptor)": (copy, int(copy.input_size)),
             "semantic frame encoder (text, tags, captions)":
                 (_FramesAsClip(semantic), semantic.input_size)}

@@ -32,7 +32,8 @@ from vidsearch.training.captions import captions_for
 from vidsearch.training.common import feature_cache_file
 from vidsearch.training.config import DataConfig
 from vidsearch.training.data import _generator_digest, render_corpus
-from vidsearch.training.tag_data import _file_digest, load_frame_encoder
+from vidsearch.training.semantic import load_frame_encoder
+from vidsearch.training.tag_data import _file_digest
 
 Split = Literal["train", "val", "test"]
 

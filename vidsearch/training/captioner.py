@@ -59,7 +59,7 @@ from vidsearch.training.common import (
     write_checkpoint,
     write_release_summary,
 )
-from vidsearch.training.tag_data import load_frame_encoder
+from vidsearch.training.semantic import load_frame_encoder
 
 Decoding = Literal["greedy", "beam"]
 

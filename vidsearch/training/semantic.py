@@ -266,13 +266,21 @@ def shape_accuracy(model: SemanticEncoder, corpus: Corpus, labels: CorpusLabels,
             for h, name in enumerate(CELL_FACTS)}
 
 
-def load_semantic(path: str | Path | Checkpoint) -> SemanticEncoder:
-    ck = path if isinstance(path, Checkpoint) else load_checkpoint(path)
-    if ck.kind != "semantic":
-        raise ValueError(f"expected a semantic checkpoint, got {ck.kind}")
-    model = ck.build_model()
-    assert isinstance(model, SemanticEncoder)
-    return model
+def load_frame_encoder(path: str | Path) -> SemanticEncoder:
+    """The frozen semantic frame encoder of a semantic checkpoint, or the one a text_video
+    checkpoint carries (``video.encoder.*``), in eval mode."""
+    ck = load_checkpoint(path)
+    if ck.kind == "semantic":
+        cfg, state = ck.config["model"], ck.state_dict
+    elif ck.kind == "text_video" and ck.config["model"].get("visual") == "semantic":
+        prefix = "video.encoder."
+        cfg = ck.config["model"]["semantic"]
+        state = {k[len(prefix):]: v for k, v in ck.state_dict.items() if k.startswith(prefix)}
+    else:
+        raise ValueError(f"{path}: a {ck.kind} checkpoint carries no semantic frame encoder")
+    encoder = SemanticEncoder(SemanticConfig.model_validate(cfg))
+    encoder.load_state_dict(state, strict=True)
+    return encoder.eval().requires_grad_(False)
 
 
 def train_semantic(cfg: SemanticTrainConfig, out: str | Path, *, resume: bool = False,

@@ -34,12 +34,11 @@ from vidsearch.media import synthetic, synthetic_audio
 from vidsearch.media.audio import decode_audio
 from vidsearch.media.decode import decode_video
 from vidsearch.media.mfcc import mfcc
-from vidsearch.networks.semantic import SemanticConfig, SemanticEncoder
 from vidsearch.networks.tag_video import MFCC_DIM
 from vidsearch.networks.text_encoder import TEXT_DIM, build_text_encoder, load_tokenizer, tokenize
 from vidsearch.training import tags as tags_module
-from vidsearch.training.checkpoint import load_checkpoint
 from vidsearch.training.common import feature_cache_file
+from vidsearch.training.semantic import load_frame_encoder
 from vidsearch.training.tags import write_tagged_video
 
 Split = Literal["train", "val", "test"]
@@ -105,23 +104,6 @@ def _cache_file(cfg: TagDataConfig, split: Split) -> Path:
 def data_version(cfg: TagDataConfig, split: Split) -> str:
     """Stable id of a split's features: the seeds and a digest of what made them."""
     return _cache_file(cfg, split).stem
-
-
-def load_frame_encoder(path: str | Path) -> SemanticEncoder:
-    """The frozen semantic frame encoder of a semantic checkpoint, or the one a text_video
-    checkpoint carries (``video.encoder.*``), in eval mode."""
-    ck = load_checkpoint(path)
-    if ck.kind == "semantic":
-        cfg, state = ck.config["model"], ck.state_dict
-    elif ck.kind == "text_video" and ck.config["model"].get("visual") == "semantic":
-        prefix = "video.encoder."
-        cfg = ck.config["model"]["semantic"]
-        state = {k[len(prefix):]: v for k, v in ck.state_dict.items() if k.startswith(prefix)}
-    else:
-        raise ValueError(f"{path}: a {ck.kind} checkpoint carries no semantic frame encoder")
-    encoder = SemanticEncoder(SemanticConfig.model_validate(cfg))
-    encoder.load_state_dict(state, strict=True)
-    return encoder.eval().requires_grad_(False)
 
 
 class TitleEncoder:

@@ -52,11 +52,11 @@ from vidsearch.training.common import (
     write_checkpoint,
     write_release_summary,
 )
+from vidsearch.training.semantic import load_frame_encoder
 from vidsearch.training.tag_data import (
     TagDataConfig,
     TagSet,
     TitleEncoder,
-    load_frame_encoder,
     load_split,
 )
 from vidsearch.training.tag_metrics import ranking_metrics, top_k_share

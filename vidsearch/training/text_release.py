@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vidsearch.training.checkpoint import final_metrics, release_checkpoint
 from vidsearch.training.common import set_threads, write_release_summary
 from vidsearch.training.config import DataConfig
-from vidsearch.training.semantic import SemanticTrainConfig, load_semantic, train_semantic
+from vidsearch.training.semantic import SemanticTrainConfig, load_frame_encoder, train_semantic
 from vidsearch.training.text_video import TextVideoTrainConfig, train_text_video
 
 
@@ -48,7 +48,7 @@ def run_text_release(cfg: TextReleaseConfig, out_dir: str | Path, *, resume: boo
     semantic = cfg.semantic.model_copy(update=shared)
     if cfg.semantic_checkpoint:
         semantic_path = Path(cfg.semantic_checkpoint)
-        semantic = semantic.model_copy(update={"model": load_semantic(semantic_path).cfg})
+        semantic = semantic.model_copy(update={"model": load_frame_encoder(semantic_path).cfg})
     text_model = cfg.text_video.model.model_copy(update={"visual": "semantic",
                                                           "semantic": semantic.model})
     text = cfg.text_video.model_copy(update={**shared, "model": text_model,
