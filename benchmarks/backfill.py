@@ -27,7 +27,7 @@ def run(cfg: BackfillBenchConfig, log: bench.Log = bench.stderr) -> BackfillBenc
     result = BackfillBenchResult(cfg)
     with bench.scratch("backfill", cfg.work_dir) as root:
         refs, _ = bench.write_references(cfg, root / "media", log)
-        with bench.served(cfg, refs, root, result.server, log) as (_, config):
+        with bench.served(cfg, refs, root, result.server, log) as (_, config, _):
             pass  # `vidsearch index`: the references indexed one at a time (server.index)
         for workers in cfg.workers:
             config.catalog.path = root / f"backfill-{workers}"

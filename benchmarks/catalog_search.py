@@ -8,6 +8,7 @@ import gc
 import itertools
 import shutil
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -194,22 +195,26 @@ def bulk_load_edge(catalog: QdrantEdgeCatalog, data: Codes, batch: int) -> None:
     shard.flush()
 
 
+def within(index: Any, packed: np.ndarray, max_hamming: int, k: int) -> np.ndarray:
+    """Ids of the ``k`` codes nearest a query (packed, [1, 16]) that lie within the threshold."""
+    distances, ids = index.search(packed, k)
+    return ids[0][(ids[0] >= 0) & (distances[0] <= max_hamming)]
+
+
 def faiss_search(
     index: Any, textures: np.ndarray, packed: np.ndarray, texture: np.ndarray, *,
     max_hamming: int, coarse_limit: int, limit: int,
 ) -> tuple[np.ndarray, int]:  # fmt: skip
     """(top ``limit`` ids by texture distance, number of coarse candidates)."""
-    distances, ids = index.search(packed[None, :], coarse_limit)
-    candidates = ids[0][(ids[0] >= 0) & (distances[0] <= max_hamming)]
+    candidates = within(index, packed[None, :], max_hamming, coarse_limit)
     diff = textures[candidates] - texture
     dist = np.einsum("ij,ij->i", diff, diff)
     top = np.argpartition(dist, limit - 1)[:limit] if dist.size > limit else np.arange(dist.size)
     return candidates[top[np.argsort(dist[top], kind="stable")]], int(candidates.size)
 
 
-def bench_size(
-    n: int, cfg: CatalogBenchConfig, root: Path, log: bench.Log
-) -> tuple[list[SearchResult], LoadResult]:
+def bench_size(n: int, cfg: CatalogBenchConfig, root: Path, log: bench.Log,
+               result: CatalogBenchResult) -> None:
     """Each threshold's searches on a catalog of ``n`` points in both engines, and its loading."""
     import faiss
 
@@ -223,11 +228,10 @@ def bench_size(
     queries = make_queries(data, cfg.queries + cfg.warmup, cfg.flipped_bits, cfg.texture_noise,
                            rng, None if members is None else members[:, 0])  # fmt: skip
     path = root / f"edge-{n}"
-    shutil.rmtree(path, ignore_errors=True)
     faiss.omp_set_num_threads(cfg.faiss_threads)
     hash_index = HashIndex(mode=cfg.hash_index, graph_above=cfg.graph_above)
     catalog = QdrantEdgeCatalog(path, texture_dim=cfg.texture_dim, hash_index=hash_index)
-    try:
+    with closing(catalog):
         _, upsert_s, _ = bench.timed(bulk_load_edge, catalog, data, cfg.batch)
         optimized, optimize_s, _ = bench.timed(catalog.optimize)
         info = catalog.shards[sc.VIDEOS].info()
@@ -246,35 +250,11 @@ def bench_size(
         for r in searches:
             log(f"[catalog] n={n} H<={r.max_hamming}: Edge p50 {r.edge.p50_ms:.2f} ms, "
                 f"FAISS p50 {r.faiss.p50_ms:.2f} ms (x{r.ratio:.2f})")
-    finally:
-        catalog.close()
-        shutil.rmtree(path, ignore_errors=True)
-    return searches, LoadResult(n, upsert_s, optimize_s, optimized, int(info.segments_count),
-                                int(info.indexed_vectors_count), disk_mb, add_s,
-                                bench.ratio(n, upsert_s), hnsw_add_s)  # fmt: skip
-
-
-def coarse_recall(
-    catalog: QdrantEdgeCatalog, index: Any, queries: Codes, cfg: CatalogBenchConfig,
-    max_hamming: int, members: np.ndarray | None,
-) -> tuple[float, float | None]:  # fmt: skip
-    """(recall of every code within the threshold, of the query's family members within
-    it) of Edge's coarse candidates (asked for all of them: limit = coarse limit), against
-    FAISS's exact candidates (the nearest coarse-limit codes within it); untimed."""
-    family_of = {} if members is None else {int(row[0]): set(row.tolist()) for row in members}
-    every, copies = [], []
-    for q in range(cfg.warmup, len(queries.codes)):
-        found = catalog.search_videos(queries.codes[q], queries.textures[q],
-                                      max_hamming=max_hamming, coarse_limit=cfg.coarse_limit,
-                                      limit=cfg.coarse_limit)  # fmt: skip
-        got = {int(c.info.video_id[1:]) for c in found}
-        distances, ids = index.search(queries.packed[q : q + 1], cfg.coarse_limit)
-        exact = set(ids[0][(ids[0] >= 0) & (distances[0] <= max_hamming)].tolist())
-        every.append(len(got & exact) / len(exact) if exact else 1.0)
-        if family_of:
-            near = family_of[int(queries.planted[q])] & exact  # type: ignore[index]
-            copies.append(len(got & near) / len(near) if near else 1.0)
-    return float(np.mean(every)), float(np.mean(copies)) if copies else None
+    shutil.rmtree(path, ignore_errors=True)  # the next size's room (scratch removes the rest)
+    result.searches += searches
+    result.loads.append(LoadResult(n, upsert_s, optimize_s, optimized, int(info.segments_count),
+                                   int(info.indexed_vectors_count), disk_mb, add_s,
+                                   bench.ratio(n, upsert_s), hnsw_add_s))  # fmt: skip
 
 
 def search(
@@ -282,14 +262,16 @@ def search(
     data: Codes, queries: Codes, cfg: CatalogBenchConfig, members: np.ndarray | None = None,
 ) -> SearchResult:  # fmt: skip
     """Edge and the exact FAISS scan, the same queries interleaved (warm-up first): latency
-    and agreement; then FAISS's HNSW graph (if built) on the same queries; then the recall
-    of Edge's coarse filter (untimed)."""
+    and agreement; then FAISS's HNSW graph (if built) on the same queries; then, untimed, the
+    recall of Edge's coarse filter (asked for all its candidates: limit = coarse limit)
+    against FAISS's exact candidates (the nearest coarse-limit codes within the threshold),
+    of all of them and of the query's family members among them."""
     index, hnsw = indexes
 
-    def edge(q: int) -> list[int]:
+    def edge(q: int, limit: int = cfg.limit) -> list[int]:
         found = catalog.search_videos(queries.codes[q], queries.textures[q],
                                       max_hamming=max_hamming, coarse_limit=cfg.coarse_limit,
-                                      limit=cfg.limit)  # fmt: skip
+                                      limit=limit)  # fmt: skip
         return [int(c.info.video_id[1:]) for c in found]
 
     def faiss_top(engine: Any, coarse_limit: int) -> Callable[[int], tuple[np.ndarray, int]]:
@@ -318,19 +300,29 @@ def search(
         hnsw_runs = [bench.timed(walk, q) for q in range(cfg.warmup + cfg.queries)][cfg.warmup :]
         hnsw_p = bench.Latency.of(hnsw_runs)
         hnsw_agreement = agreement([ids.tolist() for (ids, _), _, _ in hnsw_runs])
-    recall, copy_recall = coarse_recall(catalog, index, queries, cfg, max_hamming, members)
+    family_of = {} if members is None else {int(row[0]): set(row.tolist()) for row in members}
+    every, copies = [], []
+    for q in range(cfg.warmup, len(queries.codes)):
+        got = set(edge(q, cfg.coarse_limit))
+        packed = queries.packed[q : q + 1]
+        exact = set(within(index, packed, max_hamming, cfg.coarse_limit).tolist())
+        every.append(len(got & exact) / len(exact) if exact else 1.0)
+        if family_of:
+            near = family_of[int(queries.planted[q])] & exact  # type: ignore[index]
+            copies.append(len(got & near) / len(near) if near else 1.0)
     return SearchResult(
         n, max_hamming, coarse, cfg.queries, edge_p, faiss_p, top1(edge_ids), top1(faiss_ids),
         agreement(edge_ids), float(np.mean([count for (_, count), _, _ in faiss_runs])),
-        bench.ratio(edge_p.p50_ms, faiss_p.p50_ms), hnsw_p, hnsw_agreement, recall, copy_recall,
+        bench.ratio(edge_p.p50_ms, faiss_p.p50_ms), hnsw_p, hnsw_agreement,
+        float(np.mean(every)), float(np.mean(copies)) if copies else None,
     )  # fmt: skip
 
 
-def bench_api_upserts(cfg: CatalogBenchConfig, root: Path, log: bench.Log) -> list[ApiUpsertResult]:
+def bench_api_upserts(cfg: CatalogBenchConfig, root: Path, log: bench.Log,
+                      result: CatalogBenchResult) -> None:
     """Throughput of ``QdrantEdgeCatalog.upsert_video`` (three flushes per video)."""
     from vidsearch.catalog import KeyFrame, QdrantEdgeCatalog, VideoRecord
 
-    out = []
     rng = np.random.default_rng([cfg.seed, 7])
     for frames in cfg.api_keyframes:
         data = make_dataset(cfg.api_videos * (1 + frames), cfg.texture_dim, rng)
@@ -341,16 +333,15 @@ def bench_api_upserts(cfg: CatalogBenchConfig, root: Path, log: bench.Log) -> li
             kfs = [KeyFrame(float(k), codes[b + 1 + k], textures[b + 1 + k]) for k in range(frames)]
             records.append(VideoRecord(video_id(v), codes[b], textures[b], 60.0, 1, tuple(kfs)))
         path = root / f"api-{frames}"
-        shutil.rmtree(path, ignore_errors=True)
         with QdrantEdgeCatalog(path, texture_dim=cfg.texture_dim) as catalog:
             calls = [bench.timed(catalog.upsert_video, record) for record in records]
         shutil.rmtree(path, ignore_errors=True)
         seconds = sum(c[1] for c in calls)
         rates = cfg.api_videos / seconds, cfg.api_videos * (1 + frames) / seconds
-        out.append(ApiUpsertResult(cfg.api_videos, frames, bench.Latency.of(calls), *rates))
+        result.api.append(ApiUpsertResult(cfg.api_videos, frames, bench.Latency.of(calls),
+                                          *rates))
         log(f"[catalog] upsert_video x{cfg.api_videos} with {frames} key frames: "
-            f"p50 {out[-1].latency.p50_ms:.1f} ms/call")
-    return out
+            f"p50 {result.api[-1].latency.p50_ms:.1f} ms/call")
 
 
 def run(cfg: CatalogBenchConfig, log: bench.Log = bench.stderr) -> CatalogBenchResult:
@@ -358,23 +349,20 @@ def run(cfg: CatalogBenchConfig, log: bench.Log = bench.stderr) -> CatalogBenchR
     result = CatalogBenchResult(cfg)
     with bench.scratch("catalog", cfg.work_dir) as root:
         for n in sorted(cfg.sizes):
-            searches, load = bench_size(n, cfg, root, log)
-            result.searches += searches
-            result.loads.append(load)
+            bench_size(n, cfg, root, log, result)
             gc.collect()
         if cfg.api_videos > 0:
-            result.api = bench_api_upserts(cfg, root, log)
+            bench_api_upserts(cfg, root, log, result)
     return result.finished()
 
 
 def to_markdown(result: CatalogBenchResult, command: str) -> str:
     from vidsearch.catalog.hash_index import HashIndex
 
-    graph, cfg = HashIndex(), result.config
+    cfg = result.config
     families = (f", of which {cfg.families:,} families of near-copies: a source code and "
                 f"{cfg.family_size} copies of it 1 to 32 bits away (as re-uploads of a video "
                 "are), the rest unrelated") if cfg.families else ""
-    return bench.render("catalog", result, command, hash_bits=HASH_BITS, probe=graph.probe,
-                        m=graph.m, ef_construct=graph.ef_construct, ef=graph.ef,
+    return bench.render("catalog", result, command, hash_bits=HASH_BITS, graph=HashIndex(),
                         families_text=families,
                         query_source=" (a family's source)" if cfg.families else "")

@@ -91,16 +91,10 @@ class IngestRun:
     video_s: float  # seconds of video indexed
     wall_s: float
     cpu_s: float  # process CPU, client and server threads
-    per_core: float  # video-s per wall-s, per CPU of the machine
+    rate: float  # video-s per wall-s
+    per_core: float  # the same per CPU of the machine
+    per_cpu_s: float  # video-s per CPU-s
     meets_target: bool | None  # None: not the size the target is set for
-
-    @property
-    def rate(self) -> float:
-        return self.video_s / self.wall_s
-
-    @property
-    def per_cpu_s(self) -> float:
-        return self.video_s / self.cpu_s
 
 
 @dataclass
@@ -211,9 +205,9 @@ def _ingest(
             if failed := [o for o in outcomes if o.error is not None]:
                 raise RuntimeError(f"indexing {failed[0].item.path} failed: {failed[0].error}")
             video_s = len(refs) * cfg.ref_duration_s
-            target = height == TARGET_INGEST_HEIGHT
-            per_core = video_s / wall / nproc
-            yield IngestRun(width, height, jobs, len(refs), video_s, wall, cpu, per_core,
+            target, per_core = height == TARGET_INGEST_HEIGHT, video_s / wall / nproc
+            yield IngestRun(width, height, jobs, len(refs), video_s, wall, cpu, video_s / wall,
+                            per_core, video_s / cpu,
                             per_core >= TARGET_INGEST_PER_CORE if target else None)
             log(f"[end_to_end] ingest {height}p, {jobs} at a time: "
                 f"{video_s / wall:.1f} video-s per wall-s")
@@ -230,7 +224,7 @@ def run(cfg: EndToEndBenchConfig, log: bench.Log = bench.stderr) -> EndToEndBenc
         (refs, queries, result.generated), result.generate_s, _ = bench.timed(
             prepare_media, cfg, media, log
         )
-        with bench.served(cfg, refs, root, result.server, log) as (client, config):
+        with bench.served(cfg, refs, root, result.server, log) as (client, config, _):
             log(f"[end_to_end] indexed {len(refs)} videos in {result.server.index_s:.1f} s")
             result.stats = client.stats()
             for spec in queries:

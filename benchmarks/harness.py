@@ -10,7 +10,7 @@ import string
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,6 +173,20 @@ def ratio(a: float, b: float) -> float:
     return a / b if b > 0 else float("nan")
 
 
+def wall_ms(runs: Sequence[Timed[object]]) -> list[float]:
+    """The wall times of ``runs`` in milliseconds."""
+    return [wall * 1e3 for _, wall, _ in runs]
+
+
+def stages_ms(replies: Iterable[Any]) -> dict[str, list[float]]:
+    """Milliseconds of each server stage over ``replies`` (their ``stage_seconds``)."""
+    out: dict[str, list[float]] = {}
+    for reply in replies:
+        for stage, seconds in reply.stage_seconds.items():
+            out.setdefault(stage, []).append(seconds * 1e3)
+    return out
+
+
 @dataclass(frozen=True)
 class Latency:
     """Milliseconds: p50/p95 of wall time and p50 of process CPU time (all threads); the
@@ -313,27 +327,29 @@ class Server:
 def served(
     cfg: ServedBenchConfig, refs: list[tuple[str, Path]], root: Path, server: Server, log: Log,
     tune: Callable[[Any], object] = lambda config: None,
-) -> Iterator[tuple[Any, Any]]:  # fmt: skip
-    """(SDK client, config) of the real server on loopback serving the models of ``cfg``
-    (``tune`` may change its config first), with ``refs`` indexed one after the other;
-    ``server`` records how."""
+    checkpoints: Sequence[str] = ("video_hash.pt", "barlow.pt"),
+    toy_effect: str = "so inference is cheaper and hits are meaningless",
+) -> Iterator[tuple[Any, Any, Any]]:  # fmt: skip
+    """(SDK client, config, orchestrator) of the real server on loopback serving
+    ``checkpoints`` of ``cfg`` (``tune`` may change its config first), with ``refs`` indexed
+    one after the other; ``server`` records how."""
     from vidsearch_client import VideoSearchClient
 
     from vidsearch.config import embedded_loopback_config
 
-    starter = [cfg.checkpoints / "video_hash.pt", cfg.checkpoints / "barlow.pt"]
-    toy_effect = "so inference is cheaper and hits are meaningless"
     (repository, server.source, server.toy), server.export_s, _ = timed(
-        export_checkpoints, cfg, starter, root / "model_repository", log, toy_effect
-    )
+        export_checkpoints, cfg, [cfg.checkpoints / name for name in checkpoints],
+        root / "model_repository", log, toy_effect,
+    )  # fmt: skip
     config = embedded_loopback_config(repository, root)
     tune(config)
     started = time.perf_counter()
-    with serving(config) as (target, _), VideoSearchClient(target, timeout=600.0) as client:
+    with (serving(config) as (target, orchestrator),
+          VideoSearchClient(target, timeout=600.0) as client):
         server.start_s, server.target = time.perf_counter() - started, target
         log(f"[bench] serving on {target} ({server.start_s:.1f} s)")
         for vid, path in refs:
             _, wall, cpu = timed(client.index_file, path, vid)
             size = path.stat().st_size
             server.index.append(IndexSample(vid, cfg.ref_duration_s, size, wall, cpu))
-        yield client, config
+        yield client, config, orchestrator

@@ -38,37 +38,12 @@ class LoadBenchResult(bench.SectionResult[LoadBenchConfig]):
     errors: Counter[str] = field(default_factory=Counter)  # other errors, by type: message
 
 
-def _client_loop(
-    target: str, queries: list[Path], index: int, cfg: LoadBenchConfig, t0: float,
-    result: LoadBenchResult, lock: threading.Lock,
-) -> None:  # fmt: skip
+def run(cfg: LoadBenchConfig, log: bench.Log = bench.stderr) -> LoadBenchResult:
     from vidsearch_client import ResourceExhausted, RetryPolicy, VideoSearchClient
 
-    period = cfg.clients / cfg.rate
-    with VideoSearchClient(target, timeout=120.0, retry=RetryPolicy(max_attempts=1)) as client:
-        for n in itertools.count():
-            due = t0 + index * period / cfg.clients + n * period
-            if due - t0 >= cfg.duration_s:
-                return
-            time.sleep(max(0.0, due - time.perf_counter()))
-            start = time.perf_counter()
-            try:
-                client.search_video(queries[(index + n) % len(queries)])
-                outcome = OK
-            except ResourceExhausted:
-                outcome = REJECTED
-            except Exception as exc:  # counted and reported: must not happen
-                outcome = type(exc).__name__
-                with lock:
-                    result.errors[f"{outcome}: {str(exc)[:120]}"] += 1
-            with lock:
-                result.latencies.setdefault(outcome, []).append(time.perf_counter() - start)
-
-
-def run(cfg: LoadBenchConfig, log: bench.Log = bench.stderr) -> LoadBenchResult:
     if cfg.references < 1 or cfg.clients < 1 or cfg.rate <= 0 or cfg.duration_s <= 0:
         raise ValueError("need references, clients, a positive rate and duration")
-    result = LoadBenchResult(cfg)
+    result, lock, period = LoadBenchResult(cfg), threading.Lock(), cfg.clients / cfg.rate
 
     def tune(config: Any) -> None:
         config.server.max_concurrent_searches = cfg.max_concurrent
@@ -77,16 +52,36 @@ def run(cfg: LoadBenchConfig, log: bench.Log = bench.stderr) -> LoadBenchResult:
             config.server.max_workers, cfg.clients + 2
         )
 
+    def client_loop(index: int, queries: list[Path], t0: float) -> None:
+        """Client ``index``: a call every ``period`` from its offset, until the duration ends."""
+        retry = RetryPolicy(max_attempts=1)
+        with VideoSearchClient(result.server.target, timeout=120.0, retry=retry) as client:
+            for n in itertools.count():
+                due = t0 + index * period / cfg.clients + n * period
+                if due - t0 >= cfg.duration_s:
+                    return
+                time.sleep(max(0.0, due - time.perf_counter()))
+                start = time.perf_counter()
+                try:
+                    client.search_video(queries[(index + n) % len(queries)])
+                    outcome = OK
+                except ResourceExhausted:
+                    outcome = REJECTED
+                except Exception as exc:  # counted and reported: must not happen
+                    outcome = type(exc).__name__
+                    with lock:
+                        result.errors[f"{outcome}: {str(exc)[:120]}"] += 1
+                with lock:
+                    result.latencies.setdefault(outcome, []).append(time.perf_counter() - start)
+
     with bench.scratch("load", cfg.work_dir) as root:
         refs, _ = bench.write_references(cfg, root / "media", log)
-        with bench.served(cfg, refs, root, result.server, log, tune) as (client, _):
+        with bench.served(cfg, refs, root, result.server, log, tune) as (client, _, _):
             client.search_video(refs[0][1])  # warm-up
             log(f"[load] {len(refs)} indexed; {cfg.duration_s:g} s of load")
-            lock, t0 = threading.Lock(), time.perf_counter()
-            queries = [path for _, path in refs]
+            t0, queries = time.perf_counter(), [path for _, path in refs]
             with ThreadPoolExecutor(cfg.clients) as pool:
-                list(pool.map(lambda i: _client_loop(result.server.target, queries, i, cfg, t0,
-                                                     result, lock), range(cfg.clients)))
+                list(pool.map(lambda i: client_loop(i, queries, t0), range(cfg.clients)))
             result.wall_s = time.perf_counter() - t0
     log(f"[load] accepted {len(result.latencies[OK])}, rejected "
         f"{len(result.latencies[REJECTED])}, other errors {result.errors.total()}")  # fmt: skip

@@ -44,7 +44,7 @@ class TagSuggestBenchConfig(bench.ServedBenchConfig):
 
 @dataclass
 class TagSuggestBenchResult(bench.SectionResult[TagSuggestBenchConfig]):
-    source: str = ""  # where the served models came from
+    server: bench.Server = field(default_factory=bench.Server)
     tag_model_version: int = 0
     placeholder: bool = False
     fill_s: float = 0.0
@@ -101,24 +101,17 @@ def brute_force(matrix: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
 
 
 def run(cfg: TagSuggestBenchConfig, log: bench.Log = bench.stderr) -> TagSuggestBenchResult:
-    from vidsearch_client import VideoSearchClient
-
-    from vidsearch.config import embedded_loopback_config
     from vidsearch.orchestrator.tags import PLACEHOLDER_BASE
 
     if min(cfg.references, cfg.library_size, cfg.searches, cfg.batch, cfg.top_k) < 1:
         raise ValueError("need references, tags, searches, a batch size and top_k >= 1")
     result, texts = TagSuggestBenchResult(cfg), tag_texts(cfg.library_size, cfg.seed)
+    names = ["video_hash.pt", "barlow.pt", "text_video.pt"] + ["tags.pt"] * cfg.tag_models
     with bench.scratch("tags", cfg.work_dir) as root:
         refs, _ = bench.write_references(cfg, root / "media", log)
-        names = ["video_hash.pt", "barlow.pt", "text_video.pt"] + ["tags.pt"] * cfg.tag_models
-        repository, result.source, _ = bench.export_checkpoints(
-            cfg, [cfg.checkpoints / n for n in names], root / "repo", log,
-            "latencies of stand-in networks, suggestions meaningless")  # fmt: skip
-        config = embedded_loopback_config(repository, root)
-        with bench.serving(config) as (target, orchestrator), VideoSearchClient(target) as client:
-            for vid, path in refs:
-                client.index_file(path, vid)
+        with bench.served(cfg, refs, root, result.server, log, checkpoints=names,
+                          toy_effect="latencies of stand-in networks, suggestions meaningless",
+                          ) as (client, _, orchestrator):  # fmt: skip
             _, result.fill_s, _ = bench.timed(lambda: [
                 client.add_tags(texts[i : i + cfg.batch], source="bench", timeout=600)
                 for i in range(0, len(texts), cfg.batch)])  # fmt: skip
@@ -133,12 +126,11 @@ def run(cfg: TagSuggestBenchConfig, log: bench.Log = bench.stderr) -> TagSuggest
                 lambda i: client.suggest_tags(ids[i % len(ids)], top_k=cfg.top_k),
                 lambda i: brute_force(matrix, queries[i % len(ids)], cfg.top_k),
                 cfg.searches, cfg.warmup)  # fmt: skip
-    for (reply, wall, _), (top, _, _) in zip(served, brute, strict=True):
-        result.served_ms.append(wall * 1e3)
-        result.agree += [t.tag.text for t in reply.tags] == [library[j] for j in top]
-        for name, seconds in reply.stage_seconds.items():
-            result.stages_ms.setdefault(name, []).append(seconds * 1e3)
-    result.brute_ms = [wall * 1e3 for _, wall, _ in brute]
+    replies = [reply for reply, _, _ in served]
+    result.served_ms, result.brute_ms = bench.wall_ms(served), bench.wall_ms(brute)
+    result.stages_ms = bench.stages_ms(replies)
+    result.agree = sum([t.tag.text for t in reply.tags] == [library[j] for j in top]
+                       for reply, (top, _, _) in zip(replies, brute, strict=True))
     log(f"[tag_suggest] served p95 {result.p('served', 95):.2f} ms, brute force p95 "
         f"{result.p('brute', 95):.3f} ms")  # fmt: skip
     return result.finished()

@@ -44,19 +44,6 @@ class TextBenchResult(bench.SectionResult[TextBenchConfig]):
     served_ranks: list[int] = field(default_factory=list)  # rank of the truth (11 = miss)
 
 
-def _configs(cfg: TextBenchConfig, checkpoint: Path) -> tuple[Any, Any]:
-    """The checkpoint's training config, and its data settings with the test seeds as the
-    held-out split."""
-    from vidsearch.training.checkpoint import load_checkpoint
-    from vidsearch.training.text_video import TextVideoTrainConfig
-
-    stored = dict(load_checkpoint(checkpoint).config)
-    stored.pop("text_model", None)
-    train = TextVideoTrainConfig.model_validate(stored)
-    return train, train.data.model_copy(update={
-        "val_seed_start": TEST_SEEDS, "n_val_videos": cfg.test_videos, "photo_videos": 0})
-
-
 def _as(metrics: dict[str, Any], name: str) -> dict[str, Any]:
     """The (c) metrics of another run, renamed as the row ``name``."""
     return {k.replace("stage2", name): v for k, v in metrics.items()
@@ -102,19 +89,27 @@ def _gap_recall(model: Any, feats: Any, seeds: range, duration_s: float) -> dict
     return out
 
 
-def _quality(checkpoint: Path, cfg: TextBenchConfig) -> tuple[dict[str, Any], Any]:
-    """Every variant's recall on the test split; also returns the model."""
+def _quality(checkpoint: Path, cfg: TextBenchConfig) -> tuple[dict[str, Any], Any, Any, Any]:
+    """Every variant's recall on the test split; also the model, its data settings and the
+    test corpus (the facts are scored on the same)."""
     from vidsearch.networks.text_encoder import load_tokenizer
     from vidsearch.training import text_video as tv
     from vidsearch.training import text_video_metrics as tvm
+    from vidsearch.training.checkpoint import load_checkpoint
     from vidsearch.training.data import render_corpus
 
-    train_cfg, d = _configs(cfg, checkpoint)
+    stored = dict(load_checkpoint(checkpoint).config)
+    stored.pop("text_model", None)
+    train_cfg = tv.TextVideoTrainConfig.model_validate(stored)
+    # its data settings with the test seeds as the held-out split
+    d = train_cfg.data.model_copy(update={
+        "val_seed_start": TEST_SEEDS, "n_val_videos": cfg.test_videos, "photo_videos": 0})
     train_cfg = train_cfg.model_copy(update={"captions_per_video": 5})
     model = tv.load_text_video(checkpoint)
     encoder = model.text_encoder
     assert encoder is not None
-    feats = tv.frame_features(model, render_corpus(d, "val", progress=True))
+    corpus = render_corpus(d, "val", progress=True)
+    feats = tv.frame_features(model, corpus)
     seeds = range(TEST_SEEDS, TEST_SEEDS + cfg.test_videos)
     test_cfg = train_cfg.model_copy(update={"data": d})
 
@@ -129,32 +124,30 @@ def _quality(checkpoint: Path, cfg: TextBenchConfig) -> tuple[dict[str, Any], An
             | tvm.recall_metrics(ranks["stage2"][4::5], "compositional")
             # the same videos in the training captions' wording: how much is the wording gap
             | _as(seen, "train_wording")
-            | _gap_recall(model, feats, seeds, d.duration_s)), model
+            | _gap_recall(model, feats, seeds, d.duration_s)), model, d, corpus
 
 
-def run_quality(cfg: TextBenchConfig, result: TextBenchResult) -> None:
-    """Recall of every variant and per-fact accuracy of the semantic encoder (test split)."""
+def run_quality(cfg: TextBenchConfig, result: TextBenchResult) -> Any:
+    """Recall of every variant and per-fact accuracy of the semantic encoder (test split);
+    returns the test split's data settings."""
     from vidsearch.networks.semantic import SemanticEncoder
-    from vidsearch.training.data import render_corpus
     from vidsearch.training.semantic import corpus_labels, scene_accuracy, shape_accuracy
 
-    result.quality, model = _quality(cfg.starter / "text_video.pt", cfg)
+    result.quality, model, d, corpus = _quality(cfg.starter / "text_video.pt", cfg)
     if cfg.baseline is not None:
         result.quality |= _as(_quality(cfg.baseline, cfg)[0], "baseline")
     if isinstance(encoder := model.video.encoder, SemanticEncoder):
-        d = _configs(cfg, cfg.starter / "text_video.pt")[1]
-        corpus = render_corpus(d, "val", progress=True)
         labels = corpus_labels(d, corpus, "val", encoder.cfg.grid)
         result.facts = scene_accuracy(encoder, corpus, labels) | shape_accuracy(
             encoder, corpus, labels)
+    return d
 
 
-def _write_videos(cfg: TextBenchConfig, root: Path) -> list[tuple[str, Path]]:
+def _write_videos(cfg: TextBenchConfig, d: Any, root: Path) -> list[tuple[str, Path]]:
     """Test videos (ids ``test-i``) then unseen filler videos (the next test seeds), as H.264."""
     from vidsearch.media.synthetic import write_video
     from vidsearch.training.data import render_corpus
 
-    d = _configs(cfg, cfg.starter / "text_video.pt")[1]
     corpus = render_corpus(d.model_copy(update={"n_val_videos": cfg.test_videos
                                                 + cfg.filler_videos}), "val", progress=True)
     out: list[tuple[str, Path]] = []
@@ -166,7 +159,7 @@ def _write_videos(cfg: TextBenchConfig, root: Path) -> list[tuple[str, Path]]:
     return out
 
 
-def run_latency(cfg: TextBenchConfig, result: TextBenchResult) -> None:
+def run_latency(cfg: TextBenchConfig, d: Any, result: TextBenchResult) -> None:
     """SearchByText through the real server: stage 1 only vs stage 1 + 2, interleaved."""
     from vidsearch_client import VideoSearchClient
 
@@ -175,11 +168,10 @@ def run_latency(cfg: TextBenchConfig, result: TextBenchResult) -> None:
     from vidsearch.training.captions import held_out_captions
 
     cfg.work_dir.mkdir(parents=True, exist_ok=True)
-    videos = _write_videos(cfg, cfg.work_dir / "videos")
+    videos = _write_videos(cfg, d, cfg.work_dir / "videos")
     n_test = sum(v.startswith("test-") for v, _ in videos)
-    duration = _configs(cfg, cfg.starter / "text_video.pt")[1].duration_s
     # Spread over the test videos and over the five held-out wordings of each.
-    queries = [(i % n_test, held_out_captions(TEST_SEEDS + i % n_test, duration)[
+    queries = [(i % n_test, held_out_captions(TEST_SEEDS + i % n_test, d.duration_s)[
         (i // n_test + i) % 5]) for i in range(cfg.queries)]  # fmt: skip
     with bench.scratch("text", cfg.work_dir) as root:
         repo = root / "repo"
@@ -199,11 +191,9 @@ def run_latency(cfg: TextBenchConfig, result: TextBenchResult) -> None:
 
             stage1, reranked = bench.alternate(lambda i: ask(i, False), lambda i: ask(i, True),
                                                len(queries), min(3, len(queries)))  # fmt: skip
-    result.stage1_ms = [1000 * wall for _, wall, _ in stage1]
-    result.reranked_ms = [1000 * wall for _, wall, _ in reranked]
+    result.stage1_ms, result.reranked_ms = bench.wall_ms(stage1), bench.wall_ms(reranked)
+    result.stages_ms = bench.stages_ms(found for (_, found), _, _ in reranked)
     for (truth, found), _, _ in reranked:
-        for stage, seconds in found.stage_seconds.items():
-            result.stages_ms.setdefault(stage, []).append(1000 * seconds)
         ids = [h.video.video_id for h in found.hits]
         want = f"test-{truth:04d}"
         result.served_ranks.append(ids.index(want) + 1 if want in ids else 11)
@@ -212,9 +202,9 @@ def run_latency(cfg: TextBenchConfig, result: TextBenchResult) -> None:
 def run(cfg: TextBenchConfig, log: bench.Log = bench.stderr) -> TextBenchResult:
     result = TextBenchResult(cfg)
     log("[text_search] quality (offline, test split, held-out wording) ...")
-    run_quality(cfg, result)
+    d = run_quality(cfg, result)
     log("[text_search] latency (served) ...")
-    run_latency(cfg, result)
+    run_latency(cfg, d, result)
     return result.finished()
 
 
