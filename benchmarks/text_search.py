@@ -50,35 +50,30 @@ def _as(metrics: dict[str, Any], name: str) -> dict[str, Any]:
             if k.startswith("stage2_") and "no_kw" not in k}  # fmt: skip
 
 
-def _gap_wordings() -> dict[str, Any]:
-    """Where the wording gap comes from: the test videos asked in TRAIN's templates with one
-    or all of HELD_OUT's synonym tables, or in HELD_OUT's templates with TRAIN's synonyms
-    (full captions: no short queries). Benchmark only; nothing trains on these."""
+def _gap_recall(model: Any, feats: Any, seeds: range, duration_s: float) -> dict[str, Any]:
+    """Where the wording gap comes from: stage 1 recall (global text features only) of the
+    test videos asked in TRAIN's templates with one or all of HELD_OUT's synonym tables, or
+    in HELD_OUT's templates with TRAIN's synonyms (full captions: no short queries).
+    Benchmark only; nothing trains on these."""
     from dataclasses import replace
 
-    from vidsearch.training.captions import HELD_OUT, TRAIN
-
-    full = replace(TRAIN, varied=False)
-    tables = ("shapes", "sizes", "motions", "textures")
-    return {"gap_train_full": full,
-            "gap_held_synonyms": replace(full, **{t: getattr(HELD_OUT, t) for t in tables}),
-            "gap_held_templates": replace(HELD_OUT, **{t: getattr(TRAIN, t) for t in tables}),
-            "gap_held_shapes": replace(full, shapes=HELD_OUT.shapes),
-            "gap_held_textures": replace(full, textures=HELD_OUT.textures)}  # fmt: skip
-
-
-def _gap_recall(model: Any, feats: Any, seeds: range, duration_s: float) -> dict[str, Any]:
-    """Stage 1 recall of each ``_gap_wordings`` wording (global text features only)."""
     import torch
 
     from vidsearch.networks.text_encoder import load_tokenizer, tokenize
     from vidsearch.training import text_video_metrics as tvm
-    from vidsearch.training.captions import captions_for
+    from vidsearch.training.captions import HELD_OUT, TRAIN, captions_for
 
+    full = replace(TRAIN, varied=False)
+    tables = ("shapes", "sizes", "motions", "textures")
+    wordings = {"gap_train_full": full,
+                "gap_held_synonyms": replace(full, **{t: getattr(HELD_OUT, t) for t in tables}),
+                "gap_held_templates": replace(HELD_OUT, **{t: getattr(TRAIN, t) for t in tables}),
+                "gap_held_shapes": replace(full, shapes=HELD_OUT.shapes),
+                "gap_held_textures": replace(full, textures=HELD_OUT.textures)}  # fmt: skip
     tokenizer, out = load_tokenizer(), dict[str, Any]()
     with torch.no_grad():
         emb = model.video.from_features(feats)[0]
-        for name, wording in _gap_wordings().items():
+        for name, wording in wordings.items():
             captions = [c for s in seeds for c in captions_for(s, duration_s, 5, wording)]
             ids, mask = tokenize(tokenizer, captions, 64)
             text = torch.cat([model.text_encoder(ids[i:i + 64], mask[i:i + 64])[1]
