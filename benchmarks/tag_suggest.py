@@ -54,10 +54,6 @@ class TagSuggestBenchResult(bench.SectionResult[TagSuggestBenchConfig]):
     dim: int = 0
     agree: int = 0  # calls whose top-k texts equal the brute force's, in order
 
-    @property
-    def fill_rate(self) -> float:
-        return bench.ratio(self.config.library_size, self.fill_s)
-
     def p(self, which: str, q: int) -> float:
         return percentile(getattr(self, f"{which}_ms"), q)
 
@@ -143,7 +139,7 @@ def to_markdown(result: TagSuggestBenchResult, command: str) -> str:
         f"not measured here (a library of {result.config.library_size} tags)")  # fmt: skip
     return bench.render(
         "tag_suggest", result, command, target_tags=TARGET_TAGS, target_ms=TARGET_P95_MS,
-        target=target,
+        target=target, fill_rate=bench.ratio(result.config.library_size, result.fill_s),
         ratio_p50=bench.ratio(result.p("served", 50), result.p("brute", 50)),
         ratio_p95=bench.ratio(p95, result.p("brute", 95)), stages=sorted(result.stages_ms.items()),
         models=("the placeholder (text models: `text_encoder` for tags, `text_video_embedder` for "
