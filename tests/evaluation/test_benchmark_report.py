@@ -196,10 +196,22 @@ def test_copy_ablations_differ_from_their_baseline_in_one_thing_each() -> None:
         return [] if a == b else [at]
 
     assert changes(base, recipes["copy_64px"]) == [".descriptor.model.backbone.input_size"]
+    # A larger input is rendered larger too (else it would see an upscaled 112 px frame).
+    for size in (160, 224):
+        recipe = recipes[f"copy_{size}px"]
+        assert sorted(changes(base, recipe)) == [
+            ".data.frame_size", ".data.render_height", ".data.render_width",
+            ".descriptor.model.backbone.input_size"]
+        assert recipe["data"]["frame_size"] == size
+        assert recipe["descriptor"]["model"]["backbone"]["input_size"] == size
+        for side in ("render_width", "render_height"):  # the baseline's render / input ratio
+            ratio = base["data"][side] / base["data"]["frame_size"]
+            assert recipe["data"][side] / size == pytest.approx(ratio, rel=0.05)
     assert sorted(changes(base, recipes["copy_no_photos"])) == [
         ".data.n_videos", ".data.photo_videos"]
     assert base["data"]["photo_videos"] > 0
     assert recipes["copy_no_photos"]["data"]["photo_videos"] == 0
-    specs = load_systems(root / "configs/eval/copy_ablations.yaml", Path("ck"))
+    specs = [spec for name in ("copy_ablations", "copy_input_size")
+             for spec in load_systems(root / f"configs/eval/{name}.yaml", Path("ck"))]
     named = {spec.checkpoints[0].parent.name for spec in specs}
     assert {"copy_112px", *recipes} <= named
