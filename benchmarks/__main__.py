@@ -42,7 +42,8 @@ SECTIONS = get_args(Section)  # each a field of Benchmarks, its config; its modu
 
 class Benchmarks(BaseSettings):
     """Measure and write BENCHMARKS.md sections (catalog search, inference, end to end, load,
-    text search). Scenario YAML < command-line options; the environment is not read."""
+    text search, backfill, tag suggestions). Scenario YAML < command-line options; the
+    environment is not read."""
 
     model_config = SettingsConfigDict(
         cli_prog_name=PROG, cli_kebab_case=True, use_attribute_docstrings=True, frozen=True
