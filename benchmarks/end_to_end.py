@@ -91,10 +91,16 @@ class IngestRun:
     video_s: float  # seconds of video indexed
     wall_s: float
     cpu_s: float  # process CPU, client and server threads
-    rate: float  # video-s per wall-s
-    per_core: float  # the same per CPU of the machine
-    per_cpu_s: float  # video-s per CPU-s
+    per_core: float  # video-s per wall-s, per CPU of the machine
     meets_target: bool | None  # None: not the size the target is set for
+
+    @property
+    def rate(self) -> float:  # video-s per wall-s
+        return self.video_s / self.wall_s
+
+    @property
+    def per_cpu_s(self) -> float:  # video-s per CPU-s
+        return self.video_s / self.cpu_s
 
 
 @dataclass
@@ -206,8 +212,7 @@ def _ingest(
                 raise RuntimeError(f"indexing {failed[0].item.path} failed: {failed[0].error}")
             video_s = len(refs) * cfg.ref_duration_s
             target, per_core = height == TARGET_INGEST_HEIGHT, video_s / wall / nproc
-            yield IngestRun(width, height, jobs, len(refs), video_s, wall, cpu, video_s / wall,
-                            per_core, video_s / cpu,
+            yield IngestRun(width, height, jobs, len(refs), video_s, wall, cpu, per_core,
                             per_core >= TARGET_INGEST_PER_CORE if target else None)
             log(f"[end_to_end] ingest {height}p, {jobs} at a time: "
                 f"{video_s / wall:.1f} video-s per wall-s")
