@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 import itertools
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -60,6 +60,8 @@ class CatalogBenchConfig(bench.SectionConfig):
     seed: int = 0
     work_dir: Path | None = None
     """where the temporary catalogs go (default: the system's temporary folder)"""
+    extrapolate_to: int = 10_000_000
+    """catalog size the fitted latency curves are extended to (sizes too big to build here)"""
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,30 @@ class LoadResult:
     faiss_add_s: float
     edge_points_per_s: float  # bulk upsert
     hnsw_add_s: float | None = None  # FAISS IndexBinaryHNSW build
+    edge_ram_mb: float | None = None  # process RSS growth over Edge's load and optimize
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A latency curve fitted to the measured sizes and read at a size not built here."""
+
+    max_hamming: int
+    engine: str
+    form: str  # the curve, in words
+    sizes: tuple[int, ...]  # the sizes it was fitted to
+    at_ms: float  # its p50 at the extrapolated size
+    largest_ms: float  # the measured p50 at the largest size, for scale
+
+    @property
+    def fitted_to(self) -> str:
+        return ", ".join(f"{n:,}" for n in self.sizes)
+
+
+def fit_at(sizes: Sequence[int], p50s: Sequence[float], at: int, log: bool) -> float:
+    """Least-squares p50 = a + b·x, x = log10(n) (a graph walk) or n (a scan), read at ``at``."""
+    x = np.log10(np.asarray(sizes, float)) if log else np.asarray(sizes, float)
+    b, a = np.polyfit(x, np.asarray(p50s, float), 1)
+    return float(a + b * (np.log10(at) if log else at))
 
 
 @dataclass(frozen=True)
@@ -109,6 +135,41 @@ class CatalogBenchResult(bench.SectionResult[CatalogBenchConfig]):
     loads: list[LoadResult] = field(default_factory=list)
     searches: list[SearchResult] = field(default_factory=list)
     api: list[ApiUpsertResult] = field(default_factory=list)
+
+    @property
+    def growth(self) -> list[tuple[str, float, float | None, float]]:
+        """Per million more codes between consecutive sizes: (sizes, disk MB, RAM MB, optimize
+        s). Marginal, because an empty Edge shard already takes ~400 MB of preallocated WAL."""
+        out = []
+        for a, b in itertools.pairwise(self.loads):
+            per = 1e6 / (b.size - a.size)
+            ram = (None if a.edge_ram_mb is None or b.edge_ram_mb is None
+                   else (b.edge_ram_mb - a.edge_ram_mb) * per)
+            out.append((f"{a.size:,} → {b.size:,}", (b.edge_disk_mb - a.edge_disk_mb) * per, ram,
+                        (b.edge_optimize_s - a.edge_optimize_s) * per))
+        return out
+
+    @property
+    def fits(self) -> list[Fit]:
+        """Per threshold: Edge's graph walk and FAISS's HNSW as a + b·log10(n) over the
+        sizes walked, FAISS's exact scan as a + b·n over every size; two sizes at least."""
+        at, out = self.config.extrapolate_to, []
+        for h in sorted({s.max_hamming for s in self.searches}):
+            rows = [s for s in self.searches if s.max_hamming == h]
+            walked = [s for s in rows if s.coarse == "graph"]
+            curves = [("Qdrant Edge, graph walk", "a + b·log10(n)", walked,
+                       [s.edge.p50_ms for s in walked]),
+                      ("FAISS IndexBinaryFlat, exact scan", "a + b·n", rows,
+                       [s.faiss.p50_ms for s in rows])]
+            if all(s.hnsw is not None for s in rows):
+                curves.append(("FAISS IndexBinaryHNSW", "a + b·log10(n)", rows,
+                               [s.hnsw.p50_ms for s in rows if s.hnsw is not None]))
+            for engine, form, used, p50s in curves:
+                if len({s.size for s in used}) >= 2:
+                    sizes = tuple(s.size for s in used)
+                    out.append(Fit(h, engine, form, sizes,
+                                   fit_at(sizes, p50s, at, log="log" in form), p50s[-1]))
+        return out
 
 
 @dataclass
@@ -217,6 +278,7 @@ def bench_size(n: int, cfg: CatalogBenchConfig, root: Path, log: bench.Log,
                result: CatalogBenchResult) -> None:
     """Each threshold's searches on a catalog of ``n`` points in both engines, and its loading."""
     import faiss
+    import psutil
 
     from vidsearch.catalog import schema as sc
     from vidsearch.catalog.hash_index import HashIndex
@@ -230,10 +292,13 @@ def bench_size(n: int, cfg: CatalogBenchConfig, root: Path, log: bench.Log,
     path = root / f"edge-{n}"
     faiss.omp_set_num_threads(cfg.faiss_threads)
     hash_index = HashIndex(mode=cfg.hash_index, graph_above=cfg.graph_above)
+    process = psutil.Process()
+    rss = process.memory_info().rss
     catalog = QdrantEdgeCatalog(path, texture_dim=cfg.texture_dim, hash_index=hash_index)
     with closing(catalog):
         _, upsert_s, _ = bench.timed(bulk_load_edge, catalog, data, cfg.batch)
         optimized, optimize_s, _ = bench.timed(catalog.optimize)
+        ram_mb = (process.memory_info().rss - rss) / 1e6
         info = catalog.shards[sc.VIDEOS].info()
         log(f"[catalog] n={n}: Edge bulk upsert {upsert_s:.1f} s, optimize {optimize_s:.1f} s "
             f"({info.segments_count} segments, {info.indexed_vectors_count} indexed vectors)")
@@ -254,7 +319,7 @@ def bench_size(n: int, cfg: CatalogBenchConfig, root: Path, log: bench.Log,
     result.searches += searches
     result.loads.append(LoadResult(n, upsert_s, optimize_s, optimized, int(info.segments_count),
                                    int(info.indexed_vectors_count), disk_mb, add_s,
-                                   bench.ratio(n, upsert_s), hnsw_add_s))  # fmt: skip
+                                   bench.ratio(n, upsert_s), hnsw_add_s, ram_mb))  # fmt: skip
 
 
 def search(

@@ -120,7 +120,8 @@ class HashIndexConfig(BaseModel):
     graph_above: int = Field(100_000, ge=1, description="codes per segment from which auto walks")
     m: int = Field(32, ge=1, description="graph edges per code (more: better recall, slower build)")
     ef_construct: int = Field(256, ge=1, description="candidates while building the graph")
-    ef: int = Field(256, ge=1, description="candidates while walking the graph per query")
+    ef: int = Field(128, ge=1, description="candidates while walking the graph per query "
+                    "(more: recall of unrelated codes near the threshold, slower)")
     probe: int = Field(100, ge=1, description="codes a graph walk returns at most (a scan "
                        "returns the request's coarse limit)")
 

@@ -10,6 +10,7 @@ import pytest
 from benchmarks.catalog_search import (
     CatalogBenchConfig,
     faiss_search,
+    fit_at,
     make_dataset,
     make_queries,
     plant_families,
@@ -73,16 +74,24 @@ def test_smallest_catalog_bench(tmp_path: Path) -> None:
     assert [x.size for x in result.loads] == [300, 1000]
     assert all(x.edge_points_per_s > 0 for x in result.loads)
     assert all(x.hnsw_add_s is not None and x.hnsw_add_s > 0 for x in result.loads)
+    assert all(x.edge_ram_mb is not None for x in result.loads)
+    assert [g[0] for g in result.growth] == ["300 → 1,000"]
+    # both sizes are scanned: the exact scans are extended to 10M, no graph-walk curve
+    assert {(f.max_hamming, f.engine.split(",")[0]) for f in result.fits} == {
+        (h, e) for h in (40, 60) for e in ("FAISS IndexBinaryFlat", "FAISS IndexBinaryHNSW")}
+    assert all(f.sizes == (300, 1000) for f in result.fits)
     assert [a.keyframes_per_video for a in result.api] == [0, 2]
     md = to_markdown(result, COMMAND)
     lines = md.splitlines()
     assert lines[0].startswith("## Catalog search")
     assert lines[2] == f"Reproduce: `{COMMAND}`"
     assert any(line.startswith("- Machine: ") and "load average" in line for line in lines)
-    for heading in ("### Search latency", "### Loading", "### Catalog API upserts"):
+    for heading in ("### Search latency", "### Loading", "### Catalog API upserts",
+                    "### Larger catalogs, by extrapolation (10,000,000 codes"):
         assert any(line.startswith(heading) for line in lines)
     rows = [line for line in lines if line.startswith("| 1,000 |")]
     assert len(rows) == 3  # two thresholds + the loading row
+    assert sum(line.startswith("| 40 | FAISS") for line in lines) == 2  # the fitted curves
     assert not list(tmp_path.iterdir())  # the temporary catalogs are gone
 
 
@@ -104,3 +113,11 @@ def test_families_are_near_copies_and_the_graph_finds_them(tmp_path: Path) -> No
         assert s.copy_recall == 1.0 and s.recall is not None and s.recall >= s.copy_recall - 0.2
     md = to_markdown(result, COMMAND)
     assert "30 families of near-copies" in md and "(a family's source)" in md
+
+
+def test_fitted_curves_recover_the_line_they_were_drawn_from() -> None:
+    sizes = [10_000, 100_000, 1_000_000]
+    assert fit_at(sizes, [1.0 + 2.0 * k for k in (4, 5, 6)], 10_000_000, log=True) == (
+        pytest.approx(15.0))
+    assert fit_at(sizes, [0.5 + n / 1e5 for n in sizes], 10_000_000, log=False) == (
+        pytest.approx(100.5))

@@ -44,7 +44,7 @@ def test_catalog_section_written_and_others_preserved(tmp_path: Path) -> None:
 def test_scenarios_and_options(tmp_path: Path) -> None:
     release = parse([])  # configs/bench/release.yaml: what `make bench` runs
     assert release.sections == ["catalog", "inference", "end_to_end", "load"]
-    assert release.catalog.sizes == (10_000, 100_000, 1_000_000)
+    assert release.catalog.sizes == (10_000, 100_000, 300_000, 1_000_000)
     assert release.end_to_end.media_dir == Path("var/bench-media")
     quick = parse(["--scenario", "configs/bench/quick.yaml", "--catalog.queries", "7"])
     assert quick.catalog.sizes == (10_000, 100_000)

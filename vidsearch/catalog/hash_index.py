@@ -11,18 +11,19 @@ The switch is Qdrant's own, per segment: a segment whose hash vectors take less 
 full-scan threshold is scanned, a larger one with a graph is walked. ``graph_above``
 sets that threshold in codes, so one number decides for Edge and for a cluster alike;
 segments not optimised yet have no graph and are always scanned. These settings are
-fixed when a store is created. Measured on 2 loaded cores (random codes with families of
-near-copies; recall of the exact set within Hamming 40): at 100k codes the scan took
-3.0 ms and the default graph (m=32, ef 256, probe 100) 1.0 ms at recall 1.0; a sparser
-graph (m=16, ef_construct 100) kept only 0.63 at 1M codes. Qdrant builds the graph of
-every segment past its indexing threshold (~20k codes), also of one that ``auto`` scans:
-~1.2 ms of CPU per code at m=32, paid when segments are optimised. Through the catalog
-API (BENCHMARKS.md, "Catalog search") the graph kept 0.998 of the exact top 10 at 100k
-codes but 0.93 at 300k. That loss is of unrelated codes near the threshold: with near-copy
-families in the catalog (the codes a copy search is for), the graph kept every near-copy
-within Hamming 40 and every code within the search's default Hamming 24 at 100k and 1M
-codes (p50 4-6 ms at 1M on 2 noisy cores, FAISS's exact scan 2-3 ms), so ``auto`` is the
-default, walking segments from 100k codes (below, the exact scan costs ~1-3 ms).
+fixed when a store is created, except ``ef`` and ``probe``, which each query sends.
+
+What the graph misses (BENCHMARKS.md, "Catalog search", with near-copy families planted
+among random codes): never a near-copy, nor any code within the search's default Hamming
+24, at 100k and 1M codes; at Hamming 40 it loses ~10% of the *unrelated* codes that lie
+36-40 bits from the query by chance at 1M (FAISS's own HNSW on the same codes as many).
+``ef`` 128 is the default: on idle cores (top-10 agreement with the exact scan) 0.8 ms at
+100k codes (1.000 / 0.999 at Hamming 24 / 40) and 1.1 ms at 1M (1.000 / 0.89), where ef
+256 took 1.6 and 2.6 ms for 1.000 / 0.92. Qdrant builds the graph of every segment past
+its indexing threshold (~20k codes), also of one that ``auto`` scans: 725 s for 1M codes
+at m=32 on 2 cores, paid when segments are optimised; a sparser graph (m=16,
+ef_construct 100) kept only 0.63 of the codes within Hamming 40 at 1M. ``auto`` walks
+segments from 100k codes (below, the exact scan costs ~1-3 ms).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class HashIndex:
     graph_above: int = 100_000
     m: int = 32
     ef_construct: int = 256
-    ef: int = 256
+    ef: int = 128
     probe: int = 100
 
     def __post_init__(self) -> None:
