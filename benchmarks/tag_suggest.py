@@ -52,6 +52,8 @@ class TagSuggestBenchResult(bench.SectionResult[TagSuggestBenchConfig]):
     brute_ms: list[float] = field(default_factory=list)
     stages_ms: dict[str, list[float]] = field(default_factory=dict)  # the reply's stage_seconds
     dim: int = 0
+    scenes: int = 0  # scene features stored per video (0: the video's vector alone)
+    scene_weight: float = 0.0
     agree: int = 0  # calls whose top-k texts equal the brute force's, in order
 
     def p(self, which: str, q: int) -> float:
@@ -89,9 +91,14 @@ def stored_vectors(orchestrator: Any, version: int) -> tuple[list[str], np.ndarr
     return texts, matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
 
 
-def brute_force(matrix: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
-    """Row indices of the ``k`` largest cosines, largest first (rows and query unit)."""
-    scores = matrix @ query
+def brute_force(matrix: np.ndarray, query: np.ndarray, k: int, scenes: np.ndarray | None = None,
+                scene_weight: float = 0.0) -> np.ndarray:
+    """Row indices of the ``k`` best tags, best first (rows, query and scenes unit), scored
+    as the server scores them: by the video and its best scene (``contract.tag_scoring``)."""
+    from vidsearch.contract.tag_scoring import scene_aware_similarity
+
+    scores = scene_aware_similarity(matrix @ query,
+                                    None if scenes is None else scenes @ matrix.T, scene_weight)
     top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
     return top[np.argsort(-scores[top], kind="stable")]
 
@@ -117,10 +124,13 @@ def run(cfg: TagSuggestBenchConfig, log: bench.Log = bench.stderr) -> TagSuggest
             result.tag_model_version, result.placeholder = version, version >= PLACEHOLDER_BASE
             library, matrix = stored_vectors(orchestrator, version)
             result.dim = matrix.shape[1]
-            queries = [orchestrator.tags.stored_feature(vid).vector for vid in ids]
+            queries = [orchestrator.tags.stored_feature(vid) for vid in ids]
+            result.scenes = 0 if queries[0].scenes is None else len(queries[0].scenes)
+            weight = result.scene_weight = orchestrator.tags.scene_weight
             served, brute = bench.alternate(
                 lambda i: client.suggest_tags(ids[i % len(ids)], top_k=cfg.top_k),
-                lambda i: brute_force(matrix, queries[i % len(ids)], cfg.top_k),
+                lambda i: brute_force(matrix, queries[i % len(ids)].vector, cfg.top_k,
+                                      queries[i % len(ids)].scenes, weight),
                 cfg.searches, cfg.warmup)  # fmt: skip
     replies = [reply for reply, _, _ in served]
     result.served_ms, result.brute_ms = bench.wall_ms(served), bench.wall_ms(brute)

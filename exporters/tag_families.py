@@ -1,8 +1,9 @@
 """Seed 004 export seam: the tag encoder and the video tag encoder as served models.
 
 - ``tag_encoder``: (input_ids, attention_mask) int64 [B,L] -> tag_embedding [B,D].
-- ``video_tag_encoder``: uint8 frames [B,T,S,S,3] -> tag_feature [B,D] (frames only: the
-  contract has no MFCC or title input yet, so those modalities are served as missing).
+- ``video_tag_encoder``: uint8 frames [B,T,S,S,3] -> tag_feature [B,D] and
+  scene_tag_features [B,scenes,D] (frames only: the contract has no MFCC or title input
+  yet, so those modalities are served as missing).
 
 ``tag_family`` wraps both for ``pipeline.export_models`` (export, ONNX Runtime verification
 against torch, contract check); the family ``tags`` exports a ``tags`` checkpoint

@@ -323,6 +323,15 @@ class CaptionsConfig(BaseModel):
     speech_timeout_s: float = Field(20.0, gt=0, description="decode + recognition budget")
 
 
+class TagsConfig(BaseModel):
+    """Tag suggestions (SuggestTags, TagVideos)."""
+
+    scene_weight: float = Field(
+        2.0, ge=0, le=100, description="how much a tag's best-matching scene "
+        "of the video counts beside the whole video: similarity = (video + w * best scene) "
+        "/ (1 + w); 0 = the whole video only (BENCHMARKS.md, 'Tag suggestions')")
+
+
 class StageLimitConfig(BaseModel):
     """Bounded concurrency and wait queue of one stage; beyond them, RESOURCE_EXHAUSTED."""
 
@@ -445,6 +454,7 @@ class VidsearchConfig(BaseSettings):
     search: SearchConfig = Field(default_factory=SearchConfig)
     text: TextSearchConfig = Field(default_factory=TextSearchConfig)
     captions: CaptionsConfig = Field(default_factory=CaptionsConfig)
+    tags: TagsConfig = Field(default_factory=TagsConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     playback: PlaybackConfig = Field(default_factory=PlaybackConfig)
     log_level: str = "INFO"

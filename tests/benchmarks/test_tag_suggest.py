@@ -37,7 +37,8 @@ def test_smallest_tag_suggest_bench(tmp_path: Path) -> None:
     assert len(result.served_ms) == len(result.brute_ms) == 10
     assert result.p("served", 95) > 0 and result.p("brute", 95) > 0
     assert {"stored_tag_feature", "nearest_tags"} <= set(result.stages_ms)
-    assert result.agree == 10  # the server's exact scan and the brute force rank alike
+    assert result.agree == 10  # the server's exact scans and the brute force rank alike
+    assert result.scenes == 8 and result.scene_weight > 0  # ... scoring scenes as served
     markdown = to_markdown(result, COMMAND)
     assert f"Reproduce: `{COMMAND}`" in markdown
     assert "SuggestTags p95 < 20 ms with 10,000 tags: not measured here" in markdown

@@ -47,6 +47,38 @@ def test_a_tag_is_found_by_the_next_query_and_never_after_deletion(catalog: Any)
     assert tags.nearest(new, limit=1, model_version=1)[0].tag.text == "hot topic"
 
 
+@pytest.mark.parametrize("limit", [1, 5, 40])
+def test_scene_aware_nearest_is_the_brute_force_ranking(catalog: Any, limit: int) -> None:
+    """Video + best scene: the library's answer is the exact ranking of every tag, also
+    when the first lists are too short to prove it (300 tags, lists of 64 first)."""
+    from vidsearch.contract.tag_scoring import scene_aware_similarity
+
+    rng = np.random.default_rng(limit)
+    tags = library(catalog)
+    vectors = np.stack([unit(rng) for _ in range(300)])
+    tags.upsert([TagVector(f"t{i}", v, 1) for i, v in enumerate(vectors)])
+    tags.upsert([TagVector("other space", vectors[0], 2)])
+    for trial in range(5):
+        video, scenes = unit(rng), np.stack([unit(rng) for _ in range(4)])
+        sim = scene_aware_similarity(vectors @ video, scenes @ vectors.T, 2.0)
+        expected = [f"t{i}" for i in np.argsort(-sim, kind="stable")[:limit]]
+        hits = tags.nearest(video, limit=limit, model_version=1, scenes=scenes, scene_weight=2.0)
+        assert [h.tag.text for h in hits] == expected, trial
+        assert np.allclose([h.distance for h in hits], 1 - np.sort(sim)[::-1][:limit], atol=1e-5)
+        # weight 0 is the video alone; max_distance bounds the combined distance
+        alone = tags.nearest(video, limit=limit, model_version=1, scenes=scenes)
+        assert [h.tag.text for h in alone] == [
+            f"t{i}" for i in np.argsort(-(vectors @ video), kind="stable")[:limit]]
+        best, second = np.sort(sim)[::-1][:2]
+        cut = float(1 - (best + second) / 2)  # between the first and the second
+        within = tags.nearest(video, limit=limit, model_version=1, scenes=scenes,
+                              scene_weight=2.0, max_distance=cut)
+        assert [h.tag.text for h in within] == expected[:1]
+    with pytest.raises(ValueError, match="scene tag features"):
+        tags.nearest(unit(rng), limit=3, model_version=1, scenes=np.zeros((2, DIM)),
+                     scene_weight=1.0)
+
+
 def test_max_distance_and_versions_bound_the_answer(catalog: Any) -> None:
     rng = np.random.default_rng(1)
     tags = library(catalog)
@@ -98,12 +130,17 @@ def test_acknowledged_tags_survive_reopening(backend: Any) -> None:
 
 
 def test_videos_carry_their_tag_feature_and_tags(catalog: Any, mk: Any) -> None:
-    feature = TagFeature(np.arange(1, DIM + 1, dtype=np.float32), 3)
+    scenes = np.arange(1, 3 * DIM + 1, dtype=np.float32).reshape(3, DIM) / 8
+    feature = TagFeature(np.arange(1, DIM + 1, dtype=np.float32), 3, scenes)
     video = mk.video("v", frames=2)
     catalog.upsert_video(type(video)(**{**video.__dict__, "tag_feature": feature}))
     catalog.upsert_video(mk.video("plain"))
     stored = catalog.tag_feature("v")
     assert stored.model_version == 3 and stored.vector.tolist() == feature.vector.tolist()
+    assert stored.scenes is not None and stored.scenes.tolist() == scenes.tolist()  # f16-exact
+    bad = TagFeature(feature.vector, 3, np.zeros((2, DIM), np.float32))
+    with pytest.raises(ValueError, match="scene tag features"):
+        catalog.upsert_video(type(video)(**{**video.__dict__, "tag_feature": bad}))
     assert catalog.tag_feature("plain") is None
     with pytest.raises(VideoNotFoundError):
         catalog.tag_feature("missing")

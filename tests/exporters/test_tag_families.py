@@ -54,12 +54,17 @@ def test_tag_models_export_and_verify(tmp_path: Path, fusion: str) -> None:
     frames = np.random.default_rng(1).integers(0, 256, (2, 4, SIZE, SIZE, 3), dtype=np.uint8)
     session = ort.InferenceSession(str(exported[1].path / "model.onnx"),
                                    providers=["CPUExecutionProvider"])
-    (served,) = session.run(None, {"frames": frames})
+    served, scenes = session.run(None, {"frames": frames})
     with torch.no_grad():
         feats = video.semantic(torch.from_numpy(frames))
         experts, _ = video.network.experts(feats, torch.ones(2, 4), torch.zeros(2, 1, 13),
                                            torch.zeros(2, 1), torch.zeros(2, 24), torch.zeros(2))
+        expected = video.network.scene_features(feats, torch.ones(2, 4))
     np.testing.assert_allclose(served, experts["frames"].numpy(), atol=1e-4)
+    # 4 frames in the 8 scenes: each frame twice, in order (the export kept the arithmetic)
+    assert scenes.shape == (2, 8, 8)
+    np.testing.assert_allclose(scenes, expected.numpy(), atol=1e-4)
+    np.testing.assert_allclose(scenes[:, 0], scenes[:, 1], atol=1e-6)
 
 
 def test_a_tags_checkpoint_exports_as_the_tags_family(tmp_path: Path) -> None:

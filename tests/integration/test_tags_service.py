@@ -282,7 +282,8 @@ def _torch_tag_ranking(path: Path, tags: list[str]) -> tuple[np.ndarray, list[st
     ranked nearest first, in PyTorch."""
     import torch
 
-    from vidsearch.config import MediaConfig
+    from vidsearch.config import MediaConfig, TagsConfig
+    from vidsearch.contract.tag_scoring import scene_aware_similarity
     from vidsearch.media.transforms import resize
     from vidsearch.networks.text_encoder import load_tokenizer, tokenize
     from vidsearch.orchestrator.encoding import FrameDecoder
@@ -295,8 +296,10 @@ def _torch_tag_ranking(path: Path, tags: list[str]) -> tuple[np.ndarray, list[st
     frames = resize(frames[uniform_subsample(len(frames), 32)], size, size)
     ids, mask = tokenize(load_tokenizer(), tags)
     with torch.no_grad():
-        video = model.video_tag_encoder()(torch.from_numpy(frames)[None])[0]
-        library = model.tag_encoder()(ids, mask)
-    video = torch.nn.functional.normalize(video, dim=0)
-    cosine = torch.nn.functional.normalize(library, dim=1) @ video
-    return video.numpy(), [tags[i] for i in cosine.argsort(descending=True).tolist()]
+        video, scenes = model.video_tag_encoder()(torch.from_numpy(frames)[None])
+        library = torch.nn.functional.normalize(model.tag_encoder()(ids, mask), dim=1)
+    video = torch.nn.functional.normalize(video[0], dim=0)
+    scenes = torch.nn.functional.normalize(scenes[0], dim=1)
+    sim = scene_aware_similarity((library @ video).numpy(), (scenes @ library.T).numpy(),
+                                 TagsConfig().scene_weight)  # the server's default
+    return video.numpy(), [tags[i] for i in np.argsort(-sim, kind="stable").tolist()]

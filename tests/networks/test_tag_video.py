@@ -12,6 +12,7 @@ from vidsearch.networks.tag_video import (
     TagVideoNetwork,
     build_tag_encoder,
     build_tag_video_network,
+    scene_pool,
     tsn_indices,
 )
 from vidsearch.networks.text_encoder import TextEncoder, load_tokenizer, tokenize
@@ -76,6 +77,28 @@ def test_shapes_and_padding_invariance(fusion: str, temporal: str) -> None:
     padded["mfcc"] = torch.cat([x["mfcc"], torch.randn(3, 4, MFCC_DIM)], 1)
     padded["mfcc_mask"] = torch.cat([x["mfcc_mask"], torch.zeros(3, 4)], 1)
     torch.testing.assert_close(net(**padded), out)
+
+
+def test_scene_pool_means_equal_runs_of_the_real_frames() -> None:
+    x = torch.arange(6, dtype=torch.float32).view(1, 6, 1).repeat(2, 1, 1)  # frames 0..5
+    mask = torch.tensor([[1.0] * 5 + [0.0], [1.0] + [0.0] * 5])  # 5 real frames; 1 real frame
+    out = scene_pool(x, mask, 2)[..., 0]
+    # 5 frames in 2 runs: [0, 2) and [2, 5) (the padded frame 5 never counts); one frame
+    # only: every run takes it
+    assert out.tolist() == [[0.5, 3.0], [0.0, 0.0]]
+    assert scene_pool(x, mask, 8)[0, :, 0].tolist() == [0, 0, 1, 1, 2, 3, 3, 4]
+
+
+def test_scene_features_are_the_frames_expert_of_each_run() -> None:
+    net = _net().eval()
+    x = _inputs()
+    scenes = net.scene_features(x["frames"], x["frame_mask"])
+    assert scenes.shape == (3, net.cfg.scenes, 8)
+    # mean pooling commutes with the (affine) expert: a scene of every frame is the video's
+    net.cfg.scenes = 1
+    one = net.scene_features(x["frames"], x["frame_mask"])[:, 0]
+    alone = net.experts(**x)[0]["frames"]
+    torch.testing.assert_close(one, alone)
 
 
 @pytest.mark.parametrize("fusion", ["moe", "mean"])

@@ -77,6 +77,7 @@ class TagFeature:
 
     vector: np.ndarray  # (E,) float32
     model_version: int  # the tag encoder version whose space it is in
+    scenes: np.ndarray | None = None  # (S, E) float32: the video's scenes, same space
 
 
 @dataclass(frozen=True)

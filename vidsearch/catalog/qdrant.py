@@ -540,14 +540,17 @@ class QdrantCatalog(SentenceSearch):
         with self._lock.reading(), self._using("reading a tag feature"):
             found = [] if self._dims is None else self.store.retrieve(
                 sc.VIDEOS, [sc.video_point_id(video_id)],
-                payload=[sc.P_TAG_FEATURE, sc.P_TAG_FEATURE_VERSION], vectors=False)
+                payload=[sc.P_TAG_FEATURE, sc.P_TAG_FEATURE_VERSION, sc.P_TAG_SCENES],
+                vectors=False)
         if not found:
             raise VideoNotFoundError(video_id)
         payload = found[0].payload
         if sc.P_TAG_FEATURE not in payload:
             return None
+        scenes = payload.get(sc.P_TAG_SCENES)
         return TagFeature(np.asarray(payload[sc.P_TAG_FEATURE], dtype=np.float32),
-                          int(payload[sc.P_TAG_FEATURE_VERSION]))
+                          int(payload[sc.P_TAG_FEATURE_VERSION]),
+                          None if scenes is None else sc.decode_matrix(scenes))
 
     def set_video_tags(self, video_id: str, tags: Sequence[str]) -> None:
         self.update_video(video_id, tags=tags)

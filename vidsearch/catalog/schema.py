@@ -78,6 +78,7 @@ P_TEXT_FRAMES = "text_frames"
 # the video at index time so SuggestTags for an indexed video needs no decode.
 P_TAG_FEATURE = "tag_feature"
 P_TAG_FEATURE_VERSION = "tag_feature_version"
+P_TAG_SCENES = "tag_scenes"  # the scene tag features, encode_matrix (float16)
 # What VideoInfo is built from: reads that return videos fetch these fields only.
 INFO_FIELDS = [F_VIDEO_ID, "title", F_TAGS, "duration_s", "source", F_MODEL_VERSION,
                F_CONTENT_SHA256, "keyframe_count", F_TEXT_VERSION, "created_at", "updated_at",
@@ -228,6 +229,11 @@ def check_record(video: VideoRecord, dims: Dims) -> None:
                                   "tag feature"), "tag feature")
         if not np.any(feature):
             raise ValueError("tag feature must be non-zero (cosine)")
+        if video.tag_feature.scenes is not None:
+            scenes = _check_vec(video.tag_feature.scenes, feature.size, "scene tag features")
+            if scenes.ndim != 2 or not np.all(np.any(scenes, axis=1)):
+                raise ValueError("scene tag features must be non-zero rows (cosine), got "
+                                 f"shape {scenes.shape}")
 
 
 def _check_text(text: TextFeatures, dims: Dims) -> None:
@@ -357,6 +363,8 @@ def video_payload(
             P_TAG_FEATURE: np.asarray(video.tag_feature.vector, dtype=np.float32).tolist(),
             P_TAG_FEATURE_VERSION: int(video.tag_feature.model_version),
         }
+        if video.tag_feature.scenes is not None:
+            tag[P_TAG_SCENES] = encode_matrix(video.tag_feature.scenes)
     caption: dict[str, Any] = {}
     if video.caption is not None:
         caption = {F_CAPTION: video.caption.text,

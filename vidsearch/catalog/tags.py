@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from qdrant_client import models as m
@@ -31,6 +32,7 @@ from vidsearch.catalog import schema as sc
 from vidsearch.catalog.point_store import PointStore, match
 from vidsearch.catalog.snapshot_chunks import StoredPoint
 from vidsearch.catalog.visibility import ReadWriteLock
+from vidsearch.contract.tag_scoring import scene_aware_similarity
 from vidsearch.deadline import RequestBudget
 
 TAG_FIELDS = [sc.F_TAG_TEXT, "created_at", "source", sc.F_TAG_VERSION]
@@ -167,26 +169,62 @@ class TagLibrary:
         model_version: int,
         max_distance: float | None = None,
         budget: RequestBudget | None = None,
+        scenes: np.ndarray | None = None,
+        scene_weight: float = 0.0,
     ) -> list[TagHit]:
-        """The ``limit`` tags of ``model_version`` nearest to ``vector``, nearest first, none
-        farther than ``max_distance`` (cosine distance)."""
+        """The ``limit`` tags of ``model_version`` nearest to the video, nearest first, none
+        farther than ``max_distance``. Without ``scenes`` (or at weight 0) the distance is
+        the cosine distance to ``vector``; with them, 1 - ``scene_aware_similarity``."""
         sc.check_limits(limit)
-        query = np.asarray(vector, dtype=np.float32)
-        if query.shape != (self.dim,) or not np.all(np.isfinite(query)) or not np.any(query):
-            raise ValueError(f"tag query must be {self.dim} finite floats, not all zero; got "
-                             f"shape {query.shape}")
+        query = _unit_rows(vector, self.dim, "tag query")
+        rows = query if scenes is None or scene_weight == 0 else np.concatenate(
+            [query, _unit_rows(scenes, self.dim, "scene tag features")])
+        if len(rows) == 1:
+            threshold = None if max_distance is None else 1.0 - max_distance
+            [found] = self._query(rows, limit, model_version, threshold, budget)
+            hits = [TagHit(_info(p.payload), 1.0 - p.score) for p in found]
+        else:
+            hits = self._scene_aware(rows, limit, model_version, scene_weight, budget)
+        return [h for h in hits if max_distance is None or h.distance <= max_distance]
+
+    def _query(self, rows: np.ndarray, limit: int, model_version: int,
+               threshold: float | None, budget: RequestBudget | None,
+               vectors: bool = False) -> list[list[Any]]:
+        """One exact search per row of ``rows``, in one batch."""
         where = "the tag library search"
-        threshold = None if max_distance is None else 1.0 - max_distance
-        request = m.QueryRequest(
-            query=query.tolist(), using=sc.VEC_TAG, limit=limit, params=EXACT,
+        requests = [m.QueryRequest(
+            query=row.tolist(), using=sc.VEC_TAG, limit=limit, params=EXACT,
             filter=m.Filter(must=[match(sc.F_TAG_VERSION, model_version)]),
-            score_threshold=threshold, with_payload=TAG_FIELDS, with_vector=False,
-        )
+            score_threshold=threshold, with_payload=TAG_FIELDS,
+            with_vector=[sc.VEC_TAG] if vectors else False) for row in rows]
         with self._lock.reading(), self._using(where):
             timeout = None if budget is None else budget.whole_seconds_for(where)
-            [found] = self.store.query_batch(sc.TAGS, [request], timeout)
-        hits = [TagHit(_info(p.payload), 1.0 - p.score) for p in found]
-        return [h for h in hits if max_distance is None or h.distance <= max_distance]
+            return self.store.query_batch(sc.TAGS, requests, timeout)
+
+    def _scene_aware(self, rows: np.ndarray, limit: int, model_version: int, weight: float,
+                     budget: RequestBudget | None) -> list[TagHit]:
+        """Video (row 0) and scenes: each row's nearest ``n`` tags, rescored together; exact,
+        because a tag in none of the lists scores at most what the lists' last entries
+        bound it to, and ``n`` grows until the top ``limit`` beat that bound (or a list
+        holds every tag)."""
+        n = max(4 * limit, 64)
+        while True:
+            found = self._query(rows, n, model_version, None, budget, vectors=True)
+            points = {p.point_id: p for ranked in found for p in ranked}
+            if not points:
+                return []
+            tags = _unit_rows(np.array([p.vectors[sc.VEC_TAG] for p in points.values()]),
+                              self.dim, "stored tag vectors")
+            cos = rows @ tags.T  # [1+S, candidates]
+            sim = scene_aware_similarity(cos[0], cos[1:], weight)
+            order = sorted(range(len(sim)), key=lambda i: -sim[i])[:limit]
+            complete = any(len(ranked) < n for ranked in found)  # that list holds every tag
+            last = np.array([ranked[-1].score if ranked else -1.0 for ranked in found])
+            bound = float(scene_aware_similarity(last[:1], last[1:, None], weight)[0])
+            if complete or (len(order) == limit and sim[order[-1]] >= bound):
+                hits = list(points.values())
+                return [TagHit(_info(hits[i].payload), 1.0 - float(sim[i])) for i in order]
+            n *= 4
 
     def stale(self, model_version: int, batch: int = 256) -> Iterator[list[TagInfo]]:
         """Tags whose vector came from another encoder version, a batch at a time."""
@@ -202,6 +240,16 @@ class TagLibrary:
                 yield [_info(p.payload) for p in page]
             if offset is None:
                 return
+
+
+def _unit_rows(x: np.ndarray, dim: int, what: str) -> np.ndarray:
+    """Rows of ``dim`` finite floats, none all zero, scaled to unit length."""
+    rows = np.atleast_2d(np.asarray(x, dtype=np.float32))
+    if rows.ndim != 2 or rows.shape[1] != dim or not np.all(np.isfinite(rows)) or not np.all(
+            np.any(rows, axis=1)):
+        raise ValueError(f"{what} must be {dim} finite floats, not all zero (per row); got "
+                         f"shape {np.shape(x)}")
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
 def _info(payload: dict[str, object]) -> TagInfo:

@@ -117,11 +117,14 @@ TEXT_SEARCH_MODELS = (TEXT_ENCODER, TEXT_VIDEO_EMBEDDER, TEXT_VIDEO_SCORER)
 # text_embedding and ``text_video_embedder``'s embedding, a placeholder).
 TAG_EMBEDDING = Tensor("tag_embedding", "float32", ("batch", "tag_dim"))
 TAG_FEATURE = Tensor("tag_feature", "float32", ("batch", "tag_dim"))
+# The video's scenes (equal runs of its frames) in the same space: a tag scores by the video
+# and by its best scene (``contract.tag_scoring``).
+SCENE_TAG_FEATURES = Tensor("scene_tag_features", "float32", ("batch", "scenes", "tag_dim"))
 TAG_ENCODER = ModelContract(
     "tag_encoder", inputs=(INPUT_IDS, ATTENTION_MASK), outputs=(TAG_EMBEDDING,)
 )
 VIDEO_TAG_ENCODER = ModelContract("video_tag_encoder", inputs=(CLIP_FRAMES,),
-                                  outputs=(TAG_FEATURE,))
+                                  outputs=(TAG_FEATURE, SCENE_TAG_FEATURES))
 TAG_MODELS = (TAG_ENCODER, VIDEO_TAG_ENCODER)
 
 # ---- captions (seed 000) ----------------------------------------------------------------

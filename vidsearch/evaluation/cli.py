@@ -86,6 +86,9 @@ def register(subparsers: Any) -> None:
                       help="long test videos for O vs P×O sampling (0: skip)")
     tags.add_argument("--long-seconds", type=float, default=48.0)
     tags.add_argument("--windows", type=int, default=3, help="P of P×O on the long videos")
+    tags.add_argument("--scene-weight", type=float, default=None,
+                      help="weight of a tag's best scene beside the whole video (default: "
+                      "the serving default, tags.scene_weight; 0: the whole video only)")
     tags.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"))
     tags.add_argument("--json", type=Path, default=Path("var/bench/tags.json"))
     tags.add_argument("--no-progress", action="store_true")
@@ -249,6 +252,7 @@ def run_sentences(args: argparse.Namespace) -> int:
 def run_tags(args: argparse.Namespace) -> int:
     import json
 
+    from vidsearch.config import TagsConfig
     from vidsearch.evaluation.report import machine_info, section_header, update_section
     from vidsearch.evaluation.tags import evaluate_tags, save_json, to_markdown
     from vidsearch.training.checkpoint import load_checkpoint
@@ -256,15 +260,17 @@ def run_tags(args: argparse.Namespace) -> int:
 
     machine = machine_info()
     cfg = training_config(load_checkpoint(args.checkpoint))
+    weight = TagsConfig().scene_weight if args.scene_weight is None else args.scene_weight
     result = evaluate_tags(args.checkpoint,
                            ablations=None if args.no_ablations else args.ablations,
                            ablation_rounds=args.ablation_rounds,
                            long_videos=args.long_videos, long_s=args.long_seconds,
-                           windows=args.windows,
+                           windows=args.windows, scene_weight=weight,
                            progress=not args.no_progress)
     save_json(result, args.json)
     summary = json.loads(args.summary.read_text()) if args.summary.is_file() else None
-    body = to_markdown(result, cfg.model.fusion, summary, cfg.data.n_test)
+    body = to_markdown(result, cfg.model.fusion, summary, cfg.data.n_test,
+                       weight if cfg.mining.distance == "cosine" else 0.0)
     command = ".venv/bin/vidsearch eval " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     markdown = section_header("Tag suggestions", command.strip(), machine)
     update_section(args.out, "tags", markdown + "\n" + body)

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from vidsearch.config import TagsConfig
 from vidsearch.evaluation.report import fmt, md_table
 from vidsearch.training.checkpoint import load_checkpoint
 from vidsearch.training.tag_data import TagSet, TitleEncoder, load_split
@@ -147,10 +148,13 @@ def _trained(name: str, cfg: TagTrainConfig, folder: Path, train: TagSet, val: T
 def evaluate_tags(checkpoint: str | Path, *, ablations: Path | None,
                   ablation_rounds: int | None = None, long_videos: int = 0,
                   long_s: float = 48.0, windows: int = 3,
+                  scene_weight: float = TagsConfig().scene_weight,
                   progress: bool = True) -> TagEvaluation:
     """Every row of the tag section (ablation training included unless ``ablations`` is
     None; ``ablation_rounds`` None: the checkpoint's own rounds; ``long_videos`` test
-    videos of ``long_s`` seconds compare O frames with P×O, P = ``windows``)."""
+    videos of ``long_s`` seconds compare O frames with P×O, P = ``windows``). Tags are
+    scored as served (``tags.scene_weight`` = ``scene_weight``); the "scoring" rows compare
+    the whole video alone (weight 0)."""
     ck = load_checkpoint(checkpoint)
     cfg = training_config(ck)
     model = load_tag_model(ck)
@@ -164,13 +168,22 @@ def evaluate_tags(checkpoint: str | Path, *, ablations: Path | None,
     result.seconds["data"] = time.monotonic() - t0
     t0 = time.monotonic()
 
-    def row(group: str, name: str, m: TagModel, x: VideoInputs, note: str = "") -> None:
-        metrics = evaluate_tag_model(m, x, truth, vocab, cfg.segments, cfg.mining.distance)
+    weight = scene_weight if cfg.mining.distance == "cosine" else 0.0
+
+    def row(group: str, name: str, m: TagModel, x: VideoInputs, note: str = "",
+            w: float = weight) -> None:
+        metrics = evaluate_tag_model(m, x, truth, vocab, cfg.segments, cfg.mining.distance,
+                                     scene_weight=w)
         result.rows.append(TagRow(group, name, metrics, note))
 
     row("model", f"fused ({cfg.model.fusion}), titles as uploaded", model, inputs)
     for name, keep in SINGLE.items():
         row("modality alone", f"{name} only", model, inputs.only(keep))
+    if weight:
+        whole = "the whole video only (scene weight 0)"
+        row("scoring", f"fused, {whole}", model, inputs, "one vector per video", w=0.0)
+        row("scoring", f"frames only, {whole}", model, inputs.only(("frames",)),
+            "one vector per video", w=0.0)
     baseline = pairwise_distance(test.title, vocab, "cosine")
     result.rows.append(TagRow("modality alone", "title only, MiniLM without training",
                               library_metrics(baseline, truth),
@@ -198,7 +211,7 @@ def evaluate_tags(checkpoint: str | Path, *, ablations: Path | None,
             name = f"{long_s:g}-s videos, " + (f"O = {cfg.segments}" if p == 1 else
                                                f"P×O = {p}×{cfg.segments}")
             metrics = evaluate_tag_model(model, long_inputs, long_truth, vocab, cfg.segments,
-                                         cfg.mining.distance, windows=p)
+                                         cfg.mining.distance, windows=p, scene_weight=weight)
             tags_each = float(long_truth.sum(dim=1).float().mean())
             result.rows.append(TagRow("long videos", name, metrics,
                                       f"{long_videos} videos, ~{tags_each:.0f} tags each"))
@@ -282,8 +295,14 @@ def targets(result: TagEvaluation, fusion: str) -> list[str]:
 
 
 def to_markdown(result: TagEvaluation, fusion: str, summary: dict[str, Any] | None,
-                n_test: int) -> str:
+                n_test: int, scene_weight: float = 0.0) -> str:
     """The body of the ``tags`` section (after its header)."""
+    scoring = (f"Scoring as served (`tags.scene_weight` = {scene_weight:g}): a tag's similarity "
+               f"is (cos(video, tag) + {scene_weight:g} × its best scene's cos) / "
+               f"{1 + scene_weight:g}, the scenes being 8 equal runs of the video's frames "
+               "(frames only; rows without frames score the video alone); the *scoring* "
+               "rows rank by the whole video alone." if scene_weight else
+               "Scoring: cosine to the whole video.")
     parts = [
         f"Test: {n_test} generated videos (test seeds, disjoint from training and validation) "
         "with sound (15% uploaded silent), narration on some, titles drawn clean / noisy / "
@@ -293,6 +312,8 @@ def to_markdown(result: TagEvaluation, fusion: str, summary: dict[str, Any] | No
         "sound alone can tell (shape, size, motion). Hit@1: first suggestion true; R@5: "
         "true tags in the first five / min(5, true tags); P@5: / 5; mAP over the whole "
         "ranking. A video carries ~35 tags of the vocabulary.",
+        "",
+        scoring,
         "",
     ]
     if summary is not None:

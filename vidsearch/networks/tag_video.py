@@ -66,11 +66,28 @@ class TagVideoConfig(BaseModel):
     text_dim: int = Field(default=TEXT_DIM, ge=1, description="MiniLM title embedding size")
     fusion: Literal["moe", "concat", "mean"] = Field(
         default="moe", description="mixture of experts (seed); concat and mean are baselines")
+    scenes: int = Field(default=8, ge=1, description="equal runs of frames a video's scene "
+                        "features pool (served beside the video feature: suggestions score a "
+                        "tag by the video and by its best-matching scene)")
 
 
 def _any(mask: Tensor) -> Tensor:
     """Per row: whether any position of ``mask`` [B,...] is set -> bool [B]."""
     return mask.flatten(1).to(torch.bool).any(dim=1)
+
+
+def scene_pool(x: Tensor, mask: Tensor, scenes: int) -> Tensor:
+    """[B,T,D] features, [B,T] mask (real frames first) -> [B,S,D]: the mean of each of
+    ``scenes`` equal runs of a video's real frames; a run shorter than one frame takes the
+    frame it starts on. Index arithmetic only, so it exports for any T."""
+    length = mask.to(x.dtype).sum(dim=1, keepdim=True)  # [B,1]
+    j = torch.arange(scenes, device=x.device).to(x.dtype)[None]  # [1,S]
+    start = torch.floor(j * length / scenes)
+    end = torch.maximum(torch.floor((j + 1) * length / scenes), start + 1)
+    t = torch.arange(x.shape[1], device=x.device).to(x.dtype)[None, None]  # [1,1,T]
+    w = ((t >= start.unsqueeze(-1)) & (t < end.unsqueeze(-1))).to(x.dtype)  # [B,S,T]
+    w = w * mask.to(x.dtype).unsqueeze(1)
+    return torch.einsum("bst,btd->bsd", w, x) / w.sum(dim=-1, keepdim=True).clamp(min=1.0)
 
 
 class FrameBranch(nn.Module):
@@ -82,10 +99,13 @@ class FrameBranch(nn.Module):
                     if cfg.temporal == "gru" else None)
         self.out_dim = cfg.frame_hidden if self.gru is not None else cfg.frame_dim
 
-    def forward(self, frames: Tensor, frame_mask: Tensor) -> Tensor:
+    def per_frame(self, frames: Tensor) -> Tensor:
+        """[B,T,F] -> [B,T,out_dim], before the pooling in time."""
         # Padding sits after the real frames, so a forward GRU's real outputs ignore it.
-        x = self.gru(frames)[0] if self.gru is not None else frames
-        return masked_mean(x, frame_mask)
+        return self.gru(frames)[0] if self.gru is not None else frames
+
+    def forward(self, frames: Tensor, frame_mask: Tensor) -> Tensor:
+        return masked_mean(self.per_frame(frames), frame_mask)
 
 
 class AudioBranch(nn.Module):
@@ -180,6 +200,13 @@ class TagVideoNetwork(nn.Module):
                 title: Tensor, title_mask: Tensor) -> Tensor:
         return self.fusion(*self.experts(frames, frame_mask, mfcc, mfcc_mask, title, title_mask))
 
+    def scene_features(self, frames: Tensor, frame_mask: Tensor) -> Tensor:
+        """Frames [B,T,F] -> [B,S,D]: the frames expert of each scene (``cfg.scenes`` equal
+        runs of frames). A video carries tags of several scenes; one vector cannot sit near
+        all of them, its best scene can (how suggestions use them: ``scene_scores``)."""
+        return self.project["frames"](
+            scene_pool(self.frames.per_frame(frames), frame_mask, self.cfg.scenes))
+
 
 def build_tag_video_network(config: TagVideoConfig | dict[str, Any]) -> TagVideoNetwork:
     """From a checkpoint's config dict (validated) or a config."""
@@ -187,7 +214,8 @@ def build_tag_video_network(config: TagVideoConfig | dict[str, Any]) -> TagVideo
 
 
 class VideoTagEncoder(nn.Module):
-    """Served ``video_tag_encoder``: uint8 frames [B,T,S,S,3] -> tag feature [B,D].
+    """Served ``video_tag_encoder``: uint8 frames [B,T,S,S,3] -> (tag feature [B,D], scene
+    tag features [B,cfg.scenes,D]).
 
     The contract carries frames only, so sound and title are served as missing (masked)
     modalities: a frames-only feature until the contract grows MFCC and title inputs.
@@ -197,13 +225,14 @@ class VideoTagEncoder(nn.Module):
         super().__init__()
         self.semantic, self.network = semantic, network
 
-    def forward(self, frames: Tensor) -> Tensor:
+    def forward(self, frames: Tensor) -> tuple[Tensor, Tensor]:
         feats = self.semantic(frames)  # [B,T,F]
         b, t = feats.shape[:2]
         frame_mask = torch.ones(b, t, dtype=feats.dtype, device=feats.device)
         mfcc = feats.new_zeros(b, 1, MFCC_DIM)
         title = feats.new_zeros(b, self.network.cfg.text_dim)
-        return self.network(feats, frame_mask, mfcc, mfcc[..., 0], title, title[:, 0])
+        video = self.network(feats, frame_mask, mfcc, mfcc[..., 0], title, title[:, 0])
+        return video, self.network.scene_features(feats, frame_mask)
 
 
 class TagEncoder(nn.Module):

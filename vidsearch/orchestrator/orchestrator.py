@@ -107,7 +107,8 @@ class Orchestrator:
         self._write_lock = threading.Lock()
         # Tags (seed 004): the served tag models, or the text models standing in for them.
         self._tag_models = self.models.tags
-        self.tags = TagService(self._tag_models, catalog, self.runner, lambda: self.decoder)
+        self.tags = TagService(self._tag_models, catalog, self.runner, lambda: self.decoder,
+                               config.tags.scene_weight)
         self.sentences = SentenceService(
             self.models.captions, self._text, catalog, self.runner, config.media,
             enabled=sentence_vectors, search_slot=self._search_slot)

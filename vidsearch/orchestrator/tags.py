@@ -40,6 +40,7 @@ from vidsearch.contract.models import (
     ATTENTION_MASK,
     CLIP_FRAMES,
     INPUT_IDS,
+    SCENE_TAG_FEATURES,
     TAG_EMBEDDING,
     TAG_ENCODER,
     TAG_FEATURE,
@@ -188,7 +189,9 @@ class TagModels:
         picked = resize(frames[uniform_subsample(len(frames), 32)], size, size)
         out = self._backend.infer(VIDEO_TAG_ENCODER.name, {CLIP_FRAMES.name: picked[None]},
                                   version=version, timeout=timeout_s or self._timeout)
-        return TagFeature(_unit_rows(np.asarray(out[TAG_FEATURE.name], np.float32))[0], version)
+        scenes = out.get(SCENE_TAG_FEATURES.name)  # absent from repositories exported before
+        return TagFeature(_unit_rows(np.asarray(out[TAG_FEATURE.name], np.float32))[0], version,
+                          None if scenes is None else _unit_rows(np.asarray(scenes[0])))
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
@@ -261,14 +264,17 @@ class NearestTags:
     name = "nearest_tags"
     resource = "catalog"
 
-    def __init__(self, library: TagLibrary) -> None:
+    def __init__(self, library: TagLibrary, scene_weight: float) -> None:
         self._library = library
+        self._scene_weight = scene_weight
 
     def __call__(self, ctx: SuggestContext) -> None:
         assert ctx.feature is not None, "a tag feature stage must run first"
         ctx.hits = self._library.nearest(ctx.feature.vector, limit=ctx.top_k,
                                          model_version=ctx.version,
-                                         max_distance=ctx.max_distance, budget=ctx.budget)
+                                         max_distance=ctx.max_distance, budget=ctx.budget,
+                                         scenes=ctx.feature.scenes,
+                                         scene_weight=self._scene_weight)
 
 
 @dataclass
@@ -314,8 +320,9 @@ class TagService:
     """Tag suggestions, the library and the labelling worker, run by ``runner``."""
 
     def __init__(self, models: TagModels, catalog: Catalog, runner: PipelineRunner,
-                 decoder: Callable[[], FrameDecoder]) -> None:
+                 decoder: Callable[[], FrameDecoder], scene_weight: float) -> None:
         self.models = models
+        self.scene_weight = scene_weight
         self._catalog = catalog
         self._runner = runner
         self._decoder = decoder
@@ -364,7 +371,8 @@ class TagService:
             feature = [DecodeStage(self._decoder()), UploadTagFeature(self.models)]
         else:
             feature = [StoredTagFeature(self._catalog)]
-        timings = self._runner.run("suggest_tags", [*feature, NearestTags(library)], ctx)
+        timings = self._runner.run("suggest_tags",
+                                   [*feature, NearestTags(library, self.scene_weight)], ctx)
         return ctx.hits, ctx.version, timings
 
     def upsert(self, texts: Sequence[str], source: str = "",

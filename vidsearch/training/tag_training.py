@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
+import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from vidsearch.contract.tag_scoring import scene_aware_similarity
 from vidsearch.networks.semantic import SemanticConfig, SemanticEncoder
 from vidsearch.networks.tag_video import (
     MODALITIES,
@@ -265,13 +267,25 @@ def library_metrics(distances: Tensor, truth: Tensor) -> dict[str, float]:
 @torch.no_grad()
 def evaluate_tag_model(model: TagModel, inputs: VideoInputs, truth: Tensor, vocab: Tensor,
                        segments: int, distance: Distance = "cosine",
-                       windows: int = 1) -> dict[str, float]:
+                       windows: int = 1, scene_weight: float = 0.0) -> dict[str, float]:
     """The model's suggestions for ``inputs`` against the whole vocabulary (``vocab``:
-    its MiniLM features)."""
+    its MiniLM features). ``scene_weight`` > 0 (cosine only): tags scored as served, by the
+    video and its best scene (``contract.tag_scoring``); a video without frames by itself."""
     model.eval()
     videos = embed_videos(model.video, inputs, segments, windows=windows)
-    return library_metrics(pairwise_distance(videos, model.tag_projection(vocab), distance),
-                           truth)
+    tags = model.tag_projection(vocab)
+    if scene_weight == 0:
+        return library_metrics(pairwise_distance(videos, tags, distance), truth)
+    if distance != "cosine":
+        raise ValueError("scene-aware scoring is defined for cosine distance")
+    unit = F.normalize(tags, dim=-1)
+    video_cos = F.normalize(videos, dim=-1) @ unit.T  # [V,K]
+    scenes = F.normalize(model.video.scene_features(inputs.frames, inputs.frame_mask), dim=-1)
+    scene_cos = torch.einsum("vsd,kd->vsk", scenes, unit)
+    has_frames = inputs.frame_mask.flatten(1).any(dim=1)[:, None, None]
+    scene_cos = torch.where(has_frames, scene_cos, video_cos[:, None, :])
+    sim = scene_aware_similarity(video_cos.numpy(), scene_cos.numpy(), scene_weight)
+    return library_metrics(1.0 - torch.from_numpy(sim), truth)
 
 
 def _anchors(truth: Tensor, per_video: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:

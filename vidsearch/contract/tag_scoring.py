@@ -1,0 +1,26 @@
+"""How a tag scores against a video: by the whole video and by the video's best scene.
+
+A video carries tags of several scenes (a red ring in one, a blue box in the next); one
+vector cannot sit near all of them, so the video tag encoder also serves a vector per scene
+(``SCENE_TAG_FEATURES``) and a tag's similarity is
+
+    (cos(video, tag) + w * max over scenes cos(scene, tag)) / (1 + w)
+
+still a cosine-like number in [-1, 1] (distance = 1 - it), the video's own cosine at w = 0.
+``w`` = ``tags.scene_weight`` (2 by default, chosen on the validation split; BENCHMARKS.md
+"Tag suggestions"). The evaluation and the served library search both score with this.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def scene_aware_similarity(video_cos: np.ndarray, scene_cos: np.ndarray | None,
+                           weight: float) -> np.ndarray:
+    """``video_cos`` [..., K] (cosine of each tag to the video) and ``scene_cos`` [..., S, K]
+    (to each scene; None: no scenes) -> combined similarity [..., K]."""
+    if scene_cos is None or weight == 0 or scene_cos.shape[-2] == 0:
+        return np.asarray(video_cos, dtype=np.float32)
+    best = np.max(scene_cos, axis=-2)
+    return ((video_cos + weight * best) / (1.0 + weight)).astype(np.float32)
