@@ -176,3 +176,19 @@ def test_tag_encoder_on_the_bundled_minilm() -> None:
     assert not torch.allclose(out[0], out[1])
     with pytest.raises(ValueError):
         TagVideoConfig.model_validate({"fusion": "multiply"})
+
+
+def test_scene_aware_similarity_is_one_formula_for_numpy_and_torch() -> None:
+    import numpy as np
+
+    from vidsearch.contract.tag_scoring import scene_aware_similarity
+
+    video = np.array([[0.5, -0.2]], np.float32)
+    scenes = np.array([[[0.1, 0.9], [0.7, -0.5]]], np.float32)  # best per tag: 0.7, 0.9
+    expected = [[(0.5 + 2 * 0.7) / 3, (-0.2 + 2 * 0.9) / 3]]
+    np.testing.assert_allclose(scene_aware_similarity(video, scenes, 2.0), expected, rtol=1e-6)
+    torch.testing.assert_close(
+        scene_aware_similarity(torch.from_numpy(video), torch.from_numpy(scenes), 2.0),
+        torch.tensor(expected))
+    assert scene_aware_similarity(video, scenes, 0.0) is video
+    assert scene_aware_similarity(video, None, 2.0) is video

@@ -130,3 +130,8 @@ def test_listwise_loss_values() -> None:
     expected = torch.stack([math.mean(), torch.nn.functional.softplus(worst),
                             torch.tensor(0.0)])
     torch.testing.assert_close(listwise_loss(anchor, library, truth, 0.5), expected)
+    # A given similarity (the scene-aware score) replaces the cosine: the same numbers again
+    cos = torch.tensor([[1.0, 0.0, -1.0]]).expand(3, 3)
+    torch.testing.assert_close(listwise_loss(anchor, library, truth, 0.5, cos), expected)
+    flipped = listwise_loss(anchor, library, truth, 0.5, -cos)
+    assert flipped[0] > expected[0] and flipped[1] < expected[1]

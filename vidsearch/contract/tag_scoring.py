@@ -13,14 +13,15 @@ still a cosine-like number in [-1, 1] (distance = 1 - it), the video's own cosin
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any, TypeVar
+
+A = TypeVar("A", bound=Any)  # numpy arrays (serving) or torch tensors (training, evaluation)
 
 
-def scene_aware_similarity(video_cos: np.ndarray, scene_cos: np.ndarray | None,
-                           weight: float) -> np.ndarray:
+def scene_aware_similarity(video_cos: A, scene_cos: A | None, weight: float) -> A:
     """``video_cos`` [..., K] (cosine of each tag to the video) and ``scene_cos`` [..., S, K]
     (to each scene; None: no scenes) -> combined similarity [..., K]."""
     if scene_cos is None or weight == 0 or scene_cos.shape[-2] == 0:
-        return np.asarray(video_cos, dtype=np.float32)
-    best = np.max(scene_cos, axis=-2)
-    return ((video_cos + weight * best) / (1.0 + weight)).astype(np.float32)
+        return video_cos
+    best = scene_cos.amax(-2) if hasattr(scene_cos, "amax") else scene_cos.max(axis=-2)
+    return (video_cos + weight * best) / (1.0 + weight)

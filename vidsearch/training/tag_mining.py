@@ -68,7 +68,7 @@ def triplet_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: flo
 
 
 def listwise_loss(anchor: Tensor, library: Tensor, truth: Tensor,
-                  temperature: float) -> Tensor:
+                  temperature: float, similarity: Tensor | None = None) -> Tensor:
     """Every true tag against every false tag of the whole library -> [B].
 
     Per anchor, each positive p scores ``softplus(logsumexp_n(s_n) - s_p)`` with
@@ -76,8 +76,11 @@ def listwise_loss(anchor: Tensor, library: Tensor, truth: Tensor,
     averaged over the positives. The triplet loss sees one negative per positive; a video
     carries tens of tags, so what decides R@5 is the order of the whole library: this term
     trains it directly (including how common a tag is, when the video says little).
+    ``similarity`` [B,K] replaces the cosine (the scene-aware score, as served).
     """
-    scores = (F.normalize(anchor, dim=-1) @ F.normalize(library, dim=-1).T) / temperature
+    if similarity is None:
+        similarity = F.normalize(anchor, dim=-1) @ F.normalize(library, dim=-1).T
+    scores = similarity / temperature
     truth = truth.to(torch.bool)
     negatives = torch.logsumexp(scores.masked_fill(truth, float("-inf")), dim=1, keepdim=True)
     per_positive = F.softplus(negatives - scores) * truth

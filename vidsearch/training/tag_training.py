@@ -105,6 +105,10 @@ class TagTrainConfig(BaseModel):
                     "0: the seed's triplet loss alone")
     listwise_temperature: float = Field(default=0.1, gt=0,
                                         description="cosine temperature of the listwise term")
+    scene_weight: float = Field(
+        default=0.0, ge=0,
+        description="the listwise term ranks tags by the scene-aware similarity served with "
+                    "tags.scene_weight = this (video + w * best scene); 0: the video alone")
     modality_dropout: float = Field(
         default=0.2, ge=0, lt=1,
         description="drop each present modality of a training video with this probability "
@@ -278,14 +282,22 @@ def evaluate_tag_model(model: TagModel, inputs: VideoInputs, truth: Tensor, voca
         return library_metrics(pairwise_distance(videos, tags, distance), truth)
     if distance != "cosine":
         raise ValueError("scene-aware scoring is defined for cosine distance")
+    return library_metrics(1.0 - scene_scores(model.video, inputs, videos, tags, scene_weight),
+                           truth)
+
+
+def scene_scores(video: TagVideoNetwork, inputs: VideoInputs, videos: Tensor, tags: Tensor,
+                 weight: float) -> Tensor:
+    """Similarity [V,K] of each video (feature ``videos`` [V,D] of ``inputs``) to each tag
+    [K,D], by the video and its best scene as served; a video without frames by itself."""
     unit = F.normalize(tags, dim=-1)
     video_cos = F.normalize(videos, dim=-1) @ unit.T  # [V,K]
-    scenes = F.normalize(model.video.scene_features(inputs.frames, inputs.frame_mask), dim=-1)
+    scenes = F.normalize(video.scene_features(inputs.frames, inputs.frame_mask), dim=-1)
     scene_cos = torch.einsum("vsd,kd->vsk", scenes, unit)
     has_frames = inputs.frame_mask.flatten(1).any(dim=1)[:, None, None]
     scene_cos = torch.where(has_frames, scene_cos, video_cos[:, None, :])
-    sim = scene_aware_similarity(video_cos.numpy(), scene_cos.numpy(), scene_weight)
-    return library_metrics(1.0 - torch.from_numpy(sim), truth)
+    out: Tensor = scene_aware_similarity(video_cos, scene_cos, weight)
+    return out
 
 
 def _anchors(truth: Tensor, per_video: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
@@ -364,9 +376,11 @@ def train_tags(cfg: TagTrainConfig, out: str | Path, *, progress: bool = True,
             loss = triplet_loss(anchor, positive, negative, cfg.mining.margin,
                                 cfg.mining.distance).mean()
             if cfg.listwise_weight > 0:
+                lib = model.tag_projection(library)
+                sim = (scene_scores(model.video, batch, anchor, lib, cfg.scene_weight)
+                       if cfg.scene_weight > 0 else None)
                 loss = loss + cfg.listwise_weight * listwise_loss(
-                    anchor, model.tag_projection(library), truth[anchor_rows[b]],
-                    cfg.listwise_temperature).mean()
+                    anchor, lib, truth[anchor_rows[b]], cfg.listwise_temperature, sim).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
