@@ -30,8 +30,15 @@ def test_eval_tags_rows_ablations_and_section(tmp_path: Path) -> None:
                      "fused, wrong titles", "fused, empty titles", "concat fusion",
                      "mean fusion", "seed (delta = m) mining", "random negatives mining",
                      "tag projection frozen", "reference, training seed 1", "margin 0.4",
-                     "8-s videos, O = 8", "8-s videos, P×O = 2×8"):
+                     "8-s videos, O = 8", "8-s videos, P×O = 2×8",
+                     "fused, the whole video only (scene weight 0)",
+                     "frames only, the whole video only (scene weight 0)"):
         assert expected in names
+    # rows score as served (video + best scene); the scoring rows by the video alone, and
+    # the two orders differ somewhere (else the scenes would not be used)
+    scored = {r.name: r.metrics["seen_map"] for r in result.rows}
+    assert scored["fused (moe), titles as uploaded"] != scored[
+        "fused, the whole video only (scene weight 0)"]
     assert "title only, empty titles" not in names  # nothing to rank with
     for row in result.rows:
         assert row.metrics["seen_videos"] == (2 if row.group == "long videos" else 3)

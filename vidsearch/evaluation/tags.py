@@ -124,6 +124,9 @@ def ablation_configs(base: TagTrainConfig, rounds: int) -> dict[str, TagTrainCon
     if base.listwise_weight > 0:
         configs["triplet loss alone (the seed's), no listwise term"] = small.model_copy(
             update={"listwise_weight": 0.0})
+        if base.scene_weight == 0:
+            configs["listwise term on the scene-aware score (scene weight 2)"] = (
+                small.model_copy(update={"scene_weight": 2.0}))
     else:
         configs["triplet + listwise term (weight 0.3)"] = small.model_copy(
             update={"listwise_weight": 0.3})
