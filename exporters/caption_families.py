@@ -29,7 +29,7 @@ from vidsearch.contract.models import (
     FRAME_MASK,
     WORDS,
 )
-from vidsearch.contract.repository_layout import SPEECH_LM_FILE, VOCABULARY_FILE
+from vidsearch.contract.repository_layout import SPEECH_LM_FILE, SYNONYMS_FILE, VOCABULARY_FILE
 from vidsearch.exporters.families import FamilySpec, LoadedFamily, ServedModel, register_family
 from vidsearch.exporters.repository import file_sha256
 from vidsearch.networks.captioner import CaptionEncoderModel, Captioner, CaptionStepModel
@@ -48,7 +48,8 @@ def caption_encoder_model(module: CaptionEncoderModel, frame_size: int,
 
 
 def caption_step_model(module: CaptionStepModel, vocabulary: list[str],
-                       seed: int = 0, speech_lm: str | None = None) -> ServedModel:
+                       seed: int = 0, speech_lm: str | None = None,
+                       synonyms: dict[str, list[str]] | None = None) -> ServedModel:
     """Samples: a beam (rows of one video) and a batch of videos, one padded frame each."""
     rng = np.random.default_rng(seed)
     cap: Captioner = module.captioner
@@ -71,7 +72,9 @@ def caption_step_model(module: CaptionStepModel, vocabulary: list[str],
         warmup_dims={WORDS.name: (1,), DECODER_H.name: (hid,), DECODER_C.name: (hid,),
                      CAPTION_MEMORY.name: (8, hid), FRAME_MASK.name: (8,)},
         extra_files={VOCABULARY_FILE: json.dumps(vocabulary) + "\n",
-                     **({SPEECH_LM_FILE: speech_lm} if speech_lm is not None else {})},
+                     **({SPEECH_LM_FILE: speech_lm} if speech_lm is not None else {}),
+                     **({SYNONYMS_FILE: json.dumps(synonyms, indent=1) + "\n"}
+                        if synonyms is not None else {})},
     )
 
 
@@ -96,6 +99,7 @@ def speech_language_model(config: dict[str, Any], videos: int | None = None,
 def load_caption_family(checkpoint: Path | None, seed: int) -> LoadedFamily:
     """Both served caption models of a ``captioner`` checkpoint."""
     from vidsearch.training.captioner import load_captioner
+    from vidsearch.training.captions import synonym_groups
     from vidsearch.training.checkpoint import load_checkpoint
 
     if checkpoint is None:
@@ -107,7 +111,8 @@ def load_caption_family(checkpoint: Path | None, seed: int) -> LoadedFamily:
         models=[caption_encoder_model(CaptionEncoderModel(stored.frames, stored.captioner),
                                       int(stored.frames.input_size), seed),
                 caption_step_model(CaptionStepModel(stored.captioner), list(vocab.words), seed,
-                                   speech_lm=speech_language_model(ckpt.config))],
+                                   speech_lm=speech_language_model(ckpt.config),
+                                   synonyms=synonym_groups())],
         checkpoint=checkpoint, checkpoint_sha256=file_sha256(checkpoint),
         training_config=ckpt.config, metrics=ckpt.metrics,
         data_version=ckpt.data_version or None, checkpoint_model_version=ckpt.model_version,

@@ -316,6 +316,10 @@ class CaptionsConfig(BaseModel):
     candidates: int = Field(
         50, ge=1, le=1000, description="videos each ranking (sentence vector, keywords) "
         "contributes to the fusion")
+    fusion: Literal["keywords", "rrf"] = Field(
+        "keywords", description="keywords: videos by how many of the query's facts their "
+        "caption names (synonyms matched as one), the sentence vector breaking ties; rrf: "
+        "reciprocal-rank fusion of the vector and keyword rankings (BENCHMARKS.md compares)")
     fusion_k: float = Field(
         60.0, gt=0, description="reciprocal-rank fusion constant: score = sum 1/(k + rank)")
     max_audio_bytes: int = Field(16 * 1024 * 1024, ge=1, description="largest audio upload")

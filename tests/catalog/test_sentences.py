@@ -89,9 +89,10 @@ def test_fusion_lifts_a_video_that_says_it_in_so_many_words(catalog: Catalog) ->
     assert words == ("ring", "striped")
     by_vector, by_words = catalog.search_sentences(query, words, limit=10, vector_version=1)
     assert _ids(by_vector)[:2] == ["red-circle", "red-ring"]
-    ranked = keyword_ranking(by_words, words)
+    terms = {w: w for w in words}  # no synonym groups: each word is its own term
+    ranked = keyword_ranking(by_words, terms)
     assert [(c.info.video_id, m) for c, m in ranked] == [("red-ring", ("ring", "striped"))]
-    hits = fuse(by_vector, by_words, words, k=60.0, top_k=3)
+    hits = fuse(by_vector, by_words, terms, k=60.0, top_k=3)
     assert [h.video.video_id for h in hits] == ["red-ring", "red-circle", "blue-box"]
     ring, circle, box = hits
     assert (ring.vector_rank, ring.keyword_rank) == (2, 1)
@@ -107,11 +108,44 @@ def test_ties_go_to_the_nearer_sentence_vector() -> None:
 
     a = SentenceCandidate(VideoInfo("a", 1.0, 1, 1, caption="blue box"), 0.9)
     b = SentenceCandidate(VideoInfo("b", 1.0, 1, 1, caption="red box"), 0.5)
-    hits = fuse([a, b], [b, a], ["red"], k=60.0, top_k=5)
+    hits = fuse([a, b], [b, a], {"red": "red"}, k=60.0, top_k=5)
     # b: vector 2 + words 1; a: vector 1, holds no query word -> b first
     assert [h.video.video_id for h in hits] == ["b", "a"]
-    tie = fuse([a, b], [], [], k=60.0, top_k=5)
+    tie = fuse([a, b], [], {}, k=60.0, top_k=5)
     assert [h.video.video_id for h in tie] == ["a", "b"]
+    for fusion in ("keywords", "rrf"):  # both fusions
+        assert [h.video.video_id for h in fuse([a, b], [b, a], {"red": "red"}, k=60.0,
+                                               top_k=5, fusion=fusion)] == ["b", "a"]
+
+
+def test_synonyms_match_facts_not_words() -> None:
+    """A query for "a large red ring" matches a caption saying "a giant red hoop": the
+    captioner's synonym groups name one term; other words (colours) are their own terms."""
+    from vidsearch.catalog.base import SentenceCandidate, VideoInfo
+    from vidsearch.orchestrator.sentence_search import Synonyms
+
+    synonyms = Synonyms({"sizelarge": ("large", "giant"), "shapering": ("ring", "hoop"),
+                         "shapecircle": ("circle", "round shape"),
+                         "motionmovingright": ("moving right", "moving to the right")})
+    terms = synonyms.terms("A large red ring moving to the right, then a round shape")
+    assert terms == {"sizelarge": "large", "red": "red", "shapering": "ring",
+                     "motionmovingright": "moving to the right", "shapecircle": "round shape"}
+    # what the full-text index is asked for: every phrase's words, structure words left out
+    assert synonyms.words({"shapering": "ring", "red": "red"}) == ("ring", "hoop", "red")
+    hoop = SentenceCandidate(VideoInfo("hoop", 1.0, 1, 1, caption="A giant red hoop."), 0.2)
+    words = SentenceCandidate(VideoInfo("words", 1.0, 1, 1, caption="a red ring"), 0.1)
+    none = SentenceCandidate(VideoInfo("none", 1.0, 1, 1, caption="a blue box"), 0.9)
+    ranked = keyword_ranking([none, words, hoop], terms, synonyms)
+    assert [(c.info.video_id, m) for c, m in ranked] == [
+        ("hoop", ("large", "red", "ring")), ("words", ("red", "ring"))]
+    # keywords fusion: more facts first, cosine after; rrf lets the nearest vector lead
+    hits = fuse([none, hoop, words], [hoop, words], terms, k=60.0, top_k=3,
+                synonyms=synonyms, fusion="keywords")
+    assert [h.video.video_id for h in hits] == ["hoop", "words", "none"]
+    assert hits[0].matched_words == ("large", "red", "ring")
+    assert 3 < hits[0].score < 4 and 0 < hits[2].score < 1
+    assert Synonyms().terms("a Big red-ish ring") == {"big": "big", "red": "red", "ish": "ish",
+                                                      "ring": "ring"}
 
 
 def test_query_words_leave_out_the_captions_structure() -> None:

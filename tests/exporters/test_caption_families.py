@@ -21,7 +21,7 @@ from vidsearch.contract.models import (
     FRAME_MASK,
     WORDS,
 )
-from vidsearch.contract.repository_layout import MODEL_FILE, VOCABULARY_FILE
+from vidsearch.contract.repository_layout import MODEL_FILE, SYNONYMS_FILE, VOCABULARY_FILE
 from vidsearch.exporters.caption_families import (
     caption_encoder_model,
     caption_step_model,
@@ -59,7 +59,8 @@ def test_tiny_caption_models_export_and_verify(tmp_path: Path) -> None:
     words = ["<pad>", "<bos>", "<eos>", "<unk>", "a", "red", "disk", ",", "then"]
     family = LoadedFamily("captions", [
         caption_encoder_model(CaptionEncoderModel(frames.eval(), cap), 32),
-        caption_step_model(CaptionStepModel(cap), words)])
+        caption_step_model(CaptionStepModel(cap), words,
+                           synonyms={"shapering": ["ring", "hoop"]})])
     exported = export_models([family], tmp_path / "repo", cpu_twin=tmp_path / "twin")
     assert [e.model for e in exported] == [m.name for m in CAPTION_MODELS]
     for e, contract in zip(exported, CAPTION_MODELS, strict=True):
@@ -69,6 +70,8 @@ def test_tiny_caption_models_export_and_verify(tmp_path: Path) -> None:
     assert json.loads((step_dir / VOCABULARY_FILE).read_text()) == words
     twin = tmp_path / "twin" / "caption_step" / step_dir.name / VOCABULARY_FILE
     assert json.loads(twin.read_text()) == words
+    # the synonym groups SearchBySentence matches facts by travel beside the words
+    assert json.loads((step_dir / SYNONYMS_FILE).read_text()) == {"shapering": ["ring", "hoop"]}
 
 
 def _onnx_step(session: ort.InferenceSession, memory: np.ndarray, mask: np.ndarray) -> Step:

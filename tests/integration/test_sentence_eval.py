@@ -67,6 +67,8 @@ def test_the_tiny_benchmark_runs_and_writes_its_section(
     # every video is in the top 10 of four, found by its sentence vector at least
     assert result["typed"]["generated"]["r@10"] == 1.0
     assert result["typed"]["true_caption"]["r@10"] == 1.0
+    # served fusion (keywords) beside reciprocal rank, the same queries
+    assert result["fusion"] == "keywords" and result["typed"]["true_caption_rrf"]["r@10"] == 1.0
     assert len(result["spoken"]) == 2  # one voice, one speed, clean and noisy
     for cond in result["spoken"]:
         assert cond["queries"] == 1 and cond["words"] > 0
@@ -77,3 +79,4 @@ def test_the_tiny_benchmark_runs_and_writes_its_section(
     section = read_section(out, "sentences")
     assert section is not None and "Reproduce: `" in section
     assert "| SearchBySentence, generated captions |" in section and "| en-us | 150 |" in section
+    assert "fused by reciprocal rank instead (`captions.fusion=rrf`)" in section

@@ -14,6 +14,8 @@ CONFIG_FILE = "config.pbtxt"
 VOCABULARY_FILE = "vocabulary.json"
 # Beside it: the spoken-query language model (ARPA bigrams of the training captions).
 SPEECH_LM_FILE = "speech_lm.arpa"
+# Beside it: the captions' synonym groups, {term: [phrases]} (JSON), for SearchBySentence.
+SYNONYMS_FILE = "synonyms.json"
 
 
 def version_dirs(model_dir: Path) -> dict[int, Path]:

@@ -251,7 +251,19 @@ def evaluate_sentences(opts: SentenceEvalOptions) -> dict[str, Any]:
     n = opts.videos if opts.videos is not None else data.n_test
     videos = render_test_videos(data, n, opts.work_dir / "videos", opts.progress)
     root = opts.work_dir / f"catalogs-{time.strftime('%Y%m%d-%H%M%S')}"
-    orchestrator = build_orchestrator(_config(opts.repository, root / "generated"))
+    config = _config(opts.repository, root / "generated")
+    served_fusion = config.captions.fusion
+    orchestrator = build_orchestrator(config)
+
+    def both(query: Callable[[TestVideo], str], desc: str) -> tuple[list[int], list[int]]:
+        """Ranks as served, then with the other fusion (reciprocal rank) for comparison."""
+        served = _typed(orchestrator, videos, query, desc, opts.progress)
+        config.captions.fusion = "rrf"
+        try:
+            return served, _typed(orchestrator, videos, query, desc + " (rrf)", opts.progress)
+        finally:
+            config.captions.fusion = served_fusion
+
     try:
         t0, encoded = time.perf_counter(), []
         for video in tqdm(videos, desc="index (generated captions)", disable=not opts.progress):
@@ -264,20 +276,17 @@ def evaluate_sentences(opts: SentenceEvalOptions) -> dict[str, Any]:
             for ctx, v in zip(encoded, videos, strict=True)
         ]
         generated = {v.video_id: ctx.caption.text for v, ctx in zip(videos, encoded, strict=True)}
-        typed = _typed(orchestrator, videos, lambda v: v.query, "typed", opts.progress)
-        held_out = _typed(
-            orchestrator, videos, lambda v: v.held_out_query, "typed: held-out", opts.progress
-        )
+        typed, typed_rrf = both(lambda v: v.query, "typed")
+        held_out, held_out_rrf = both(lambda v: v.held_out_query, "typed: held-out")
         by_text = _by_text(orchestrator, videos, opts.progress)
         spoken = _spoken(orchestrator, videos, typed, opts)
     finally:
         orchestrator.close()
-    orchestrator = build_orchestrator(_config(opts.repository, root / "ceiling"))
+    config = _config(opts.repository, root / "ceiling")
+    orchestrator = build_orchestrator(config)
     try:
         orchestrator.store_encoded(ceiling)
-        true_ranks = _typed(
-            orchestrator, videos, lambda v: v.query, "typed: ceiling", opts.progress
-        )
+        true_ranks, true_rrf = both(lambda v: v.query, "typed: ceiling")
     finally:
         orchestrator.close()
     _remove(root)
@@ -288,11 +297,15 @@ def evaluate_sentences(opts: SentenceEvalOptions) -> dict[str, Any]:
         "duration_s": data.duration_s,
         "references_per_video": data.captions_per_video,
         "index_s_per_video": index_s / max(1, len(videos)),
+        "fusion": served_fusion,
         "typed": {
             "generated": recall(typed),
             "true_caption": recall(true_ranks),
             "held_out_wording": recall(held_out),
             "search_by_text": recall(by_text),
+            **({} if served_fusion == "rrf" else {
+                "generated_rrf": recall(typed_rrf), "true_caption_rrf": recall(true_rrf),
+                "held_out_wording_rrf": recall(held_out_rrf)}),
         },
         "ranks": {"generated": typed, "true_caption": true_ranks},
         "spoken_queries": len(spread(len(videos), opts.queries)),

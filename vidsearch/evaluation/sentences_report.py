@@ -12,8 +12,11 @@ from vidsearch.evaluation.report import md_table
 
 TYPED_ROWS = (
     ("generated", "SearchBySentence, generated captions"),
+    ("generated_rrf", "… fused by reciprocal rank instead (`captions.fusion=rrf`)"),
     ("true_caption", "SearchBySentence, a true caption stored (ceiling)"),
+    ("true_caption_rrf", "… fused by reciprocal rank instead"),
     ("held_out_wording", "SearchBySentence, query in the held-out wording"),
+    ("held_out_wording_rrf", "… fused by reciprocal rank instead"),
     ("search_by_text", "SearchByText (visual features), same queries"),
 )
 
@@ -60,7 +63,11 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"vector: {result['index_s_per_video']:.2f} s per video). Query of each video: "
         f"a training-wording caption that is not among its {result['references_per_video']} "
         "references (one query per video, top 10 asked). Ceiling: the same videos with a "
-        "true caption stored in place of the generated one. Ceiling share at R@10: "
+        "true caption stored in place of the generated one. Fusion as served: "
+        f"`captions.fusion={result.get('fusion', 'rrf')}` (keywords: by how many of the query's "
+        "facts a caption names, the captioner's synonyms matched as one, the sentence vector "
+        "breaking ties; rrf: reciprocal-rank fusion of the vector and keyword rankings). "
+        "Ceiling share at R@10: "
         f"{typed['generated']['r@10'] / max(1e-9, ceiling['r@10']):.2f}×.\n\n"
         + md_table(["typed query (one per video)", "R@1", "R@5", "R@10"], rows)
         + f"\n\nSpoken: {result['spoken_queries']} of the queries (evenly spread over the "

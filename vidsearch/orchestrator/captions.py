@@ -39,7 +39,7 @@ from vidsearch.contract.models import (
     WORDS,
     ModelContract,
 )
-from vidsearch.contract.repository_layout import SPEECH_LM_FILE, VOCABULARY_FILE
+from vidsearch.contract.repository_layout import SPEECH_LM_FILE, SYNONYMS_FILE, VOCABULARY_FILE
 from vidsearch.deadline import RequestBudget
 from vidsearch.inference.base import BackendUnavailableError, InferenceBackend, ModelNotFoundError
 from vidsearch.inference.caption_search import beam_search, greedy
@@ -99,6 +99,19 @@ class CaptionModels:
                         f"the model repository {self._repository}: re-export the captioner "
                         "(`vidsearch export --family captions`)") from exc
             return self._words[version]
+
+    def synonyms(self, version: int) -> dict[str, tuple[str, ...]]:
+        """The synonym groups exported with the captioner ({}: an older export)."""
+        path = self.version_file(version, SYNONYMS_FILE)
+        if not path.is_file():
+            return {}
+        try:
+            groups = json.loads(path.read_text())
+            return {str(term): tuple(map(str, phrases)) for term, phrases in groups.items()}
+        except (OSError, ValueError, AttributeError, TypeError) as exc:
+            raise ModelNotFoundError(
+                f"caption_step version {version} has an unreadable {SYNONYMS_FILE}: re-export "
+                "the captioner (`vidsearch export --family captions`)") from exc
 
     def speech_model(self, version: int) -> str | None:
         """The spoken-query language model exported with the captioner (None: absent)."""

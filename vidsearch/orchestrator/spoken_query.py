@@ -37,7 +37,11 @@ from vidsearch.orchestrator.api import (
 from vidsearch.orchestrator.captions import CaptionModels
 from vidsearch.orchestrator.options import check_top_k, clean_query_text
 from vidsearch.orchestrator.pipeline import PipelineRunner, Stage
-from vidsearch.orchestrator.sentence_search import SentenceSearchContext, sentence_stages
+from vidsearch.orchestrator.sentence_search import (
+    SentenceSearchContext,
+    Synonyms,
+    sentence_stages,
+)
 from vidsearch.orchestrator.text_search import TextModels
 
 SILENCE_PEAK = 1e-3  # |sample| below this everywhere: nothing was said
@@ -109,6 +113,7 @@ class SentenceService:
         self._runner, self._media, self._config = runner, media, captions.config
         self._enabled, self._slot = enabled, search_slot
         self._recognizers: dict[int, SpeechRecognizer] = {}
+        self._synonyms: dict[int, Synonyms] = {}
         self._lock = threading.Lock()
 
     @property
@@ -157,6 +162,14 @@ class SentenceService:
             timings = self._runner.run("search_audio", stages, spoken)
             return self._search(spoken.text, options, budget, "search_audio", timings)
 
+    def synonyms(self) -> Synonyms:
+        """The served captioner's synonym groups (read once per version)."""
+        version = self._captions.resolved_version()
+        with self._lock:
+            if version not in self._synonyms:
+                self._synonyms[version] = Synonyms(self._captions.synonyms(version))
+            return self._synonyms[version]
+
     def _resolve(self, options: SentenceSearchOptions) -> tuple[int, int]:
         top_k = options.top_k if options.top_k is not None else self._config.top_k
         candidates = (options.candidates if options.candidates is not None
@@ -170,7 +183,8 @@ class SentenceService:
         ctx = SentenceSearchContext(text=text, top_k=top_k, candidates=candidates,
                                     fusion_k=self._config.fusion_k,
                                     version=self._text.resolved_version(), only=options.only,
-                                    budget=budget)
+                                    budget=budget, synonyms=self.synonyms(),
+                                    fusion=self._config.fusion)
         timings.update(self._runner.run(pipeline, sentence_stages(self._text, self._catalog),
                                         ctx))
         return SentenceSearchResult(

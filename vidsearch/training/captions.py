@@ -21,7 +21,7 @@ from vidsearch.training.facts import (
 )
 
 __all__ = ["HELD_OUT", "TRAIN", "Wording", "caption_from_facts", "captions_for", "colour_name",
-           "describe_video", "held_out_captions"]
+           "describe_video", "held_out_captions", "synonym_groups"]
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,16 @@ HELD_OUT = Wording(
     intros=("{n} shots: ",),
     empty_scene="only a {texture} backdrop",
 )
+
+
+def synonym_groups(wording: Wording = TRAIN) -> dict[str, list[str]]:
+    """{term: phrases}: every phrase this wording uses for one fact (a shape kind, size,
+    motion or background texture) under one term, a word no caption holds (the field and
+    the fact's key run together). Exported with the captioner, whose sentences use these
+    phrases, so SearchBySentence matches facts rather than words."""
+    return {re.sub(r"[^a-z0-9]", "", f"{name[:-1]}{fact}"): list(phrases)
+            for name in ("shapes", "sizes", "motions", "textures")
+            for fact, phrases in getattr(wording, name).items()}
 
 
 def _pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:
