@@ -89,16 +89,21 @@ def test_scene_pool_means_equal_runs_of_the_real_frames() -> None:
     assert scene_pool(x, mask, 8)[0, :, 0].tolist() == [0, 0, 1, 1, 2, 3, 3, 4]
 
 
-def test_scene_features_are_the_frames_expert_of_each_run() -> None:
-    net = _net().eval()
+@pytest.mark.parametrize("fusion", ["moe", "concat", "mean"])
+def test_a_scene_is_fused_as_a_frames_only_video(fusion: str) -> None:
+    net = _net(fusion=fusion).eval()
     x = _inputs()
     scenes = net.scene_features(x["frames"], x["frame_mask"])
     assert scenes.shape == (3, net.cfg.scenes, 8)
-    # mean pooling commutes with the (affine) expert: a scene of every frame is the video's
+    # one scene of every frame is the video with sound and title missing (mean pooling
+    # commutes with the affine expert); for moe and mean that is the frames expert itself
     net.cfg.scenes = 1
     one = net.scene_features(x["frames"], x["frame_mask"])[:, 0]
-    alone = net.experts(**x)[0]["frames"]
-    torch.testing.assert_close(one, alone)
+    silent = {**x, "mfcc_mask": torch.zeros_like(x["mfcc_mask"]),
+              "title_mask": torch.zeros_like(x["title_mask"])}
+    torch.testing.assert_close(one, net(**silent))
+    if fusion != "concat":
+        torch.testing.assert_close(one, net.experts(**x)[0]["frames"])
 
 
 @pytest.mark.parametrize("fusion", ["moe", "mean"])

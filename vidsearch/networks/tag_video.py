@@ -201,11 +201,16 @@ class TagVideoNetwork(nn.Module):
         return self.fusion(*self.experts(frames, frame_mask, mfcc, mfcc_mask, title, title_mask))
 
     def scene_features(self, frames: Tensor, frame_mask: Tensor) -> Tensor:
-        """Frames [B,T,F] -> [B,S,D]: the frames expert of each scene (``cfg.scenes`` equal
-        runs of frames). A video carries tags of several scenes; one vector cannot sit near
-        all of them, its best scene can (how suggestions use them: ``scene_scores``)."""
-        return self.project["frames"](
-            scene_pool(self.frames.per_frame(frames), frame_mask, self.cfg.scenes))
+        """Frames [B,T,F] -> [B,S,D]: the frames-only feature of each scene (``cfg.scenes``
+        equal runs of frames), fused as a video with sound and title missing is (for moe and
+        mean fusion that is the frames expert itself). A video carries tags of several
+        scenes; one vector cannot sit near all of them, its best scene can."""
+        pooled = scene_pool(self.frames.per_frame(frames), frame_mask, self.cfg.scenes)
+        expert = self.project["frames"](pooled)
+        b, s, d = expert.shape
+        flat = expert.reshape(b * s, d)
+        present = {"frames": torch.ones(b * s, dtype=torch.bool, device=flat.device)}
+        return self.fusion({"frames": flat}, present).reshape(b, s, -1)
 
 
 def build_tag_video_network(config: TagVideoConfig | dict[str, Any]) -> TagVideoNetwork:
