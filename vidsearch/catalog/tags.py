@@ -189,42 +189,51 @@ class TagLibrary:
 
     def _query(self, rows: np.ndarray, limit: int, model_version: int,
                threshold: float | None, budget: RequestBudget | None,
-               vectors: bool = False) -> list[list[Any]]:
+               payload: bool = True) -> list[list[Any]]:
         """One exact search per row of ``rows``, in one batch."""
         where = "the tag library search"
         requests = [m.QueryRequest(
             query=row.tolist(), using=sc.VEC_TAG, limit=limit, params=EXACT,
             filter=m.Filter(must=[match(sc.F_TAG_VERSION, model_version)]),
-            score_threshold=threshold, with_payload=TAG_FIELDS,
-            with_vector=[sc.VEC_TAG] if vectors else False) for row in rows]
+            score_threshold=threshold, with_payload=TAG_FIELDS if payload else False,
+            with_vector=False) for row in rows]
         with self._lock.reading(), self._using(where):
             timeout = None if budget is None else budget.whole_seconds_for(where)
             return self.store.query_batch(sc.TAGS, requests, timeout)
 
     def _scene_aware(self, rows: np.ndarray, limit: int, model_version: int, weight: float,
                      budget: RequestBudget | None) -> list[TagHit]:
-        """Video (row 0) and scenes: each row's nearest ``n`` tags, rescored together; exact,
-        because a tag in none of the lists scores at most what the lists' last entries
-        bound it to, and ``n`` grows until the top ``limit`` beat that bound (or a list
-        holds every tag)."""
-        n = max(4 * limit, 64)
-        while True:
-            found = self._query(rows, n, model_version, None, budget, vectors=True)
-            points = {p.point_id: p for ranked in found for p in ranked}
-            if not points:
-                return []
-            tags = _unit_rows(np.array([p.vectors[sc.VEC_TAG] for p in points.values()]),
-                              self.dim, "stored tag vectors")
-            cos = rows @ tags.T  # [1+S, candidates]
-            sim = scene_aware_similarity(cos[0], cos[1:], weight)
-            order = sorted(range(len(sim)), key=lambda i: -sim[i])[:limit]
-            complete = any(len(ranked) < n for ranked in found)  # that list holds every tag
-            last = np.array([ranked[-1].score if ranked else -1.0 for ranked in found])
-            bound = float(scene_aware_similarity(last[:1], last[1:, None], weight)[0])
-            if complete or (len(order) == limit and sim[order[-1]] >= bound):
-                hits = list(points.values())
-                return [TagHit(_info(hits[i].payload), 1.0 - float(sim[i])) for i in order]
-            n *= 4
+        """Video (row 0) and scenes: each row's nearest ``n`` tags (ids and scores only),
+        the union's vectors read once and rescored together, the winners' payloads last.
+        Exact, because a tag in none of the lists scores at most what the lists' last
+        entries bound it to, and ``n`` grows until the top ``limit`` beat that bound (or a
+        list holds every tag)."""
+        n = max(2 * limit, 20)
+        with self._lock.reading():  # a tag deleted meanwhile is left out, never half-read
+            while True:
+                found = self._query(rows, n, model_version, None, budget, payload=False)
+                ids = list(dict.fromkeys(p.point_id for ranked in found for p in ranked))
+                with self._using("the tag library search"):
+                    points = self.store.retrieve(sc.TAGS, ids, payload=False,
+                                                 vectors=[sc.VEC_TAG]) if ids else []
+                if not points:
+                    return []
+                tags = _unit_rows(np.array([p.vectors[sc.VEC_TAG] for p in points]), self.dim,
+                                  "stored tag vectors")
+                sim = scene_aware_similarity(rows[0] @ tags.T, rows[1:] @ tags.T, weight)
+                order = np.argsort(-sim, kind="stable")[:limit]
+                complete = any(len(ranked) < n for ranked in found)  # holds every tag
+                last = np.array([ranked[-1].score if ranked else -1.0 for ranked in found])
+                bound = float(scene_aware_similarity(last[:1], last[1:, None], weight)[0])
+                if complete or (len(order) == limit and sim[order[-1]] >= bound):
+                    break
+                n *= 4
+            with self._using("the tag library search"):
+                winners = self.store.retrieve(sc.TAGS, [points[i].point_id for i in order],
+                                              payload=TAG_FIELDS, vectors=False)
+        info = {p.point_id: _info(p.payload) for p in winners}
+        return [TagHit(info[points[i].point_id], 1.0 - float(sim[i])) for i in order
+                if points[i].point_id in info]
 
     def stale(self, model_version: int, batch: int = 256) -> Iterator[list[TagInfo]]:
         """Tags whose vector came from another encoder version, a batch at a time."""
