@@ -12,6 +12,7 @@ searched exactly as a typed sentence (``sentence_search``). Stages are timed int
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -43,6 +44,8 @@ from vidsearch.orchestrator.sentence_search import (
     sentence_stages,
 )
 from vidsearch.orchestrator.text_search import TextModels
+
+log = logging.getLogger(__name__)
 
 SILENCE_PEAK = 1e-3  # |sample| below this everywhere: nothing was said
 
@@ -167,7 +170,12 @@ class SentenceService:
         version = self._captions.resolved_version()
         with self._lock:
             if version not in self._synonyms:
-                self._synonyms[version] = Synonyms(self._captions.synonyms(version))
+                groups = self._captions.synonyms(version)
+                if not groups:
+                    log.warning("caption_step version %d was exported without synonym groups: "
+                                "sentence search matches words, not facts (re-export the "
+                                "captioner: `vidsearch export --family captions`)", version)
+                self._synonyms[version] = Synonyms(groups)
             return self._synonyms[version]
 
     def _resolve(self, options: SentenceSearchOptions) -> tuple[int, int]:

@@ -20,6 +20,7 @@ change), before any suggestion is made.
 
 from __future__ import annotations
 
+import logging
 import threading
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -56,6 +57,8 @@ from vidsearch.orchestrator.encoding import DecodedFrames, FrameDecoder
 from vidsearch.orchestrator.pipeline import PipelineRunner, Stage
 from vidsearch.orchestrator.stages import DecodeStage
 from vidsearch.orchestrator.text_search import TextModels, uniform_subsample
+
+log = logging.getLogger(__name__)
 
 PLACEHOLDER_BASE = 1_000_000
 ENCODE_BATCH = 64  # texts per encoder call: the smallest max_batch_size of the text encoders
@@ -110,6 +113,7 @@ class TagModels:
         self._backend = backend
         self._text = text
         self._timeout = timeout_s
+        self._warned: set[int] = set()  # versions served without scene features
 
     def available(self) -> bool:
         """Whether tags can be served now (tag models, or the placeholder's text models)."""
@@ -190,6 +194,10 @@ class TagModels:
         out = self._backend.infer(VIDEO_TAG_ENCODER.name, {CLIP_FRAMES.name: picked[None]},
                                   version=version, timeout=timeout_s or self._timeout)
         scenes = out.get(SCENE_TAG_FEATURES.name)  # absent from repositories exported before
+        if scenes is None and version not in self._warned:
+            self._warned.add(version)
+            log.warning("video_tag_encoder version %d serves no scene features: tags are "
+                        "scored by the whole video only (re-export the tag models)", version)
         return TagFeature(_unit_rows(np.asarray(out[TAG_FEATURE.name], np.float32))[0], version,
                           None if scenes is None else _unit_rows(np.asarray(scenes[0])))
 
@@ -360,7 +368,7 @@ class TagService:
             raise InvalidRequestError("give either video_id (an indexed video) or an upload")
         if max_distance is not None and not 0.0 <= max_distance <= 2.0:
             raise InvalidRequestError(
-                f"max_distance is a cosine distance in [0, 2], got {max_distance}")
+                f"max_distance is a distance in [0, 2] (1 - similarity), got {max_distance}")
         library = self.library()
         ctx = SuggestContext(version=self._current or self.models.version(),
                              top_k=check_in("top_k", top_k, 10, 1, MAX_TOP_K),

@@ -36,7 +36,7 @@ class TagCalls(ClientCore):
         metadata: Metadata = (),
     ) -> TagSuggestions:
         """The library's tags nearest to an indexed video (its stored tag feature: no
-        decode), nearest first; ``max_distance``: a cosine distance bound in [0, 2]."""
+        decode), nearest first; ``max_distance``: a distance bound in [0, 2] (1 - similarity)."""
         header = suggest_header(video_id, None, top_k, max_distance)
         response = self._upload(
             "SuggestTags",

@@ -39,13 +39,14 @@ def register_tags(add: Callable[..., argparse.ArgumentParser], subparsers: Any,
 
     p = add(sub, "suggest", suggest, "tags nearest to a video",
             "List the library's tags nearest to an indexed VIDEO_ID (its stored tag feature, "
-            "no decode) or to a local --video file, nearest first, with cosine distances.")
+            "no decode) or to a local --video file, nearest first, with distances "
+            "(1 - similarity).")
     p.add_argument("video_id", metavar="VIDEO_ID", nargs="?", default="",
                    help="an indexed video (or give --video)")
     p.add_argument("--video", type=Path, metavar="FILE", help="a local video to upload instead")
     p.add_argument("--top-k", type=int, help="tags returned (1-100, server default 10)")
     p.add_argument("--max-distance", type=float,
-                   help="drop tags farther than this cosine distance (0-2)")
+                   help="drop tags farther than this distance (1 - similarity, 0-2)")
 
     def add_tags(args: argparse.Namespace, client: VideoSearchClient) -> int:
         added = client.add_tags(args.tags, source=args.source)
@@ -98,4 +99,4 @@ def register_tags(add: Callable[..., argparse.ArgumentParser], subparsers: Any,
     p.add_argument("--max-videos", type=int, help="videos visited per run (default 100)")
     p.add_argument("--top-k", type=int, help="tags stored per video (1-100)")
     p.add_argument("--max-distance", type=float,
-                   help="only tags within this cosine distance (0-2)")
+                   help="only tags within this distance (1 - similarity, 0-2)")

@@ -222,7 +222,8 @@ class Tag:
 
 @dataclass(frozen=True)
 class SuggestedTag:
-    """A suggested tag; ``distance`` is the cosine distance to the video (0 = same)."""
+    """A suggested tag; ``distance`` is 1 - its similarity to the video (0 = same): the
+    cosine to the video, with its best-matching scene counted in (server tags.scene_weight)."""
 
     tag: Tag
     distance: float
