@@ -314,8 +314,9 @@ class CaptionsConfig(BaseModel):
     top_k: int = Field(10, ge=1, le=1000)
     max_query_chars: int = Field(1000, ge=1, le=100_000)
     candidates: int = Field(
-        50, ge=1, le=1000, description="videos each ranking (sentence vector, keywords) "
-        "contributes to the fusion")
+        100, ge=1, le=1000, description="videos each ranking (sentence vector, keywords) "
+        "contributes to the fusion (the keyword ranking orders the nearest ones by facts "
+        "matched: 100 found the video in the top 10 for 69% of validation queries, 50 for 63%)")
     fusion: Literal["keywords", "rrf"] = Field(
         "keywords", description="keywords: videos by how many of the query's facts their "
         "caption names (synonyms matched as one), the sentence vector breaking ties; rrf: "
