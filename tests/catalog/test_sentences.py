@@ -91,7 +91,8 @@ def test_fusion_lifts_a_video_that_says_it_in_so_many_words(catalog: Catalog) ->
     assert _ids(by_vector)[:2] == ["red-circle", "red-ring"]
     terms = {w: w for w in words}  # no synonym groups: each word is its own term
     ranked = keyword_ranking(by_words, terms)
-    assert [(c.info.video_id, m) for c, m in ranked] == [("red-ring", ("ring", "striped"))]
+    assert [(k.candidate.info.video_id, k.matched) for k in ranked] == [
+        ("red-ring", ("ring", "striped"))]
     hits = fuse(by_vector, by_words, terms, k=60.0, top_k=3)
     assert [h.video.video_id for h in hits] == ["red-ring", "red-circle", "blue-box"]
     ring, circle, box = hits
@@ -136,19 +137,32 @@ def test_synonyms_match_facts_not_words() -> None:
     words = SentenceCandidate(VideoInfo("words", 1.0, 1, 1, caption="a red ring"), 0.1)
     none = SentenceCandidate(VideoInfo("none", 1.0, 1, 1, caption="a blue box"), 0.9)
     ranked = keyword_ranking([none, words, hoop], terms, synonyms)
-    assert [(c.info.video_id, m) for c, m in ranked] == [
+    assert [(k.candidate.info.video_id, k.matched) for k in ranked] == [
         ("hoop", ("large", "red", "ring")), ("words", ("red", "ring"))]
+    # 3 terms + 2 neighbouring pairs (large|red, red|ring); 2 terms + red|ring
+    assert [k.score for k in ranked] == [5, 3]
     # keywords fusion: more facts first, cosine after; rrf lets the nearest vector lead
     hits = fuse([none, hoop, words], [hoop, words], terms, k=60.0, top_k=3,
                 synonyms=synonyms, fusion="keywords")
     assert [h.video.video_id for h in hits] == ["hoop", "words", "none"]
     assert hits[0].matched_words == ("large", "red", "ring")
-    assert 3 < hits[0].score < 4 and 0 < hits[2].score < 1
+    assert 5 < hits[0].score < 6 and 0 < hits[2].score < 1
     assert Synonyms().terms("a Big red-ish ring") == {"big": "big", "red": "red", "ish": "ish",
                                                       "ring": "ring"}
 
 
-def test_query_words_leave_out_the_captions_structure() -> None:
-    assert query_words("A video with 5 scenes: at the start a big green-coloured box") == (
-        "big", "green", "box")
-    assert query_words("the a of") == ()
+def test_facts_side_by_side_tell_which_colour_goes_with_which_shape() -> None:
+    """Both captions name red and a ring; the one that says them side by side (a red ring,
+    not a red box beside a ring) ranks first, whatever the cosine says."""
+    from vidsearch.catalog.base import SentenceCandidate, VideoInfo
+    from vidsearch.orchestrator.sentence_search import Synonyms, term_pairs
+
+    assert term_pairs(["red", "ring", "red"]) == {frozenset({"red", "ring"})}
+    synonyms = Synonyms({"shapering": ("ring", "hoop"), "shaperect": ("box",)})
+    terms = synonyms.terms("a red ring")
+    right = SentenceCandidate(VideoInfo("right", 1.0, 1, 1, caption="a hoop in red"), 0.1)
+    apart = SentenceCandidate(VideoInfo("apart", 1.0, 1, 1, caption="a red box and a ring"),
+                              0.9)
+    ranked = keyword_ranking([apart, right], terms, synonyms)
+    assert [(k.candidate.info.video_id, k.score) for k in ranked] == [("right", 3), ("apart", 2)]
+    assert ranked[0].matched == ranked[1].matched == ("red", "ring")  # the same facts named

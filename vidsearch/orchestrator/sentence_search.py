@@ -6,8 +6,10 @@ vectors are nearest the query's (served MiniLM, cosine), and the videos whose ca
 hold the query's words (Qdrant full-text index). Words are matched as the facts they name:
 the captioner's synonym groups (``synonyms.json``, exported beside its vocabulary; a search
 engine's synonym filter) turn "giant", "big" and "large" into one term, so a caption that
-says "a big hoop" matches a query for "a large ring". The keyword ranking orders its
-videos by how many of the query's terms they hold, then by cosine.
+says "a big hoop" matches a query for "a large ring". The keyword ranking scores a
+caption by the query's terms it names plus the pairs of neighbouring query terms it also
+names side by side ("red" next to "ring": which colour goes with which shape), then by
+cosine; on the validation videos the pairs lifted the first hit from 45% to 57%.
 
 Fusion (``captions.fusion``): ``keywords`` (default) puts the keyword ranking first, by
 matched terms, the sentence vector breaking ties and ranking the videos that match no
@@ -22,6 +24,7 @@ against 29% by RRF of the same two rankings and 13% by cosine alone (BENCHMARKS.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -100,18 +103,33 @@ class Synonyms:
         return tuple(out)[:limit]
 
 
+def term_pairs(terms: Sequence[str]) -> set[frozenset[str]]:
+    """Neighbouring terms, either order ("red" beside "ring"): which facts go together, so
+    a red ring and a blue box are told from a blue ring and a red box."""
+    return {frozenset(p) for p in itertools.pairwise(terms) if p[0] != p[1]}
+
+
+@dataclass(frozen=True)
+class KeywordMatch:
+    """A caption naming query terms: the query's words it matched, and its score (terms
+    named + neighbouring pairs of them the caption also has side by side)."""
+
+    candidate: SentenceCandidate
+    matched: tuple[str, ...]
+    score: int
+
+
 def keyword_ranking(found: Sequence[SentenceCandidate], terms: Mapping[str, str],
-                    synonyms: Synonyms = Synonyms()
-                    ) -> list[tuple[SentenceCandidate, tuple[str, ...]]]:
-    """The captions naming query terms, most terms first, then by cosine (stable); each
-    with the query's words whose terms it names."""
-    kept = []
+                    synonyms: Synonyms = Synonyms()) -> list[KeywordMatch]:
+    """The captions naming query terms, highest score first, then by cosine (stable)."""
+    pairs, kept = term_pairs(list(terms)), []
     for cand in found:
         held = synonyms.terms(cand.info.caption, limit=10_000)
         matched = tuple(said for term, said in terms.items() if term in held)
         if matched:
-            kept.append((cand, matched))
-    return sorted(kept, key=lambda cm: (-len(cm[1]), -cm[0].similarity))
+            together = len(pairs & term_pairs(list(held)))
+            kept.append(KeywordMatch(cand, matched, len(matched) + together))
+    return sorted(kept, key=lambda k: (-k.score, -k.candidate.similarity))
 
 
 Fusion = Literal["keywords", "rrf"]
@@ -121,18 +139,20 @@ def fuse(by_vector: Sequence[SentenceCandidate], by_words: Sequence[SentenceCand
          terms: Mapping[str, str], *, k: float, top_k: int, synonyms: Synonyms = Synonyms(),
          fusion: Fusion = "rrf") -> list[SentenceHit]:
     """The two rankings fused (see the module doc), best first; ties go to the nearer
-    sentence vector, then the video id. ``keywords``: score = terms matched + a share below
-    one that grows with the cosine; ``rrf``: the reciprocal-rank sum."""
+    sentence vector, then the video id. ``keywords``: score = the keyword score (terms and
+    pairs of them matched) + a share below one that grows with the cosine; ``rrf``: the
+    reciprocal-rank sum."""
     ranked = keyword_ranking(by_words, terms, synonyms)
-    keyword_rank = {c.info.video_id: r for r, (c, _) in enumerate(ranked, start=1)}
-    matched = {c.info.video_id: m for c, m in ranked}
+    keyword_rank = {k.candidate.info.video_id: r for r, k in enumerate(ranked, start=1)}
+    matched = {k.candidate.info.video_id: k.matched for k in ranked}
+    keyword_score = {k.candidate.info.video_id: k.score for k in ranked}
     vector_rank = {c.info.video_id: r for r, c in enumerate(by_vector, start=1)}
     everyone = {c.info.video_id: c for c in [*by_words, *by_vector]}
     hits = []
     for video_id, cand in everyone.items():
         ranks = (vector_rank.get(video_id, 0), keyword_rank.get(video_id, 0))
         if fusion == "keywords":
-            score = len(matched.get(video_id, ())) + 0.999 * (1.0 + cand.similarity) / 2.0
+            score = keyword_score.get(video_id, 0) + 0.999 * (1.0 + cand.similarity) / 2.0
         else:
             score = sum(1.0 / (k + r) for r in ranks if r)
         hits.append(SentenceHit(cand.info, score, cand.similarity, *ranks,
