@@ -270,7 +270,7 @@ def run_tags(args: argparse.Namespace) -> int:
     save_json(result, args.json)
     summary = json.loads(args.summary.read_text()) if args.summary.is_file() else None
     body = to_markdown(result, cfg.model.fusion, summary, cfg.data.n_test,
-                       weight if cfg.mining.distance == "cosine" else 0.0)
+                       weight if cfg.mining.distance == "cosine" else 0.0, cfg.model.scenes)
     command = ".venv/bin/vidsearch eval " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     markdown = section_header("Tag suggestions", command.strip(), machine)
     update_section(args.out, "tags", markdown + "\n" + body)

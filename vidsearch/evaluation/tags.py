@@ -298,11 +298,11 @@ def targets(result: TagEvaluation, fusion: str) -> list[str]:
 
 
 def to_markdown(result: TagEvaluation, fusion: str, summary: dict[str, Any] | None,
-                n_test: int, scene_weight: float = 0.0) -> str:
+                n_test: int, scene_weight: float = 0.0, scenes: int = 8) -> str:
     """The body of the ``tags`` section (after its header)."""
     scoring = (f"Scoring as served (`tags.scene_weight` = {scene_weight:g}): a tag's similarity "
                f"is (cos(video, tag) + {scene_weight:g} × its best scene's cos) / "
-               f"{1 + scene_weight:g}, the scenes being 8 equal runs of the video's frames "
+               f"{1 + scene_weight:g}, the scenes being {scenes} equal runs of the video's frames "
                "(frames only; rows without frames score the video alone); the *scoring* "
                "rows rank by the whole video alone." if scene_weight else
                "Scoring: cosine to the whole video.")

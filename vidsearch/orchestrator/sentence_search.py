@@ -142,21 +142,20 @@ def fuse(by_vector: Sequence[SentenceCandidate], by_words: Sequence[SentenceCand
     sentence vector, then the video id. ``keywords``: score = the keyword score (terms and
     pairs of them matched) + a share below one that grows with the cosine; ``rrf``: the
     reciprocal-rank sum."""
-    ranked = keyword_ranking(by_words, terms, synonyms)
-    keyword_rank = {k.candidate.info.video_id: r for r, k in enumerate(ranked, start=1)}
-    matched = {k.candidate.info.video_id: k.matched for k in ranked}
-    keyword_score = {k.candidate.info.video_id: k.score for k in ranked}
+    keyword = {m.candidate.info.video_id: (rank, m) for rank, m in
+               enumerate(keyword_ranking(by_words, terms, synonyms), start=1)}
     vector_rank = {c.info.video_id: r for r, c in enumerate(by_vector, start=1)}
     everyone = {c.info.video_id: c for c in [*by_words, *by_vector]}
     hits = []
     for video_id, cand in everyone.items():
-        ranks = (vector_rank.get(video_id, 0), keyword_rank.get(video_id, 0))
+        keyword_rank, match = keyword.get(video_id, (0, None))
+        ranks = (vector_rank.get(video_id, 0), keyword_rank)
         if fusion == "keywords":
-            score = keyword_score.get(video_id, 0) + 0.999 * (1.0 + cand.similarity) / 2.0
+            score = (match.score if match else 0) + 0.999 * (1.0 + cand.similarity) / 2.0
         else:
             score = sum(1.0 / (k + r) for r in ranks if r)
         hits.append(SentenceHit(cand.info, score, cand.similarity, *ranks,
-                                matched_words=matched.get(video_id, ())))
+                                matched_words=match.matched if match else ()))
     hits.sort(key=lambda h: (-h.score, -h.similarity, h.video.video_id))
     return hits[:top_k]
 
@@ -175,9 +174,13 @@ class SentenceSearchContext:
     synonyms: Synonyms = field(default_factory=Synonyms)  # the served captioner's
     fusion: Fusion = "keywords"
     vector: np.ndarray | None = None
-    words: tuple[str, ...] = ()
     terms: dict[str, str] = field(default_factory=dict)
     hits: list[SentenceHit] = field(default_factory=list)
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """What the query is matched on, as it said it (each term's words)."""
+        return tuple(self.terms.values())
 
 
 class SentenceEncodeStage:
@@ -192,7 +195,6 @@ class SentenceEncodeStage:
     def __call__(self, ctx: SentenceSearchContext) -> None:
         ctx.vector = sentence_vector(self._text, ctx.text, ctx.version, ctx.budget.remaining())
         ctx.terms = ctx.synonyms.terms(ctx.text)
-        ctx.words = tuple(ctx.terms.values())  # what the query is matched on, as it said it
 
 
 class SentenceRankStage:
