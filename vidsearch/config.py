@@ -124,6 +124,10 @@ class HashIndexConfig(BaseModel):
                     "(more: recall of unrelated codes near the threshold, slower)")
     probe: int = Field(100, ge=1, description="codes a graph walk returns at most (a scan "
                        "returns the request's coarse limit)")
+    index_above: int | None = Field(
+        None, ge=1, description="codes per segment from which Qdrant builds the binary "
+        "quantization and the graph when it optimises (None: Qdrant's default, ~20k); a "
+        "smaller segment is always scanned")
 
 
 class CatalogConfig(BaseModel):

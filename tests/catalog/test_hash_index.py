@@ -5,16 +5,15 @@ is set when a store is created (Qdrant's per-segment full-scan threshold)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
-import qdrant_edge as qe
 
 from vidsearch.catalog import schema as sc
 from vidsearch.catalog.hash_index import FULL_SCAN, HashIndex
 from vidsearch.catalog.qdrant_edge import QdrantEdgeCatalog
-from vidsearch.catalog.qdrant_edge_store import edge_config
 from vidsearch.catalog.snapshot_chunks import StoredPoint
 
 CODES, FAMILIES, MEMBERS, QUERIES, MAX_HAMMING, PROBE = 12_000, 400, 10, 40, 40, 100
@@ -40,6 +39,10 @@ def codes() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _load(path: Path, data: np.ndarray, hash_index: HashIndex) -> QdrantEdgeCatalog:
+    """A catalog of ``data`` whose segments are indexed at this small size (Qdrant's
+    default indexing threshold is ~20k codes a segment; ``index_above`` lowers it), so
+    ``optimize`` builds the quantization and, where configured, the graph."""
+    hash_index = dataclasses.replace(hash_index, index_above=1)
     catalog = QdrantEdgeCatalog(path, texture_dim=4, hash_index=hash_index)
     texture = [1.0, 0.0, 0.0, 0.0]  # all equal: the rerank keeps the coarse set as it is
     for start in range(0, len(data), 2000):
@@ -49,15 +52,8 @@ def _load(path: Path, data: np.ndarray, hash_index: HashIndex) -> QdrantEdgeCata
                         {sc.F_VIDEO_ID: f"v{i}", sc.F_MODEL_VERSION: 1})
             for i in range(start, min(start + 2000, len(data)))
         ])  # fmt: skip
-    catalog.close()
-    # Index at this small size (Qdrant's indexing threshold is ~20k codes a segment):
-    # builds the quantization and, where configured, the graph.
-    config = edge_config(sc.Dims(4, None), sc.VIDEOS, hash_index)
-    shard = qe.EdgeShard.load(str(path / sc.VIDEOS), qe.EdgeConfig(
-        vectors=config.vectors, wal_enabled=True,
-        optimizers=qe.EdgeOptimizersConfig(indexing_threshold=1)))  # fmt: skip
-    assert shard.optimize()
-    shard.close()
+    assert catalog.optimize()
+    catalog.close()  # reopened: the catalog counts its stores' codes when it opens them
     return QdrantEdgeCatalog(path, hash_index=hash_index)
 
 
@@ -107,5 +103,9 @@ def test_coarse_parameters_follow_the_store_size() -> None:
     assert HashIndex(mode="scan").coarse(lambda: 10**9, 1000) == (FULL_SCAN, 1000)
     assert HashIndex(mode="scan").graph_m == 0 and auto.graph_m == 32
     assert auto.full_scan_threshold_kb == 500  # 1000 codes x 128 floats x 4 bytes
+    assert auto.indexing_threshold_kb is None  # Qdrant's own default
+    assert HashIndex(index_above=1000).indexing_threshold_kb == 500
     with pytest.raises(ValueError, match=">= 1"):
         HashIndex(probe=0)
+    with pytest.raises(ValueError, match=">= 1"):
+        HashIndex(index_above=0)

@@ -176,6 +176,15 @@ def test_example_systems_file_loads_and_names_real_config_fields() -> None:
     path = Path(__file__).resolve().parents[2] / "configs/eval/ablations.example.yaml"
     specs = load_systems(path, Path("ck"))
     assert len(specs) == 4 and len({s.name for s in specs}) == 4
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "configs/eval")
+                                        .glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_systems_file_names_real_config_fields(path: Path) -> None:
+    """A published table's rows must apply: a renamed field fails here, not an hour into
+    ``vidsearch eval``."""
+    specs = load_systems(path, Path("ck"))
+    assert specs and len({s.name for s in specs}) == len(specs)
     for spec in specs:
         apply_overrides(VidsearchConfig(), spec.overrides)  # raises on a field that is gone
 

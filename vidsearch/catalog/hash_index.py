@@ -56,9 +56,11 @@ class HashIndex:
     ef_construct: int = 256
     ef: int = 128
     probe: int = 100
+    index_above: int | None = None  # codes per segment Qdrant indexes from (None: its default)
 
     def __post_init__(self) -> None:
-        if min(self.graph_above, self.m, self.ef_construct, self.ef, self.probe) < 1:
+        settings = (self.graph_above, self.m, self.ef_construct, self.ef, self.probe)
+        if min(settings) < 1 or (self.index_above is not None and self.index_above < 1):
             raise ValueError(f"hash index settings must be >= 1: {self}")
 
     @property
@@ -71,7 +73,14 @@ class HashIndex:
         """Qdrant's per-segment switch: segments smaller than this (KB of float vectors)
         are scanned even when they have a graph."""
         codes = 1 if self.mode == "graph" else self.graph_above
-        return max(1, codes * _BYTES_PER_CODE // 1024)
+        return _kb(codes)
+
+    @property
+    def indexing_threshold_kb(self) -> int | None:
+        """Qdrant's optimizer threshold: a segment from this size (KB of float vectors) gets
+        its binary quantization and graph built when optimised; None keeps Qdrant's default
+        (~20k codes), below which a segment stays a plain scan whatever the mode."""
+        return None if self.index_above is None else _kb(self.index_above)
 
     def walks_graph(self, codes: Callable[[], int]) -> bool:
         """Whether a store may hold a segment that is walked; ``codes()`` (its size) is
@@ -87,3 +96,7 @@ class HashIndex:
             hnsw_ef=self.ef, quantization=qm.QuantizationSearchParams(rescore=False)
         )
         return params, min(limit, self.probe)
+
+
+def _kb(codes: int) -> int:
+    return max(1, codes * _BYTES_PER_CODE // 1024)

@@ -148,6 +148,11 @@ def _vectors(dims: sc.Dims, store: str, hash_index: HashIndex) -> dict[str, m.Ve
     return vectors
 
 
+def _optimizers(hash_index: HashIndex) -> m.OptimizersConfigDiff | None:
+    threshold = hash_index.indexing_threshold_kb
+    return None if threshold is None else m.OptimizersConfigDiff(indexing_threshold=threshold)
+
+
 def create_collections(
     client: QdrantClient, names: Mapping[str, str], dims: sc.Dims, topology: Topology,
     hash_index: HashIndex,
@@ -161,6 +166,7 @@ def create_collections(
                     name,
                     vectors_config=_vectors(dims, store, hash_index),
                     hnsw_config=_NO_GRAPH,
+                    optimizers_config=_optimizers(hash_index),
                     shard_number=topology.shard_number,
                     replication_factor=topology.replication_factor,
                     write_consistency_factor=topology.wcf(),

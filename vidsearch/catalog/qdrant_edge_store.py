@@ -99,7 +99,9 @@ def edge_config(dims: sc.Dims, store: str, hash_index: HashIndex) -> qe.EdgeConf
         vectors[sc.VEC_TEXT] = qe.EdgeVectorParams(dims.text, qe.Distance.Cosine)
     if store == sc.VIDEOS and dims.sentence is not None:
         vectors[sc.VEC_SENTENCE] = qe.EdgeVectorParams(dims.sentence, qe.Distance.Cosine)
-    return qe.EdgeConfig(vectors=vectors, wal_enabled=True)
+    threshold = hash_index.indexing_threshold_kb
+    optimizers = None if threshold is None else qe.EdgeOptimizersConfig(indexing_threshold=threshold)
+    return qe.EdgeConfig(vectors=vectors, wal_enabled=True, optimizers=optimizers)
 
 
 @contextmanager
