@@ -99,8 +99,8 @@ def edge_config(dims: sc.Dims, store: str, hash_index: HashIndex) -> qe.EdgeConf
         vectors[sc.VEC_TEXT] = qe.EdgeVectorParams(dims.text, qe.Distance.Cosine)
     if store == sc.VIDEOS and dims.sentence is not None:
         vectors[sc.VEC_SENTENCE] = qe.EdgeVectorParams(dims.sentence, qe.Distance.Cosine)
-    threshold = hash_index.indexing_threshold_kb
-    optimizers = None if threshold is None else qe.EdgeOptimizersConfig(indexing_threshold=threshold)
+    kb = hash_index.indexing_threshold_kb
+    optimizers = None if kb is None else qe.EdgeOptimizersConfig(indexing_threshold=kb)
     return qe.EdgeConfig(vectors=vectors, wal_enabled=True, optimizers=optimizers)
 
 
