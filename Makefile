@@ -22,7 +22,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PHOTO_PACKAGES := gnome-backgrounds mate-backgrounds plasma-workspace-wallpapers ukui-wallpapers lomiri-wallpapers
 
-.PHONY: help venv models export sample run serve serve-triton test lint layout imports bench bench-sections bench-quality bench-tags bench-captions protos clean promtool photos copy-release text-release bench-data speech browser k8s-check loadtest images
+.PHONY: help venv models export sample run serve serve-triton test lint layout imports bench bench-sections bench-quality bench-tags bench-captions protos clean promtool photos copy-release text-release bench-data speech thesaurus browser k8s-check loadtest images
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -99,7 +99,7 @@ var/.background-filled: $(REPO)/.exported
 	touch $@
 
 REVIEW_PORT ?= 8765
-run: export sample var/.background-filled ## set up, index the sample corpus and serve on localhost (embedded default), with the review page
+run: export sample thesaurus var/.background-filled ## set up, index the sample corpus and serve on localhost (embedded default), with the review page
 	$(VS) serve --config $(CONFIG) --index-dir $(SAMPLE)/references --review-port $(REVIEW_PORT)
 
 serve-triton: export sample var/.background-filled ## serve with the real tritonserver (CPU twin) behind the orchestrator
@@ -134,6 +134,12 @@ speech: ## install Debian espeak-ng (narration of generated videos) if absent
 	  $(SUDO) apt-get install -y -q --no-install-recommends espeak-ng || \
 	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends espeak-ng; }
 
+# Tag words the tag model never trained on are embedded as related trained ones (tags.thesaurus).
+thesaurus: ## install Debian wordnet-base (the WordNet database, /usr/share/wordnet) if absent
+	@test -f /usr/share/wordnet/data.noun || \
+	  $(SUDO) apt-get install -y -q --no-install-recommends wordnet-base || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends wordnet-base; }
+
 # The review page's test drives a real browser: Debian's chromium through its chromedriver.
 browser: ## install Debian chromium + chromium-driver (the review page's browser test) if absent
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
@@ -161,7 +167,7 @@ layout:
 imports: venv layout ## check the import-linter contracts of pyproject.toml (arrows one way)
 	cd $(LAYOUT) && $(CURDIR)/$(VENV)/bin/lint-imports --no-cache $(CURDIR)/pyproject.toml
 
-test: venv promtool photos bench-data speech browser imports ## run the test suite (real gRPC, Triton, Qdrant Edge, PyAV, Prometheus)
+test: venv promtool photos bench-data speech thesaurus browser imports ## run the test suite (real gRPC, Triton, Qdrant Edge, PyAV, Prometheus)
 	bash scripts/k8s_check.sh --no-tests
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
@@ -185,7 +191,7 @@ $(STARTER)/variants/video_hash_copy800.pt:
 bench-quality: export bench-data $(STARTER)/variants/video_hash_copy800.pt ## copy-detection quality (`vidsearch eval`, ~35 min)
 	$(VS) eval --systems configs/eval/copy_release.yaml --no-progress
 
-bench-tags: export speech ## tag suggestion quality (`vidsearch eval tags`)
+bench-tags: export speech thesaurus ## tag suggestion quality (`vidsearch eval tags`)
 	$(VS) eval tags --no-progress
 
 bench-captions: export speech ## caption quality (`vidsearch eval captions`), sentence + spoken-query retrieval (`vidsearch eval sentences`, ~15 min)

@@ -34,6 +34,10 @@ FROM python:3.11.14-slim-bookworm
 LABEL org.opencontainers.image.title="vidsearch" \
       org.opencontainers.image.description="vidsearch gRPC orchestrator (CPU)" \
       org.opencontainers.image.licenses="Apache-2.0"
+# WordNet (Debian wordnet-base): unseen tag words embedded as trained ones (tags.thesaurus).
+RUN apt-get update -q \
+ && apt-get install -y -q --no-install-recommends wordnet-base=1:3.0-37 \
+ && rm -rf /var/lib/apt/lists/*
 # A system user without login or home; the pods run as this uid too (runAsUser 10001),
 # with a read-only root filesystem. /var/lib/vidsearch, the working directory, is the
 # user's (catalog and uploads of a plain `docker run`; the pods mount volumes there).

@@ -14,6 +14,7 @@ Imported for its side effect: ``register_family`` adds the family to the registr
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,15 @@ from vidsearch.contract.models import (
     TAG_MODELS,
     VIDEO_TAG_ENCODER,
 )
+from vidsearch.contract.repository_layout import TRAINING_TAGS_FILE
 from vidsearch.exporters.families import FamilySpec, LoadedFamily, ServedModel, register_family
 from vidsearch.exporters.repository import file_sha256
 
 
-def tag_encoder_model(module: nn.Module, seed: int = 0) -> ServedModel:
-    """Served ``tag_encoder``; samples include a padded row (tags differ in length)."""
+def tag_encoder_model(module: nn.Module, seed: int = 0,
+                      training_tags: list[str] | None = None) -> ServedModel:
+    """Served ``tag_encoder``; samples include a padded row (tags differ in length). The
+    ``training_tags`` texts go beside it (``TRAINING_TAGS_FILE``) for the thesaurus."""
     rng = np.random.default_rng(seed)
 
     def sample(b: int, n: int) -> dict[str, np.ndarray]:
@@ -49,6 +53,8 @@ def tag_encoder_model(module: nn.Module, seed: int = 0) -> ServedModel:
         # Re-embedding the whole library sends tags in large batches.
         max_batch_size=256, preferred_batch_size=(64, 256),
         warmup_dims={INPUT_IDS.name: (8,), ATTENTION_MASK.name: (8,)},
+        extra_files={} if training_tags is None else
+        {TRAINING_TAGS_FILE: json.dumps(training_tags, indent=0) + "\n"},
     )
 
 
@@ -65,11 +71,12 @@ def video_tag_encoder_model(module: nn.Module, frame_size: int, seed: int = 0) -
 
 def tag_family(tag_encoder: nn.Module, video_tag_encoder: nn.Module, frame_size: int, *,
                seed: int = 0, training_config: dict[str, Any] | None = None,
-               checkpoint: Path | None = None) -> LoadedFamily:
+               checkpoint: Path | None = None,
+               training_tags: list[str] | None = None) -> LoadedFamily:
     """Both tag models as one family, exported under one version by ``export_models``."""
     return LoadedFamily(
         family="tags",
-        models=[tag_encoder_model(tag_encoder, seed),
+        models=[tag_encoder_model(tag_encoder, seed, training_tags),
                 video_tag_encoder_model(video_tag_encoder, frame_size, seed)],
         checkpoint=checkpoint, training_config=dict(training_config or {}),
     )
@@ -79,6 +86,7 @@ def load_tags_family(checkpoint: Path | None, seed: int) -> LoadedFamily:
     """Both served tag models of a ``tags`` checkpoint (MiniLM attached from its package)."""
     from vidsearch.training.checkpoint import load_checkpoint
     from vidsearch.training.tag_training import load_tag_model
+    from vidsearch.training.tags import TRAIN_TAGS
 
     if checkpoint is None:
         raise ValueError("family 'tags' needs --checkpoint")
@@ -86,7 +94,8 @@ def load_tags_family(checkpoint: Path | None, seed: int) -> LoadedFamily:
     model = load_tag_model(ckpt)
     family = tag_family(model.tag_encoder(), model.video_tag_encoder(),
                         int(model.semantic.input_size), seed=seed,
-                        training_config=ckpt.config, checkpoint=checkpoint)
+                        training_config=ckpt.config, checkpoint=checkpoint,
+                        training_tags=[t.text for t in TRAIN_TAGS])
     family.checkpoint_sha256 = file_sha256(checkpoint)
     family.metrics = ckpt.metrics
     family.data_version = ckpt.data_version or None

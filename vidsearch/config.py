@@ -339,6 +339,11 @@ class TagsConfig(BaseModel):
         2.0, ge=0, le=100, description="how much a tag's best-matching scene "
         "of the video counts beside the whole video: similarity = (video + w * best scene) "
         "/ (1 + w); 0 = the whole video only (BENCHMARKS.md, 'Tag suggestions')")
+    thesaurus: Path | None = Field(
+        Path("/usr/share/wordnet"), description="WordNet database (Debian wordnet-base): a "
+        "tag word the tag model never trained on is embedded as its closest related "
+        "one-word training tag ('crimson' as 'red'); None or a missing folder: tags are "
+        "embedded as written")
 
 
 class StageLimitConfig(BaseModel):

@@ -11,6 +11,7 @@ from vidsearch.evaluation.report import read_section, update_section
 from vidsearch.evaluation.tags import evaluate_tags, to_markdown
 from vidsearch.media.synthetic_audio import espeak_available
 from vidsearch.training.tag_training import TagTrainConfig, train_tags
+from vidsearch.training.tags import VOCABULARY
 
 
 @pytest.mark.skipif(not espeak_available(), reason="espeak-ng not installed: run `make speech`")
@@ -32,8 +33,14 @@ def test_eval_tags_rows_ablations_and_section(tmp_path: Path) -> None:
                      "tag projection frozen", "reference, training seed 1", "margin 0.4",
                      "8-s videos, O = 8", "8-s videos, P×O = 2×8",
                      "fused, the whole video only (scene weight 0)",
-                     "frames only, the whole video only (scene weight 0)"):
+                     "frames only, the whole video only (scene weight 0)",
+                     "fused, tags embedded as written (no thesaurus)",
+                     "frames only, tags embedded as written (no thesaurus)"):
         assert expected in names
+    # hot tags are embedded as served: unseen words rewritten to training tags (WordNet)
+    assert ("crimson", "red") in result.rewrites and ("disc", "disk") in result.rewrites
+    assert all(kind != "train" for kind in (t.kind for t in VOCABULARY
+                                            if t.text in dict(result.rewrites)))
     # rows score as served (video + best scene); the scoring rows by the video alone, and
     # the two orders differ somewhere (else the scenes would not be used)
     scored = {r.name: r.metrics["seen_map"] for r in result.rows}
@@ -63,3 +70,4 @@ def test_eval_tags_rows_ablations_and_section(tmp_path: Path) -> None:
     section = read_section(out, "tags")
     assert section is not None and "| model | fused (moe), titles as uploaded |" in section
     assert "Targets (issue 14)" in section
+    assert "'crimson' as 'red'" in section

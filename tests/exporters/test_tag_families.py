@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import torch
 from transformers import BertConfig, BertModel
 
 from vidsearch.contract.models import TAG_MODELS
+from vidsearch.contract.repository_layout import TRAINING_TAGS_FILE
 from vidsearch.exporters.pipeline import export_models
 from vidsearch.exporters.signature_check import contract_problems
 from vidsearch.exporters.tag_families import tag_family
@@ -22,6 +24,7 @@ from vidsearch.networks.tag_video import (
     VideoTagEncoder,
 )
 from vidsearch.networks.text_encoder import TextEncoder
+from vidsearch.training.tags import TRAIN_TAGS
 
 SIZE = 32
 
@@ -94,3 +97,6 @@ def test_a_tags_checkpoint_exports_as_the_tags_family(tmp_path: Path) -> None:
     # The exported tag encoder is the checkpoint's projection over MiniLM.
     reloaded = load_tag_model(path)
     assert torch.equal(reloaded.tag_encoder().projection.weight, model.tag_projection.weight)
+    # Beside the tag encoder: the tags it trained on, which the server's thesaurus reads.
+    trained = json.loads((exported[0].path / TRAINING_TAGS_FILE).read_text())
+    assert trained == [t.text for t in TRAIN_TAGS] and "red" in trained

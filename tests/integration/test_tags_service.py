@@ -275,6 +275,11 @@ def test_the_trained_tag_models_serve_when_exported(
         stub.DeleteTags(pb.DeleteTagsRequest(tags=["crimson donut"]), timeout=60)
         again = suggest(stub, ref.video_id, top_k=100)
         assert "crimson donut" not in [s.tag.text for s in again.tags]
+        # Words the tag model never trained on are embedded as trained ones (WordNet):
+        # "crimson disc" is where "red disk" is, and keeps the text it was written with.
+        stub.UpsertTags(pb.UpsertTagsRequest(tags=["crimson disc", "red disk"]), timeout=60)
+        hits = {s.tag.text: s.distance for s in suggest(stub, ref.video_id, top_k=100).tags}
+        assert hits["crimson disc"] == pytest.approx(hits["red disk"], abs=1e-6)
 
 
 def _torch_tag_ranking(path: Path, tags: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -284,17 +289,23 @@ def _torch_tag_ranking(path: Path, tags: list[str]) -> tuple[np.ndarray, list[st
 
     from vidsearch.config import MediaConfig, TagsConfig
     from vidsearch.contract.tag_scoring import scene_aware_similarity
+    from vidsearch.contract.thesaurus import Thesaurus, Vocabulary
     from vidsearch.media.transforms import resize
     from vidsearch.networks.text_encoder import load_tokenizer, tokenize
     from vidsearch.orchestrator.encoding import FrameDecoder
     from vidsearch.orchestrator.text_search import uniform_subsample
     from vidsearch.training.tag_training import load_tag_model
+    from vidsearch.training.tags import TRAIN_TAGS
 
     model = load_tag_model(STARTER / "tags.pt")
     size = model.semantic.input_size
     frames = FrameDecoder(MediaConfig(sandbox=False), size)(path).frames
     frames = resize(frames[uniform_subsample(len(frames), 32)], size, size)
-    ids, mask = tokenize(load_tokenizer(), tags)
+    # as the server embeds them: unseen words rewritten to training tags (tags.thesaurus)
+    vocabulary = Vocabulary.of(t.text for t in TRAIN_TAGS)
+    assert TagsConfig().thesaurus is not None
+    thesaurus = Thesaurus(TagsConfig().thesaurus)
+    ids, mask = tokenize(load_tokenizer(), [thesaurus.rewrite(t, vocabulary) for t in tags])
     with torch.no_grad():
         video, scenes = model.video_tag_encoder()(torch.from_numpy(frames)[None])
         library = torch.nn.functional.normalize(model.tag_encoder()(ids, mask), dim=1)

@@ -16,6 +16,9 @@ VOCABULARY_FILE = "vocabulary.json"
 SPEECH_LM_FILE = "speech_lm.arpa"
 # Beside it: the captions' synonym groups, {term: [phrases]} (JSON), for SearchBySentence.
 SYNONYMS_FILE = "synonyms.json"
+# Beside a tag_encoder version's model.onnx: the texts of the tags it was trained on (a JSON
+# list), so a live tag's unseen words can be rewritten to trained ones (contract.thesaurus).
+TRAINING_TAGS_FILE = "training_tags.json"
 
 
 def version_dirs(model_dir: Path) -> dict[int, Path]:

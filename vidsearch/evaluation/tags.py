@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from vidsearch.config import TagsConfig
+from vidsearch.contract.thesaurus import Thesaurus, Vocabulary
 from vidsearch.evaluation.report import fmt, md_table
 from vidsearch.training.checkpoint import load_checkpoint
 from vidsearch.training.tag_data import TagSet, TitleEncoder, load_split
@@ -46,11 +48,12 @@ from vidsearch.training.tag_training import (
     truth_matrix,
     vocabulary_features,
 )
-from vidsearch.training.tags import VOCABULARY, TitleKind, video_title
+from vidsearch.training.tags import TRAIN_TAGS, VOCABULARY, TitleKind, video_title
 
 TITLE_KINDS: tuple[TitleKind, ...] = ("clean", "noisy", "wrong", "empty")
 SINGLE = {"frames": ("frames",), "sound": ("audio",), "title": ("title",)}
 PRIOR = "tag frequency prior (no video)"
+_THESAURUS = TagsConfig().thesaurus  # as served by default
 
 
 @dataclass
@@ -66,6 +69,7 @@ class TagRow:
 @dataclass
 class TagEvaluation:
     rows: list[TagRow] = field(default_factory=list)
+    rewrites: list[tuple[str, str]] = field(default_factory=list)  # (tag, as embedded)
     zero_loss: dict[str, list[float]] = field(default_factory=dict)  # per mining variant
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -152,12 +156,14 @@ def evaluate_tags(checkpoint: str | Path, *, ablations: Path | None,
                   ablation_rounds: int | None = None, long_videos: int = 0,
                   long_s: float = 48.0, windows: int = 3,
                   scene_weight: float = TagsConfig().scene_weight,
+                  thesaurus: Path | None = _THESAURUS,
                   progress: bool = True) -> TagEvaluation:
     """Every row of the tag section (ablation training included unless ``ablations`` is
     None; ``ablation_rounds`` None: the checkpoint's own rounds; ``long_videos`` test
     videos of ``long_s`` seconds compare O frames with P×O, P = ``windows``). Tags are
-    scored as served (``tags.scene_weight`` = ``scene_weight``); the "scoring" rows compare
-    the whole video alone (weight 0)."""
+    scored as served (``tags.scene_weight`` = ``scene_weight``, tag texts rewritten by the
+    ``thesaurus`` when there is one); the "scoring" rows compare the whole video alone
+    (weight 0) and the tags embedded as written."""
     ck = load_checkpoint(checkpoint)
     cfg = training_config(ck)
     model = load_tag_model(ck)
@@ -165,7 +171,11 @@ def evaluate_tags(checkpoint: str | Path, *, ablations: Path | None,
     t0 = time.monotonic()
     encoder = TitleEncoder(cfg.data.max_title_tokens)
     test = load_split(cfg.data, "test", progress, encoder)
-    vocab = vocabulary_features(cfg.data, encoder)
+    written = vocabulary_features(cfg.data, encoder)
+    rewrite = served_wording(thesaurus)
+    vocab = written if rewrite is None else vocabulary_features(cfg.data, encoder, rewrite)
+    result.rewrites = [(t.text, rewrite(t.text)) for t in VOCABULARY
+                       if rewrite is not None and rewrite(t.text) != t.text]
     truth = truth_matrix(test)
     inputs = VideoInputs.of(test)
     result.seconds["data"] = time.monotonic() - t0
@@ -174,8 +184,8 @@ def evaluate_tags(checkpoint: str | Path, *, ablations: Path | None,
     weight = scene_weight if cfg.mining.distance == "cosine" else 0.0
 
     def row(group: str, name: str, m: TagModel, x: VideoInputs, note: str = "",
-            w: float = weight) -> None:
-        metrics = evaluate_tag_model(m, x, truth, vocab, cfg.segments, cfg.mining.distance,
+            w: float = weight, tags: Tensor = vocab) -> None:
+        metrics = evaluate_tag_model(m, x, truth, tags, cfg.segments, cfg.mining.distance,
                                      scene_weight=w)
         result.rows.append(TagRow(group, name, metrics, note))
 
@@ -187,6 +197,10 @@ def evaluate_tags(checkpoint: str | Path, *, ablations: Path | None,
         row("scoring", f"fused, {whole}", model, inputs, "one vector per video", w=0.0)
         row("scoring", f"frames only, {whole}", model, inputs.only(("frames",)),
             "one vector per video", w=0.0)
+    if rewrite is not None:
+        for name, x in (("fused", inputs), ("frames only", inputs.only(("frames",)))):
+            row("scoring", f"{name}, tags embedded as written (no thesaurus)", model, x,
+                "the model alone on unseen words", tags=written)
     baseline = pairwise_distance(test.title, vocab, "cosine")
     result.rows.append(TagRow("modality alone", "title only, MiniLM without training",
                               library_metrics(baseline, truth),
@@ -238,9 +252,19 @@ def evaluate_tags(checkpoint: str | Path, *, ablations: Path | None,
     return result
 
 
+def served_wording(folder: Path | None) -> Callable[[str], str] | None:
+    """How the server rewrites a tag for the tag encoder (``orchestrator.tags.TagWording``):
+    the thesaurus at ``folder`` against the training tags; None without one."""
+    if folder is None or not folder.is_dir():
+        return None
+    thesaurus, vocabulary = Thesaurus(folder), Vocabulary.of(t.text for t in TRAIN_TAGS)
+    return lambda text: thesaurus.rewrite(text, vocabulary)
+
+
 def save_json(result: TagEvaluation, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"rows": [vars(r) for r in result.rows],
+                                "rewrites": result.rewrites,
                                 "zero_loss": result.zero_loss,
                                 "seconds": result.seconds}, indent=2) + "\n")
 
@@ -306,6 +330,12 @@ def to_markdown(result: TagEvaluation, fusion: str, summary: dict[str, Any] | No
                "(frames only; rows without frames score the video alone); the *scoring* "
                "rows rank by the whole video alone." if scene_weight else
                "Scoring: cosine to the whole video.")
+    if result.rewrites:
+        shown = ", ".join(f"'{a}' as '{b}'" for a, b in result.rewrites)
+        scoring += (f" Tag texts are embedded as the server embeds them (`tags.thesaurus`, "
+                    f"WordNet): a word no training tag uses becomes its closest related "
+                    f"one-word training tag; here {len(result.rewrites)} tags changed: {shown}. "
+                    "The rows *tags embedded as written* leave them as they are.")
     parts = [
         f"Test: {n_test} generated videos (test seeds, disjoint from training and validation) "
         "with sound (15% uploaded silent), narration on some, titles drawn clean / noisy / "

@@ -32,7 +32,7 @@ from vidsearch.orchestrator.encoding import (
 )
 from vidsearch.orchestrator.pipeline import Stage
 from vidsearch.orchestrator.stages import DecodeStage
-from vidsearch.orchestrator.tags import TagModels
+from vidsearch.orchestrator.tags import TagModels, TagWording
 from vidsearch.orchestrator.text_search import TextModels
 
 
@@ -210,7 +210,9 @@ class IndexModels:
         timeout = config.inference.timeout_s
         encoder = VideoEncoder(backend, version=config.inference.model_version, timeout_s=timeout)
         text = TextModels(backend, config.text, timeout)
-        tags = TagModels(backend, text if text_search else None, timeout)
+        tags = TagModels(backend, text if text_search else None, timeout,
+                         words=TagWording.of(config.tags.thesaurus,
+                                             config.inference.model_repository))
         captions = CaptionModels(backend, config.captions, config.inference.model_repository,
                                  timeout)
         return cls(encoder, text, tags, text_search, captions, captioning, sentence_vectors)

@@ -20,6 +20,7 @@ change), before any suggestion is made.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import unicodedata
@@ -49,6 +50,8 @@ from vidsearch.contract.models import (
     TEXT_EMBEDDING,
     VIDEO_TAG_ENCODER,
 )
+from vidsearch.contract.repository_layout import TRAINING_TAGS_FILE
+from vidsearch.contract.thesaurus import Thesaurus, Vocabulary
 from vidsearch.deadline import RequestBudget
 from vidsearch.inference.base import InferenceBackend
 from vidsearch.media.transforms import resize
@@ -109,10 +112,11 @@ class TagModels:
     """The served tag encoders (or the text-search placeholder): versions and calls."""
 
     def __init__(self, backend: InferenceBackend, text: TextModels | None,
-                 timeout_s: float | None = None) -> None:
+                 timeout_s: float | None = None, words: TagWording | None = None) -> None:
         self._backend = backend
         self._text = text
         self._timeout = timeout_s
+        self._words = words
         self._warned: set[int] = set()  # versions served without scene features
 
     def available(self) -> bool:
@@ -166,6 +170,8 @@ class TagModels:
             vectors = out[TEXT_EMBEDDING.name]
         else:
             assert self._text is not None  # the tokenizer is the text models' (MiniLM)
+            if self._words is not None:
+                texts = self._words.rewrite(texts, version)
             ids, mask = self._text.tokenize(texts)
             out = self._backend.infer(TAG_ENCODER.name, {INPUT_IDS.name: ids,
                                                          ATTENTION_MASK.name: mask},
@@ -200,6 +206,52 @@ class TagModels:
                         "scored by the whole video only (re-export the tag models)", version)
         return TagFeature(_unit_rows(np.asarray(out[TAG_FEATURE.name], np.float32))[0], version,
                           None if scenes is None else _unit_rows(np.asarray(scenes[0])))
+
+
+class TagWording:
+    """Tag texts as the tag encoder of a version should read them: a word it never trained
+    on rewritten to a related one-word training tag by the thesaurus ("crimson" as "red";
+    ``contract.thesaurus``), from the training tags exported beside it. The library keeps
+    the text as written; only the text embedded changes."""
+
+    def __init__(self, thesaurus: Thesaurus, repository: Path) -> None:
+        self._thesaurus = thesaurus
+        self._repository = repository
+        self._vocabularies: dict[int, Vocabulary | None] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def of(folder: Path | None, repository: Path) -> TagWording | None:
+        """None (tags embedded as written) without a thesaurus, with a warning when one
+        was configured but is not there."""
+        if folder is None:
+            return None
+        try:
+            return TagWording(Thesaurus(folder), repository)
+        except FileNotFoundError as exc:
+            log.warning("%s; tags are embedded as written (tags.thesaurus)", exc)
+            return None
+
+    def vocabulary(self, version: int) -> Vocabulary | None:
+        """The training tags exported with ``version`` (None: an older export)."""
+        with self._lock:
+            if version not in self._vocabularies:
+                path = self._repository / TAG_ENCODER.name / str(version) / TRAINING_TAGS_FILE
+                try:
+                    tags = [str(t) for t in json.loads(path.read_text())]
+                except (OSError, ValueError, TypeError):
+                    log.warning("tag_encoder version %d has no readable %s: tags are embedded "
+                                "as written (re-export the tag models)", version,
+                                TRAINING_TAGS_FILE)
+                    tags = None
+                self._vocabularies[version] = None if tags is None else Vocabulary.of(tags)
+            return self._vocabularies[version]
+
+    def rewrite(self, texts: list[str], version: int) -> list[str]:
+        vocabulary = self.vocabulary(version)
+        if vocabulary is None:
+            return texts
+        return [self._thesaurus.rewrite(text, vocabulary) for text in texts]
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:

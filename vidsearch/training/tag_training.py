@@ -18,6 +18,7 @@ projection, not MiniLM (pinned to its package files, like ``text_video``).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -225,9 +226,11 @@ def embed_videos(video: TagVideoNetwork, inputs: VideoInputs, segments: int,
     return torch.cat(out)
 
 
-def vocabulary_features(cfg: TagDataConfig, titles: TitleEncoder | None = None) -> Tensor:
-    """Frozen MiniLM features [K,384] of every vocabulary tag (``VOCABULARY`` order), cached."""
-    texts = [t.text for t in VOCABULARY]
+def vocabulary_features(cfg: TagDataConfig, titles: TitleEncoder | None = None,
+                        rewrite: Callable[[str], str] | None = None) -> Tensor:
+    """Frozen MiniLM features [K,384] of every vocabulary tag (``VOCABULARY`` order), cached;
+    ``rewrite`` changes a tag's text before it is embedded (the served thesaurus)."""
+    texts = [t.text if rewrite is None else rewrite(t.text) for t in VOCABULARY]
     path = feature_cache_file(cfg.cache_dir, "vocabulary", [texts, cfg.max_title_tokens])
     if path.exists():
         feats: Tensor = torch.load(path, weights_only=True)

@@ -1,0 +1,49 @@
+"""The thesaurus on the real WordNet database (Debian wordnet-base, `make thesaurus`): words a
+model never trained on become related one-word training tags, and nothing else changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vidsearch.config import TagsConfig
+from vidsearch.contract.thesaurus import Thesaurus, Vocabulary
+
+TAGS = Vocabulary.of(["red", "blue", "purple", "disk", "ring", "spinning", "small",
+                      "moving up", "moving down", "striped background"])
+
+
+@pytest.fixture(scope="module")
+def thesaurus() -> Thesaurus:
+    return Thesaurus(TagsConfig().thesaurus or Path("/usr/share/wordnet"))
+
+
+def test_unseen_words_become_related_training_tags(thesaurus: Thesaurus) -> None:
+    assert thesaurus.rewrite("crimson ring", TAGS) == "red ring"  # a synonym
+    assert thesaurus.rewrite("Azure disc", TAGS) == "blue disk"  # a hypernym; a synonym
+    assert thesaurus.rewrite("violet", TAGS) == "purple"
+    assert thesaurus.rewrite("tiny", TAGS) == "small"  # a similar adjective
+    # an inflected form, matched through base forms on both sides: twirl ~ spin(ning)
+    assert thesaurus.rewrite("twirling in place", TAGS) == "spinning in place"
+
+
+def test_trained_and_unrelated_words_stay_as_written(thesaurus: Thesaurus) -> None:
+    assert thesaurus.rewrite("moving up", TAGS) == "moving up"
+    assert thesaurus.rewrite("dog on a beach", TAGS) == "dog on a beach"
+    # "moving" is only ever part of a tag ("moving up"): never a rewrite's target, though
+    # WordNet relates "sinking" to "move"
+    assert thesaurus.rewrite("sinking", TAGS) == "sinking"
+    assert "move" in thesaurus.lemmas("moving")
+
+
+def test_related_words_are_ranked_synonym_similar_hypernym(thesaurus: Thesaurus) -> None:
+    assert thesaurus.related("crimson")["red"] == 0
+    assert thesaurus.related("tiny")["small"] == 1
+    assert thesaurus.related("azure")["blue"] == 2
+    assert "rise" in thesaurus.lemmas("rising") and "rise" in thesaurus.lemmas("rose")
+
+
+def test_a_missing_database_says_what_to_install(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="wordnet-base"):
+        Thesaurus(tmp_path)
