@@ -328,7 +328,7 @@ def to_markdown(result: TagEvaluation, fusion: str, summary: dict[str, Any] | No
                f"is (cos(video, tag) + {scene_weight:g} × its best scene's cos) / "
                f"{1 + scene_weight:g}, the scenes being {scenes} equal runs of the video's frames "
                "(frames only; rows without frames score the video alone); the *scoring* "
-               "rows rank by the whole video alone." if scene_weight else
+               "rows *the whole video only* rank by the whole video alone." if scene_weight else
                "Scoring: cosine to the whole video.")
     if result.rewrites:
         shown = ", ".join(f"'{a}' as '{b}'" for a, b in result.rewrites)
