@@ -22,6 +22,7 @@ def thesaurus() -> Thesaurus:
 def test_unseen_words_become_related_training_tags(thesaurus: Thesaurus) -> None:
     assert thesaurus.rewrite("crimson ring", TAGS) == "red ring"  # a synonym
     assert thesaurus.rewrite("Azure disc", TAGS) == "blue disk"  # a hypernym; a synonym
+    assert thesaurus.rewrite("Crimson Ring!", TAGS) == "red Ring!"  # the rest as written
     assert thesaurus.rewrite("violet", TAGS) == "purple"
     assert thesaurus.rewrite("tiny", TAGS) == "small"  # a similar adjective
     # an inflected form, matched through base forms on both sides: twirl ~ spin(ning)

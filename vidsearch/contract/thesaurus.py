@@ -34,7 +34,7 @@ _SUFFIXES = {"n": (("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("s
                    ("ing", "e"), ("ing", ""), ("s", "")),
              "a": (("er", ""), ("est", ""), ("er", "e"), ("est", "e")),
              "r": ()}
-_WORD = re.compile(r"[a-z][a-z'-]*")
+_WORD = re.compile(r"[a-z][a-z'-]*", re.IGNORECASE)
 
 
 class Thesaurus:
@@ -113,8 +113,13 @@ class Thesaurus:
 
     def rewrite(self, text: str, vocabulary: Vocabulary) -> str:
         """``text`` with each word the vocabulary's tags never use replaced by its
-        best-ranked related word that is a tag by itself; unrelated words kept."""
-        return _WORD.sub(lambda m: self._closest(m[0], vocabulary), text.lower())
+        best-ranked related word that is a tag by itself; the rest kept as written."""
+
+        def replace(match: re.Match[str]) -> str:
+            closest = self._closest(match[0].lower(), vocabulary)
+            return match[0] if closest == match[0].lower() else closest
+
+        return _WORD.sub(replace, text)
 
     @cache  # noqa: B019 - one Thesaurus per process; words and vocabularies are few
     def _closest(self, word: str, vocabulary: Vocabulary) -> str:

@@ -211,8 +211,8 @@ class IndexModels:
         encoder = VideoEncoder(backend, version=config.inference.model_version, timeout_s=timeout)
         text = TextModels(backend, config.text, timeout)
         tags = TagModels(backend, text if text_search else None, timeout,
-                         words=TagWording.of(config.tags.thesaurus,
-                                             config.inference.model_repository))
+                         wording=TagWording.of(config.tags.thesaurus,
+                                               config.inference.model_repository))
         captions = CaptionModels(backend, config.captions, config.inference.model_repository,
                                  timeout)
         return cls(encoder, text, tags, text_search, captions, captioning, sentence_vectors)

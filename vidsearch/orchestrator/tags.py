@@ -112,11 +112,11 @@ class TagModels:
     """The served tag encoders (or the text-search placeholder): versions and calls."""
 
     def __init__(self, backend: InferenceBackend, text: TextModels | None,
-                 timeout_s: float | None = None, words: TagWording | None = None) -> None:
+                 timeout_s: float | None = None, wording: TagWording | None = None) -> None:
         self._backend = backend
         self._text = text
         self._timeout = timeout_s
-        self._words = words
+        self._wording = wording
         self._warned: set[int] = set()  # versions served without scene features
 
     def available(self) -> bool:
@@ -170,8 +170,8 @@ class TagModels:
             vectors = out[TEXT_EMBEDDING.name]
         else:
             assert self._text is not None  # the tokenizer is the text models' (MiniLM)
-            if self._words is not None:
-                texts = self._words.rewrite(texts, version)
+            if self._wording is not None:
+                texts = self._wording.rewrite(texts, version)
             ids, mask = self._text.tokenize(texts)
             out = self._backend.infer(TAG_ENCODER.name, {INPUT_IDS.name: ids,
                                                          ATTENTION_MASK.name: mask},
