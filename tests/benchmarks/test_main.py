@@ -35,7 +35,8 @@ def test_catalog_section_written_and_others_preserved(tmp_path: Path) -> None:
     reproduce = lines[2]
     assert reproduce.startswith(
         f"Reproduce: `python -m benchmarks --out {out} --sections catalog "
-        "--catalog.sizes 200 --catalog.queries 3 --catalog.warmup 10 --catalog.max-hamming 40 "
+        f"--catalog.sizes 200 --catalog.queries 3 --catalog.warmup {parse([]).catalog.warmup} "
+        "--catalog.max-hamming 40 "  # the warm-up comes from the release scenario
     )
     assert "--catalog.texture-dim 16" in reproduce and "--catalog.api-videos 0" in reproduce
     assert any(line.startswith("| 200 | 40 |") for line in lines)
