@@ -77,3 +77,14 @@ def test_model_versions_written_by_another_process_show_after_the_cache_expires(
     time.sleep(0.3)
     assert serving.stats().model_versions == (1, 2)
     serving.close(), indexer.close(), client.close()
+
+
+def test_index_above_sets_the_collections_indexing_threshold() -> None:
+    """``catalog.hash_index.index_above`` reaches a cluster's collections as Qdrant's
+    optimizer threshold (local mode ignores optimizer settings, so the request is checked)."""
+    from vidsearch.catalog.hash_index import HashIndex
+    from vidsearch.catalog.qdrant_cluster_store import _optimizers
+
+    assert _optimizers(HashIndex()) is None  # Qdrant's own default
+    diff = _optimizers(HashIndex(index_above=1000))
+    assert diff is not None and diff.indexing_threshold == 1000 * 128 * 4 // 1024
