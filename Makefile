@@ -188,8 +188,10 @@ bench-sections: export bench-data ## catalog, inference, end to end, load, text 
 $(STARTER)/variants/video_hash_copy800.pt:
 	mkdir -p $(@D) && git show 4366fe1:models/starter/video_hash.pt > $@
 
-bench-quality: export bench-data $(STARTER)/variants/video_hash_copy800.pt ## copy-detection quality (`vidsearch eval`, ~35 min)
+bench-quality: export bench-data $(STARTER)/variants/video_hash_copy800.pt ## copy-detection quality (`vidsearch eval`, ~45 min): the release table and the coarse filter's
 	$(VS) eval --systems configs/eval/copy_release.yaml --no-progress
+	$(VS) eval --systems configs/eval/copy_coarse_filter.yaml --section quality_coarse_filter \
+	  --title "Copy-detection quality: coarse filter" --json var/bench/coarse_filter.json --no-progress
 
 bench-tags: export speech thesaurus ## tag suggestion quality (`vidsearch eval tags`)
 	$(VS) eval tags --no-progress
