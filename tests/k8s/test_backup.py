@@ -191,6 +191,7 @@ def test_the_cronjob_script_writes_checked_archives_and_keeps_the_newest(
 
     # A failing backup fails the Job (so it is retried and the alert can see it).
     env["VIDSEARCH_CATALOG__PATH"] = str(tmp_path / "empty")
+    time.sleep(1.05)  # else, in the same second, the name collides before the catalog is read
     failed = subprocess.run(
         ["/bin/sh", "-c", script], env=env, capture_output=True, text=True, timeout=180
     )
