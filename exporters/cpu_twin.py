@@ -12,7 +12,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from vidsearch.contract.repository_layout import SPEECH_LM_FILE, VOCABULARY_FILE
+from vidsearch.contract.repository_layout import SPEECH_LM_FILE, VOCABULARY_FILE, version_dir
 from vidsearch.contract.triton_config import InstanceGroup, ModelConfig, read_config
 from vidsearch.exporters.repository import (
     CONFIG_FILE,
@@ -89,7 +89,7 @@ def sync_cpu_twin(
                         f"pass force=True to replace it"
                     )
             provenance = read_provenance(production, model, version)
-            provenance["cpu_twin_of"] = str(production / model / str(version))
+            provenance["cpu_twin_of"] = str(version_dir(production, model, version))
             write_model_version(
                 twin,
                 model,

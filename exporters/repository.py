@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from vidsearch.contract.repository_layout import CONFIG_FILE, MODEL_FILE, version_dirs
+from vidsearch.contract.repository_layout import CONFIG_FILE, MODEL_FILE, version_dir, version_dirs
 from vidsearch.contract.triton_config import ModelConfig
 from vidsearch.exporters.triton_config import write_config
 
@@ -113,7 +113,7 @@ def write_model_version(
         (staging / PROVENANCE_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         for name, text in (extra_files or {}).items():
             (staging / name).write_text(text)
-        target = model_dir / str(chosen)
+        target = version_dir(repository, model, chosen)
         if target.exists():
             trash = model_dir / f".replaced-{chosen}-{uuid.uuid4().hex[:8]}"
             target.rename(trash)
@@ -130,7 +130,7 @@ def write_model_version(
 
 def read_provenance(repository: Path, model: str, version: int) -> dict[str, Any]:
     """The provenance record written with a version."""
-    path = repository / model / str(version) / PROVENANCE_FILE
+    path = version_dir(repository, model, version) / PROVENANCE_FILE
     if not path.is_file():
         raise RepositoryError(f"{path} does not exist")
     data = json.loads(path.read_text())

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vidsearch.cli_args import existing_dir, existing_file
+from vidsearch.contract.repository_layout import MODEL_FILE, version_dir
 
 if TYPE_CHECKING:
     from vidsearch.exporters.families import ServedModel
@@ -185,7 +186,7 @@ def archive_model(
     traced, worst = trace_model(served)
     onnx_check = None
     if repository is not None:
-        onnx_path = repository / served.name / str(version) / "model.onnx"
+        onnx_path = version_dir(repository, served.name, version) / MODEL_FILE
         if not onnx_path.is_file():
             raise ArchiveError(f"{onnx_path} does not exist: export version {version} first")
         report = verify_onnx(traced, onnx_path, served.samples)

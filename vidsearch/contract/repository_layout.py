@@ -21,6 +21,11 @@ SYNONYMS_FILE = "synonyms.json"
 TRAINING_TAGS_FILE = "training_tags.json"
 
 
+def version_dir(repository: Path, model: str, version: int) -> Path:
+    """The folder of one version of one model: its model.onnx and the files beside it."""
+    return repository / model / str(version)
+
+
 def version_dirs(model_dir: Path) -> dict[int, Path]:
     """Numeric version folders of one model (hidden staging folders are ignored)."""
     if not model_dir.is_dir():

@@ -39,7 +39,12 @@ from vidsearch.contract.models import (
     WORDS,
     ModelContract,
 )
-from vidsearch.contract.repository_layout import SPEECH_LM_FILE, SYNONYMS_FILE, VOCABULARY_FILE
+from vidsearch.contract.repository_layout import (
+    SPEECH_LM_FILE,
+    SYNONYMS_FILE,
+    VOCABULARY_FILE,
+    version_dir,
+)
 from vidsearch.deadline import RequestBudget
 from vidsearch.inference.base import BackendUnavailableError, InferenceBackend, ModelNotFoundError
 from vidsearch.inference.caption_search import beam_search, greedy
@@ -84,7 +89,7 @@ class CaptionModels:
 
     def version_file(self, version: int, name: str) -> Path:
         """A file beside ``caption_step``'s model of ``version`` in the repository."""
-        return self._repository / CAPTION_STEP.name / str(version) / name
+        return version_dir(self._repository, CAPTION_STEP.name, version) / name
 
     def words(self, version: int) -> tuple[str, ...]:
         """The step's vocabulary (word ids index it), read once per version."""

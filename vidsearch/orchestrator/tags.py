@@ -50,7 +50,7 @@ from vidsearch.contract.models import (
     TEXT_EMBEDDING,
     VIDEO_TAG_ENCODER,
 )
-from vidsearch.contract.repository_layout import TRAINING_TAGS_FILE
+from vidsearch.contract.repository_layout import TRAINING_TAGS_FILE, version_dir
 from vidsearch.contract.thesaurus import Thesaurus, Vocabulary
 from vidsearch.deadline import RequestBudget
 from vidsearch.inference.base import InferenceBackend
@@ -236,7 +236,8 @@ class TagWording:
         """The training tags exported with ``version`` (None: an older export)."""
         with self._lock:
             if version not in self._vocabularies:
-                path = self._repository / TAG_ENCODER.name / str(version) / TRAINING_TAGS_FILE
+                path = version_dir(self._repository, TAG_ENCODER.name, version)
+                path /= TRAINING_TAGS_FILE
                 try:
                     tags = [str(t) for t in json.loads(path.read_text())]
                 except (OSError, ValueError, TypeError):
