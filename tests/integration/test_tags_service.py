@@ -289,23 +289,21 @@ def _torch_tag_ranking(path: Path, tags: list[str]) -> tuple[np.ndarray, list[st
 
     from vidsearch.config import MediaConfig, TagsConfig
     from vidsearch.contract.tag_scoring import scene_aware_similarity
-    from vidsearch.contract.thesaurus import Thesaurus, Vocabulary
+    from vidsearch.evaluation.tags import served_wording
     from vidsearch.media.transforms import resize
     from vidsearch.networks.text_encoder import load_tokenizer, tokenize
     from vidsearch.orchestrator.encoding import FrameDecoder
     from vidsearch.orchestrator.text_search import uniform_subsample
     from vidsearch.training.tag_training import load_tag_model
-    from vidsearch.training.tags import TRAIN_TAGS
 
     model = load_tag_model(STARTER / "tags.pt")
     size = model.semantic.input_size
     frames = FrameDecoder(MediaConfig(sandbox=False), size)(path).frames
     frames = resize(frames[uniform_subsample(len(frames), 32)], size, size)
     # as the server embeds them: unseen words rewritten to training tags (tags.thesaurus)
-    vocabulary = Vocabulary.of(t.text for t in TRAIN_TAGS)
-    assert TagsConfig().thesaurus is not None
-    thesaurus = Thesaurus(TagsConfig().thesaurus)
-    ids, mask = tokenize(load_tokenizer(), [thesaurus.rewrite(t, vocabulary) for t in tags])
+    rewrite = served_wording(TagsConfig().thesaurus)
+    assert rewrite is not None
+    ids, mask = tokenize(load_tokenizer(), [rewrite(t) for t in tags])
     with torch.no_grad():
         video, scenes = model.video_tag_encoder()(torch.from_numpy(frames)[None])
         library = torch.nn.functional.normalize(model.tag_encoder()(ids, mask), dim=1)
