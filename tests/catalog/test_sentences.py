@@ -166,3 +166,23 @@ def test_facts_side_by_side_tell_which_colour_goes_with_which_shape() -> None:
     ranked = keyword_ranking([apart, right], terms, synonyms)
     assert [(k.candidate.info.video_id, k.score) for k in ranked] == [("right", 3), ("apart", 2)]
     assert ranked[0].matched == ranked[1].matched == ("red", "ring")  # the same facts named
+
+
+def test_counts_in_words_read_as_the_digits_captions_write() -> None:
+    from vidsearch.orchestrator.sentence_search import numbers_as_digits
+
+    assert numbers_as_digits("Four scenes: first a ring") == "4 scenes: first a ring"
+    assert (numbers_as_digits("twenty-one shots, ninety nine, eleven, fifty")
+            == "21 shots, 99, 11, 50")
+    assert numbers_as_digits("someone alone, often") == "someone alone, often"  # words only
+
+
+def test_a_phrase_matches_with_a_hyphen_or_a_space() -> None:
+    """A recogniser hears no hyphen: "wave patterned" names the fact "wave-patterned" does."""
+    from vidsearch.orchestrator.sentence_search import Synonyms
+
+    synonyms = Synonyms({"texturesines": ("wavy", "wave-patterned"),
+                         "shapering": ("hollow circle",)})
+    expected = {"texturesines": "wave patterned", "shapering": "hollow circle"}
+    assert synonyms.terms("a wave patterned hollow-circle") == expected
+    assert synonyms.terms("a Wave-patterned hollow  circle") == expected
