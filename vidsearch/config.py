@@ -342,8 +342,8 @@ class TagsConfig(BaseModel):
     thesaurus: Path | None = Field(
         Path("/usr/share/wordnet"), description="WordNet database (Debian wordnet-base): a "
         "tag word the tag model never trained on is embedded as its closest related "
-        "one-word training tag ('crimson' as 'red'); None or a missing folder: tags are "
-        "embedded as written")
+        "training tag ('crimson' as 'red', 'rising' as 'moving up'); None or a missing "
+        "folder: tags are embedded as written")
 
 
 class StageLimitConfig(BaseModel):

@@ -1,5 +1,5 @@
 """The thesaurus on the real WordNet database (Debian wordnet-base, `make thesaurus`): words a
-model never trained on become related one-word training tags, and nothing else changes."""
+model never trained on become related training tags, and nothing else changes."""
 
 from __future__ import annotations
 
@@ -27,6 +27,10 @@ def test_unseen_words_become_related_training_tags(thesaurus: Thesaurus) -> None
     assert thesaurus.rewrite("tiny", TAGS) == "small"  # a similar adjective
     # an inflected form, matched through base forms on both sides: twirl ~ spin(ning)
     assert thesaurus.rewrite("twirling in place", TAGS) == "spinning in place"
+    # a whole tag of several words: WordNet's "move up" is a synonym of "rise"
+    assert thesaurus.rewrite("rising", TAGS) == "moving up"
+    # a derived form: "three-sided" is a synonym of "triangular", derived from "triangle"
+    assert thesaurus.rewrite("three-sided", Vocabulary.of(["triangle"])) == "triangle"
 
 
 def test_trained_and_unrelated_words_stay_as_written(thesaurus: Thesaurus) -> None:
@@ -36,12 +40,16 @@ def test_trained_and_unrelated_words_stay_as_written(thesaurus: Thesaurus) -> No
     # WordNet relates "sinking" to "move"
     assert thesaurus.rewrite("sinking", TAGS) == "sinking"
     assert "move" in thesaurus.lemmas("moving")
+    # a derivation reaches the word it derives, not that word's synonyms: "snow" is derived
+    # into "snowy", whose synset also holds "white" (the colour of a white disk)
+    assert thesaurus.rewrite("snow", Vocabulary.of(["white"])) == "snow"
 
 
 def test_related_words_are_ranked_synonym_similar_hypernym(thesaurus: Thesaurus) -> None:
     assert thesaurus.related("crimson")["red"] == 0
     assert thesaurus.related("tiny")["small"] == 1
     assert thesaurus.related("azure")["blue"] == 2
+    assert thesaurus.related("triangular")["triangle"] == 2
     assert "rise" in thesaurus.lemmas("rising") and "rise" in thesaurus.lemmas("rose")
 
 

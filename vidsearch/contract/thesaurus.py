@@ -5,9 +5,11 @@ training tags said "red", "azure" for "blue". The frozen MiniLM encoder relates 
 them and misses others (BENCHMARKS.md, "Tag suggestions"). WordNet, a lexical database of
 English, relates many: "crimson" is a synonym of "red", "azure" a kind of "blue".
 ``Thesaurus.rewrite`` replaces each word that no training tag uses by its closest related
-word (a synonym first, then a similar adjective, then a direct hypernym: the more general
-word; inflected forms matched through their base forms) that is a training tag by
-itself, and leaves a word it cannot relate as it is.
+word (a synonym first, then a similar adjective, then a direct hypernym, the more general
+word, or a derived form: "three-sided" is a synonym of "triangular", derived from
+"triangle"; inflected forms matched through their base forms) that is a whole training
+tag ("rising" is a synonym of "move up", so it becomes "moving up"), and leaves a word it
+cannot relate as it is.
 
 The data is Debian's ``wordnet-base`` (the WordNet 3.0 database, /usr/share/wordnet), read
 in its documented format (``wndb(5WN)``): ``index.<pos>`` maps a lemma to synset offsets,
@@ -26,7 +28,8 @@ from pathlib import Path
 
 _FILES = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 # Pointer symbols followed, by preference (wndb(5WN)): the synset's own words rank 0.
-_RELATIONS = {"&": 1, "@": 2, "@i": 2}  # similar to (adjectives); hypernym, instance of
+# Similar to (adjectives); hypernym, instance of; derivationally related, pertains to.
+_RELATIONS = {"&": 1, "@": 2, "@i": 2, "+": 2, "\\": 2}
 # Inflections WordNet's morphy strips when a form is not in the index itself.
 _SUFFIXES = {"n": (("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"),
                    ("men", "man"), ("ies", "y"), ("s", "")),
@@ -76,8 +79,11 @@ class Thesaurus:
                     out.setdefault(form, []).extend(lemmas)
         return out
 
-    def _synset(self, pos: str, offset: int) -> tuple[list[str], list[tuple[str, str, int]]]:
-        """(words, [(pointer symbol, pos, offset)]) of the synset at ``offset``."""
+    def _synset(self, pos: str, offset: int
+                ) -> tuple[list[str], list[tuple[str, str, int, int]]]:
+        """(words, [(pointer symbol, pos, offset, target word)]) of the synset at
+        ``offset``; target word 0: the whole synset, n: its n-th word (a lexical pointer,
+        such as "triangular" -> "triangle")."""
         with open(self.root / f"data.{_FILES[pos]}", "rb") as data:
             data.seek(offset)
             fields = data.readline().decode("latin-1").split(" | ")[0].split()
@@ -85,7 +91,8 @@ class Thesaurus:
         words = [_lemma(w) for w in fields[4:4 + 2 * count:2]]
         at = 4 + 2 * count
         pointers = [(fields[at + 1 + 4 * i], "a" if fields[at + 3 + 4 * i] == "s"
-                     else fields[at + 3 + 4 * i], int(fields[at + 2 + 4 * i]))
+                     else fields[at + 3 + 4 * i], int(fields[at + 2 + 4 * i]),
+                     int(fields[at + 4 + 4 * i][2:], 16))
                     for i in range(int(fields[at]))]
         return words, pointers
 
@@ -99,21 +106,24 @@ class Thesaurus:
         return list(dict.fromkeys(found))
 
     def related(self, word: str) -> dict[str, int]:
-        """Words related to ``word`` -> rank (0 synonym, 1 similar adjective, 2 hypernym)."""
+        """Words related to ``word`` -> rank (0 synonym, 1 similar adjective, 2 hypernym or
+        derived form)."""
         out: dict[str, int] = {}
         for lemma in self.lemmas(word.lower().replace(" ", "_")):
             for pos, offset in self._index[lemma]:
                 words, pointers = self._synset(pos, offset)
                 _keep(out, words, 0)
-                for symbol, to_pos, to in pointers:
+                for symbol, to_pos, to, target in pointers:
                     if symbol in _RELATIONS:
-                        _keep(out, self._synset(to_pos, to)[0], _RELATIONS[symbol])
+                        related = self._synset(to_pos, to)[0]
+                        _keep(out, related[target - 1:target] if target else related,
+                              _RELATIONS[symbol])
         out.pop(word.lower(), None)
         return out
 
     def rewrite(self, text: str, vocabulary: Vocabulary) -> str:
         """``text`` with each word the vocabulary's tags never use replaced by its
-        best-ranked related word that is a tag by itself; the rest kept as written."""
+        best-ranked related word or phrase that is a whole tag; the rest kept as written."""
 
         def replace(match: re.Match[str]) -> str:
             closest = self._closest(match[0].lower(), vocabulary)
@@ -134,16 +144,24 @@ class Thesaurus:
 
     @cache  # noqa: B019
     def _forms(self, vocabulary: Vocabulary) -> dict[str, str]:
-        """Each one-word tag and its base forms -> the tag ("spin" -> "spinning")."""
-        words = sorted(vocabulary.targets)
-        return {lemma: w for w in words for lemma in self.lemmas(w)} | {w: w for w in words}
+        """Each target tag and its base forms as WordNet lists them -> the tag ("spin" ->
+        "spinning", "move up" -> "moving up": a phrase's first word inflects)."""
+        out: dict[str, str] = {}
+        for tag in sorted(vocabulary.targets):
+            first, _, rest = tag.partition(" ")
+            for lemma in self.lemmas(first):
+                phrase = f"{lemma} {rest}".strip()
+                if not rest or phrase.replace(" ", "_") in self._index:
+                    out.setdefault(phrase, tag)
+            out[tag] = tag
+        return out
 
 
 @dataclass(frozen=True)
 class Vocabulary:
     """What a model was trained on: ``words`` of its training tags are never rewritten,
-    and a rewrite lands only on one of its one-word tags (``targets``): "crimson" may
-    become "red", never "moving", a word the tags use only in "moving up"."""
+    and a rewrite lands only on a whole tag (``targets``): "crimson" may become "red" and
+    "rising" "moving up", never "moving", a word the tags use only in "moving up"."""
 
     words: frozenset[str]
     targets: frozenset[str]
@@ -152,7 +170,7 @@ class Vocabulary:
     def of(tags: Iterable[str]) -> Vocabulary:
         texts = [" ".join(_WORD.findall(t.lower())) for t in tags]
         words = frozenset(w for t in texts for w in t.split())
-        return Vocabulary(words, frozenset(t for t in texts if t and " " not in t))
+        return Vocabulary(words, frozenset(t for t in texts if t))
 
 
 def _lemma(word: str) -> str:

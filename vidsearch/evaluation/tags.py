@@ -334,7 +334,7 @@ def to_markdown(result: TagEvaluation, fusion: str, summary: dict[str, Any] | No
         shown = ", ".join(f"'{a}' as '{b}'" for a, b in result.rewrites)
         scoring += (f" Tag texts are embedded as the server embeds them (`tags.thesaurus`, "
                     f"WordNet): a word no training tag uses becomes its closest related "
-                    f"one-word training tag; here {len(result.rewrites)} tags changed: {shown}. "
+                    f"training tag; here {len(result.rewrites)} tags changed: {shown}. "
                     "The rows *tags embedded as written* leave them as they are.")
     parts = [
         f"Test: {n_test} generated videos (test seeds, disjoint from training and validation) "

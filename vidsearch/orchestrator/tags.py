@@ -210,7 +210,7 @@ class TagModels:
 
 class TagWording:
     """Tag texts as the tag encoder of a version should read them: a word it never trained
-    on rewritten to a related one-word training tag by the thesaurus ("crimson" as "red";
+    on rewritten to a related training tag by the thesaurus ("crimson" as "red";
     ``contract.thesaurus``), from the training tags exported beside it. The library keeps
     the text as written; only the text embedded changes."""
 
