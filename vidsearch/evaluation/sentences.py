@@ -196,6 +196,14 @@ def _by_text(orchestrator: Any, videos: Sequence[TestVideo], progress: bool) -> 
     ]
 
 
+def _as_heard(video: TestVideo) -> str:
+    """The query as a recogniser that makes no error writes it: lower case, no punctuation
+    or hyphens, counts in words."""
+    from vidsearch.media.speech import spoken_words
+
+    return " ".join(spoken_words(video.query))
+
+
 def spread(n: int, k: int) -> list[int]:
     """``k`` indices evenly spread over ``range(n)``."""
     return sorted({int(i * n / k) for i in range(min(n, k))})
@@ -278,6 +286,7 @@ def evaluate_sentences(opts: SentenceEvalOptions) -> dict[str, Any]:
         generated = {v.video_id: ctx.caption.text for v, ctx in zip(videos, encoded, strict=True)}
         typed, typed_rrf = both(lambda v: v.query, "typed")
         held_out, held_out_rrf = both(lambda v: v.held_out_query, "typed: held-out")
+        as_heard = _typed(orchestrator, videos, _as_heard, "typed: as heard", opts.progress)
         by_text = _by_text(orchestrator, videos, opts.progress)
         spoken = _spoken(orchestrator, videos, typed, opts)
     finally:
@@ -302,6 +311,7 @@ def evaluate_sentences(opts: SentenceEvalOptions) -> dict[str, Any]:
             "generated": recall(typed),
             "true_caption": recall(true_ranks),
             "held_out_wording": recall(held_out),
+            "as_heard": recall(as_heard),
             "search_by_text": recall(by_text),
             **({} if served_fusion == "rrf" else {
                 "generated_rrf": recall(typed_rrf), "true_caption_rrf": recall(true_rrf),
@@ -309,6 +319,8 @@ def evaluate_sentences(opts: SentenceEvalOptions) -> dict[str, Any]:
         },
         "ranks": {"generated": typed, "true_caption": true_ranks},
         "spoken_queries": len(spread(len(videos), opts.queries)),
+        "spoken_as_heard_r@5": recall([as_heard[i] for i in spread(len(videos), opts.queries)])[
+            "r@5"],
         "snr_db": opts.snr_db,
         "spoken": [_spoken_summary(c) for c in spoken],
         "examples": [

@@ -17,6 +17,8 @@ TYPED_ROWS = (
     ("true_caption_rrf", "… fused by reciprocal rank instead"),
     ("held_out_wording", "SearchBySentence, query in the held-out wording"),
     ("held_out_wording_rrf", "… fused by reciprocal rank instead"),
+    ("as_heard", "SearchBySentence, query as heard without error (lower case, no punctuation "
+     "or hyphens, counts in words)"),
     ("search_by_text", "SearchByText (visual features), same queries"),
 )
 
@@ -93,6 +95,9 @@ def to_markdown(result: dict[str, Any]) -> str:
         + f"\n\nAll conditions: WER {100 * wer:.1f}% (worst condition per voice: "
         + ", ".join(f"{v} {100 * w:.1f}%" for v, w in per_voice.items())
         + f"); spoken R@5 {spoken_r5:.3f} vs typed {typed_r5:.3f} "
-        f"({spoken_r5 / typed_r5 if typed_r5 else float('nan'):.2f}×). "
+        f"({spoken_r5 / typed_r5 if typed_r5 else float('nan'):.2f}×)"
+        + (f"; the same queries as heard without error: R@5 {result['spoken_as_heard_r@5']:.3f}"
+           if "spoken_as_heard_r@5" in result else "")
+        + ". "
         f"Run time {result['seconds'] / 60:.1f} min.\n"
     )
