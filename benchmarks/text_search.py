@@ -38,6 +38,7 @@ class TextBenchResult(bench.SectionResult[TextBenchConfig]):
     quality: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, float] = field(default_factory=dict)
     catalog_videos: int = 0
+    rewrites: list[tuple[str, str]] = field(default_factory=list)  # the thesaurus's, as served
     reranked_ms: list[float] = field(default_factory=list)  # client-side wall time
     stage1_ms: list[float] = field(default_factory=list)
     stages_ms: dict[str, list[float]] = field(default_factory=dict)  # server-side, reranked
@@ -84,9 +85,25 @@ def _gap_recall(model: Any, feats: Any, seeds: range, duration_s: float) -> dict
     return out
 
 
+def served_rewrite() -> Any:
+    """How the server rewrites a query's unseen words (``TextModels.query_text``, with the
+    vocabulary the exporter writes from ``training_vocabulary``); None without WordNet."""
+    from vidsearch.config import TextSearchConfig
+    from vidsearch.contract.thesaurus import Thesaurus
+    from vidsearch.training.captions import training_vocabulary
+
+    served = TextSearchConfig()
+    if served.thesaurus is None or not served.thesaurus.is_dir():
+        return None
+    thesaurus, vocabulary = Thesaurus(served.thesaurus, served.thesaurus_senses), (
+        training_vocabulary())
+    return lambda text: thesaurus.rewrite(text, vocabulary)
+
+
 def _quality(checkpoint: Path, cfg: TextBenchConfig) -> tuple[dict[str, Any], Any, Any, Any]:
-    """Every variant's recall on the test split; also the model, its data settings and the
-    test corpus (the facts are scored on the same)."""
+    """Every variant's recall on the test split, queries embedded as served (and the
+    held-out ones as written too); also the model, its data settings and the test corpus
+    (the facts are scored on the same)."""
     from vidsearch.networks.text_encoder import load_tokenizer
     from vidsearch.training import text_video as tv
     from vidsearch.training import text_video_metrics as tvm
@@ -108,17 +125,23 @@ def _quality(checkpoint: Path, cfg: TextBenchConfig) -> tuple[dict[str, Any], An
     seeds = range(TEST_SEEDS, TEST_SEEDS + cfg.test_videos)
     test_cfg = train_cfg.model_copy(update={"data": d})
 
-    def texts(held_out: bool) -> Any:
+    rewrite = served_rewrite()
+
+    def texts(held_out: bool, as_served: bool = True) -> Any:
         captions, video = tv.caption_set(seeds, test_cfg, held_out=held_out)
+        if as_served and rewrite is not None:
+            captions = [rewrite(c) for c in captions]
         return tv.encode_texts(encoder, load_tokenizer(), captions, video, train_cfg)
 
     ranks = tvm.variant_ranks(model, feats, texts(held_out=True), cfg.rerank_n)
     seen = tvm.evaluate_text_video(model, feats, texts(held_out=False), cfg.rerank_n)
+    written = {} if rewrite is None else _as(tvm.evaluate_text_video(
+        model, feats, texts(held_out=True, as_served=False), cfg.rerank_n), "as_written")
     return (tvm.summarise(ranks, int(feats.shape[0]), cfg.rerank_n)
             # the last caption of each video is its compositional query
             | tvm.recall_metrics(ranks["stage2"][4::5], "compositional")
             # the same videos in the training captions' wording: how much is the wording gap
-            | _as(seen, "train_wording")
+            | _as(seen, "train_wording") | written
             | _gap_recall(model, feats, seeds, d.duration_s)), model, d, corpus
 
 
@@ -129,6 +152,13 @@ def run_quality(cfg: TextBenchConfig, result: TextBenchResult) -> Any:
     from vidsearch.training.semantic import corpus_labels, scene_accuracy, shape_accuracy
 
     result.quality, model, d, corpus = _quality(cfg.starter / "text_video.pt", cfg)
+    if (rewrite := served_rewrite()) is not None:
+        from vidsearch.training.captions import held_out_captions
+
+        words = {w for seed in range(TEST_SEEDS, TEST_SEEDS + cfg.test_videos)
+                 for c in held_out_captions(seed, d.duration_s) for w in c.lower().split()}
+        result.rewrites = sorted({(w.strip(",."), rewrite(w.strip(",."))) for w in words}
+                                 - {(w.strip(",."), w.strip(",.")) for w in words})
     if cfg.baseline is not None:
         result.quality |= _as(_quality(cfg.baseline, cfg)[0], "baseline")
     if isinstance(encoder := model.video.encoder, SemanticEncoder):
@@ -210,4 +240,5 @@ def to_markdown(result: TextBenchResult, command: str) -> str:
         ratio=statistics.median(result.reranked_ms) / statistics.median(stage1_ms),
         top1=100 * sum(r <= 1 for r in ranks) / len(ranks),
         top10=100 * sum(r <= 10 for r in ranks) / len(ranks),
+        rewrites_text=", ".join(f"'{a}' as '{b}'" for a, b in result.rewrites) or "none",
     )  # fmt: skip

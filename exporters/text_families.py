@@ -16,6 +16,7 @@ Imported for its side effect: ``register_family`` adds the family to the registr
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,8 @@ from vidsearch.contract.models import (
     TOKEN_FEATURES,
     TOKEN_MASK,
 )
+from vidsearch.contract.repository_layout import TRAINING_WORDING_FILE
+from vidsearch.contract.thesaurus import Vocabulary
 from vidsearch.exporters.families import FamilySpec, LoadedFamily, ServedModel, register_family
 from vidsearch.exporters.repository import file_sha256
 
@@ -64,13 +67,18 @@ def _ids(rng: np.random.Generator, b: int, n: int) -> dict[str, np.ndarray]:
     return {INPUT_IDS.name: ids, ATTENTION_MASK.name: mask}
 
 
-def text_encoder_model(module: nn.Module, embed_dim: int, seed: int = 0) -> ServedModel:
+def text_encoder_model(module: nn.Module, embed_dim: int, seed: int = 0,
+                       vocabulary: Vocabulary | None = None) -> ServedModel:
+    """Served ``text_encoder``; the ``vocabulary`` of its training captions goes beside it
+    (``TRAINING_WORDING_FILE``) for the thesaurus that rewrites a query's unseen words."""
     rng = np.random.default_rng(seed)
     return ServedModel(
         TEXT_ENCODER, module=module,
         samples=[_ids(rng, b, n) for b, n in ((2, 12), (1, 5), (4, 30))],
         max_batch_size=64, preferred_batch_size=(8, 32),
         warmup_dims={INPUT_IDS.name: (16,), ATTENTION_MASK.name: (16,)},
+        extra_files={} if vocabulary is None else
+        {TRAINING_WORDING_FILE: json.dumps(vocabulary.to_json(), indent=0) + "\n"},
     )
 
 
@@ -118,6 +126,7 @@ def scorer_model(module: nn.Module, text_dim: int, dim: int, k: int,
 
 
 def load_text_video_family(checkpoint: Path | None, seed: int) -> LoadedFamily:
+    from vidsearch.training.captions import training_vocabulary
     from vidsearch.training.checkpoint import load_checkpoint
     from vidsearch.training.text_video import load_text_video
 
@@ -128,7 +137,7 @@ def load_text_video_family(checkpoint: Path | None, seed: int) -> LoadedFamily:
     cfg = model.cfg
     models = [
         text_encoder_model(ServedTextEncoder(model.text_encoder, model.scorer.text),
-                           cfg.embed_dim, seed),
+                           cfg.embed_dim, seed, training_vocabulary()),
         video_model(model.video, int(model.video.encoder.input_size), seed),
         scorer_model(model.scorer, cfg.text_dim, cfg.dim, cfg.keywords, seed),
     ]

@@ -56,3 +56,28 @@ def test_related_words_are_ranked_synonym_similar_hypernym(thesaurus: Thesaurus)
 def test_a_missing_database_says_what_to_install(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="wordnet-base"):
         Thesaurus(tmp_path)
+
+
+def test_a_hypernym_must_be_the_tag_as_written(thesaurus: Thesaurus) -> None:
+    """"front" is a kind of "line": that relates it to the tag "line", not to "lined"."""
+    assert thesaurus.rewrite("front", Vocabulary.of(["line"])) == "line"
+    assert thesaurus.rewrite("front", Vocabulary.of(["lined"])) == "front"
+
+
+def test_fewer_senses_relate_fewer_words(thesaurus: Thesaurus) -> None:
+    """A word's rare senses relate it to what a query almost never means by it: "egg" is
+    also slang for "ball"; the first two senses of each part of speech do not say so."""
+    balls = Vocabulary.of(["ball"])
+    assert thesaurus.rewrite("egg", balls) == "ball"
+    frequent = Thesaurus(thesaurus.root, senses=2)
+    assert frequent.rewrite("egg", balls) == "egg"
+    assert frequent.rewrite("huge disc", Vocabulary.of(["big", "disk"])) == "big disk"
+
+
+def test_a_vocabulary_travels_as_json() -> None:
+    vocabulary = Vocabulary.of(["going up", "big"], ["a {size} clip in front of"])
+    assert "front" in vocabulary.words and vocabulary.targets == {"going up", "big"}
+    assert Vocabulary.from_json(vocabulary.to_json()) == vocabulary
+    assert Vocabulary.from_json(["red ring", "blue"]) == Vocabulary.of(["red ring", "blue"])
+    with pytest.raises(TypeError, match="not a vocabulary"):
+        Vocabulary.from_json("red")

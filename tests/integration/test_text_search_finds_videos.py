@@ -45,3 +45,24 @@ def test_held_out_sentences_find_their_videos(client: VideoSearchClient) -> None
     # model or serving regression.
     assert sum(r == 1 for r in ranks) >= 15, ranks
     assert sum(ranks) / len(ranks) <= 3.0, ranks
+
+
+def test_words_the_model_never_trained_on_are_read_as_trained_ones(
+        client: VideoSearchClient, text_repository: Path) -> None:
+    """The exporter writes the training captions' vocabulary beside text_encoder, and the
+    server embeds "huge", "disc" and "rising" (held-out wording) as "big", "disk" and
+    "ascending": both queries score every video the same."""
+    import json
+
+    from vidsearch.contract.repository_layout import TRAINING_WORDING_FILE, version_dir
+    from vidsearch.contract.thesaurus import Vocabulary
+    from vidsearch.training.captions import training_vocabulary
+
+    exported = version_dir(text_repository, "text_encoder", 1) / TRAINING_WORDING_FILE
+    assert Vocabulary.from_json(json.loads(exported.read_text())) == training_vocabulary()
+    unseen = client.search_text("a huge disc rising", top_k=10, candidates=10)
+    trained = client.search_text("a big disk ascending", top_k=10, candidates=10)
+    assert [h.video.video_id for h in unseen.hits] == [h.video.video_id for h in trained.hits]
+    assert [h.score for h in unseen.hits] == pytest.approx([h.score for h in trained.hits],
+                                                          abs=1e-5)
+    assert unseen.keywords == trained.keywords  # found in the text embedded

@@ -19,6 +19,10 @@ SYNONYMS_FILE = "synonyms.json"
 # Beside a tag_encoder version's model.onnx: the texts of the tags it was trained on (a JSON
 # list), so a live tag's unseen words can be rewritten to trained ones (contract.thesaurus).
 TRAINING_TAGS_FILE = "training_tags.json"
+# Beside a text_encoder version's model.onnx: the words of the captions it was trained on
+# and their fact phrases, {"words": [...], "targets": [...]} (JSON), for the same rewrite of
+# a text query's unseen words.
+TRAINING_WORDING_FILE = "training_wording.json"
 
 
 def version_dir(repository: Path, model: str, version: int) -> Path:

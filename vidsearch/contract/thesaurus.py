@@ -42,10 +42,12 @@ _WORD = re.compile(r"[a-z][a-z'-]*", re.IGNORECASE)
 
 class Thesaurus:
     """WordNet at ``root`` (``tags.thesaurus``); files are read on first use, synsets on
-    demand."""
+    demand. ``senses``: relate a word through its first ``senses`` senses of each part of
+    speech only (WordNet lists them most frequent first); None: every sense."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, senses: int | None = None) -> None:
         self.root = root
+        self.senses = senses
         missing = [f"{kind}.{name}" for name in _FILES.values() for kind in ("index", "data")
                    if not (root / f"{kind}.{name}").is_file()]
         if missing:
@@ -110,7 +112,11 @@ class Thesaurus:
         derived form)."""
         out: dict[str, int] = {}
         for lemma in self.lemmas(word.lower().replace(" ", "_")):
+            seen: dict[str, int] = {}
             for pos, offset in self._index[lemma]:
+                seen[pos] = seen.get(pos, 0) + 1
+                if self.senses is not None and seen[pos] > self.senses:
+                    continue
                 words, pointers = self._synset(pos, offset)
                 _keep(out, words, 0)
                 for symbol, to_pos, to, target in pointers:
@@ -131,14 +137,16 @@ class Thesaurus:
 
         return _WORD.sub(replace, text)
 
-    @cache  # noqa: B019 - one Thesaurus per process; words and vocabularies are few
+    @cache  # noqa: B019 - a Thesaurus or two per process; words and vocabularies are few
     def _closest(self, word: str, vocabulary: Vocabulary) -> str:
         if word in vocabulary.words:
             return word
         forms = self._forms(vocabulary)
         known: dict[str, int] = {}
         for related, rank in self.related(word).items():
-            if (target := forms.get(related)) is not None:
+            # a hypernym or derived form must be the tag as written, not a base form of it:
+            # "front" is a kind of "line", which says nothing of a "lined" background
+            if (target := forms.get(related)) is not None and (rank < 2 or related == target):
                 _keep(known, [target], rank)
         return min(known, key=lambda w: (known[w], w)) if known else word
 
@@ -167,10 +175,25 @@ class Vocabulary:
     targets: frozenset[str]
 
     @staticmethod
-    def of(tags: Iterable[str]) -> Vocabulary:
+    def of(tags: Iterable[str], words: Iterable[str] = ()) -> Vocabulary:
+        """Tags that are both kept and targets; ``words``: more texts whose words are kept
+        (the templates of training captions, whose phrases are the targets)."""
         texts = [" ".join(_WORD.findall(t.lower())) for t in tags]
-        words = frozenset(w for t in texts for w in t.split())
-        return Vocabulary(words, frozenset(t for t in texts if t))
+        kept = [w for t in [*texts, *words] for w in _WORD.findall(t.lower())]
+        return Vocabulary(frozenset(kept), frozenset(t for t in texts if t))
+
+    @staticmethod
+    def from_json(data: object) -> Vocabulary:
+        """What an exporter wrote beside a model: a list of tags, or {"words", "targets"}."""
+        if isinstance(data, dict):
+            return Vocabulary(frozenset(map(str, data["words"])),
+                              frozenset(map(str, data["targets"])))
+        if isinstance(data, list):
+            return Vocabulary.of(map(str, data))
+        raise TypeError(f"not a vocabulary: {type(data).__name__}")
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {"words": sorted(self.words), "targets": sorted(self.targets)}
 
 
 def _lemma(word: str) -> str:

@@ -19,6 +19,8 @@ from vidsearch.catalog.base import (
     VideoRecord,
 )
 from vidsearch.config import VidsearchConfig
+from vidsearch.contract.models import TAG_ENCODER, TEXT_ENCODER
+from vidsearch.contract.repository_layout import TRAINING_TAGS_FILE, TRAINING_WORDING_FILE
 from vidsearch.deadline import RequestBudget
 from vidsearch.inference.base import InferenceBackend
 from vidsearch.orchestrator.api import DuplicateContentError
@@ -32,8 +34,9 @@ from vidsearch.orchestrator.encoding import (
 )
 from vidsearch.orchestrator.pipeline import Stage
 from vidsearch.orchestrator.stages import DecodeStage
-from vidsearch.orchestrator.tags import TagModels, TagWording
+from vidsearch.orchestrator.tags import TagModels
 from vidsearch.orchestrator.text_search import TextModels
+from vidsearch.orchestrator.wording import Wording
 
 
 @dataclass
@@ -209,10 +212,12 @@ class IndexModels:
               captioning: bool = False, sentence_vectors: bool = False) -> IndexModels:
         timeout = config.inference.timeout_s
         encoder = VideoEncoder(backend, version=config.inference.model_version, timeout_s=timeout)
-        text = TextModels(backend, config.text, timeout)
-        tags = TagModels(backend, text if text_search else None, timeout,
-                         wording=TagWording.of(config.tags.thesaurus,
-                                               config.inference.model_repository))
+        repository = config.inference.model_repository
+        text = TextModels(backend, config.text, timeout, wording=Wording.of(
+            config.text.thesaurus, repository, TEXT_ENCODER.name, TRAINING_WORDING_FILE,
+            config.text.thesaurus_senses))
+        tags = TagModels(backend, text if text_search else None, timeout, wording=Wording.of(
+            config.tags.thesaurus, repository, TAG_ENCODER.name, TRAINING_TAGS_FILE))
         captions = CaptionModels(backend, config.captions, config.inference.model_repository,
                                  timeout)
         return cls(encoder, text, tags, text_search, captions, captioning, sentence_vectors)

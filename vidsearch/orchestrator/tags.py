@@ -20,7 +20,6 @@ change), before any suggestion is made.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import unicodedata
@@ -50,8 +49,6 @@ from vidsearch.contract.models import (
     TEXT_EMBEDDING,
     VIDEO_TAG_ENCODER,
 )
-from vidsearch.contract.repository_layout import TRAINING_TAGS_FILE, version_dir
-from vidsearch.contract.thesaurus import Thesaurus, Vocabulary
 from vidsearch.deadline import RequestBudget
 from vidsearch.inference.base import InferenceBackend
 from vidsearch.media.transforms import resize
@@ -60,6 +57,7 @@ from vidsearch.orchestrator.encoding import DecodedFrames, FrameDecoder
 from vidsearch.orchestrator.pipeline import PipelineRunner, Stage
 from vidsearch.orchestrator.stages import DecodeStage
 from vidsearch.orchestrator.text_search import TextModels, uniform_subsample
+from vidsearch.orchestrator.wording import Wording
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +110,7 @@ class TagModels:
     """The served tag encoders (or the text-search placeholder): versions and calls."""
 
     def __init__(self, backend: InferenceBackend, text: TextModels | None,
-                 timeout_s: float | None = None, wording: TagWording | None = None) -> None:
+                 timeout_s: float | None = None, wording: Wording | None = None) -> None:
         self._backend = backend
         self._text = text
         self._timeout = timeout_s
@@ -206,53 +204,6 @@ class TagModels:
                         "scored by the whole video only (re-export the tag models)", version)
         return TagFeature(_unit_rows(np.asarray(out[TAG_FEATURE.name], np.float32))[0], version,
                           None if scenes is None else _unit_rows(np.asarray(scenes[0])))
-
-
-class TagWording:
-    """Tag texts as the tag encoder of a version should read them: a word it never trained
-    on rewritten to a related training tag by the thesaurus ("crimson" as "red";
-    ``contract.thesaurus``), from the training tags exported beside it. The library keeps
-    the text as written; only the text embedded changes."""
-
-    def __init__(self, thesaurus: Thesaurus, repository: Path) -> None:
-        self._thesaurus = thesaurus
-        self._repository = repository
-        self._vocabularies: dict[int, Vocabulary | None] = {}
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def of(folder: Path | None, repository: Path) -> TagWording | None:
-        """None (tags embedded as written) without a thesaurus, with a warning when one
-        was configured but is not there."""
-        if folder is None:
-            return None
-        try:
-            return TagWording(Thesaurus(folder), repository)
-        except FileNotFoundError as exc:
-            log.warning("%s; tags are embedded as written (tags.thesaurus)", exc)
-            return None
-
-    def vocabulary(self, version: int) -> Vocabulary | None:
-        """The training tags exported with ``version`` (None: an older export)."""
-        with self._lock:
-            if version not in self._vocabularies:
-                path = version_dir(self._repository, TAG_ENCODER.name, version)
-                path /= TRAINING_TAGS_FILE
-                try:
-                    tags = [str(t) for t in json.loads(path.read_text())]
-                except (OSError, ValueError, TypeError):
-                    log.warning("tag_encoder version %d has no readable %s: tags are embedded "
-                                "as written (re-export the tag models)", version,
-                                TRAINING_TAGS_FILE)
-                    tags = None
-                self._vocabularies[version] = None if tags is None else Vocabulary.of(tags)
-            return self._vocabularies[version]
-
-    def rewrite(self, texts: list[str], version: int) -> list[str]:
-        vocabulary = self.vocabulary(version)
-        if vocabulary is None:
-            return texts
-        return [self._thesaurus.rewrite(text, vocabulary) for text in texts]
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:

@@ -49,6 +49,7 @@ from vidsearch.media.transforms import resize
 from vidsearch.orchestrator.api import TextHit
 from vidsearch.orchestrator.options import ResolvedTextOptions
 from vidsearch.orchestrator.pipeline import Stage
+from vidsearch.orchestrator.wording import Wording
 
 MAX_QUERY_TOKENS = 64
 
@@ -83,10 +84,16 @@ class TextModels:
     """The text-search models of one backend: versions, sizes, and the calls into them."""
 
     def __init__(self, backend: InferenceBackend, config: TextSearchConfig,
-                 timeout_s: float | None = None) -> None:
+                 timeout_s: float | None = None, wording: Wording | None = None) -> None:
         self._backend = backend
         self._config = config
         self._timeout = timeout_s
+        self._wording = wording
+
+    def query_text(self, text: str, version: int) -> str:
+        """A query as the text encoder of ``version`` should read it: its unseen words
+        rewritten by the thesaurus (``text.thesaurus``), the rest as asked."""
+        return text if self._wording is None else self._wording.rewrite([text], version)[0]
 
     def resolved_version(self, requested: int | None = None) -> int:
         """Per request, then config, then the latest version all three models share."""
@@ -291,11 +298,13 @@ class TextEncodeStage:
     resource = "encode"
 
     def __init__(self, models: TextModels) -> None:
+        self._models = models
         self._encode = TextQueryEncoder(models)
 
     def __call__(self, ctx: TextSearchContext) -> None:
         ctx.query = self._encode(
-            ctx.options.text, ctx.version, keywords=ctx.options.keywords,
+            self._models.query_text(ctx.options.text, ctx.version), ctx.version,
+            keywords=ctx.options.keywords,
             timeout_s=ctx.budget.remaining(),
         )
 

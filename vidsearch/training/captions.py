@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vidsearch.contract.thesaurus import Vocabulary
 from vidsearch.training.facts import (
+    COLOURS,
     SceneFacts,
     ShapeFacts,
     colour_name,
@@ -21,7 +23,7 @@ from vidsearch.training.facts import (
 )
 
 __all__ = ["HELD_OUT", "TRAIN", "Wording", "caption_from_facts", "captions_for", "colour_name",
-           "describe_video", "held_out_captions", "synonym_groups"]
+           "describe_video", "held_out_captions", "synonym_groups", "training_vocabulary"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,18 @@ def synonym_groups(wording: Wording = TRAIN) -> dict[str, list[str]]:
     return {re.sub(r"[^a-z0-9]", "", f"{name[:-1]}{fact}"): list(phrases)
             for name in ("shapes", "sizes", "motions", "textures")
             for fact, phrases in getattr(wording, name).items()}
+
+
+def training_vocabulary(wording: Wording = TRAIN) -> Vocabulary:
+    """What the text model was trained on, for the thesaurus that rewrites a query's unseen
+    words: every word of the wording's phrases and templates is kept, and a rewrite lands
+    on one of its fact phrases or colours ("huge" -> "big", "rising" -> "going up")."""
+    phrases = [p for name in ("shapes", "sizes", "motions", "textures")
+               for options in getattr(wording, name).values() for p in options]
+    templates = [*wording.scene_templates, *wording.shape_templates, *wording.intros,
+                 wording.empty_scene, *wording.short_links,
+                 *(link for links in wording.orders for link in links)]
+    return Vocabulary.of([*phrases, *COLOURS], [re.sub(r"\{\w+\}", " ", t) for t in templates])
 
 
 def _pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:
