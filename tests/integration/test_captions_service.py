@@ -129,6 +129,16 @@ def test_a_query_worded_as_spoken_ranks_as_the_written_one(
         assert len(spoken.keywords) == len(written.keywords)
 
 
+def test_words_the_captions_never_use_are_read_as_theirs(client: VideoSearchClient) -> None:
+    """"huge", "disc" and "rising" (held-out wording) are matched as "big", "disk" and
+    "ascending", the phrases the captioner was trained to write."""
+    unseen = client.search_sentence("a huge green disc rising", top_k=VIDEOS)
+    trained = client.search_sentence("a big green disk ascending", top_k=VIDEOS)
+    assert [h.video.video_id for h in unseen.hits] == [h.video.video_id for h in trained.hits]
+    assert [h.score for h in unseen.hits] == pytest.approx([h.score for h in trained.hits])
+    assert len(unseen.keywords) == len(trained.keywords) >= 3
+
+
 def test_a_spoken_query_is_recognised_and_finds_the_video(
         client: VideoSearchClient, tmp_path: Path) -> None:
     caption = client.get(f"c{SPOKEN}").caption

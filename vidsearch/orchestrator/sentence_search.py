@@ -12,7 +12,9 @@ names side by side ("red" next to "ring": which colour goes with which shape), t
 cosine; on the validation videos the pairs lifted the first hit from 45% to 57%. A query
 reads the same typed or recognised: counts in words become digits and a hyphen matches a
 space ("four scenes ... wave patterned" as "4 scenes ... wave-patterned"); before that, a
-perfectly recognised query lost a twentieth of the typed one's R@5.
+perfectly recognised query lost a twentieth of the typed one's R@5. Words the captions
+never use are read as their phrases by the text encoder's thesaurus (``orchestrator.wording``),
+as text search reads them.
 
 Fusion (``captions.fusion``): ``keywords`` (default) puts the keyword ranking first, by
 matched terms, the sentence vector breaking ties and ranking the videos that match no
@@ -221,7 +223,9 @@ class SentenceEncodeStage:
         self._text = text
 
     def __call__(self, ctx: SentenceSearchContext) -> None:
-        text = numbers_as_digits(ctx.text)
+        # held-out words as the training captions' phrases ("huge" as "big"), as text
+        # search reads them: the captioner wrote its sentences in the same wording
+        text = self._text.query_text(numbers_as_digits(ctx.text), ctx.version)
         ctx.vector = sentence_vector(self._text, text, ctx.version, ctx.budget.remaining())
         ctx.terms = ctx.synonyms.terms(text)
 
