@@ -81,3 +81,11 @@ def test_a_vocabulary_travels_as_json() -> None:
     assert Vocabulary.from_json(["red ring", "blue"]) == Vocabulary.of(["red ring", "blue"])
     with pytest.raises(TypeError, match="not a vocabulary"):
         Vocabulary.from_json("red")
+
+
+def test_the_parts_of_a_hyphenated_training_word_are_known(thesaurus: Thesaurus) -> None:
+    """A recogniser (or a user) writes "wave patterned": neither part is rewritten."""
+    vocabulary = Vocabulary.of(["wave-patterned", "big"])
+    assert {"wave", "patterned", "wave-patterned"} <= vocabulary.words
+    assert thesaurus.rewrite("a wave patterned background", vocabulary) == (
+        "a wave patterned background")

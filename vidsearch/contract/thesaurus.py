@@ -180,7 +180,9 @@ class Vocabulary:
         (the templates of training captions, whose phrases are the targets)."""
         texts = [" ".join(_WORD.findall(t.lower())) for t in tags]
         kept = [w for t in [*texts, *words] for w in _WORD.findall(t.lower())]
-        return Vocabulary(frozenset(kept), frozenset(t for t in texts if t))
+        # and the parts of a hyphenated word: "wave patterned" says what "wave-patterned" does
+        parts = [p for w in kept for p in w.split("-") if p]
+        return Vocabulary(frozenset([*kept, *parts]), frozenset(t for t in texts if t))
 
     @staticmethod
     def from_json(data: object) -> Vocabulary:
