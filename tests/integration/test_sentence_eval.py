@@ -81,6 +81,6 @@ def test_the_tiny_benchmark_runs_and_writes_its_section(
     assert "| SearchBySentence, generated captions |" in section and "| en-us | 150 |" in section
     assert "fused by reciprocal rank instead (`captions.fusion=rrf`)" in section
     # the typed queries worded as a recogniser without errors writes them, beside the spoken
-    assert result["typed"]["as_heard"]["r@10"] == 1.0 and 0.0 <= result["spoken_as_heard_r@5"]
+    assert result["typed"]["as_heard"]["r@10"] == 1.0 and result["spoken_as_heard_r@5"] >= 0.0
     assert "| SearchBySentence, query as heard without error" in section
     assert "the same queries as heard without error: R@5" in section
