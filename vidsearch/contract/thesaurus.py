@@ -14,8 +14,8 @@ cannot relate as it is.
 The data is Debian's ``wordnet-base`` (the WordNet 3.0 database, /usr/share/wordnet), read
 in its documented format (``wndb(5WN)``): ``index.<pos>`` maps a lemma to synset offsets,
 which are byte offsets into ``data.<pos>``. NLTK's reader needs a ``lexnames`` file that
-package does not ship. Shared by serving (tag embedding) and evaluation, so the rewrite
-scored is the rewrite served.
+package does not ship. Shared by serving (tags, text and sentence queries:
+``orchestrator.wording``) and evaluation, so the rewrite scored is the rewrite served.
 """
 
 from __future__ import annotations
