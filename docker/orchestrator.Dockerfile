@@ -34,7 +34,8 @@ FROM python:3.11.14-slim-bookworm
 LABEL org.opencontainers.image.title="vidsearch" \
       org.opencontainers.image.description="vidsearch gRPC orchestrator (CPU)" \
       org.opencontainers.image.licenses="Apache-2.0"
-# WordNet (Debian wordnet-base): unseen tag words embedded as trained ones (tags.thesaurus).
+# WordNet (Debian wordnet-base): unseen tag and query words embedded as trained ones
+# (tags.thesaurus, text.thesaurus).
 RUN apt-get update -q \
  && apt-get install -y -q --no-install-recommends wordnet-base=1:3.0-37 \
  && rm -rf /var/lib/apt/lists/*
