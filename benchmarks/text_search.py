@@ -89,18 +89,15 @@ def served_rewrite() -> Any:
     """How the server rewrites a query's unseen words (``TextModels.query_text``, with the
     vocabulary the exporter writes from ``training_vocabulary``); None without WordNet."""
     from vidsearch.config import TextSearchConfig
-    from vidsearch.contract.thesaurus import Thesaurus
+    from vidsearch.contract.thesaurus import rewriter
     from vidsearch.training.captions import training_vocabulary
 
     served = TextSearchConfig()
-    if served.thesaurus is None or not served.thesaurus.is_dir():
-        return None
-    thesaurus, vocabulary = Thesaurus(served.thesaurus, served.thesaurus_senses), (
-        training_vocabulary())
-    return lambda text: thesaurus.rewrite(text, vocabulary)
+    return rewriter(served.thesaurus, training_vocabulary(), served.thesaurus_senses)
 
 
-def _quality(checkpoint: Path, cfg: TextBenchConfig) -> tuple[dict[str, Any], Any, Any, Any]:
+def _quality(checkpoint: Path, cfg: TextBenchConfig, rewrite: Any
+             ) -> tuple[dict[str, Any], Any, Any, Any]:
     """Every variant's recall on the test split, queries embedded as served (and the
     held-out ones as written too); also the model, its data settings and the test corpus
     (the facts are scored on the same)."""
@@ -124,8 +121,6 @@ def _quality(checkpoint: Path, cfg: TextBenchConfig) -> tuple[dict[str, Any], An
     feats = tv.frame_features(model, corpus)
     seeds = range(TEST_SEEDS, TEST_SEEDS + cfg.test_videos)
     test_cfg = train_cfg.model_copy(update={"data": d})
-
-    rewrite = served_rewrite()
 
     def texts(held_out: bool, as_served: bool = True) -> Any:
         captions, video = tv.caption_set(seeds, test_cfg, held_out=held_out)
@@ -151,16 +146,16 @@ def run_quality(cfg: TextBenchConfig, result: TextBenchResult) -> Any:
     from vidsearch.networks.semantic import SemanticEncoder
     from vidsearch.training.semantic import corpus_labels, scene_accuracy, shape_accuracy
 
-    result.quality, model, d, corpus = _quality(cfg.starter / "text_video.pt", cfg)
-    if (rewrite := served_rewrite()) is not None:
+    rewrite = served_rewrite()
+    result.quality, model, d, corpus = _quality(cfg.starter / "text_video.pt", cfg, rewrite)
+    if rewrite is not None:
         from vidsearch.training.captions import held_out_captions
 
-        words = {w for seed in range(TEST_SEEDS, TEST_SEEDS + cfg.test_videos)
+        words = {w.strip(",.") for seed in range(TEST_SEEDS, TEST_SEEDS + cfg.test_videos)
                  for c in held_out_captions(seed, d.duration_s) for w in c.lower().split()}
-        result.rewrites = sorted({(w.strip(",."), rewrite(w.strip(",."))) for w in words}
-                                 - {(w.strip(",."), w.strip(",.")) for w in words})
+        result.rewrites = sorted((w, r) for w in words if (r := rewrite(w)) != w)
     if cfg.baseline is not None:
-        result.quality |= _as(_quality(cfg.baseline, cfg)[0], "baseline")
+        result.quality |= _as(_quality(cfg.baseline, cfg, rewrite)[0], "baseline")
     if isinstance(encoder := model.video.encoder, SemanticEncoder):
         labels = corpus_labels(d, corpus, "val", encoder.cfg.grid)
         result.facts = scene_accuracy(encoder, corpus, labels) | shape_accuracy(

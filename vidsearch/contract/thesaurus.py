@@ -21,7 +21,7 @@ package does not ship. Shared by serving (tags, text and sentence queries:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
@@ -163,6 +163,16 @@ class Thesaurus:
                     out.setdefault(phrase, tag)
             out[tag] = tag
         return out
+
+
+def rewriter(folder: Path | None, vocabulary: Vocabulary,
+             senses: int | None = None) -> Callable[[str], str] | None:
+    """The thesaurus at ``folder`` rewriting texts against ``vocabulary`` (what evaluation
+    scores as the server embeds it); None without a WordNet database there."""
+    if folder is None or not folder.is_dir():
+        return None
+    thesaurus = Thesaurus(folder, senses)
+    return lambda text: thesaurus.rewrite(text, vocabulary)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from vidsearch.config import TagsConfig
-from vidsearch.contract.thesaurus import Thesaurus, Vocabulary
+from vidsearch.contract.thesaurus import Vocabulary, rewriter
 from vidsearch.evaluation.report import fmt, md_table
 from vidsearch.training.checkpoint import load_checkpoint
 from vidsearch.training.tag_data import TagSet, TitleEncoder, load_split
@@ -174,8 +174,8 @@ def evaluate_tags(checkpoint: str | Path, *, ablations: Path | None,
     written = vocabulary_features(cfg.data, encoder)
     rewrite = served_wording(thesaurus)
     vocab = written if rewrite is None else vocabulary_features(cfg.data, encoder, rewrite)
-    result.rewrites = [(t.text, rewrite(t.text)) for t in VOCABULARY
-                       if rewrite is not None and rewrite(t.text) != t.text]
+    if rewrite is not None:
+        result.rewrites = [(t.text, r) for t in VOCABULARY if (r := rewrite(t.text)) != t.text]
     truth = truth_matrix(test)
     inputs = VideoInputs.of(test)
     result.seconds["data"] = time.monotonic() - t0
@@ -253,12 +253,9 @@ def evaluate_tags(checkpoint: str | Path, *, ablations: Path | None,
 
 
 def served_wording(folder: Path | None) -> Callable[[str], str] | None:
-    """How the server rewrites a tag for the tag encoder (``orchestrator.tags.TagWording``):
-    the thesaurus at ``folder`` against the training tags; None without one."""
-    if folder is None or not folder.is_dir():
-        return None
-    thesaurus, vocabulary = Thesaurus(folder), Vocabulary.of(t.text for t in TRAIN_TAGS)
-    return lambda text: thesaurus.rewrite(text, vocabulary)
+    """How the server rewrites a tag for the tag encoder (``orchestrator.wording``): the
+    thesaurus at ``folder`` against the training tags; None without one."""
+    return rewriter(folder, Vocabulary.of(t.text for t in TRAIN_TAGS))
 
 
 def save_json(result: TagEvaluation, path: Path) -> None:
